@@ -1,0 +1,29 @@
+# Two commands on a fresh clone: `make run` and `make test`. Each builds .venv first if needed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) run_pipeline.py --upsert --start --wait
+	printf '0.0,0.9\n1.0,-0.5\n2.0,0.4\n' | $(PY) run_pipeline.py --invoke moonpipe-endpoint --data -
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_definition.py
+	$(PY) benchmarks/bench_local_run.py
+
+clean:
+	rm -rf $(VENV) .moonpipe .pytest_cache .ruff_cache

@@ -1,0 +1,35 @@
+"""Errors that reach a person, each with the exit code the CLI uses for it."""
+
+from __future__ import annotations
+
+
+class MoonpipeError(Exception):
+    """Base: a one-line message that says what was wrong and what to do.
+
+    ``exit_code`` follows run_pipeline.py's contract: 2 for usage and config errors
+    (nothing was sent or started), 1 for a run that failed.
+    """
+
+    exit_code = 2
+
+
+class ConfigError(MoonpipeError):
+    """The config file, a flag or an environment override is invalid."""
+
+
+class ParameterError(MoonpipeError):
+    """A pipeline parameter override names no parameter or has the wrong type."""
+
+
+class PipelineNotFoundError(MoonpipeError):
+    """The target has no pipeline of that name (run --upsert first)."""
+
+
+class ExecutionNotFoundError(MoonpipeError):
+    """No execution matches the id or ARN given."""
+
+
+class EndpointError(MoonpipeError):
+    """An endpoint does not exist, is not serving, or refused a request."""
+
+    exit_code = 1
