@@ -1,0 +1,443 @@
+"""Local endpoints: deploy, hot-swap, list, delete and invoke a model server on 127.0.0.1.
+
+Everything lives under ``<store_root>/endpoints/<name>/``: ``endpoint.json`` (the record,
+written atomically), ``models/<config_name>/vNNN/model/`` (each deployed model.tar.gz,
+extracted once and never overwritten), ``server.log``, and the server's ``control.token``.
+The server (pipeline/local/endpoint_server.py) is a detached process, like a real endpoint it
+lives until deleted. A redeploy of a live endpoint loads the new model inside the running
+server and swaps it in, so the URL stays the same and no request is refused: the manager POSTs
+``/_moonpipe/reload`` (loopback, with the token) and confirms with ``GET /_moonpipe/status``;
+the reload answers 422 with the load error while the old model keeps serving. Delete = SIGTERM.
+
+Nothing here imports torch: the engine imports this module for every run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pipeline.errors import EndpointError
+from pipeline.local.atomic import read_json, write_bytes, write_json
+from pipeline.local.container import map_env
+
+RECORD_FILE = "endpoint.json"
+_SERVER_MODULE = "pipeline.local.endpoint_server"
+_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's EndpointName rule
+_MODEL_ENV_DEFAULTS = {"SAGEMAKER_PROGRAM": "inference.py",
+                       "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+# Only what Python needs reaches the server: never the caller's AWS credentials.
+_PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "VIRTUAL_ENV")
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+# Our server children, kept so they can be reaped after delete (else they linger as zombies).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+# Loopback only: an http_proxy in the environment must never see an invocation.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass(frozen=True)
+class EndpointInfo:
+    """An endpoint as its record and a liveness check describe it."""
+
+    name: str
+    url: str
+    config_name: str
+    status: str  # InService | Failed | OutOfService
+    pid: int | None
+    port: int | None
+    model_dir: str | None
+    failure_reason: str | None = None
+    log_path: str | None = None
+
+
+def deploy(store_root: Path, endpoint_name: str, config_name: str, model_data: Path,
+           environment: Mapping[str, str], *, host: str = "127.0.0.1", port: int | None = None,
+           timeout_s: float = 60) -> EndpointInfo:
+    """Create the endpoint, or update it in place if its server is alive.
+
+    ``port`` only matters when a server starts; an update keeps the running server's port.
+
+    Raises:
+        EndpointError: bad name, unreadable archive, or a model that fails to load (on an
+            update the old model keeps serving).
+    """
+    _check_name(endpoint_name, "endpoint")
+    _check_name(config_name, "endpoint config")
+    if not Path(model_data).is_file():
+        raise EndpointError(f"model data {model_data} does not exist; run the training step "
+                            "first or pass the path of a model.tar.gz")
+    endpoint_dir = _endpoint_dir(store_root, endpoint_name)
+    with _locked(endpoint_dir):
+        job_root = _unpack_model(endpoint_dir, config_name, Path(model_data))
+        env = map_env({**_MODEL_ENV_DEFAULTS, **environment}, job_root)
+        record = _read_record(endpoint_dir)
+        if record is not None and _server_alive(record, endpoint_dir):
+            record = _hot_swap(endpoint_dir, record, config_name, job_root / "model", env,
+                               timeout_s)
+        else:
+            if port is None and record is not None:
+                port = record.get("port")
+            record = _start_server(endpoint_dir, endpoint_name, config_name, job_root / "model",
+                                   env, host, port, timeout_s, record)
+    return _info(record, endpoint_dir)
+
+
+def list_endpoints(store_root: Path) -> list[EndpointInfo]:
+    """Every recorded endpoint, sorted by name; a dead server shows as OutOfService."""
+    root = Path(store_root) / "endpoints"
+    records = sorted(root.glob(f"*/{RECORD_FILE}")) if root.is_dir() else []
+    return [_info(_read_record(p.parent) or {"name": p.parent.name}, p.parent) for p in records]
+
+
+def describe_endpoint(store_root: Path, name: str) -> EndpointInfo:
+    """One endpoint; raises EndpointError if there is none of that name."""
+    endpoint_dir = _endpoint_dir(store_root, name, create=False)
+    return _info(_require_record(endpoint_dir, name), endpoint_dir)
+
+
+def delete_endpoint(store_root: Path, name: str) -> None:
+    """Stop the server (SIGTERM, then SIGKILL after 10 s) and archive the record.
+
+    Models and server.log stay on disk: what was deployed is never lost.
+    """
+    endpoint_dir = _endpoint_dir(store_root, name, create=False)
+    with _locked(endpoint_dir):
+        record = _require_record(endpoint_dir, name)
+        if _server_alive(record, endpoint_dir):
+            _stop(int(record["pid"]))
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        os.replace(endpoint_dir / RECORD_FILE, endpoint_dir / f"endpoint.deleted-{stamp}.json")
+        for leftover in ("server.json", "control.token"):
+            (endpoint_dir / leftover).unlink(missing_ok=True)
+
+
+def invoke(store_root: Path, name: str, body: bytes, content_type: str,
+           accept: str = "application/json") -> bytes:
+    """POST to the runtime route; an error answer becomes EndpointError with its message."""
+    info = describe_endpoint(store_root, name)
+    if info.status != "InService":
+        raise EndpointError(f"endpoint {name!r} is {info.status}; deploy it again "
+                            "(run the pipeline) or see --list-endpoints")
+    request = urllib.request.Request(f"{info.url}/endpoints/{name}/invocations", data=body,
+                                     method="POST",
+                                     headers={"Content-Type": content_type, "Accept": accept})
+    try:
+        with _opener.open(request, timeout=70) as response:
+            return response.read()
+    except urllib.error.HTTPError as exc:
+        raise EndpointError(f"endpoint {name!r} answered HTTP {exc.code}: "
+                            f"{_error_message(exc.read())}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise EndpointError(f"endpoint {name!r} is not reachable at {info.url} ({exc}); "
+                            f"see {info.log_path}") from None
+
+
+def _start_server(endpoint_dir: Path, name: str, config_name: str, model_dir: Path,
+                  env: dict[str, str], host: str, port: int | None, timeout_s: float,
+                  previous: dict[str, Any] | None) -> dict[str, Any]:
+    """Start a detached server and wait for /ping; record InService or Failed."""
+    token = endpoint_dir / "control.token"
+    write_bytes(token, secrets.token_urlsafe(32).encode())
+    token.chmod(0o600)  # only this user may drive the server's reload route
+    for stale in ("server.json", "server.failure"):
+        (endpoint_dir / stale).unlink(missing_ok=True)
+    command = [sys.executable, "-m", _SERVER_MODULE, "--endpoint-name", name,
+               "--endpoint-dir", str(endpoint_dir), "--config-name", config_name,
+               "--model-dir", str(model_dir), "--host", host, "--port", str(port or 0)]
+    with open(endpoint_dir / "server.log", "ab") as log:
+        proc = subprocess.Popen(command, env=_server_env(env), cwd=endpoint_dir,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    _children[proc.pid] = proc
+    record = _new_record(previous, name, config_name, model_dir, env, proc.pid, port)
+    try:
+        record["port"] = _wait_until_serving(proc, endpoint_dir, timeout_s)
+    except EndpointError as exc:
+        if proc.poll() is None:
+            _stop(proc.pid)
+        write_json(endpoint_dir / RECORD_FILE, {**record, "status": "Failed", "pid": None,
+                                                "failure_reason": str(exc)})
+        raise
+    record["url"] = f"http://127.0.0.1:{record['port']}"
+    write_json(endpoint_dir / RECORD_FILE, record)
+    return record
+
+
+def _wait_until_serving(proc: subprocess.Popen[bytes], endpoint_dir: Path,
+                        timeout_s: float) -> int:
+    """The server's port once GET /ping answers 200; EndpointError if it dies or hangs."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            failure = endpoint_dir / "server.failure"
+            reason = failure.read_text().strip() if failure.exists() else \
+                f"server exited with code {proc.returncode}; see {endpoint_dir / 'server.log'}"
+            raise EndpointError(f"endpoint {endpoint_dir.name!r} failed to start: {reason}")
+        ready = _read_json_or_none(endpoint_dir / "server.json")
+        if ready is not None and ready.get("pid") == proc.pid:
+            with contextlib.suppress(OSError):
+                url = f"http://127.0.0.1:{ready['port']}/ping"
+                with _opener.open(url, timeout=2) as response:
+                    if response.status == 200:
+                        return int(ready["port"])
+        time.sleep(0.05)
+    raise EndpointError(f"endpoint {endpoint_dir.name!r} did not answer /ping within "
+                        f"{timeout_s:g} s; see {endpoint_dir / 'server.log'}")
+
+
+def _hot_swap(endpoint_dir: Path, record: dict[str, Any], config_name: str, model_dir: Path,
+              env: dict[str, str], timeout_s: float) -> dict[str, Any]:
+    """Ask the live server to load the new model and swap; the old one serves meanwhile."""
+    spec = {"config_name": config_name, "model_dir": str(model_dir), "environment": env}
+    try:
+        status = _control(endpoint_dir, record, "reload", json.dumps(spec).encode(), timeout_s)
+        status = _control(endpoint_dir, record, "status", None, timeout_s)
+        if status.get("config_name") != config_name:
+            raise EndpointError(f"server still reports {status.get('config_name')!r}")
+    except EndpointError as exc:
+        reason = f"endpoint {record['name']!r} kept serving {record['config_name']!r}: " \
+                 f"update to {config_name!r} failed: {exc}"
+        write_json(endpoint_dir / RECORD_FILE, {**record, "failure_reason": reason})
+        raise EndpointError(reason) from None
+    updated = _new_record(record, record["name"], config_name, model_dir, env, record["pid"],
+                          record["port"])
+    updated["url"] = record["url"]
+    write_json(endpoint_dir / RECORD_FILE, updated)
+    return updated
+
+
+def _control(endpoint_dir: Path, record: dict[str, Any], action: str, body: bytes | None,
+             timeout_s: float) -> dict[str, Any]:
+    """Call a control route with the endpoint's token; errors carry the server's message."""
+    try:
+        token = (endpoint_dir / "control.token").read_text().strip()
+    except OSError as exc:
+        raise EndpointError(f"cannot read the control token ({exc.strerror})") from None
+    request = urllib.request.Request(f"{record['url']}/_moonpipe/{action}", data=body,
+                                     method="POST" if body is not None else "GET",
+                                     headers={"X-Moonpipe-Token": token,
+                                              "Content-Type": "application/json"})
+    try:
+        with _opener.open(request, timeout=timeout_s) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise EndpointError(_error_message(exc.read())) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise EndpointError(f"server not reachable at {record['url']} ({exc})") from None
+
+
+def _new_record(previous: dict[str, Any] | None, name: str, config_name: str,
+                model_dir: Path, env: dict[str, str], pid: int, port: int | None
+                ) -> dict[str, Any]:
+    now = datetime.now(timezone.utc).isoformat()
+    history = list((previous or {}).get("history", []))
+    history.append({"config_name": config_name, "model_dir": str(model_dir), "deployed_at": now})
+    return {"name": name, "status": "InService", "config_name": config_name,
+            "model_dir": str(model_dir), "environment": env, "pid": pid, "port": port,
+            "url": (previous or {}).get("url", ""), "failure_reason": None,
+            "created_at": (previous or {}).get("created_at", now), "updated_at": now,
+            "history": history}
+
+
+def _info(record: Mapping[str, Any], endpoint_dir: Path) -> EndpointInfo:
+    """The record as EndpointInfo; InService with no live server reads OutOfService."""
+    status = str(record.get("status", "OutOfService"))
+    if status == "InService" and not _server_alive(record, endpoint_dir):
+        status = "OutOfService"
+    port = record.get("port")
+    return EndpointInfo(name=str(record.get("name", endpoint_dir.name)),
+                        url=str(record.get("url") or ""),
+                        config_name=str(record.get("config_name", "")), status=status,
+                        pid=record.get("pid") if status == "InService" else None,
+                        port=int(port) if port else None, model_dir=record.get("model_dir"),
+                        failure_reason=record.get("failure_reason"),
+                        log_path=str(endpoint_dir / "server.log"))
+
+
+def _server_alive(record: Mapping[str, Any], endpoint_dir: Path) -> bool:
+    """True only if the recorded pid is still *this* endpoint's server (pids get reused)."""
+    pid = record.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    _reap(pid)
+    proc_dir = Path(f"/proc/{pid}")
+    if not Path("/proc/self").exists():  # no procfs (macOS): the best check available
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    try:
+        cmdline = (proc_dir / "cmdline").read_bytes().split(b"\0")
+        state = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z" and _SERVER_MODULE.encode() in cmdline \
+        and str(endpoint_dir).encode() in cmdline
+
+
+def _stop(pid: int) -> None:
+    """SIGTERM (graceful: in-flight requests finish), SIGKILL if still there after 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if _exited(pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.1)
+    _reap(pid)
+
+
+def _exited(pid: int) -> bool:
+    """Gone, or a zombie waiting for its parent (it serves nothing any more)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+
+def _reap(pid: int) -> bool:
+    """Collect our own child's exit status if it has exited; True if it was alive before."""
+    proc = _children.get(pid)
+    if proc is None:
+        return False
+    if proc.poll() is None:
+        return True
+    del _children[pid]
+    return False
+
+
+def _unpack_model(endpoint_dir: Path, config_name: str, model_data: Path) -> Path:
+    """Extract model_data to a new ``models/<config>/vNNN/model``; returns ``vNNN``."""
+    parent = endpoint_dir / "models" / config_name
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=parent))
+    try:
+        _safe_extract(model_data, staging / "model")
+        numbers = [int(p.name[1:]) for p in parent.glob("v[0-9]*") if p.name[1:].isdigit()]
+        target = parent / f"v{max(numbers, default=0) + 1:03d}"
+        os.rename(staging, target)  # we hold the endpoint lock: the name is still free
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _safe_extract(archive: Path, dest: Path) -> None:
+    """Extract regular files and folders only, none outside ``dest``; else EndpointError."""
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()
+            for member in members:
+                parts = PurePosixPath(member.name).parts
+                if not (member.isfile() or member.isdir()) or member.name.startswith("/") \
+                        or ".." in parts:
+                    raise EndpointError(f"model data {archive} holds an unsafe member "
+                                        f"{member.name!r} (link, device or path outside the "
+                                        "archive); rebuild the archive")
+            tar.extractall(dest, members=members, filter="data")
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise EndpointError(f"model data {archive} is not a readable model.tar.gz ({exc}); "
+                            "re-run the training step") from None
+
+
+def _server_env(model_env: Mapping[str, str]) -> dict[str, str]:
+    env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
+    python_path = [str(_REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env.update(model_env)
+    env.update(PYTHONPATH=os.pathsep.join(python_path), PYTHONUNBUFFERED="1",
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env
+
+
+def _endpoint_dir(store_root: Path, name: str, create: bool = True) -> Path:
+    _check_name(name, "endpoint")
+    path = Path(store_root).resolve() / "endpoints" / name
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _check_name(name: str, what: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise EndpointError(f"invalid {what} name {name!r}: use 1-63 letters, digits and "
+                            "hyphens, starting with a letter or digit")
+
+
+def _require_record(endpoint_dir: Path, name: str) -> dict[str, Any]:
+    record = _read_record(endpoint_dir)
+    if record is None:
+        raise EndpointError(f"endpoint {name!r} does not exist; run --list-endpoints to see "
+                            "the endpoints there are")
+    return record
+
+
+def _read_record(endpoint_dir: Path) -> dict[str, Any] | None:
+    """The record, None if absent; an unreadable record reads as a Failed endpoint."""
+    path = endpoint_dir / RECORD_FILE
+    if not path.exists():
+        return None
+    record = _read_json_or_none(path)
+    if record is None:
+        return {"name": endpoint_dir.name, "status": "Failed",
+                "failure_reason": f"record {path} is unreadable; delete and redeploy"}
+    return record
+
+
+def _read_json_or_none(path: Path) -> dict[str, Any] | None:
+    try:
+        value = read_json(path)
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _error_message(body: bytes) -> str:
+    """The server's one-line message from an error body (JSON ``error`` or plain text)."""
+    try:
+        return str(json.loads(body)["error"])
+    except (ValueError, KeyError, TypeError):
+        return " ".join(body.decode("utf-8", "replace").split())[:500] or "no message"
+
+
+@contextlib.contextmanager
+def _locked(endpoint_dir: Path) -> Iterator[None]:
+    """One deploy or delete per endpoint at a time, across processes."""
+    if not endpoint_dir.is_dir():
+        yield
+        return
+    with open(endpoint_dir / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,354 @@
+"""Endpoint lifecycle with real server processes: deploy, invoke, hot swap, list, delete."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import botocore.exceptions
+import pytest
+
+from pipeline.errors import EndpointError
+from pipeline.local.endpoints import (
+    delete_endpoint,
+    deploy,
+    describe_endpoint,
+    invoke,
+    list_endpoints,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+
+# A pure-Python model: predicts scale * combine(features) per CSV row.
+PROGRAM = '''
+import json, os
+from helper import combine
+
+class ClientError(Exception):
+    status_code = 400
+
+def model_fn(model_dir):
+    with open(os.path.join(model_dir, "params.json")) as fh:
+        params = json.load(fh)
+    if params.get("broken"):
+        raise RuntimeError("weights are corrupt")
+    return params
+
+def input_fn(body, content_type):
+    try:
+        return [[float(v) for v in line.split(",")] for line in body.splitlines() if line]
+    except ValueError:
+        raise ClientError("features must be numbers, like 0.5,-1.0") from None
+
+def predict_fn(rows, model):
+    if rows == [[13.0]]:
+        raise ZeroDivisionError("unlucky")
+    return [model["scale"] * combine(r) for r in rows]
+
+def output_fn(prediction, accept):
+    return json.dumps({"predictions": prediction})
+'''
+
+
+def make_artifact(path: Path, *, scale: float = 1, helper: str = "sum(row)",
+                  broken: bool = False, program: str | None = PROGRAM) -> Path:
+    """Write a model.tar.gz laid out as SageMaker training leaves it (./code/inference.py)."""
+    files = {"params.json": json.dumps({"scale": scale, "broken": broken}),
+             "code/helper.py": f"def combine(row):\n    return {helper}\n"}
+    if program is not None:
+        files["code/inference.py"] = program
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"./{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _kill_servers_under(root: Path) -> None:
+    """Belt and braces: SIGKILL any server process whose command line names ``root``."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            args = cmdline.read_bytes().split(b"\0")
+            if b"pipeline.local.endpoint_server" in args and any(
+                    str(root).encode() in a for a in args):
+                os.kill(int(cmdline.parent.name), signal.SIGKILL)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Path]:
+    """A store root; every endpoint server started under it is stopped after the test."""
+    root = (tmp_path / "store").resolve()
+    yield root
+    for record in root.glob("endpoints/*/endpoint.json"):
+        with contextlib.suppress(EndpointError):
+            delete_endpoint(root, record.parent.name)
+    _kill_servers_under(root)
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> dict[str, Path]:
+    return {"a": make_artifact(tmp_path / "a.tar.gz"),
+            "b": make_artifact(tmp_path / "b.tar.gz", scale=10, helper="-sum(row)"),
+            "broken": make_artifact(tmp_path / "broken.tar.gz", broken=True),
+            "no-code": make_artifact(tmp_path / "no-code.tar.gz", program=None)}
+
+
+def post(url: str, body: bytes, content_type: str = "text/csv") -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def predictions(body: bytes) -> list[float]:
+    return json.loads(body)["predictions"]
+
+
+def test_deploy_serves_over_http_and_records_the_endpoint(store: Path,
+                                                          artifacts: dict[str, Path]) -> None:
+    info = deploy(store, "ep", "cfg-a", artifacts["a"], {})
+    assert (info.status, info.url) == ("InService", f"http://127.0.0.1:{info.port}")
+    with urllib.request.urlopen(f"{info.url}/ping", timeout=10) as response:
+        assert response.status == 200
+    for path in ("/invocations", "/endpoints/ep/invocations"):
+        status, body = post(info.url + path, b"1,2\n3,4\n")
+        assert (status, predictions(body)) == (200, [3.0, 7.0])
+    assert predictions(invoke(store, "ep", b"0.5,0.5\n", "text/csv")) == [1.0]
+    record = json.loads((store / "endpoints" / "ep" / "endpoint.json").read_text())
+    assert (record["config_name"], record["url"], record["pid"]) == ("cfg-a", info.url, info.pid)
+    assert Path(record["model_dir"]).is_relative_to(store / "endpoints" / "ep" / "models" / "cfg-a")
+    assert record["environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == f"{record['model_dir']}/code"
+
+
+def test_boto3_runtime_client_works_unchanged(store: Path, artifacts: dict[str, Path]) -> None:
+    info = deploy(store, "ep", "cfg-a", artifacts["a"], {})
+    client = boto3.client("sagemaker-runtime", endpoint_url=info.url, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    response = client.invoke_endpoint(EndpointName="ep", ContentType="text/csv", Body=b"1,2\n")
+    assert response["ContentType"] == "application/json"
+    assert predictions(response["Body"].read()) == [3.0]
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        client.invoke_endpoint(EndpointName="ep", ContentType="text/csv", Body=b"1,x\n")
+    assert caught.value.response["Error"] == {
+        "Code": "ModelError", "Message": "features must be numbers, like 0.5,-1.0"}
+    assert caught.value.response["OriginalStatusCode"] == 400
+
+
+def test_handler_errors_reach_the_caller_and_the_server_stays_up(
+        store: Path, artifacts: dict[str, Path]) -> None:
+    deploy(store, "ep", "cfg-a", artifacts["a"], {})
+    with pytest.raises(EndpointError) as caught:
+        invoke(store, "ep", b"1,x\n", "text/csv")
+    assert str(caught.value) == ("endpoint 'ep' answered HTTP 400: features must be numbers, "
+                                 "like 0.5,-1.0")
+    with pytest.raises(EndpointError) as caught:
+        invoke(store, "ep", b"13\n", "text/csv")
+    assert str(caught.value) == ("endpoint 'ep' answered HTTP 500: model handler raised "
+                                 "ZeroDivisionError: unlucky")
+    assert predictions(invoke(store, "ep", b"2\n", "text/csv")) == [2.0]
+
+
+def test_hot_swap_keeps_the_url_and_refuses_no_request(store: Path,
+                                                       artifacts: dict[str, Path]) -> None:
+    first = deploy(store, "ep", "cfg-a", artifacts["a"], {})
+    seen: list[object] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        for _ in range(5000):  # bounded, even if the swap never happens
+            if stop.is_set():
+                return
+            try:
+                status, body = post(f"{first.url}/invocations", b"1,2\n")
+                seen.append(predictions(body) if status == 200 else status)
+            except OSError as exc:
+                seen.append(exc)
+
+    thread = threading.Thread(target=hammer)
+    thread.start()
+    try:
+        while len(seen) < 20 and thread.is_alive():
+            stop.wait(0.01)
+        second = deploy(store, "ep", "cfg-b", artifacts["b"], {})
+        after = len(seen)
+        while len(seen) < after + 20 and thread.is_alive():
+            stop.wait(0.01)
+    finally:
+        stop.set()
+        thread.join()
+    assert (second.url, second.pid, second.config_name) == (first.url, first.pid, "cfg-b")
+    assert [s for s in seen if s not in ([3.0], [-30.0])] == []
+    assert seen[0] == [3.0] and seen[-1] == [-30.0]
+
+
+def test_broken_update_keeps_the_old_model_serving(store: Path,
+                                                   artifacts: dict[str, Path]) -> None:
+    deploy(store, "ep", "cfg-a", artifacts["a"], {})
+    with pytest.raises(EndpointError) as caught:
+        deploy(store, "ep", "cfg-b", artifacts["broken"], {})
+    assert str(caught.value) == ("endpoint 'ep' kept serving 'cfg-a': update to 'cfg-b' failed: "
+                                 "config 'cfg-b': loading inference.py raised RuntimeError: "
+                                 "weights are corrupt")
+    assert predictions(invoke(store, "ep", b"1,2\n", "text/csv")) == [3.0]
+    info = describe_endpoint(store, "ep")
+    assert (info.status, info.config_name, info.failure_reason) == (
+        "InService", "cfg-a", str(caught.value))
+
+
+def test_first_deploy_without_serving_code_fails_and_is_recorded(
+        store: Path, artifacts: dict[str, Path]) -> None:
+    with pytest.raises(EndpointError) as caught:
+        deploy(store, "ep", "cfg-a", artifacts["no-code"], {})
+    code_dir = store / "endpoints" / "ep" / "models" / "cfg-a" / "v001" / "model" / "code"
+    assert str(caught.value) == (f"endpoint 'ep' failed to start: config 'cfg-a': inference.py "
+                                 f"not found in {code_dir}; ship the serving code in "
+                                 "model.tar.gz under code/")
+    [info] = list_endpoints(store)
+    assert (info.status, info.pid, info.failure_reason) == ("Failed", None, str(caught.value))
+
+
+def test_corrupt_and_unsafe_archives_are_refused(store: Path, tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.tar.gz"
+    corrupt.write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(EndpointError) as caught:
+        deploy(store, "ep", "cfg-a", corrupt, {})
+    assert str(caught.value).startswith(f"model data {corrupt} is not a readable model.tar.gz (")
+    assert str(caught.value).endswith("); re-run the training step")
+    unsafe = tmp_path / "unsafe.tar.gz"
+    with tarfile.open(unsafe, "w:gz") as tar:
+        link = tarfile.TarInfo("code/inference.py")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+    with pytest.raises(EndpointError) as caught:
+        deploy(store, "ep", "cfg-a", unsafe, {})
+    assert str(caught.value) == (f"model data {unsafe} holds an unsafe member 'code/inference.py' "
+                                 "(link, device or path outside the archive); rebuild the archive")
+    assert list((store / "endpoints" / "ep" / "models" / "cfg-a").iterdir()) == []
+
+
+def test_the_server_outlives_the_deploying_process(store: Path,
+                                                   artifacts: dict[str, Path]) -> None:
+    script = ("import sys; from pathlib import Path; from pipeline.local.endpoints import deploy; "
+              "deploy(Path(sys.argv[1]), 'ep', 'cfg-a', Path(sys.argv[2]), {})")
+    subprocess.run([sys.executable, "-c", script, str(store), str(artifacts["a"])], cwd=REPO,
+                   check=True, timeout=60)
+    assert describe_endpoint(store, "ep").status == "InService"
+    assert predictions(invoke(store, "ep", b"1,2\n", "text/csv")) == [3.0]
+
+
+def test_redeploy_after_the_server_died_keeps_the_port(store: Path,
+                                                       artifacts: dict[str, Path]) -> None:
+    first = deploy(store, "ep", "cfg-a", artifacts["a"], {})
+    os.kill(first.pid, signal.SIGKILL)
+    for _ in range(200):  # SIGKILL is asynchronous: wait (bounded) until it has landed
+        if describe_endpoint(store, "ep").status != "InService":
+            break
+        threading.Event().wait(0.02)
+    assert describe_endpoint(store, "ep").status == "OutOfService"
+    second = deploy(store, "ep", "cfg-b", artifacts["b"], {})
+    assert (second.url, second.status) == (first.url, "InService")
+    assert second.pid != first.pid
+    assert predictions(invoke(store, "ep", b"1,2\n", "text/csv")) == [-30.0]
+
+
+def test_a_port_in_use_is_a_clear_failure(store: Path, artifacts: dict[str, Path]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(EndpointError) as caught:
+            deploy(store, "ep", "cfg-a", artifacts["a"], {}, port=port)
+    assert str(caught.value) == (f"endpoint 'ep' failed to start: cannot listen on "
+                                 f"127.0.0.1:{port} (Address already in use); free the port, or "
+                                 "delete the endpoint and deploy again for a new one")
+    assert describe_endpoint(store, "ep").status == "Failed"
+
+
+def test_list_describe_delete(store: Path, artifacts: dict[str, Path]) -> None:
+    one = deploy(store, "one", "cfg-a", artifacts["a"], {})
+    deploy(store, "two", "cfg-a", artifacts["a"], {})
+    assert [(i.name, i.status) for i in list_endpoints(store)] == [
+        ("one", "InService"), ("two", "InService")]
+    assert describe_endpoint(store, "one") == one
+    delete_endpoint(store, "one")
+    assert not Path(f"/proc/{one.pid}").exists()
+    assert [i.name for i in list_endpoints(store)] == ["two"]
+    with pytest.raises(EndpointError) as caught:
+        describe_endpoint(store, "one")
+    assert str(caught.value) == ("endpoint 'one' does not exist; run --list-endpoints to see the "
+                                 "endpoints there are")
+
+
+def test_stale_or_unreadable_records_read_out_of_service(store: Path) -> None:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    stale = {"name": "old", "status": "InService", "config_name": "cfg", "pid": finished.pid,
+             "port": 1, "url": "http://127.0.0.1:1", "model_dir": None}
+    (store / "endpoints" / "old").mkdir(parents=True)
+    (store / "endpoints" / "old" / "endpoint.json").write_text(json.dumps(stale))
+    (store / "endpoints" / "torn").mkdir()
+    (store / "endpoints" / "torn" / "endpoint.json").write_text("{not json")
+    assert [(i.name, i.status, i.pid) for i in list_endpoints(store)] == [
+        ("old", "OutOfService", None), ("torn", "Failed", None)]
+    with pytest.raises(EndpointError) as caught:
+        invoke(store, "old", b"1\n", "text/csv")
+    assert str(caught.value) == ("endpoint 'old' is OutOfService; deploy it again (run the "
+                                 "pipeline) or see --list-endpoints")
+    delete_endpoint(store, "old")
+    assert [i.name for i in list_endpoints(store)] == ["torn"]
+
+
+def test_delete_unknown_endpoint_names_it(store: Path) -> None:
+    with pytest.raises(EndpointError) as caught:
+        delete_endpoint(store, "nope")
+    assert str(caught.value) == ("endpoint 'nope' does not exist; run --list-endpoints to see the "
+                                 "endpoints there are")
+
+
+def test_invalid_names_are_refused(store: Path, artifacts: dict[str, Path]) -> None:
+    with pytest.raises(EndpointError) as caught:
+        deploy(store, "../escape", "cfg-a", artifacts["a"], {})
+    assert str(caught.value) == ("invalid endpoint name '../escape': use 1-63 letters, digits "
+                                 "and hyphens, starting with a letter or digit")
+
+
+@pytest.mark.skipif(not (REPO / "entrypoints" / "inference.py").exists(),
+                    reason="entrypoints/inference.py not written yet")
+def test_a_model_trained_by_train_py_serves(store: Path, tmp_path: Path) -> None:
+    """The real artifact (torch state_dict + code/) loads and answers through its handlers."""
+    train_dir, model_dir = tmp_path / "train", tmp_path / "model"
+    train_dir.mkdir()
+    rows = [f"{i % 2},{(i % 7) / 7 - 0.5 * (i % 2)},{(i % 5) / 5}" for i in range(40)]
+    (train_dir / "train.csv").write_text("\n".join(rows) + "\n")
+    env = {**os.environ, "SM_CHANNEL_TRAIN": str(train_dir), "SM_MODEL_DIR": str(model_dir),
+           "SM_OUTPUT_DATA_DIR": str(tmp_path / "out"), "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "train.py", "--epochs", "2"], cwd=REPO / "entrypoints",
+                   env=env, check=True, timeout=120, capture_output=True)
+    artifact = tmp_path / "model.tar.gz"
+    with tarfile.open(artifact, "w:gz") as tar:
+        tar.add(model_dir, arcname=".")
+    deploy(store, "ep", "cfg-real", artifact, {}, timeout_s=120)
+    probabilities = json.loads(invoke(store, "ep", b"0.0,0.9\n1.0,-0.5\n", "text/csv"))
+    assert len(probabilities) == 2
+    assert all(0.0 <= p <= 1.0 for p in probabilities)
+    with pytest.raises(EndpointError) as caught:
+        invoke(store, "ep", b"a,b\n", "text/csv")
+    assert str(caught.value).startswith("endpoint 'ep' answered HTTP 400: ")
