@@ -38,3 +38,24 @@ def write_json(path: Path, obj: Any) -> None:
 def read_json(path: Path) -> Any:
     """Read a JSON file written by :func:`write_json`."""
     return json.loads(path.read_text())
+
+
+def create_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON to a path that must not exist yet, atomically.
+
+    For records SageMaker never overwrites (model package versions, models, endpoint
+    configs): the complete file is linked into place, so a second writer gets
+    FileExistsError instead of replacing the first one's record.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)

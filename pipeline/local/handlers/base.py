@@ -1,0 +1,59 @@
+"""What every step handler receives: the resolved arguments and an explicit context.
+
+Handlers read no global state: the store, the execution's identity, the job folder and the
+log callback all arrive here, assembled once by the runner (kfp.local's rule: access
+global state at the entry point only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.local.graph import StepSpec
+from pipeline.local.orchestrator import StepOutcome
+from pipeline.local.store import ObjectStore
+
+LineListener = Callable[[str, str], None]
+"""Called with (step name, log line) for each line a job prints."""
+
+ACCOUNT = "000000000000"
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """Everything a handler may touch for one step of one execution."""
+
+    store_root: Path
+    objects: ObjectStore
+    region: str
+    pipeline_name: str
+    execution_id: str
+    job_dir: Path
+    log_path: Path
+    on_line: LineListener | None = None
+
+    def arn(self, resource: str) -> str:
+        """A local ARN in SageMaker's shape for ``resource`` (e.g. ``model/name``)."""
+        return f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:{resource}"
+
+    def job_name(self, step_name: str) -> str:
+        """A job name unique to this execution and step, within SageMaker's 63 characters."""
+        return f"pipelines-{self.execution_id}-{step_name}"[:63].rstrip("-")
+
+    def lines_of(self, step_name: str) -> Callable[[str], None] | None:
+        """A per-line callback that tags lines with the step's name (None: nobody listens)."""
+        listener = self.on_line
+        if listener is None:
+            return None
+        return lambda line: listener(step_name, line)
+
+
+Handler = Callable[[StepSpec, dict[str, Any], StepContext], StepOutcome]
+
+
+def failed(reason: str, **extra: Any) -> StepOutcome:
+    """A failed outcome with a one-line reason."""
+    return StepOutcome("Failed", failure_reason=" ".join(reason.split()) or "failed", **extra)

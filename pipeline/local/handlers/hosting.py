@@ -1,0 +1,82 @@
+"""RegisterModel, Model, EndpointConfig and Endpoint steps: registry records and deployment.
+
+Names the service generates (model names, per-execution endpoint config suffixes) are made
+here the same way every time, so later steps must read them from properties, as on
+SageMaker. The Endpoint step hands the resolved model to the endpoint helper
+(pipeline/local/endpoints.py), imported only when a deployment happens.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from pipeline.errors import MoonpipeError
+from pipeline.local.graph import StepSpec
+from pipeline.local.handlers.base import StepContext, failed
+from pipeline.local.orchestrator import StepOutcome
+from pipeline.local.registry import Registry, RegistryError
+from pipeline.local.store import StoreError
+
+ENDPOINTS_MODULE = "pipeline.local.endpoints"
+
+
+def _registry(ctx: StepContext) -> Registry:
+    return Registry(ctx.store_root, ctx.region)
+
+
+def register_model(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:
+    """Add the next version of the model package group (ModelMetrics kept as references)."""
+    group = args.get("ModelPackageGroupName")
+    if not isinstance(group, str):
+        return failed("RegisterModel needs ModelPackageGroupName")
+    record = _registry(ctx).add_model_package(group, args)
+    metadata = {k: record[k] for k in ("ModelPackageArn", "ModelPackageVersion")}
+    return StepOutcome("Succeeded", record, metadata=metadata)
+
+
+def create_model(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:
+    """Store a model under a per-execution name unless the definition names it."""
+    name = args.get("ModelName") or ctx.job_name(spec.name)
+    try:
+        record = _registry(ctx).add_model(name, args)
+    except RegistryError as err:
+        return failed(str(err))
+    return StepOutcome("Succeeded", record, metadata={"ModelName": name})
+
+
+def create_endpoint_config(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:
+    """Store the config as ``<name>-<execution id>``: each execution gets its own."""
+    base = args.get("EndpointConfigName") or spec.name
+    name = f"{base}-{ctx.execution_id}"[:63]
+    try:
+        record = _registry(ctx).add_endpoint_config(name, args)
+    except RegistryError as err:
+        return failed(str(err))
+    return StepOutcome("Succeeded", record, metadata={"EndpointConfigName": name})
+
+
+def deploy_endpoint(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:
+    """Create the endpoint, or update it in place, serving the config's first variant."""
+    name, config_name = args.get("EndpointName"), args.get("EndpointConfigName")
+    if not isinstance(name, str) or not isinstance(config_name, str):
+        return failed("Endpoint needs EndpointName and EndpointConfigName")
+    registry = _registry(ctx)
+    try:
+        variants = registry.endpoint_config(config_name).get("ProductionVariants") or []
+        if not variants:
+            return failed(f"endpoint config {config_name} has no ProductionVariants")
+        container = registry.model(variants[0]["ModelName"]).get("PrimaryContainer") or {}
+        model_data = ctx.objects.path(container["ModelDataUrl"])
+        if not model_data.is_file():
+            return failed(f"model data {container['ModelDataUrl']} is not in the local store")
+        endpoints = importlib.import_module(ENDPOINTS_MODULE)
+        info = endpoints.deploy(ctx.store_root, name, config_name, model_data,
+                                dict(container.get("Environment") or {}))
+    except (RegistryError, StoreError, KeyError, MoonpipeError) as err:
+        return failed(f"endpoint {name}: {err}")
+    properties = {"EndpointName": name, "EndpointConfigName": config_name,
+                  "EndpointArn": ctx.arn(f"endpoint/{name.lower()}"),
+                  "EndpointStatus": "InService", "EndpointUrl": getattr(info, "url", None)}
+    return StepOutcome("Succeeded", properties,
+                       metadata={"EndpointName": name, "url": properties["EndpointUrl"]})

@@ -1,0 +1,79 @@
+"""Processing step: the CreateProcessingJob contract, run as a local subprocess.
+
+Inputs are copied to their LocalPath before the script starts; the config files a real
+container has are written; outputs are uploaded to their S3Uri only after exit code 0.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.local.atomic import write_json
+from pipeline.local.container import host_path
+from pipeline.local.graph import StepSpec
+from pipeline.local.handlers.base import StepContext, failed
+from pipeline.local.handlers.jobio import (
+    command,
+    failure_reason,
+    fetch_input,
+    job_environment,
+    run_job,
+)
+from pipeline.local.orchestrator import StepOutcome
+from pipeline.local.store import StoreError
+
+RESOURCE_CONFIG = {"current_host": "algo-1", "hosts": ["algo-1"]}
+
+
+def run_processing(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:
+    """Run one processing job and describe it the way DescribeProcessingJob would."""
+    job_name = ctx.job_name(spec.name)
+    root = ctx.job_dir
+    try:
+        _fetch_inputs(args, ctx)
+    except (ValueError, StoreError) as err:
+        return failed(f"processing input: {err}", log_path=str(ctx.log_path))
+    request = {**args, "ProcessingJobName": job_name}
+    write_json(host_path("/opt/ml/config/processingjobconfig.json", root), request)
+    write_json(host_path("/opt/ml/config/resourceconfig.json", root), RESOURCE_CONFIG)
+    host_path("/opt/ml/output", root).mkdir(parents=True, exist_ok=True)
+    app = args.get("AppSpecification", {})
+    argv = command([*app.get("ContainerEntrypoint", []), *app.get("ContainerArguments", [])], root)
+    if not argv:
+        return failed("AppSpecification has no ContainerEntrypoint to run")
+    env = job_environment(args.get("Environment") or {}, root)
+    run = run_job(argv, env, root, ctx.log_path, ctx.lines_of(spec.name))
+    if run.exit_code != 0:
+        reason = failure_reason(host_path("/opt/ml/output/message", root), run)
+        return failed(reason, log_path=str(ctx.log_path))
+    try:
+        _upload_outputs(args, ctx)
+    except (ValueError, StoreError) as err:
+        return failed(f"processing output: {err}", log_path=str(ctx.log_path))
+    properties = {
+        **request,
+        "ProcessingJobArn": ctx.arn(f"processing-job/{job_name.lower()}"),
+        "ProcessingJobStatus": "Completed",
+        "ExitMessage": "",
+    }
+    return StepOutcome("Succeeded", properties, log_path=str(ctx.log_path),
+                       metadata={"ProcessingJobName": job_name})
+
+
+def _fetch_inputs(args: dict[str, Any], ctx: StepContext) -> None:
+    for item in args.get("ProcessingInputs") or []:
+        s3 = item.get("S3Input")
+        if s3 is None:
+            raise ValueError(f"input {item.get('InputName')}: only S3Input is supported locally")
+        fetch_input(ctx.objects, s3["S3Uri"], s3["LocalPath"], ctx.job_dir)
+
+
+def _upload_outputs(args: dict[str, Any], ctx: StepContext) -> None:
+    for item in (args.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
+        s3 = item.get("S3Output")
+        if s3 is None:
+            raise ValueError(f"output {item.get('OutputName')}: only S3Output is supported locally")
+        source: Path = host_path(s3["LocalPath"], ctx.job_dir)
+        ctx.objects.upload_dir(source, s3["S3Uri"])
+

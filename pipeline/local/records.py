@@ -1,0 +1,136 @@
+"""Pipelines, executions and step records on disk, so they survive the process that wrote them.
+
+Layout under the store root::
+
+    pipelines/<name>/versions/<n>.json     every definition version ever upserted
+    executions/<id>/execution.json          status, parameters, times, failure reason
+    executions/<id>/steps/<step>.json       one StepRecord (+ properties) per step
+    executions/<id>/logs/<step>.log         the merged stdout/stderr of a job
+    executions/<id>/jobs/<step>/            the job's /opt/ml
+    cache/<pipeline>/<key>.json             successful step runs, for CacheConfig
+
+Names become path segments, so every one is checked against SageMaker's own name rules
+before it touches the file system.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ExecutionNotFoundError, PipelineNotFoundError
+from pipeline.local.atomic import read_json, write_json
+from pipeline.target import StepRecord
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,255}$")
+
+
+def check_name(kind: str, name: str) -> str:
+    """Return ``name`` if SageMaker would accept it as a name, else raise ValueError."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"{kind} name {name!r} is invalid; use letters, digits, '-' and '_' (max 256)"
+        )
+    return name
+
+
+class Records:
+    """Reads and writes the JSON records of one store root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    # pipelines -------------------------------------------------------------------------
+    def pipeline_dir(self, name: str) -> Path:
+        """The folder of one pipeline's versions."""
+        return self.root / "pipelines" / check_name("pipeline", name) / "versions"
+
+    def add_pipeline_version(self, name: str, record: dict[str, Any]) -> int:
+        """Store a definition as the next version, unless it equals the latest; return it."""
+        latest = self.latest_pipeline_version(name)
+        if latest is not None and _same_pipeline(latest[1], record):
+            return latest[0]
+        number = 1 if latest is None else latest[0] + 1
+        write_json(self.pipeline_dir(name) / f"{number}.json", {**record, "Version": number})
+        return number
+
+    def latest_pipeline_version(self, name: str) -> tuple[int, dict[str, Any]] | None:
+        """(number, record) of the newest version, or None for an unknown pipeline."""
+        folder = self.pipeline_dir(name)
+        numbers = sorted(int(p.stem) for p in folder.glob("*.json")) if folder.is_dir() else []
+        if not numbers:
+            return None
+        return numbers[-1], read_json(folder / f"{numbers[-1]}.json")
+
+    def pipeline(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """One version's record (the newest by default); PipelineNotFoundError if none."""
+        if version is not None:
+            path = self.pipeline_dir(name) / f"{version}.json"
+            if path.is_file():
+                return read_json(path)
+        else:
+            latest = self.latest_pipeline_version(name)
+            if latest is not None:
+                return latest[1]
+        raise PipelineNotFoundError(
+            f"no local pipeline named {name!r}; run with --upsert first to create it"
+        )
+
+    # executions ------------------------------------------------------------------------
+    def execution_dir(self, execution_id: str) -> Path:
+        """The folder that holds everything one execution wrote."""
+        return self.root / "executions" / check_name("execution", execution_id)
+
+    def save_execution(self, record: dict[str, Any]) -> None:
+        """Write (or rewrite, as its status moves) an execution's own record."""
+        write_json(self.execution_dir(record["execution_id"]) / "execution.json", record)
+
+    def execution(self, execution_id: str) -> dict[str, Any]:
+        """An execution's record; ExecutionNotFoundError if there is none."""
+        try:
+            path = self.execution_dir(execution_id) / "execution.json"
+        except ValueError:
+            path = None
+        if path is None or not path.is_file():
+            raise ExecutionNotFoundError(
+                f"no local execution {execution_id!r}; list them with --list-executions"
+            )
+        return read_json(path)
+
+    def execution_ids(self) -> list[str]:
+        """Every stored execution id (unordered)."""
+        folder = self.root / "executions"
+        return [p.parent.name for p in folder.glob("*/execution.json")] if folder.is_dir() else []
+
+    def save_step(self, execution_id: str, record: StepRecord, properties: Any) -> None:
+        """Write a step's latest record together with the properties it produced."""
+        data = asdict(record)
+        data["properties"] = properties
+        write_json(self.execution_dir(execution_id) / "steps" / f"{record.name}.json", data)
+
+    def steps(self, execution_id: str) -> list[tuple[StepRecord, Any]]:
+        """The execution's step records with their properties, in start order."""
+        folder = self.execution_dir(execution_id) / "steps"
+        loaded = [read_json(p) for p in folder.glob("*.json")] if folder.is_dir() else []
+        pairs = [(_step_record(d), d.get("properties")) for d in loaded]
+        return sorted(pairs, key=lambda pair: (pair[0].started_at or datetime.max, pair[0].name))
+
+    # cache -----------------------------------------------------------------------------
+    def cache_path(self, pipeline_name: str, key: str) -> Path:
+        """Where the cache entry of one (pipeline, step arguments) key lives."""
+        return self.root / "cache" / check_name("pipeline", pipeline_name) / f"{key}.json"
+
+
+def _same_pipeline(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    return all(old.get(k) == new.get(k) for k in ("PipelineDefinition", "PipelineDescription"))
+
+
+def _step_record(data: dict[str, Any]) -> StepRecord:
+    fields = {k: v for k, v in data.items() if k in StepRecord.__dataclass_fields__}
+    for key in ("started_at", "ended_at"):
+        if fields.get(key):
+            fields[key] = datetime.fromisoformat(fields[key])
+    return StepRecord(**fields)

@@ -1,0 +1,109 @@
+"""The local model registry, models and endpoint configs: records SageMaker never overwrites.
+
+Layout under the store root::
+
+    registry/<group>/group.json           a model package group
+    registry/<group>/versions/<n>.json    package version n (1, 2, …), never rewritten
+    models/<name>.json                    CreateModel requests
+    endpoint-configs/<name>.json          CreateEndpointConfig requests
+
+Every record is created exclusively (atomic.create_json), so an existing package, model or
+config is never replaced, even by a concurrent writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipeline.local.atomic import create_json, read_json
+from pipeline.local.records import check_name
+
+
+class RegistryError(Exception):
+    """A record is missing, or would replace one that exists."""
+
+
+class Registry:
+    """Reads and writes registry records of one store root."""
+
+    def __init__(self, root: Path, region: str, account: str = "000000000000") -> None:
+        self.root = root
+        self.prefix = f"arn:aws:sagemaker:{region}:{account}"
+
+    def add_model_package(self, group: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Store the next version of ``group`` (creating the group); return its record."""
+        folder = self.root / "registry" / check_name("model package group", group)
+        group_file = folder / "group.json"
+        if not group_file.exists():
+            group_arn = f"{self.prefix}:model-package-group/{group}"
+            with contextlib.suppress(FileExistsError):  # a concurrent writer created it
+                create_json(group_file, {"ModelPackageGroupName": group,
+                                         "ModelPackageGroupArn": group_arn, "CreationTime": _now()})
+        while True:
+            version = 1 + max((int(p.stem) for p in (folder / "versions").glob("*.json")),
+                              default=0)
+            record = {**request, "ModelPackageGroupName": group, "ModelPackageVersion": version,
+                      "ModelPackageArn": f"{self.prefix}:model-package/{group}/{version}",
+                      "ModelPackageStatus": "Completed", "CreationTime": _now()}
+            record.setdefault("ModelApprovalStatus", "PendingManualApproval")
+            try:
+                create_json(folder / "versions" / f"{version}.json", record)
+                return record
+            except FileExistsError:
+                continue  # another writer took this number; take the next one
+
+    def model_package(self, arn: str) -> dict[str, Any]:
+        """One package version by its ARN."""
+        group, _, version = arn.rpartition(":model-package/")[2].rpartition("/")
+        path = self.root / "registry" / check_name("model package group", group) / "versions"
+        return self._read(path / f"{int(version)}.json", f"model package {arn}")
+
+    def model_packages(self, group: str) -> list[dict[str, Any]]:
+        """Every version of a group, oldest first."""
+        folder = self.root / "registry" / check_name("model package group", group) / "versions"
+        return [read_json(p) for p in sorted(folder.glob("*.json"), key=lambda p: int(p.stem))]
+
+    def add_model(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Store a model; RegistryError if that name exists."""
+        record = {**request, "ModelName": name, "ModelArn": f"{self.prefix}:model/{name.lower()}",
+                  "CreationTime": _now()}
+        return self._create(self.root / "models" / f"{check_name('model', name)}.json", record)
+
+    def model(self, name: str) -> dict[str, Any]:
+        """A stored model by name."""
+        return self._read(self.root / "models" / f"{check_name('model', name)}.json",
+                          f"model {name}")
+
+    def add_endpoint_config(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Store an endpoint config; RegistryError if that name exists."""
+        record = {**request, "EndpointConfigName": name,
+                  "EndpointConfigArn": f"{self.prefix}:endpoint-config/{name.lower()}",
+                  "CreationTime": _now()}
+        path = self.root / "endpoint-configs" / f"{check_name('endpoint config', name)}.json"
+        return self._create(path, record)
+
+    def endpoint_config(self, name: str) -> dict[str, Any]:
+        """A stored endpoint config by name."""
+        path = self.root / "endpoint-configs" / f"{check_name('endpoint config', name)}.json"
+        return self._read(path, f"endpoint config {name}")
+
+    @staticmethod
+    def _create(path: Path, record: dict[str, Any]) -> dict[str, Any]:
+        try:
+            create_json(path, record)
+        except FileExistsError:
+            raise RegistryError(f"{path.stem} already exists; it is never replaced") from None
+        return record
+
+    @staticmethod
+    def _read(path: Path, what: str) -> dict[str, Any]:
+        if not path.is_file():
+            raise RegistryError(f"{what} does not exist in the local store")
+        return read_json(path)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()

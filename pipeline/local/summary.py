@@ -1,0 +1,84 @@
+"""Turn stored execution and step records into the ExecutionSummary people and --json see.
+
+It reads step *properties* by their Describe* shapes (ModelPackageArn, EndpointArn,
+PropertyFiles), never by step name, so it works for any definition.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from pipeline.local.records import Records
+from pipeline.local.store import ObjectStore, StoreError
+from pipeline.target import EndpointRef, ExecutionSummary
+
+REPORT_KEY = "binary_classification_metrics"
+
+
+def summarize(records: Records, objects: ObjectStore, execution_id: str,
+              with_steps: bool = True) -> ExecutionSummary:
+    """The summary of one stored execution."""
+    data = records.execution(execution_id)
+    steps = records.steps(execution_id) if with_steps else []
+    properties = [p for _, p in steps if isinstance(p, Mapping)]
+    package_arn = _first(properties, "ModelPackageArn")
+    return ExecutionSummary(
+        pipeline_name=data["pipeline_name"],
+        execution_arn=data["execution_arn"],
+        execution_id=data["execution_id"],
+        status=data["status"],
+        failure_reason=data.get("failure_reason"),
+        parameters=data.get("parameters", {}),
+        steps=tuple(record for record, _ in steps),
+        metrics=_metrics(objects, properties),
+        model_package_arn=package_arn,
+        endpoint=_endpoint(properties),
+        started_at=_time(data.get("started_at")),
+        ended_at=_time(data.get("ended_at")),
+    )
+
+
+def _first(properties: Iterable[Mapping[str, Any]], key: str) -> Any:
+    return next((p[key] for p in properties if p.get(key)), None)
+
+
+def _endpoint(properties: list[Mapping[str, Any]]) -> EndpointRef | None:
+    found = next((p for p in properties if p.get("EndpointArn")), None)
+    if found is None:
+        return None
+    return EndpointRef(found["EndpointName"], found.get("EndpointUrl"), found.get("EndpointStatus"))
+
+
+def _metrics(objects: ObjectStore, properties: list[Mapping[str, Any]]) -> dict[str, float]:
+    """Scalar metric values of the quality report: the package's ModelMetrics, else a
+    property file holding such a report."""
+    candidates = []
+    for props in properties:
+        stats = ((props.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics")
+        if isinstance(stats, Mapping) and isinstance(stats.get("S3Uri"), str):
+            candidates.append(stats["S3Uri"])
+    for props in properties:
+        candidates.extend(str(u) for u in (props.get("PropertyFiles") or {}).values())
+    for uri in candidates:
+        report = _load(objects, uri)
+        if isinstance(report, Mapping) and isinstance(report.get(REPORT_KEY), Mapping):
+            return {
+                name: float(entry["value"])
+                for name, entry in report[REPORT_KEY].items()
+                if isinstance(entry, Mapping) and isinstance(entry.get("value"), (int, float))
+            }
+    return {}
+
+
+def _load(objects: ObjectStore, uri: str) -> Any:
+    try:
+        return json.loads(objects.get(uri))
+    except (StoreError, ValueError):
+        return None
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if not text else datetime.fromisoformat(text)

@@ -1,0 +1,161 @@
+"""LocalTarget: the Target protocol backed by the embedded engine and a store on disk.
+
+Nothing here imports the SageMaker SDK (``--start`` alone must start fast). Executions run
+in the foreground, inside :meth:`LocalTarget.wait`; everything they write survives the
+process, so a later LocalTarget on the same store root describes and lists them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError, ExecutionNotFoundError
+from pipeline.local.graph import DefinitionError, Plan, parse_definition
+from pipeline.local.handlers import HANDLERS
+from pipeline.local.handlers.base import ACCOUNT, LineListener
+from pipeline.local.handlers.hosting import ENDPOINTS_MODULE
+from pipeline.local.orchestrator import now
+from pipeline.local.records import Records
+from pipeline.local.runner import ExecutionIdentity, run_execution, unsupported_step_types
+from pipeline.local.store import ObjectStore, StoreError
+from pipeline.local.summary import summarize
+from pipeline.param_values import resolve_parameters
+from pipeline.target import EndpointRef, ExecutionSummary, PipelineDefinition, StepListener
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+class LocalTarget:
+    """Runs pipeline definitions on this machine; see the module docstring."""
+
+    name = "local"
+    runs_in_foreground = True
+
+    def __init__(self, store_root: Path, region: str = "us-east-1",
+                 on_line: LineListener | None = None) -> None:
+        self.store_root = Path(store_root)
+        self.region = region
+        self.on_line = on_line
+        self.records = Records(self.store_root)
+        self.objects = ObjectStore(self.store_root)
+
+    def pipeline_arn(self, pipeline_name: str) -> str:
+        """The ARN SageMaker would give the pipeline (names are lower-cased in ARNs)."""
+        return f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:pipeline/{pipeline_name.lower()}"
+
+    def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> str:
+        """Check the definition, store its artifacts, then keep it as the newest version."""
+        _plan(pipeline.definition, pipeline.name)
+        try:
+            for uri, data in sorted(pipeline.artifacts.items()):
+                self.objects.put(uri, data)
+        except StoreError as err:
+            raise ConfigError(f"cannot store pipeline artifact: {err}") from None
+        self.records.add_pipeline_version(pipeline.name, {
+            "PipelineName": pipeline.name, "PipelineDescription": pipeline.description,
+            "PipelineDefinition": pipeline.definition, "RoleArn": role_arn,
+            "CreationTime": now().isoformat()})
+        return self.pipeline_arn(pipeline.name)
+
+    def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:
+        """The newest stored definition's Parameters."""
+        record = self.records.pipeline(pipeline_name)
+        return [dict(p) for p in _plan(record["PipelineDefinition"], pipeline_name).parameters]
+
+    def start_execution(self, pipeline_name: str, parameters: Mapping[str, Any]) -> str:
+        """Check the overrides and record a new execution; it runs in :meth:`wait`."""
+        record = self.records.pipeline(pipeline_name)
+        values = resolve_parameters(self.pipeline_parameters(pipeline_name), parameters)
+        execution_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
+        arn = f"{self.pipeline_arn(pipeline_name)}/execution/{execution_id}"
+        self.records.save_execution({
+            "pipeline_name": pipeline_name, "pipeline_version": record["Version"],
+            "execution_id": execution_id, "execution_arn": arn, "status": "Executing",
+            "parameters": values, "started_at": now().isoformat(), "ended_at": None,
+            "failure_reason": None, "ran": False})
+        return arn
+
+    def wait(self, execution_arn: str, on_step: StepListener) -> ExecutionSummary:
+        """Run the execution (once) to its end, reporting each step to ``on_step``."""
+        data = self.records.execution(_execution_id(execution_arn))
+        if data["status"] == "Executing" and data.get("ran"):
+            self._finish(data, "Failed", "the process running this execution stopped before "
+                         "it finished; start a new execution")
+        elif data["status"] == "Executing":
+            self._run(data, on_step)
+        return summarize(self.records, self.objects, data["execution_id"])
+
+    def _run(self, data: dict[str, Any], on_step: StepListener) -> None:
+        data["ran"] = True
+        self.records.save_execution(data)
+        name = data["pipeline_name"]
+        record = self.records.pipeline(name, data["pipeline_version"])
+        identity = ExecutionIdentity(name, self.pipeline_arn(name), data["execution_id"],
+                                     data["execution_arn"], data["started_at"])
+        try:
+            result = run_execution(self.store_root, self.region,
+                                   _plan(record["PipelineDefinition"], name), identity,
+                                   data["parameters"], on_step, self.on_line)
+        except BaseException:
+            self._finish(data, "Failed", "the execution was interrupted; start a new one")
+            raise
+        self._finish(data, result.status, result.failure_reason)
+
+    def _finish(self, data: dict[str, Any], status: str, reason: str | None) -> None:
+        data.update(status=status, failure_reason=reason, ended_at=now().isoformat())
+        self.records.save_execution(data)
+
+    def describe_execution(self, execution_ref: str) -> ExecutionSummary:
+        """One execution by id or ARN."""
+        return summarize(self.records, self.objects, _execution_id(execution_ref))
+
+    def list_executions(self, pipeline_name: str) -> list[ExecutionSummary]:
+        """The pipeline's executions, newest first (without their steps)."""
+        found = [summarize(self.records, self.objects, i, with_steps=False)
+                 for i in self.records.execution_ids()]
+        mine = [s for s in found if s.pipeline_name == pipeline_name]
+        return sorted(mine, key=lambda s: s.started_at or now(), reverse=True)
+
+    def list_endpoints(self) -> list[EndpointRef]:
+        """Endpoints the endpoint helper knows, with their URL and status."""
+        infos = _endpoints().list_endpoints(self.store_root)
+        return [EndpointRef(i.name, i.url, i.status) for i in infos]
+
+    def invoke_endpoint(self, name: str, body: bytes, content_type: str, accept: str) -> bytes:
+        """One request to a local endpoint (EndpointError on 4xx/5xx or when not serving)."""
+        return _endpoints().invoke(self.store_root, name, body, content_type, accept)
+
+    def delete_endpoint(self, name: str) -> None:
+        """Stop and forget a local endpoint."""
+        _endpoints().delete_endpoint(self.store_root, name)
+
+
+def _endpoints() -> Any:
+    """The endpoint helper's module, imported when first needed (it is not needed to run)."""
+    return importlib.import_module(ENDPOINTS_MODULE)
+
+
+def _execution_id(ref: str) -> str:
+    execution_id = ref.rstrip("/").rsplit("/", 1)[-1]
+    if not execution_id:
+        raise ExecutionNotFoundError(f"{ref!r} is not an execution id or ARN")
+    return execution_id
+
+
+def _plan(definition: str, pipeline_name: str) -> Plan:
+    """Parse and check a definition, as one clear error for people."""
+    try:
+        plan = parse_definition(definition)
+    except DefinitionError as err:
+        raise ConfigError(f"pipeline {pipeline_name}: {err}") from None
+    unknown = unsupported_step_types(plan)
+    if unknown:
+        raise ConfigError(f"pipeline {pipeline_name}: the local engine cannot run step type "
+                          f"{unknown[0]}; supported: {', '.join(HANDLERS)}")
+    return plan
+

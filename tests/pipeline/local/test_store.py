@@ -1,0 +1,61 @@
+"""The S3 stand-in: mapping, escape rejection, write-once objects, prefix listing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.local.store import ObjectStore, StoreError, parse_s3_uri
+
+
+def test_objects_map_to_files_under_the_root(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path)
+    store.put("s3://b/a/c.txt", b"hi")
+    assert (tmp_path / "s3" / "b" / "a" / "c.txt").read_bytes() == b"hi"
+    assert store.get("s3://b/a/c.txt") == b"hi"
+    assert [name for name, _ in store.list_prefix("s3://b/a")] == ["c.txt"]
+    assert [name for name, _ in store.list_prefix("s3://b/a/c.txt")] == ["c.txt"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("s3://b/../x", "S3 key in 's3://b/../x' would escape the store (empty, . or .. part)"),
+        ("s3://b//x", "S3 key in 's3://b//x' would escape the store (empty, . or .. part)"),
+        ("s3://b/a/./x", "S3 key in 's3://b/a/./x' would escape the store (empty, . or .. part)"),
+        ("s3://../x", "'s3://../x' has no valid bucket name"),
+        ("/etc/passwd", "'/etc/passwd' is not an s3:// URI"),
+    ],
+)
+def test_escaping_keys_are_rejected(uri: str, message: str) -> None:
+    with pytest.raises(StoreError) as caught:
+        parse_s3_uri(uri)
+    assert str(caught.value) == message
+
+
+def test_objects_are_write_once(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path)
+    store.put("s3://b/k", b"one")
+    store.put("s3://b/k", b"one")
+    with pytest.raises(StoreError) as caught:
+        store.put("s3://b/k", b"two")
+    assert str(caught.value) == (
+        "s3://b/k already holds different bytes; stored objects are never overwritten")
+    assert store.get("s3://b/k") == b"one"
+
+
+def test_upload_and_download_a_folder(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    (source / "sub").mkdir(parents=True)
+    (source / "a.csv").write_text("1")
+    (source / "sub" / "b.csv").write_text("2")
+    store = ObjectStore(tmp_path / "store")
+    assert store.upload_dir(source, "s3://b/out/") == 2
+    dest = tmp_path / "dest"
+    assert store.download("s3://b/out", dest) == 2
+    assert (dest / "sub" / "b.csv").read_text() == "2"
+    assert store.download("s3://b/missing", dest) == 0
+    with pytest.raises(StoreError) as caught:
+        store.get("s3://b/out/none")
+    assert str(caught.value) == "no object at s3://b/out/none"

@@ -1,0 +1,130 @@
+"""LocalTarget end to end on a hand-made definition with tiny scripts and a fake endpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from local_defs import full_definition, pipeline
+
+from pipeline.errors import ConfigError, ExecutionNotFoundError, ParameterError
+from pipeline.local.target import LocalTarget
+from pipeline.target import StepRecord
+
+
+def _run(target: LocalTarget, **params: Any) -> tuple[Any, list[StepRecord]]:
+    seen: list[StepRecord] = []
+    arn = target.start_execution("p", params)
+    return target.wait(arn, seen.append), seen
+
+
+def test_full_run_reports_steps_metrics_package_and_endpoint(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    target = LocalTarget(tmp_path)
+    target.upsert_pipeline(pipeline(), None)
+    summary, seen = _run(target)
+    assert summary.status == "Succeeded", summary.failure_reason
+    names = ["Prep", "Train", "Eval", "Check", "Reg-RegisterModel", "Cre-CreateModel", "Cfg",
+             "Deploy"]
+    assert [s.name for s in summary.steps] == names
+    assert [(r.name, r.status) for r in seen[:2]] == [("Prep", "Executing"), ("Prep", "Succeeded")]
+    assert summary.metrics == {"accuracy": 0.9, "auc": 0.5}
+    assert summary.model_package_arn == (
+        "arn:aws:sagemaker:us-east-1:000000000000:model-package/grp/1")
+    assert summary.endpoint is not None and summary.endpoint.name == "ep"
+    assert summary.endpoint.url == "http://127.0.0.1:9/"
+    [call] = fake_endpoints
+    assert call["config"] == f"cfg-{summary.execution_id}"
+    assert call["environment"] == {"SAGEMAKER_PROGRAM": "inference.py"}
+    assert call["model_data"].name == "model.tar.gz" and call["model_data"].is_file()
+
+
+def test_fail_branch_ends_execution_with_its_message(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    target = LocalTarget(tmp_path)
+    target.upsert_pipeline(pipeline(), None)
+    summary, _ = _run(target, Threshold=0.95)
+    assert summary.status == "Failed"
+    assert summary.failure_reason == "accuracy 0.9 below 0.95"
+    assert [s.name for s in summary.steps][-2:] == ["Check", "TooLow"]
+    assert summary.model_package_arn is None and fake_endpoints == []
+
+
+def test_records_survive_a_new_target_and_registry_keeps_versions(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    first = LocalTarget(tmp_path)
+    first.upsert_pipeline(pipeline(), None)
+    one, _ = _run(first)
+    two, _ = _run(first, HiddenDim=40)
+    again = LocalTarget(tmp_path)
+    assert again.describe_execution(one.execution_arn).steps == one.steps
+    assert again.describe_execution(two.execution_id).model_package_arn.endswith("/grp/2")
+    assert [s.execution_id for s in again.list_executions("p")] == [two.execution_id,
+                                                                   one.execution_id]
+    versions = sorted((tmp_path / "registry" / "grp" / "versions").glob("*.json"))
+    assert [json.loads(v.read_text())["ModelPackageVersion"] for v in versions] == [1, 2]
+    assert again.wait(one.execution_arn, lambda r: None).status == "Succeeded"
+
+
+def test_changing_only_hidden_dim_reuses_the_data_step(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    target = LocalTarget(tmp_path)
+    target.upsert_pipeline(pipeline(), None)
+    _run(target)
+    second, _ = _run(target, HiddenDim=40)
+    third, _ = _run(target, HiddenDim=40)
+    hits = {s.name: s.cache_hit for s in second.steps}
+    assert hits["Prep"] is True and hits["Train"] is False
+    assert {s.name: s.cache_hit for s in third.steps}["Train"] is True
+    fourth, _ = _run(target, Rows=4)
+    assert {s.name: s.cache_hit for s in fourth.steps}["Prep"] is False
+
+
+def test_start_execution_rejects_bad_parameters(tmp_path: Path) -> None:
+    target = LocalTarget(tmp_path)
+    target.upsert_pipeline(pipeline(), None)
+    with pytest.raises(ParameterError) as caught:
+        target.start_execution("p", {"HiddenDim": "wide"})
+    assert str(caught.value) == (
+        "parameter HiddenDim is Integer; 'wide' is not a valid integer value")
+    with pytest.raises(ParameterError):
+        target.start_execution("p", {"Hidden": 3})
+    assert target.list_executions("p") == []
+
+
+def test_upsert_keeps_every_definition_version(tmp_path: Path) -> None:
+    target = LocalTarget(tmp_path)
+    arn = target.upsert_pipeline(pipeline(), None)
+    assert arn == "arn:aws:sagemaker:us-east-1:000000000000:pipeline/p"
+    target.upsert_pipeline(pipeline(), None)
+    changed = full_definition()
+    changed["Parameters"][0]["DefaultValue"] = 30
+    target.upsert_pipeline(pipeline(changed), None)
+    versions = sorted(p.name for p in (tmp_path / "pipelines" / "p" / "versions").iterdir())
+    assert versions == ["1.json", "2.json"]
+    assert target.pipeline_parameters("p")[0] == {"Name": "HiddenDim", "Type": "Integer",
+                                                  "DefaultValue": 30}
+
+
+def test_upsert_rejects_unknown_step_types_and_cycles(tmp_path: Path) -> None:
+    target = LocalTarget(tmp_path)
+    bad = full_definition()
+    bad["Steps"][0]["Type"] = "Transform"
+    with pytest.raises(ConfigError) as caught:
+        target.upsert_pipeline(pipeline(bad), None)
+    assert str(caught.value) == (
+        "pipeline p: the local engine cannot run step type Transform; supported: Processing, "
+        "Training, Condition, Fail, RegisterModel, Model, EndpointConfig, Endpoint")
+    assert not (tmp_path / "pipelines").exists()
+
+
+def test_unknown_execution_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ExecutionNotFoundError) as caught:
+        LocalTarget(tmp_path).describe_execution("arn:x/execution/nope")
+    assert str(caught.value) == "no local execution 'nope'; list them with --list-executions"
