@@ -48,7 +48,7 @@ def create_model(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
 def create_endpoint_config(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:
     """Store the config as ``<name>-<execution id>``: each execution gets its own."""
     base = args.get("EndpointConfigName") or spec.name
-    name = f"{base}-{ctx.execution_id}"[:63]
+    name = f"{base}-{ctx.execution_id}"[:63].rstrip("-")
     try:
         record = _registry(ctx).add_endpoint_config(name, args)
     except RegistryError as err:
