@@ -1,0 +1,353 @@
+"""Load and validate config/pipeline.yaml into frozen dataclasses.
+
+Everything is checked before anything is built or sent: an unknown key, a missing key, a
+wrong type or a malformed name is one ``ConfigError`` line naming where the value came from
+(file, flag or environment variable), the key, the problem and the value.
+
+The schema is the dataclasses below: each leaf field carries its check in
+``field(metadata=...)``, and one generic walker (:func:`_build`) applies them. Adding a
+setting is one line in a dataclass and one line in the YAML file.
+
+Precedence is flag > environment > file. Environment variables: ``AWS_REGION`` then
+``AWS_DEFAULT_REGION`` (boto3's own names, so a shell set up for the AWS CLI just works) for
+the region, and ``MOONPIPE_ROLE_ARN`` for the role. The role variable is namespaced to this
+project on purpose: a generic ``SAGEMAKER_ROLE_ARN`` left over from another project should
+not silently decide which role runs our jobs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from pipeline.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "pipeline.yaml"
+
+ROLE_ENV_VAR = "MOONPIPE_ROLE_ARN"
+REGION_ENV_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+class _Invalid(ValueError):
+    """A check's complaint: the text after ``<key>:`` in the message."""
+
+
+Check = Callable[[Any], Any]
+
+
+def _integer(low: int, high: int) -> Check:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _Invalid(f"must be an integer >= {low} and <= {high}")
+        return value
+
+    return check
+
+
+def _number(low: float, high: float, *, open_low: bool = False, open_high: bool = False) -> Check:
+    lo, hi = ("(" if open_low else "["), (")" if open_high else "]")
+    text = f"must be a number in {lo}{low}, {high}{hi}"
+
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Invalid(text)
+        number = float(value)
+        too_low = number <= low if open_low else number < low
+        too_high = number >= high if open_high else number > high
+        if not math.isfinite(number) or too_low or too_high:
+            raise _Invalid(text)
+        return number
+
+    return check
+
+
+def _matching(pattern: str, what: str) -> Check:
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not compiled.fullmatch(value):
+            raise _Invalid(f"must be {what}")
+        return value
+
+    return check
+
+
+def _one_of(*choices: str) -> Check:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise _Invalid("must be one of " + ", ".join(choices))
+        return value
+
+    return check
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid("must be true or false")
+    return value
+
+
+def _optional(inner: Check) -> Check:
+    def check(value: Any) -> Any:
+        return None if value is None else inner(value)
+
+    return check
+
+
+def _directory(value: Any) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid("must be a non-empty directory path")
+    return Path(value)
+
+
+def _(check: Check) -> dict[str, Check]:
+    """Field metadata: the leaf is validated by ``check`` (keeps the schema one line a key)."""
+    return {"check": check}
+
+
+_SAGEMAKER_NAME = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+_SAGEMAKER_NAME_TEXT = "1-63 letters, digits and hyphens, starting with a letter or digit"
+_REGION = _matching(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", "an AWS region like us-east-1")
+_ROLE = _matching(
+    r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}",
+    "an IAM role ARN like arn:aws:iam::123456789012:role/MoonpipeSageMaker",
+)
+_BUCKET = _matching(
+    r"(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+    "an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)",
+)
+_PREFIX = _matching(
+    r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", "an S3 key prefix like moonpipe or team/moonpipe"
+)
+_INSTANCE = _matching(r"ml\.[a-z0-9-]+\.[a-z0-9]+", "a SageMaker instance type like ml.m5.large")
+_DURATION = _matching(
+    r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?",
+    "an ISO 8601 duration like P30D or PT12H",
+)
+_SEED = _integer(0, 2**32 - 1)
+_PIPELINE_NAME = _matching(
+    r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}",
+    "1-256 letters, digits and hyphens, starting with a letter or digit",
+)
+_IMAGE_VERSION = _matching(r"\d+\.\d+-\d+", "an image version like 1.2-1")
+_APPROVAL = _one_of("Approved", "PendingManualApproval", "Rejected")
+_VERSION = _matching(r"\d+\.\d+(\.\d+)?", "a version like 2.6.0")
+
+
+@dataclass(frozen=True)
+class PipelineSection:
+    name: str = field(metadata=_(_PIPELINE_NAME))
+    description: str = field(metadata=_(_matching(r"(?s).{1,3072}", "1-3072 characters")))
+
+
+@dataclass(frozen=True)
+class AwsSection:
+    region: str = field(metadata=_(_REGION))
+    role_arn: str | None = field(metadata=_(_optional(_ROLE)))
+    bucket: str = field(metadata=_(_BUCKET))
+    prefix: str = field(metadata=_(_PREFIX))
+
+
+@dataclass(frozen=True)
+class LocalSection:
+    store_root: Path = field(metadata=_(_directory))
+
+
+@dataclass(frozen=True)
+class FrameworksSection:
+    pytorch_version: str = field(metadata=_(_VERSION))
+    python_version: str = field(metadata=_(_matching(r"py3\d{1,2}", "a Python tag like py312")))
+    sklearn_version: str = field(metadata=_(_IMAGE_VERSION))
+
+
+@dataclass(frozen=True)
+class InstancesSection:
+    processing: str = field(metadata=_(_INSTANCE))
+    training: str = field(metadata=_(_INSTANCE))
+    endpoint: str = field(metadata=_(_INSTANCE))
+
+
+@dataclass(frozen=True)
+class DataSection:
+    num_points: int = field(metadata=_(_integer(10, 1_000_000)))
+    noise: float = field(metadata=_(_number(0.0, 10.0)))
+    test_size: float = field(metadata=_(_number(0.0, 1.0, open_low=True, open_high=True)))
+    seed: int = field(metadata=_(_SEED))
+    split_seed: int = field(metadata=_(_SEED))
+
+
+@dataclass(frozen=True)
+class TrainingSection:
+    hidden_dim: int = field(metadata=_(_integer(1, 4096)))
+    epochs: int = field(metadata=_(_integer(1, 100_000)))
+    learning_rate: float = field(metadata=_(_number(0.0, 10.0, open_low=True)))
+    batch_size: int = field(metadata=_(_integer(1, 1_000_000)))
+    seed: int = field(metadata=_(_SEED))
+
+
+@dataclass(frozen=True)
+class EvaluationSection:
+    accuracy_threshold: float = field(metadata=_(_number(0.0, 1.0)))
+
+
+@dataclass(frozen=True)
+class RegistrySection:
+    model_package_group: str = field(metadata=_(_matching(_SAGEMAKER_NAME, _SAGEMAKER_NAME_TEXT)))
+    approval_status: str = field(metadata=_(_APPROVAL))
+
+
+@dataclass(frozen=True)
+class EndpointSection:
+    name: str = field(metadata=_(_matching(_SAGEMAKER_NAME, _SAGEMAKER_NAME_TEXT)))
+
+
+@dataclass(frozen=True)
+class CachingSection:
+    enabled: bool = field(metadata=_(_boolean))
+    expire_after: str = field(metadata=_(_DURATION))
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The whole validated configuration; ``source`` is the file it came from."""
+
+    target: str = field(metadata=_(_one_of("local", "sagemaker")))
+    pipeline: PipelineSection
+    aws: AwsSection
+    local: LocalSection
+    frameworks: FrameworksSection
+    instances: InstancesSection
+    data: DataSection
+    training: TrainingSection
+    evaluation: EvaluationSection
+    registry: RegistrySection
+    endpoint: EndpointSection
+    caching: CachingSection
+    source: Path = field(default=DEFAULT_CONFIG_PATH, metadata={"internal": True})
+
+    def require_role(self) -> str:
+        """The role ARN, or a ConfigError saying how to give one (call before an upsert)."""
+        if self.aws.role_arn is None:
+            raise ConfigError(
+                "aws.role_arn: target sagemaker needs the IAM role SageMaker runs the "
+                f"pipeline's jobs as; pass --role-arn, set {ROLE_ENV_VAR}, or set "
+                f"aws.role_arn in {_shown(self.source)}"
+            )
+        return self.aws.role_arn
+
+
+# (dotted key, flag name, environment variables in order of precedence)
+_OVERRIDABLE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("target", "target", ()),
+    ("aws.region", "region", REGION_ENV_VARS),
+    ("aws.bucket", "bucket", ()),
+    ("aws.role_arn", "role_arn", (ROLE_ENV_VAR,)),
+    ("local.store_root", "store_root", ()),
+)
+
+
+def load_config(
+    path: Path,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> PipelineConfig:
+    """Read, merge and validate the configuration.
+
+    Args:
+        path: the YAML file (usually ``DEFAULT_CONFIG_PATH``).
+        overrides: the CLI's values by name (target, region, bucket, role_arn, store_root);
+            None means "not given".
+        environ: the environment to read (``os.environ`` when None is passed by the CLI,
+            an explicit mapping in tests).
+
+    Returns:
+        The validated, frozen configuration.
+
+    Raises:
+        ConfigError: one line naming the source, the key and the problem.
+    """
+    shown = _shown(path)
+    raw = _read_yaml(path, shown)
+    origins = _apply_overrides(raw, overrides or {}, environ or {})
+    config = _build(PipelineConfig, raw, "", shown, origins)
+    return dataclasses.replace(config, source=path)
+
+
+def _shown(path: Path) -> str:
+    """The path as a person would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{shown}: cannot read the config file: {reason}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "malformed"
+        raise ConfigError(f"{shown}: not valid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{shown}: must be a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def _apply_overrides(
+    raw: dict[str, Any], overrides: Mapping[str, Any], environ: Mapping[str, str]
+) -> dict[str, str]:
+    """Write flag and environment values into ``raw``; return dotted key -> where it came from."""
+    origins: dict[str, str] = {}
+    for dotted, flag, env_names in _OVERRIDABLE:
+        value, origin = overrides.get(flag), "--" + flag.replace("_", "-")
+        if value is None:
+            value, origin = next(((environ[n], n) for n in env_names if environ.get(n)), (None, ""))
+        if value is None:
+            continue
+        section, _sep, key = dotted.rpartition(".")
+        target = raw.setdefault(section, {}) if section else raw
+        if isinstance(target, dict):
+            target[key] = str(value) if isinstance(value, Path) else value
+            origins[dotted] = origin
+    return origins
+
+
+def _build(cls: type, raw: Any, prefix: str, shown: str, origins: Mapping[str, str]) -> Any:
+    """Construct dataclass ``cls`` from ``raw``, checking every key against the schema."""
+    where = prefix.rstrip(".") or "top level"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{shown}: {where}: must be a mapping, got {raw!r}")
+    hints = get_type_hints(cls)
+    schema = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    unknown = sorted(str(k) for k in set(raw) - set(schema))
+    if unknown:
+        raise ConfigError(
+            f"{shown}: {prefix}{unknown[0]}: unknown key; expected one of " + ", ".join(schema)
+        )
+    values: dict[str, Any] = {}
+    for name, spec in schema.items():
+        dotted = prefix + name
+        if name not in raw:
+            raise ConfigError(f"{shown}: {dotted}: missing")
+        if dataclasses.is_dataclass(hints[name]):
+            values[name] = _build(hints[name], raw[name], dotted + ".", shown, origins)
+            continue
+        try:
+            values[name] = spec.metadata["check"](raw[name])
+        except _Invalid as problem:
+            source = origins.get(dotted, shown)
+            raise ConfigError(f"{source}: {dotted}: {problem}, got {raw[name]!r}") from None
+    return cls(**values)

@@ -1,0 +1,204 @@
+"""Config loading: the shipped file, every kind of invalid input, and override precedence."""
+
+# ruff: noqa: E501  (the error tables hold whole one-line messages, deliberately unwrapped)
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig, load_config
+from pipeline.errors import ConfigError
+
+ROLE = "arn:aws:iam::123456789012:role/MoonpipeSageMaker"
+
+
+def _shipped() -> dict[str, Any]:
+    return yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+
+
+def _write(tmp_path: Path, data: Any) -> Path:
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
+    return path
+
+
+def _with(dotted: str, value: Any) -> dict[str, Any]:
+    data = _shipped()
+    *sections, key = dotted.split(".")
+    node = data
+    for section in sections:
+        node = node[section]
+    node[key] = value
+    return data
+
+
+def test_shipped_config_loads_with_the_documented_defaults() -> None:
+    cfg = load_config(DEFAULT_CONFIG_PATH, environ={})
+    assert isinstance(cfg, PipelineConfig)
+    assert cfg.target == "local"
+    assert cfg.pipeline.name == "moonpipe"
+    assert cfg.aws.role_arn is None
+    assert cfg.local.store_root == Path(".moonpipe")
+    assert cfg.endpoint.name == "moonpipe-endpoint"
+    assert (cfg.training.hidden_dim, cfg.training.epochs) == (20, 100)
+    assert (cfg.data.num_points, cfg.data.noise, cfg.data.test_size) == (600, 0.25, 0.25)
+    assert cfg.frameworks.pytorch_version == "2.6.0"
+    assert cfg.frameworks.sklearn_version == "1.2-1"
+    assert cfg.registry.approval_status == "Approved"
+    assert cfg.source == DEFAULT_CONFIG_PATH
+
+
+def test_config_is_frozen() -> None:
+    cfg = load_config(DEFAULT_CONFIG_PATH, environ={})
+    with pytest.raises(AttributeError):
+        cfg.training.epochs = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "message"),
+    [
+        ("training.epochs", "ten", "training.epochs: must be an integer >= 1 and <= 100000, got 'ten'"),
+        ("training.epochs", 0, "training.epochs: must be an integer >= 1 and <= 100000, got 0"),
+        ("training.epochs", True, "training.epochs: must be an integer >= 1 and <= 100000, got True"),
+        ("training.hidden_dim", 2.5, "training.hidden_dim: must be an integer >= 1 and <= 4096, got 2.5"),
+        ("training.learning_rate", 0, "training.learning_rate: must be a number in (0.0, 10.0], got 0"),
+        ("data.test_size", 1.0, "data.test_size: must be a number in (0.0, 1.0), got 1.0"),
+        ("data.noise", float("nan"), "data.noise: must be a number in [0.0, 10.0], got nan"),
+        ("evaluation.accuracy_threshold", 1.5, "evaluation.accuracy_threshold: must be a number in [0.0, 1.0], got 1.5"),
+        ("target", "cloud", "target: must be one of local, sagemaker, got 'cloud'"),
+        ("aws.region", "mars", "aws.region: must be an AWS region like us-east-1, got 'mars'"),
+        ("aws.role_arn", "admin", "aws.role_arn: must be an IAM role ARN like arn:aws:iam::123456789012:role/MoonpipeSageMaker, got 'admin'"),
+        ("aws.bucket", "My_Bucket", "aws.bucket: must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens), got 'My_Bucket'"),
+        ("aws.bucket", "a..b", "aws.bucket: must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens), got 'a..b'"),
+        ("aws.prefix", "/moonpipe/", "aws.prefix: must be an S3 key prefix like moonpipe or team/moonpipe, got '/moonpipe/'"),
+        ("instances.training", "m5.large", "instances.training: must be a SageMaker instance type like ml.m5.large, got 'm5.large'"),
+        ("frameworks.pytorch_version", 2.6, "frameworks.pytorch_version: must be a version like 2.6.0, got 2.6"),
+        ("registry.approval_status", "approved", "registry.approval_status: must be one of Approved, PendingManualApproval, Rejected, got 'approved'"),
+        ("endpoint.name", "moon_endpoint", "endpoint.name: must be 1-63 letters, digits and hyphens, starting with a letter or digit, got 'moon_endpoint'"),
+        ("caching.enabled", "yes", "caching.enabled: must be true or false, got 'yes'"),
+        ("caching.expire_after", "30 days", "caching.expire_after: must be an ISO 8601 duration like P30D or PT12H, got '30 days'"),
+        ("caching.expire_after", "P", "caching.expire_after: must be an ISO 8601 duration like P30D or PT12H, got 'P'"),
+        ("local.store_root", "", "local.store_root: must be a non-empty directory path, got ''"),
+        ("training.epoch", 5, "training.epoch: unknown key; expected one of hidden_dim, epochs, learning_rate, batch_size, seed"),
+        ("training", [1], "training: must be a mapping, got [1]"),
+    ],
+)  # fmt: skip
+def test_invalid_values_are_one_line_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dotted: str, value: Any, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = _write(tmp_path, _with(dotted, value))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert str(caught.value) == f"pipeline.yaml: {message}"
+
+
+def test_missing_key_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = _shipped()
+    del data["data"]["seed"]
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, data), environ={})
+    assert str(caught.value) == "pipeline.yaml: data.seed: missing"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("target: [local\n", "pipeline.yaml: not valid YAML at line 2: expected ',' or ']', but got '<stream end>'"),
+        ("- a\n- b\n", "pipeline.yaml: must be a mapping of settings, got list"),
+        ("", "pipeline.yaml: must be a mapping of settings, got NoneType"),
+    ],
+)  # fmt: skip
+def test_malformed_files_are_one_line_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, text), environ={})
+    assert str(caught.value) == message
+
+
+def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "absent.yaml", environ={})
+    assert str(caught.value) == "absent.yaml: cannot read the config file: No such file or directory"
+
+
+def test_path_outside_the_working_directory_is_shown_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path, _with("training.seed", -1))
+    monkeypatch.chdir(DEFAULT_CONFIG_PATH.parent)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert str(caught.value) == (
+        f"{path}: training.seed: must be an integer >= 0 and <= 4294967295, got -1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "environ", "expected"),
+    [
+        ({}, {}, "us-east-1"),
+        ({}, {"AWS_DEFAULT_REGION": "eu-west-1"}, "eu-west-1"),
+        ({}, {"AWS_DEFAULT_REGION": "eu-west-1", "AWS_REGION": "eu-north-1"}, "eu-north-1"),
+        ({"region": "ap-south-1"}, {"AWS_REGION": "eu-north-1"}, "ap-south-1"),
+        ({"region": None}, {"AWS_REGION": "eu-north-1"}, "eu-north-1"),
+    ],
+)
+def test_region_precedence_flag_then_env_then_file(
+    flags: dict[str, Any], environ: dict[str, str], expected: str
+) -> None:
+    assert load_config(DEFAULT_CONFIG_PATH, flags, environ).aws.region == expected
+
+
+def test_role_precedence_flag_then_env_then_file() -> None:
+    other = "arn:aws:iam::210987654321:role/Other"
+    env = {"MOONPIPE_ROLE_ARN": ROLE}
+    assert load_config(DEFAULT_CONFIG_PATH, {}, env).aws.role_arn == ROLE
+    assert load_config(DEFAULT_CONFIG_PATH, {"role_arn": other}, env).aws.role_arn == other
+    unrelated = {"SAGEMAKER_ROLE_ARN": ROLE}
+    assert load_config(DEFAULT_CONFIG_PATH, {}, unrelated).aws.role_arn is None
+
+
+def test_other_flags_override_the_file(tmp_path: Path) -> None:
+    flags = {"target": "sagemaker", "bucket": "my-bucket", "store_root": tmp_path}
+    cfg = load_config(DEFAULT_CONFIG_PATH, flags, {})
+    assert (cfg.target, cfg.aws.bucket, cfg.local.store_root) == ("sagemaker", "my-bucket", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("flags", "environ", "message"),
+    [
+        ({"region": "mars"}, {}, "--region: aws.region: must be an AWS region like us-east-1, got 'mars'"),
+        ({}, {"AWS_REGION": "mars"}, "AWS_REGION: aws.region: must be an AWS region like us-east-1, got 'mars'"),
+        ({"bucket": "B"}, {}, "--bucket: aws.bucket: must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens), got 'B'"),
+        ({}, {"MOONPIPE_ROLE_ARN": "x"}, "MOONPIPE_ROLE_ARN: aws.role_arn: must be an IAM role ARN like arn:aws:iam::123456789012:role/MoonpipeSageMaker, got 'x'"),
+    ],
+)  # fmt: skip
+def test_bad_overrides_name_their_source(
+    flags: dict[str, Any], environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(DEFAULT_CONFIG_PATH, flags, environ)
+    assert str(caught.value) == message
+
+
+def test_require_role(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(DEFAULT_CONFIG_PATH.parent.parent)
+    cfg = load_config(DEFAULT_CONFIG_PATH, {"target": "sagemaker"}, {})
+    with pytest.raises(ConfigError) as caught:
+        cfg.require_role()
+    assert str(caught.value) == (
+        "aws.role_arn: target sagemaker needs the IAM role SageMaker runs the pipeline's jobs "
+        "as; pass --role-arn, set MOONPIPE_ROLE_ARN, or set aws.role_arn in config/pipeline.yaml"
+    )
+    assert caught.value.exit_code == 2
+    with_role = load_config(DEFAULT_CONFIG_PATH, {"role_arn": ROLE}, {})
+    assert with_role.require_role() == ROLE

@@ -1,0 +1,253 @@
+"""The assembled pipeline: parameters, DAG, offline/deterministic build guarantees."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig, load_config
+from pipeline.definition import LOCAL_ROLE_ARN, build_pipeline, stage_code
+from pipeline.errors import ConfigError, MoonpipeError
+from pipeline.target import PipelineDefinition
+
+REPO = DEFAULT_CONFIG_PATH.parent.parent
+ROLE = "arn:aws:iam::123456789012:role/MoonpipeSageMaker"
+
+EXPECTED_PARAMETERS = [
+    ("ProcessingInstanceType", "String", "ml.m5.large"),
+    ("TrainingInstanceType", "String", "ml.m5.large"),
+    ("EndpointInstanceType", "String", "ml.m5.large"),
+    ("NumPoints", "Integer", 600),
+    ("Noise", "Float", 0.25),
+    ("TestSize", "Float", 0.25),
+    ("DataSeed", "Integer", 0),
+    ("SplitSeed", "Integer", 1),
+    ("HiddenDim", "Integer", 20),
+    ("Epochs", "Integer", 100),
+    ("LearningRate", "Float", 0.01),
+    ("BatchSize", "Integer", 32),
+    ("TrainSeed", "Integer", 0),
+    ("AccuracyThreshold", "Float", 0.9),
+    ("ModelApprovalStatus", "String", "Approved"),
+    ("EndpointName", "String", "moonpipe-endpoint"),
+]
+
+# A user-level SageMaker SDK defaults file that would change a plain SDK session's output.
+HOME_SDK_CONFIG = """\
+SchemaVersion: '1.0'
+SageMaker:
+  PythonSDK:
+    Modules:
+      Session:
+        DefaultS3ObjectKeyPrefix: injected-prefix
+  TrainingJob:
+    EnableNetworkIsolation: true
+    Tags: [{Key: injected, Value: by-home-config}]
+  ProcessingJob:
+    Tags: [{Key: injected, Value: by-home-config}]
+"""
+
+# Builds in a fresh interpreter; with --guard every socket connect / DNS lookup is recorded
+# and refused. Results go to a file so SDK output on stdout cannot interfere.
+BUILD_SCRIPT = textwrap.dedent(
+    """
+    import json, socket, sys
+    from pathlib import Path
+    code_dir, out, guard = Path(sys.argv[1]), Path(sys.argv[2]), "--guard" in sys.argv
+    attempts = []
+    if guard:
+        def refuse(*args, **kwargs):
+            attempts.append(repr(args[1:] or args)[:200])
+            raise OSError("network is off in this test")
+        socket.socket.connect = refuse
+        socket.socket.connect_ex = refuse
+        socket.getaddrinfo = refuse
+    from pipeline.config import DEFAULT_CONFIG_PATH, load_config
+    from pipeline.definition import build_pipeline
+    built = build_pipeline(load_config(DEFAULT_CONFIG_PATH, environ={}), code_dir)
+    from sagemaker.config import load_sagemaker_config
+    out.write_text(json.dumps({
+        "definition": built.definition,
+        "artifact_keys": sorted(built.artifacts),
+        "attempts": attempts,
+        "sdk_default_config": load_sagemaker_config(),
+    }))
+    """
+)
+
+
+def _stub_code(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("preprocess.py", "train.py", "evaluate.py", "model.py", "inference.py"):
+        (directory / name).write_text(f"print({name!r})\n")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _stub_code(tmp_path_factory.mktemp("entrypoints"))
+
+
+@pytest.fixture(scope="module")
+def cfg() -> PipelineConfig:
+    return load_config(DEFAULT_CONFIG_PATH, environ={})
+
+
+@pytest.fixture(scope="module")
+def built(cfg: PipelineConfig, code_dir: Path) -> PipelineDefinition:
+    return build_pipeline(cfg, code_dir)
+
+
+@pytest.fixture(scope="module")
+def definition(built: PipelineDefinition) -> dict[str, Any]:
+    return json.loads(built.definition)
+
+
+@pytest.fixture(scope="module")
+def subprocess_builds(
+    tmp_path_factory: pytest.TempPathFactory, code_dir: Path
+) -> dict[str, dict[str, Any]]:
+    """Two builds in fresh interpreters, run in parallel: one plain, one hostile."""
+    work = tmp_path_factory.mktemp("builds")
+    home = work / "home"
+    (home / ".config" / "sagemaker").mkdir(parents=True)
+    (home / ".config" / "sagemaker" / "config.yaml").write_text(HOME_SDK_CONFIG)
+    plain = {k: v for k, v in os.environ.items() if k != "XDG_CONFIG_HOME"}
+    plain["PYTHONPATH"] = str(REPO)
+    hostile = {**plain, "HOME": str(home), "AWS_EC2_METADATA_DISABLED": "false"}
+    runs = {"plain": (plain, []), "hostile": (hostile, ["--guard"])}
+    procs = {}
+    for name, (env, extra) in runs.items():
+        out = work / f"{name}.json"
+        cmd = [sys.executable, "-c", BUILD_SCRIPT, str(code_dir), str(out), *extra]
+        procs[name] = (subprocess.Popen(cmd, env=env, cwd=work, stderr=subprocess.PIPE), out)
+    results = {}
+    for name, (proc, out) in procs.items():
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()[-3000:]
+        results[name] = json.loads(out.read_text())
+    return results
+
+
+def test_every_parameter_with_its_type_and_default(definition: dict[str, Any]) -> None:
+    declared = [(p["Name"], p["Type"], p["DefaultValue"]) for p in definition["Parameters"]]
+    assert declared == EXPECTED_PARAMETERS
+
+
+def test_parameter_defaults_follow_the_config(cfg: PipelineConfig, code_dir: Path) -> None:
+    import dataclasses
+
+    changed = dataclasses.replace(
+        cfg, training=dataclasses.replace(cfg.training, hidden_dim=40, learning_rate=0.5)
+    )
+    params = json.loads(build_pipeline(changed, code_dir).definition)["Parameters"]
+    defaults = {p["Name"]: p["DefaultValue"] for p in params}
+    assert (defaults["HiddenDim"], defaults["LearningRate"]) == (40, 0.5)
+
+
+def test_top_level_steps_and_their_edges(definition: dict[str, Any]) -> None:
+    top = [(s["Name"], s["Type"]) for s in definition["Steps"]]
+    assert top == [
+        ("PrepareMoonData", "Processing"),
+        ("TrainMoonClassifier", "Training"),
+        ("EvaluateMoonClassifier", "Processing"),
+        ("CheckAccuracy", "Condition"),
+    ]
+    text = json.dumps(definition)
+    for edge in (
+        "Steps.PrepareMoonData.ProcessingOutputConfig.Outputs['train']",
+        "Steps.PrepareMoonData.ProcessingOutputConfig.Outputs['test']",
+        "Steps.TrainMoonClassifier.ModelArtifacts.S3ModelArtifacts",
+        "Steps.EvaluateMoonClassifier.PropertyFiles.EvaluationReport",
+        "Steps.CreateMoonModel-CreateModel.ModelName",
+        "Steps.MoonEndpointConfig.EndpointConfigName",
+    ):
+        assert edge in text
+
+
+def test_name_description_and_artifacts(built: PipelineDefinition, cfg: PipelineConfig) -> None:
+    assert built.name == "moonpipe"
+    assert built.description == cfg.pipeline.description
+    assert len(built.artifacts) == 3
+    for uri in built.artifacts:
+        assert uri in built.definition
+        assert uri.startswith("s3://moonpipe-artifacts/moonpipe/")
+
+
+def test_definition_holds_no_local_paths_or_secrets(built: PipelineDefinition) -> None:
+    text = built.definition
+    for private in (str(REPO), str(Path.home()), "/tmp/", "aws_access_key", "AKIA", "Secret"):
+        assert private not in text
+
+
+def test_local_role_stands_in_only_without_a_configured_role(
+    cfg: PipelineConfig, code_dir: Path, built: PipelineDefinition
+) -> None:
+    assert LOCAL_ROLE_ARN in built.definition
+    with_role = load_config(DEFAULT_CONFIG_PATH, {"role_arn": ROLE}, {})
+    text = build_pipeline(with_role, code_dir).definition
+    assert ROLE in text
+    assert LOCAL_ROLE_ARN not in text
+
+
+def test_sagemaker_target_without_role_builds_nothing(code_dir: Path) -> None:
+    cfg = load_config(DEFAULT_CONFIG_PATH, {"target": "sagemaker"}, {})
+    with pytest.raises(ConfigError) as caught:
+        build_pipeline(cfg, code_dir / "not-even-read")
+    assert str(caught.value).startswith("aws.role_arn: target sagemaker needs the IAM role")
+
+
+def test_missing_script_is_a_clear_error(tmp_path: Path, cfg: PipelineConfig) -> None:
+    code = _stub_code(tmp_path / "entrypoints")
+    (code / "evaluate.py").unlink()
+    with pytest.raises(MoonpipeError) as caught:
+        build_pipeline(cfg, code)
+    assert str(caught.value) == (
+        f"{code / 'evaluate.py'}: missing; the pipeline runs it, restore it from git"
+    )
+
+
+def test_staging_ignores_caches_and_depends_only_on_content(tmp_path: Path) -> None:
+    first = _stub_code(tmp_path / "a")
+    second = _stub_code(tmp_path / "b")
+    (second / "__pycache__").mkdir()
+    (second / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"\0junk")
+    (second / "notes.txt").write_text("not code")
+    assert stage_code(first) == stage_code(second)
+    assert sorted(p.name for p in stage_code(first).iterdir()) == sorted(
+        p.name for p in first.iterdir()
+    )
+    (second / "train.py").write_text("print('changed')\n")
+    assert stage_code(first) != stage_code(second)
+
+
+def test_byte_identical_across_processes(
+    subprocess_builds: dict[str, dict[str, Any]], built: PipelineDefinition
+) -> None:
+    # This test process and a fresh interpreter (different hash seed, cwd, import order).
+    plain = subprocess_builds["plain"]
+    assert plain["definition"] == built.definition
+    assert plain["artifact_keys"] == sorted(built.artifacts)
+
+
+def test_build_opens_no_socket(subprocess_builds: dict[str, dict[str, Any]]) -> None:
+    hostile = subprocess_builds["hostile"]
+    assert hostile["attempts"] == []
+    assert hostile["definition"] == subprocess_builds["plain"]["definition"]
+
+
+def test_home_sdk_config_is_ignored(subprocess_builds: dict[str, dict[str, Any]]) -> None:
+    hostile = subprocess_builds["hostile"]
+    # The file is where the SDK looks, and a default session would apply it ...
+    sdk_seen = hostile["sdk_default_config"]
+    assert sdk_seen["SageMaker"]["TrainingJob"]["EnableNetworkIsolation"] is True
+    # ... but the definition is the same as without it.
+    assert hostile["definition"] == subprocess_builds["plain"]["definition"]
+    assert "injected" not in hostile["definition"]
