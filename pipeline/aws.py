@@ -1,0 +1,416 @@
+"""The SageMaker target: SageMaker Pipelines through boto3 alone.
+
+The definition is already built (pipeline/definition.py), so the SDK's Pipeline.upsert
+adds nothing here; plain boto3 keeps --start, --wait and the management commands free of
+the SDK's multi-second import. Every botocore failure becomes a one-line MoonpipeError
+that says what to do. Clients come from one boto3.Session, which honours AWS_PROFILE and
+AWS_ENDPOINT_URL (the moto tests point it at a local server).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+)
+
+from pipeline.errors import (
+    ConfigError,
+    EndpointError,
+    ExecutionNotFoundError,
+    MoonpipeError,
+    PipelineNotFoundError,
+)
+from pipeline.target import (
+    EndpointRef,
+    ExecutionSummary,
+    PipelineDefinition,
+    StepListener,
+    StepRecord,
+)
+
+TERMINAL = {"Succeeded", "Failed", "Stopped"}
+STEPS_UNAVAILABLE = (
+    "step details unavailable: this SageMaker API does not implement "
+    "ListPipelineExecutionSteps, so only the execution status is shown"
+)
+_CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, read_timeout=70)
+_BAD_CREDENTIALS = {
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+}
+# Metadata key of ListPipelineExecutionSteps -> the step type Studio shows.
+_STEP_TYPES = {
+    "ProcessingJob": "Processing",
+    "TrainingJob": "Training",
+    "Condition": "Condition",
+    "Fail": "Fail",
+    "RegisterModel": "RegisterModel",
+    "Model": "Model",
+    "EndpointConfig": "EndpointConfig",
+    "Endpoint": "Endpoint",
+}
+_LOG_GROUPS = {"ProcessingJob": "ProcessingJobs", "TrainingJob": "TrainingJobs"}
+
+
+class AwsError(MoonpipeError):
+    """SageMaker or S3 refused a request that was well formed on our side."""
+
+    exit_code = 1
+
+
+class SageMakerTarget:
+    """Target backed by SageMaker Pipelines; executions run on the service."""
+
+    name = "sagemaker"
+    runs_in_foreground = False
+
+    def __init__(
+        self,
+        region: str,
+        pipeline_name: str,
+        session: boto3.Session | None = None,
+        poll_interval_s: float = 15.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.region = region
+        self.pipeline_name = pipeline_name
+        self.poll_interval_s = poll_interval_s
+        self.notes: list[str] = []  # one-line remarks for people, printed after the result
+        self._session = session or boto3.Session(region_name=region)
+        self._sleep = sleep
+        self._steps_unavailable = False
+
+    @cached_property
+    def _sm(self) -> Any:
+        return self._client("sagemaker")
+
+    @cached_property
+    def _s3(self) -> Any:
+        return self._client("s3")
+
+    @cached_property
+    def _runtime(self) -> Any:
+        return self._client("sagemaker-runtime")
+
+    def _client(self, service: str) -> Any:
+        with translate(f"create a {service} client"):
+            return self._session.client(service, config=_CLIENT_CONFIG)
+
+    # -- pipeline -------------------------------------------------------------------------
+
+    def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> str:
+        """Upload the artifacts, then create the pipeline or update it if it exists."""
+        if not role_arn:
+            raise ConfigError(
+                "the sagemaker target needs an execution role; "
+                "set aws.role_arn in the config or pass --role-arn"
+            )
+        for uri, body in sorted(pipeline.artifacts.items()):
+            self._upload(uri, body)
+        request = {
+            "PipelineName": pipeline.name,
+            "PipelineDefinition": pipeline.definition,
+            "RoleArn": role_arn,
+            "PipelineDescription": pipeline.description,
+            "PipelineDisplayName": pipeline.name,
+        }
+        exists = self._pipeline_or_none(pipeline.name) is not None
+        action = "update" if exists else "create"
+        with translate(f"{action} pipeline {pipeline.name}"):
+            if exists:
+                return str(self._sm.update_pipeline(**request)["PipelineArn"])
+            return str(self._sm.create_pipeline(**request)["PipelineArn"])
+
+    def _upload(self, uri: str, body: bytes) -> None:
+        bucket, key = split_s3_uri(uri)
+        missing = ConfigError(
+            f"S3 bucket {bucket} does not exist or is not yours; create it or set "
+            "aws.bucket in the config (or pass --bucket)"
+        )
+        with translate(f"upload {uri}", not_found=missing):
+            self._s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    def _pipeline_or_none(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self._describe_pipeline(name)
+        except PipelineNotFoundError:
+            return None
+
+    def _describe_pipeline(self, name: str) -> dict[str, Any]:
+        with translate(f"describe pipeline {name}", not_found=self._no_pipeline(name)):
+            return dict(self._sm.describe_pipeline(PipelineName=name))
+
+    def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:
+        """The stored definition's Parameters list."""
+        definition = json.loads(self._describe_pipeline(pipeline_name)["PipelineDefinition"])
+        return list(definition.get("Parameters", []))
+
+    def start_execution(self, pipeline_name: str, parameters: Mapping[str, Any]) -> str:
+        """Start with these (already checked) overrides; values travel as strings."""
+        request = [{"Name": k, "Value": str(v)} for k, v in parameters.items()]
+        with translate(f"start pipeline {pipeline_name}", self._no_pipeline(pipeline_name)):
+            response = self._sm.start_pipeline_execution(
+                PipelineName=pipeline_name, PipelineParameters=request
+            )
+        return str(response["PipelineExecutionArn"])
+
+    # -- executions ---------------------------------------------------------------------
+
+    def wait(self, execution_arn: str, on_step: StepListener) -> ExecutionSummary:
+        """Poll the execution and its steps, reporting each status change, until it ends."""
+        reported: dict[str, str] = {}
+        while True:
+            described = self._describe_execution_raw(execution_arn, execution_arn)
+            steps = self._steps(execution_arn)
+            for record in steps:
+                if reported.get(record.name) != record.status:
+                    reported[record.name] = record.status
+                    on_step(record)
+            if described["PipelineExecutionStatus"] in TERMINAL:
+                return self._summary(described, steps)
+            self._sleep(self.poll_interval_s)
+
+    def describe_execution(self, execution_ref: str) -> ExecutionSummary:
+        """One execution by its id (under this pipeline) or its full ARN."""
+        arn = execution_ref
+        if not execution_ref.startswith("arn:"):
+            pipeline_arn = self._describe_pipeline(self.pipeline_name)["PipelineArn"]
+            arn = f"{pipeline_arn}/execution/{execution_ref}"
+        described = self._describe_execution_raw(arn, execution_ref)
+        return self._summary(described, self._steps(arn))
+
+    def _describe_execution_raw(self, arn: str, shown_as: str) -> dict[str, Any]:
+        missing = ExecutionNotFoundError(
+            f"no execution {shown_as} in {self.region}; list them with --list-executions"
+        )
+        with translate(f"describe execution {shown_as}", not_found=missing):
+            return dict(self._sm.describe_pipeline_execution(PipelineExecutionArn=arn))
+
+    def _steps(self, arn: str) -> tuple[StepRecord, ...]:
+        """The execution's steps, oldest first; () when the API does not offer them."""
+        if self._steps_unavailable:
+            return ()
+        try:
+            pages = self._sm.get_paginator("list_pipeline_execution_steps").paginate(
+                PipelineExecutionArn=arn, SortOrder="Ascending"
+            )
+            return tuple(step_record(s) for page in pages for s in page["PipelineExecutionSteps"])
+        except ClientError as exc:
+            if not _is_unimplemented(exc):
+                raise client_error(exc, f"list the steps of {arn}") from None
+            self._steps_unavailable = True
+            self.notes.append(STEPS_UNAVAILABLE)
+            return ()
+
+    def _summary(
+        self, described: Mapping[str, Any], steps: tuple[StepRecord, ...]
+    ) -> ExecutionSummary:
+        arn = described["PipelineExecutionArn"]
+        status = described["PipelineExecutionStatus"]
+        with translate(f"list the parameters of {arn}"):
+            pages = self._sm.get_paginator("list_pipeline_parameters_for_execution").paginate(
+                PipelineExecutionArn=arn
+            )
+            parameters = {p["Name"]: p["Value"] for pg in pages for p in pg["PipelineParameters"]}
+        return ExecutionSummary(
+            pipeline_name=arn.split(":pipeline/")[-1].split("/")[0],
+            execution_arn=arn,
+            execution_id=arn.rsplit("/", 1)[-1],
+            status=status,
+            failure_reason=_present(described.get("FailureReason")),
+            parameters=parameters,
+            steps=steps,
+            model_package_arn=_metadata_arn(steps, "RegisterModel"),
+            endpoint=_endpoint(steps),
+            started_at=described.get("CreationTime"),
+            ended_at=described.get("LastModifiedTime") if status in TERMINAL else None,
+        )
+
+    def list_executions(self, pipeline_name: str) -> list[ExecutionSummary]:
+        """The pipeline's executions, newest first, without steps."""
+        with translate(f"list executions of {pipeline_name}", self._no_pipeline(pipeline_name)):
+            pages = self._sm.get_paginator("list_pipeline_executions").paginate(
+                PipelineName=pipeline_name, SortBy="CreationTime", SortOrder="Descending"
+            )
+            rows = [s for page in pages for s in page["PipelineExecutionSummaries"]]
+        return [
+            ExecutionSummary(
+                pipeline_name=pipeline_name,
+                execution_arn=row["PipelineExecutionArn"],
+                execution_id=row["PipelineExecutionArn"].rsplit("/", 1)[-1],
+                status=row["PipelineExecutionStatus"],
+                failure_reason=_present(row.get("PipelineExecutionFailureReason")),
+                started_at=row.get("StartTime"),
+            )
+            for row in rows
+        ]
+
+    # -- endpoints ----------------------------------------------------------------------
+
+    def list_endpoints(self) -> list[EndpointRef]:
+        """Every endpoint in the region with its status."""
+        with translate("list endpoints"):
+            pages = self._sm.get_paginator("list_endpoints").paginate()
+            rows = [e for page in pages for e in page["Endpoints"]]
+        return [EndpointRef(name=e["EndpointName"], status=e.get("EndpointStatus")) for e in rows]
+
+    def invoke_endpoint(self, name: str, body: bytes, content_type: str, accept: str) -> bytes:
+        """One request through sagemaker-runtime; a model's 4xx becomes an EndpointError."""
+        try:
+            with translate(f"invoke endpoint {name}", not_found=self._no_endpoint(name)):
+                response = self._runtime.invoke_endpoint(
+                    EndpointName=name, Body=body, ContentType=content_type, Accept=accept
+                )
+                return bytes(response["Body"].read())
+        except AwsError as exc:
+            raise EndpointError(str(exc)) from None
+
+    def delete_endpoint(self, name: str) -> None:
+        """Delete the endpoint (its config and model stay, as SageMaker keeps them)."""
+        with translate(f"delete endpoint {name}", not_found=self._no_endpoint(name)):
+            self._sm.delete_endpoint(EndpointName=name)
+
+    def _no_pipeline(self, name: str) -> PipelineNotFoundError:
+        return PipelineNotFoundError(
+            f"pipeline {name} not found in {self.region}; create it with --upsert"
+        )
+
+    def _no_endpoint(self, name: str) -> EndpointError:
+        return EndpointError(
+            f"endpoint {name} not found in {self.region}; list them with --list-endpoints"
+        )
+
+
+@contextmanager
+def translate(action: str, not_found: MoonpipeError | None = None) -> Iterator[None]:
+    """Turn botocore failures inside the block into one-line MoonpipeErrors."""
+    try:
+        yield
+    except NoCredentialsError:
+        raise ConfigError(
+            "no AWS credentials found; configure a profile or set AWS_PROFILE"
+        ) from None
+    except NoRegionError:
+        raise ConfigError(
+            "no AWS region set; set aws.region in the config or pass --region"
+        ) from None
+    except EndpointConnectionError as exc:
+        url = exc.kwargs.get("endpoint_url", "the AWS endpoint")
+        raise AwsError(
+            f"could not {action}: cannot reach {url}; check --region and the network"
+        ) from None
+    except ClientError as exc:
+        raise client_error(exc, action, not_found) from None
+    except BotoCoreError as exc:
+        raise AwsError(f"could not {action}: {_one_line(str(exc))}") from None
+
+
+def client_error(
+    exc: ClientError, action: str, not_found: MoonpipeError | None = None
+) -> MoonpipeError:
+    """The MoonpipeError for one ClientError, by its error code."""
+    error = exc.response.get("Error", {})
+    code, message = str(error.get("Code", "")), _one_line(str(error.get("Message", "")))
+    if not_found is not None and _is_not_found(code, message):
+        return not_found
+    if code in _BAD_CREDENTIALS:
+        return ConfigError(
+            f"AWS rejected the credentials ({code}) trying to {action}; "
+            "refresh them or set AWS_PROFILE"
+        )
+    if code in {"AccessDenied", "AccessDeniedException"}:
+        return AwsError(
+            f"access denied trying to {action}: {message}; check the role or profile's permissions"
+        )
+    if code == "ModelError":
+        status = exc.response.get("OriginalStatusCode", "")
+        detail = _one_line(str(exc.response.get("OriginalMessage", message)))
+        return EndpointError(f"the model refused the request ({status}): {detail}")
+    return AwsError(f"could not {action}: {code}: {message}")
+
+
+def step_record(step: Mapping[str, Any]) -> StepRecord:
+    """A ListPipelineExecutionSteps entry as a StepRecord."""
+    metadata = dict(step.get("Metadata", {}))
+    kind = next((k for k in metadata if k in _STEP_TYPES), "")
+    return StepRecord(
+        name=step["StepName"],
+        step_type=_STEP_TYPES.get(kind, ""),
+        status=step["StepStatus"],
+        started_at=step.get("StartTime"),
+        ended_at=step.get("EndTime"),
+        cache_hit=bool(step.get("CacheHitResult", {}).get("SourcePipelineExecutionArn")),
+        failure_reason=_present(step.get("FailureReason")),
+        log_path=_log_path(kind, metadata),
+        metadata=metadata,
+    )
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
+        raise ConfigError(f"artifact URI {uri!r} is not of the form s3://bucket/key")
+    return bucket, key
+
+
+def _log_path(kind: str, metadata: Mapping[str, Any]) -> str | None:
+    """Where a job step's log lives: its CloudWatch log group and stream prefix."""
+    if kind not in _LOG_GROUPS or "Arn" not in metadata[kind]:
+        return None
+    job = str(metadata[kind]["Arn"]).rsplit("/", 1)[-1]
+    return f"CloudWatch /aws/sagemaker/{_LOG_GROUPS[kind]} stream {job}/..."
+
+
+def _metadata_arn(steps: tuple[StepRecord, ...], kind: str) -> str | None:
+    for record in steps:
+        arn = record.metadata.get(kind, {}).get("Arn")
+        if arn:
+            return str(arn)
+    return None
+
+
+def _endpoint(steps: tuple[StepRecord, ...]) -> EndpointRef | None:
+    arn = _metadata_arn(steps, "Endpoint")
+    return None if arn is None else EndpointRef(name=arn.rsplit("/", 1)[-1])
+
+
+def _is_not_found(code: str, message: str) -> bool:
+    lowered = message.lower()
+    return code in {"ResourceNotFound", "NoSuchBucket", "ResourceNotFoundException"} or (
+        code == "ValidationException"
+        and ("could not find" in lowered or "does not exist" in lowered or "not found" in lowered)
+    )
+
+
+def _is_unimplemented(exc: ClientError) -> bool:
+    """True for an API that is absent (moto answers 500 with an HTML page), not a hiccup."""
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    return code in {"500", "501", "NotImplemented", "NotImplementedError"}
+
+
+def _present(text: Any) -> str | None:
+    """Service strings that mean 'nothing' ('' and moto's 'None') become None."""
+    return None if text in (None, "", "None") else str(text)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

@@ -1,0 +1,236 @@
+"""Everything a person reads from run_pipeline.py, and the --json objects.
+
+One module formats output so both targets look the same and the human and machine
+shapes stay in step. Results go to ``out`` (stdout). Progress (one line per step as it
+starts and ends) goes to ``out`` too in human mode, but to ``err`` (stderr) with --json,
+so stdout then carries exactly one JSON document that a script can parse.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from pipeline.target import EndpointRef, ExecutionSummary, StepRecord
+
+LOG_TAIL_LINES = 15
+WIDTH = 100
+_RUNNING = {"Starting", "Executing"}
+_VERB = {"Succeeded": "succeeded", "Failed": "FAILED", "Stopped": "stopped"}
+
+
+class Console:
+    """Writes progress, results and errors for one CLI invocation."""
+
+    def __init__(self, out: TextIO, err: TextIO, json_mode: bool = False) -> None:
+        self.out = out
+        self.err = err
+        self.json_mode = json_mode
+        self._progress = err if json_mode else out
+
+    # -- progress ---------------------------------------------------------------------
+
+    def progress(self, line: str) -> None:
+        """A line about what is happening now (stderr under --json)."""
+        print(line, file=self._progress, flush=True)
+
+    def step(self, record: StepRecord) -> None:
+        """The StepListener: one line when a step starts, one (or a block) when it ends."""
+        for line in step_lines(record):
+            self.progress(line)
+
+    def error(self, message: str) -> None:
+        """The one line every MoonpipeError becomes."""
+        print(f"error: {message}", file=self.err, flush=True)
+
+    # -- results ----------------------------------------------------------------------
+
+    def emit_json(self, value: Any) -> None:
+        """The single JSON document --json prints on stdout."""
+        print(json.dumps(value, indent=2, sort_keys=False), file=self.out, flush=True)
+
+    def definition(self, text: str) -> None:
+        """The definition JSON: pretty for people, exactly as built under --json."""
+        shown = text if self.json_mode else json.dumps(json.loads(text), indent=2)
+        print(shown, file=self.out, flush=True)
+
+    def upserted(self, pipeline_name: str, pipeline_arn: str) -> None:
+        """Result of --upsert without --start."""
+        if self.json_mode:
+            self.emit_json({"pipeline_name": pipeline_name, "pipeline_arn": pipeline_arn})
+        else:
+            print(f"pipeline {pipeline_name} is up to date: {pipeline_arn}", file=self.out)
+
+    def execution(
+        self, summary: ExecutionSummary, pipeline_arn: str | None, notes: Sequence[str] = ()
+    ) -> None:
+        """The summary after --start / --wait."""
+        if self.json_mode:
+            self.emit_json(execution_json(summary, pipeline_arn, notes))
+            return
+        for line in summary_lines(summary, notes):
+            print(line, file=self.out)
+        self.out.flush()
+
+    def described(self, summary: ExecutionSummary, notes: Sequence[str] = ()) -> None:
+        """--describe-execution: the summary plus every step with its reason and log."""
+        if self.json_mode:
+            self.emit_json(execution_json(summary, None, notes))
+            return
+        lines = summary_lines(summary, notes, with_hint=False)
+        lines += ["steps:"] if summary.steps else []
+        for record in summary.steps:
+            lines += step_lines(record, show_start=False)
+        print("\n".join(lines), file=self.out, flush=True)
+
+    def executions(self, summaries: Sequence[ExecutionSummary]) -> None:
+        """--list-executions as a table (or a JSON list)."""
+        if self.json_mode:
+            self.emit_json([s.to_json_dict() for s in summaries])
+            return
+        rows = [
+            (s.execution_id, s.status, _when(s.started_at), _duration(s), s.failure_reason or "")
+            for s in summaries
+        ]
+        self._table(("EXECUTION", "STATUS", "STARTED", "DURATION", "FAILURE"), rows)
+
+    def endpoints(self, endpoints: Sequence[EndpointRef]) -> None:
+        """--list-endpoints as a table (or a JSON list)."""
+        if self.json_mode:
+            self.emit_json([endpoint_json(e) for e in endpoints])
+            return
+        rows = [(e.name, e.status or "", e.url or "") for e in endpoints]
+        self._table(("ENDPOINT", "STATUS", "URL"), rows)
+
+    def invoked(self, name: str, body: bytes, accept: str) -> None:
+        """The endpoint's answer: text as is (CSV = one prediction per line)."""
+        text = body.decode("utf-8", errors="replace")
+        if self.json_mode:
+            self.emit_json({"endpoint": name, "content_type": accept, "body": text})
+            return
+        print(text.rstrip("\n"), file=self.out, flush=True)
+
+    def deleted(self, name: str) -> None:
+        """Result of --delete-endpoint."""
+        if self.json_mode:
+            self.emit_json({"deleted_endpoint": name})
+        else:
+            print(f"endpoint {name} deleted", file=self.out, flush=True)
+
+    def _table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        if not rows:
+            print("(none)", file=self.out, flush=True)
+            return
+        for line in table_lines(header, rows):
+            print(line, file=self.out)
+        self.out.flush()
+
+
+def step_lines(record: StepRecord, show_start: bool = True) -> list[str]:
+    """A step's progress line; on failure its reason and where (or what) its log says."""
+    label = f"{record.name} ({record.step_type})" if record.step_type else record.name
+    if record.status in _RUNNING:
+        return [f"  started    {label}"] if show_start else [f"  running    {label}"]
+    verb = _VERB.get(record.status, record.status.lower())
+    extras = [_seconds(record.duration_s)] if record.duration_s is not None else []
+    extras += ["cache hit"] if record.cache_hit else []
+    lines = [f"  {verb:<10} {label}" + (f"  {', '.join(extras)}" if extras else "")]
+    if record.failure_reason:
+        lines.append(f"      reason: {record.failure_reason}")
+    if record.log_path and (record.status == "Failed" or not show_start):
+        lines += log_lines(record.log_path, tail=record.status == "Failed")
+    return lines
+
+
+def log_lines(log_path: str, tail: bool) -> list[str]:
+    """Where the log is, and for a failed step with a local log file its last lines."""
+    path = Path(log_path)
+    if not tail or not path.is_file():
+        return [f"      log: {log_path}"]
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:]
+    return [f"      log: {log_path} (last {len(lines)} lines)"] + [f"      | {x}" for x in lines]
+
+
+def summary_lines(
+    summary: ExecutionSummary, notes: Iterable[str] = (), with_hint: bool = True
+) -> list[str]:
+    """The end-of-run block: status, why it failed, metrics, model package, endpoint."""
+    took = f" in {_duration(summary)}" if _duration(summary) else ""
+    lines = [f"execution {summary.execution_id} {summary.status}{took}"]
+    lines.append(f"  execution arn:  {summary.execution_arn}")
+    if summary.failure_reason:
+        lines.append(f"  failure reason: {summary.failure_reason}")
+    if summary.parameters:
+        lines += _wrapped("  parameters:     ", _pairs(summary.parameters))
+    if summary.metrics:
+        lines += _wrapped("  metrics:        ", _pairs(summary.metrics))
+    if summary.model_package_arn:
+        lines.append(f"  model package:  {summary.model_package_arn}")
+    if summary.endpoint is not None:
+        where = f"  {summary.endpoint.url}" if summary.endpoint.url else ""
+        lines.append(f"  endpoint:       {summary.endpoint.name}{where}")
+    lines += [f"  note: {note}" for note in notes]
+    if with_hint and summary.status == "Failed":
+        lines.append(
+            "  every step's reason and log: "
+            f"python run_pipeline.py --describe-execution {summary.execution_id}"
+        )
+    return lines
+
+
+def execution_json(
+    summary: ExecutionSummary, pipeline_arn: str | None, notes: Sequence[str] = ()
+) -> dict[str, Any]:
+    """ExecutionSummary.to_json_dict() plus the pipeline ARN and any notes."""
+    data = summary.to_json_dict()
+    data["pipeline_arn"] = pipeline_arn
+    data["notes"] = list(notes)
+    return data
+
+
+def endpoint_json(endpoint: EndpointRef) -> dict[str, Any]:
+    """One endpoint as a JSON object."""
+    return {"name": endpoint.name, "status": endpoint.status, "url": endpoint.url}
+
+
+def table_lines(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned columns, two spaces apart, no trailing blanks."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+
+
+def _wrapped(label: str, text: str) -> list[str]:
+    """A long ``k=v, ...`` list as lines of at most WIDTH, continued under the label."""
+    indent = " " * len(label)
+    return textwrap.wrap(
+        text, WIDTH, initial_indent=label, subsequent_indent=indent, break_on_hyphens=False
+    )
+
+
+def _pairs(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={_fmt(v)}" for k, v in values.items())
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+
+
+def _duration(summary: ExecutionSummary) -> str:
+    if summary.started_at is None or summary.ended_at is None:
+        return ""
+    return _seconds((summary.ended_at - summary.started_at).total_seconds())
+
+
+def _when(moment: datetime | None) -> str:
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")

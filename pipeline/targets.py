@@ -1,0 +1,37 @@
+"""Choose the Target for a config: the one place that knows both implementations.
+
+Each implementation is imported only when chosen, so the local target never loads boto3
+and the SageMaker target never loads the local engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+from pipeline.target import Target
+
+TARGETS = ("local", "sagemaker")
+
+
+def make_target(cfg: Any) -> Target:
+    """The Target that ``cfg.target`` names, set up from the config.
+
+    Args:
+        cfg: a PipelineConfig (uses target, pipeline.name, aws.region, local.store_root).
+
+    Raises:
+        ConfigError: the target name is not one of TARGETS.
+    """
+    if cfg.target == "sagemaker":
+        from pipeline.aws import SageMakerTarget
+
+        return SageMakerTarget(region=cfg.aws.region, pipeline_name=cfg.pipeline.name)
+    if cfg.target == "local":
+        from pipeline.local.target import LocalTarget
+
+        return LocalTarget(Path(cfg.local.store_root), region=cfg.aws.region)
+    raise ConfigError(
+        f"unknown target {cfg.target!r}; use one of: {', '.join(TARGETS)} (--target or config)"
+    )

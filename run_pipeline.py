@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""Build, run and manage the moonpipe pipeline — on this machine or on SageMaker.
+
+A thin entry point: parse the flags, hand off to pipeline.cli, turn every MoonpipeError
+into one ``error: ...`` line and its exit code. ``python run_pipeline.py --help`` shows
+runnable examples.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from pipeline.cli import build_parser, check_combination, run
+from pipeline.console import Console
+from pipeline.errors import MoonpipeError
+
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 run failed, 2 usage/config error)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        check_combination(parser, args)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    console = Console(sys.stdout, sys.stderr, json_mode=args.json)
+    try:
+        return run(args, console)
+    except MoonpipeError as exc:
+        console.error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.error(
+            "interrupted; an execution on SageMaker keeps running (see --list-executions)"
+        )
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

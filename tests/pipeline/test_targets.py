@@ -1,0 +1,44 @@
+"""make_target: the config's target name picks the implementation, set up from the config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from pipeline.aws import SageMakerTarget
+from pipeline.errors import ConfigError
+from pipeline.targets import make_target
+
+
+def config(target: str, store_root: str = ".moonpipe") -> SimpleNamespace:
+    return SimpleNamespace(
+        target=target,
+        pipeline=SimpleNamespace(name="moonpipe"),
+        aws=SimpleNamespace(region="eu-west-1"),
+        local=SimpleNamespace(store_root=store_root),
+    )
+
+
+def test_sagemaker_target_gets_region_and_pipeline_name() -> None:
+    target = make_target(config("sagemaker"))
+    assert isinstance(target, SageMakerTarget)
+    assert (target.region, target.pipeline_name) == ("eu-west-1", "moonpipe")
+    assert (target.name, target.runs_in_foreground) == ("sagemaker", False)
+
+
+def test_local_target_runs_in_the_foreground(tmp_path: Path) -> None:
+    local = pytest.importorskip("pipeline.local.target")
+    target = make_target(config("local", str(tmp_path / "store")))
+    assert isinstance(target, local.LocalTarget)
+    assert (target.name, target.runs_in_foreground) == ("local", True)
+
+
+def test_unknown_target_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_target(config("cloud"))
+    assert (
+        str(caught.value)
+        == "unknown target 'cloud'; use one of: local, sagemaker (--target or config)"
+    )
