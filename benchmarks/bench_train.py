@@ -1,0 +1,109 @@
+"""Benchmark train.py: the default run and a large run, medians over several processes.
+
+Each run is a fresh ``python train.py`` process laid out as the sagemaker-training toolkit
+does it (cwd = the code folder, SM_* environment), so the numbers include nothing the real
+job would not do. Two times per run are reported separately:
+
+- ``loop``: the epoch loop alone, as train.py prints it (``training_seconds=``);
+- ``process``: the wall time of the whole process, including the imports of torch
+  (about 3 s here, most of it torch._dynamo, which torch.optim loads on first use).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_train.py [--default-runs 5] [--large-runs 3]
+        [--large-points 100000] [--large-epochs 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ENTRYPOINTS = Path(__file__).resolve().parents[1] / "entrypoints"
+LOOP_TIME = re.compile(r"^training_seconds=([0-9.]+)$", re.MULTILINE)
+
+
+def prepare_data(root: Path, num_points: int, test_size: float) -> Path:
+    """Run preprocess.py and return the folder holding train.csv."""
+    command = [sys.executable, str(ENTRYPOINTS / "preprocess.py"),
+               "--num-points", str(num_points), "--test-size", str(test_size),
+               "--train-dir", str(root / "train"), "--test-dir", str(root / "test"),
+               "--failure-file", str(root / "message")]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    return root / "train"
+
+
+def time_training(root: Path, channel: Path, arguments: list[str]) -> tuple[float, float]:
+    """One training process; returns (loop seconds, process wall seconds)."""
+    code = root / "code"
+    code.mkdir(parents=True, exist_ok=True)
+    for name in ("train.py", "model.py", "inference.py"):
+        shutil.copyfile(ENTRYPOINTS / name, code / name)
+    env = {**os.environ, "SM_CHANNEL_TRAIN": str(channel), "SM_MODEL_DIR": str(root / "model"),
+           "SM_OUTPUT_DATA_DIR": str(root / "output" / "data")}
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "train.py", *arguments], cwd=code, env=env,
+                            capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    match = LOOP_TIME.search(result.stdout)
+    if result.returncode != 0 or match is None:
+        raise SystemExit(f"bench_train.py: training failed: {result.stderr.strip()}")
+    return float(match.group(1)), wall
+
+
+def bench(label: str, channel: Path, arguments: list[str], runs: int) -> None:
+    """Run ``runs`` trainings and print the medians (and the spread) of both times."""
+    loops, walls = [], []
+    for run in range(runs):
+        with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
+            loop, wall = time_training(Path(tmp), channel, arguments)
+        loops.append(loop)
+        walls.append(wall)
+        print(f"  {label} run {run + 1}: loop {loop:.3f} s, process {wall:.3f} s", flush=True)
+    print(f"{label}: median loop {statistics.median(loops):.3f} s "
+          f"(min {min(loops):.3f}, max {max(loops):.3f}); median process "
+          f"{statistics.median(walls):.3f} s over {runs} runs", flush=True)
+
+
+def machine_info() -> str:
+    """Cores, load and library versions, so numbers can be compared across machines."""
+    import torch
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    return (f"machine: {platform.machine()} {platform.system()}, cores {os.cpu_count()} "
+            f"(usable {usable}), load average {load}; python {platform.python_version()}, "
+            f"torch {torch.__version__}, torch threads in train.py: 1 (--num_threads)")
+
+
+def main() -> int:
+    """Parse options, prepare both data sets, run both benchmarks."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--default-runs", type=int, default=5)
+    parser.add_argument("--large-runs", type=int, default=3)
+    parser.add_argument("--large-points", type=int, default=100_000,
+                        help="training points of the large run")
+    parser.add_argument("--large-epochs", type=int, default=10)
+    args = parser.parse_args()
+    print(machine_info(), flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-data-") as tmp:
+        course = prepare_data(Path(tmp) / "course", 600, 0.25)
+        bench("default (450 points x 100 epochs)", course, [], args.default_runs)
+        # test size 0.2 of points/0.8 leaves exactly --large-points for training
+        large = prepare_data(Path(tmp) / "large", round(args.large_points / 0.8), 0.2)
+        bench(f"large ({args.large_points} points x {args.large_epochs} epochs)", large,
+              ["--epochs", str(args.large_epochs)], args.large_runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

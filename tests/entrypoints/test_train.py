@@ -1,0 +1,135 @@
+"""train.py end to end, as a script-mode training job with mapped /opt/ml paths."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+import torch
+
+EPOCH_LINE = re.compile(r"^epoch=(\d+) train_loss=(\S+) train_accuracy=(\S+)$")
+METRIC_REGEXES = {"train:loss": r"train_loss=([0-9.eE+-]+)",
+                  "train:accuracy": r"train_accuracy=([0-9.eE+-]+)"}
+
+
+def test_logs_one_exact_line_per_epoch_that_the_metric_regexes_read(default_training) -> None:
+    lines = [ln for ln in default_training.result.stdout.splitlines() if ln.startswith("epoch=")]
+    matches = [EPOCH_LINE.match(line) for line in lines]
+    assert all(matches), lines
+    assert [int(m.group(1)) for m in matches] == list(range(1, 101))
+    for line, match in zip(lines, matches, strict=True):
+        loss = float(re.search(METRIC_REGEXES["train:loss"], line).group(1))
+        accuracy = float(re.search(METRIC_REGEXES["train:accuracy"], line).group(1))
+        assert (loss, accuracy) == (float(match.group(2)), float(match.group(3)))
+        assert loss >= 0 and 0 <= accuracy <= 1
+
+
+def test_artifacts_hold_tensors_only_and_ship_the_serving_code(jobs, model_dir: Path) -> None:
+    state = torch.load(model_dir / "model.pth", weights_only=True, map_location="cpu")
+    assert state and all(isinstance(v, torch.Tensor) for v in state.values())
+    config = json.loads((model_dir / "model_config.json").read_text())
+    assert (config["input_dim"], config["hidden_dim"], config["output_dim"]) == (2, 20, 1)
+    assert state["layers.0.weight"].shape == (20, 2)
+    for name in ("inference.py", "model.py"):
+        assert (model_dir / "code" / name).read_bytes() == (jobs.ENTRYPOINTS / name).read_bytes()
+
+
+def test_history_goes_to_the_output_data_dir(default_training) -> None:
+    history = json.loads(default_training.path("/opt/ml/output/data/training_history.json")
+                         .read_text())
+    assert [h["epoch"] for h in history] == list(range(1, 101))
+
+
+def test_default_run_reaches_test_accuracy_of_at_least_0_92(
+    inference: ModuleType, served_model, test_csv_path: Path
+) -> None:
+    table = np.loadtxt(test_csv_path, delimiter=",")
+    probabilities = inference.predict_fn(table[:, 1:], served_model)
+    accuracy = float(np.mean(np.round(probabilities) == table[:, 0]))
+    assert accuracy >= 0.92
+
+
+def test_same_seed_gives_the_same_weight_bytes(
+    jobs, tmp_path: Path, train_csv: bytes, model_dir: Path
+) -> None:
+    args = ["--epochs", "100", "--hidden_dim", "20", "--input_dim", "2", "--output_dim", "1"]
+    again = jobs.run_training(tmp_path, args, {"train.csv": train_csv})
+    assert again.result.returncode == 0, again.result.stderr
+    assert again.path("/opt/ml/model/model.pth").read_bytes() == \
+        (model_dir / "model.pth").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def train_module(jobs) -> ModuleType:
+    """entrypoints/train.py imported by path (torch loads only when training starts)."""
+    return jobs.load_module(jobs.ENTRYPOINTS / "train.py", "train_under_test")
+
+
+def test_hyperparameters_arrive_as_strings_every_one_with_a_default(train_module) -> None:
+    args = train_module.parse_args(
+        ["--batch_size", "64", "--epochs", "3", "--hidden_dim", '"8"', "--lr", "0.01",
+         "--num_hidden_layers", "2", "--num_threads", "2", "--seed", "3"])
+    assert (args.batch_size, args.epochs, args.hidden_dim, args.lr) == (64, 3, 8, 0.01)
+    assert (args.num_hidden_layers, args.num_threads, args.seed) == (2, 2, 3)
+    defaults = train_module.parse_args([])
+    assert (defaults.input_dim, defaults.hidden_dim, defaults.output_dim) == (2, 20, 1)
+    assert (defaults.epochs, defaults.seed, defaults.num_threads) == (100, 0, 1)
+
+
+def test_every_csv_in_the_channel_is_read_in_path_order(train_module, tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "part.csv").write_text("1,3.0,4.0\n")
+    (tmp_path / "a.csv").write_text("0,1.0,2.0\n\n0,5.0,6.0\n")
+    (tmp_path / "notes.txt").write_text("not data")
+    features, labels = train_module.load_training_data(tmp_path, 2)
+    assert features.tolist() == [[1.0, 2.0], [5.0, 6.0], [3.0, 4.0]]
+    assert labels.tolist() == [0.0, 0.0, 1.0]
+
+
+CHANNEL = "/opt/ml/input/data/train"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"data.txt": b"0,1.0,2.0\n"},
+         "no CSV file in the train channel {channel}; check the training input "
+         "(SM_CHANNEL_TRAIN)"),
+        ({"train.csv": b""}, "the CSV files in {channel} hold no rows"),
+        ({"train.csv": b"0,1.0,2.0\n1,1.0,2.0,3.0\n"},
+         "train.csv line 2: expected 3 columns (label, then --input_dim 2 features), got 4"),
+        ({"train.csv": b"0,abc,1.0\n"}, "train.csv line 1: non-numeric value in '0,abc,1.0'"),
+        ({"train.csv": b"1,nan,0.5\n"}, "train.csv line 1: NaN or infinite value in '1,nan,0.5'"),
+        ({"train.csv": b"2,0.5,0.5\n"}, "train.csv line 1: label must be 0 or 1, got '2'"),
+    ],
+)
+def test_bad_data_fails_with_one_line_in_the_failure_file(
+    jobs, tmp_path: Path, files: dict[str, bytes], message: str
+) -> None:
+    job = jobs.run_training(tmp_path, [], files)
+    channel = job.path(CHANNEL)
+    jobs.assert_failed(job, 1, "train.py: error: " + message.format(channel=channel),
+                       job.path("/opt/ml/output/failure"))
+    assert not job.path("/opt/ml/model/model.pth").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--epochs", "0"], "argument --epochs: must be at least 1, got '0'"),
+        (["--lr", "abc"], "argument --lr: expected a number, got 'abc'"),
+        (["--lr", "inf"], "argument --lr: must be a finite number > 0, got 'inf'"),
+        (["--output_dim", "2"],
+         "argument --output_dim: must be 1 (one logit, the probability of class 1), got 2"),
+        (["--dropout", "0.5"], "unrecognized arguments: --dropout 0.5"),
+    ],
+)
+def test_bad_hyperparameters_are_rejected(
+    jobs, tmp_path: Path, train_csv: bytes, args: list[str], message: str
+) -> None:
+    job = jobs.run_training(tmp_path, args, {"train.csv": train_csv})
+    jobs.assert_failed(job, 2, "train.py: error: " + message, job.path("/opt/ml/output/failure"))
