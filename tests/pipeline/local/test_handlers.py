@@ -9,13 +9,12 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from local_defs import LOSS_METRIC
-
 from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext
 from pipeline.local.handlers.processing import run_processing
 from pipeline.local.handlers.training import run_training
 from pipeline.local.store import ObjectStore
+from tests.pipeline.local.local_defs import LOSS_METRIC
 
 SPY = """
 import json, os, sys

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_defs import full_definition, pipeline
 
 from pipeline.errors import ConfigError, ExecutionNotFoundError, ParameterError
 from pipeline.local.target import LocalTarget
 from pipeline.target import StepRecord
+from tests.pipeline.local.local_defs import full_definition, pipeline
 
 
 def _run(target: LocalTarget, **params: Any) -> tuple[Any, list[StepRecord]]:
