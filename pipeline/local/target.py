@@ -38,7 +38,7 @@ class LocalTarget:
 
     def __init__(self, store_root: Path, region: str = "us-east-1",
                  on_line: LineListener | None = None) -> None:
-        self.store_root = Path(store_root)
+        self.store_root = Path(store_root).resolve()  # jobs run in other cwds
         self.region = region
         self.on_line = on_line
         self.records = Records(self.store_root)

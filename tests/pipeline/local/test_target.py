@@ -42,6 +42,18 @@ def test_full_run_reports_steps_metrics_package_and_endpoint(
     assert call["model_data"].name == "model.tar.gz" and call["model_data"].is_file()
 
 
+def test_relative_store_root_runs_jobs_that_change_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    """The shipped config says `.moonpipe`: job paths must not be re-rooted in a job's cwd."""
+    monkeypatch.chdir(tmp_path)
+    target = LocalTarget(Path(".moonpipe"))
+    target.upsert_pipeline(pipeline(), None)
+    summary, _ = _run(target)
+    assert summary.status == "Succeeded", summary.failure_reason
+    assert target.store_root == tmp_path / ".moonpipe"
+
+
 def test_fail_branch_ends_execution_with_its_message(
     tmp_path: Path, fake_endpoints: list[dict[str, Any]]
 ) -> None:
