@@ -202,3 +202,28 @@ def test_require_role(monkeypatch: pytest.MonkeyPatch) -> None:
     assert caught.value.exit_code == 2
     with_role = load_config(DEFAULT_CONFIG_PATH, {"role_arn": ROLE}, {})
     assert with_role.require_role() == ROLE
+
+
+def _entrypoint_defaults(script: str) -> Any:
+    """The argparse defaults of an entrypoint, read by importing it from its file."""
+    import importlib.util
+
+    path = DEFAULT_CONFIG_PATH.parent.parent / "entrypoints" / script
+    spec = importlib.util.spec_from_file_location(f"moonpipe_defaults_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.parse_args([])
+
+
+def test_shipped_defaults_are_the_entrypoints_own_defaults() -> None:
+    """Running a script by hand and running the pipeline with defaults must train the same model."""
+    cfg = load_config(DEFAULT_CONFIG_PATH)
+    train = _entrypoint_defaults("train.py")
+    data = _entrypoint_defaults("preprocess.py")
+    assert (cfg.training.hidden_dim, cfg.training.epochs, cfg.training.learning_rate,
+            cfg.training.batch_size, cfg.training.seed) == (
+        train.hidden_dim, train.epochs, train.lr, train.batch_size, train.seed)
+    assert (cfg.data.num_points, cfg.data.noise, cfg.data.test_size, cfg.data.seed,
+            cfg.data.split_seed) == (
+        data.num_points, data.noise, data.test_size, data.seed, data.split_seed)
