@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
+def _temp_copy(path: Path, data: bytes) -> str:
+    """A fully written, fsynced temp file beside ``path`` (same file system: rename is atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -23,6 +23,16 @@ def write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
+    tmp = _temp_copy(path, data)
+    try:
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -32,7 +42,11 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 def write_json(path: Path, obj: Any) -> None:
     """Write ``obj`` as indented, key-sorted JSON, atomically."""
-    write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+    write_bytes(path, _json_bytes(obj))
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode()
 
 
 def read_json(path: Path) -> Any:
@@ -47,14 +61,8 @@ def create_json(path: Path, obj: Any) -> None:
     configs): the complete file is linked into place, so a second writer gets
     FileExistsError instead of replacing the first one's record.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _temp_copy(path, _json_bytes(obj))
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.link(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
