@@ -1,0 +1,89 @@
+"""Parameter overrides are checked like StartPipelineExecution checks them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pipeline.errors import ParameterError
+from pipeline.param_values import coerce_value, parse_assignment, resolve_parameters
+
+DECLARED = [
+    {"Name": "HiddenDim", "Type": "Integer", "DefaultValue": 20},
+    {"Name": "LearningRate", "Type": "Float", "DefaultValue": 0.05},
+    {"Name": "Deploy", "Type": "Boolean", "DefaultValue": True},
+    {"Name": "EndpointName", "Type": "String", "DefaultValue": "moonpipe-endpoint"},
+]
+
+
+@pytest.mark.parametrize(
+    ("type_name", "raw", "expected"),
+    [
+        ("Integer", "40", 40),
+        ("Integer", " 7 ", 7),
+        ("Integer", 3.0, 3),
+        ("Float", "0.5", 0.5),
+        ("Float", "1e-3", 0.001),
+        ("Float", 2, 2.0),
+        ("Boolean", "true", True),
+        ("Boolean", "False", False),
+        ("Boolean", "0", False),
+        ("String", "a=b", "a=b"),
+    ],
+)
+def test_coerce_accepts(type_name: str, raw: Any, expected: Any) -> None:
+    value = coerce_value("P", type_name, raw)
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("type_name", "raw", "message"),
+    [
+        ("Integer", "forty", "parameter P is Integer; 'forty' is not a valid integer value"),
+        ("Integer", "4.5", "parameter P is Integer; '4.5' is not a valid integer value"),
+        ("Integer", 4.5, "parameter P is Integer; 4.5 is not a valid integer value"),
+        ("Float", "nan", "parameter P is Float; 'nan' is not a valid float value"),
+        ("Float", "inf", "parameter P is Float; 'inf' is not a valid float value"),
+        ("Boolean", "maybe", "parameter P is Boolean; 'maybe' is not a valid boolean value"),
+    ],
+)
+def test_coerce_rejects_with_the_whole_reason(type_name: str, raw: Any, message: str) -> None:
+    with pytest.raises(ParameterError) as err:
+        coerce_value("P", type_name, raw)
+    assert str(err.value) == message
+
+
+def test_resolve_fills_defaults_and_applies_overrides() -> None:
+    values = resolve_parameters(DECLARED, {"HiddenDim": "40", "Deploy": "no"})
+    assert values == {"HiddenDim": 40, "LearningRate": 0.05, "Deploy": False,
+                      "EndpointName": "moonpipe-endpoint"}
+
+
+def test_resolve_rejects_unknown_names_listing_the_declared_ones() -> None:
+    with pytest.raises(ParameterError) as err:
+        resolve_parameters(DECLARED, {"Hidden": "40"})
+    assert str(err.value) == (
+        "unknown pipeline parameter Hidden; this pipeline declares: "
+        "Deploy, EndpointName, HiddenDim, LearningRate")
+
+
+def test_resolve_requires_parameters_without_default() -> None:
+    with pytest.raises(ParameterError) as err:
+        resolve_parameters([{"Name": "Bucket", "Type": "String"}], {})
+    assert str(err.value) == "parameter Bucket has no default; pass --param Bucket=VALUE"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("HiddenDim=40", ("HiddenDim", "40")), (" A =x=y", ("A", "x=y"))]
+)
+def test_parse_assignment(text: str, expected: tuple[str, str]) -> None:
+    assert parse_assignment(text) == expected
+
+
+@pytest.mark.parametrize("text", ["HiddenDim", "=40", ""])
+def test_parse_assignment_rejects_text_without_a_name(text: str) -> None:
+    with pytest.raises(ParameterError) as err:
+        parse_assignment(text)
+    assert str(err.value) == (
+        f"--param {text!r}: expected NAME=VALUE, e.g. --param HiddenDim=40")
