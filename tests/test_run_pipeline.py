@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -421,49 +420,3 @@ def test_help_runs_as_a_script() -> None:
     )
     assert done.returncode == 0
     assert "exit codes: 0 success" in done.stdout.lower()
-
-
-# --- the real pieces together, on the local target ---------------------------------------
-
-REAL_PIECES = [REPO / "pipeline" / "definition.py", REPO / "pipeline" / "local" / "target.py"]
-needs_real_pieces = pytest.mark.skipif(
-    not all(p.exists() for p in REAL_PIECES), reason="definition or local target not written yet"
-)
-START_AND_REPORT_IMPORTS = """
-import sys
-import run_pipeline
-code = run_pipeline.main(sys.argv[1:])
-print("sagemaker imported:", "sagemaker" in sys.modules, file=sys.stderr)
-sys.exit(code)
-"""
-
-
-@needs_real_pieces
-def test_local_upsert_then_start_wait_json_succeeds_without_the_sdk(tmp_path: Path) -> None:
-    store = str(tmp_path / "store")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    upsert = subprocess.run(
-        [sys.executable, "run_pipeline.py", "--target", "local", "--store", store, "--upsert"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-        env=env,
-    )
-    assert upsert.returncode == 0, upsert.stderr
-    argv = ["--target", "local", "--store", store, "--start", "--wait", "--json"]
-    run = subprocess.run(
-        [sys.executable, "-c", START_AND_REPORT_IMPORTS, *argv],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-        env=env,
-    )
-    assert run.returncode == 0, run.stderr
-    doc = json.loads(run.stdout)
-    assert doc["status"] == "Succeeded"
-    assert {s["name"] for s in doc["steps"]} >= {"PrepareMoonData", "TrainMoonClassifier"}
-    assert all(s["status"] == "Succeeded" for s in doc["steps"])
-    assert "started    PrepareMoonData" in run.stderr
-    assert run.stderr.splitlines()[-1] == "sagemaker imported: False"
