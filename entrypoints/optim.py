@@ -1,0 +1,97 @@
+"""Adam with a one-cycle schedule, written out so training imports nothing beyond ``torch``.
+
+Why not torch.optim: every torch.optim optimizer and scheduler imports torch._dynamo on first
+use (torch/_compile.py ``_disable_dynamo``), and with it torch.distributed, fsdp and sympy. On
+the 2-core build machine that was 3.4 s of a 7 s training process whose epoch loop takes 0.9 s,
+and the local pipeline starts train.py afresh on every run.
+
+These two classes reproduce, step for step, ``torch.optim.Adam`` (betas (0.9, 0.999), eps 1e-8,
+no weight decay, no amsgrad; the single-tensor path torch takes on CPU) and
+``torch.optim.lr_scheduler.OneCycleLR`` (pct_start 0.3, cosine annealing, div_factor 25,
+final_div_factor 1e4, two phases, beta1 cycled between 0.95 and 0.85) — the only configuration
+train.py uses. tests/entrypoints/test_optim.py runs them side by side with torch's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+
+
+class Adam:
+    """torch.optim.Adam's CPU single-tensor update for one parameter group."""
+
+    def __init__(self, params: Iterable[torch.Tensor], lr: float) -> None:
+        """Hold the parameters; moments are created on the first step, as torch does."""
+        self.params = list(params)
+        self.lr = lr
+        self.betas = (0.9, 0.999)
+        self.eps = 1e-8
+        self.state: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.steps: dict[int, int] = {}  # per parameter: torch skips those without a gradient
+
+    def zero_grad(self) -> None:
+        """Drop the gradients (torch's default ``set_to_none=True``)."""
+        for param in self.params:
+            param.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One Adam update, in torch's order of operations so results match bit for bit."""
+        beta1, beta2 = self.betas
+        for index, param in enumerate(self.params):
+            if param.grad is None:
+                continue
+            if index not in self.state:
+                self.state[index] = (torch.zeros_like(param), torch.zeros_like(param))
+            exp_avg, exp_avg_sq = self.state[index]
+            step = self.steps[index] = self.steps.get(index, 0) + 1
+            exp_avg.lerp_(param.grad, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(param.grad, param.grad, value=1 - beta2)
+            step_size = self.lr / (1 - beta1**step)
+            denom = (exp_avg_sq.sqrt() / (1 - beta2**step) ** 0.5).add_(self.eps)
+            param.addcdiv_(exp_avg, denom, value=-step_size)
+
+
+class OneCycleLR:
+    """torch's OneCycleLR (two-phase, cosine) driving an :class:`Adam`'s lr and beta1."""
+
+    def __init__(self, optimizer: Adam, max_lr: float, total_steps: int) -> None:
+        """Set the starting lr and beta1 now: torch's constructor takes step 0 itself."""
+        if total_steps < 1:
+            raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+        self.optimizer = optimizer
+        self.total_steps = total_steps
+        initial_lr = max_lr / 25.0
+        # (end step, start lr, end lr, start beta1, end beta1) of the warm-up and the anneal
+        self.phases = [(float(0.3 * total_steps) - 1, initial_lr, max_lr, 0.95, 0.85),
+                       (total_steps - 1, max_lr, initial_lr / 1e4, 0.85, 0.95)]
+        self.last_epoch = -1
+        self.step()
+
+    @staticmethod
+    def _anneal(start: float, end: float, pct: float) -> float:
+        """Cosine from ``start`` to ``end``; torch's exact expression (not ``start + ...``)."""
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+    def step(self) -> None:
+        """Advance one batch and set the optimizer's lr and beta1 for the next update."""
+        self.last_epoch += 1
+        step_num = self.last_epoch
+        if step_num > self.total_steps:
+            raise ValueError(f"Tried to step {step_num} times. "
+                             f"The specified number of total steps is {self.total_steps}")
+        start_step = 0.0
+        for i, (end_step, lr0, lr1, beta0, beta1) in enumerate(self.phases):
+            if step_num <= end_step or i == len(self.phases) - 1:
+                pct = (step_num - start_step) / (end_step - start_step)
+                self.optimizer.lr = self._anneal(lr0, lr1, pct)
+                self.optimizer.betas = (self._anneal(beta0, beta1, pct), self.optimizer.betas[1])
+                return
+            start_step = end_step
+
+    def get_last_lr(self) -> list[float]:
+        """The lr the next optimizer step uses, as a list like torch's."""
+        return [self.optimizer.lr]
