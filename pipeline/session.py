@@ -22,6 +22,11 @@ it runs on. The SDK (v2.257) fights that in four ways; each is handled here, onc
 * **Hidden default sessions.** Each Estimator creates a client on boto3's *default* session
   (for a TensorBoard helper); :func:`as_boto3_default` swaps in our offline session while
   a build runs.
+* **Repeated data loading.** The SDK creates several botocore sessions of its own (one at
+  import time for JumpStart); each parsed botocore's multi-MB endpoint and service-model
+  JSON again (~0.7 s of a ~5 s ``--definition``). :func:`import_sdk` makes botocore hand
+  every session one shared, caching data loader (read-only data; a loader already shares
+  it within a session).
 * **Uploads and AWS calls.** ``definition()`` uploads code through boto3. The session's
   botocore session has an empty credential chain (so nothing looks for credentials and
   nothing could sign a request) and an :class:`OfflineAws` ``before-call`` handler that
@@ -44,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.credentials
+import botocore.loaders
 import botocore.session
 from botocore.awsrequest import AWSResponse
 
@@ -73,12 +79,19 @@ def _scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
 
 
 @functools.cache
+def _shared_loader(search_paths: Any = None) -> botocore.loaders.Loader:
+    """One botocore data loader per search path for every session in this process."""
+    return botocore.loaders.create_loader(search_paths)
+
+
+@functools.cache
 def import_sdk() -> None:
     """Import the SageMaker SDK once, without its import-time credential lookups or banner."""
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     # The SDK gives this logger a *stdout* handler at INFO unless a level is already set;
     # its "Not applying SDK defaults" lines would corrupt `--definition` / `--json` output.
     logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
+    botocore.session.create_loader = _shared_loader
     with _scoped_environ({"AWS_EC2_METADATA_DISABLED": "true"}):
         import sagemaker.workflow.pipeline_context  # noqa: F401
 

@@ -138,3 +138,12 @@ def test_quiet_sdk_restores_the_logger_level() -> None:
         assert logger.level == logging.ERROR
     assert logger.level == logging.INFO
     logger.setLevel(logging.NOTSET)
+
+
+def test_sdk_import_makes_botocore_sessions_share_one_data_loader() -> None:
+    """The SDK's own sessions must not each re-parse botocore's multi-MB JSON models."""
+    import botocore.session
+
+    import_sdk()
+    first, second = botocore.session.Session(), botocore.session.Session()
+    assert first.get_component("data_loader") is second.get_component("data_loader")
