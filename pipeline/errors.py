@@ -33,3 +33,10 @@ class EndpointError(MoonpipeError):
     """An endpoint does not exist, is not serving, or refused a request."""
 
     exit_code = 1
+
+
+class StoreCorruptError(MoonpipeError):
+    """A record in the local store cannot be read (moonpipe's own writes are atomic, so
+    something else changed or truncated it); says which file, so it can be restored."""
+
+    exit_code = 1

@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import StoreCorruptError
+
 
 def _temp_copy(path: Path, data: bytes) -> str:
     """A fully written, fsynced temp file beside ``path`` (same file system: rename is atomic)."""
@@ -50,8 +52,18 @@ def _json_bytes(obj: Any) -> bytes:
 
 
 def read_json(path: Path) -> Any:
-    """Read a JSON file written by :func:`write_json`."""
-    return json.loads(path.read_text())
+    """Read a JSON file written by :func:`write_json`.
+
+    Raises:
+        StoreCorruptError: the file is not JSON. Our writes are atomic, so this means
+            something else damaged it; one line naming the file beats a traceback.
+    """
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise StoreCorruptError(
+            f"{path}: damaged record ({err}); restore the file from a backup or move it away"
+        ) from None
 
 
 def create_json(path: Path, obj: Any) -> None:

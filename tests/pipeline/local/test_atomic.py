@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.errors import StoreCorruptError
 from pipeline.local import atomic
 
 
@@ -41,3 +42,14 @@ def test_create_json_never_replaces_an_existing_record(tmp_path: Path) -> None:
         atomic.create_json(path, {"v": 2})
     assert atomic.read_json(path) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["version-1.json"]
+
+
+def test_read_json_names_a_damaged_record(tmp_path: Path) -> None:
+    path = tmp_path / "execution.json"
+    path.write_text('{"status": "Succ')
+    with pytest.raises(StoreCorruptError) as err:
+        atomic.read_json(path)
+    assert str(err.value) == (
+        f"{path}: damaged record (Unterminated string starting at: line 1 column 12 (char 11)); "
+        "restore the file from a backup or move it away")
+    assert err.value.exit_code == 1
