@@ -4,54 +4,49 @@ Everything lives under ``<store_root>/endpoints/<name>/``: ``endpoint.json`` (th
 written atomically), ``models/<config_name>/vNNN/model/`` (each deployed model.tar.gz,
 extracted once and never overwritten), ``server.log``, and the server's ``control.token``.
 The server (pipeline/local/endpoint_server.py) is a detached process, like a real endpoint it
-lives until deleted. A redeploy of a live endpoint loads the new model inside the running
-server and swaps it in, so the URL stays the same and no request is refused: the manager POSTs
-``/_moonpipe/reload`` (loopback, with the token) and confirms with ``GET /_moonpipe/status``;
-the reload answers 422 with the load error while the old model keeps serving. Delete = SIGTERM.
+lives until deleted; starting, watching and stopping it is pipeline/local/endpoint_process.py.
+A redeploy of a live endpoint loads the new model inside the running server and swaps it in,
+so the URL stays the same and no request is refused: the manager POSTs ``/_moonpipe/reload``
+(loopback, with the token) and confirms with ``GET /_moonpipe/status``; the reload answers
+422 with the load error while the old model keeps serving. Delete = SIGTERM.
 
 Nothing here imports torch: the engine imports this module for every run.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import re
-import secrets
 import shutil
-import signal
-import subprocess
-import sys
 import tarfile
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pipeline.errors import EndpointError
-from pipeline.local.atomic import read_json, write_bytes, write_json
+from pipeline.local.atomic import write_json
 from pipeline.local.container import map_env
+from pipeline.local.endpoint_process import (
+    locked,
+    loopback_opener,
+    read_json_or_none,
+    server_alive,
+    spawn_server,
+    stop_server,
+    wait_until_serving,
+)
 
 RECORD_FILE = "endpoint.json"
-_SERVER_MODULE = "pipeline.local.endpoint_server"
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's EndpointName rule
 _MODEL_ENV_DEFAULTS = {"SAGEMAKER_PROGRAM": "inference.py",
                        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
-# Only what Python needs reaches the server: never the caller's AWS credentials.
-_PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "VIRTUAL_ENV")
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-# Our server children, kept so they can be reaped after delete (else they linger as zombies).
-_children: dict[int, subprocess.Popen[bytes]] = {}
-# Loopback only: an http_proxy in the environment must never see an invocation.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -86,11 +81,11 @@ def deploy(store_root: Path, endpoint_name: str, config_name: str, model_data: P
         raise EndpointError(f"model data {model_data} does not exist; run the training step "
                             "first or pass the path of a model.tar.gz")
     endpoint_dir = _endpoint_dir(store_root, endpoint_name)
-    with _locked(endpoint_dir):
+    with locked(endpoint_dir):
         job_root = _unpack_model(endpoint_dir, config_name, Path(model_data))
         env = map_env({**_MODEL_ENV_DEFAULTS, **environment}, job_root)
         record = _read_record(endpoint_dir)
-        if record is not None and _server_alive(record, endpoint_dir):
+        if record is not None and server_alive(record, endpoint_dir):
             record = _hot_swap(endpoint_dir, record, config_name, job_root / "model", env,
                                timeout_s)
         else:
@@ -120,10 +115,10 @@ def delete_endpoint(store_root: Path, name: str) -> None:
     Models and server.log stay on disk: what was deployed is never lost.
     """
     endpoint_dir = _endpoint_dir(store_root, name, create=False)
-    with _locked(endpoint_dir):
+    with locked(endpoint_dir):
         record = _require_record(endpoint_dir, name)
-        if _server_alive(record, endpoint_dir):
-            _stop(int(record["pid"]))
+        if server_alive(record, endpoint_dir):
+            stop_server(int(record["pid"]))
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         os.replace(endpoint_dir / RECORD_FILE, endpoint_dir / f"endpoint.deleted-{stamp}.json")
         for leftover in ("server.json", "control.token"):
@@ -141,7 +136,7 @@ def invoke(store_root: Path, name: str, body: bytes, content_type: str,
                                      method="POST",
                                      headers={"Content-Type": content_type, "Accept": accept})
     try:
-        with _opener.open(request, timeout=70) as response:
+        with loopback_opener.open(request, timeout=70) as response:
             return response.read()
     except urllib.error.HTTPError as exc:
         raise EndpointError(f"endpoint {name!r} answered HTTP {exc.code}: "
@@ -155,53 +150,19 @@ def _start_server(endpoint_dir: Path, name: str, config_name: str, model_dir: Pa
                   env: dict[str, str], host: str, port: int | None, timeout_s: float,
                   previous: dict[str, Any] | None) -> dict[str, Any]:
     """Start a detached server and wait for /ping; record InService or Failed."""
-    token = endpoint_dir / "control.token"
-    write_bytes(token, secrets.token_urlsafe(32).encode())
-    token.chmod(0o600)  # only this user may drive the server's reload route
-    for stale in ("server.json", "server.failure"):
-        (endpoint_dir / stale).unlink(missing_ok=True)
-    command = [sys.executable, "-m", _SERVER_MODULE, "--endpoint-name", name,
-               "--endpoint-dir", str(endpoint_dir), "--config-name", config_name,
-               "--model-dir", str(model_dir), "--host", host, "--port", str(port or 0)]
-    with open(endpoint_dir / "server.log", "ab") as log:
-        proc = subprocess.Popen(command, env=_server_env(env), cwd=endpoint_dir,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    _children[proc.pid] = proc
+    proc = spawn_server(endpoint_dir, name, config_name, model_dir, env, host, port)
     record = _new_record(previous, name, config_name, model_dir, env, proc.pid, port)
     try:
-        record["port"] = _wait_until_serving(proc, endpoint_dir, timeout_s)
+        record["port"] = wait_until_serving(proc, endpoint_dir, timeout_s)
     except EndpointError as exc:
         if proc.poll() is None:
-            _stop(proc.pid)
+            stop_server(proc.pid)
         write_json(endpoint_dir / RECORD_FILE, {**record, "status": "Failed", "pid": None,
                                                 "failure_reason": str(exc)})
         raise
     record["url"] = f"http://127.0.0.1:{record['port']}"
     write_json(endpoint_dir / RECORD_FILE, record)
     return record
-
-
-def _wait_until_serving(proc: subprocess.Popen[bytes], endpoint_dir: Path,
-                        timeout_s: float) -> int:
-    """The server's port once GET /ping answers 200; EndpointError if it dies or hangs."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            failure = endpoint_dir / "server.failure"
-            reason = failure.read_text().strip() if failure.exists() else \
-                f"server exited with code {proc.returncode}; see {endpoint_dir / 'server.log'}"
-            raise EndpointError(f"endpoint {endpoint_dir.name!r} failed to start: {reason}")
-        ready = _read_json_or_none(endpoint_dir / "server.json")
-        if ready is not None and ready.get("pid") == proc.pid:
-            with contextlib.suppress(OSError):
-                url = f"http://127.0.0.1:{ready['port']}/ping"
-                with _opener.open(url, timeout=2) as response:
-                    if response.status == 200:
-                        return int(ready["port"])
-        time.sleep(0.05)
-    raise EndpointError(f"endpoint {endpoint_dir.name!r} did not answer /ping within "
-                        f"{timeout_s:g} s; see {endpoint_dir / 'server.log'}")
 
 
 def _hot_swap(endpoint_dir: Path, record: dict[str, Any], config_name: str, model_dir: Path,
@@ -237,7 +198,7 @@ def _control(endpoint_dir: Path, record: dict[str, Any], action: str, body: byte
                                      headers={"X-Moonpipe-Token": token,
                                               "Content-Type": "application/json"})
     try:
-        with _opener.open(request, timeout=timeout_s) as response:
+        with loopback_opener.open(request, timeout=timeout_s) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise EndpointError(_error_message(exc.read())) from None
@@ -261,7 +222,7 @@ def _new_record(previous: dict[str, Any] | None, name: str, config_name: str,
 def _info(record: Mapping[str, Any], endpoint_dir: Path) -> EndpointInfo:
     """The record as EndpointInfo; InService with no live server reads OutOfService."""
     status = str(record.get("status", "OutOfService"))
-    if status == "InService" and not _server_alive(record, endpoint_dir):
+    if status == "InService" and not server_alive(record, endpoint_dir):
         status = "OutOfService"
     port = record.get("port")
     return EndpointInfo(name=str(record.get("name", endpoint_dir.name)),
@@ -271,69 +232,6 @@ def _info(record: Mapping[str, Any], endpoint_dir: Path) -> EndpointInfo:
                         port=int(port) if port else None, model_dir=record.get("model_dir"),
                         failure_reason=record.get("failure_reason"),
                         log_path=str(endpoint_dir / "server.log"))
-
-
-def _server_alive(record: Mapping[str, Any], endpoint_dir: Path) -> bool:
-    """True only if the recorded pid is still *this* endpoint's server (pids get reused)."""
-    pid = record.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    _reap(pid)
-    proc_dir = Path(f"/proc/{pid}")
-    if not Path("/proc/self").exists():  # no procfs (macOS): the best check available
-        try:
-            os.kill(pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
-    try:
-        cmdline = (proc_dir / "cmdline").read_bytes().split(b"\0")
-        state = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z" and _SERVER_MODULE.encode() in cmdline \
-        and str(endpoint_dir).encode() in cmdline
-
-
-def _stop(pid: int) -> None:
-    """SIGTERM (graceful: in-flight requests finish), SIGKILL if still there after 10 s."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if _exited(pid):
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    time.sleep(0.1)
-    _reap(pid)
-
-
-def _exited(pid: int) -> bool:
-    """Gone, or a zombie waiting for its parent (it serves nothing any more)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-    except (OSError, IndexError):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
-
-
-def _reap(pid: int) -> bool:
-    """Collect our own child's exit status if it has exited; True if it was alive before."""
-    proc = _children.get(pid)
-    if proc is None:
-        return False
-    if proc.poll() is None:
-        return True
-    del _children[pid]
-    return False
 
 
 def _unpack_model(endpoint_dir: Path, config_name: str, model_data: Path) -> Path:
@@ -370,15 +268,6 @@ def _safe_extract(archive: Path, dest: Path) -> None:
                             "re-run the training step") from None
 
 
-def _server_env(model_env: Mapping[str, str]) -> dict[str, str]:
-    env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
-    python_path = [str(_REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env.update(model_env)
-    env.update(PYTHONPATH=os.pathsep.join(python_path), PYTHONUNBUFFERED="1",
-               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return env
-
-
 def _endpoint_dir(store_root: Path, name: str, create: bool = True) -> Path:
     _check_name(name, "endpoint")
     path = Path(store_root).resolve() / "endpoints" / name
@@ -406,19 +295,11 @@ def _read_record(endpoint_dir: Path) -> dict[str, Any] | None:
     path = endpoint_dir / RECORD_FILE
     if not path.exists():
         return None
-    record = _read_json_or_none(path)
+    record = read_json_or_none(path)
     if record is None:
         return {"name": endpoint_dir.name, "status": "Failed",
                 "failure_reason": f"record {path} is unreadable; delete and redeploy"}
     return record
-
-
-def _read_json_or_none(path: Path) -> dict[str, Any] | None:
-    try:
-        value = read_json(path)
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _error_message(body: bytes) -> str:
@@ -427,17 +308,3 @@ def _error_message(body: bytes) -> str:
         return str(json.loads(body)["error"])
     except (ValueError, KeyError, TypeError):
         return " ".join(body.decode("utf-8", "replace").split())[:500] or "no message"
-
-
-@contextlib.contextmanager
-def _locked(endpoint_dir: Path) -> Iterator[None]:
-    """One deploy or delete per endpoint at a time, across processes."""
-    if not endpoint_dir.is_dir():
-        yield
-        return
-    with open(endpoint_dir / ".lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
