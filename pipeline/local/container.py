@@ -10,6 +10,7 @@ this module, so a script that passes its tests runs unchanged in the engine.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -45,9 +46,11 @@ def host_path(container_path: str, job_root: Path) -> Path:
     """The file on this machine that stands for ``container_path`` in this job.
 
     Raises:
-        ValueError: the path is not under ``/opt/ml``; such a path cannot be mapped and
-            would otherwise silently point at the real file system.
+        ValueError: the path is not under ``/opt/ml`` once ``..`` is resolved; such a path
+            cannot be mapped and would otherwise point at (and let a definition write to, or
+            upload from) the real file system.
     """
-    if not _PREFIX.match(container_path):
+    normal = posixpath.normpath(container_path)
+    if not _PREFIX.match(normal) or normal.startswith("//"):
         raise ValueError(f"{container_path!r} is not a container path under {CONTAINER_ROOT}")
-    return Path(map_path(container_path, job_root))
+    return Path(map_path(normal, job_root))

@@ -39,3 +39,15 @@ def test_host_path_refuses_paths_outside_the_container_root() -> None:
     assert host_path("/opt/ml/output/message", ROOT) == ROOT / "output" / "message"
     with pytest.raises(ValueError, match=r"'/etc/passwd' is not a container path under /opt/ml"):
         host_path("/etc/passwd", ROOT)
+
+
+@pytest.mark.parametrize(
+    "path", ["/opt/ml/processing/../../../tmp/pwn", "/opt/ml/..", "/opt/ml/input/data/../../../etc"]
+)
+def test_host_path_refuses_paths_that_climb_out_of_the_job(path: str) -> None:
+    with pytest.raises(ValueError, match="is not a container path under /opt/ml"):
+        host_path(path, ROOT)
+
+
+def test_host_path_normalises_paths_that_stay_inside() -> None:
+    assert host_path("/opt/ml/processing/x/../train", ROOT) == ROOT / "processing" / "train"
