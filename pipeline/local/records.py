@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +116,7 @@ class Records:
         folder = self.execution_dir(execution_id) / "steps"
         loaded = [read_json(p) for p in folder.glob("*.json")] if folder.is_dir() else []
         pairs = [(_step_record(d), d.get("properties")) for d in loaded]
-        return sorted(pairs, key=lambda pair: (pair[0].started_at or datetime.max, pair[0].name))
+        return sorted(pairs, key=lambda pair: (pair[0].started_at or _NEVER, pair[0].name))
 
     # cache -----------------------------------------------------------------------------
     def cache_path(self, pipeline_name: str, key: str) -> Path:
@@ -126,6 +126,9 @@ class Records:
 
 def _same_pipeline(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return all(old.get(k) == new.get(k) for k in ("PipelineDefinition", "PipelineDescription"))
+
+
+_NEVER = datetime.max.replace(tzinfo=timezone.utc)  # unstarted steps sort last
 
 
 def _step_record(data: dict[str, Any]) -> StepRecord:
