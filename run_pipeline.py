@@ -34,7 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         console.error(
-            "interrupted; an execution on SageMaker keeps running (see --list-executions)"
+            "interrupted; a SageMaker execution keeps running, a local one is recorded as "
+            "Failed (see --list-executions)"
         )
         return EXIT_INTERRUPTED
 
