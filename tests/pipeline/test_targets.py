@@ -29,7 +29,7 @@ def test_sagemaker_target_gets_region_and_pipeline_name() -> None:
 
 
 def test_local_target_runs_in_the_foreground(tmp_path: Path) -> None:
-    local = pytest.importorskip("pipeline.local.target")
+    import pipeline.local.target as local
     target = make_target(config("local", str(tmp_path / "store")))
     assert isinstance(target, local.LocalTarget)
     assert (target.name, target.runs_in_foreground) == ("local", True)
