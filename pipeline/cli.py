@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipeline.config import DEFAULT_CONFIG_PATH
 from pipeline.console import Console
 from pipeline.errors import ConfigError, ParameterError
 from pipeline.param_values import parse_assignment, resolve_parameters
 from pipeline.target import PipelineDefinition, Target
-
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "pipeline.yaml"
+from pipeline.targets import TARGETS
 
 EPILOG = """\
 examples (local target: no AWS account, runs on this machine):
@@ -124,12 +124,12 @@ def _add_settings_flags(where: argparse._ArgumentGroup) -> None:
     where.add_argument(
         "--config",
         type=Path,
-        default=DEFAULT_CONFIG,
+        default=DEFAULT_CONFIG_PATH,
         metavar="PATH",
         help="pipeline config YAML (default: config/pipeline.yaml)",
     )
     where.add_argument(
-        "--target", choices=("local", "sagemaker"), help="where to run (default: from config)"
+        "--target", choices=TARGETS, help="where to run (default: from config)"
     )
     where.add_argument("--region", help="AWS region")
     where.add_argument("--bucket", help="S3 bucket for code and data (sagemaker target)")

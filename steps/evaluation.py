@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 STEP_NAME = "EvaluateMoonClassifier"
 REPORT_NAME = "EvaluationReport"
 REPORT_FILE = "evaluation.json"
+OUTPUT_NAME = "evaluation"
 MODEL_DIR = "/opt/ml/processing/model"
 TEST_DIR = "/opt/ml/processing/test"
 OUTPUT_DIR = "/opt/ml/processing/evaluation"
@@ -56,7 +57,7 @@ def build_evaluation_step(
             ProcessingInput(source=model_uri, destination=MODEL_DIR, input_name="model"),
             ProcessingInput(source=test_uri, destination=TEST_DIR, input_name="test"),
         ],
-        outputs=[ProcessingOutput(output_name="evaluation", source=OUTPUT_DIR)],
+        outputs=[ProcessingOutput(output_name=OUTPUT_NAME, source=OUTPUT_DIR)],
         arguments=_flatten(
             [
                 ("--model-path", f"{MODEL_DIR}/model.tar.gz"),
@@ -66,7 +67,7 @@ def build_evaluation_step(
             ]
         ),
     )
-    report = PropertyFile(name=REPORT_NAME, output_name="evaluation", path=REPORT_FILE)
+    report = PropertyFile(name=REPORT_NAME, output_name=OUTPUT_NAME, path=REPORT_FILE)
     step = ProcessingStep(
         name=STEP_NAME,
         step_args=step_args,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from steps.context import StepContext
+from steps.evaluation import OUTPUT_NAME, REPORT_FILE
 
 if TYPE_CHECKING:
     from sagemaker.workflow.model_step import ModelStep
@@ -48,8 +49,8 @@ def build_model_steps(
         env=dict(SERVING_ENV),
         sagemaker_session=ctx.session,
     )
-    output = evaluation_step.properties.ProcessingOutputConfig.Outputs["evaluation"]
-    report_uri = Join(on="/", values=[output.S3Output.S3Uri, "evaluation.json"])
+    output = evaluation_step.properties.ProcessingOutputConfig.Outputs[OUTPUT_NAME]
+    report_uri = Join(on="/", values=[output.S3Output.S3Uri, REPORT_FILE])
     metrics = ModelMetrics(
         model_statistics=MetricsSource(s3_uri=report_uri, content_type="application/json")
     )

@@ -30,7 +30,7 @@ from pipeline.aws import (
     step_record,
     translate,
 )
-from pipeline.cli import DEFAULT_CONFIG
+from pipeline.config import DEFAULT_CONFIG_PATH as DEFAULT_CONFIG
 from pipeline.errors import ConfigError, EndpointError, ExecutionNotFoundError, MoonpipeError
 from pipeline.target import PipelineDefinition, StepRecord
 
