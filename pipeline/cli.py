@@ -230,20 +230,19 @@ def run_pipeline_actions(
     """--upsert, then --start (checked first), then --wait; returns the exit code."""
     name = cfg.pipeline.name
     pipeline_arn = None
-    declared = None
+    values = None
     if args.upsert:
         pipeline = _build_for_upsert(cfg, target)
-        declared = json.loads(pipeline.definition).get("Parameters", [])
         if args.start:  # a typo in --param must not even update the pipeline
-            resolve_parameters(declared, overrides)
+            declared = json.loads(pipeline.definition).get("Parameters", [])
+            values = resolve_parameters(declared, overrides)
         pipeline_arn = target.upsert_pipeline(pipeline, cfg.aws.role_arn)
         console.progress(f"pipeline {name} upserted on {target.name}: {pipeline_arn}")
         if not args.start:
             console.upserted(name, pipeline_arn)
             return 0
-    if declared is None:
-        declared = target.pipeline_parameters(name)
-    values = resolve_parameters(declared, overrides)
+    if values is None:
+        values = resolve_parameters(target.pipeline_parameters(name), overrides)
     execution_arn = target.start_execution(name, {k: values[k] for k in overrides})
     console.progress(f"started execution {execution_arn}")
     if args.wait or target.runs_in_foreground:
