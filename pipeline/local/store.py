@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.local.atomic import write_bytes
+from pipeline.local.sandbox import confined_files
 
 
 class StoreError(Exception):
@@ -112,13 +113,22 @@ class ObjectStore:
             shutil.copyfile(source, out)
         return len(objects)
 
-    def upload_dir(self, source: Path, uri: str) -> int:
-        """Store every file below ``source`` under the prefix ``uri``; returns the count."""
+    def upload_dir(self, source: Path, uri: str, boundary: Path | None = None) -> int:
+        """Store every file below ``source`` under the prefix ``uri``; returns the count.
+
+        Links are followed only inside ``boundary`` (default: ``source``), so a link in a
+        job's output cannot copy a host file into the store; such a link raises SandboxError
+        (a ValueError) before anything is stored.
+        """
         prefix = parse_s3_uri(uri)
-        files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else []
-        for path in files:
-            self.put(prefix.child(path.relative_to(source).as_posix()), path.read_bytes())
+        files = confined_files(source, source if boundary is None else boundary)
+        self.put_files(prefix, files)
         return len(files)
+
+    def put_files(self, prefix: S3Uri, files: list[tuple[str, Path]]) -> None:
+        """Store each (relative name, file) pair under ``prefix``, as confined_files lists them."""
+        for relative, path in files:
+            self.put(prefix.child(relative), path.read_bytes())
 
 
 def _is_partial_write(path: Path) -> bool:

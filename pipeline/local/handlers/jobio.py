@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.local.container import host_path, map_args, map_env
+from pipeline.local.sandbox import PYTHON_NAMES, own_file
 from pipeline.local.store import ObjectStore
 
-_PYTHONS = {"python", "python3"}
 _TAIL_LINES = 5
 MESSAGE_LIMIT = 1024
 
@@ -58,7 +58,7 @@ def job_environment(job_env: Mapping[str, str], job_root: Path) -> dict[str, str
 def command(argv: Sequence[str], job_root: Path) -> list[str]:
     """Map container paths in ``argv``; a bare python interpreter becomes ours."""
     mapped = map_args(list(argv), job_root)
-    if mapped and mapped[0] in _PYTHONS:
+    if mapped and mapped[0] in PYTHON_NAMES:
         mapped[0] = sys.executable
     return mapped
 
@@ -93,12 +93,21 @@ def run_job(
         return JobRun(proc.wait(), tuple(tail))
 
 
-def failure_reason(message_file: Path, run: JobRun) -> str:
-    """The job's own message (first 1 KB), else its exit code and last output lines."""
+def failure_reason(message_file: Path, run: JobRun, job_root: Path) -> str:
+    """The job's own message (first 1 KB), else its exit code and last output lines.
+
+    A message file that leads out of the job's folder (a link, a hard link) is not read:
+    it would put the first kilobyte of a host file into the step's record.
+    """
+    note = ""
     if message_file.is_file():
-        text = message_file.read_bytes()[:MESSAGE_LIMIT].decode("utf-8", "replace").strip()
-        if text:
-            return text
+        if own_file(message_file, job_root):
+            with message_file.open("rb") as handle:
+                text = handle.read(MESSAGE_LIMIT).decode("utf-8", "replace").strip()
+            if text:
+                return text
+        else:
+            note = f" ({message_file.name} leads out of the job folder; not read)"
     last = " | ".join(run.tail) if run.tail else "no output"
-    return f"exit code {run.exit_code}; last output: {last}"
+    return f"exit code {run.exit_code}; last output: {last}{note}"
 

@@ -2,6 +2,8 @@
 
 Inputs are copied to their LocalPath before the script starts; the config files a real
 container has are written; outputs are uploaded to their S3Uri only after exit code 0.
+The command must run a script from the job's own folder, and outputs are read without
+following links out of it (pipeline/local/sandbox.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from pipeline.local.handlers.jobio import (
     run_job,
 )
 from pipeline.local.orchestrator import StepOutcome
-from pipeline.local.store import StoreError
+from pipeline.local.sandbox import (
+    SandboxError,
+    check_code_paths,
+    check_command,
+    confined_files,
+)
+from pipeline.local.store import S3Uri, StoreError, parse_s3_uri
 
 RESOURCE_CONFIG = {"current_host": "algo-1", "hosts": ["algo-1"]}
 
@@ -39,13 +47,17 @@ def run_processing(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> St
     write_json(host_path("/opt/ml/config/resourceconfig.json", root), RESOURCE_CONFIG)
     host_path("/opt/ml/output", root).mkdir(parents=True, exist_ok=True)
     app = args.get("AppSpecification", {})
-    argv = command([*app.get("ContainerEntrypoint", []), *app.get("ContainerArguments", [])], root)
-    if not argv:
-        return failed("AppSpecification has no ContainerEntrypoint to run")
+    container_argv = [*app.get("ContainerEntrypoint", []), *app.get("ContainerArguments", [])]
+    try:
+        check_command(container_argv, root)
+        check_code_paths(args.get("Environment") or {})
+    except SandboxError as err:
+        return failed(str(err), log_path=str(ctx.log_path))
+    argv = command(container_argv, root)
     env = job_environment(args.get("Environment") or {}, root)
     run = run_job(argv, env, root, ctx.log_path, ctx.lines_of(spec.name))
     if run.exit_code != 0:
-        reason = failure_reason(host_path("/opt/ml/output/message", root), run)
+        reason = failure_reason(host_path("/opt/ml/output/message", root), run, root)
         return failed(reason, log_path=str(ctx.log_path))
     try:
         _upload_outputs(args, ctx)
@@ -70,10 +82,14 @@ def _fetch_inputs(args: dict[str, Any], ctx: StepContext) -> None:
 
 
 def _upload_outputs(args: dict[str, Any], ctx: StepContext) -> None:
+    """Check every output (URI, files, links) first, then store: a refusal stores nothing."""
+    planned: list[tuple[S3Uri, list[tuple[str, Path]]]] = []
     for item in (args.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
         s3 = item.get("S3Output")
         if s3 is None:
             raise ValueError(f"output {item.get('OutputName')}: only S3Output is supported locally")
-        source: Path = host_path(s3["LocalPath"], ctx.job_dir)
-        ctx.objects.upload_dir(source, s3["S3Uri"])
+        source = host_path(s3["LocalPath"], ctx.job_dir)
+        planned.append((parse_s3_uri(s3["S3Uri"]), confined_files(source, ctx.job_dir)))
+    for prefix, files in planned:
+        ctx.objects.put_files(prefix, files)
 

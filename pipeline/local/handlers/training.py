@@ -24,6 +24,13 @@ from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext, failed
 from pipeline.local.handlers.jobio import failure_reason, fetch_input, job_environment, run_job
 from pipeline.local.orchestrator import StepOutcome
+from pipeline.local.sandbox import (
+    SandboxError,
+    check_code_paths,
+    check_program_name,
+    confined_files,
+    program_file,
+)
 from pipeline.local.store import S3Uri, StoreError, parse_s3_uri
 
 HOST = "algo-1"
@@ -37,8 +44,13 @@ def run_training(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
     program, code_uri = hps.get("sagemaker_program"), hps.get("sagemaker_submit_directory")
     if not isinstance(program, str) or not isinstance(code_uri, str):
         return failed("HyperParameters need sagemaker_program and sagemaker_submit_directory")
-    try:
+    try:  # the program's name and code paths are checked before anything is fetched
+        check_program_name(program)
+        check_code_paths(args.get("Environment") or {})
         channels = _lay_out(args, raw_hps, code_uri, ctx)
+        program_file(program, host_path("/opt/ml/code", root))
+    except SandboxError as err:
+        return failed(f"training job refused: {err}", log_path=str(ctx.log_path))
     except (ValueError, StoreError, tarfile.TarError) as err:
         return failed(f"training input: {err}", log_path=str(ctx.log_path))
     user_hps = {k: v for k, v in sorted(hps.items()) if not k.startswith("sagemaker_")}
@@ -51,12 +63,12 @@ def run_training(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
     run = run_job(argv, env, root / "code", ctx.log_path,
                   metrics.tee(ctx.lines_of(spec.name)))
     if run.exit_code != 0:
-        reason = failure_reason(host_path("/opt/ml/output/failure", root), run)
+        reason = failure_reason(host_path("/opt/ml/output/failure", root), run, root)
         return failed(reason, log_path=str(ctx.log_path))
     output = parse_s3_uri(args["OutputDataConfig"]["S3OutputPath"]).child(f"{job_name}/output")
     try:
-        ctx.objects.put(output.child("model.tar.gz"), _tar(host_path("/opt/ml/model", root)))
-    except StoreError as err:
+        ctx.objects.put(output.child("model.tar.gz"), _tar(host_path("/opt/ml/model", root), root))
+    except (StoreError, SandboxError) as err:
         return failed(f"training output: {err}", log_path=str(ctx.log_path))
     properties = _describe(args, job_name, output, metrics.final(), ctx)
     return StepOutcome("Succeeded", properties, log_path=str(ctx.log_path),
@@ -136,12 +148,16 @@ def _arg(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _tar(folder: Path) -> bytes:
+def _tar(folder: Path, job_root: Path) -> bytes:
+    """model.tar.gz of the model folder: regular files, links inside the job as content.
+
+    A link leading out of the job's folder raises SandboxError (the step fails naming it)
+    rather than putting a host file, or a link to one, into the stored model.
+    """
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                tar.add(path, arcname=path.relative_to(folder).as_posix())
+        for name, path in confined_files(folder, job_root):
+            tar.add(path, arcname=name, recursive=False)
     return buffer.getvalue()
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.local.sandbox import SandboxError
 from pipeline.local.store import ObjectStore, StoreError, parse_s3_uri
 
 
@@ -59,3 +60,30 @@ def test_upload_and_download_a_folder(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as caught:
         store.get("s3://b/out/none")
     assert str(caught.value) == "no object at s3://b/out/none"
+
+
+def test_upload_dir_stores_nothing_when_one_file_links_out_of_its_boundary(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "credentials"
+    secret.write_text("do-not-copy")
+    job = tmp_path / "job"
+    out = job / "out"
+    out.mkdir(parents=True)
+    (out / "a.csv").write_text("a")
+    (out / "z.txt").symlink_to(secret)
+    store = ObjectStore(tmp_path / "store")
+    with pytest.raises(SandboxError, match=r"^output z.txt is a link to .*credentials, outside"):
+        store.upload_dir(out, "s3://b/out", job)
+    assert store.list_prefix("s3://b/out") == []
+
+
+def test_upload_dir_stores_a_link_inside_its_boundary_as_content(tmp_path: Path) -> None:
+    job = tmp_path / "job"
+    (job / "out").mkdir(parents=True)
+    (job / "data.csv").write_text("1,2")
+    (job / "out" / "copy.csv").symlink_to(job / "data.csv")
+    store = ObjectStore(tmp_path / "store")
+    assert store.upload_dir(job / "out", "s3://b/out", job) == 1
+    assert store.get("s3://b/out/copy.csv") == b"1,2"
+    assert not store.path("s3://b/out/copy.csv").is_symlink()
