@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import os
+import site
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,10 @@ from pipeline.local.container import host_path, map_args, map_env
 from pipeline.local.sandbox import PYTHON_NAMES, own_file
 from pipeline.local.store import ObjectStore
 
+# What SageMaker's framework images set for Python (the pytorch-training Dockerfile's ENV).
+_IMAGE_PYTHON = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
+                 "PYTHONIOENCODING": "UTF-8"}
+_HOST_NAMES = frozenset({"PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "TMPDIR"})
 _TAIL_LINES = 5
 MESSAGE_LIMIT = 1024
 
@@ -41,18 +46,42 @@ def fetch_input(objects: ObjectStore, uri: str, container_path: str, job_root: P
 
 
 def job_environment(job_env: Mapping[str, str], job_root: Path) -> dict[str, str]:
-    """The process environment: ours, then the job's (mapped), with single-thread defaults.
+    """The process environment a container would give: a clean base, then the job's (mapped).
 
-    The engine's interpreter directory goes first on PATH so shell wrappers that call
-    ``python`` (FrameworkProcessor's runproc.sh) get the same interpreter as the engine.
+    A SageMaker job never sees its caller's environment, so only what running a program
+    needs comes from ours (host_basics): none of the caller's AWS_* credentials, profile or
+    endpoint URL, MOONPIPE_* settings, PYTHONPATH or VIRTUAL_ENV reach a job. HOME is a
+    folder of the job's own, so nothing reads the caller's ~/.aws or ~/.config. Python runs
+    unbuffered in UTF-8 as in SageMaker's images (log lines arrive live and in order for the
+    metric regexes); the job's Environment may override that, as it overrides an image's.
+    Threads default to one (tiny models run slower with two here). The engine's interpreter
+    directory goes first on PATH so shell wrappers that call ``python`` (FrameworkProcessor's
+    runproc.sh) get the same interpreter as the engine.
     """
-    env = dict(os.environ)
+    home = job_root / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**host_basics(os.environ), **_IMAGE_PYTHON, "HOME": str(home)}
     env.update(map_env({k: str(v) for k, v in job_env.items()}, job_root))
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = str(job_env.get(name, "1"))
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
+
+
+def host_basics(caller: Mapping[str, str]) -> dict[str, str]:
+    """What a job needs from the caller's environment to run at all, and nothing else.
+
+    PATH finds the shell tools a wrapper script calls; LANG/LC_*/TZ keep text and time as
+    the user has them; LD_LIBRARY_PATH may be what lets our interpreter load; TMPDIR stays
+    the machine's because a job-folder path is too long for the Unix sockets Python's
+    multiprocessing creates there (measured: multiprocessing.Manager() fails). Without a
+    virtual environment, the user site-packages the engine imports from stay visible
+    although HOME moves.
+    """
+    kept = {k: v for k, v in caller.items() if k in _HOST_NAMES or k.startswith("LC_")}
+    if site.ENABLE_USER_SITE and site.USER_SITE in sys.path:
+        kept["PYTHONUSERBASE"] = site.getuserbase()
+    return kept
 
 
 def command(argv: Sequence[str], job_root: Path) -> list[str]:

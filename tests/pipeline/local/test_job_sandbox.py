@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,13 @@ from tests.pipeline.local.test_handlers import (
 MARKER = """
 import pathlib, sys
 pathlib.Path(sys.argv[0]).with_name("ran").write_text("host code ran")
+"""
+ENV_DUMP = """
+import json, os
+out = os.environ.get("SM_MODEL_DIR") or os.environ["OUT"]
+os.makedirs(out, exist_ok=True)
+print(sorted(os.environ))
+json.dump(dict(os.environ), open(os.path.join(out, "env.json"), "w"))
 """
 LINK_OUT = """
 import os, sys
@@ -186,6 +194,43 @@ def test_model_folder_linked_out_of_the_job_stores_no_model(tmp_path: Path, secr
         f"training output: output creds.txt is a link to {secret}, outside the job folder; "
         "outputs never follow links out (write the file itself into the output folder)")
     assert not store.exists("s3://b/models/pipelines-exec1-S/output/model.tar.gz")
+
+
+CALLER_ONLY = {"AWS_ACCESS_KEY_ID": "AKIAFAKE", "AWS_SECRET_ACCESS_KEY": "fake",
+               "AWS_SESSION_TOKEN": "fake", "AWS_PROFILE": "ml", "AWS_DEFAULT_REGION": "eu-west-1",
+               "AWS_ENDPOINT_URL": "http://127.0.0.1:1", "MOONPIPE_ROLE_ARN": "arn:fake",
+               "PYTHONPATH": "/work/main", "VIRTUAL_ENV": "/work/main/.venv", "SM_MODEL_DIR": "/x"}
+
+
+@pytest.mark.parametrize("kind", ["Processing", "Training"])
+def test_jobs_get_a_clean_environment_without_the_callers_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    for name, value in CALLER_ONLY.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    store = ObjectStore(tmp_path)
+    _store_script(store, "env.py", ENV_DUMP)
+    store.put("s3://b/data/a.csv", b"1")
+    if kind == "Processing":
+        args = _env_args("env.py", tmp_path, AWS_REGION="us-east-1")
+        outcome = run_processing(_spec(kind), args, _ctx(tmp_path))
+        env = json.loads(store.get("s3://b/results/out/env.json"))
+    else:
+        args = _training_args(sagemaker_program='"env.py"')
+        outcome = run_training(_spec(kind), args, _ctx(tmp_path))
+        with tarfile.open(fileobj=io.BytesIO(store.get(
+                outcome.properties["ModelArtifacts"]["S3ModelArtifacts"]))) as tar:
+            env = json.load(tar.extractfile("env.json"))  # type: ignore[arg-type]
+    assert outcome.status == "Succeeded", outcome.failure_reason
+    job = tmp_path / "jobs" / "S"
+    leaked = {k for k in env if k.startswith(("AWS_", "MOONPIPE_")) or k in CALLER_ONLY}
+    assert leaked == ({"AWS_REGION"} if kind == "Processing" else {"SM_MODEL_DIR"})
+    assert env.get("SM_MODEL_DIR", f"{job}/model") == f"{job}/model"
+    assert env["HOME"] == f"{job}/home"
+    assert env["PATH"].split(":")[0] == str(Path(sys.executable).parent)
+    assert env["LANG"] == "C.UTF-8"
+    assert (env["OMP_NUM_THREADS"], env["PYTHONUNBUFFERED"]) == ("1", "1")
 
 
 def test_crafted_definition_fails_at_its_training_step_and_registers_nothing(
