@@ -98,21 +98,28 @@ def test_training_program_outside_the_code_folder_never_runs(
     assert not (tmp_path / "jobs" / "S" / "input").exists()  # refused before fetching
 
 
-def test_training_program_linked_out_of_the_source_is_refused(
-    tmp_path: Path, host_script: Path
+@pytest.mark.parametrize(("kind", "target", "reason"), [
+    (tarfile.SYMTYPE, "{host}", "'train.py' is a link to an absolute path"),
+    (tarfile.SYMTYPE, "../../../host/evil.py", "'train.py' would link to '{tmp}/host/evil.py', "
+     "which is outside the destination"),
+    (tarfile.LNKTYPE, "{host}", "'train.py' is a link to an absolute path"),
+])
+def test_source_archive_linking_out_of_the_code_folder_is_refused(
+    tmp_path: Path, host_script: Path, kind: bytes, target: str, reason: str
 ) -> None:
     store = ObjectStore(tmp_path)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         link = tarfile.TarInfo("train.py")
-        link.type, link.linkname = tarfile.SYMTYPE, str(host_script)
+        link.type, link.linkname = kind, target.format(host=host_script)
         tar.addfile(link)
     store.put("s3://b/code/src.tar.gz", buffer.getvalue())
     store.put("s3://b/data/train.csv", b"1,2\n")
     outcome = run_training(_spec("Training"), _training_args(), _ctx(tmp_path))
     assert outcome.status == "Failed"
-    assert outcome.failure_reason == "training input: 'train.py' is a link to an absolute path"
+    assert outcome.failure_reason == f"training input: {reason.format(tmp=tmp_path)}"
     assert not (host_script.parent / "ran").exists()
+    assert not (tmp_path / "jobs" / "S" / "code" / "train.py").exists()
 
 
 @pytest.mark.parametrize("argv", [
