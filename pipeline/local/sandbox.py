@@ -90,7 +90,7 @@ def check_command(argv: Sequence[str], job_root: Path) -> None:
            f"(e.g. python3 {CONTAINER_ROOT}/processing/input/code/<file>)")
     if not argv:
         raise SandboxError("AppSpecification has no ContainerEntrypoint to run")
-    interpreter, rest = argv[0], list(argv[1:])
+    interpreter, rest = str(argv[0]), [str(a) for a in argv[1:]]
     options = _options_for(interpreter)
     if options is None:
         raise SandboxError(f"processing entrypoint starts {interpreter!r}; {fix}")
@@ -153,43 +153,65 @@ def _is_container_path(value: str) -> bool:
     return True
 
 
-def confined_files(folder: Path, boundary: Path) -> list[tuple[str, Path]]:
+def confined_files(folder: Path, boundary: Path,
+                   shown_as: str | None = None) -> list[tuple[str, Path]]:
     """Every regular file below ``folder`` as (relative name, file to read), sorted by parts.
 
     Links are followed only while they stay inside ``boundary`` (the job's folder): such a
     link is stored as its content. A link (or ``folder`` itself) leading out, a directory
     link looping back, and a file with more than one name (a hard link can name any file of
-    the same user) are refused, naming the file. Broken links, sockets and pipes are not
-    files and are left out, as before. Nothing is read here, so a caller can check every
-    output before storing any.
+    the same user) are refused, naming the file as ``shown_as`` (the container path the job
+    wrote to; default: the folder's name) plus its relative name. Broken links, sockets and
+    pipes are not files and are left out, as before. Nothing is read here, so a caller can
+    check every output before storing any.
     """
-    limit = _resolve(boundary)
-    start = _follow(folder, limit, folder.name)
-    if not start.is_dir():
-        return []
-    found: list[tuple[str, Path]] = []
-    _walk(start, PurePosixPath(), limit, found, (start,))
-    return sorted(found, key=lambda item: PurePosixPath(item[0]).parts)
+    walker = _Walker(_resolve(boundary), PurePosixPath(shown_as or folder.name))
+    start = walker.follow(folder, PurePosixPath())
+    if start.is_dir():
+        walker.walk(start, PurePosixPath(), (start,))
+    return sorted(walker.found, key=lambda item: PurePosixPath(item[0]).parts)
 
 
-def _walk(directory: Path, prefix: PurePosixPath, limit: Path,
-          found: list[tuple[str, Path]], ancestors: tuple[Path, ...]) -> None:
-    for entry in os.scandir(directory):
-        name = prefix / entry.name
-        path = Path(entry.path)
-        if entry.is_symlink():
-            path = _follow(path, limit, str(name))
-        if path.is_dir():
-            if path in ancestors:
-                raise SandboxError(f"output {name} is a link back to a folder above it (a loop)")
-            _walk(path, name, limit, found, (*ancestors, path))
-        elif path.is_file():
-            links = path.stat().st_nlink
-            if links > 1:
-                raise SandboxError(
-                    f"output {name} is a hard link ({links} names for one file); write the "
-                    "file itself into the output folder")
-            found.append((name.as_posix(), path))
+class _Walker:
+    """One walk of an output folder: the boundary, how files are named, what was found."""
+
+    def __init__(self, limit: Path, label: PurePosixPath) -> None:
+        self.limit, self.label = limit, label
+        self.found: list[tuple[str, Path]] = []
+
+    def walk(self, directory: Path, prefix: PurePosixPath, ancestors: tuple[Path, ...]) -> None:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as err:
+            raise SandboxError(f"cannot list {self.label / prefix}: {err.strerror}") from None
+        for entry in entries:
+            name, path = prefix / entry.name, Path(entry.path)
+            if entry.is_symlink():
+                path = self.follow(path, name)
+            if path.is_dir():
+                if path in ancestors:
+                    raise SandboxError(
+                        f"{self.label / name} is a link back to a folder above it (a loop)")
+                self.walk(path, name, (*ancestors, path))
+            elif path.is_file():
+                self._add(name, path)
+
+    def follow(self, path: Path, name: PurePosixPath) -> Path:
+        """Where ``path`` really is; SandboxError when that is outside the boundary."""
+        real = _resolve(path)
+        if not real.is_relative_to(self.limit):
+            raise SandboxError(
+                f"{self.label / name} is a link to {real}, outside the job folder; outputs "
+                "never follow links out (write the file itself into the output folder)")
+        return real
+
+    def _add(self, name: PurePosixPath, path: Path) -> None:
+        links = path.stat().st_nlink
+        if links > 1:
+            raise SandboxError(
+                f"{self.label / name} is a hard link ({links} names for one file); write the "
+                "file itself into the output folder")
+        self.found.append((name.as_posix(), path))
 
 
 def own_file(path: Path, boundary: Path) -> bool:
@@ -197,16 +219,6 @@ def own_file(path: Path, boundary: Path) -> bool:
     real = _resolve(path)
     return (real.is_relative_to(_resolve(boundary)) and real.is_file()
             and real.stat().st_nlink == 1)
-
-
-def _follow(path: Path, limit: Path, name: str) -> Path:
-    """Where ``path`` really is; SandboxError when that is outside ``limit``."""
-    real = _resolve(path)
-    if not real.is_relative_to(limit):
-        raise SandboxError(
-            f"output {name} is a link to {real}, outside the job folder; outputs never follow "
-            "links out (write the file itself into the output folder)")
-    return real
 
 
 def _resolve(path: Path) -> Path:

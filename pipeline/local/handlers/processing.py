@@ -89,7 +89,8 @@ def _upload_outputs(args: dict[str, Any], ctx: StepContext) -> None:
         if s3 is None:
             raise ValueError(f"output {item.get('OutputName')}: only S3Output is supported locally")
         source = host_path(s3["LocalPath"], ctx.job_dir)
-        planned.append((parse_s3_uri(s3["S3Uri"]), confined_files(source, ctx.job_dir)))
+        files = confined_files(source, ctx.job_dir, shown_as=s3["LocalPath"])
+        planned.append((parse_s3_uri(s3["S3Uri"]), files))
     for prefix, files in planned:
         ctx.objects.put_files(prefix, files)
 

@@ -156,7 +156,7 @@ def _tar(folder: Path, job_root: Path) -> bytes:
     """
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, path in confined_files(folder, job_root):
+        for name, path in confined_files(folder, job_root, shown_as="/opt/ml/model"):
             tar.add(path, arcname=name, recursive=False)
     return buffer.getvalue()
 

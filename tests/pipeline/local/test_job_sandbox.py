@@ -175,8 +175,9 @@ def test_processing_output_linked_out_of_the_job_stores_nothing(tmp_path: Path,
     outcome = run_processing(_spec("Processing"), _env_args("link.py", secret), _ctx(tmp_path))
     assert outcome.status == "Failed"
     assert outcome.failure_reason == (
-        f"processing output: output creds.txt is a link to {secret}, outside the job folder; "
-        "outputs never follow links out (write the file itself into the output folder)")
+        f"processing output: /opt/ml/processing/out/creds.txt is a link to {secret}, outside "
+        "the job folder; outputs never follow links out (write the file itself into the output "
+        "folder)")
     assert store.list_prefix("s3://b/results/out") == []
 
 
@@ -198,8 +199,8 @@ def test_model_folder_linked_out_of_the_job_stores_no_model(tmp_path: Path, secr
     outcome = run_training(_spec("Training"), args, _ctx(tmp_path))
     assert outcome.status == "Failed"
     assert outcome.failure_reason == (
-        f"training output: output creds.txt is a link to {secret}, outside the job folder; "
-        "outputs never follow links out (write the file itself into the output folder)")
+        f"training output: /opt/ml/model/creds.txt is a link to {secret}, outside the job "
+        "folder; outputs never follow links out (write the file itself into the output folder)")
     assert not store.exists("s3://b/models/pipelines-exec1-S/output/model.tar.gz")
 
 

@@ -161,22 +161,22 @@ def test_links_inside_the_job_are_stored_as_content_and_plain_files_listed(job: 
 def test_file_link_out_of_the_job_is_refused(job: Path, host_secret: Path) -> None:
     (job / "processing" / "out" / "creds.txt").symlink_to(host_secret)
     with pytest.raises(SandboxError) as err:
-        confined_files(job / "processing" / "out", job)
+        confined_files(job / "processing" / "out", job, shown_as="/opt/ml/processing/out")
     assert str(err.value) == (
-        f"output creds.txt is a link to {host_secret}, outside the job folder; outputs never "
-        "follow links out (write the file itself into the output folder)")
+        f"/opt/ml/processing/out/creds.txt is a link to {host_secret}, outside the job folder; "
+        "outputs never follow links out (write the file itself into the output folder)")
 
 
 def test_folder_link_out_of_the_job_is_refused(job: Path, host_secret: Path) -> None:
     (job / "processing" / "out" / "sub").mkdir()
     (job / "processing" / "out" / "sub" / "aws").symlink_to(host_secret.parent)
-    with pytest.raises(SandboxError, match=r"^output sub/aws is a link to .*/host, outside"):
+    with pytest.raises(SandboxError, match=r"^out/sub/aws is a link to .*/host, outside"):
         confined_files(job / "processing" / "out", job)
 
 
 def test_output_folder_that_is_itself_a_link_out_is_refused(job: Path, host_secret: Path) -> None:
     (job / "model").symlink_to(host_secret.parent)
-    with pytest.raises(SandboxError, match=r"^output model is a link to .*/host, outside"):
+    with pytest.raises(SandboxError, match=r"^model is a link to .*/host, outside"):
         confined_files(job / "model", job)
 
 
@@ -184,7 +184,7 @@ def test_link_loop_is_refused(job: Path) -> None:
     (job / "processing" / "out" / "again").symlink_to(job / "processing")
     with pytest.raises(SandboxError) as err:
         confined_files(job / "processing", job)
-    assert str(err.value) == "output out/again is a link back to a folder above it (a loop)"
+    assert str(err.value) == "processing/out/again is a link back to a folder above it (a loop)"
 
 
 def test_hard_link_to_a_host_file_is_refused(job: Path, host_secret: Path) -> None:
@@ -192,7 +192,7 @@ def test_hard_link_to_a_host_file_is_refused(job: Path, host_secret: Path) -> No
     with pytest.raises(SandboxError) as err:
         confined_files(job / "processing" / "out", job)
     assert str(err.value) == (
-        "output creds.txt is a hard link (2 names for one file); write the file itself into "
+        "out/creds.txt is a hard link (2 names for one file); write the file itself into "
         "the output folder")
     assert not own_file(job / "processing" / "out" / "creds.txt", job)
 

@@ -73,7 +73,7 @@ def test_upload_dir_stores_nothing_when_one_file_links_out_of_its_boundary(
     (out / "a.csv").write_text("a")
     (out / "z.txt").symlink_to(secret)
     store = ObjectStore(tmp_path / "store")
-    with pytest.raises(SandboxError, match=r"^output z.txt is a link to .*credentials, outside"):
+    with pytest.raises(SandboxError, match=r"^out/z.txt is a link to .*credentials, outside"):
         store.upload_dir(out, "s3://b/out", job)
     assert store.list_prefix("s3://b/out") == []
 
