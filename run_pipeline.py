@@ -8,8 +8,10 @@ runnable examples.
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from pipeline.cli import build_parser, check_combination, run
 from pipeline.console import Console
@@ -27,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     console = Console(sys.stdout, sys.stderr, json_mode=args.json)
+    previous = signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
     try:
         return run(args, console)
     except MoonpipeError as exc:
@@ -38,6 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Failed (see --list-executions)"
         )
         return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_like_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (kill, a closing terminal, a CI timeout) unwinds like Ctrl-C, so a local
+    execution and its running job end recorded, not left "Executing"."""
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
