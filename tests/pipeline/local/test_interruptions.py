@@ -7,6 +7,7 @@ stopped from the test as a person (or a CI timeout) would.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -23,10 +24,22 @@ import pytest
 
 from pipeline.errors import MoonpipeError
 from pipeline.local import interruptions
+from pipeline.local.endpoint_process import find_servers
 from pipeline.local.records import Records
 from pipeline.local.target import LocalTarget
 from pipeline.target import PipelineDefinition
-from tests.pipeline.local.local_defs import PREP, PREP_URI, SOURCE_URI, prep_step, train_step
+from tests.pipeline.local.local_defs import (
+    PREP,
+    PREP_URI,
+    SOURCE_URI,
+    TRAIN,
+    artifacts,
+    full_definition,
+    prep_step,
+    train_step,
+)
+from tests.pipeline.local.test_endpoint_state import SLOW_PROGRAM
+from tests.pipeline.local.test_endpoints import _kill_servers_under
 
 REPO = Path(__file__).resolve().parents[3]
 SLOW_TRAIN = """
@@ -243,3 +256,59 @@ def test_a_second_runner_of_one_execution_is_refused(store: Path) -> None:
             interruptions.runner_claim(records, dict(data)):
         pass  # pragma: no cover
     assert os.getpid() == records.execution(data["execution_id"])["runner"]["pid"]
+
+
+SERVING_TRAIN = TRAIN + """
+import os
+model_dir = os.environ["SM_MODEL_DIR"]
+os.makedirs(os.path.join(model_dir, "code"), exist_ok=True)
+for name, text in FILES.items():
+    with open(os.path.join(model_dir, name), "w") as fh:
+        fh.write(text)
+"""
+
+
+def _deploying_pipeline() -> PipelineDefinition:
+    """local_defs' full pipeline, whose model serves (slowly: a window to kill the deploy)."""
+    files = {"params.json": json.dumps({"scale": 1}), "code/inference.py": SLOW_PROGRAM,
+             "code/helper.py": "def combine(row):\n    return sum(row)\n"}
+    script = f"FILES = {files!r}\n" + SERVING_TRAIN
+    return PipelineDefinition("moonpipe", "deploys", json.dumps(full_definition()),
+                              {**artifacts(), SOURCE_URI: _tarball(script)})
+
+
+@pytest.fixture
+def deploy_store(tmp_path: Path) -> Iterator[Path]:
+    root = (tmp_path / "store").resolve()
+    LocalTarget(root).upsert_pipeline(_deploying_pipeline(), None)
+    yield root
+    _kill_servers_under(root)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_during_the_first_deploy_everything_stays_visible_and_deletable(
+        deploy_store: Path, signum: int) -> None:
+    store = deploy_store
+    proc = subprocess.Popen([sys.executable, "run_pipeline.py", "--target", "local", "--store",
+                             str(store), "--start", "--wait"], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    record = store / "endpoints" / "ep" / "endpoint.json"
+    deadline, creating = time.monotonic() + 90, False
+    while not creating and proc.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            creating = json.loads(record.read_text()).get("status") == "Creating"
+        time.sleep(0.002)
+    assert creating, "the run never reached its first deploy"
+    proc.send_signal(signum)
+    proc.communicate(timeout=60)
+    summary = _only_execution(store)
+    assert summary["status"] == "Failed"
+    assert _steps(summary)["Deploy"] == ("Failed", summary["failure_reason"])
+    listed = cli(store, "--list-endpoints", "--json")
+    assert [e["name"] for e in json.loads(listed.stdout)] == ["ep"]
+    stop = cli(store, "--stop", summary["execution_id"])
+    assert (stop.returncode, stop.stderr.startswith("error: cannot stop execution")) == (2, True)
+    deleted = cli(store, "--delete-endpoint", "ep")
+    assert deleted.returncode == 0, deleted.stderr
+    assert find_servers(store / "endpoints" / "ep") == []
+    assert json.loads(cli(store, "--list-endpoints", "--json").stdout) == []
