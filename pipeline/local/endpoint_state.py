@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -30,6 +31,7 @@ from pipeline.local.endpoint_process import (
 RECORD_FILE = "endpoint.json"
 LOCK_FILE = ".lock"
 IN_PROGRESS = ("Creating", "Updating")
+_EXEC_WINDOW_S = 0.25
 
 
 def settle(endpoint_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
@@ -47,6 +49,9 @@ def settle(endpoint_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
 def _settle_creating(endpoint_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
     """A server that answers /ping becomes the InService endpoint; none means Failed."""
     live = find_servers(endpoint_dir)
+    if not live:  # a process mid-exec shows no command line yet: look once more
+        time.sleep(_EXEC_WINDOW_S)
+        live = find_servers(endpoint_dir)
     ready = read_json_or_none(endpoint_dir / "server.json") or {}
     if ready.get("pid") in live and _pings(ready.get("port")):
         port = int(ready["port"])

@@ -43,7 +43,14 @@ from pipeline.local.endpoint_process import (
     stop_server,
     wait_until_serving,
 )
-from pipeline.local.endpoint_state import LOCK_FILE, RECORD_FILE, control, error_message, settle
+from pipeline.local.endpoint_state import (
+    IN_PROGRESS,
+    LOCK_FILE,
+    RECORD_FILE,
+    control,
+    error_message,
+    settle,
+)
 from pipeline.local.liveness import try_lock
 
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's EndpointName rule
@@ -122,7 +129,7 @@ def describe_endpoint(store_root: Path, name: str) -> EndpointInfo:
 def _settled_record(endpoint_dir: Path) -> dict[str, Any] | None:
     """The record; if its deployer is gone mid-way (lock free), settled from the facts."""
     record = _read_record(endpoint_dir)
-    if record is None or record.get("status") not in ("Creating", "Updating"):
+    if record is None or record.get("status") not in IN_PROGRESS:
         return record
     with try_lock(endpoint_dir / LOCK_FILE) as acquired:
         if not acquired:
@@ -133,7 +140,7 @@ def _settled_record(endpoint_dir: Path) -> dict[str, Any] | None:
 
 def _in_progress_message(endpoint_dir: Path, name: str) -> str:
     record = _read_record(endpoint_dir) or {}
-    status = record.get("status") if record.get("status") in ("Creating", "Updating") \
+    status = record.get("status") if record.get("status") in IN_PROGRESS \
         else "being deployed"
     return (f'Cannot update in-progress endpoint "{name}": it is {status} by another '
             "execution; wait for it to finish (see --list-endpoints), then run again")
@@ -185,13 +192,13 @@ def _start_server(endpoint_dir: Path, name: str, config_name: str, model_dir: Pa
     """Record Creating, start a detached server, wait for /ping; record InService or Failed.
 
     The record exists before the server does, so a kill at any moment leaves a record that
-    lists the endpoint and lets --delete-endpoint find the server (endpoint_state settles it).
+    lists the endpoint; the server's pid needs no second write (each costs an fsync): delete
+    and endpoint_state find a server by its command line.
     """
     record = _new_record(previous, name, config_name, model_dir, env, None, port)
     write_json(endpoint_dir / RECORD_FILE, {**record, "status": "Creating"})
     proc = spawn_server(endpoint_dir, name, config_name, model_dir, env, host, port)
     record["pid"] = proc.pid
-    write_json(endpoint_dir / RECORD_FILE, {**record, "status": "Creating"})
     try:
         record["port"] = wait_until_serving(proc, endpoint_dir, timeout_s)
     except EndpointError as exc:

@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,11 +83,11 @@ def _record(store: Path) -> dict[str, Any]:
     return {}
 
 
-def _kill_when(proc: subprocess.Popen[str], store: Path, status: str, with_pid: bool) -> None:
+def _kill_when(proc: subprocess.Popen[str], store: Path, status: str,
+               also: Callable[[], bool]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        record = _record(store)
-        if record.get("status") == status and (record.get("pid") or not with_pid):
+        if _record(store).get("status") == status and also():
             proc.kill()
             proc.communicate()
             return
@@ -113,13 +113,14 @@ def test_killed_during_the_first_deploy_the_server_is_listed_serves_and_is_delet
         store: Path, models: dict[str, Path], tmp_path: Path) -> None:
     go = tmp_path / "go"
     go.touch()
-    _kill_when(_deployer(store, "cfg-a", models["slow-a"], go), store, "Creating", True)
+    deployer = _deployer(store, "cfg-a", models["slow-a"], go)
+    endpoint_dir = store / "endpoints" / "ep"
+    _kill_when(deployer, store, "Creating", lambda: bool(find_servers(endpoint_dir)))
     [listed] = list_endpoints(store)
     assert (listed.name, listed.status) in {("ep", "Creating"), ("ep", "InService")}
     info = _settled(store)
     assert (info.status, info.config_name) == ("InService", "cfg-a")
     assert _served(store) == SERVED["cfg-a"]
-    endpoint_dir = store / "endpoints" / "ep"
     assert find_servers(endpoint_dir) == [info.pid]
     delete_endpoint(store, "ep")
     assert find_servers(endpoint_dir) == []
