@@ -203,13 +203,16 @@ class SageMakerTarget:
         missing = ExecutionNotFoundError(
             f"no execution {execution_ref} in {self.region}; list them with --list-executions"
         )
-        try:
-            with translate(f"stop execution {execution_ref}", not_found=missing):
+        with translate(f"stop execution {execution_ref}", not_found=missing):
+            try:
                 self._sm.stop_pipeline_execution(PipelineExecutionArn=arn)
-        except AwsError as exc:
-            if "ValidationException" in str(exc):
-                raise ConfigError(str(exc)) from None
-            raise
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                code, message = str(error.get("Code", "")), str(error.get("Message", ""))
+                if code != "ValidationException" or _is_not_found(code, message):
+                    raise
+                raise ConfigError(f"could not stop execution {execution_ref}: "
+                                  f"{_one_line(message)}") from None
         return self.describe_execution(arn)
 
     def _execution_arn(self, execution_ref: str) -> str:

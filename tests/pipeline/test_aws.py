@@ -522,10 +522,24 @@ def test_stop_of_an_ended_execution_is_one_line_exit_2(
     with pytest.raises(ConfigError) as caught:
         target.stop_execution("abc")
     assert str(caught.value) == (
-        "could not stop execution abc: ValidationException: Pipeline execution with ARN abc "
+        "could not stop execution abc: Pipeline execution with ARN abc "
         "status is Succeeded. Only Executing executions can be stopped."
     )
     assert caught.value.exit_code == 2
+
+
+def test_stop_of_an_unknown_execution_says_so(target: SageMakerTarget, sm: Stubber) -> None:
+    sm.add_client_error(
+        "stop_pipeline_execution",
+        "ValidationException",
+        f"Could not find pipeline execution with PipelineExecutionArn {EXEC}.",
+        expected_params={"PipelineExecutionArn": EXEC},
+    )
+    with pytest.raises(ExecutionNotFoundError) as caught:
+        target.stop_execution(EXEC)
+    assert str(caught.value) == (
+        f"no execution {EXEC} in us-east-1; list them with --list-executions"
+    )
 
 
 def test_stop_against_moto_is_a_clear_error(
