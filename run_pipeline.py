@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 from pipeline.cli import build_parser, check_combination, run
 from pipeline.console import Console
@@ -29,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     console = Console(sys.stdout, sys.stderr, json_mode=args.json)
-    previous = signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
+    previous = _on_sigterm(_terminate_like_ctrl_c)
     try:
         return run(args, console)
     except MoonpipeError as exc:
@@ -42,7 +44,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_INTERRUPTED
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        _on_sigterm(previous)
+
+
+def _on_sigterm(handler: Any) -> Any:
+    """Install a SIGTERM handler; returns the previous one (None off the main thread,
+    where Python allows no handlers: a caller embedding main() keeps its own)."""
+    if threading.current_thread() is not threading.main_thread() or handler is None:
+        return None
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def _terminate_like_ctrl_c(signum: int, frame: FrameType | None) -> None:
