@@ -8,8 +8,12 @@ runnable examples.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from types import FrameType
+from typing import Any
 
 from pipeline.cli import build_parser, check_combination, run
 from pipeline.console import Console
@@ -27,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     console = Console(sys.stdout, sys.stderr, json_mode=args.json)
+    previous = _on_sigterm(_terminate_like_ctrl_c)
     try:
         return run(args, console)
     except MoonpipeError as exc:
@@ -38,6 +43,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Failed (see --list-executions)"
         )
         return EXIT_INTERRUPTED
+    finally:
+        _on_sigterm(previous)
+
+
+def _on_sigterm(handler: Any) -> Any:
+    """Install a SIGTERM handler; returns the previous one (None off the main thread,
+    where Python allows no handlers: a caller embedding main() keeps its own)."""
+    if threading.current_thread() is not threading.main_thread() or handler is None:
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _terminate_like_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (kill, a closing terminal, a CI timeout) unwinds like Ctrl-C, so a local
+    execution and its running job end recorded, not left "Executing"."""
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

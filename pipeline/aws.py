@@ -189,12 +189,37 @@ class SageMakerTarget:
 
     def describe_execution(self, execution_ref: str) -> ExecutionSummary:
         """One execution by its id (under this pipeline) or its full ARN."""
-        arn = execution_ref
-        if not execution_ref.startswith("arn:"):
-            pipeline_arn = self._describe_pipeline(self.pipeline_name)["PipelineArn"]
-            arn = f"{pipeline_arn}/execution/{execution_ref}"
+        arn = self._execution_arn(execution_ref)
         described = self._describe_execution_raw(arn, execution_ref)
         return self._summary(described, self._steps(arn))
+
+    def stop_execution(self, execution_ref: str) -> ExecutionSummary:
+        """StopPipelineExecution; the execution shows Stopping until the service stops it.
+
+        SageMaker answers a stop of an execution that already ended with a
+        ValidationException; its message reaches the user as one line (exit 2).
+        """
+        arn = self._execution_arn(execution_ref)
+        missing = ExecutionNotFoundError(
+            f"no execution {execution_ref} in {self.region}; list them with --list-executions"
+        )
+        with translate(f"stop execution {execution_ref}", not_found=missing):
+            try:
+                self._sm.stop_pipeline_execution(PipelineExecutionArn=arn)
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                code, message = str(error.get("Code", "")), str(error.get("Message", ""))
+                if code != "ValidationException" or _is_not_found(code, message):
+                    raise
+                raise ConfigError(f"could not stop execution {execution_ref}: "
+                                  f"{_one_line(message)}") from None
+        return self.describe_execution(arn)
+
+    def _execution_arn(self, execution_ref: str) -> str:
+        if execution_ref.startswith("arn:"):
+            return execution_ref
+        pipeline_arn = self._describe_pipeline(self.pipeline_name)["PipelineArn"]
+        return f"{pipeline_arn}/execution/{execution_ref}"
 
     def _describe_execution_raw(self, arn: str, shown_as: str) -> dict[str, Any]:
         missing = ExecutionNotFoundError(

@@ -30,6 +30,7 @@ examples (local target: no AWS account, runs on this machine):
   python run_pipeline.py --start --param HiddenDim=40 --param Epochs=50
   python run_pipeline.py --list-executions
   python run_pipeline.py --describe-execution <execution-id>
+  python run_pipeline.py --stop <execution-id>              # from another terminal
   printf '0.0,0.9\\n1.0,-0.5\\n' | python run_pipeline.py --invoke moonpipe-endpoint --data -
   python run_pipeline.py --definition > definition.json     # offline, no credentials
 
@@ -53,7 +54,7 @@ notes:
 USAGE = """
   run_pipeline.py [--upsert] [--start [--wait] [--param NAME=VALUE ...]] [settings] [--json]
   run_pipeline.py --definition [settings] [--json]
-  run_pipeline.py {--list-executions | --describe-execution ID | --list-endpoints |
+  run_pipeline.py {--list-executions | --describe-execution ID | --stop ID | --list-endpoints |
                    --invoke NAME --data FILE | --delete-endpoint NAME} [settings] [--json]"""
 
 
@@ -107,6 +108,9 @@ def _add_management_flags(manage: argparse._ArgumentGroup) -> None:
     )
     manage.add_argument(
         "--describe-execution", metavar="ID", help="one execution (id or ARN): steps, reasons, logs"
+    )
+    manage.add_argument(
+        "--stop", metavar="ID", help="stop a running execution (id or ARN); it ends Stopped"
     )
     manage.add_argument("--list-endpoints", action="store_true", help="endpoints and their status")
     manage.add_argument(
@@ -173,6 +177,7 @@ def _modes(args: argparse.Namespace) -> list[tuple[str, bool]]:
         ("--definition", args.definition),
         ("--list-executions", args.list_executions),
         ("--describe-execution", args.describe_execution is not None),
+        ("--stop", args.stop is not None),
         ("--list-endpoints", args.list_endpoints),
         ("--invoke", args.invoke is not None),
         ("--delete-endpoint", args.delete_endpoint is not None),
@@ -270,6 +275,8 @@ def run_management(args: argparse.Namespace, cfg: Any, target: Target, console: 
         console.executions(target.list_executions(cfg.pipeline.name))
     elif args.describe_execution is not None:
         console.described(target.describe_execution(args.describe_execution), notes)
+    elif args.stop is not None:
+        console.described(target.stop_execution(args.stop), notes)
     elif args.list_endpoints:
         console.endpoints(target.list_endpoints())
     elif args.invoke is not None:

@@ -141,6 +141,13 @@ class Target(Protocol):
         """One execution by id or ARN (raises ExecutionNotFoundError)."""
         ...
 
+    def stop_execution(self, execution_ref: str) -> ExecutionSummary:
+        """Stop a running execution (StopPipelineExecution); it ends Stopped.
+
+        Raises a MoonpipeError with exit code 2 if the execution has already ended.
+        """
+        ...
+
     def list_executions(self, pipeline_name: str) -> list[ExecutionSummary]:
         """The pipeline's executions, newest first (steps may be left empty)."""
         ...

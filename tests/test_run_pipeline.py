@@ -420,3 +420,29 @@ def test_help_runs_as_a_script() -> None:
     )
     assert done.returncode == 0
     assert "exit codes: 0 success" in done.stdout.lower()
+
+
+def test_sigterm_is_ctrl_c_only_while_main_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+    import threading
+
+    seen: list[Any] = []
+    before = signal.getsignal(signal.SIGTERM)
+    store = ["--target", "local", "--store", str(tmp_path / "store")]
+
+    def spy(args: Any, console: Any) -> int:
+        seen.append(signal.getsignal(signal.SIGTERM))
+        return cli.run(args, console)
+
+    monkeypatch.setattr(run_pipeline, "run", spy)
+    assert run_pipeline.main(["--list-executions", *store]) == 0
+    codes: list[int] = []
+    worker = threading.Thread(
+        target=lambda: codes.append(run_pipeline.main(["--list-executions", *store])))
+    worker.start()
+    worker.join()
+    assert seen[0] is run_pipeline._terminate_like_ctrl_c
+    assert seen[1] is before and codes == [0]  # off the main thread: left alone, no error
+    assert signal.getsignal(signal.SIGTERM) is before

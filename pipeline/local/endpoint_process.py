@@ -101,6 +101,25 @@ def server_alive(record: Mapping[str, Any], endpoint_dir: Path) -> bool:
         and str(endpoint_dir).encode() in cmdline
 
 
+def find_servers(endpoint_dir: Path) -> list[int]:
+    """Pids of every live server process of this endpoint, found by its command line.
+
+    The record may not know a server yet (a kill right after it was started); the process
+    table always does, so delete and the settling of records look here too.
+    """
+    wanted = [SERVER_MODULE.encode(), b"--endpoint-dir", str(endpoint_dir).encode()]
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError, ValueError):
+            args = cmdline.read_bytes().split(b"\0")
+            at = args.index(wanted[1]) if wanted[1] in args else -1
+            if wanted[0] in args and 0 <= at < len(args) - 1 and args[at + 1] == wanted[2]:
+                pid = int(cmdline.parent.name)
+                if server_alive({"pid": pid}, endpoint_dir):
+                    found.append(pid)
+    return sorted(found)
+
+
 def stop_server(pid: int) -> None:
     """SIGTERM (graceful: in-flight requests finish), SIGKILL if still there after 10 s."""
     with contextlib.suppress(ProcessLookupError):

@@ -34,6 +34,7 @@ from pipeline.errors import EndpointError
 from pipeline.local.atomic import write_json
 from pipeline.local.container import map_env
 from pipeline.local.endpoint_process import (
+    find_servers,
     locked,
     loopback_opener,
     read_json_or_none,
@@ -42,8 +43,16 @@ from pipeline.local.endpoint_process import (
     stop_server,
     wait_until_serving,
 )
+from pipeline.local.endpoint_state import (
+    IN_PROGRESS,
+    LOCK_FILE,
+    RECORD_FILE,
+    control,
+    error_message,
+    settle,
+)
+from pipeline.local.liveness import try_lock
 
-RECORD_FILE = "endpoint.json"
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's EndpointName rule
 _MODEL_ENV_DEFAULTS = {"SAGEMAKER_PROGRAM": "inference.py",
                        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
@@ -56,7 +65,7 @@ class EndpointInfo:
     name: str
     url: str
     config_name: str
-    status: str  # InService | Failed | OutOfService
+    status: str  # Creating | Updating | InService | Failed | OutOfService (server gone)
     pid: int | None
     port: int | None
     model_dir: str | None
@@ -70,10 +79,13 @@ def deploy(store_root: Path, endpoint_name: str, config_name: str, model_data: P
     """Create the endpoint, or update it in place if its server is alive.
 
     ``port`` only matters when a server starts; an update keeps the running server's port.
+    One deployment per endpoint at a time, as on SageMaker: while another process creates
+    or updates it, this one fails at once with SageMaker's "Cannot update in-progress
+    endpoint" instead of queueing behind it and silently replacing its model.
 
     Raises:
-        EndpointError: bad name, unreadable archive, or a model that fails to load (on an
-            update the old model keeps serving).
+        EndpointError: bad name, unreadable archive, an update already in progress, or a
+            model that fails to load (on an update the old model keeps serving).
     """
     _check_name(endpoint_name, "endpoint")
     _check_name(config_name, "endpoint config")
@@ -81,10 +93,13 @@ def deploy(store_root: Path, endpoint_name: str, config_name: str, model_data: P
         raise EndpointError(f"model data {model_data} does not exist; run the training step "
                             "first or pass the path of a model.tar.gz")
     endpoint_dir = _endpoint_dir(store_root, endpoint_name)
-    with locked(endpoint_dir):
+    with try_lock(endpoint_dir / LOCK_FILE) as acquired:
+        if not acquired:
+            raise EndpointError(_in_progress_message(endpoint_dir, endpoint_name))
+        record = _read_record(endpoint_dir)
+        record = None if record is None else settle(endpoint_dir, record)
         job_root = _unpack_model(endpoint_dir, config_name, Path(model_data))
         env = map_env({**_MODEL_ENV_DEFAULTS, **environment}, job_root)
-        record = _read_record(endpoint_dir)
         if record is not None and server_alive(record, endpoint_dir):
             record = _hot_swap(endpoint_dir, record, config_name, job_root / "model", env,
                                timeout_s)
@@ -98,15 +113,37 @@ def deploy(store_root: Path, endpoint_name: str, config_name: str, model_data: P
 
 def list_endpoints(store_root: Path) -> list[EndpointInfo]:
     """Every recorded endpoint, sorted by name; a dead server shows as OutOfService."""
-    root = Path(store_root) / "endpoints"
+    root = Path(store_root).resolve() / "endpoints"
     records = sorted(root.glob(f"*/{RECORD_FILE}")) if root.is_dir() else []
-    return [_info(_read_record(p.parent) or {"name": p.parent.name}, p.parent) for p in records]
+    return [_info(_settled_record(p.parent) or {"name": p.parent.name}, p.parent)
+            for p in records]
 
 
 def describe_endpoint(store_root: Path, name: str) -> EndpointInfo:
     """One endpoint; raises EndpointError if there is none of that name."""
     endpoint_dir = _endpoint_dir(store_root, name, create=False)
-    return _info(_require_record(endpoint_dir, name), endpoint_dir)
+    _require_record(endpoint_dir, name)
+    return _info(_settled_record(endpoint_dir) or {"name": name}, endpoint_dir)
+
+
+def _settled_record(endpoint_dir: Path) -> dict[str, Any] | None:
+    """The record; if its deployer is gone mid-way (lock free), settled from the facts."""
+    record = _read_record(endpoint_dir)
+    if record is None or record.get("status") not in IN_PROGRESS:
+        return record
+    with try_lock(endpoint_dir / LOCK_FILE) as acquired:
+        if not acquired:
+            return record  # a deployment is in progress: its status is the truth
+        record = _read_record(endpoint_dir)
+        return None if record is None else settle(endpoint_dir, record)
+
+
+def _in_progress_message(endpoint_dir: Path, name: str) -> str:
+    record = _read_record(endpoint_dir) or {}
+    status = record.get("status") if record.get("status") in IN_PROGRESS \
+        else "being deployed"
+    return (f'Cannot update in-progress endpoint "{name}": it is {status} by another '
+            "execution; wait for it to finish (see --list-endpoints), then run again")
 
 
 def delete_endpoint(store_root: Path, name: str) -> None:
@@ -117,8 +154,11 @@ def delete_endpoint(store_root: Path, name: str) -> None:
     endpoint_dir = _endpoint_dir(store_root, name, create=False)
     with locked(endpoint_dir):
         record = _require_record(endpoint_dir, name)
+        pids = set(find_servers(endpoint_dir))  # also a server the record never learned of
         if server_alive(record, endpoint_dir):
-            stop_server(int(record["pid"]))
+            pids.add(int(record["pid"]))
+        for pid in sorted(pids):
+            stop_server(pid)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         os.replace(endpoint_dir / RECORD_FILE, endpoint_dir / f"endpoint.deleted-{stamp}.json")
         for leftover in ("server.json", "control.token"):
@@ -140,7 +180,7 @@ def invoke(store_root: Path, name: str, body: bytes, content_type: str,
             return response.read()
     except urllib.error.HTTPError as exc:
         raise EndpointError(f"endpoint {name!r} answered HTTP {exc.code}: "
-                            f"{_error_message(exc.read())}") from None
+                            f"{error_message(exc.read())}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise EndpointError(f"endpoint {name!r} is not reachable at {info.url} ({exc}); "
                             f"see {info.log_path}") from None
@@ -149,9 +189,16 @@ def invoke(store_root: Path, name: str, body: bytes, content_type: str,
 def _start_server(endpoint_dir: Path, name: str, config_name: str, model_dir: Path,
                   env: dict[str, str], host: str, port: int | None, timeout_s: float,
                   previous: dict[str, Any] | None) -> dict[str, Any]:
-    """Start a detached server and wait for /ping; record InService or Failed."""
+    """Record Creating, start a detached server, wait for /ping; record InService or Failed.
+
+    The record exists before the server does, so a kill at any moment leaves a record that
+    lists the endpoint; the server's pid needs no second write (each costs an fsync): delete
+    and endpoint_state find a server by its command line.
+    """
+    record = _new_record(previous, name, config_name, model_dir, env, None, port)
+    write_json(endpoint_dir / RECORD_FILE, {**record, "status": "Creating"})
     proc = spawn_server(endpoint_dir, name, config_name, model_dir, env, host, port)
-    record = _new_record(previous, name, config_name, model_dir, env, proc.pid, port)
+    record["pid"] = proc.pid
     try:
         record["port"] = wait_until_serving(proc, endpoint_dir, timeout_s)
     except EndpointError as exc:
@@ -167,47 +214,33 @@ def _start_server(endpoint_dir: Path, name: str, config_name: str, model_dir: Pa
 
 def _hot_swap(endpoint_dir: Path, record: dict[str, Any], config_name: str, model_dir: Path,
               env: dict[str, str], timeout_s: float) -> dict[str, Any]:
-    """Ask the live server to load the new model and swap; the old one serves meanwhile."""
+    """Ask the live server to load the new model and swap; the old one serves meanwhile.
+
+    Record the pending model (Updating), swap, confirm with the server, then commit: a kill
+    in between leaves a record endpoint_state settles by asking the server what it serves.
+    """
     spec = {"config_name": config_name, "model_dir": str(model_dir), "environment": env}
+    updated = _new_record(record, record["name"], config_name, model_dir, env, record["pid"],
+                          record["port"])
+    updated["url"] = record["url"]
+    write_json(endpoint_dir / RECORD_FILE, {**record, "status": "Updating", "pending": updated})
     try:
-        status = _control(endpoint_dir, record, "reload", json.dumps(spec).encode(), timeout_s)
-        status = _control(endpoint_dir, record, "status", None, timeout_s)
+        status = control(endpoint_dir, record, "reload", json.dumps(spec).encode(), timeout_s)
+        status = control(endpoint_dir, record, "status", None, timeout_s)
         if status.get("config_name") != config_name:
             raise EndpointError(f"server still reports {status.get('config_name')!r}")
     except EndpointError as exc:
         reason = f"endpoint {record['name']!r} kept serving {record['config_name']!r}: " \
                  f"update to {config_name!r} failed: {exc}"
-        write_json(endpoint_dir / RECORD_FILE, {**record, "failure_reason": reason})
+        write_json(endpoint_dir / RECORD_FILE, {**record, "status": "InService",
+                                                "failure_reason": reason})
         raise EndpointError(reason) from None
-    updated = _new_record(record, record["name"], config_name, model_dir, env, record["pid"],
-                          record["port"])
-    updated["url"] = record["url"]
     write_json(endpoint_dir / RECORD_FILE, updated)
     return updated
 
 
-def _control(endpoint_dir: Path, record: dict[str, Any], action: str, body: bytes | None,
-             timeout_s: float) -> dict[str, Any]:
-    """Call a control route with the endpoint's token; errors carry the server's message."""
-    try:
-        token = (endpoint_dir / "control.token").read_text().strip()
-    except OSError as exc:
-        raise EndpointError(f"cannot read the control token ({exc.strerror})") from None
-    request = urllib.request.Request(f"{record['url']}/_moonpipe/{action}", data=body,
-                                     method="POST" if body is not None else "GET",
-                                     headers={"X-Moonpipe-Token": token,
-                                              "Content-Type": "application/json"})
-    try:
-        with loopback_opener.open(request, timeout=timeout_s) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        raise EndpointError(_error_message(exc.read())) from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise EndpointError(f"server not reachable at {record['url']} ({exc})") from None
-
-
 def _new_record(previous: dict[str, Any] | None, name: str, config_name: str,
-                model_dir: Path, env: dict[str, str], pid: int, port: int | None
+                model_dir: Path, env: dict[str, str], pid: int | None, port: int | None
                 ) -> dict[str, Any]:
     now = datetime.now(timezone.utc).isoformat()
     history = list((previous or {}).get("history", []))
@@ -300,11 +333,3 @@ def _read_record(endpoint_dir: Path) -> dict[str, Any] | None:
         return {"name": endpoint_dir.name, "status": "Failed",
                 "failure_reason": f"record {path} is unreadable; delete and redeploy"}
     return record
-
-
-def _error_message(body: bytes) -> str:
-    """The server's one-line message from an error body (JSON ``error`` or plain text)."""
-    try:
-        return str(json.loads(body)["error"])
-    except (ValueError, KeyError, TypeError):
-        return " ".join(body.decode("utf-8", "replace").split())[:500] or "no message"

@@ -19,6 +19,8 @@ from pipeline.local.graph import DefinitionError, Plan, parse_definition
 from pipeline.local.handlers import HANDLERS
 from pipeline.local.handlers.base import ACCOUNT, LineListener
 from pipeline.local.handlers.hosting import ENDPOINTS_MODULE
+from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
+from pipeline.local.interruptions import stop as stop_running
 from pipeline.local.orchestrator import now
 from pipeline.local.records import Records
 from pipeline.local.runner import ExecutionIdentity, run_execution, unsupported_step_types
@@ -82,8 +84,8 @@ class LocalTarget:
 
     def wait(self, execution_arn: str, on_step: StepListener) -> ExecutionSummary:
         """Run the execution (once) to its end, reporting each step to ``on_step``."""
-        data = self.records.execution(_execution_id(execution_arn))
-        if data["status"] == "Executing" and data.get("ran"):
+        data = settle(self.records, _execution_id(execution_arn))
+        if data["status"] == "Executing" and data.get("ran") and not data.get("runner"):
             self._finish(data, "Failed", "the process running this execution stopped before "
                          "it finished; start a new execution")
         elif data["status"] == "Executing":
@@ -91,31 +93,49 @@ class LocalTarget:
         return summarize(self.records, self.objects, data["execution_id"])
 
     def _run(self, data: dict[str, Any], on_step: StepListener) -> None:
-        data["ran"] = True
-        self.records.save_execution(data)
+        """Run while holding the runner lock; an interruption ends the records too.
+
+        A KeyboardInterrupt (Ctrl-C, or SIGTERM as run_pipeline.py maps it) after a --stop
+        is the stop working: the execution ends Stopped and the summary is returned.
+        """
         name = data["pipeline_name"]
         record = self.records.pipeline(name, data["pipeline_version"])
         identity = ExecutionIdentity(name, self.pipeline_arn(name), data["execution_id"],
                                      data["execution_arn"], data["started_at"])
-        try:
-            result = run_execution(self.store_root, self.region,
-                                   _plan(record["PipelineDefinition"], name), identity,
-                                   data["parameters"], on_step, self.on_line)
-        except BaseException:
-            self._finish(data, "Failed", "the execution was interrupted; start a new one")
-            raise
-        self._finish(data, result.status, result.failure_reason)
+        with runner_claim(self.records, data):
+            try:
+                result = run_execution(self.store_root, self.region,
+                                       _plan(record["PipelineDefinition"], name), identity,
+                                       data["parameters"], on_step, self.on_line)
+            except BaseException as exc:
+                status, reason = interrupted_outcome(self.records, data["execution_id"],
+                                                     "the execution was interrupted")
+                close_execution(self.records, data, status, reason)
+                if status == "Stopped" and isinstance(exc, KeyboardInterrupt):
+                    return
+                raise
+            self._finish(data, result.status, result.failure_reason)
 
     def _finish(self, data: dict[str, Any], status: str, reason: str | None) -> None:
         data.update(status=status, failure_reason=reason, ended_at=now().isoformat())
         self.records.save_execution(data)
 
     def describe_execution(self, execution_ref: str) -> ExecutionSummary:
-        """One execution by id or ARN."""
-        return summarize(self.records, self.objects, _execution_id(execution_ref))
+        """One execution by id or ARN (settled first: a dead runner's shows as Failed)."""
+        execution_id = _execution_id(execution_ref)
+        settle(self.records, execution_id)
+        return summarize(self.records, self.objects, execution_id)
+
+    def stop_execution(self, execution_ref: str) -> ExecutionSummary:
+        """Stop a running execution from any process; it ends Stopped, as on SageMaker."""
+        execution_id = _execution_id(execution_ref)
+        stop_running(self.records, execution_id)
+        return summarize(self.records, self.objects, execution_id)
 
     def list_executions(self, pipeline_name: str) -> list[ExecutionSummary]:
         """The pipeline's executions, newest first (without their steps)."""
+        for execution_id in self.records.execution_ids():
+            settle(self.records, execution_id)
         found = [summarize(self.records, self.objects, i, with_steps=False)
                  for i in self.records.execution_ids()]
         mine = [s for s in found if s.pipeline_name == pipeline_name]

@@ -490,3 +490,65 @@ def test_definition_needs_no_credentials_at_all(tmp_path: Path) -> None:
     definition = json.loads(done.stdout)
     assert definition["Version"] == "2020-12-01"
     assert "HiddenDim" in {p["Name"] for p in definition["Parameters"]}
+
+
+def test_stop_sends_stop_pipeline_execution_and_shows_stopping(
+    target: SageMakerTarget, sm: Stubber
+) -> None:
+    sm.add_response(
+        "stop_pipeline_execution",
+        {"PipelineExecutionArn": EXEC},
+        {"PipelineExecutionArn": EXEC},
+    )
+    poll(sm, "Stopping", [step("Train", "Stopping")])
+    sm.add_response("list_pipeline_parameters_for_execution", {"PipelineParameters": []},
+                    {"PipelineExecutionArn": EXEC})
+    summary = target.stop_execution(EXEC)
+    assert (summary.status, [(s.name, s.status) for s in summary.steps]) == (
+        "Stopping", [("Train", "Stopping")])
+
+
+def test_stop_of_an_ended_execution_is_one_line_exit_2(
+    target: SageMakerTarget, sm: Stubber
+) -> None:
+    sm.add_response("describe_pipeline", {"PipelineArn": PIPE}, {"PipelineName": "moonpipe"})
+    sm.add_client_error(
+        "stop_pipeline_execution",
+        "ValidationException",
+        "Pipeline execution with ARN abc status is Succeeded. Only Executing executions can be "
+        "stopped.",
+        expected_params={"PipelineExecutionArn": EXEC},
+    )
+    with pytest.raises(ConfigError) as caught:
+        target.stop_execution("abc")
+    assert str(caught.value) == (
+        "could not stop execution abc: Pipeline execution with ARN abc "
+        "status is Succeeded. Only Executing executions can be stopped."
+    )
+    assert caught.value.exit_code == 2
+
+
+def test_stop_of_an_unknown_execution_says_so(target: SageMakerTarget, sm: Stubber) -> None:
+    sm.add_client_error(
+        "stop_pipeline_execution",
+        "ValidationException",
+        f"Could not find pipeline execution with PipelineExecutionArn {EXEC}.",
+        expected_params={"PipelineExecutionArn": EXEC},
+    )
+    with pytest.raises(ExecutionNotFoundError) as caught:
+        target.stop_execution(EXEC)
+    assert str(caught.value) == (
+        f"no execution {EXEC} in us-east-1; list them with --list-executions"
+    )
+
+
+def test_stop_against_moto_is_a_clear_error(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """moto does not implement StopPipelineExecution (HTTP 500): one line, no traceback."""
+    assert cli([*SAGEMAKER, "--role-arn", ROLE, "--upsert", "--start"], capsys)[0] == 0
+    listed = json.loads(cli([*SAGEMAKER, "--list-executions", "--json"], capsys)[1])
+    code, out, err = cli([*SAGEMAKER, "--stop", listed[0]["execution_id"]], capsys)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: could not stop execution {listed[0]['execution_id']}: 500: ")
+    assert err.count("\n") == 1 and "Traceback" not in err, err

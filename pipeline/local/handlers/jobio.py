@@ -8,13 +8,16 @@ log file and line by line to an optional listener.
 from __future__ import annotations
 
 import collections
+import ctypes
 import os
+import signal
 import site
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from pipeline.local.container import host_path, map_args, map_env
 from pipeline.local.sandbox import PYTHON_NAMES, own_file
@@ -26,6 +29,9 @@ _IMAGE_PYTHON = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
 _HOST_NAMES = frozenset({"PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "TMPDIR"})
 _TAIL_LINES = 5
 MESSAGE_LIMIT = 1024
+JOB_STOP_GRACE_S = 5.0
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
 @dataclass(frozen=True)
@@ -107,19 +113,50 @@ def run_job(
             proc = subprocess.Popen(
                 list(argv), cwd=cwd, env=dict(env), stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
+                preexec_fn=_die_with_runner if _LIBC is not None else None,
             )
         except OSError as err:
             log.write(f"could not start {argv[0]}: {err}\n")
             return JobRun(127, (f"could not start {argv[0]}: {err.strerror}",))
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.write(line)
-            text = line.rstrip("\n")
-            if text.strip():
-                tail.append(text)
-            if on_line is not None:
-                on_line(text)
+        try:
+            _follow(proc, log, tail, on_line)
+        except BaseException:  # Ctrl-C, SIGTERM or --stop: the job must not outlive the run
+            stop_job(proc)
+            log.write("job stopped: the execution was interrupted or stopped\n")
+            raise
         return JobRun(proc.wait(), tuple(tail))
+
+
+def _die_with_runner() -> None:
+    """In the job, before exec: the kernel kills the job if the runner dies (even SIGKILL).
+
+    Else a killed run would leave its job computing (and holding memory) for nobody.
+    """
+    assert _LIBC is not None
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _follow(proc: subprocess.Popen[str], log: TextIO, tail: collections.deque[str],
+            on_line: Callable[[str], None] | None) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        log.write(line)
+        text = line.rstrip("\n")
+        if text.strip():
+            tail.append(text)
+        if on_line is not None:
+            on_line(text)
+
+
+def stop_job(proc: subprocess.Popen[str], grace_s: float = JOB_STOP_GRACE_S) -> None:
+    """SIGTERM the job (SageMaker's stop signal), SIGKILL it if still there after grace."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def failure_reason(message_file: Path, run: JobRun, job_root: Path) -> str:

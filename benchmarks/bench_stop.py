@@ -1,0 +1,116 @@
+"""How long ending a local execution takes: --stop from another process, and a SIGTERM.
+
+Usage: .venv/bin/python benchmarks/bench_stop.py [--repeats 5]
+
+Each repeat starts ``run_pipeline.py --start --wait`` on a tiny definition whose training
+job sleeps, waits until the job runs, then ends it. Printed medians:
+- ``--stop`` wall time: the whole ``run_pipeline.py --stop ID`` process (Python start-up,
+  signalling the runner, the runner stopping its job and recording Stopped);
+- SIGTERM to exit: from the signal until the runner process has exited, records written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import signal
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pipeline.local.target import LocalTarget  # noqa: E402
+from pipeline.target import PipelineDefinition  # noqa: E402
+from tests.pipeline.local.local_defs import (  # noqa: E402
+    PREP,
+    PREP_URI,
+    SOURCE_URI,
+    prep_step,
+    train_step,
+)
+
+SLEEPY_TRAIN = b"""
+import os, time
+out = os.environ["SM_OUTPUT_DATA_DIR"]
+os.makedirs(out, exist_ok=True)
+open(os.path.join(out, "running"), "w").close()
+time.sleep(120)
+"""
+
+
+def sleepy_pipeline() -> PipelineDefinition:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("train.py")
+        info.size = len(SLEEPY_TRAIN)
+        tar.addfile(info, io.BytesIO(SLEEPY_TRAIN))
+    definition = {"Version": "2020-12-01", "Metadata": {}, "Parameters": [
+        {"Name": "HiddenDim", "Type": "Integer", "DefaultValue": 20},
+        {"Name": "Rows", "Type": "Integer", "DefaultValue": 3}],
+        "Steps": [prep_step(), train_step()]}
+    return PipelineDefinition("moonpipe", "bench", json.dumps(definition),
+                              {PREP_URI: PREP.encode(), SOURCE_URI: buffer.getvalue()})
+
+
+def cli(store: Path, *flags: str) -> list[str]:
+    return [sys.executable, "run_pipeline.py", "--target", "local", "--store", str(store), *flags]
+
+
+def running_execution(store: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A runner whose training job is sleeping, and its execution id."""
+    proc = subprocess.Popen(cli(store, "--start", "--wait"), cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = list(store.glob("executions/*/jobs/Train/**/running"))
+        if found:
+            return proc, found[0].relative_to(store / "executions").parts[0]
+        time.sleep(0.02)
+    proc.kill()
+    raise SystemExit("the training job never started")
+
+
+def one_stop(root: Path) -> float:
+    proc, execution_id = running_execution(root)
+    start = time.perf_counter()
+    subprocess.run(cli(root, "--stop", execution_id), cwd=REPO, check=True,
+                   stdout=subprocess.DEVNULL)
+    took = time.perf_counter() - start
+    proc.wait(timeout=60)
+    return took
+
+
+def one_sigterm(root: Path) -> float:
+    proc, _ = running_execution(root)
+    start = time.perf_counter()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    stops, terms = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.repeats):
+            for kind, samples, fn in (("stop", stops, one_stop), ("term", terms, one_sigterm)):
+                root = Path(tmp) / f"{kind}{i}"
+                LocalTarget(root).upsert_pipeline(sleepy_pipeline(), None)
+                samples.append(fn(root))
+    print(f"--stop (whole CLI process, runner stopped): median "
+          f"{statistics.median(stops) * 1000:.0f} ms over {args.repeats}")
+    print(f"SIGTERM to runner exit (records written):   median "
+          f"{statistics.median(terms) * 1000:.0f} ms over {args.repeats}")
+
+
+if __name__ == "__main__":
+    main()

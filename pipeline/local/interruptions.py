@@ -1,0 +1,119 @@
+"""Executions that end without finishing: killed runners, Ctrl-C, SIGTERM and ``--stop``.
+
+The process running an execution (its *runner*) holds ``executions/<id>/runner.lock`` for as
+long as it runs and records its pid and start time in ``execution.json``. Whoever reads an
+execution next (describe, list, wait, stop) settles it: an ``Executing`` record whose lock
+is free belongs to a runner that is gone, so it becomes Failed (or Stopped, if a stop was
+asked for) and so does the step it was running. Nothing stays "Executing" forever.
+
+``--stop`` from another process writes ``executions/<id>/stop.json`` and sends SIGTERM to the
+runner, which stops its job (SIGTERM, then SIGKILL after a grace period) and records Stopped,
+as SageMaker's StopPipelineExecution does. A runner that does not let go in time is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import MoonpipeError
+from pipeline.local.atomic import write_json
+from pipeline.local.liveness import is_held, owner_of_this_process, signal_owner, try_lock
+from pipeline.local.orchestrator import now
+from pipeline.local.records import Records
+
+LOCK_FILE = "runner.lock"
+STOP_FILE = "stop.json"
+RUNNING = ("Executing", "Starting")
+STOP_GRACE_S = 30.0  # the runner's own job grace (jobio) is shorter, so it normally wins
+
+
+class ExecutionNotStoppableError(MoonpipeError):
+    """--stop of an execution that already ended (SageMaker: a ValidationException)."""
+
+
+def _lock_path(records: Records, execution_id: str) -> Path:
+    return records.execution_dir(execution_id) / LOCK_FILE
+
+
+def stop_requested(records: Records, execution_id: str) -> bool:
+    """True once someone ran --stop on this execution."""
+    return (records.execution_dir(execution_id) / STOP_FILE).is_file()
+
+
+@contextlib.contextmanager
+def runner_claim(records: Records, data: dict[str, Any]) -> Iterator[None]:
+    """Hold the execution's runner lock for the block, recording who holds it first."""
+    with try_lock(_lock_path(records, data["execution_id"])) as acquired:
+        if not acquired:
+            raise MoonpipeError(f"execution {data['execution_id']} is already being run by "
+                                "another process; follow it with --describe-execution")
+        data.update(ran=True, runner=owner_of_this_process())
+        records.save_execution(data)
+        yield
+
+
+def interrupted_outcome(records: Records, execution_id: str, how: str) -> tuple[str, str]:
+    """(status, reason) for an execution whose run ended early; ``how`` says what happened."""
+    if stop_requested(records, execution_id):
+        return "Stopped", "stopped by --stop before it finished"
+    return "Failed", f"{how}; start a new execution"
+
+
+def close_execution(records: Records, data: dict[str, Any], status: str, reason: str) -> None:
+    """End the execution and every step still running with ``status`` and ``reason``."""
+    ended = now()
+    for record, properties in records.steps(data["execution_id"]):
+        if record.status in RUNNING:
+            closed = replace(record, status=status, ended_at=ended, failure_reason=reason)
+            records.save_step(data["execution_id"], closed, properties)
+    data.update(status=status, failure_reason=reason, ended_at=ended.isoformat())
+    records.save_execution(data)
+
+
+def settle(records: Records, execution_id: str) -> dict[str, Any]:
+    """The execution's record, ended first if its runner is gone (see the module docstring)."""
+    data = records.execution(execution_id)
+    if data.get("status") not in RUNNING or not data.get("runner"):
+        return data
+    with try_lock(_lock_path(records, execution_id)) as acquired:
+        if not acquired:
+            return data  # the runner is alive and still working
+        data = records.execution(execution_id)  # it may have finished meanwhile
+        if data.get("status") in RUNNING:
+            pid = data["runner"].get("pid")
+            status, reason = interrupted_outcome(
+                records, execution_id,
+                f"the process running this execution (pid {pid}) ended before it finished "
+                "(killed?)")
+            close_execution(records, data, status, reason)
+    return data
+
+
+def stop(records: Records, execution_id: str, grace_s: float = STOP_GRACE_S) -> None:
+    """Ask the runner to stop, wait for it to let go, kill it if it does not; then settle."""
+    data = settle(records, execution_id)
+    if data.get("status") not in RUNNING:
+        raise ExecutionNotStoppableError(
+            f"cannot stop execution {execution_id}: it is already {data.get('status')} "
+            "(only an Executing execution can be stopped)")
+    write_json(records.execution_dir(execution_id) / STOP_FILE,
+               {"requested_at": now().isoformat(), "by": owner_of_this_process()})
+    if not data.get("runner"):  # recorded by --start but never run: nothing to signal
+        close_execution(records, data, "Stopped", "stopped by --stop before it ran")
+        return
+    lock = _lock_path(records, execution_id)
+    signal_owner(data.get("runner"), signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while is_held(lock) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if is_held(lock):
+        signal_owner(data.get("runner"), signal.SIGKILL)
+        while is_held(lock) and time.monotonic() < deadline + 5:
+            time.sleep(0.05)
+    settle(records, execution_id)

@@ -1,0 +1,314 @@
+"""Executions whose runner is interrupted, killed or stopped, driven through fresh CLI processes.
+
+A tiny definition (Prep, then a Train step whose script prints its pid and sleeps) keeps
+these fast; the runner is ``run_pipeline.py --start --wait`` in its own process, killed or
+stopped from the test as a person (or a CI timeout) would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.errors import MoonpipeError
+from pipeline.local import interruptions
+from pipeline.local.endpoint_process import find_servers
+from pipeline.local.records import Records
+from pipeline.local.target import LocalTarget
+from pipeline.target import PipelineDefinition
+from tests.pipeline.local.local_defs import (
+    PREP,
+    PREP_URI,
+    SOURCE_URI,
+    TRAIN,
+    artifacts,
+    full_definition,
+    prep_step,
+    train_step,
+)
+from tests.pipeline.local.test_endpoint_state import SLOW_PROGRAM
+from tests.pipeline.local.test_endpoints import _kill_servers_under
+
+REPO = Path(__file__).resolve().parents[3]
+SLOW_TRAIN = """
+import os, time
+out = os.environ["SM_OUTPUT_DATA_DIR"]
+os.makedirs(out, exist_ok=True)
+with open(os.path.join(out, "slow.pid.tmp"), "w") as f:
+    f.write(str(os.getpid()))
+os.replace(os.path.join(out, "slow.pid.tmp"), os.path.join(out, "slow.pid"))
+time.sleep(120)
+"""
+
+
+def _tarball(script: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        data = script.encode()
+        info = tarfile.TarInfo("train.py")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _slow_pipeline() -> PipelineDefinition:
+    definition = {"Version": "2020-12-01", "Metadata": {}, "Parameters": [
+        {"Name": "HiddenDim", "Type": "Integer", "DefaultValue": 20},
+        {"Name": "Rows", "Type": "Integer", "DefaultValue": 3}],
+        "Steps": [prep_step(), train_step()]}
+    return PipelineDefinition("moonpipe", "slow", json.dumps(definition),
+                              {PREP_URI: PREP.encode(), SOURCE_URI: _tarball(SLOW_TRAIN)})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    root = (tmp_path / "store").resolve()
+    LocalTarget(root).upsert_pipeline(_slow_pipeline(), None)
+    return root
+
+
+def cli(store: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "run_pipeline.py", "--target", "local", "--store",
+                           str(store), *flags], capture_output=True, text=True, cwd=REPO,
+                          check=False, timeout=120)
+
+
+@pytest.fixture
+def runner(store: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """``--start --wait`` in its own process, once its training job is running: (proc, job pid)."""
+    proc = subprocess.Popen([sys.executable, "run_pipeline.py", "--target", "local", "--store",
+                             str(store), "--start", "--wait"], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        yield proc, _job_pid(store)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def _job_pid(store: Path, timeout_s: float = 60) -> int:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for found in store.glob("executions/*/jobs/Train/**/slow.pid"):
+            return int(found.read_text())
+        time.sleep(0.05)
+    raise AssertionError("the training job never started")
+
+
+def _gone(pid: int, timeout_s: float = 15) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, IndexError):
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _only_execution(store: Path) -> dict[str, Any]:
+    code = cli(store, "--list-executions", "--json")
+    assert code.returncode == 0, code.stderr
+    [execution] = json.loads(code.stdout)
+    described = cli(store, "--describe-execution", execution["execution_id"], "--json")
+    assert described.returncode == 0, described.stderr
+    return json.loads(described.stdout)
+
+
+def _steps(summary: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    return {s["name"]: (s["status"], s["failure_reason"]) for s in summary["steps"]}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_during_training_ends_like_ctrl_c(
+        store: Path, runner: tuple[subprocess.Popen[str], int], signum: int) -> None:
+    proc, job = runner
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1].startswith("error: interrupted;")
+    assert "Traceback" not in err
+    assert _gone(job), "the training job outlived the interrupted run"
+    summary = _only_execution(store)
+    assert summary["status"] == "Failed"
+    assert summary["failure_reason"] == "the execution was interrupted; start a new execution"
+    assert _steps(summary)["Train"] == ("Failed", summary["failure_reason"])
+    assert _steps(summary)["Prep"][0] == "Succeeded"
+
+
+def test_sigkill_of_the_runner_is_noticed_by_the_next_reader(
+        store: Path, runner: tuple[subprocess.Popen[str], int]) -> None:
+    proc, job = runner
+    proc.kill()
+    proc.wait(timeout=30)
+    assert _gone(job), "the training job outlived its killed runner"
+    summary = _only_execution(store)
+    assert summary["status"] == "Failed"
+    assert summary["failure_reason"] == (
+        f"the process running this execution (pid {proc.pid}) ended before it finished "
+        "(killed?); start a new execution")
+    assert _steps(summary)["Train"] == ("Failed", summary["failure_reason"])
+    again = cli(store, "--stop", summary["execution_id"])
+    assert again.returncode == 2
+    assert again.stderr == (f"error: cannot stop execution {summary['execution_id']}: it is "
+                            "already Failed (only an Executing execution can be stopped)\n")
+
+
+def test_a_live_runner_stays_executing(store: Path,
+                                       runner: tuple[subprocess.Popen[str], int]) -> None:
+    proc, _ = runner
+    summary = _only_execution(store)
+    assert summary["status"] == "Executing"
+    assert _steps(summary)["Train"][0] == "Executing"
+    assert proc.poll() is None
+
+
+def test_stop_from_another_process_stops_the_job_and_ends_stopped(
+        store: Path, runner: tuple[subprocess.Popen[str], int]) -> None:
+    proc, job = runner
+    execution_id = json.loads(cli(store, "--list-executions", "--json").stdout)[0][
+        "execution_id"]
+    stopped = cli(store, "--stop", execution_id, "--json")
+    assert stopped.returncode == 0, stopped.stderr
+    summary = json.loads(stopped.stdout)
+    assert summary["status"] == "Stopped"
+    assert summary["failure_reason"] == "stopped by --stop before it finished"
+    assert _steps(summary)["Train"] == ("Stopped", "stopped by --stop before it finished")
+    assert _gone(job)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert f"execution {execution_id} Stopped" in out
+    again = cli(store, "--stop", execution_id)
+    assert (again.returncode, again.stderr) == (2, (
+        f"error: cannot stop execution {execution_id}: it is already Stopped "
+        "(only an Executing execution can be stopped)\n"))
+
+
+def test_stop_of_an_unknown_execution_names_it(store: Path) -> None:
+    done = cli(store, "--stop", "nosuchexec")
+    assert (done.returncode, done.stderr) == (
+        2, "error: no local execution 'nosuchexec'; list them with --list-executions\n")
+
+
+def test_stop_kills_a_runner_that_does_not_let_go(store: Path, tmp_path: Path) -> None:
+    """A runner deaf to SIGTERM is SIGKILLed after the grace period; the record says Stopped."""
+    records = Records(store)
+    target = LocalTarget(store)
+    arn = target.start_execution("moonpipe", {})
+    execution_id = arn.rsplit("/", 1)[-1]
+    holder = subprocess.Popen([sys.executable, "-c", _DEAF_RUNNER, str(store), execution_id],
+                              cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "claimed"
+        interruptions.stop(records, execution_id, grace_s=1)
+        assert holder.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    data = records.execution(execution_id)
+    assert (data["status"], data["failure_reason"]) == (
+        "Stopped", "stopped by --stop before it finished")
+
+
+_DEAF_RUNNER = """
+import signal, sys, time
+from pathlib import Path
+from pipeline.local.interruptions import runner_claim
+from pipeline.local.records import Records
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+records = Records(Path(sys.argv[1]))
+data = records.execution(sys.argv[2])
+with runner_claim(records, data):
+    print("claimed", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_an_execution_never_run_can_be_stopped(store: Path) -> None:
+    target = LocalTarget(store)
+    arn = target.start_execution("moonpipe", {})
+    summary = target.stop_execution(arn)
+    assert (summary.status, summary.failure_reason) == (
+        "Stopped", "stopped by --stop before it ran")
+
+
+def test_a_second_runner_of_one_execution_is_refused(store: Path) -> None:
+    records = Records(store)
+    arn = LocalTarget(store).start_execution("moonpipe", {})
+    data = records.execution(arn.rsplit("/", 1)[-1])
+    with interruptions.runner_claim(records, dict(data)), pytest.raises(
+            MoonpipeError, match="already being run by another process"), \
+            interruptions.runner_claim(records, dict(data)):
+        pass  # pragma: no cover
+    assert os.getpid() == records.execution(data["execution_id"])["runner"]["pid"]
+
+
+SERVING_TRAIN = TRAIN + """
+import os
+model_dir = os.environ["SM_MODEL_DIR"]
+os.makedirs(os.path.join(model_dir, "code"), exist_ok=True)
+for name, text in FILES.items():
+    with open(os.path.join(model_dir, name), "w") as fh:
+        fh.write(text)
+"""
+
+
+def _deploying_pipeline() -> PipelineDefinition:
+    """local_defs' full pipeline, whose model serves (slowly: a window to kill the deploy)."""
+    files = {"params.json": json.dumps({"scale": 1}), "code/inference.py": SLOW_PROGRAM,
+             "code/helper.py": "def combine(row):\n    return sum(row)\n"}
+    script = f"FILES = {files!r}\n" + SERVING_TRAIN
+    return PipelineDefinition("moonpipe", "deploys", json.dumps(full_definition()),
+                              {**artifacts(), SOURCE_URI: _tarball(script)})
+
+
+@pytest.fixture
+def deploy_store(tmp_path: Path) -> Iterator[Path]:
+    root = (tmp_path / "store").resolve()
+    LocalTarget(root).upsert_pipeline(_deploying_pipeline(), None)
+    yield root
+    _kill_servers_under(root)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_during_the_first_deploy_everything_stays_visible_and_deletable(
+        deploy_store: Path, signum: int) -> None:
+    store = deploy_store
+    proc = subprocess.Popen([sys.executable, "run_pipeline.py", "--target", "local", "--store",
+                             str(store), "--start", "--wait"], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    record = store / "endpoints" / "ep" / "endpoint.json"
+    deadline, creating = time.monotonic() + 90, False
+    while not creating and proc.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            creating = json.loads(record.read_text()).get("status") == "Creating"
+        time.sleep(0.002)
+    assert creating, "the run never reached its first deploy"
+    proc.send_signal(signum)
+    proc.communicate(timeout=60)
+    summary = _only_execution(store)
+    assert summary["status"] == "Failed"
+    assert _steps(summary)["Deploy"] == ("Failed", summary["failure_reason"])
+    listed = cli(store, "--list-endpoints", "--json")
+    assert [e["name"] for e in json.loads(listed.stdout)] == ["ep"]
+    stop = cli(store, "--stop", summary["execution_id"])
+    assert (stop.returncode, stop.stderr.startswith("error: cannot stop execution")) == (2, True)
+    deleted = cli(store, "--delete-endpoint", "ep")
+    assert deleted.returncode == 0, deleted.stderr
+    assert find_servers(store / "endpoints" / "ep") == []
+    assert json.loads(cli(store, "--list-endpoints", "--json").stdout) == []
