@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from pipeline.target import EndpointRef, ExecutionSummary, StepRecord
+from pipeline.target import EndpointRef, ExecutionSummary, StepRecord, UpsertResult
 
 LOG_TAIL_LINES = 15
 WIDTH = 100
@@ -58,12 +58,13 @@ class Console:
         shown = text if self.json_mode else json.dumps(json.loads(text), indent=2)
         print(shown, file=self.out, flush=True)
 
-    def upserted(self, pipeline_name: str, pipeline_arn: str) -> None:
-        """Result of --upsert without --start."""
+    def upserted(self, pipeline_name: str, target_name: str, result: UpsertResult) -> None:
+        """Result of --upsert without --start: stored, or unchanged (nothing written)."""
         if self.json_mode:
-            self.emit_json({"pipeline_name": pipeline_name, "pipeline_arn": pipeline_arn})
+            self.emit_json({"pipeline_name": pipeline_name, "pipeline_arn": result.pipeline_arn,
+                            "changed": result.changed, "version": result.version})
         else:
-            print(f"pipeline {pipeline_name} is up to date: {pipeline_arn}", file=self.out)
+            print(upsert_line(pipeline_name, target_name, result), file=self.out, flush=True)
 
     def execution(
         self, summary: ExecutionSummary, pipeline_arn: str | None, notes: Sequence[str] = ()
@@ -128,6 +129,17 @@ class Console:
         for line in table_lines(header, rows):
             print(line, file=self.out)
         self.out.flush()
+
+
+def upsert_line(pipeline_name: str, target_name: str, result: UpsertResult) -> str:
+    """One line saying whether --upsert stored a new version or found nothing to change."""
+    version = "" if result.version is None else f"version {result.version}"
+    if result.changed:
+        stored = f" as {version}" if version else ""
+        return f"pipeline {pipeline_name} stored on {target_name}{stored}: {result.pipeline_arn}"
+    held = f"{version} is" if version else "it already holds"
+    return (f"pipeline {pipeline_name} unchanged on {target_name} ({held} this definition; "
+            f"nothing written): {result.pipeline_arn}")
 
 
 def step_lines(record: StepRecord, show_start: bool = True) -> list[str]:
