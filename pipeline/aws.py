@@ -32,6 +32,7 @@ from botocore.exceptions import (
 from pipeline.errors import (
     ConfigError,
     EndpointError,
+    EndpointNotFoundError,
     ExecutionNotFoundError,
     MoonpipeError,
     PipelineNotFoundError,
@@ -319,8 +320,8 @@ class SageMakerTarget:
             f"pipeline {name} not found in {self.region}; create it with --upsert"
         )
 
-    def _no_endpoint(self, name: str) -> EndpointError:
-        return EndpointError(
+    def _no_endpoint(self, name: str) -> EndpointNotFoundError:
+        return EndpointNotFoundError(
             f"endpoint {name} not found in {self.region}; list them with --list-endpoints"
         )
 

@@ -207,6 +207,7 @@ def test_missing_endpoint_on_delete(target: SageMakerTarget, sm: Stubber) -> Non
     assert str(caught.value) == (
         "endpoint ep not found in us-east-1; list them with --list-endpoints"
     )
+    assert caught.value.exit_code == 2  # a usage error, as on the local target
 
 
 def test_upsert_without_role_sends_nothing(target: SageMakerTarget, sm: Stubber) -> None:
