@@ -8,6 +8,7 @@ runnable examples.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -32,6 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MoonpipeError as exc:
         console.error(str(exc))
         return exc.exit_code
+    except BrokenPipeError:  # a write outside the Console met a reader that went away
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         console.error(
             "interrupted; a SageMaker execution keeps running, a local one is recorded as "
