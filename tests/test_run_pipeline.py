@@ -533,3 +533,79 @@ def test_parallel_upserts_on_one_store_never_fail(tmp_path: Path) -> None:
     assert len(default_defs) == len(changed_defs) == 1 and default_defs != changed_defs
     assert set(versions.values()) == default_defs | changed_defs
     assert all(versions[n] != versions[n + 1] for n in range(1, len(versions)))
+
+
+# One line, never a traceback (fresh processes, as a person meets them).
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/MoonpipeSageMaker"
+
+
+def without_aws(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment minus every AWS_* variable, with empty AWS files, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["AWS_CONFIG_FILE"] = str(tmp_path / "aws-config")
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "aws-credentials")
+    return {**env, **extra}
+
+
+def run_clean(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    done = subprocess.run([sys.executable, str(REPO / "run_pipeline.py"), *argv], cwd=REPO,
+                          env=env, capture_output=True, text=True, check=False, timeout=600)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_a_missing_aws_profile_is_one_line_saying_how_to_fix(tmp_path: Path) -> None:
+    env = without_aws(tmp_path, AWS_PROFILE="ml")
+    argv = ["--target", "sagemaker", "--region", "eu-west-1", "--list-executions"]
+    assert run_clean(argv, env) == (
+        2,
+        "",
+        "error: AWS profile 'ml' (from AWS_PROFILE) is not in your AWS config or credentials "
+        "files; create it (aws configure --profile ml) or unset AWS_PROFILE\n",
+    )
+
+
+def test_a_region_without_the_images_is_one_config_line(tmp_path: Path) -> None:
+    argv = ["--target", "sagemaker", "--region", "ap-southeast-7", "--role-arn", ROLE_ARN,
+            "--definition"]
+    assert run_clean(argv, without_aws(tmp_path)) == (
+        2,
+        "",
+        "error: aws.region ap-southeast-7: SageMaker offers no sagemaker-scikit-learn 1.2-1 "
+        "image there (SDK: Unsupported region: ap-southeast-7); choose a region that has it "
+        "(--region or aws.region, e.g. us-east-1) or another frameworks.sklearn_version\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--invoke", "bad_name!", "--data", "{data}"], "invalid endpoint name 'bad_name!': use "
+         "1-63 letters, digits and hyphens, starting with a letter or digit"),
+        (["--delete-endpoint", "bad_name!"], "invalid endpoint name 'bad_name!': use 1-63 "
+         "letters, digits and hyphens, starting with a letter or digit"),
+        (["--invoke", "nosuch", "--data", "{data}"], "endpoint 'nosuch' does not exist; run "
+         "--list-endpoints to see the endpoints there are"),
+        (["--delete-endpoint", "nosuch"], "endpoint 'nosuch' does not exist; run "
+         "--list-endpoints to see the endpoints there are"),
+        (["--invoke", "nosuch", "--data", "{missing}"], "--data {missing}: cannot read it (No "
+         "such file or directory); give a CSV file or -"),
+    ],
+)
+def test_endpoint_usage_errors_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:
+    data = tmp_path / "points.csv"
+    data.write_text("0.0,0.9\n")
+    paths = {"data": str(data), "missing": str(tmp_path / "missing.csv")}
+    argv = [a.format(**paths) for a in argv] + ["--store", str(tmp_path / "store")]
+    assert run_clean(argv, without_aws(tmp_path)) == (2, "", f"error: {message.format(**paths)}\n")
+
+
+@pytest.mark.parametrize("argv", [["--list-executions", "--json"], ["--list-endpoints"]])
+def test_output_into_a_pipe_whose_reader_left_ends_quietly(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    proc = start_cli([*argv, "--store", str(tmp_path / "store")], **without_aws(tmp_path))
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # like `| head` having read its lines and exited
+    err = proc.stderr.read()
+    assert (proc.wait(timeout=600), err) == (0, "")
