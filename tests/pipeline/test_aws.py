@@ -480,7 +480,7 @@ def test_management_commands_against_moto(
     assert described["execution_arn"] == listed[0]["execution_arn"]
     assert cli([*SAGEMAKER, "--list-endpoints"], capsys)[1] == "(none)\n"
     assert cli([*SAGEMAKER, "--delete-endpoint", "nope"], capsys) == (
-        1,
+        2,  # a usage error: no such endpoint
         "",
         "error: endpoint nope not found in us-east-1; list them with --list-endpoints\n",
     )
