@@ -8,6 +8,7 @@ runnable examples.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -37,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MoonpipeError as exc:
         console.error(str(exc))
         return exc.exit_code
+    except BrokenPipeError:  # a write outside the Console met a reader that went away
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         console.error(
             "interrupted; a SageMaker execution keeps running, a local one is recorded as "

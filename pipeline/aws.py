@@ -9,7 +9,9 @@ AWS_ENDPOINT_URL (the moto tests point it at a local server).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -24,11 +26,13 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ProfileNotFound,
 )
 
 from pipeline.errors import (
     ConfigError,
     EndpointError,
+    EndpointNotFoundError,
     ExecutionNotFoundError,
     MoonpipeError,
     PipelineNotFoundError,
@@ -39,6 +43,7 @@ from pipeline.target import (
     PipelineDefinition,
     StepListener,
     StepRecord,
+    UpsertResult,
 )
 
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
@@ -93,7 +98,8 @@ class SageMakerTarget:
         self.pipeline_name = pipeline_name
         self.poll_interval_s = poll_interval_s
         self.notes: list[str] = []  # one-line remarks for people, printed after the result
-        self._session = session or boto3.Session(region_name=region)
+        with translate("read the AWS configuration"):
+            self._session = session or boto3.Session(region_name=region)
         self._sleep = sleep
         self._steps_unavailable = False
 
@@ -115,8 +121,13 @@ class SageMakerTarget:
 
     # -- pipeline -------------------------------------------------------------------------
 
-    def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> str:
-        """Upload the artifacts, then create the pipeline or update it if it exists."""
+    def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> UpsertResult:
+        """Upload changed artifacts, then create the pipeline, or update it if it differs.
+
+        A pipeline whose stored definition, description and role equal ours is left alone
+        (no UpdatePipeline, so no new version in Studio), and an artifact S3 already holds
+        with the same MD5 is not uploaded again.
+        """
         if not role_arn:
             raise ConfigError(
                 "the sagemaker target needs an execution role; "
@@ -131,21 +142,38 @@ class SageMakerTarget:
             "PipelineDescription": pipeline.description,
             "PipelineDisplayName": pipeline.name,
         }
-        exists = self._pipeline_or_none(pipeline.name) is not None
-        action = "update" if exists else "create"
+        existing = self._pipeline_or_none(pipeline.name)
+        if existing is not None and _same_pipeline(existing, request):
+            return UpsertResult(str(existing["PipelineArn"]), changed=False)
+        action = "create" if existing is None else "update"
         with translate(f"{action} pipeline {pipeline.name}"):
-            if exists:
-                return str(self._sm.update_pipeline(**request)["PipelineArn"])
-            return str(self._sm.create_pipeline(**request)["PipelineArn"])
+            if existing is None:
+                response = self._sm.create_pipeline(**request)
+            else:
+                response = self._sm.update_pipeline(**request)
+        return UpsertResult(str(response["PipelineArn"]), changed=True)
 
     def _upload(self, uri: str, body: bytes) -> None:
         bucket, key = split_s3_uri(uri)
+        md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
+        if self._stored_etag(bucket, key) == f'"{md5}"':
+            return
         missing = ConfigError(
             f"S3 bucket {bucket} does not exist or is not yours; create it or set "
             "aws.bucket in the config (or pass --bucket)"
         )
         with translate(f"upload {uri}", not_found=missing):
             self._s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    def _stored_etag(self, bucket: str, key: str) -> str | None:
+        """The object's ETag (an MD5 for a plain single-part upload), None if unknown.
+
+        Any failure only means "upload it": put_object then reports what is wrong.
+        """
+        try:
+            return str(self._s3.head_object(Bucket=bucket, Key=key).get("ETag"))
+        except (ClientError, BotoCoreError):
+            return None
 
     def _pipeline_or_none(self, name: str) -> dict[str, Any] | None:
         try:
@@ -317,8 +345,8 @@ class SageMakerTarget:
             f"pipeline {name} not found in {self.region}; create it with --upsert"
         )
 
-    def _no_endpoint(self, name: str) -> EndpointError:
-        return EndpointError(
+    def _no_endpoint(self, name: str) -> EndpointNotFoundError:
+        return EndpointNotFoundError(
             f"endpoint {name} not found in {self.region}; list them with --list-endpoints"
         )
 
@@ -332,6 +360,8 @@ def translate(action: str, not_found: MoonpipeError | None = None) -> Iterator[N
         raise ConfigError(
             "no AWS credentials found; configure a profile or set AWS_PROFILE"
         ) from None
+    except ProfileNotFound as exc:
+        raise profile_error(str(exc.kwargs.get("profile", ""))) from None
     except NoRegionError:
         raise ConfigError(
             "no AWS region set; set aws.region in the config or pass --region"
@@ -345,6 +375,17 @@ def translate(action: str, not_found: MoonpipeError | None = None) -> Iterator[N
         raise client_error(exc, action, not_found) from None
     except BotoCoreError as exc:
         raise AwsError(f"could not {action}: {_one_line(str(exc))}") from None
+
+
+def profile_error(profile: str) -> ConfigError:
+    """The missing-profile error, naming where the profile name came from and the fix."""
+    source = next((v for v in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") if os.environ.get(v)), None)
+    origin = f" (from {source})" if source else ""
+    return ConfigError(
+        f"AWS profile {profile!r}{origin} is not in your AWS config or credentials files; "
+        f"create it (aws configure --profile {profile}) or "
+        + (f"unset {source}" if source else "choose an existing profile")
+    )
 
 
 def client_error(
@@ -415,6 +456,12 @@ def _metadata_arn(steps: tuple[StepRecord, ...], kind: str) -> str | None:
 def _endpoint(steps: tuple[StepRecord, ...]) -> EndpointRef | None:
     arn = _metadata_arn(steps, "Endpoint")
     return None if arn is None else EndpointRef(name=arn.rsplit("/", 1)[-1])
+
+
+def _same_pipeline(described: Mapping[str, Any], request: Mapping[str, Any]) -> bool:
+    """True if UpdatePipeline with ``request`` would change nothing DescribePipeline shows."""
+    keys = ("PipelineDefinition", "PipelineDescription", "RoleArn")
+    return all(described.get(k) == request[k] for k in keys)
 
 
 def _is_not_found(code: str, message: str) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import DEFAULT_CONFIG_PATH
-from pipeline.console import Console
+from pipeline.console import Console, upsert_line
 from pipeline.errors import ConfigError, ParameterError
 from pipeline.param_values import parse_assignment, resolve_parameters
 from pipeline.target import PipelineDefinition, Target
@@ -241,11 +241,12 @@ def run_pipeline_actions(
         if args.start:  # a typo in --param must not even update the pipeline
             declared = json.loads(pipeline.definition).get("Parameters", [])
             values = resolve_parameters(declared, overrides)
-        pipeline_arn = target.upsert_pipeline(pipeline, cfg.aws.role_arn)
-        console.progress(f"pipeline {name} upserted on {target.name}: {pipeline_arn}")
+        upserted = target.upsert_pipeline(pipeline, cfg.aws.role_arn)
+        pipeline_arn = upserted.pipeline_arn
         if not args.start:
-            console.upserted(name, pipeline_arn)
+            console.upserted(name, target.name, upserted)
             return 0
+        console.progress(upsert_line(name, target.name, upserted))
     if values is None:
         values = resolve_parameters(target.pipeline_parameters(name), overrides)
     execution_arn = target.start_execution(name, {k: values[k] for k in overrides})

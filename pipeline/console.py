@@ -9,13 +9,14 @@ so stdout then carries exactly one JSON document that a script can parse.
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from pipeline.target import EndpointRef, ExecutionSummary, StepRecord
+from pipeline.target import EndpointRef, ExecutionSummary, StepRecord, UpsertResult
 
 LOG_TAIL_LINES = 15
 WIDTH = 100
@@ -31,12 +32,13 @@ class Console:
         self.err = err
         self.json_mode = json_mode
         self._progress = err if json_mode else out
+        self._gone: set[int] = set()  # ids of streams whose reader went away
 
     # -- progress ---------------------------------------------------------------------
 
     def progress(self, line: str) -> None:
         """A line about what is happening now (stderr under --json)."""
-        print(line, file=self._progress, flush=True)
+        self._print(line, self._progress)
 
     def step(self, record: StepRecord) -> None:
         """The StepListener: one line when a step starts, one (or a block) when it ends."""
@@ -45,25 +47,26 @@ class Console:
 
     def error(self, message: str) -> None:
         """The one line every MoonpipeError becomes."""
-        print(f"error: {message}", file=self.err, flush=True)
+        self._print(f"error: {message}", self.err)
 
     # -- results ----------------------------------------------------------------------
 
     def emit_json(self, value: Any) -> None:
         """The single JSON document --json prints on stdout."""
-        print(json.dumps(value, indent=2, sort_keys=False), file=self.out, flush=True)
+        self._print(json.dumps(value, indent=2, sort_keys=False), self.out)
 
     def definition(self, text: str) -> None:
         """The definition JSON: pretty for people, exactly as built under --json."""
         shown = text if self.json_mode else json.dumps(json.loads(text), indent=2)
-        print(shown, file=self.out, flush=True)
+        self._print(shown, self.out)
 
-    def upserted(self, pipeline_name: str, pipeline_arn: str) -> None:
-        """Result of --upsert without --start."""
+    def upserted(self, pipeline_name: str, target_name: str, result: UpsertResult) -> None:
+        """Result of --upsert without --start: stored, or unchanged (nothing written)."""
         if self.json_mode:
-            self.emit_json({"pipeline_name": pipeline_name, "pipeline_arn": pipeline_arn})
+            self.emit_json({"pipeline_name": pipeline_name, "pipeline_arn": result.pipeline_arn,
+                            "changed": result.changed, "version": result.version})
         else:
-            print(f"pipeline {pipeline_name} is up to date: {pipeline_arn}", file=self.out)
+            self._print(upsert_line(pipeline_name, target_name, result), self.out)
 
     def execution(
         self, summary: ExecutionSummary, pipeline_arn: str | None, notes: Sequence[str] = ()
@@ -72,9 +75,7 @@ class Console:
         if self.json_mode:
             self.emit_json(execution_json(summary, pipeline_arn, notes))
             return
-        for line in summary_lines(summary, notes):
-            print(line, file=self.out)
-        self.out.flush()
+        self._print("\n".join(summary_lines(summary, notes)), self.out)
 
     def described(self, summary: ExecutionSummary, notes: Sequence[str] = ()) -> None:
         """--describe-execution: the summary plus every step with its reason and log."""
@@ -85,7 +86,7 @@ class Console:
         lines += ["steps:"] if summary.steps else []
         for record in summary.steps:
             lines += step_lines(record, show_start=False)
-        print("\n".join(lines), file=self.out, flush=True)
+        self._print("\n".join(lines), self.out)
 
     def executions(self, summaries: Sequence[ExecutionSummary]) -> None:
         """--list-executions as a table (or a JSON list)."""
@@ -112,22 +113,60 @@ class Console:
         if self.json_mode:
             self.emit_json({"endpoint": name, "content_type": accept, "body": text})
             return
-        print(text.rstrip("\n"), file=self.out, flush=True)
+        self._print(text.rstrip("\n"), self.out)
 
     def deleted(self, name: str) -> None:
         """Result of --delete-endpoint."""
         if self.json_mode:
             self.emit_json({"deleted_endpoint": name})
         else:
-            print(f"endpoint {name} deleted", file=self.out, flush=True)
+            self._print(f"endpoint {name} deleted", self.out)
 
     def _table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         if not rows:
-            print("(none)", file=self.out, flush=True)
+            self._print("(none)", self.out)
             return
-        for line in table_lines(header, rows):
-            print(line, file=self.out)
-        self.out.flush()
+        self._print("\n".join(table_lines(header, rows)), self.out)
+
+    def _print(self, text: str, stream: TextIO) -> None:
+        """Write a line and flush it; a reader that went away silences the stream, not the run.
+
+        ``... --json | head`` closes the pipe once it has read enough. Raising then would
+        end a local execution midway and print a traceback; instead the stream is pointed at
+        os.devnull (so the interpreter's final flush is quiet too, as Python's SIGPIPE notes
+        advise) and the command ends with the exit code its result deserves.
+        """
+        if id(stream) in self._gone:
+            return
+        try:
+            print(text, file=stream, flush=True)
+        except BrokenPipeError:
+            self._gone.add(id(stream))
+            _point_at_devnull(stream)
+
+
+def _point_at_devnull(stream: TextIO) -> None:
+    """Make the file descriptor behind ``stream`` write to os.devnull from now on."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (a test's StringIO): nothing will flush it at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def upsert_line(pipeline_name: str, target_name: str, result: UpsertResult) -> str:
+    """One line saying whether --upsert stored a new version or found nothing to change."""
+    version = "" if result.version is None else f"version {result.version}"
+    if result.changed:
+        stored = f" as {version}" if version else ""
+        return f"pipeline {pipeline_name} stored on {target_name}{stored}: {result.pipeline_arn}"
+    held = f"{version} is" if version else "it already holds"
+    return (f"pipeline {pipeline_name} unchanged on {target_name} ({held} this definition; "
+            f"nothing written): {result.pipeline_arn}")
 
 
 def step_lines(record: StepRecord, show_start: bool = True) -> list[str]:

@@ -1,19 +1,30 @@
 """Wire the steps into the moonpipe pipeline and render its definition, offline.
 
-The definition is byte-identical for the same config and the same entrypoint sources, in
-any process: SageMaker's step caching keys on it. Two things would break that and are
-handled by :func:`stage_code`: the SDK's code keys hash the *path* of the code as well as
-its content, and entrypoints/ collects ``__pycache__`` files whenever tests import them.
+The definition and the code artifacts are byte-identical for the same config and the same
+entrypoint sources, in any process, whatever TMPDIR, HOME or checkout folder: SageMaker's step
+caching keys on the definition, and the store is write-once. Three things would break that:
+
+* the SDK's code S3 keys hash the *path string* of the code as given, besides its content:
+  :func:`staged_code` copies the scripts to a fresh folder and the build runs with that folder
+  as its working directory, handing the SDK the relative path ``entrypoints``;
+* entrypoints/ collects ``__pycache__`` files whenever tests import them: only the top-level
+  ``*.py`` files are staged;
+* the SDK's ``sourcedir.tar.gz`` carries the build time, owners and directory order:
+  every uploaded archive is re-packed by :func:`pipeline.archives.reproducible_artifact`.
+
+The staging folder is removed when the build ends, whatever happens.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+from pipeline.archives import reproducible_artifact
 from pipeline.config import PipelineConfig
 from pipeline.errors import MoonpipeError
 from pipeline.parameters import declare_parameters
@@ -29,27 +40,23 @@ from steps.training import build_training_step
 
 ENTRYPOINTS_DIR = Path(__file__).resolve().parent.parent / "entrypoints"
 REQUIRED_SCRIPTS = ("preprocess.py", "train.py", "evaluate.py")
+# The staged copy's name, relative to the build's working directory: it enters the code keys.
+STAGED_CODE = Path("entrypoints")
 
 # The role in definitions built for the local engine when none is configured. It is never
 # sent anywhere: a sagemaker build requires a real one (PipelineConfig.require_role).
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/moonpipe-local-engine"
 
-# Staged files get this mtime so tarballs of the same sources have the same member headers.
-_FIXED_MTIME = 946684800  # 2000-01-01T00:00:00Z
 
-
-def stage_code(source_dir: Path = ENTRYPOINTS_DIR) -> Path:
-    """Copy the top-level ``*.py`` of ``source_dir`` to a content-addressed directory.
-
-    The directory name is derived from the files' names and bytes only, so the same sources
-    give the same path (hence the same SDK code hash and S3 key) in every process and from
-    every checkout, and no cache files or editor leftovers are uploaded.
+@contextlib.contextmanager
+def staged_code(source_dir: Path = ENTRYPOINTS_DIR) -> Iterator[Path]:
+    """Copy the top-level ``*.py`` of ``source_dir`` into a fresh folder, removed afterwards.
 
     Args:
         source_dir: the entrypoints directory.
 
-    Returns:
-        ``<tmp>/moonpipe-code-<digest>/entrypoints``, created atomically if missing.
+    Yields:
+        The staging root; the scripts are in its ``entrypoints/`` (:data:`STAGED_CODE`).
 
     Raises:
         MoonpipeError: a script the pipeline runs is missing.
@@ -59,33 +66,25 @@ def stage_code(source_dir: Path = ENTRYPOINTS_DIR) -> Path:
             raise MoonpipeError(
                 f"{source_dir / name}: missing; the pipeline runs it, restore it from git"
             )
-    files = sorted(p for p in source_dir.glob("*.py") if p.is_file())
-    digest = hashlib.sha256()
-    for path in files:
-        data = path.read_bytes()
-        digest.update(f"{path.name}\0{len(data)}\0".encode() + data)
-    root = Path(tempfile.gettempdir()) / f"moonpipe-code-{digest.hexdigest()[:24]}"
-    if not root.is_dir():
-        _write_staged(files, root)
-    return root / "entrypoints"
-
-
-def _write_staged(files: list[Path], root: Path) -> None:
-    """Write the staging directory under a temporary name, then rename it into place."""
-    scratch = Path(tempfile.mkdtemp(prefix=root.name + ".", dir=root.parent))
+    root = Path(tempfile.mkdtemp(prefix="moonpipe-code-"))
     try:
-        target = scratch / "entrypoints"
-        target.mkdir()
-        for path in files:
-            copy = target / path.name
-            copy.write_bytes(path.read_bytes())
-            os.utime(copy, (_FIXED_MTIME, _FIXED_MTIME))
-        os.rename(scratch, root)
-    except OSError:
-        if not root.is_dir():  # a concurrent build may have won the rename race
-            raise
+        (root / STAGED_CODE).mkdir()
+        for path in sorted(p for p in source_dir.glob("*.py") if p.is_file()):
+            (root / STAGED_CODE / path.name).write_bytes(path.read_bytes())
+        yield root
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _working_directory(path: Path) -> Iterator[None]:
+    """Run the block in ``path`` (contextlib.chdir needs Python 3.11; we support 3.10)."""
+    saved = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(saved)
 
 
 def build_pipeline(cfg: PipelineConfig, code_dir: Path = ENTRYPOINTS_DIR) -> PipelineDefinition:
@@ -104,10 +103,10 @@ def build_pipeline(cfg: PipelineConfig, code_dir: Path = ENTRYPOINTS_DIR) -> Pip
         MoonpipeError: an entrypoint script is missing.
     """
     role = cfg.require_role() if cfg.target == "sagemaker" else cfg.aws.role_arn
-    staged = stage_code(code_dir)
-    import_sdk()
-    with quiet_sdk():
-        return _build(cfg, staged, role or LOCAL_ROLE_ARN)
+    with staged_code(code_dir) as root:
+        import_sdk()
+        with quiet_sdk(), _working_directory(root):
+            return _build(cfg, STAGED_CODE, role or LOCAL_ROLE_ARN)
 
 
 def _build(cfg: PipelineConfig, staged: Path, role_arn: str) -> PipelineDefinition:
@@ -141,5 +140,5 @@ def _assemble(ctx: StepContext) -> PipelineDefinition:
         name=cfg.pipeline.name,
         description=cfg.pipeline.description,
         definition=definition,
-        artifacts=session.uploads,
+        artifacts={uri: reproducible_artifact(uri, body) for uri, body in session.uploads.items()},
     )

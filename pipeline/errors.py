@@ -35,6 +35,19 @@ class EndpointError(MoonpipeError):
     exit_code = 1
 
 
+class EndpointNotFoundError(EndpointError):
+    """No endpoint of that name: a usage error (exit 2), nothing was sent."""
+
+    exit_code = 2
+
+
+class EndpointUsageError(EndpointError):
+    """A request that cannot be sent as given (a name SageMaker would refuse, a body over
+    its 6 MB limit): a usage error (exit 2), nothing was sent."""
+
+    exit_code = 2
+
+
 class StoreCorruptError(MoonpipeError):
     """A record in the local store cannot be read (moonpipe's own writes are atomic, so
     something else changed or truncated it); says which file, so it can be restored."""

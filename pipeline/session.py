@@ -5,9 +5,11 @@ it runs on. The SDK (v2.257) fights that in four ways; each is handled here, onc
 
 * **Import side effects.** ``import sagemaker`` builds a default JumpStart session at import
   time, which resolves AWS credentials; with none configured botocore asks the EC2 metadata
-  service (12 HTTP attempts to 169.254.169.254 on this machine). :func:`import_sdk` imports
-  the SDK with ``AWS_EC2_METADATA_DISABLED=true`` set only for the import, so a real
-  on-EC2 run of ``pipeline/aws.py`` afterwards still finds its instance credentials.
+  service (12 HTTP attempts to 169.254.169.254 on this machine), and with an ``AWS_PROFILE``
+  that does not exist it raises ProfileNotFound. :func:`import_sdk` imports the SDK with
+  ``AWS_EC2_METADATA_DISABLED=true`` and no ``AWS_PROFILE`` set only for the import, so a
+  real on-EC2 or profile-based run of ``pipeline/aws.py`` afterwards still finds its
+  credentials.
 * **SDK defaults files.** A plain Session applies ``/etc/xdg/sagemaker/config.yaml`` and
   ``~/.config/sagemaker/config.yaml`` (and files named by ``SAGEMAKER_*_CONFIG_OVERRIDE``,
   even on S3). Our session class pins ``sagemaker_config`` to None (a property whose setter
@@ -64,10 +66,14 @@ _BUCKET_CREATED = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
 
 
 @contextlib.contextmanager
-def _scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration of the block, then restore them."""
+def _scoped_environ(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, unset) environment variables for the block, then restore them."""
     saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     try:
         yield
     finally:
@@ -92,7 +98,11 @@ def import_sdk() -> None:
     # its "Not applying SDK defaults" lines would corrupt `--definition` / `--json` output.
     logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
     botocore.session.create_loader = _shared_loader
-    with _scoped_environ({"AWS_EC2_METADATA_DISABLED": "true"}):
+    # The JumpStart session reads AWS_PROFILE too: a profile that does not exist (yet) must
+    # not stop an offline build, which never uses credentials.
+    offline = {"AWS_EC2_METADATA_DISABLED": "true", "AWS_PROFILE": None,
+               "AWS_DEFAULT_PROFILE": None}
+    with _scoped_environ(offline):
         import sagemaker.workflow.pipeline_context  # noqa: F401
 
 
@@ -218,8 +228,9 @@ def _read_body(body: Any) -> bytes:
 
 
 def _offline_boto_session(region: str, offline: OfflineAws) -> boto3.Session:
-    """A boto3 session with no credentials, no profile files and every call answered locally."""
-    core = botocore.session.Session()
+    """A boto3 session with no credentials, no profile (files) and every call answered locally."""
+    # No profile variable at all: AWS_PROFILE would name a profile os.devnull does not hold.
+    core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     core.set_config_variable("config_file", os.devnull)
     core.set_config_variable("credentials_file", os.devnull)
     core.register_component(

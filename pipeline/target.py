@@ -29,6 +29,16 @@ class PipelineDefinition:
 
 
 @dataclass(frozen=True)
+class UpsertResult:
+    """What --upsert did: ``changed`` is False when the target already held this exact
+    pipeline (definition, description, role), in which case nothing was written."""
+
+    pipeline_arn: str
+    changed: bool
+    version: int | None = None  # the stored version number where the target numbers them
+
+
+@dataclass(frozen=True)
 class StepRecord:
     """One step of one execution, as ListPipelineExecutionSteps describes it."""
 
@@ -121,8 +131,8 @@ class Target(Protocol):
     name: str
     runs_in_foreground: bool  # True: wait() is where the execution actually runs
 
-    def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> str:
-        """Store the artifacts, then create or update the pipeline; return its ARN."""
+    def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> UpsertResult:
+        """Store the artifacts, then create or update the pipeline unless it is unchanged."""
         ...
 
     def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.errors import ConfigError
+
 if TYPE_CHECKING:
     from sagemaker.workflow.pipeline_context import PipelineSession
     from sagemaker.workflow.steps import CacheConfig
@@ -25,7 +27,7 @@ class StepContext:
         cfg: the validated configuration.
         params: the pipeline parameters steps wire their arguments to.
         session: the offline PipelineSession (captures the requests, keeps the uploads).
-        code_dir: the staged copy of entrypoints/ (only the scripts, fixed mtimes).
+        code_dir: the staged copy of entrypoints/, relative to the build's working directory.
         role_arn: the IAM role every job runs as.
     """
 
@@ -48,15 +50,47 @@ class StepContext:
         Images are resolved for the instance type parameter's *default*: a CPU default gives a
         CPU image; choosing a GPU type per execution keeps the CPU image (documented in
         config/pipeline.yaml).
-        """
-        from sagemaker import image_uris
 
+        Raises:
+            ConfigError: the SDK knows no such image in the configured region.
+        """
         fw = self.cfg.frameworks
-        return image_uris.retrieve(
+        return self._image(
+            f"pytorch-{scope} {fw.pytorch_version} ({fw.python_version})",
+            "pytorch_version",
             framework="pytorch",
-            region=self.cfg.aws.region,
             version=fw.pytorch_version,
             py_version=fw.python_version,
             instance_type=instance_type,
             image_scope=scope,
         )
+
+    def sklearn_image(self, instance_type: str) -> str:
+        """The scikit-learn processing image URI (SKLearnProcessor resolves the same one).
+
+        Raises:
+            ConfigError: the SDK knows no such image in the configured region.
+        """
+        version = self.cfg.frameworks.sklearn_version
+        return self._image(
+            f"sagemaker-scikit-learn {version}",
+            "sklearn_version",
+            framework="sklearn",
+            version=version,
+            instance_type=instance_type,
+        )
+
+    def _image(self, label: str, version_key: str, **lookup: str) -> str:
+        """``image_uris.retrieve`` with its ValueError (a page of regions) as one line."""
+        from sagemaker import image_uris
+
+        region = self.cfg.aws.region
+        try:
+            return str(image_uris.retrieve(region=region, **lookup))
+        except ValueError as err:
+            reason = str(err).split(". ")[0].rstrip(".")
+            raise ConfigError(
+                f"aws.region {region}: SageMaker offers no {label} image there (SDK: {reason}); "
+                f"choose a region that has it (--region or aws.region, e.g. us-east-1) "
+                f"or another frameworks.{version_key}"
+            ) from None

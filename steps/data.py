@@ -32,6 +32,7 @@ def build_data_step(ctx: StepContext) -> ProcessingStep:
     from sagemaker.workflow.steps import ProcessingStep
 
     p = ctx.params
+    ctx.sklearn_image(ctx.cfg.instances.processing)  # a region without it: one clear line
     processor = SKLearnProcessor(
         framework_version=ctx.cfg.frameworks.sklearn_version,
         role=ctx.role_arn,

@@ -37,6 +37,7 @@ def build_training_step(ctx: StepContext, data_step: ProcessingStep) -> Training
     from sagemaker.workflow.steps import TrainingStep
 
     p, cfg = ctx.params, ctx.cfg
+    ctx.pytorch_image("training", cfg.instances.training)  # the SDK resolves it; check first
     estimator = PyTorch(
         entry_point="train.py",
         source_dir=str(ctx.code_dir),

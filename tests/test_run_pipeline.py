@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -17,7 +18,13 @@ import pytest
 import run_pipeline
 from pipeline import cli
 from pipeline.errors import ConfigError, EndpointError, PipelineNotFoundError
-from pipeline.target import EndpointRef, ExecutionSummary, PipelineDefinition, StepRecord
+from pipeline.target import (
+    EndpointRef,
+    ExecutionSummary,
+    PipelineDefinition,
+    StepRecord,
+    UpsertResult,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -36,11 +43,12 @@ class FakeTarget:
         self.name = name
         self.runs_in_foreground = foreground
         self.final_status = status
+        self.upsert_changes = True
         self.calls: list[tuple[str, Any]] = []
 
-    def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> str:
+    def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> UpsertResult:
         self.calls.append(("upsert", role_arn))
-        return ARN
+        return UpsertResult(ARN, self.upsert_changes, 3)
 
     def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:
         self.calls.append(("parameters", pipeline_name))
@@ -276,6 +284,26 @@ def test_upsert_start_wait_json_is_one_document_with_progress_on_stderr(
     assert names(world.target) == ["upsert", "start", "wait"]
 
 
+@pytest.mark.parametrize(
+    ("changes", "line"),
+    [
+        (True, f"pipeline moonpipe stored on local as version 3: {ARN}"),
+        (False, f"pipeline moonpipe unchanged on local (version 3 is this definition; "
+                f"nothing written): {ARN}"),
+    ],
+)
+def test_upsert_says_whether_it_stored_a_version(
+    world: SimpleNamespace, changes: bool, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.target.upsert_changes = changes
+    assert run(["--upsert"], capsys) == (0, line + "\n", "")
+    code, out, _ = run(["--upsert", "--json"], capsys)
+    assert (code, json.loads(out)) == (0, {"pipeline_name": "moonpipe", "pipeline_arn": ARN,
+                                           "changed": changes, "version": 3})
+    code, out, err = run(["--upsert", "--start", "--json"], capsys)
+    assert code == 0 and err.splitlines()[0] == line
+
+
 def test_failed_execution_exits_1_with_reason_and_where_to_look(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -446,3 +474,164 @@ def test_sigterm_is_ctrl_c_only_while_main_runs(
     assert seen[0] is run_pipeline._terminate_like_ctrl_c
     assert seen[1] is before and codes == [0]  # off the main thread: left alone, no error
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+# Fresh processes on a real store: what `make run` twice and parallel shells do.
+
+LOCAL_ARN = "arn:aws:sagemaker:us-east-1:000000000000:pipeline/moonpipe"
+
+
+def start_cli(argv: list[str], **env: str) -> subprocess.Popen[str]:
+    """run_pipeline.py in a fresh interpreter, the way a person runs it."""
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "run_pipeline.py"), *argv],
+        cwd=REPO,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=600)
+    return proc.returncode, out, err
+
+
+def changed_config(tmp_path: Path) -> Path:
+    """The shipped config with another Epochs default: a different definition."""
+    text = (REPO / "config" / "pipeline.yaml").read_text()
+    assert "epochs: 100" in text
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(text.replace("epochs: 100", "epochs: 7"))
+    return path
+
+
+def stored_versions(store: Path) -> dict[int, str]:
+    folder = store / "pipelines" / "moonpipe" / "versions"
+    loaded = [json.loads(p.read_text()) for p in folder.glob("*.json")]
+    return {d["Version"]: d["PipelineDefinition"] for d in loaded}
+
+
+def objects_state(store: Path) -> dict[Path, tuple[int, int]]:
+    files = (p for p in (store / "s3").rglob("*") if p.is_file())
+    return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in files}
+
+
+def test_a_second_upsert_changes_nothing_and_a_changed_one_stores_a_version(
+    tmp_path: Path,
+) -> None:
+    store = str(tmp_path / "store")
+    code, out, err = finish(start_cli(["--upsert", "--store", store, "--json"]))
+    assert code == 0, err
+    assert json.loads(out) == {"pipeline_name": "moonpipe", "pipeline_arn": LOCAL_ARN,
+                               "changed": True, "version": 1}
+    before = objects_state(tmp_path / "store")
+    assert len(before) == 3  # two scripts and sourcedir.tar.gz
+    assert finish(start_cli(["--upsert", "--store", store])) == (
+        0,
+        "pipeline moonpipe unchanged on local (version 1 is this definition; nothing "
+        f"written): {LOCAL_ARN}\n",
+        "",
+    )
+    assert objects_state(tmp_path / "store") == before
+    assert list(stored_versions(tmp_path / "store")) == [1]
+    config = str(changed_config(tmp_path))
+    code, out, err = finish(start_cli(["--upsert", "--store", store, "--config", config, "--json"]))
+    assert (code, json.loads(out)["changed"], json.loads(out)["version"]) == (0, True, 2), err
+    versions = stored_versions(tmp_path / "store")
+    assert sorted(versions) == [1, 2] and versions[1] != versions[2]
+    assert '"DefaultValue": 7' in versions[2]
+
+
+def test_parallel_upserts_on_one_store_never_fail(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    config = str(changed_config(tmp_path))
+    configs = [[], ["--config", config]] * 3
+    procs = [start_cli(["--upsert", "--store", store, "--json", *extra]) for extra in configs]
+    results = [finish(proc) for proc in procs]
+    assert [code for code, _, _ in results] == [0] * 6, [err for _, _, err in results]
+    versions = stored_versions(tmp_path / "store")
+    assert sorted(versions) == list(range(1, len(versions) + 1))
+    reported = [json.loads(out)["version"] for _, out, _ in results]
+    default_defs = {versions[v] for v in reported[0::2]}
+    changed_defs = {versions[v] for v in reported[1::2]}
+    assert len(default_defs) == len(changed_defs) == 1 and default_defs != changed_defs
+    assert set(versions.values()) == default_defs | changed_defs
+    assert all(versions[n] != versions[n + 1] for n in range(1, len(versions)))
+
+
+# One line, never a traceback (fresh processes, as a person meets them).
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/MoonpipeSageMaker"
+
+
+def without_aws(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment minus every AWS_* variable, with empty AWS files, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["AWS_CONFIG_FILE"] = str(tmp_path / "aws-config")
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "aws-credentials")
+    return {**env, **extra}
+
+
+def run_clean(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    done = subprocess.run([sys.executable, str(REPO / "run_pipeline.py"), *argv], cwd=REPO,
+                          env=env, capture_output=True, text=True, check=False, timeout=600)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_a_missing_aws_profile_is_one_line_saying_how_to_fix(tmp_path: Path) -> None:
+    env = without_aws(tmp_path, AWS_PROFILE="ml")
+    argv = ["--target", "sagemaker", "--region", "eu-west-1", "--list-executions"]
+    assert run_clean(argv, env) == (
+        2,
+        "",
+        "error: AWS profile 'ml' (from AWS_PROFILE) is not in your AWS config or credentials "
+        "files; create it (aws configure --profile ml) or unset AWS_PROFILE\n",
+    )
+
+
+def test_a_region_without_the_images_is_one_config_line(tmp_path: Path) -> None:
+    argv = ["--target", "sagemaker", "--region", "ap-southeast-7", "--role-arn", ROLE_ARN,
+            "--definition"]
+    assert run_clean(argv, without_aws(tmp_path)) == (
+        2,
+        "",
+        "error: aws.region ap-southeast-7: SageMaker offers no sagemaker-scikit-learn 1.2-1 "
+        "image there (SDK: Unsupported region: ap-southeast-7); choose a region that has it "
+        "(--region or aws.region, e.g. us-east-1) or another frameworks.sklearn_version\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--invoke", "bad_name!", "--data", "{data}"], "invalid endpoint name 'bad_name!': use "
+         "1-63 letters, digits and hyphens, starting with a letter or digit"),
+        (["--delete-endpoint", "bad_name!"], "invalid endpoint name 'bad_name!': use 1-63 "
+         "letters, digits and hyphens, starting with a letter or digit"),
+        (["--invoke", "nosuch", "--data", "{data}"], "endpoint 'nosuch' does not exist; run "
+         "--list-endpoints to see the endpoints there are"),
+        (["--delete-endpoint", "nosuch"], "endpoint 'nosuch' does not exist; run "
+         "--list-endpoints to see the endpoints there are"),
+        (["--invoke", "nosuch", "--data", "{missing}"], "--data {missing}: cannot read it (No "
+         "such file or directory); give a CSV file or -"),
+    ],
+)
+def test_endpoint_usage_errors_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:
+    data = tmp_path / "points.csv"
+    data.write_text("0.0,0.9\n")
+    paths = {"data": str(data), "missing": str(tmp_path / "missing.csv")}
+    argv = [a.format(**paths) for a in argv] + ["--store", str(tmp_path / "store")]
+    assert run_clean(argv, without_aws(tmp_path)) == (2, "", f"error: {message.format(**paths)}\n")
+
+
+@pytest.mark.parametrize("argv", [["--list-executions", "--json"], ["--list-endpoints"]])
+def test_output_into_a_pipe_whose_reader_left_ends_quietly(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    proc = start_cli([*argv, "--store", str(tmp_path / "store")], **without_aws(tmp_path))
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # like `| head` having read its lines and exited
+    err = proc.stderr.read()
+    assert (proc.wait(timeout=600), err) == (0, "")

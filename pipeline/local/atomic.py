@@ -70,10 +70,19 @@ def create_json(path: Path, obj: Any) -> None:
     """Write ``obj`` as JSON to a path that must not exist yet, atomically.
 
     For records SageMaker never overwrites (model package versions, models, endpoint
-    configs): the complete file is linked into place, so a second writer gets
-    FileExistsError instead of replacing the first one's record.
+    configs, pipeline versions): see :func:`create_bytes`.
     """
-    tmp = _temp_copy(path, _json_bytes(obj))
+    create_bytes(path, _json_bytes(obj))
+
+
+def create_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a path that must not exist yet, atomically.
+
+    The complete file is linked into place, so of two writers racing for one path exactly
+    one wins and the other gets FileExistsError instead of replacing the first one's file
+    (a rename would let the last writer win silently).
+    """
+    tmp = _temp_copy(path, data)
     try:
         os.link(tmp, path)
     finally:

@@ -15,6 +15,8 @@ Nothing here imports torch: the engine imports this module for every run.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
 import re
@@ -22,6 +24,7 @@ import shutil
 import tarfile
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from collections.abc import Mapping
@@ -30,19 +33,19 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pipeline.errors import EndpointError
+from pipeline.errors import EndpointError, EndpointNotFoundError, EndpointUsageError
 from pipeline.local.atomic import write_json
 from pipeline.local.container import map_env
 from pipeline.local.endpoint_process import (
     find_servers,
     locked,
-    loopback_opener,
     read_json_or_none,
     server_alive,
     spawn_server,
     stop_server,
     wait_until_serving,
 )
+from pipeline.local.endpoint_server import MAX_PAYLOAD_BYTES
 from pipeline.local.endpoint_state import (
     IN_PROGRESS,
     LOCK_FILE,
@@ -167,23 +170,48 @@ def delete_endpoint(store_root: Path, name: str) -> None:
 
 def invoke(store_root: Path, name: str, body: bytes, content_type: str,
            accept: str = "application/json") -> bytes:
-    """POST to the runtime route; an error answer becomes EndpointError with its message."""
+    """POST to the runtime route; an error answer becomes EndpointError with its message.
+
+    A body over SageMaker's 6 MB limit is refused before sending (EndpointUsageError, with
+    the server's own wording); should the server still refuse a body before reading all of
+    it, its answer is read and reported rather than the broken pipe the sending hit.
+    """
     info = describe_endpoint(store_root, name)
     if info.status != "InService":
         raise EndpointError(f"endpoint {name!r} is {info.status}; deploy it again "
                             "(run the pipeline) or see --list-endpoints")
-    request = urllib.request.Request(f"{info.url}/endpoints/{name}/invocations", data=body,
-                                     method="POST",
-                                     headers={"Content-Type": content_type, "Accept": accept})
+    if len(body) > MAX_PAYLOAD_BYTES:
+        raise EndpointUsageError(f"payload of {len(body)} bytes exceeds the "
+                                 f"{MAX_PAYLOAD_BYTES}-byte limit; send smaller batches")
+    headers = {"Content-Type": content_type, "Accept": accept}
     try:
-        with loopback_opener.open(request, timeout=70) as response:
-            return response.read()
-    except urllib.error.HTTPError as exc:
-        raise EndpointError(f"endpoint {name!r} answered HTTP {exc.code}: "
-                            f"{error_message(exc.read())}") from None
-    except (urllib.error.URLError, OSError) as exc:
+        status, answer = _post(info.url, f"/endpoints/{name}/invocations", body, headers)
+    except (OSError, http.client.HTTPException) as exc:
         raise EndpointError(f"endpoint {name!r} is not reachable at {info.url} ({exc}); "
                             f"see {info.log_path}") from None
+    if status >= 400:
+        raise EndpointError(f"endpoint {name!r} answered HTTP {status}: "
+                            f"{error_message(answer)}")
+    return answer
+
+
+def _post(url: str, path: str, body: bytes, headers: Mapping[str, str],
+          timeout_s: float = 70) -> tuple[int, bytes]:
+    """(status, body) of one POST to a loopback server, even one that answered early.
+
+    A server may answer (413, 400) and close without reading the whole body; sending then
+    fails with a broken pipe or reset, but the answer is already waiting to be read.
+    """
+    where = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=timeout_s)
+    try:
+        # On a broken pipe, read the answer the server sent before it stopped reading.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.request("POST", path, body=body, headers=dict(headers))
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
 
 
 def _start_server(endpoint_dir: Path, name: str, config_name: str, model_dir: Path,
@@ -311,15 +339,15 @@ def _endpoint_dir(store_root: Path, name: str, create: bool = True) -> Path:
 
 def _check_name(name: str, what: str) -> None:
     if not isinstance(name, str) or not _NAME.match(name):
-        raise EndpointError(f"invalid {what} name {name!r}: use 1-63 letters, digits and "
-                            "hyphens, starting with a letter or digit")
+        raise EndpointUsageError(f"invalid {what} name {name!r}: use 1-63 letters, digits "
+                                 "and hyphens, starting with a letter or digit")
 
 
 def _require_record(endpoint_dir: Path, name: str) -> dict[str, Any]:
     record = _read_record(endpoint_dir)
     if record is None:
-        raise EndpointError(f"endpoint {name!r} does not exist; run --list-endpoints to see "
-                            "the endpoints there are")
+        raise EndpointNotFoundError(f"endpoint {name!r} does not exist; run --list-endpoints "
+                                    "to see the endpoints there are")
     return record
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ExecutionNotFoundError, PipelineNotFoundError
-from pipeline.local.atomic import read_json, write_json
+from pipeline.local.atomic import create_json, read_json, write_json
 from pipeline.target import StepRecord
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,255}$")
@@ -48,14 +48,27 @@ class Records:
         """The folder of one pipeline's versions."""
         return self.root / "pipelines" / check_name("pipeline", name) / "versions"
 
-    def add_pipeline_version(self, name: str, record: dict[str, Any]) -> int:
-        """Store a definition as the next version, unless it equals the latest; return it."""
-        latest = self.latest_pipeline_version(name)
-        if latest is not None and _same_pipeline(latest[1], record):
-            return latest[0]
-        number = 1 if latest is None else latest[0] + 1
-        write_json(self.pipeline_dir(name) / f"{number}.json", {**record, "Version": number})
-        return number
+    def add_pipeline_version(self, name: str, record: dict[str, Any]) -> tuple[int, bool]:
+        """Store a definition as the next version unless it equals the latest.
+
+        Versions are created, never replaced: a parallel upsert that took the number first
+        makes this one look again, and either find its definition already stored or take
+        the next number. Nothing an upsert stored is lost.
+
+        Returns:
+            (version number, True if stored now / False if the latest already was this).
+        """
+        while True:
+            latest = self.latest_pipeline_version(name)
+            if latest is not None and _same_pipeline(latest[1], record):
+                return latest[0], False
+            number = 1 if latest is None else latest[0] + 1
+            path = self.pipeline_dir(name) / f"{number}.json"
+            try:
+                create_json(path, {**record, "Version": number})
+            except FileExistsError:
+                continue
+            return number, True
 
     def latest_pipeline_version(self, name: str) -> tuple[int, dict[str, Any]] | None:
         """(number, record) of the newest version, or None for an unknown pipeline."""
@@ -125,7 +138,9 @@ class Records:
 
 
 def _same_pipeline(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    return all(old.get(k) == new.get(k) for k in ("PipelineDefinition", "PipelineDescription"))
+    """What UpdatePipeline would change: the definition, the description, the role."""
+    keys = ("PipelineDefinition", "PipelineDescription", "RoleArn")
+    return all(old.get(k) == new.get(k) for k in keys)
 
 
 _NEVER = datetime.max.replace(tzinfo=timezone.utc)  # unstarted steps sort last

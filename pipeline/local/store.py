@@ -2,7 +2,9 @@
 
 Objects are write-once, as the engine's promise that nothing a past execution produced is
 ever lost demands: writing a key again with the same bytes is a no-op (so re-uploading a
-content-addressed code file is harmless), with different bytes it is an error. Keys that
+content-addressed code file is harmless), with different bytes it is an error. That holds
+between processes too: an object is linked into place, never renamed over another, so of
+two writers of one key exactly one stores it and the other compares. Keys that
 could escape the store (``..``, absolute, empty segments) are rejected before any file is
 touched.
 """
@@ -13,7 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.local.atomic import write_bytes
+from pipeline.local.atomic import create_bytes
 from pipeline.local.sandbox import confined_files
 
 
@@ -63,18 +65,25 @@ class ObjectStore:
         parsed = parse_s3_uri(uri) if isinstance(uri, str) else uri
         return self.root.joinpath(parsed.bucket, *([parsed.key] if parsed.key else []))
 
-    def put(self, uri: str | S3Uri, data: bytes) -> None:
-        """Store an object once; identical bytes again are a no-op, different bytes an error."""
+    def put(self, uri: str | S3Uri, data: bytes) -> bool:
+        """Store an object once; identical bytes again are a no-op, different bytes an error.
+
+        Returns:
+            True if the object was stored now, False if it already held these bytes.
+        """
         target = self.path(uri)
         if target.is_dir():
             raise StoreError(f"cannot write {uri}: a prefix with objects below it exists there")
-        if target.exists():
-            if target.read_bytes() == data:
-                return
-            raise StoreError(
-                f"{uri} already holds different bytes; stored objects are never overwritten"
-            )
-        write_bytes(target, data)
+        try:
+            create_bytes(target, data)
+            return True
+        except FileExistsError:
+            pass
+        if target.is_file() and target.read_bytes() == data:
+            return False
+        raise StoreError(
+            f"{uri} already holds different bytes; stored objects are never overwritten"
+        )
 
     def get(self, uri: str | S3Uri) -> bytes:
         """The bytes of one object (StoreError if it does not exist)."""

@@ -27,7 +27,13 @@ from pipeline.local.runner import ExecutionIdentity, run_execution, unsupported_
 from pipeline.local.store import ObjectStore, StoreError
 from pipeline.local.summary import summarize
 from pipeline.param_values import resolve_parameters
-from pipeline.target import EndpointRef, ExecutionSummary, PipelineDefinition, StepListener
+from pipeline.target import (
+    EndpointRef,
+    ExecutionSummary,
+    PipelineDefinition,
+    StepListener,
+    UpsertResult,
+)
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -50,19 +56,23 @@ class LocalTarget:
         """The ARN SageMaker would give the pipeline (names are lower-cased in ARNs)."""
         return f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:pipeline/{pipeline_name.lower()}"
 
-    def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> str:
-        """Check the definition, store its artifacts, then keep it as the newest version."""
+    def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> UpsertResult:
+        """Check the definition, store its artifacts, then keep it as the newest version.
+
+        An unchanged pipeline (same definition, description and role as the newest version)
+        stores nothing; artifacts already held with the same bytes are left as they are.
+        """
         _plan(pipeline.definition, pipeline.name)
         try:
             for uri, data in sorted(pipeline.artifacts.items()):
                 self.objects.put(uri, data)
         except StoreError as err:
             raise ConfigError(f"cannot store pipeline artifact: {err}") from None
-        self.records.add_pipeline_version(pipeline.name, {
+        version, changed = self.records.add_pipeline_version(pipeline.name, {
             "PipelineName": pipeline.name, "PipelineDescription": pipeline.description,
             "PipelineDefinition": pipeline.definition, "RoleArn": role_arn,
             "CreationTime": now().isoformat()})
-        return self.pipeline_arn(pipeline.name)
+        return UpsertResult(self.pipeline_arn(pipeline.name), changed, version)
 
     def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:
         """The newest stored definition's Parameters."""

@@ -207,6 +207,7 @@ def test_missing_endpoint_on_delete(target: SageMakerTarget, sm: Stubber) -> Non
     assert str(caught.value) == (
         "endpoint ep not found in us-east-1; list them with --list-endpoints"
     )
+    assert caught.value.exit_code == 2  # a usage error, as on the local target
 
 
 def test_upsert_without_role_sends_nothing(target: SageMakerTarget, sm: Stubber) -> None:
@@ -263,6 +264,22 @@ def test_botocore_failures_become_one_line_errors(
     assert str(caught.value) == message
 
 
+def test_a_missing_profile_is_one_config_error_saying_how_to_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_PROFILE", "ml")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    with pytest.raises(ConfigError) as caught:
+        SageMakerTarget("eu-west-1", "moonpipe")
+    assert str(caught.value) == (
+        "AWS profile 'ml' (from AWS_PROFILE) is not in your AWS config or credentials files; "
+        "create it (aws configure --profile ml) or unset AWS_PROFILE"
+    )
+    assert caught.value.exit_code == 2
+
+
 def test_split_s3_uri() -> None:
     assert split_s3_uri("s3://bucket/a/b.py") == ("bucket", "a/b.py")
     with pytest.raises(ConfigError) as caught:
@@ -276,6 +293,7 @@ REPO = Path(__file__).resolve().parents[2]
 BUCKET = "moonpipe-test-bucket"
 ROLE = "arn:aws:iam::123456789012:role/Test"
 SAGEMAKER = ["--target", "sagemaker", "--region", "us-east-1", "--bucket", BUCKET]
+PIPELINE_ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/moonpipe"
 
 
 @pytest.fixture(scope="module")
@@ -384,11 +402,42 @@ def test_second_upsert_updates_the_pipeline(
         [*SAGEMAKER, "--config", str(changed), "--role-arn", ROLE, "--upsert", "--json"], capsys
     )
     assert code == 0
-    assert json.loads(out)["pipeline_name"] == "moonpipe"
+    assert json.loads(out) == {"pipeline_name": "moonpipe", "pipeline_arn": PIPELINE_ARN,
+                               "changed": True, "version": None}
     stored = client("sagemaker").describe_pipeline(PipelineName="moonpipe")
     assert stored["PipelineDefinition"] == built_definition(changed).definition
     assert stored["PipelineDefinition"] != built_definition().definition
     assert stored["PipelineDescription"].startswith("Now trains a small")
+
+
+def test_an_unchanged_upsert_sends_no_update_and_no_upload(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sent: list[str] = []
+    real_client = SageMakerTarget._client
+
+    def recording_client(self: SageMakerTarget, service: str) -> Any:
+        made = real_client(self, service)
+        made.meta.events.register("before-call.*.*", lambda model, **_: sent.append(model.name))
+        return made
+
+    monkeypatch.setattr(SageMakerTarget, "_client", recording_client)
+    code, out, _ = cli([*SAGEMAKER, "--role-arn", ROLE, "--upsert", "--json"], capsys)
+    assert (code, json.loads(out)["changed"]) == (0, True)
+    assert sent.count("PutObject") == 3 and sent[-1] == "CreatePipeline"
+    sent.clear()
+    code, out, err = cli([*SAGEMAKER, "--role-arn", ROLE, "--upsert"], capsys)
+    assert (code, out, err) == (
+        0,
+        "pipeline moonpipe unchanged on sagemaker (it already holds this definition; nothing "
+        f"written): {PIPELINE_ARN}\n",
+        "",
+    )
+    assert sent == ["HeadObject"] * 3 + ["DescribePipeline"]
+    sent.clear()
+    code, out, _ = cli([*SAGEMAKER, "--role-arn", ROLE + "2", "--upsert", "--json"], capsys)
+    assert (code, json.loads(out)["changed"]) == (0, True)  # a new role is a change
+    assert sent == ["HeadObject"] * 3 + ["DescribePipeline", "UpdatePipeline"]
 
 
 @pytest.mark.parametrize(
@@ -431,7 +480,7 @@ def test_management_commands_against_moto(
     assert described["execution_arn"] == listed[0]["execution_arn"]
     assert cli([*SAGEMAKER, "--list-endpoints"], capsys)[1] == "(none)\n"
     assert cli([*SAGEMAKER, "--delete-endpoint", "nope"], capsys) == (
-        1,
+        2,  # a usage error: no such endpoint
         "",
         "error: endpoint nope not found in us-east-1; list them with --list-endpoints\n",
     )

@@ -140,3 +140,21 @@ def test_long_parameter_lists_wrap_under_their_label() -> None:
     assert lines[0].startswith("  parameters:     Parameter0=value-0, ")
     assert all(len(x) <= 100 and x.startswith(" " * 18) for x in lines[1:])
     assert " ".join(x.strip() for x in lines).endswith("Parameter11=value-11")
+
+
+class ClosedPipe(io.StringIO):
+    """stdout piped into `head` after head has exited: every flush fails."""
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_reader_that_went_away_silences_stdout_but_not_the_command() -> None:
+    out, err = ClosedPipe(), io.StringIO()
+    console = Console(out, err)
+    console.step(StepRecord("PrepareMoonData", "Processing", "Executing"))  # does not raise
+    console.progress("more progress")
+    console.endpoints([])
+    console.error("still reaches stderr")
+    assert out.getvalue() == "  started    PrepareMoonData (Processing)\n"  # then silence
+    assert err.getvalue() == "error: still reaches stderr\n"

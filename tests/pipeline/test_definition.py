@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,7 @@ from typing import Any
 import pytest
 
 from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig, load_config
-from pipeline.definition import LOCAL_ROLE_ARN, build_pipeline, stage_code
+from pipeline.definition import LOCAL_ROLE_ARN, STAGED_CODE, build_pipeline, staged_code
 from pipeline.errors import ConfigError, MoonpipeError
 from pipeline.target import PipelineDefinition
 
@@ -73,9 +76,11 @@ BUILD_SCRIPT = textwrap.dedent(
     from pipeline.definition import build_pipeline
     built = build_pipeline(load_config(DEFAULT_CONFIG_PATH, environ={}), code_dir)
     from sagemaker.config import load_sagemaker_config
+    import hashlib
     out.write_text(json.dumps({
         "definition": built.definition,
         "artifact_keys": sorted(built.artifacts),
+        "artifacts": {k: hashlib.sha256(v).hexdigest() for k, v in built.artifacts.items()},
         "attempts": attempts,
         "sdk_default_config": load_sagemaker_config(),
     }))
@@ -114,25 +119,36 @@ def definition(built: PipelineDefinition) -> dict[str, Any]:
 def subprocess_builds(
     tmp_path_factory: pytest.TempPathFactory, code_dir: Path
 ) -> dict[str, dict[str, Any]]:
-    """Two builds in fresh interpreters, run in parallel: one plain, one hostile."""
+    """Two builds in fresh interpreters, run in parallel: one plain, one hostile.
+
+    The hostile one has another HOME (with an SDK defaults file), TMPDIR, checkout folder,
+    umask and an AWS_PROFILE that does not exist; none of it may change a byte.
+    """
     work = tmp_path_factory.mktemp("builds")
     home = work / "home"
     (home / ".config" / "sagemaker").mkdir(parents=True)
     (home / ".config" / "sagemaker" / "config.yaml").write_text(HOME_SDK_CONFIG)
+    other_checkout = work / "elsewhere" / "checkout" / "entrypoints"
+    shutil.copytree(code_dir, other_checkout)
     plain = {k: v for k, v in os.environ.items() if k != "XDG_CONFIG_HOME"}
     plain["PYTHONPATH"] = str(REPO)
-    hostile = {**plain, "HOME": str(home), "AWS_EC2_METADATA_DISABLED": "false"}
-    runs = {"plain": (plain, []), "hostile": (hostile, ["--guard"])}
+    hostile = {**plain, "HOME": str(home), "AWS_EC2_METADATA_DISABLED": "false",
+               "AWS_PROFILE": "no-such-profile"}
+    runs = {"plain": (plain, code_dir, 0o022, []),
+            "hostile": (hostile, other_checkout, 0o077, ["--guard"])}
     procs = {}
-    for name, (env, extra) in runs.items():
-        out = work / f"{name}.json"
-        cmd = [sys.executable, "-c", BUILD_SCRIPT, str(code_dir), str(out), *extra]
-        procs[name] = (subprocess.Popen(cmd, env=env, cwd=work, stderr=subprocess.PIPE), out)
+    for name, (env, code, umask, extra) in runs.items():
+        out, tmp = work / f"{name}.json", work / f"tmp-{name}"
+        tmp.mkdir()
+        cmd = [sys.executable, "-c", BUILD_SCRIPT, str(code), str(out), *extra]
+        proc = subprocess.Popen(cmd, env={**env, "TMPDIR": str(tmp)}, cwd=work, umask=umask,
+                                stderr=subprocess.PIPE)
+        procs[name] = (proc, out, tmp)
     results = {}
-    for name, (proc, out) in procs.items():
+    for name, (proc, out, tmp) in procs.items():
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()[-3000:]
-        results[name] = json.loads(out.read_text())
+        results[name] = {**json.loads(out.read_text()), "tmp_left": sorted(os.listdir(tmp))}
     return results
 
 
@@ -214,18 +230,52 @@ def test_missing_script_is_a_clear_error(tmp_path: Path, cfg: PipelineConfig) ->
     )
 
 
-def test_staging_ignores_caches_and_depends_only_on_content(tmp_path: Path) -> None:
-    first = _stub_code(tmp_path / "a")
-    second = _stub_code(tmp_path / "b")
-    (second / "__pycache__").mkdir()
-    (second / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"\0junk")
-    (second / "notes.txt").write_text("not code")
-    assert stage_code(first) == stage_code(second)
-    assert sorted(p.name for p in stage_code(first).iterdir()) == sorted(
-        p.name for p in first.iterdir()
-    )
-    (second / "train.py").write_text("print('changed')\n")
-    assert stage_code(first) != stage_code(second)
+def test_staging_copies_only_the_scripts_and_is_removed_afterwards(tmp_path: Path) -> None:
+    source = _stub_code(tmp_path / "entrypoints")
+    (source / "__pycache__").mkdir()
+    (source / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"\0junk")
+    (source / "notes.txt").write_text("not code")
+    with staged_code(source) as root:
+        staged = sorted(p.name for p in (root / STAGED_CODE).iterdir())
+        assert staged == sorted(p.name for p in source.glob("*.py"))
+    assert not root.exists()
+
+
+def test_staging_is_removed_when_the_build_fails(
+    tmp_path: Path, cfg: PipelineConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.definition as definition
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+
+    def explode(*_: Any) -> None:
+        raise RuntimeError("the SDK broke")
+
+    monkeypatch.setattr(definition, "_build", explode)
+    with pytest.raises(RuntimeError):
+        build_pipeline(cfg, _stub_code(tmp_path / "entrypoints"))
+    assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_code_keys_follow_the_sources_only(
+    tmp_path: Path, cfg: PipelineConfig, built: PipelineDefinition
+) -> None:
+    noisy = _stub_code(tmp_path / "noisy" / "entrypoints")
+    (noisy / "__pycache__").mkdir()
+    (noisy / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"\0junk")
+    assert _digests(build_pipeline(cfg, noisy)) == _digests(built)
+    (noisy / "train.py").write_text("print('changed')\n")
+    changed = build_pipeline(cfg, noisy)
+    tarballs = [k for k in changed.artifacts if k.endswith("sourcedir.tar.gz")]
+    assert len(tarballs) == 1 and tarballs[0] not in built.artifacts
+    assert [k for k in changed.artifacts if k.endswith(".py")] == [
+        k for k in built.artifacts if k.endswith(".py")
+    ]
+
+
+def _digests(built: PipelineDefinition) -> dict[str, str]:
+    return {k: hashlib.sha256(v).hexdigest() for k, v in built.artifacts.items()}
 
 
 def test_byte_identical_across_processes(
@@ -234,7 +284,20 @@ def test_byte_identical_across_processes(
     # This test process and a fresh interpreter (different hash seed, cwd, import order).
     plain = subprocess_builds["plain"]
     assert plain["definition"] == built.definition
-    assert plain["artifact_keys"] == sorted(built.artifacts)
+    assert plain["artifacts"] == _digests(built)
+
+
+def test_same_bytes_whatever_tmpdir_home_checkout_umask_or_profile(
+    subprocess_builds: dict[str, dict[str, Any]],
+) -> None:
+    plain, hostile = subprocess_builds["plain"], subprocess_builds["hostile"]
+    assert hostile["definition"] == plain["definition"]
+    assert hostile["artifacts"] == plain["artifacts"]
+
+
+def test_a_build_leaves_nothing_in_tmpdir(subprocess_builds: dict[str, dict[str, Any]]) -> None:
+    assert subprocess_builds["plain"]["tmp_left"] == []
+    assert subprocess_builds["hostile"]["tmp_left"] == []
 
 
 def test_build_opens_no_socket(subprocess_builds: dict[str, dict[str, Any]]) -> None:

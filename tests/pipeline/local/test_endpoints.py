@@ -15,6 +15,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -23,6 +24,7 @@ import pytest
 
 from pipeline.errors import EndpointError
 from pipeline.local.endpoints import (
+    _post,
     delete_endpoint,
     deploy,
     describe_endpoint,
@@ -317,17 +319,64 @@ def test_stale_or_unreadable_records_read_out_of_service(store: Path) -> None:
 
 
 def test_delete_unknown_endpoint_names_it(store: Path) -> None:
-    with pytest.raises(EndpointError) as caught:
-        delete_endpoint(store, "nope")
-    assert str(caught.value) == ("endpoint 'nope' does not exist; run --list-endpoints to see the "
-                                 "endpoints there are")
+    for act in (lambda: delete_endpoint(store, "nope"),
+                lambda: invoke(store, "nope", b"1,2\n", "text/csv")):
+        with pytest.raises(EndpointError) as caught:
+            act()
+        assert str(caught.value) == ("endpoint 'nope' does not exist; run --list-endpoints to "
+                                     "see the endpoints there are")
+        assert caught.value.exit_code == 2  # a usage error: nothing was sent
 
 
 def test_invalid_names_are_refused(store: Path, artifacts: dict[str, Path]) -> None:
+    for act in (lambda: deploy(store, "../escape", "cfg-a", artifacts["a"], {}),
+                lambda: delete_endpoint(store, "../escape"),
+                lambda: invoke(store, "../escape", b"1,2\n", "text/csv")):
+        with pytest.raises(EndpointError) as caught:
+            act()
+        assert str(caught.value) == ("invalid endpoint name '../escape': use 1-63 letters, "
+                                     "digits and hyphens, starting with a letter or digit")
+        assert caught.value.exit_code == 2
+
+
+def test_a_payload_over_6_mb_is_refused_before_sending(store: Path,
+                                                      artifacts: dict[str, Path]) -> None:
+    deploy(store, "ep", "cfg-a", artifacts["a"], {})
+    big = b"1,2\n" * 1_600_000  # 6.4 MB
     with pytest.raises(EndpointError) as caught:
-        deploy(store, "../escape", "cfg-a", artifacts["a"], {})
-    assert str(caught.value) == ("invalid endpoint name '../escape': use 1-63 letters, digits "
-                                 "and hyphens, starting with a letter or digit")
+        invoke(store, "ep", big, "text/csv")
+    assert str(caught.value) == (f"payload of {len(big)} bytes exceeds the 6291456-byte limit; "
+                                 "send smaller batches")
+    assert caught.value.exit_code == 2
+    assert predictions(invoke(store, "ep", b"2\n", "text/csv")) == [2.0]
+
+
+class _AnswersEarly(BaseHTTPRequestHandler):
+    """Answers 413 and closes without reading the body, as a server guarding its memory does."""
+
+    def do_POST(self) -> None:
+        body = json.dumps({"error": "payload too large for this server"}).encode()
+        self.send_response(413)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_an_answer_sent_before_the_body_was_read_is_reported() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AnswersEarly)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        status, body = _post(url, "/endpoints/ep/invocations", b"x" * 8_000_000, {})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (status, json.loads(body)) == (413, {"error": "payload too large for this server"})
 
 
 @pytest.mark.skipif(not (REPO / "entrypoints" / "inference.py").exists(),

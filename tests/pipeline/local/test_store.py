@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -37,8 +39,8 @@ def test_escaping_keys_are_rejected(uri: str, message: str) -> None:
 
 def test_objects_are_write_once(tmp_path: Path) -> None:
     store = ObjectStore(tmp_path)
-    store.put("s3://b/k", b"one")
-    store.put("s3://b/k", b"one")
+    assert store.put("s3://b/k", b"one") is True
+    assert store.put("s3://b/k", b"one") is False
     with pytest.raises(StoreError) as caught:
         store.put("s3://b/k", b"two")
     assert str(caught.value) == (
@@ -87,3 +89,38 @@ def test_upload_dir_stores_a_link_inside_its_boundary_as_content(tmp_path: Path)
     assert store.upload_dir(job / "out", "s3://b/out", job) == 1
     assert store.get("s3://b/out/copy.csv") == b"1,2"
     assert not store.path("s3://b/out/copy.csv").is_symlink()
+
+
+def test_racing_writers_of_one_key_never_overwrite_each_other(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path)
+    start = threading.Barrier(8)
+
+    def write(n: int) -> bool | str:
+        start.wait()
+        try:
+            return store.put("s3://b/code/sourcedir.tar.gz", f"writer {n}".encode() * 4096)
+        except StoreError as err:
+            return str(err)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(write, range(8)))
+    winners = [n for n, result in enumerate(results) if result is True]
+    assert len(winners) == 1
+    assert store.get("s3://b/code/sourcedir.tar.gz") == f"writer {winners[0]}".encode() * 4096
+    refused = [r for r in results if r is not True]
+    assert refused == ["s3://b/code/sourcedir.tar.gz already holds different bytes; stored "
+                       "objects are never overwritten"] * 7
+    assert [p.name for p in (tmp_path / "s3" / "b" / "code").iterdir()] == ["sourcedir.tar.gz"]
+
+
+def test_racing_writers_of_the_same_bytes_all_succeed(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path)
+    start = threading.Barrier(8)
+
+    def write(_: int) -> bool:
+        start.wait()
+        return store.put("s3://b/k", b"same" * 4096)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(write, range(8)))
+    assert sorted(results) == [False] * 7 + [True]

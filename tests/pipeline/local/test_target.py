@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.errors import ConfigError, ExecutionNotFoundError, ParameterError
 from pipeline.local.target import LocalTarget
-from pipeline.target import StepRecord
+from pipeline.target import StepRecord, UpsertResult
 from tests.pipeline.local.local_defs import full_definition, pipeline
 
 
@@ -112,12 +112,12 @@ def test_start_execution_rejects_bad_parameters(tmp_path: Path) -> None:
 
 def test_upsert_keeps_every_definition_version(tmp_path: Path) -> None:
     target = LocalTarget(tmp_path)
-    arn = target.upsert_pipeline(pipeline(), None)
-    assert arn == "arn:aws:sagemaker:us-east-1:000000000000:pipeline/p"
-    target.upsert_pipeline(pipeline(), None)
+    arn = "arn:aws:sagemaker:us-east-1:000000000000:pipeline/p"
+    assert target.upsert_pipeline(pipeline(), None) == UpsertResult(arn, True, 1)
+    assert target.upsert_pipeline(pipeline(), None) == UpsertResult(arn, False, 1)
     changed = full_definition()
     changed["Parameters"][0]["DefaultValue"] = 30
-    target.upsert_pipeline(pipeline(changed), None)
+    assert target.upsert_pipeline(pipeline(changed), None) == UpsertResult(arn, True, 2)
     versions = sorted(p.name for p in (tmp_path / "pipelines" / "p" / "versions").iterdir())
     assert versions == ["1.json", "2.json"]
     assert target.pipeline_parameters("p")[0] == {"Name": "HiddenDim", "Type": "Integer",
