@@ -348,3 +348,40 @@ def test_a_default_value_is_named_as_the_default(other_definition: str) -> None:
         _start(json.dumps(doc))
     assert str(caught.value).startswith(
         "parameter WorkerType=ml.nope (its default): step Clean_Data, ")
+
+
+# moonpipe's own definition, as the SDK builds it.
+
+
+@pytest.fixture(scope="module")
+def moon_definition(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from pipeline.config import DEFAULT_CONFIG_PATH, load_config
+    from pipeline.definition import build_pipeline
+
+    code = tmp_path_factory.mktemp("moon-code")
+    for script in ("preprocess.py", "train.py", "evaluate.py"):
+        (code / script).write_text(f"print({script!r})\n")
+    return build_pipeline(load_config(DEFAULT_CONFIG_PATH, environ={}), code).definition
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"EndpointName": "e" * 43}, {"TrainingInstanceType": "ml.p4d.24xlarge"},
+     {"ProcessingInstanceType": "ml.c5.xlarge", "EndpointInstanceType": "ml.t2.medium"},
+     {"ModelApprovalStatus": "PendingManualApproval"}],
+)
+def test_moonpipe_definition_passes_with_good_values(
+    moon_definition: str, overrides: dict[str, Any]
+) -> None:
+    _start(moon_definition, **overrides)
+
+
+def test_moonpipe_endpoint_name_leaves_room_for_the_derived_config_name(
+    moon_definition: str,
+) -> None:
+    with pytest.raises(ParameterError) as caught:
+        _start(moon_definition, EndpointName="e" * 44)
+    assert str(caught.value) == (
+        f"--param EndpointName={'e' * 44}: step MoonEndpointConfig, EndpointConfigName: "
+        f"'{'e' * 44}-config-{EXECUTION}' is 64 characters; at most 63 allowed "
+        "(SageMaker's CreateEndpointConfig)")
