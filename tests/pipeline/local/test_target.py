@@ -151,6 +151,17 @@ def test_a_value_known_only_when_its_step_runs_fails_that_step_before_it_is_sent
     assert _run(target, Approval="Approved")[0].status == "Succeeded"
 
 
+def test_names_the_engine_generates_pass_the_gate_when_later_steps_send_them(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    """A Model step named with "_": its generated ModelName travels in the endpoint config."""
+    text = json.dumps(full_definition()).replace("Cre-CreateModel", "Cre_CreateModel")
+    target = LocalTarget(tmp_path)
+    target.upsert_pipeline(pipeline(json.loads(text)), None)
+    summary, _ = _run(target)
+    assert summary.status == "Succeeded", summary.failure_reason
+
+
 def test_upsert_keeps_every_definition_version(tmp_path: Path) -> None:
     target = LocalTarget(tmp_path)
     arn = target.upsert_pipeline(pipeline(), None)
