@@ -131,9 +131,16 @@ def _start_error(spec: StepSpec, violation: Violation, values: Mapping[str, Any]
     names = parameters_behind(spec.arguments, violation.field)
     if not names:
         return ConfigError(f"pipeline definition: {where}; fix the pipeline and --upsert it")
-    given = [f"--param {n}={overrides[n]}" for n in names if n in overrides]
-    defaults = [f"parameter {n}={values[n]} (its default)" for n in names if n not in overrides]
+    given = [f"--param {n}={_plain(overrides[n])}" for n in names if n in overrides]
+    defaults = [f"parameter {n}={_plain(values[n])} (its default)"
+                for n in names if n not in overrides]
     return ParameterError(f"{', '.join(given + defaults)}: {where}")
+
+
+def _plain(value: Any) -> str:
+    """A value as typed, unless it would break the one-line message (then its repr)."""
+    text = str(value)
+    return text if text.isprintable() else repr(text)
 
 
 def parameters_behind(arguments: Mapping[str, Any], field: str) -> list[str]:

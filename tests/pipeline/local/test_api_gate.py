@@ -331,6 +331,14 @@ def test_other_sdk_pipeline_refuses_bad_values_at_start(
     assert "\n" not in str(caught.value)
 
 
+def test_a_value_with_a_line_break_stays_on_one_line(other_definition: str) -> None:
+    with pytest.raises(ParameterError) as caught:
+        _start(other_definition, WorkerType="ml.c5.xlarge\nx")
+    assert str(caught.value).startswith(
+        "--param WorkerType='ml.c5.xlarge\\nx': step Clean_Data, ")
+    assert "\n" not in str(caught.value)
+
+
 def test_a_bad_literal_in_the_definition_is_a_config_error(other_definition: str) -> None:
     doc = json.loads(other_definition)
     del doc["Steps"][1]["Arguments"]["RoleArn"]
