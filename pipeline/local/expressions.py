@@ -24,6 +24,7 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+@dataclass(frozen=True)
 class Pending:
     """A value that only exists once an earlier step has run (partial resolution).
 
@@ -32,17 +33,7 @@ class Pending:
     request can be checked before any step runs without guessing what steps will produce.
     """
 
-    def __init__(self, reference: str) -> None:
-        self.reference = reference
-
-    def __repr__(self) -> str:
-        return f"Pending({self.reference!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Pending) and other.reference == self.reference
-
-    def __hash__(self) -> int:
-        return hash(self.reference)
+    reference: str
 
 
 class UnresolvedReference(Exception):
