@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import tarfile
@@ -161,8 +162,11 @@ def full_definition() -> dict[str, Any]:
 
 
 def source_tarball() -> bytes:
+    """The same bytes on every call: the gzip header's time is fixed (the store is write-once,
+    so two upserts of "the same" tarball with different bytes would be refused)."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped, \
+            tarfile.open(fileobj=zipped, mode="w") as tar:
         data = textwrap.dedent(TRAIN).encode()
         info = tarfile.TarInfo("train.py")
         info.size = len(data)
