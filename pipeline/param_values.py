@@ -8,6 +8,7 @@ or run (local), so a typo never costs a run.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,8 +16,14 @@ from pipeline.errors import ParameterError
 
 ParamValue = str | int | float | bool
 
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_BOOLEANS = {"true": True, "false": False}
+_EXPECTED = {
+    "Integer": "digits with an optional sign, e.g. 40 or -3",
+    "Float": "a finite decimal number, e.g. 0.05, 5e-2 or 3",
+    "Boolean": "true or false",
+}
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -28,29 +35,41 @@ def parse_assignment(text: str) -> tuple[str, str]:
 
 
 def coerce_value(name: str, type_name: str, raw: Any) -> ParamValue:
-    """Convert ``raw`` (a string from the CLI, or a JSON value) to the parameter's type."""
-    text = str(raw).strip() if not isinstance(raw, bool) else str(raw).lower()
-    try:
-        if type_name == "Integer":
-            if isinstance(raw, float) and not raw.is_integer():
-                raise ValueError
-            return int(text) if not isinstance(raw, (int, float)) else int(raw)
-        if type_name == "Float":
-            value = float(text)
-            if not math.isfinite(value):
-                raise ValueError
-            return value
-        if type_name == "Boolean":
-            if text.lower() in _TRUE:
-                return True
-            if text.lower() in _FALSE:
-                return False
-            raise ValueError
+    """Convert ``raw`` (a string from the CLI, or a JSON value) to the parameter's type.
+
+    Text is parsed strictly, as a literal of the type and nothing else: Python's int() and
+    float() also take ``1_0``, `` 7 ``, ``nan`` or ``infinity``, which a person almost
+    certainly did not mean and SageMaker would not read the same way.
+    """
+    if type_name not in _EXPECTED:
         return str(raw)
-    except ValueError:
+    value = _parsed(type_name, raw) if isinstance(raw, str) else _typed(type_name, raw)
+    if value is None:
         raise ParameterError(
-            f"parameter {name} is {type_name}; {raw!r} is not a valid {type_name.lower()} value"
-        ) from None
+            f"parameter {name} is {type_name}; {raw!r} is not a valid {type_name.lower()} "
+            f"value (expected {_EXPECTED[type_name]})")
+    return value
+
+
+def _parsed(type_name: str, text: str) -> ParamValue | None:
+    """A --param text: exactly a literal of the type, or None."""
+    if type_name == "Integer":
+        return int(text) if _INTEGER.fullmatch(text) else None
+    if type_name == "Float":
+        value = float(text) if _FLOAT.fullmatch(text) else math.nan
+        return value if math.isfinite(value) else None
+    return _BOOLEANS.get(text.lower())
+
+
+def _typed(type_name: str, raw: Any) -> ParamValue | None:
+    """A JSON value (e.g. a definition's DefaultValue): the type itself, or a whole float."""
+    if type_name == "Boolean":
+        return raw if isinstance(raw, bool) else None
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        return None
+    if type_name == "Integer":
+        return int(raw) if float(raw).is_integer() else None
+    return float(raw)
 
 
 def resolve_parameters(

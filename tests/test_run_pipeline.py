@@ -200,7 +200,13 @@ def test_nonsense_combinations_are_usage_errors(
     [
         (
             ["HiddenDim=forty"],
-            "parameter HiddenDim is Integer; 'forty' is not a valid integer value",
+            "parameter HiddenDim is Integer; 'forty' is not a valid integer value "
+            "(expected digits with an optional sign, e.g. 40 or -3)",
+        ),
+        (
+            ["HiddenDim=1_0"],
+            "parameter HiddenDim is Integer; '1_0' is not a valid integer value "
+            "(expected digits with an optional sign, e.g. 40 or -3)",
         ),
         (
             ["Nope=1"],
@@ -209,7 +215,11 @@ def test_nonsense_combinations_are_usage_errors(
         ),
         (["HiddenDim"], "--param 'HiddenDim': expected NAME=VALUE, e.g. --param HiddenDim=40"),
         (["HiddenDim=3", "HiddenDim=4"], "--param HiddenDim is given twice; keep one"),
-        (["LearningRate=nan"], "parameter LearningRate is Float; 'nan' is not a valid float value"),
+        (
+            ["LearningRate=nan"],
+            "parameter LearningRate is Float; 'nan' is not a valid float value "
+            "(expected a finite decimal number, e.g. 0.05, 5e-2 or 3)",
+        ),
     ],
 )
 def test_bad_parameters_stop_before_anything_is_started(

@@ -24,6 +24,18 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A value that only exists once an earlier step has run (partial resolution).
+
+    Resolving with ``Scope(defer_steps=True)`` turns every ``Steps.*`` reference, and every
+    Std:Join or Std:JsonGet that needs one, into a Pending naming the reference, so a
+    request can be checked before any step runs without guessing what steps will produce.
+    """
+
+    reference: str
+
+
 class UnresolvedReference(Exception):
     """A Get, JsonGet or condition that cannot be evaluated; ``reference`` names it."""
 
@@ -42,7 +54,8 @@ class Scope:
 
     ``execution`` holds the Execution.* variables; when ``symbolic_execution`` is set they
     stay as ``{Execution.X}`` placeholders instead (the cache key must not depend on them).
-    ``steps`` maps each finished step to its Describe*-shaped properties.
+    ``steps`` maps each finished step to its Describe*-shaped properties; with
+    ``defer_steps`` set, step references resolve to :class:`Pending` instead.
     """
 
     parameters: Mapping[str, Any] = field(default_factory=dict)
@@ -50,6 +63,7 @@ class Scope:
     steps: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     read_json: Callable[[str], Any] = _no_files
     symbolic_execution: bool = False
+    defer_steps: bool = False
 
 
 def resolve(value: Any, scope: Scope) -> Any:
@@ -81,6 +95,8 @@ def get(reference: str, scope: Scope) -> Any:
             raise UnresolvedReference(reference, "unknown execution variable")
         return scope.execution[rest]
     if root == "Steps":
+        if scope.defer_steps:
+            return Pending(reference)
         step, _, path = rest.partition(".")
         if step not in scope.steps:
             raise UnresolvedReference(reference, f"step {step} has not run in this execution")
@@ -121,8 +137,11 @@ def _step_into(current: Any, key: str | None, index: int | None, reference: str)
     raise UnresolvedReference(reference, f"{shown!r} not found")
 
 
-def _join(spec: Mapping[str, Any], scope: Scope) -> str:
+def _join(spec: Mapping[str, Any], scope: Scope) -> str | Pending:
     values = resolve(spec.get("Values", []), scope)
+    pending = next((v for v in values if isinstance(v, Pending)), None)
+    if pending is not None:
+        return pending
     return str(spec.get("On", "")).join(_text(v) for v in values)
 
 
@@ -139,6 +158,8 @@ def _json_get(spec: Mapping[str, Any], scope: Scope) -> Any:
     source = spec.get("PropertyFile", spec.get("S3Uri"))
     label = f"Std:JsonGet {_describe(source)} {path}"
     uri = resolve(source, scope)
+    if isinstance(uri, Pending):
+        return Pending(label)
     if not isinstance(uri, str):
         raise UnresolvedReference(label, "the property file is not stored anywhere")
     return walk(scope.read_json(uri), path, label)

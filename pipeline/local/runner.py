@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.local import cache
+from pipeline.local.api_gate import request_rejection
 from pipeline.local.expressions import Scope, UnresolvedReference, walk
 from pipeline.local.graph import Plan, StepSpec
 from pipeline.local.handlers import HANDLERS
@@ -79,6 +80,9 @@ def run_execution(
 def _executor(handlers: Mapping[str, Handler], context: Any, records: Records,
               identity: ExecutionIdentity, produced: dict[str, Mapping[str, Any]]) -> Executor:
     def execute(spec: StepSpec, args: dict[str, Any], scope: Scope) -> StepOutcome:
+        rejection = request_rejection(spec, args, identity.execution_id)
+        if rejection is not None:
+            return StepOutcome("Failed", failure_reason=rejection)
         entry_path = None
         if cache.is_enabled(spec):
             entry_path = records.cache_path(identity.pipeline_name, cache.cache_key(spec, scope))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError, ExecutionNotFoundError
+from pipeline.local.api_gate import check_start
 from pipeline.local.graph import DefinitionError, Plan, parse_definition
 from pipeline.local.handlers import HANDLERS
 from pipeline.local.handlers.base import ACCOUNT, LineListener
@@ -85,6 +86,10 @@ class LocalTarget:
         values = resolve_parameters(self.pipeline_parameters(pipeline_name), parameters)
         execution_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
         arn = f"{self.pipeline_arn(pipeline_name)}/execution/{execution_id}"
+        identity = ExecutionIdentity(pipeline_name, self.pipeline_arn(pipeline_name),
+                                     execution_id, arn, now().isoformat())
+        check_start(_plan(record["PipelineDefinition"], pipeline_name), values, parameters,
+                    identity.variables())  # what SageMaker would refuse never starts
         self.records.save_execution({
             "pipeline_name": pipeline_name, "pipeline_version": record["Version"],
             "execution_id": execution_id, "execution_arn": arn, "status": "Executing",

@@ -21,15 +21,23 @@ DECLARED = [
     ("type_name", "raw", "expected"),
     [
         ("Integer", "40", 40),
-        ("Integer", " 7 ", 7),
+        ("Integer", "-3", -3),
+        ("Integer", "+7", 7),
+        ("Integer", "007", 7),
         ("Integer", 3.0, 3),
+        ("Integer", 12, 12),
         ("Float", "0.5", 0.5),
         ("Float", "1e-3", 0.001),
+        ("Float", "-.25", -0.25),
+        ("Float", "3", 3.0),
+        ("Float", "2.", 2.0),
+        ("Float", "5E+2", 500.0),
         ("Float", 2, 2.0),
         ("Boolean", "true", True),
         ("Boolean", "False", False),
-        ("Boolean", "0", False),
+        ("Boolean", True, True),
         ("String", "a=b", "a=b"),
+        ("String", " spaced ", " spaced "),
     ],
 )
 def test_coerce_accepts(type_name: str, raw: Any, expected: Any) -> None:
@@ -37,25 +45,43 @@ def test_coerce_accepts(type_name: str, raw: Any, expected: Any) -> None:
     assert value == expected and type(value) is type(expected)
 
 
+INTEGER_FORM = "(expected digits with an optional sign, e.g. 40 or -3)"
+FLOAT_FORM = "(expected a finite decimal number, e.g. 0.05, 5e-2 or 3)"
+
+
 @pytest.mark.parametrize(
     ("type_name", "raw", "message"),
     [
-        ("Integer", "forty", "parameter P is Integer; 'forty' is not a valid integer value"),
-        ("Integer", "4.5", "parameter P is Integer; '4.5' is not a valid integer value"),
-        ("Integer", 4.5, "parameter P is Integer; 4.5 is not a valid integer value"),
-        ("Float", "nan", "parameter P is Float; 'nan' is not a valid float value"),
-        ("Float", "inf", "parameter P is Float; 'inf' is not a valid float value"),
-        ("Boolean", "maybe", "parameter P is Boolean; 'maybe' is not a valid boolean value"),
+        ("Integer", "forty", f"'forty' is not a valid integer value {INTEGER_FORM}"),
+        ("Integer", "1_0", f"'1_0' is not a valid integer value {INTEGER_FORM}"),
+        ("Integer", " 7 ", f"' 7 ' is not a valid integer value {INTEGER_FORM}"),
+        ("Integer", "1e3", f"'1e3' is not a valid integer value {INTEGER_FORM}"),
+        ("Integer", "4.0", f"'4.0' is not a valid integer value {INTEGER_FORM}"),
+        ("Integer", "\u0664\u0660", f"'\u0664\u0660' is not a valid integer value {INTEGER_FORM}"),
+        ("Integer", "", f"'' is not a valid integer value {INTEGER_FORM}"),
+        ("Integer", 4.5, f"4.5 is not a valid integer value {INTEGER_FORM}"),
+        ("Integer", True, f"True is not a valid integer value {INTEGER_FORM}"),
+        ("Float", "nan", f"'nan' is not a valid float value {FLOAT_FORM}"),
+        ("Float", "inf", f"'inf' is not a valid float value {FLOAT_FORM}"),
+        ("Float", "-Infinity", f"'-Infinity' is not a valid float value {FLOAT_FORM}"),
+        ("Float", "1_0.5", f"'1_0.5' is not a valid float value {FLOAT_FORM}"),
+        ("Float", "1e999", f"'1e999' is not a valid float value {FLOAT_FORM}"),
+        ("Float", " 0.5", f"' 0.5' is not a valid float value {FLOAT_FORM}"),
+        ("Float", "0x10", f"'0x10' is not a valid float value {FLOAT_FORM}"),
+        ("Float", float("nan"), f"nan is not a valid float value {FLOAT_FORM}"),
+        ("Boolean", "maybe", "'maybe' is not a valid boolean value (expected true or false)"),
+        ("Boolean", "1", "'1' is not a valid boolean value (expected true or false)"),
+        ("Boolean", "yes", "'yes' is not a valid boolean value (expected true or false)"),
     ],
 )
 def test_coerce_rejects_with_the_whole_reason(type_name: str, raw: Any, message: str) -> None:
     with pytest.raises(ParameterError) as err:
         coerce_value("P", type_name, raw)
-    assert str(err.value) == message
+    assert str(err.value) == f"parameter P is {type_name}; {message}"
 
 
 def test_resolve_fills_defaults_and_applies_overrides() -> None:
-    values = resolve_parameters(DECLARED, {"HiddenDim": "40", "Deploy": "no"})
+    values = resolve_parameters(DECLARED, {"HiddenDim": "40", "Deploy": "false"})
     assert values == {"HiddenDim": 40, "LearningRate": 0.05, "Deploy": False,
                       "EndpointName": "moonpipe-endpoint"}
 

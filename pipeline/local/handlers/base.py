@@ -7,6 +7,7 @@ global state at the entry point only).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +41,13 @@ class StepContext:
         return f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:{resource}"
 
     def job_name(self, step_name: str) -> str:
-        """A job name unique to this execution and step, within SageMaker's 63 characters."""
-        return f"pipelines-{self.execution_id}-{step_name}"[:63].rstrip("-")
+        """A job (or model) name unique to this execution and step, valid as SageMaker's.
+
+        Step names may hold ``_``, which job and model names may not: later steps send this
+        name (a Model step's ModelName in an endpoint config), so it must pass the API gate.
+        """
+        name = re.sub(r"[^a-zA-Z0-9-]", "-", f"pipelines-{self.execution_id}-{step_name}")
+        return name[:63].rstrip("-")
 
     def lines_of(self, step_name: str) -> Callable[[str], None] | None:
         """A per-line callback that tags lines with the step's name (None: nobody listens)."""

@@ -21,6 +21,15 @@ from pipeline.local.store import StoreError
 ENDPOINTS_MODULE = "pipeline.local.endpoints"
 
 
+def endpoint_config_name(base: str, execution_id: str) -> str:
+    """The name the service gives an EndpointConfig step's config: ``<base>-<execution id>``.
+
+    Never shortened: a base too long for its suffix makes a name over SageMaker's 63
+    characters, which the API gate (pipeline/local/api_gate.py) refuses before the step runs.
+    """
+    return f"{base}-{execution_id}"
+
+
 def _registry(ctx: StepContext) -> Registry:
     return Registry(ctx.store_root, ctx.region)
 
@@ -47,8 +56,7 @@ def create_model(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
 
 def create_endpoint_config(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:
     """Store the config as ``<name>-<execution id>``: each execution gets its own."""
-    base = args.get("EndpointConfigName") or spec.name
-    name = f"{base}-{ctx.execution_id}"[:63].rstrip("-")
+    name = endpoint_config_name(args.get("EndpointConfigName") or spec.name, ctx.execution_id)
     try:
         record = _registry(ctx).add_endpoint_config(name, args)
     except RegistryError as err:

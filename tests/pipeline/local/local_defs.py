@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import tarfile
@@ -14,6 +15,10 @@ BUCKET = "bkt"
 PREP_URI = f"s3://{BUCKET}/code/prep.py"
 EVAL_URI = f"s3://{BUCKET}/code/eval.py"
 SOURCE_URI = f"s3://{BUCKET}/code/sourcedir.tar.gz"
+ROLE = "arn:aws:iam::000000000000:role/local-tests"
+# Members SageMaker requires of every request (the API gate checks them like the service).
+PROCESSING_RESOURCES = {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                                          "VolumeSizeInGB": 30}}
 
 PREP = """
 import argparse, os
@@ -39,7 +44,8 @@ with tarfile.open(os.path.join(os.environ["JOB"], "processing/model/model.tar.gz
 out = os.path.join(os.environ["JOB"], "processing", "evaluation")
 os.makedirs(out, exist_ok=True)
 report = {"binary_classification_metrics": {"accuracy": {"value": float(os.environ["ACC"])},
-          "auc": {"value": 0.5}, "confusion_matrix": {"0": {"0": 1}}}, "rows": seen["rows"]}
+          "auc": {"value": 0.5}, "confusion_matrix": {"0": {"0": 1}}}, "rows": seen["rows"],
+          "approval": os.environ.get("APPROVAL", "Approved")}
 json.dump(report, open(os.path.join(out, "evaluation.json"), "w"))
 """
 
@@ -57,6 +63,7 @@ def _code_input(uri: str) -> dict[str, Any]:
 
 def prep_step() -> dict[str, Any]:
     return {"Name": "Prep", "Type": "Processing", "Arguments": {
+        "RoleArn": ROLE, "ProcessingResources": PROCESSING_RESOURCES,
         "AppSpecification": {
             "ImageUri": "img",
             "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/prep.py"],
@@ -72,6 +79,9 @@ def prep_step() -> dict[str, Any]:
 
 def train_step() -> dict[str, Any]:
     return {"Name": "Train", "Type": "Training", "Arguments": {
+        "RoleArn": ROLE, "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                           "VolumeSizeInGB": 30},
         "AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File",
                                    "MetricDefinitions": [LOSS_METRIC]},
         "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/"},
@@ -88,6 +98,7 @@ def train_step() -> dict[str, Any]:
 
 def eval_step() -> dict[str, Any]:
     return {"Name": "Eval", "Type": "Processing", "Arguments": {
+        "RoleArn": ROLE, "ProcessingResources": PROCESSING_RESOURCES,
         "AppSpecification": {"ImageUri": "img", "ContainerEntrypoint": [
             "python3", "/opt/ml/processing/input/code/eval.py"]},
         "Environment": {"JOB": "/opt/ml", "ACC": {"Std:Join": {"On": "", "Values": [
@@ -151,8 +162,11 @@ def full_definition() -> dict[str, Any]:
 
 
 def source_tarball() -> bytes:
+    """The same bytes on every call: the gzip header's time is fixed (the store is write-once,
+    so two upserts of "the same" tarball with different bytes would be refused)."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped, \
+            tarfile.open(fileobj=zipped, mode="w") as tar:
         data = textwrap.dedent(TRAIN).encode()
         info = tarfile.TarInfo("train.py")
         info.size = len(data)

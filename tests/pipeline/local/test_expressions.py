@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from pipeline.local.expressions import (
+    Pending,
     Scope,
     UnresolvedReference,
     evaluate_condition,
@@ -92,6 +93,34 @@ def test_symbolic_execution_keeps_execution_references_as_placeholders() -> None
     assert resolve(expression, _scope(symbolic_execution=True)) == (
         "{Execution.PipelineExecutionId}/20"
     )
+
+
+EVAL_REPORT = "Steps.Eval.PropertyFiles.EvaluationReport"
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ({"Get": "Parameters.HiddenDim"}, 20),
+        ({"Get": "Execution.PipelineExecutionId"}, "abc123"),
+        ({"Get": "Steps.Train.TrainingJobName"}, Pending("Steps.Train.TrainingJobName")),
+        ({"Get": "Steps.NotRunYet.Anything"}, Pending("Steps.NotRunYet.Anything")),
+        ({"Std:Join": {"On": "-", "Values": [{"Get": "Parameters.Name"}, "config"]}},
+         "ep-config"),
+        ({"Std:Join": {"On": "/", "Values": [{"Get": "Parameters.Name"},
+                                             {"Get": "Steps.Train.TrainingJobName"}]}},
+         Pending("Steps.Train.TrainingJobName")),
+        (_json_get("binary_classification_metrics.accuracy.value"),
+         Pending(f"Std:JsonGet {EVAL_REPORT} binary_classification_metrics.accuracy.value")),
+        ({"A": [{"Get": "Parameters.Threshold"}, {"Get": "Steps.Reg.ModelPackageArn"}]},
+         {"A": [0.8, Pending("Steps.Reg.ModelPackageArn")]}),
+    ],
+)
+def test_deferred_steps_resolve_everything_but_step_properties(
+    expression: Any, expected: Any
+) -> None:
+    """Partial resolution (the API gate at --start): step properties stay Pending."""
+    assert resolve(expression, _scope(defer_steps=True)) == expected
 
 
 @pytest.mark.parametrize(

@@ -204,3 +204,11 @@ def test_training_refuses_a_tarball_that_escapes(tmp_path: Path) -> None:
         f"training input: '../evil.py' would be extracted to '{tmp_path}/jobs/S/evil.py', "
         "which is outside the destination")
     assert not (tmp_path / "jobs" / "S" / "evil.py").exists()
+
+
+def test_generated_job_names_are_valid_sagemaker_names(tmp_path: Path) -> None:
+    """A step name may hold "_"; the job or model name made from it may not."""
+    ctx = _ctx(tmp_path)
+    assert ctx.job_name("Create_Model-Step") == "pipelines-exec1-Create-Model-Step"
+    assert ctx.job_name("S" * 80) == f"pipelines-exec1-{'S' * 47}"
+    assert ctx.job_name(f"{'S' * 46}_x") == f"pipelines-exec1-{'S' * 46}"

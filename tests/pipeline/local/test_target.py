@@ -104,10 +104,62 @@ def test_start_execution_rejects_bad_parameters(tmp_path: Path) -> None:
     with pytest.raises(ParameterError) as caught:
         target.start_execution("p", {"HiddenDim": "wide"})
     assert str(caught.value) == (
-        "parameter HiddenDim is Integer; 'wide' is not a valid integer value")
+        "parameter HiddenDim is Integer; 'wide' is not a valid integer value "
+        "(expected digits with an optional sign, e.g. 40 or -3)")
     with pytest.raises(ParameterError):
         target.start_execution("p", {"Hidden": 3})
     assert target.list_executions("p") == []
+
+
+def test_start_refuses_a_value_sagemaker_would_refuse_before_recording_anything(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    target = LocalTarget(tmp_path)
+    target.upsert_pipeline(pipeline(), None)
+    with pytest.raises(ParameterError) as caught:
+        target.start_execution("p", {"EndpointName": "my_endpoint"})
+    assert str(caught.value) == (
+        "--param EndpointName=my_endpoint: step Deploy, EndpointName: 'my_endpoint' does not "
+        "match the pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} (SageMaker's CreateEndpoint)")
+    assert target.list_executions("p") == []
+    assert not (tmp_path / "executions").exists() and not (tmp_path / "registry").exists()
+
+
+def test_a_value_known_only_when_its_step_runs_fails_that_step_before_it_is_sent(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    """The approval status comes from a property file: only the second check can see it."""
+    definition = full_definition()
+    definition["Parameters"].append(
+        {"Name": "Approval", "Type": "String", "DefaultValue": "Approved"})
+    definition["Steps"][2]["Arguments"]["Environment"]["APPROVAL"] = {
+        "Get": "Parameters.Approval"}
+    register = definition["Steps"][3]["Arguments"]["IfSteps"][0]["Arguments"]
+    register["ModelApprovalStatus"] = {"Std:JsonGet": {
+        "PropertyFile": {"Get": "Steps.Eval.PropertyFiles.Report"}, "Path": "approval"}}
+    target = LocalTarget(tmp_path)
+    target.upsert_pipeline(pipeline(definition), None)
+    summary, _ = _run(target, Approval="approved")
+    assert summary.status == "Failed"
+    assert summary.failure_reason == (
+        "step Reg-RegisterModel failed: SageMaker's CreateModelPackage would refuse this "
+        "request: ModelApprovalStatus: 'approved' is not one of Approved, Rejected, "
+        "PendingManualApproval")
+    assert [(s.name, s.status) for s in summary.steps][-1] == ("Reg-RegisterModel", "Failed")
+    assert summary.model_package_arn is None and fake_endpoints == []
+    assert not (tmp_path / "registry").exists()
+    assert _run(target, Approval="Approved")[0].status == "Succeeded"
+
+
+def test_names_the_engine_generates_pass_the_gate_when_later_steps_send_them(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    """A Model step named with "_": its generated ModelName travels in the endpoint config."""
+    text = json.dumps(full_definition()).replace("Cre-CreateModel", "Cre_CreateModel")
+    target = LocalTarget(tmp_path)
+    target.upsert_pipeline(pipeline(json.loads(text)), None)
+    summary, _ = _run(target)
+    assert summary.status == "Succeeded", summary.failure_reason
 
 
 def test_upsert_keeps_every_definition_version(tmp_path: Path) -> None:

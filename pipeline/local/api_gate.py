@@ -1,0 +1,319 @@
+"""SageMaker's own API model as the local engine's gate: refuse what the service would refuse.
+
+Every step the engine "sends" is checked as the request SageMaker would receive (Processing →
+CreateProcessingJob, Training → CreateTrainingJob, RegisterModel → CreateModelPackage, Model →
+CreateModel, EndpointConfig → CreateEndpointConfig, Endpoint → CreateEndpoint; UpdateEndpoint
+has the same members). The rules come from the service model botocore ships — nothing here
+lists instance types or limits. botocore's ParamValidator checks shapes, types, required
+members and minimums; it skips enums, maximums and the documented name patterns, so
+:func:`_validator` adds those in the same walk.
+
+Two moments use it: :func:`check_start` before an execution exists (fields that depend only
+on parameters and Execution.* variables; step properties stay :class:`Pending`), and
+:func:`request_rejection` right before a step runs, on its fully resolved request.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pipeline.errors import ConfigError, ParameterError
+from pipeline.local.expressions import Pending, Scope, UnresolvedReference, resolve
+from pipeline.local.graph import Plan, StepSpec, references
+from pipeline.local.handlers.hosting import endpoint_config_name
+
+if TYPE_CHECKING:
+    from botocore.model import Shape
+
+OPERATIONS = {
+    "Processing": "CreateProcessingJob",
+    "Training": "CreateTrainingJob",
+    "RegisterModel": "CreateModelPackage",
+    "Model": "CreateModel",
+    "EndpointConfig": "CreateEndpointConfig",
+    "Endpoint": "CreateEndpoint",
+}
+# Members the pipeline service generates when a step runs, so a step's Arguments omit them.
+# Any valid name stands in: the service's own choice is valid by construction.
+GENERATED_MEMBERS = {"Processing": "ProcessingJobName", "Training": "TrainingJobName",
+                     "Model": "ModelName"}
+GENERATED_NAME = "pipelines-generated-name"
+_ENUM_SHOWN = 8
+_NEAREST = 3
+_SHOWN_CHARS = 100
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One field of one request that SageMaker would refuse, and why."""
+
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.problem}"
+
+
+def request_violations(step_type: str, step_name: str, args: Mapping[str, Any],
+                       execution_id: str) -> list[Violation]:
+    """What SageMaker would refuse in the request this step sends (empty: accepted).
+
+    Pending values (step properties not known yet) are skipped; everything else is checked.
+    """
+    operation = OPERATIONS.get(step_type)
+    if operation is None:
+        return []
+    request = with_service_members(step_type, step_name, args, execution_id)
+    found = _Violations()
+    shape = _service_model().operation_model(operation).input_shape
+    _validator()._validate(request, shape, found, "")
+    return found.items
+
+
+def with_service_members(step_type: str, step_name: str, args: Mapping[str, Any],
+                         execution_id: str) -> dict[str, Any]:
+    """The request as the service completes it: generated names added, derived names suffixed."""
+    request = dict(args)
+    if step_type in GENERATED_MEMBERS:
+        request.setdefault(GENERATED_MEMBERS[step_type], GENERATED_NAME)
+    if step_type == "EndpointConfig":
+        base = request.get("EndpointConfigName") or step_name
+        if not isinstance(base, Pending):
+            request["EndpointConfigName"] = endpoint_config_name(str(base), execution_id)
+    return request
+
+
+def request_rejection(spec: StepSpec, args: Mapping[str, Any], execution_id: str) -> str | None:
+    """Right before a step runs: why SageMaker would refuse its resolved request, or None."""
+    violations = request_violations(spec.step_type, spec.name, args, execution_id)
+    if not violations:
+        return None
+    more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+    return (f"SageMaker's {OPERATIONS[spec.step_type]} would refuse this request: "
+            f"{violations[0]}{more}")
+
+
+def check_start(plan: Plan, values: Mapping[str, Any], overrides: Mapping[str, Any],
+                variables: Mapping[str, str]) -> None:
+    """Before an execution exists: refuse parameter values SageMaker would refuse.
+
+    Every step's request is resolved with parameters and Execution.* variables only (fields
+    that need an earlier step's properties are checked later, by :func:`request_rejection`).
+
+    Raises:
+        ParameterError: a field built from parameters is refused; names the parameter(s).
+        ConfigError: a field fixed in the definition itself is refused.
+    """
+    scope = Scope(parameters=dict(values), execution=dict(variables), defer_steps=True)
+    for spec in plan.steps:
+        if spec.step_type not in OPERATIONS:
+            continue
+        try:
+            args = resolve(dict(spec.arguments), scope)
+        except UnresolvedReference:
+            continue  # refused with its reason when the step runs
+        violations = request_violations(spec.step_type, spec.name, args,
+                                        variables["PipelineExecutionId"])
+        if violations:
+            raise _start_error(spec, violations[0], values, overrides)
+
+
+def _start_error(spec: StepSpec, violation: Violation, values: Mapping[str, Any],
+                 overrides: Mapping[str, Any]) -> ConfigError:
+    where = (f"step {spec.name}, {violation} "
+             f"(SageMaker's {OPERATIONS[spec.step_type]})")
+    names = parameters_behind(spec.arguments, violation.field)
+    if not names:
+        return ConfigError(f"pipeline definition: {where}; fix the pipeline and --upsert it")
+    given = [f"--param {n}={_plain(overrides[n])}" for n in names if n in overrides]
+    defaults = [f"parameter {n}={_plain(values[n])} (its default)"
+                for n in names if n not in overrides]
+    return ParameterError(f"{', '.join(given + defaults)}: {where}")
+
+
+def _plain(value: Any) -> str:
+    """A value as typed, unless it would break the one-line message (then its repr)."""
+    text = str(value)
+    return text if text.isprintable() else repr(text)
+
+
+def parameters_behind(arguments: Mapping[str, Any], field: str) -> list[str]:
+    """The pipeline parameters a request field's value is built from, in order of use."""
+    raw = _raw_at(arguments, field)
+    if raw is _MISSING:
+        return []
+    names = [r.partition(".")[2] for r in references(raw) if r.startswith("Parameters.")]
+    return list(dict.fromkeys(names))
+
+
+def _raw_at(value: Any, field: str) -> Any:
+    """The definition's value at a validator path like ``A.B[0].C`` (stops at an expression)."""
+    rest = field
+    while rest:
+        if _is_expression(value):
+            return value
+        index = re.match(r"\[(\d+)\]", rest)
+        if index and isinstance(value, list) and int(index.group(1)) < len(value):
+            value, rest = value[int(index.group(1))], rest[index.end():]
+            continue
+        key = _longest_key(value, rest.removeprefix("."))
+        if key is None:
+            return _MISSING
+        value, rest = value[key], rest.removeprefix(".")[len(key):]
+    return value
+
+
+def _longest_key(value: Any, path: str) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    fits = [k for k in value if path == k or path.startswith((f"{k}.", f"{k}["))]
+    return max(fits, key=len, default=None)
+
+
+def _is_expression(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and (
+        "Get" in value or "Std:Join" in value or "Std:JsonGet" in value)
+
+
+@functools.cache
+def _service_model() -> Any:
+    """SageMaker's service model as botocore ships it, loaded once per process.
+
+    Read with a bare loader rather than ``botocore.session``: a session reads the AWS config
+    (a missing AWS_PROFILE would be an error) and ~/.aws/models, neither of which describes
+    the service; only botocore's own data does.
+    """
+    from botocore.loaders import Loader
+    from botocore.model import ServiceModel
+
+    loader = Loader(include_default_search_paths=False,
+                    extra_search_paths=[Loader.BUILTIN_DATA_PATH])
+    return ServiceModel(loader.load_service_model("sagemaker", "service-2"), "sagemaker")
+
+
+@functools.cache
+def _validator() -> Any:
+    """botocore's ParamValidator, skipping Pending values and adding enum, max and pattern.
+
+    Built on first use: importing botocore costs ~0.3 s that only a run needs.
+    """
+    from botocore.validate import ParamValidator
+
+    class GateValidator(ParamValidator):  # type: ignore[misc]
+        def _shape_has_constraints(self, shape: Shape) -> bool:
+            return True  # list items must reach _validate, where enums are checked
+
+        def _validate(self, params: Any, shape: Shape, errors: Any, name: str) -> None:
+            if isinstance(params, Pending):
+                return
+            super()._validate(params, shape, errors, name)
+            _check_beyond_botocore(params, shape, errors, name)
+
+    return GateValidator()
+
+
+def _check_beyond_botocore(value: Any, shape: Shape, errors: Any, name: str) -> None:
+    meta, kind = shape.metadata, shape.type_name
+    if kind == "string" and isinstance(value, str):
+        _check_string(value, shape, errors, name)
+    elif "max" not in meta:
+        return
+    elif kind in ("list", "map") and isinstance(value, (list, tuple, dict)):
+        if len(value) > meta["max"]:
+            errors.report(name, "too many", param=len(value), max_allowed=meta["max"])
+    elif _is_number(value) and value > meta["max"]:
+        errors.report(name, "too large", param=value, max_allowed=meta["max"])
+
+
+def _check_string(value: str, shape: Shape, errors: Any, name: str) -> None:
+    meta = shape.metadata
+    if shape.enum and value not in shape.enum:
+        errors.report(name, "invalid enum", param=value, enum=list(shape.enum))
+    elif "max" in meta and len(value) > meta["max"]:
+        errors.report(name, "too long", param=value, max_allowed=meta["max"])
+    elif "pattern" in meta and not _matches(meta["pattern"], value):
+        errors.report(name, "pattern mismatch", param=value, pattern=meta["pattern"])
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _matches(pattern: str, value: str) -> bool:
+    compiled = compile_pattern(pattern)
+    return compiled is None or compiled.fullmatch(value) is not None
+
+
+@functools.cache
+def compile_pattern(pattern: str) -> Any:
+    """A service-model pattern (Java regex syntax) compiled for Python; None if impossible.
+
+    The ``regex`` module understands Java's ``\\p{L}``-style classes; Java writes characters
+    beyond U+FFFF as UTF-16 surrogate pairs, which Python spells as one code point.
+    """
+    import regex
+
+    python = pattern.replace("\\uD800\\uDC00-\\uDBFF\\uDFFF", "\\U00010000-\\U0010FFFF")
+    try:
+        return regex.compile(python)
+    except regex.error:
+        return None
+
+
+class _Violations:
+    """The ``errors`` object ParamValidator reports into, turned into Violations."""
+
+    def __init__(self) -> None:
+        self.items: list[Violation] = []
+
+    def report(self, name: str, reason: str, **details: Any) -> None:
+        field = name.removeprefix(".") or "request"
+        for key in ("required_name", "unknown_param"):
+            if key in details:
+                field = f"{field}.{details[key]}" if name else str(details[key])
+        self.items.append(Violation(field, _problem(reason, details)))
+
+
+def _problem(reason: str, details: Mapping[str, Any]) -> str:
+    value = details.get("param")
+    limit = details.get("max_allowed", details.get("min_allowed"))
+    problems = {
+        "missing required field": lambda: "is required but missing",
+        "unknown field": lambda: "is not a member SageMaker accepts here",
+        "invalid type": lambda: f"{_show(value)} must be {_types(details['valid_types'])}",
+        "invalid enum": lambda: f"{_show(value)} is not one of {_choices(value, details['enum'])}",
+        "too long": lambda: f"{_show(value)} is {len(value)} characters; at most {limit} allowed",
+        "too many": lambda: f"has {value} entries; at most {limit} allowed",
+        "too large": lambda: f"{value} is above the maximum {limit}",
+        "invalid range": lambda: f"{value} is below the minimum {limit}",
+        "invalid length": lambda: f"has length {value}; at least {limit} required",
+        "pattern mismatch": lambda: (
+            f"{_show(value)} does not match the pattern {details['pattern']}"),
+    }
+    return problems.get(reason, lambda: f"is invalid ({reason})")()
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS - 1]}…"
+
+
+def _types(valid: list[str]) -> str:
+    words = {"str": "a string", "int": "an integer", "float": "a number", "dict": "an object",
+             "list": "a list", "bool": "true or false"}
+    names = [re.sub(r"<class '([\w.]+)'>", r"\1", v) for v in valid]
+    return " or ".join(dict.fromkeys(words[n] for n in names if n in words)) or ", ".join(names)
+
+
+def _choices(value: Any, enum: list[str]) -> str:
+    """All choices when few; else the nearest few to what was given, and how many exist."""
+    if len(enum) <= _ENUM_SHOWN:
+        return ", ".join(enum)
+    nearest = difflib.get_close_matches(str(value), enum, n=_NEAREST, cutoff=0)
+    return f"{', '.join(nearest)}, … ({len(enum)} values)"

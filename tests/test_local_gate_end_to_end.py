@@ -1,0 +1,91 @@
+"""What SageMaker's API would refuse never runs locally: the real definition, fresh processes.
+
+Each value below ran to Succeeded locally and registered an Approved package before the API
+gate existed, although SageMaker refuses the request it makes. Now ``--start`` exits 2 with
+one line naming the parameter, the step and the field, and nothing is started or registered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LONG_NAME = "e" * 60
+
+
+def cli(store: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """run_pipeline.py in a fresh process on ``store`` (no AWS credentials reach it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run(
+        [sys.executable, "run_pipeline.py", "--target", "local", "--store", str(store), *flags],
+        capture_output=True, text=True, cwd=REPO, env=env, check=False, timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("gate") / "store"
+    upsert = cli(root, "--upsert")
+    assert upsert.returncode == 0, upsert.stderr
+    try:
+        yield root
+    finally:  # had a refused value run after all, its endpoint must not outlive the test
+        listed = cli(root, "--list-endpoints", "--json")
+        for endpoint in json.loads(listed.stdout or "[]"):
+            cli(root, "--delete-endpoint", endpoint["name"])
+
+
+@pytest.mark.parametrize(
+    ("param", "starts", "ends"),
+    [
+        ("TrainingInstanceType=ml.m5.larg",
+         "error: --param TrainingInstanceType=ml.m5.larg: step TrainMoonClassifier, "
+         "ResourceConfig.InstanceType: 'ml.m5.larg' is not one of ml.m5.large, ",
+         " values) (SageMaker's CreateTrainingJob)"),
+        ("ProcessingInstanceType=ml.p4d.24xlarge",
+         "error: --param ProcessingInstanceType=ml.p4d.24xlarge: step PrepareMoonData, "
+         "ProcessingResources.ClusterConfig.InstanceType: 'ml.p4d.24xlarge' is not one of ",
+         " values) (SageMaker's CreateProcessingJob)"),
+        ("EndpointInstanceType=ml.t3.medium",
+         "error: --param EndpointInstanceType=ml.t3.medium: step MoonEndpointConfig, "
+         "ProductionVariants[0].InstanceType: 'ml.t3.medium' is not one of ",
+         " values) (SageMaker's CreateEndpointConfig)"),
+        ("ModelApprovalStatus=approved",
+         "error: --param ModelApprovalStatus=approved: step RegisterMoonModel-RegisterModel, "
+         "ModelApprovalStatus: 'approved' is not one of Approved, Rejected, "
+         "PendingManualApproval (SageMaker's CreateModelPackage)", ""),
+        (f"EndpointName={LONG_NAME}",
+         f"error: --param EndpointName={LONG_NAME}: step MoonEndpointConfig, "
+         f"EndpointConfigName: '{LONG_NAME}-config-",
+         "' is 80 characters; at most 63 allowed (SageMaker's CreateEndpointConfig)"),
+        ("EndpointName=moon_endpoint",
+         "error: --param EndpointName=moon_endpoint: step MoonEndpointConfig, "
+         "EndpointConfigName: 'moon_endpoint-config-",
+         "' does not match the pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} "
+         "(SageMaker's CreateEndpointConfig)"),
+        ("HiddenDim=1_0",
+         "error: parameter HiddenDim is Integer; '1_0' is not a valid integer value "
+         "(expected digits with an optional sign, e.g. 40 or -3)", ""),
+        ("LearningRate=nan",
+         "error: parameter LearningRate is Float; 'nan' is not a valid float value "
+         "(expected a finite decimal number, e.g. 0.05, 5e-2 or 3)", ""),
+    ],
+)
+def test_start_refuses_what_sagemaker_refuses_with_nothing_started_or_registered(
+    store: Path, param: str, starts: str, ends: str
+) -> None:
+    done = cli(store, "--start", "--wait", "--param", param)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith(starts) and line.endswith(ends), line
+    assert not (store / "executions").exists() or not any((store / "executions").iterdir())
+    assert not (store / "registry").exists()
+    assert json.loads(cli(store, "--list-executions", "--json").stdout) == []
