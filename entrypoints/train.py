@@ -36,6 +36,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -157,19 +158,42 @@ def load_training_data(channel: Path, input_dim: int) -> tuple[np.ndarray, np.nd
     if not files:
         raise TrainingError(f"no CSV file in the train channel {channel}; "
                             f"check the training input (SM_CHANNEL_TRAIN)")
-    labels: list[float] = []
-    features: list[list[float]] = []
-    for path in files:
-        with path.open(newline="") as handle:
-            for line_no, row in enumerate(csv.reader(handle), start=1):
-                if not row or all(not cell.strip() for cell in row):
-                    continue
-                label, values = _parse_row(row, f"{path.name} line {line_no}", input_dim)
-                labels.append(label)
-                features.append(values)
-    if not labels:
+    tables = [_read_fast(path, input_dim) for path in files]
+    tables = [_read_rows(path, input_dim) if table is None else table
+              for path, table in zip(files, tables, strict=True)]
+    table = np.concatenate(tables)
+    if not len(table):
         raise TrainingError(f"the CSV files in {channel} hold no rows")
-    return np.asarray(features, dtype=np.float32), np.asarray(labels, dtype=np.float32)
+    return table[:, 1:].astype(np.float32), table[:, 0].astype(np.float32)
+
+
+def _read_fast(path: Path, input_dim: int) -> np.ndarray | None:
+    """A well-formed file through numpy's C parser (~5x the csv module), else None.
+
+    None sends the file to :func:`_read_rows`, whose message names the bad line; values are
+    parsed as float64, as ``float()`` does, so both readers give the same numbers.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": _read_rows decides
+            table = np.loadtxt(path, delimiter=",", dtype=np.float64, comments=None, ndmin=2)
+    except ValueError:
+        return None
+    usable = (table.shape[1] == input_dim + 1 and len(table) > 0
+              and bool(np.isfinite(table).all()) and bool(np.isin(table[:, 0], (0, 1)).all()))
+    return table if usable else None
+
+
+def _read_rows(path: Path, input_dim: int) -> np.ndarray:
+    """One file row by row, skipping blank lines; TrainingError names the first bad line."""
+    rows: list[list[float]] = []
+    with path.open(newline="") as handle:
+        for line_no, row in enumerate(csv.reader(handle), start=1):
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            label, values = _parse_row(row, f"{path.name} line {line_no}", input_dim)
+            rows.append([label, *values])
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), input_dim + 1)
 
 
 def run_epoch(model: Any, optimizer: Any, schedule: Any, batches: Any, n: int) -> float:

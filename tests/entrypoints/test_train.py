@@ -168,6 +168,34 @@ def test_every_csv_in_the_channel_is_read_in_path_order(train_module, tmp_path: 
     assert labels.tolist() == [0.0, 0.0, 1.0]
 
 
+def test_well_formed_files_skip_the_row_by_row_parser(
+    train_module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = "".join(f"{i % 2},{i * 0.1!r},{-i / 3!r}\n" for i in range(500))
+    (tmp_path / "train.csv").write_text(rows + "\n")
+
+    def refuse(*_args, **_kwargs) -> None:
+        raise AssertionError("csv.reader used for a well-formed file")
+
+    monkeypatch.setattr(train_module.csv, "reader", refuse)
+    features, labels = train_module.load_training_data(tmp_path, 2)
+    expected = [[float(v) for v in line.split(",")] for line in rows.splitlines()]
+    assert features.dtype == labels.dtype == np.float32
+    assert features.tolist() == np.asarray(expected, dtype=np.float32)[:, 1:].tolist()
+    assert labels.tolist() == [float(i % 2) for i in range(500)]
+
+
+def test_files_numpy_cannot_read_are_read_row_by_row_with_the_same_numbers(
+    train_module, tmp_path: Path
+) -> None:
+    (tmp_path / "a.csv").write_text('"1","0.1","0.7"\n   \n0,1e-3,2\n')  # quotes, blanks
+    (tmp_path / "b.csv").write_text("0,0.1,0.7\n")  # numpy's reader
+    features, labels = train_module.load_training_data(tmp_path, 2)
+    assert features.tolist() == np.asarray([[0.1, 0.7], [1e-3, 2.0], [0.1, 0.7]],
+                                           dtype=np.float32).tolist()
+    assert labels.tolist() == [1.0, 0.0, 0.0]
+
+
 CHANNEL = "/opt/ml/input/data/train"
 
 
@@ -178,6 +206,12 @@ CHANNEL = "/opt/ml/input/data/train"
          "no CSV file in the train channel {channel}; check the training input "
          "(SM_CHANNEL_TRAIN)"),
         ({"train.csv": b""}, "the CSV files in {channel} hold no rows"),
+        ({"a.csv": b"\n \n", "b.csv": b""}, "the CSV files in {channel} hold no rows"),
+        ({"a.csv": b"0,1.0,2.0\n", "b.csv": b"0,1.0,2.0\n0,1.0\n"},
+         "b.csv line 2: expected 3 columns (label, then --input_dim 2 features), got 2"),
+        ({"train.csv": b"1,inf,0.5\n"}, "train.csv line 1: NaN or infinite value in '1,inf,0.5'"),
+        ({"train.csv": b"# note\n"}, "train.csv line 1: expected 3 columns (label, then "
+                                      "--input_dim 2 features), got 1"),
         ({"train.csv": b"0,1.0,2.0\n1,1.0,2.0,3.0\n"},
          "train.csv line 2: expected 3 columns (label, then --input_dim 2 features), got 4"),
         ({"train.csv": b"0,abc,1.0\n"}, "train.csv line 1: non-numeric value in '0,abc,1.0'"),
