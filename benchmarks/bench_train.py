@@ -1,4 +1,4 @@
-"""Benchmark train.py: the default run and a large run, medians over several processes.
+"""Benchmark train.py: the default run and two large runs, medians over several processes.
 
 Each run is a fresh ``python train.py`` process laid out as the sagemaker-training toolkit
 does it (cwd = the code folder, SM_* environment), so the numbers include nothing the real
@@ -8,15 +8,22 @@ job would not do. Two times per run are reported separately:
 - ``process``: the wall time of the whole process, including the import of torch (about
   3 s here; train.py's own optim.py keeps torch.optim from adding ~3 s of torch._dynamo).
 
+Rows: the shipped defaults (450 points x 100 epochs), 100,000 points x 10 epochs, and
+1,000,000 points x 10 epochs (issue 12's goal: loop <= 30 s). Each row also prints the loop's
+cost per minibatch step, the number that shows Python overhead against arithmetic.
+``--code DIR`` times another copy of entrypoints/ (e.g. an old checkout) with the same
+harness, so before and after are measured alike.
+
 Usage::
 
     .venv/bin/python benchmarks/bench_train.py [--default-runs 5] [--large-runs 3]
-        [--large-points 100000] [--large-epochs 10]
+        [--large-points 100000] [--huge-points 1000000] [--epochs 10] [--code DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import re
@@ -29,6 +36,7 @@ import time
 from pathlib import Path
 
 ENTRYPOINTS = Path(__file__).resolve().parents[1] / "entrypoints"
+BATCH = 128  # train.py's default --batch_size
 LOOP_TIME = re.compile(r"^training_seconds=([0-9.]+)$", re.MULTILINE)
 
 
@@ -42,12 +50,13 @@ def prepare_data(root: Path, num_points: int, test_size: float) -> Path:
     return root / "train"
 
 
-def time_training(root: Path, channel: Path, arguments: list[str]) -> tuple[float, float]:
-    """One training process; returns (loop seconds, process wall seconds)."""
+def time_training(root: Path, channel: Path, arguments: list[str],
+                  source: Path) -> tuple[float, float]:
+    """One training process of the scripts in ``source``; returns (loop s, process wall s)."""
     code = root / "code"
     code.mkdir(parents=True, exist_ok=True)
     for name in ("train.py", "model.py", "optim.py", "inference.py"):
-        shutil.copyfile(ENTRYPOINTS / name, code / name)
+        shutil.copyfile(source / name, code / name)
     env = {**os.environ, "SM_CHANNEL_TRAIN": str(channel), "SM_MODEL_DIR": str(root / "model"),
            "SM_OUTPUT_DATA_DIR": str(root / "output" / "data")}
     started = time.perf_counter()
@@ -60,18 +69,25 @@ def time_training(root: Path, channel: Path, arguments: list[str]) -> tuple[floa
     return float(match.group(1)), wall
 
 
-def bench(label: str, channel: Path, arguments: list[str], runs: int) -> None:
+def bench(label: str, channel: Path, arguments: list[str], runs: int, source: Path,
+          steps: int) -> None:
     """Run ``runs`` trainings and print the medians (and the spread) of both times."""
     loops, walls = [], []
     for run in range(runs):
         with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
-            loop, wall = time_training(Path(tmp), channel, arguments)
+            loop, wall = time_training(Path(tmp), channel, arguments, source)
         loops.append(loop)
         walls.append(wall)
         print(f"  {label} run {run + 1}: loop {loop:.3f} s, process {wall:.3f} s", flush=True)
     print(f"{label}: median loop {statistics.median(loops):.3f} s "
           f"(min {min(loops):.3f}, max {max(loops):.3f}); median process "
-          f"{statistics.median(walls):.3f} s over {runs} runs", flush=True)
+          f"{statistics.median(walls):.3f} s over {runs} runs; "
+          f"{statistics.median(loops) / steps * 1e6:.0f} us per {BATCH}-row step", flush=True)
+
+
+def steps_of(points: int, epochs: int) -> int:
+    """Minibatch steps of a run: what the loop's time is spread over."""
+    return epochs * math.ceil(points / BATCH)
 
 
 def machine_info() -> str:
@@ -86,22 +102,31 @@ def machine_info() -> str:
 
 
 def main() -> int:
-    """Parse options, prepare both data sets, run both benchmarks."""
+    """Parse options, prepare the data sets, run the benchmarks."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--default-runs", type=int, default=5)
-    parser.add_argument("--large-runs", type=int, default=3)
+    parser.add_argument("--large-runs", type=int, default=3, help="runs of each large row")
     parser.add_argument("--large-points", type=int, default=100_000,
-                        help="training points of the large run")
-    parser.add_argument("--large-epochs", type=int, default=10)
+                        help="training points of the first large row (0: skip it)")
+    parser.add_argument("--huge-points", type=int, default=1_000_000,
+                        help="training points of the second large row (0: skip it)")
+    parser.add_argument("--epochs", type=int, default=10, help="epochs of the large rows")
+    parser.add_argument("--code", type=Path, default=ENTRYPOINTS,
+                        help="folder holding train.py, model.py, optim.py, inference.py")
     args = parser.parse_args()
-    print(machine_info(), flush=True)
+    print(machine_info(), f"code: {args.code}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-data-") as tmp:
         course = prepare_data(Path(tmp) / "course", 600, 0.25)
-        bench("default (450 points x 100 epochs)", course, [], args.default_runs)
-        # test size 0.2 of points/0.8 leaves exactly --large-points for training
-        large = prepare_data(Path(tmp) / "large", round(args.large_points / 0.8), 0.2)
-        bench(f"large ({args.large_points} points x {args.large_epochs} epochs)", large,
-              ["--epochs", str(args.large_epochs)], args.large_runs)
+        if args.default_runs:
+            bench("default (450 points x 100 epochs)", course, [], args.default_runs, args.code,
+                  steps_of(450, 100))
+        for points in (args.large_points, args.huge_points):
+            if points and args.large_runs:
+                # test size 0.2 of points/0.8 leaves exactly `points` for training
+                data = prepare_data(Path(tmp) / f"large-{points}", round(points / 0.8), 0.2)
+                bench(f"large ({points} points x {args.epochs} epochs)", data,
+                      ["--epochs", str(args.epochs)], args.large_runs, args.code,
+                      steps_of(points, args.epochs))
     return 0
 
 

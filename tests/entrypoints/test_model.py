@@ -56,3 +56,52 @@ def test_scaling_travels_in_the_state_dict_and_survives_constant_columns(model_m
     assert torch.equal(state["feature_std"][1], torch.tensor(1.0))
     assert torch.isfinite(net(features)).all()
     assert all(isinstance(v, torch.Tensor) for v in state.values())
+
+
+def _with_grads(net: torch.nn.Module) -> None:
+    """Give every parameter a .grad holding garbage: loss_and_gradients must overwrite it."""
+    for param in net.parameters():
+        param.grad = torch.full_like(param, 123.0)
+
+
+@pytest.mark.parametrize(
+    ("rows", "hidden_dim", "num_hidden_layers", "dropout"),
+    [(128, 20, 3, 0.3), (66, 20, 3, 0.3), (5, 7, 1, 0.3), (32, 40, 4, 0.5), (16, 8, 2, 0.0),
+     (16, 8, 2, 1.0)],
+)
+def test_hand_written_gradients_equal_autograds_bit_for_bit(
+    model_module: ModuleType, rows: int, hidden_dim: int, num_hidden_layers: int, dropout: float
+) -> None:
+    torch.manual_seed(1)
+    net = model_module.MoonClassifier(2, hidden_dim, 1, num_hidden_layers=num_hidden_layers,
+                                      dropout=dropout)
+    reference = model_module.MoonClassifier(2, hidden_dim, 1,
+                                            num_hidden_layers=num_hidden_layers, dropout=dropout)
+    reference.load_state_dict(net.state_dict())
+    features = torch.randn(rows, 2) * 3 + 1
+    targets = (features[:, :1] > 1).float()
+    net.fit_scaling(features)
+    reference.fit_scaling(features)
+    _with_grads(net)
+
+    torch.manual_seed(7)  # the dropout mask comes from the global generator in both
+    loss = net.loss_and_gradients(net.scale(features), targets)
+    after_ours = torch.rand(4)
+    torch.manual_seed(7)
+    reference.train()
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(reference(features), targets)
+    expected.backward()
+    after_theirs = torch.rand(4)
+
+    assert torch.equal(loss, expected.detach())
+    for (name, mine), theirs in zip(net.named_parameters(), reference.parameters(), strict=True):
+        assert torch.equal(mine.grad, theirs.grad), name
+    assert torch.equal(after_ours, after_theirs)  # the same random numbers were drawn
+
+
+def test_hand_written_gradients_need_a_grad_tensor_per_parameter(model_module) -> None:
+    net = model_module.MoonClassifier(2, 4, 1)
+    with pytest.raises(ValueError) as raised:
+        net.loss_and_gradients(torch.zeros(3, 2), torch.zeros(3, 1))
+    assert str(raised.value) == \
+        "loss_and_gradients needs every parameter to hold a .grad tensor"

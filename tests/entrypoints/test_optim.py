@@ -18,35 +18,23 @@ def optim(jobs: ModuleType) -> ModuleType:
     return jobs.load_module(jobs.ENTRYPOINTS / "optim.py", "moon_optim_under_test")
 
 
-class GatedMLP(torch.nn.Module):
-    """A small MLP plus a parameter used only on some steps (so it sometimes has no gradient)."""
-
-    def __init__(self) -> None:
-        """Layers sized like a tiny moon classifier."""
-        super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(),
-                                       torch.nn.Linear(8, 8), torch.nn.Tanh(),
-                                       torch.nn.Linear(8, 1))
-        self.gate = torch.nn.Parameter(torch.ones(1))
-
-    def forward(self, x: torch.Tensor, use_gate: bool) -> torch.Tensor:
-        """Logits; the gate joins the graph only when ``use_gate``."""
-        out = self.net(x)
-        return out * self.gate if use_gate else out
+def _mlp() -> torch.nn.Module:
+    """A small MLP sized like a tiny moon classifier."""
+    return torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 8),
+                               torch.nn.Tanh(), torch.nn.Linear(8, 1))
 
 
-def _loss(model: GatedMLP, x: torch.Tensor, y: torch.Tensor, step: int) -> torch.Tensor:
-    """Minibatch ``step`` of the fixed data; the gate is used on every third step only."""
+def _loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, step: int) -> torch.Tensor:
+    """Minibatch ``step`` of the fixed data."""
     rows = slice((step * 16) % 64, (step * 16) % 64 + 16)
-    logits = model(x[rows], use_gate=step % 3 == 0)
-    return torch.nn.functional.binary_cross_entropy_with_logits(logits, y[rows])
+    return torch.nn.functional.binary_cross_entropy_with_logits(model(x[rows]), y[rows])
 
 
-def test_matches_torch_adam_with_one_cycle_step_for_step(optim: ModuleType) -> None:
+def test_matches_torch_adam_with_one_cycle_step_for_step_bit_for_bit(optim: ModuleType) -> None:
     torch.manual_seed(0)
     x = torch.randn(64, 2)
     y = (x[:, :1] * x[:, 1:] > 0).float()
-    ours = GatedMLP()
+    ours = _mlp()
     theirs = copy.deepcopy(ours)  # the same initial weights
     adam = optim.Adam(ours.parameters(), lr=0.05)
     schedule = optim.OneCycleLR(adam, max_lr=0.05, total_steps=STEPS)
@@ -66,13 +54,33 @@ def test_matches_torch_adam_with_one_cycle_step_for_step(optim: ModuleType) -> N
         schedule.step()
         torch_schedule.step()
         for mine, reference in zip(ours.parameters(), theirs.parameters(), strict=True):
-            assert torch.allclose(mine, reference, rtol=0, atol=1e-6), step
+            assert torch.equal(mine, reference), step  # elementwise maths: the same floats
     assert lrs == torch_lrs  # the same floats: construction sets step 0, then one per step
     assert betas == torch_betas  # beta1 cycles 0.95 → 0.85 → 0.95; beta2 stays 0.999
     assert adam.lr == torch_adam.param_groups[0]["lr"]
-    assert not torch.equal(ours.gate, torch.ones(1))  # the gated parameter did train
-    gate = next(i for i, p in enumerate(adam.params) if p is ours.gate)
-    assert adam.steps[gate] == int(torch_adam.state[theirs.gate]["step"]) == len(range(0, STEPS, 3))
+    assert adam.steps == STEPS
+
+
+def test_parameters_and_gradients_live_in_one_flat_buffer(optim: ModuleType) -> None:
+    model = _mlp()
+    before = [param.detach().clone() for param in model.parameters()]
+    adam = optim.Adam(model.parameters(), lr=0.1)
+    starts = []
+    for param, value in zip(model.parameters(), before, strict=True):
+        assert torch.equal(param, value)  # moving into the buffer keeps every value
+        assert param.untyped_storage().data_ptr() == adam.flat.untyped_storage().data_ptr()
+        assert param.grad.untyped_storage().data_ptr() == adam.grad.untyped_storage().data_ptr()
+        assert param.data_ptr() % 64 == 0 and param.grad.data_ptr() % 64 == 0  # see optim.py
+        starts.append(param.storage_offset())
+    assert starts == [0, 16, 32, 96, 112, 128]  # sizes 16, 8, 64, 8, 8, 1: each on 16 floats
+    assert adam.flat.numel() == 144
+    adam.flat.fill_(0.5)  # the module computes with the buffer's values
+    reference = _mlp()
+    with torch.no_grad():
+        for param in reference.parameters():
+            param.fill_(0.5)
+    x = torch.randn(4, 2)
+    assert torch.equal(model(x), reference(x))
 
 
 def test_stepping_past_the_cycle_fails_like_torch(optim: ModuleType) -> None:
@@ -93,8 +101,11 @@ def test_parameters_are_updated_in_place_without_recording_a_graph(optim: Module
     adam.step()
     assert param.grad_fn is None and param.is_leaf and param.requires_grad
     assert torch.allclose(param.detach(), torch.tensor([0.9, -1.9]))  # first step: lr * sign
-    adam.zero_grad()
-    assert param.grad is None
+    grad = param.grad
+    adam.zero_grad()  # in place: backward accumulates into the flat buffer's views
+    assert param.grad is grad and torch.equal(grad, torch.zeros(2))
+    (param**2).sum().backward()
+    assert torch.equal(adam.grad[:2], 2 * param.detach()) and not adam.grad[2:].any()
 
 
 IMPORT_CHECK = """

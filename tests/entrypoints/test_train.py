@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import redirect_stdout
 from pathlib import Path
 from types import ModuleType
 
@@ -80,6 +85,79 @@ def test_hyperparameters_arrive_as_strings_every_one_with_a_default(train_module
     assert (defaults.epochs, defaults.seed, defaults.num_threads) == (100, 0, 1)
 
 
+@pytest.fixture()
+def code_on_path(jobs, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``import model`` / ``import optim`` work as in the job's cwd; undone afterwards."""
+    monkeypatch.syspath_prepend(str(jobs.ENTRYPOINTS))
+    before = {name: sys.modules.get(name) for name in ("model", "optim")}
+    yield
+    for name, module in before.items():
+        if module is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = module
+
+
+def _course_features(train_module, tmp_path: Path, train_csv: bytes) -> tuple:
+    """The course's training split as train.py reads it."""
+    (tmp_path / "train.csv").write_bytes(train_csv)
+    return train_module.load_training_data(tmp_path, 2)
+
+
+def _textbook_training(model_class, args, features, labels) -> torch.nn.Module:
+    """The loop as torch's tutorials write it: autograd, torch.optim, indexing per batch."""
+    torch.manual_seed(args.seed)
+    shuffle = torch.Generator().manual_seed(args.seed)
+    x, y = torch.from_numpy(features), torch.from_numpy(labels).unsqueeze(1)
+    model = model_class(2, args.hidden_dim, 1, num_hidden_layers=args.num_hidden_layers)
+    model.fit_scaling(x)
+    adam = torch.optim.Adam(model.parameters(), lr=args.lr)
+    steps = args.epochs * math.ceil(len(x) / args.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(adam, max_lr=args.lr, total_steps=steps)
+    model.train()
+    for _ in range(args.epochs):
+        order = torch.randperm(len(x), generator=shuffle)
+        for start in range(0, len(x), args.batch_size):
+            batch = order[start:start + args.batch_size]
+            adam.zero_grad()
+            torch.nn.BCEWithLogitsLoss()(model(x[batch]), y[batch]).backward()
+            adam.step()
+            schedule.step()
+    return model
+
+
+@pytest.mark.parametrize("options", [["--epochs", "12"],
+                                     ["--epochs", "5", "--batch_size", "100", "--seed", "3",
+                                      "--num_hidden_layers", "2", "--hidden_dim", "9"]])
+def test_training_gives_the_textbook_loops_weights_bit_for_bit(
+    train_module, code_on_path, tmp_path: Path, train_csv: bytes, options: list[str]
+) -> None:
+    features, labels = _course_features(train_module, tmp_path, train_csv)
+    args = train_module.parse_args(options)
+    with redirect_stdout(io.StringIO()):
+        fast, _ = train_module.train_model(args, features, labels)
+    textbook = _textbook_training(sys.modules["model"].MoonClassifier, args, features, labels)
+    expected = textbook.state_dict()
+    assert all(torch.equal(tensor, expected[name]) for name, tensor in fast.state_dict().items())
+
+
+def test_the_training_loop_builds_no_autograd_graph(
+    train_module, code_on_path, tmp_path: Path, train_csv: bytes, monkeypatch
+) -> None:
+    """Autograd's engine costs ~2x a tiny network's arithmetic: training must not use it."""
+    def refuse(*_args, **_kwargs) -> None:
+        raise AssertionError("autograd backward called during training")
+
+    monkeypatch.setattr(torch.autograd, "backward", refuse)
+    monkeypatch.setattr(torch.Tensor, "backward", refuse)
+    features, labels = _course_features(train_module, tmp_path, train_csv)
+    with redirect_stdout(io.StringIO()) as log:
+        model, history = train_module.train_model(train_module.parse_args(["--epochs", "3"]),
+                                                  features, labels)
+    assert len(history) == 3 and "epoch=3 train_loss=" in log.getvalue()
+    assert all(not p.requires_grad or p.grad_fn is None for p in model.parameters())
+
+
 def test_every_csv_in_the_channel_is_read_in_path_order(train_module, tmp_path: Path) -> None:
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "part.csv").write_text("1,3.0,4.0\n")
@@ -88,6 +166,34 @@ def test_every_csv_in_the_channel_is_read_in_path_order(train_module, tmp_path: 
     features, labels = train_module.load_training_data(tmp_path, 2)
     assert features.tolist() == [[1.0, 2.0], [5.0, 6.0], [3.0, 4.0]]
     assert labels.tolist() == [0.0, 0.0, 1.0]
+
+
+def test_well_formed_files_skip_the_row_by_row_parser(
+    train_module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = "".join(f"{i % 2},{i * 0.1!r},{-i / 3!r}\n" for i in range(500))
+    (tmp_path / "train.csv").write_text(rows + "\n")
+
+    def refuse(*_args, **_kwargs) -> None:
+        raise AssertionError("csv.reader used for a well-formed file")
+
+    monkeypatch.setattr(train_module.csv, "reader", refuse)
+    features, labels = train_module.load_training_data(tmp_path, 2)
+    expected = [[float(v) for v in line.split(",")] for line in rows.splitlines()]
+    assert features.dtype == labels.dtype == np.float32
+    assert features.tolist() == np.asarray(expected, dtype=np.float32)[:, 1:].tolist()
+    assert labels.tolist() == [float(i % 2) for i in range(500)]
+
+
+def test_files_numpy_cannot_read_are_read_row_by_row_with_the_same_numbers(
+    train_module, tmp_path: Path
+) -> None:
+    (tmp_path / "a.csv").write_text('"1","0.1","0.7"\n   \n0,1e-3,2\n')  # quotes, blanks
+    (tmp_path / "b.csv").write_text("0,0.1,0.7\n")  # numpy's reader
+    features, labels = train_module.load_training_data(tmp_path, 2)
+    assert features.tolist() == np.asarray([[0.1, 0.7], [1e-3, 2.0], [0.1, 0.7]],
+                                           dtype=np.float32).tolist()
+    assert labels.tolist() == [1.0, 0.0, 0.0]
 
 
 CHANNEL = "/opt/ml/input/data/train"
@@ -100,6 +206,12 @@ CHANNEL = "/opt/ml/input/data/train"
          "no CSV file in the train channel {channel}; check the training input "
          "(SM_CHANNEL_TRAIN)"),
         ({"train.csv": b""}, "the CSV files in {channel} hold no rows"),
+        ({"a.csv": b"\n \n", "b.csv": b""}, "the CSV files in {channel} hold no rows"),
+        ({"a.csv": b"0,1.0,2.0\n", "b.csv": b"0,1.0,2.0\n0,1.0\n"},
+         "b.csv line 2: expected 3 columns (label, then --input_dim 2 features), got 2"),
+        ({"train.csv": b"1,inf,0.5\n"}, "train.csv line 1: NaN or infinite value in '1,inf,0.5'"),
+        ({"train.csv": b"# note\n"}, "train.csv line 1: expected 3 columns (label, then "
+                                      "--input_dim 2 features), got 1"),
         ({"train.csv": b"0,1.0,2.0\n1,1.0,2.0,3.0\n"},
          "train.csv line 2: expected 3 columns (label, then --input_dim 2 features), got 4"),
         ({"train.csv": b"0,abc,1.0\n"}, "train.csv line 1: non-numeric value in '0,abc,1.0'"),
