@@ -259,7 +259,7 @@ def predict_fn(input_data: np.ndarray, model: torch.nn.Module) -> np.ndarray:
     if features.ndim != 2 or (expected is not None and features.shape[1] != expected):
         got = features.shape[1] if features.ndim == 2 else f"shape {features.shape}"
         raise InferenceError(400, f"each row must have {expected} features, got {got}")
-    with torch.no_grad():
+    with torch.inference_mode():  # cheaper than no_grad: no version counters either
         return model.predict_proba(torch.from_numpy(np.ascontiguousarray(features))) \
             .numpy().astype(np.float64)
 
