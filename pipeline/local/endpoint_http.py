@@ -20,6 +20,7 @@ every limit is one named number, checked before any work is done for the request
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
 import json
 import logging
@@ -160,6 +161,26 @@ def http_date() -> str:
     if _date_cache[0] != now:
         _date_cache = (now, formatdate(now, usegmt=True))
     return _date_cache[1]
+
+
+def bound_malloc() -> None:
+    """Make glibc give freed memory back, so RSS stays flat however bodies come and go.
+
+    By default glibc raises its mmap threshold after a large block is freed (then keeps later
+    large blocks in the heap for ever) and gives each new thread its own arena; a server
+    parsing 6 MB bodies on short-lived threads then grows by hundreds of MB. A fixed threshold
+    and two arenas keep it flat. A no-op where the C library is not glibc.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD: fixed, so no dynamic growth
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+
+
+def trim_malloc() -> None:
+    """Return free heap pages to the system (after a large body was parsed and answered)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class BoundedThreadingServer(ThreadingHTTPServer):

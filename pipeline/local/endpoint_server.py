@@ -127,6 +127,9 @@ class RequestHandler(limits.StrictRequestHandler):
             body = self._read_body(length)
             if body is not None:
                 self._answer(body)
+        if length > limits.LARGE_BODY_BYTES:
+            del body
+            limits.trim_malloc()
 
     def _answer(self, body: bytes) -> None:
         model = self.server.model
@@ -214,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(message)s")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
+    limits.bound_malloc()
     args = _parse_args(argv)
     token = (args.endpoint_dir / TOKEN_FILE).read_text().strip()
     try:
