@@ -1,8 +1,9 @@
 """The endpoint's HTTP limits and the small parts that enforce them, apart from the routes.
 
 pipeline/local/endpoint_server.py keeps the standard library's HTTP/1.1 server (measured
-against uvicorn+h11: see benchmarks/bench_endpoint.py and the README) and hardens it here:
-every limit is one named number, checked before any work is done for the request.
+against uvicorn+h11 with the same model: as fast, and uvicorn answers malformed requests in
+plain text, not the runtime API's JSON) and hardens it here: every limit is one named number,
+checked before any work is done for the request.
 
 - Connections: a listen backlog of ``LISTEN_BACKLOG`` and at most ``MAX_CONNECTIONS`` served
   at once (one thread each; the rest wait in the kernel's queue, never reset).
@@ -13,14 +14,12 @@ every limit is one named number, checked before any work is done for the request
 - Bodies: ``MAX_PAYLOAD_BYTES`` (SageMaker's 6 MB), one exact ``Content-Length``; bodies over
   ``LARGE_BODY_BYTES`` are read and served ``LARGE_BODY_SLOTS`` at a time, which bounds the
   memory the parsers can take, whatever the number of clients.
-- Log: one line per client error, at most ``LOG_LINES_PER_S`` a second and ``LOG_MAX_BYTES``
-  in a server's life, so a hostile client cannot fill the disk.
+- Log: one line per client error, capped (pipeline/local/endpoint_log.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import io
 import json
 import logging
@@ -30,11 +29,12 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from pipeline.local.endpoint_log import CappedLog, printable
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's real-time invocation limit
 LISTEN_BACKLOG = 1024
@@ -44,12 +44,9 @@ REQUEST_TIMEOUT_S = 30.0
 WRITE_TIMEOUT_S = 30.0
 LARGE_BODY_BYTES = 256 * 1024
 LARGE_BODY_SLOTS = 2
-LOG_LINES_PER_S = 20
-LOG_MAX_BYTES = 8 * 1024 * 1024
 LINGER_S = 2.0  # after answering a body it did not read, the server drains it this long
 
 _DIGITS = re.compile(r"[0-9]{1,12}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # What the standard library's own parser answers, made 4xx: an unknown method is not allowed
 # here (405, not 501), and HTTP/2 or another version is a malformed request to us (not 505).
 _PROTOCOL_STATUS = {501: 405, 505: 400}
@@ -105,52 +102,6 @@ class DeadlineReader(io.RawIOBase):
         return self._sock.recv_into(buffer)
 
 
-class CappedLog:
-    """One-line log records with a rate cap and a lifetime cap (no rotation needed)."""
-
-    def __init__(self, logger: logging.Logger, lines_per_s: int = LOG_LINES_PER_S,
-                 max_bytes: int = LOG_MAX_BYTES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._log = logger
-        self._clock = clock
-        self._lines_per_s = lines_per_s
-        self._max_bytes = max_bytes
-        self._lock = threading.Lock()
-        self._second = 0
-        self._in_second = 0
-        self._suppressed = 0
-        self.bytes_written = 0
-
-    def write(self, level: int, message: str, exc_info: bool = False) -> None:
-        """Log ``message`` unless a cap is reached; say how many were dropped when resuming."""
-        with self._lock:
-            if self.bytes_written >= self._max_bytes:
-                return
-            now = int(self._clock())
-            if now != self._second:
-                self._second, self._in_second = now, 0
-            self._in_second += 1
-            if self._in_second > self._lines_per_s:
-                self._suppressed += 1
-                return
-            dropped, self._suppressed = self._suppressed, 0
-            self.bytes_written += len(message) + 40
-            capped = self.bytes_written >= self._max_bytes
-        if dropped:
-            self._log.warning("%d more client errors not logged (over %d lines/s)", dropped,
-                              self._lines_per_s)
-        self._log.log(level, "%s", message, exc_info=exc_info)
-        if capped:
-            self._log.warning("log cap of %d bytes reached: further client errors are not "
-                              "logged until the server restarts", self._max_bytes)
-
-
-def printable(text: str, limit: int = 200) -> str:
-    """``text`` cut to ``limit`` characters with control characters escaped (log-safe)."""
-    cut = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text[:limit])
-    return cut + ("..." if len(text) > limit else "")
-
-
 _date_cache: tuple[int, str] = (0, "")
 
 
@@ -161,26 +112,6 @@ def http_date() -> str:
     if _date_cache[0] != now:
         _date_cache = (now, formatdate(now, usegmt=True))
     return _date_cache[1]
-
-
-def bound_malloc() -> None:
-    """Make glibc give freed memory back, so RSS stays flat however bodies come and go.
-
-    By default glibc raises its mmap threshold after a large block is freed (then keeps later
-    large blocks in the heap for ever) and gives each new thread its own arena; a server
-    parsing 6 MB bodies on short-lived threads then grows by hundreds of MB. A fixed threshold
-    and two arenas keep it flat. A no-op where the C library is not glibc.
-    """
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD: fixed, so no dynamic growth
-        libc.mallopt(-8, 2)  # M_ARENA_MAX
-
-
-def trim_malloc() -> None:
-    """Return free heap pages to the system (after a large body was parsed and answered)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class BoundedThreadingServer(ThreadingHTTPServer):

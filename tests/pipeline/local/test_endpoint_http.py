@@ -18,7 +18,7 @@ from collections.abc import Callable
 import pytest
 
 from pipeline.local import endpoint_http
-from pipeline.local.endpoint_http import BadContentLength, CappedLog, content_length
+from pipeline.local.endpoint_http import BadContentLength, content_length
 from pipeline.local.endpoint_server import EndpointHTTPServer
 from tests.pipeline.local.served import call
 
@@ -164,26 +164,6 @@ def test_a_client_error_logs_one_line_without_traceback(
         raw(server, b"GET /ping HTTP/2.0\r\n\r\n")
     assert [(r.getMessage(), bool(r.exc_info)) for r in caplog.records] == [
         ("127.0.0.1 None  -> 400 HTTP/2.0 is not supported; send HTTP/1.1", False)]
-
-
-def test_the_log_is_capped_per_second_and_for_the_servers_life(
-        caplog: pytest.LogCaptureFixture) -> None:
-    now = [100.0]
-    capped = CappedLog(logging.getLogger("moonpipe.test"), lines_per_s=3, max_bytes=600,
-                       clock=lambda: now[0])
-    with caplog.at_level(logging.INFO, logger="moonpipe.test"):
-        for i in range(10):
-            capped.write(logging.INFO, f"error {i}")
-        now[0] += 1
-        for i in range(10, 40):
-            capped.write(logging.INFO, "x" * 100 + str(i))
-            now[0] += 1
-    messages = [r.getMessage() for r in caplog.records]
-    assert messages[:5] == ["error 0", "error 1", "error 2",
-                            "7 more client errors not logged (over 3 lines/s)", "x" * 100 + "10"]
-    assert messages[-1] == ("log cap of 600 bytes reached: further client errors are not "
-                            "logged until the server restarts")
-    assert len(messages) == 9
 
 
 @pytest.mark.parametrize(("values", "chunked", "status"), [
