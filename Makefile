@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_definition.py
 	$(PY) benchmarks/bench_local_run.py
+	$(PY) benchmarks/bench_endpoint.py
 
 clean:
 	rm -rf $(VENV) .moonpipe .pytest_cache .ruff_cache

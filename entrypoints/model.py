@@ -116,12 +116,13 @@ class MoonClassifier(nn.Module):
     @torch.no_grad()
     def predict_proba(self, features: torch.Tensor) -> torch.Tensor:
         """Probability of class 1 per row, shape [N], computed in eval mode (no dropout)."""
-        was_training = self.training
+        if not self.training:  # serving: already in eval mode, and never toggled, so
+            return torch.sigmoid(self(features))[:, 0]  # threads sharing it stay safe and fast
         self.eval()
         try:
             return torch.sigmoid(self(features))[:, 0]
         finally:
-            self.train(was_training)
+            self.train()
 
 
 def _linear_backward(layer: nn.Linear, grad: torch.Tensor, inputs: torch.Tensor) -> None:

@@ -17,21 +17,26 @@ Routes:
 
 Errors are JSON ``{"error": msg, "message": msg}`` plus an ``x-amzn-ErrorType`` header, so
 curl users read ``error`` and botocore raises ``ModelError``/``ValidationError`` with the
-message. Tracebacks go to the log (the server's stderr), never to the client.
+message. Every malformed, oversized, truncated or slow request is a 4xx (limits and clocks in
+pipeline/local/endpoint_http.py); 500 is kept for a model handler's own failure. The log (the
+server's stderr) gets one capped line per client error; tracebacks only for model failures.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import json
 import logging
 import os
 import signal
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+
+from pipeline.local import endpoint_http as limits
+from pipeline.local.endpoint_http import MAX_PAYLOAD_BYTES as MAX_PAYLOAD_BYTES
 
 # The handler names stay importable from here too (tests and callers used them before the
 # model side moved out); the `X as X` form marks them as deliberate re-exports.
@@ -42,7 +47,6 @@ from pipeline.local.model_handlers import default_output_fn as default_output_fn
 from pipeline.local.model_handlers import default_predict_fn as default_predict_fn
 from pipeline.local.model_handlers import load_model as load_model
 
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's real-time invocation limit
 CONTROL_PREFIX = "/_moonpipe/"
 TOKEN_HEADER = "X-Moonpipe-Token"
 TOKEN_FILE = "control.token"
@@ -53,10 +57,8 @@ _ROUTES = {"/ping": ("GET",), "/invocations": ("POST",), "/_moonpipe/status": ("
 log = logging.getLogger("moonpipe.endpoint")
 
 
-class EndpointHTTPServer(ThreadingHTTPServer):
+class EndpointHTTPServer(limits.BoundedThreadingServer):
     """Holds the served model; a swap replaces ``model`` in one assignment."""
-
-    daemon_threads = True
 
     def __init__(self, address: tuple[str, int], endpoint_name: str, endpoint_dir: Path,
                  model: LoadedModel, token: str) -> None:
@@ -68,14 +70,10 @@ class EndpointHTTPServer(ThreadingHTTPServer):
         self.reload_lock = threading.Lock()
 
 
-class RequestHandler(BaseHTTPRequestHandler):
-    """One request; reads ``server.model`` once so a concurrent swap never mixes models."""
+class RequestHandler(limits.StrictRequestHandler):
+    """One connection; each request reads ``server.model`` once so a swap never mixes models."""
 
-    protocol_version = "HTTP/1.1"
     server: EndpointHTTPServer
-    _body_unread = False
-    timeout = 60  # idle keep-alive connections are dropped, so shutdown never waits on them
-    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stall
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -92,6 +90,12 @@ class RequestHandler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._dispatch("PATCH")
 
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch("OPTIONS")
+
     def _dispatch(self, method: str) -> None:
         self._body_unread = self.headers.get("Content-Length", "0").strip() != "0" or \
             "Transfer-Encoding" in self.headers
@@ -99,25 +103,36 @@ class RequestHandler(BaseHTTPRequestHandler):
         runtime_name = _runtime_endpoint_name(path)
         allowed = ("POST",) if runtime_name is not None else _ROUTES.get(path)
         if allowed is None:
-            self._error(404, f"no route {path}; use GET /ping or POST /invocations",
-                        "ValidationError")
+            self._error(404, f"no route {limits.printable(path)}; use GET /ping or POST "
+                        "/invocations", "ValidationError")
         elif method not in allowed:
-            self._error(405, f"{method} is not allowed on {path}; use {allowed[0]}",
-                        "ValidationError", {"Allow": ", ".join(allowed)})
+            self._error(405, f"{method} is not allowed on {limits.printable(path)}; use "
+                        f"{allowed[0]}", "ValidationError", {"Allow": ", ".join(allowed)})
         elif path.startswith(CONTROL_PREFIX):
             self._control(path)
         elif path == "/ping":
             self._send(200, b"", "text/plain")
         elif runtime_name is not None and runtime_name != self.server.endpoint_name:
-            self._error(404, f"endpoint {runtime_name!r} is not served here; this server "
-                        f"serves {self.server.endpoint_name!r}", "ValidationError")
+            self._error(404, f"endpoint {limits.printable(runtime_name)!r} is not served here; "
+                        f"this server serves {self.server.endpoint_name!r}", "ValidationError")
         else:
             self._invoke()
 
     def _invoke(self) -> None:
-        body = self._read_body()
-        if body is None:
+        length = self._content_length()
+        if length is None:
             return
+        slot = self.server.large_body_slots if length > limits.LARGE_BODY_BYTES \
+            else contextlib.nullcontext()
+        with slot:  # big bodies a few at a time: memory stays bounded under any load
+            body = self._read_body(length)
+            if body is not None:
+                self._answer(body)
+        if length > limits.LARGE_BODY_BYTES:
+            del body
+            trim_malloc()
+
+    def _answer(self, body: bytes) -> None:
         model = self.server.model
         content_type = self.headers.get("Content-Type", "application/json")
         try:
@@ -126,7 +141,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._error(exc.status, str(exc), "ModelError", model_error=True)
             return
         except Exception as exc:  # the model's own bug: log it whole, answer one line
-            log.exception("handler of %s failed", model.config_name)
+            self.server.client_log.write(logging.ERROR, f"handler of {model.config_name} "
+                                         "failed", exc_info=True)
             self._error(500, f"model handler raised {type(exc).__name__}: {exc}", "ModelError",
                         model_error=True)
             return
@@ -142,7 +158,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         if path.endswith("/status"):
             self._send_json(200, self.server.model.status())
             return
-        body = self._read_body()
+        length = self._content_length()
+        body = None if length is None else self._read_body(length)
         if body is not None:
             self._reload(body)
 
@@ -154,7 +171,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             if not model_dir.is_relative_to(models_root):
                 raise ValueError(f"model_dir {model_dir} is outside {models_root}")
             config_name, environment = str(spec["config_name"]), dict(spec["environment"])
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             self._error(400, f"bad reload request: {exc}", "ValidationError")
             return
         with self.server.reload_lock:
@@ -168,55 +185,24 @@ class RequestHandler(BaseHTTPRequestHandler):
         log.info("now serving %s from %s", config_name, model_dir)
         self._send_json(200, new_model.status())
 
-    def _read_body(self) -> bytes | None:
-        """The request body, or None after answering 411/400/413 (without reading it)."""
-        raw = self.headers.get("Content-Length")
-        if raw is None or self.headers.get("Transfer-Encoding"):
-            self._error(411, "send the body with a Content-Length header", "ValidationError")
-            return None
-        try:
-            length = int(raw)
-            if length < 0:
-                raise ValueError(raw)
-        except ValueError:
-            self._error(400, f"invalid Content-Length {raw!r}", "ValidationError")
-            return None
-        if length > MAX_PAYLOAD_BYTES:
-            self._error(413, f"payload of {length} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte "
-                        "limit; send smaller batches", "ValidationError")
-            return None
-        self._body_unread = False
-        return self.rfile.read(length)
+def bound_malloc() -> None:
+    """Make glibc give freed memory back, so RSS stays flat however bodies come and go.
 
-    def _error(self, status: int, message: str, error_type: str,
-               headers: dict[str, str] | None = None, model_error: bool = False) -> None:
-        body: dict[str, Any] = {"error": message, "message": message}
-        if model_error:  # the shape of the runtime API's ModelError
-            body.update(OriginalStatusCode=status, OriginalMessage=message)
-        if status >= 500:
-            log.warning("%s %s -> %d %s", self.command, self.path, status, message)
-        self._send_json(status, body, {"x-amzn-ErrorType": error_type, **(headers or {})})
+    By default glibc raises its mmap threshold after a large block is freed (then keeps later
+    large blocks in the heap for ever) and gives each new thread its own arena; a server
+    parsing 6 MB bodies on short-lived threads then grows by hundreds of MB. A fixed threshold
+    and two arenas keep it flat. A no-op where the C library is not glibc.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD: fixed, so no dynamic growth
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
 
-    def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(obj).encode(), "application/json", headers)
 
-    def _send(self, status: int, body: bytes, content_type: str,
-              headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if self._body_unread:  # unread bytes would parse as the next request: hang up instead
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Access log to server.log, without the /ping polls that would drown it."""
-        if not self.path.startswith("/ping"):
-            log.info("%s %s", self.address_string(), format % args)
+def trim_malloc() -> None:
+    """Return free heap pages to the system (after a large body was parsed and answered)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _runtime_endpoint_name(path: str) -> str | None:
@@ -252,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(message)s")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
+    bound_malloc()
     args = _parse_args(argv)
     token = (args.endpoint_dir / TOKEN_FILE).read_text().strip()
     try:

@@ -95,7 +95,12 @@ class LoadedModel:
 
 
 def default_input_fn(data: str | bytes, content_type: str) -> Any:
-    """JSON → Python objects, CSV → rows of floats, NPY → numpy array (no torch needed)."""
+    """JSON → Python objects, CSV → rows of floats, NPY → numpy array (no torch needed).
+
+    Hostile bodies are 400s: JSON nested past the parser's recursion limit, .npz archives
+    (np.load would hand the model a lazy archive), pickles, and .npy headers claiming more
+    data than was sent.
+    """
     media = content_type.split(";")[0].strip().lower()
     try:
         if media == "application/json":
@@ -104,13 +109,22 @@ def default_input_fn(data: str | bytes, content_type: str) -> Any:
             return [[float(v) for v in line.split(",")] for line in str(data).splitlines()
                     if line.strip()]
         if media == "application/x-npy":
-            import numpy as np
-
-            return np.load(io.BytesIO(bytes(data)), allow_pickle=False)
-    except ValueError as exc:
+            return _load_npy(bytes(data))
+    except RecursionError:
+        raise HandlerError(400, f"cannot parse the {media} body: nested too deeply") from None
+    except (ValueError, EOFError, OSError, MemoryError) as exc:
         raise HandlerError(400, f"cannot parse the {media} body: {exc}") from exc
     raise HandlerError(415, f"content type {content_type!r} is not supported; send "
                        "application/json, text/csv or application/x-npy")
+
+
+def _load_npy(body: bytes) -> Any:
+    """One np.save array, never an .npz archive or a pickle."""
+    import numpy as np
+
+    if body[:2] == b"PK":
+        raise ValueError("an .npz archive; send one array saved with np.save")
+    return np.load(io.BytesIO(body), allow_pickle=False)
 
 
 def default_predict_fn(data: Any, model: Any) -> Any:
@@ -123,7 +137,7 @@ def default_output_fn(prediction: Any, accept: str) -> bytes:
     media = accept.split(";")[0].strip().lower()
     value = prediction.tolist() if hasattr(prediction, "tolist") else prediction
     if media == "application/json":
-        return json.dumps(value).encode()
+        return json.dumps(value, allow_nan=False).encode()  # NaN is not JSON: a model fault
     if media == "text/csv":
         rows = value if isinstance(value, list) else [value]
         return "".join(",".join(map(str, r if isinstance(r, list) else [r])) + "\n"
@@ -150,6 +164,7 @@ def load_model(config_name: str, model_dir: Path, environment: Mapping[str, str]
     if "://" in submit_dir or not (code_dir / program).is_file():
         raise HandlerError(500, f"config {config_name!r}: {program} not found in {submit_dir}; "
                            "ship the serving code in model.tar.gz under code/")
+    _check_code_inside(config_name, model_dir, code_dir, program)
     os.environ.update(environment)  # a container sees its model's environment
     try:
         module = _import_fresh(code_dir, code_dir / program)
@@ -166,6 +181,32 @@ def load_model(config_name: str, model_dir: Path, environment: Mapping[str, str]
     _limit_torch_threads()
     accept = environment.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "application/json")
     return LoadedModel(config_name, model_dir, module, model, accept)
+
+
+def _check_code_inside(config_name: str, model_dir: Path, code_dir: Path, program: str) -> None:
+    """Refuse serving code from outside the model folder, as a container would never see it.
+
+    In SageMaker only what model.tar.gz holds is under /opt/ml/model; a SAGEMAKER_PROGRAM or
+    SAGEMAKER_SUBMIT_DIRECTORY reaching elsewhere (an absolute path, ``..``, a symlink) would
+    make the local endpoint run code from this machine that no real endpoint could.
+
+    Raises:
+        HandlerError: (500) the code directory, the program or a file in it is outside.
+    """
+    root = model_dir.resolve()
+    outside = [path for path in (code_dir, code_dir / program, *_tree(code_dir))
+               if not path.resolve().is_relative_to(root)]
+    if outside:
+        raise HandlerError(500, f"config {config_name!r}: serving code must come from inside "
+                           f"the model directory {model_dir}, but {outside[0]} resolves to "
+                           f"{outside[0].resolve()}; set SAGEMAKER_SUBMIT_DIRECTORY to "
+                           "/opt/ml/model/code and SAGEMAKER_PROGRAM to a file name in it")
+
+
+def _tree(directory: Path) -> list[Path]:
+    """Every entry under ``directory`` (symlinks listed, not followed)."""
+    return [Path(root) / name for root, dirs, files in os.walk(directory)
+            for name in (*dirs, *files)]
 
 
 def _import_fresh(code_dir: Path, program_path: Path) -> ModuleType:

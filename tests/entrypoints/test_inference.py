@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import csv
 import io
 import json
 import sys
@@ -135,11 +136,12 @@ def test_bad_requests_raise_a_client_error_saying_what_was_wrong(
     assert (caught.value.status_code, str(caught.value)) == (status, message)
 
 
-def test_junk_npy_says_why_numpy_refused_it(inference, served_model) -> None:
+@pytest.mark.parametrize("junk", [b"junk", b"junk and more junk"])
+def test_junk_npy_says_why_numpy_refused_it(inference, served_model, junk: bytes) -> None:
     with pytest.raises(ValueError) as numpy_error:
-        np.load(io.BytesIO(b"junk"), allow_pickle=False)
+        np.lib.format.read_magic(io.BytesIO(junk))
     with pytest.raises(inference.InferenceError) as caught:
-        serve(inference, served_model, b"junk", "application/x-npy")
+        serve(inference, served_model, junk, "application/x-npy")
     assert caught.value.status_code == 400
     assert str(caught.value) == f"request body is not a numeric .npy array: {numpy_error.value}"
 
@@ -198,3 +200,115 @@ def test_imports_nothing_but_torch_numpy_and_the_standard_library(jobs) -> None:
               if isinstance(node, ast.ImportFrom) and node.module}
     allowed = set(sys.stdlib_module_names) | {"torch", "numpy", "sagemaker_inference"}
     assert names - allowed == set()
+
+
+def npy_header(shape: tuple[int, ...], dtype: str = "<f8") -> bytes:
+    """An .npy header only: what a client claiming ``shape`` but sending no data sends."""
+    buffer = io.BytesIO()
+    header = {"descr": dtype, "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buffer, header)  # magic string included
+    return buffer.getvalue()
+
+
+def npz(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, x=array)
+    return buffer.getvalue()
+
+
+# Each cause of a 500 (or of an invalid answer) found by fuzzing the endpoint (issue 8).
+HOSTILE_REQUESTS = {
+    "json nested 1000 deep": ("[" * 1000 + "]" * 1000, "application/json", 400,
+                              "JSON nested deeper than 32 levels; send rows of numbers"),
+    "json nested 33 deep": ("[" * 33 + "1" + "]" * 33, "application/json", 400,
+                            "JSON nested deeper than 32 levels; send rows of numbers"),
+    "brackets inside strings do not count": (
+        json.dumps({"instances": [[0.0, 0.9]], "note": "[" * 100}), "application/json", None,
+        None),
+    "csv field over 128 KiB": ("1" * (128 * 1024 + 1) + ",1", "text/csv", 400,
+                               "a CSV field is longer than 512 characters; send plain numbers"),
+    "csv field of 513 characters": ("0" * 513 + ",1", "text/csv", 400,
+                                    "a CSV field is longer than 512 characters; send plain "
+                                    "numbers"),
+    "json integer of 310 digits": ("[[1" + "0" * 309 + ", 1]]", "application/json", 400,
+                                   "request contains a number too large for a float; send "
+                                   "values within float32's range (±3.4e38)"),
+    "finite float64 beyond float32": ("[[1e308, 1e308]]", "application/json", 400,
+                                      "request contains values beyond float32's range "
+                                      "(±3.4e38)"),
+    "npy header claiming a huge shape": (npy_header((10**12, 2)), "application/x-npy", 413,
+                                         "request holds more than 500000 rows; send smaller "
+                                         "batches"),
+    "npy header claiming more data than sent": (
+        npy_header((1000, 2)) + b"\0" * 16, "application/x-npy", 400,
+        "the .npy header says shape (1000, 2) (16000 bytes) but 16 bytes follow it"),
+    "npz archive": (npz(np.zeros((1, 2))), "application/x-npy", 400,
+                    "request body is an .npz archive; send one array saved with np.save"),
+    "body starting with PK": (b"PK\x03\x04junk", "application/x-npy", 400,
+                              "request body is an .npz archive; send one array saved with "
+                              "np.save"),
+    "complex npy": (npy(np.zeros((1, 2), dtype=np.complex64)), "application/x-npy", 400,
+                    "request body is not a numeric .npy array: dtype complex64"),
+    "too many csv rows": ("0,0\n" * 500_001, "text/csv", 413,
+                          "request holds more than 500000 rows; send smaller batches"),
+    "too many json rows": (json.dumps([[0, 0]] * 500_001), "application/json", 413,
+                           "request holds more than 500000 rows; send smaller batches"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_REQUESTS))
+def test_hostile_requests_are_client_errors_found_before_the_work(
+    inference, served_model, case: str
+) -> None:
+    body, content_type, status, message = HOSTILE_REQUESTS[case]
+    if status is None:
+        response, _ = serve(inference, served_model, body, content_type)
+        assert len(json.loads(response)) == 1
+        return
+    with pytest.raises(inference.InferenceError) as caught:
+        serve(inference, served_model, body, content_type)
+    assert (caught.value.status_code, str(caught.value)) == (status, message)
+
+
+def test_a_bare_carriage_return_is_400_with_the_csv_modules_reason(
+    inference, served_model
+) -> None:
+    with pytest.raises(csv.Error) as csv_error:
+        list(csv.reader(io.StringIO("1\r,1")))
+    with pytest.raises(inference.InferenceError) as caught:
+        serve(inference, served_model, "1\r,1", "text/csv")
+    assert (caught.value.status_code, str(caught.value)) == (
+        400, f"request body is not valid CSV: {csv_error.value}")
+
+
+def test_the_row_limit_itself_is_served(inference, served_model) -> None:
+    body = "0.5,0.5\n" * inference.MAX_ROWS
+    response, _ = serve(inference, served_model, body, "text/csv", "application/x-npy")
+    assert np.load(io.BytesIO(response)).shape == (inference.MAX_ROWS,)
+
+
+@pytest.mark.parametrize("array", [
+    np.asfortranarray(np.array(ROWS)), np.array(ROWS, dtype=">f4"),
+    np.array(ROWS, dtype=np.int64) * 0, np.array([[True, False]]),
+], ids=["fortran order", "big-endian float32", "int64", "bool"])
+def test_npy_layouts_numpy_writes_are_read_as_numbers(inference, served_model,
+                                                      array: np.ndarray) -> None:
+    response, _ = serve(inference, served_model, npy(array), "application/x-npy")
+    assert np.allclose(json.loads(response),
+                       expected_probabilities(served_model, array.astype(float).tolist()),
+                       atol=1e-7)
+
+
+def test_csv_fast_path_and_csv_module_agree(inference, served_model) -> None:
+    rows = np.random.default_rng(0).normal(size=(1000, 2)).round(6).tolist()
+    plain = "".join(f"{a},{b}\n" for a, b in rows)
+    quoted = "".join(f'"{a}", {b}\r\n  \n' for a, b in rows)  # only the csv module reads this
+    expected = expected_probabilities(served_model, rows)
+    for body in (plain, quoted):
+        response, _ = serve(inference, served_model, body, "text/csv")
+        assert np.allclose(json.loads(response), expected, atol=1e-7)
+
+
+def test_a_model_answering_nan_is_a_model_error_not_invalid_json(inference) -> None:
+    with pytest.raises(ValueError, match="the model produced NaN or infinite probabilities"):
+        inference.output_fn(np.array([0.5, np.nan]), "application/json")

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+# The in-process endpoint server fixture, shared by the endpoint test modules.
+from tests.pipeline.local.served import serve as serve
+
 
 @dataclass
 class FakeEndpointInfo:

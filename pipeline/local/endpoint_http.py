@@ -1,0 +1,296 @@
+"""The endpoint's HTTP limits and the small parts that enforce them, apart from the routes.
+
+pipeline/local/endpoint_server.py keeps the standard library's HTTP/1.1 server (measured
+against uvicorn+h11 with the same model: as fast, and uvicorn answers malformed requests in
+plain text, not the runtime API's JSON) and hardens it here: every limit is one named number,
+checked before any work is done for the request.
+
+- Connections: a listen backlog of ``LISTEN_BACKLOG`` and at most ``MAX_CONNECTIONS`` served
+  at once (one thread each; the rest wait in the kernel's queue, never reset).
+- Clocks: an idle keep-alive connection is closed after ``IDLE_TIMEOUT_S``; a started request
+  must arrive whole (line, headers, body) within ``REQUEST_TIMEOUT_S``, so a slow or half-sent
+  client holds its own thread only, and only for that long; a reply that the client does not
+  read is abandoned after ``WRITE_TIMEOUT_S``.
+- Bodies: ``MAX_PAYLOAD_BYTES`` (SageMaker's 6 MB), one exact ``Content-Length``; bodies over
+  ``LARGE_BODY_BYTES`` are read and served ``LARGE_BODY_SLOTS`` at a time, which bounds the
+  memory the parsers can take, whatever the number of clients.
+- Log: one line per client error, capped (pipeline/local/endpoint_log.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import math
+import re
+import socket
+import sys
+import threading
+import time
+from email.utils import formatdate
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from pipeline.local.endpoint_log import CappedLog, printable
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's real-time invocation limit
+LISTEN_BACKLOG = 1024
+MAX_CONNECTIONS = 512
+IDLE_TIMEOUT_S = 5.0
+REQUEST_TIMEOUT_S = 30.0
+WRITE_TIMEOUT_S = 30.0
+LARGE_BODY_BYTES = 256 * 1024
+LARGE_BODY_SLOTS = 2
+LINGER_S = 2.0  # after answering a body it did not read, the server drains it this long
+
+_DIGITS = re.compile(r"[0-9]{1,12}")
+# What the standard library's own parser answers, made 4xx: an unknown method is not allowed
+# here (405, not 501), and HTTP/2 or another version is a malformed request to us (not 505).
+_PROTOCOL_STATUS = {501: 405, 505: 400}
+
+
+class BadContentLength(ValueError):
+    """A Content-Length that is missing, malformed or ambiguous; ``status`` to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def content_length(values: list[str] | None, chunked: bool) -> int:
+    """The one body length a request declares, or BadContentLength saying what is wrong.
+
+    Plain digits only: ``int()`` would also take ``5_0``, ``+5`` and `` 5``, and two different
+    lengths would let the server and a proxy disagree about where the next request starts.
+    """
+    if chunked or not values:
+        raise BadContentLength(411, "send the body with a Content-Length header")
+    if len(set(values)) > 1:
+        raise BadContentLength(400, f"conflicting Content-Length headers {values!r}; send one")
+    if not _DIGITS.fullmatch(values[0]):
+        raise BadContentLength(400, f"invalid Content-Length {values[0]!r}")
+    length = int(values[0])
+    if length > MAX_PAYLOAD_BYTES:
+        raise BadContentLength(413, f"payload of {length} bytes exceeds the "
+                                    f"{MAX_PAYLOAD_BYTES}-byte limit; send smaller batches")
+    return length
+
+
+class DeadlineReader(io.RawIOBase):
+    """A socket's read side that fails with TimeoutError once ``deadline`` has passed.
+
+    A per-read timeout alone lets a client that sends one byte every few seconds hold a
+    connection for ever; a deadline bounds the whole request however the bytes trickle in.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+        self.deadline = math.inf
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("request deadline passed")
+        self._sock.settimeout(remaining)
+        return self._sock.recv_into(buffer)
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def http_date() -> str:
+    """The Date header, formatted once a second rather than once a request."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
+
+
+class BoundedThreadingServer(ThreadingHTTPServer):
+    """A thread per connection, at most MAX_CONNECTIONS of them, behind a real backlog."""
+
+    daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG  # bursts wait in the kernel instead of a reset
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.large_body_slots = threading.BoundedSemaphore(LARGE_BODY_SLOTS)
+        self.client_log = CappedLog(logging.getLogger("moonpipe.endpoint"))
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Start a connection's thread once one of MAX_CONNECTIONS slots is free."""
+        self.connection_slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.connection_slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connection_slots.release()
+
+    def shutdown_request(self, request: Any) -> None:
+        """Close gracefully: answer first, then drain what the client still sends.
+
+        Closing a socket with unread bytes makes the kernel send a reset, which can destroy
+        the answer (a 413, a 400) before the client reads it; a bounded drain avoids that.
+        """
+        with contextlib.suppress(OSError):
+            request.shutdown(socket.SHUT_WR)
+            deadline, drained = time.monotonic() + LINGER_S, 0
+            while drained <= MAX_PAYLOAD_BYTES and time.monotonic() < deadline:
+                request.settimeout(max(0.01, min(0.2, deadline - time.monotonic())))
+                chunk = request.recv(65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
+        self.close_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that broke (reset, timeout): one capped line, no traceback."""
+        exc = sys.exc_info()[1]
+        self.client_log.write(logging.INFO, f"{client_address[0]} connection ended: "
+                                            f"{type(exc).__name__}: {exc}")
+
+
+class StrictRequestHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive, deadlines, exact bodies and every error a JSON 4xx.
+
+    Subclasses add the routes (``do_GET`` ...) and call ``_content_length``, ``_read_body``,
+    ``_error`` and ``_send``; nothing here knows about models.
+    """
+
+    protocol_version = "HTTP/1.1"
+    server: BoundedThreadingServer
+    timeout = IDLE_TIMEOUT_S
+    disable_nagle_algorithm = True  # a reply is one write; never wait 40 ms for an ACK
+    _body_unread = False
+    _reader: DeadlineReader
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # replaced by a reader that enforces the request deadline
+        self._reader = DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self._reader, 65536)
+
+    def handle_one_request(self) -> None:
+        """Wait IDLE_TIMEOUT_S for a request to start, then REQUEST_TIMEOUT_S for all of it."""
+        self.command, self.path, self.request_version = None, "", "HTTP/1.1"
+        self.requestline, self._body_unread = "", False
+        self._reader.deadline = time.monotonic() + IDLE_TIMEOUT_S
+        try:
+            started = self.rfile.peek(1)
+        except OSError:  # TimeoutError included: an idle keep-alive connection, closed quietly
+            started = b""
+        if not started:
+            self.close_connection = True
+            return
+        self._reader.deadline = time.monotonic() + REQUEST_TIMEOUT_S
+        try:
+            self._handle_started_request()
+        except TimeoutError:
+            self._timed_out()
+
+    def _handle_started_request(self) -> None:
+        self.raw_requestline = self.rfile.readline(65537)
+        if self.raw_requestline in (b"\r\n", b"\n"):  # one blank line between requests: allowed
+            self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536:
+            self.send_error(414, "request line longer than 65536 bytes")
+        elif not self.raw_requestline.strip():
+            self.send_error(400, "empty request line; send METHOD /path HTTP/1.1")
+        elif self.parse_request():
+            method = getattr(self, f"do_{self.command}", None)
+            if method is None:
+                self.send_error(501)
+            else:
+                method()
+        self.wfile.flush()
+
+    def _timed_out(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self._error(408, f"request not received whole within {REQUEST_TIMEOUT_S:g} "
+                        "s; send the headers and body without pausing", "ValidationError")
+
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """The standard library's protocol errors, as our one-line JSON 4xx."""
+        status = _PROTOCOL_STATUS.get(code, code)
+        if code == 501:
+            message = f"method {printable(str(self.command))} is not supported; use " \
+                      "GET /ping or POST /invocations"
+        elif code == 505:
+            message = f"{printable(self.requestline.split()[-1])} is not supported; " \
+                      "send HTTP/1.1"
+        else:
+            text = " ".join(filter(None, [message, explain])) or HTTPStatus(code).phrase
+            message = printable(text)
+        if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
+            self.request_version = "HTTP/1.1"  # never answer in HTTP/0.9 (no status line)
+        self._body_unread = True  # the stream is out of step: close after answering
+        self._error(status, message, "ValidationError")
+
+    def _content_length(self) -> int | None:
+        """The declared body length, or None after answering 411/400/413 (body unread)."""
+        try:
+            return content_length(self.headers.get_all("Content-Length"),
+                                  "Transfer-Encoding" in self.headers)
+        except BadContentLength as exc:
+            self._error(exc.status, str(exc), "ValidationError")
+            return None
+
+    def _read_body(self, length: int) -> bytes | None:
+        """The whole body, or None after answering 400 for one cut short by the client."""
+        body = self.rfile.read(length)
+        if len(body) < length:
+            self._error(400, f"request body ended after {len(body)} of the {length} bytes its "
+                        "Content-Length declared; send the whole body", "ValidationError")
+            return None
+        self._body_unread = False
+        return body
+
+    def _error(self, status: int, message: str, error_type: str,
+               headers: dict[str, str] | None = None, model_error: bool = False) -> None:
+        body: dict[str, Any] = {"error": message, "message": message}
+        if model_error:  # the shape of the runtime API's ModelError
+            body.update(OriginalStatusCode=status, OriginalMessage=message)
+        level = logging.WARNING if status >= 500 else logging.INFO
+        self.server.client_log.write(level, f"{self.client_address[0]} {self.command} "
+                                     f"{printable(self.path or '')} -> {status} {message}")
+        self._send_json(status, body, {"x-amzn-ErrorType": error_type, **(headers or {})})
+
+    def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(obj).encode(), "application/json", headers)
+
+    def _send(self, status: int, body: bytes, content_type: str,
+              headers: dict[str, str] | None = None) -> None:
+        """Status line, headers and body in one write (one packet for small replies)."""
+        lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Server: moonpipe",
+                 f"Date: {http_date()}", f"Content-Type: {content_type}",
+                 f"Content-Length: {len(body)}"]
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        if self._body_unread:  # unread bytes would parse as the next request: hang up instead
+            self.close_connection = True
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        self.connection.settimeout(WRITE_TIMEOUT_S)
+        self.wfile.write(head if self.command == "HEAD" else head + body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Whatever the standard library still logs, through the capped client log."""
+        self.server.client_log.write(logging.INFO, f"{self.client_address[0]} "
+                                     f"{printable(format % args)}")
