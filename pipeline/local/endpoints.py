@@ -36,6 +36,7 @@ from typing import Any
 from pipeline.errors import EndpointError, EndpointNotFoundError, EndpointUsageError
 from pipeline.local.atomic import write_json
 from pipeline.local.container import map_env
+from pipeline.local.endpoint_http import MAX_PAYLOAD_BYTES
 from pipeline.local.endpoint_process import (
     find_servers,
     locked,
@@ -45,7 +46,6 @@ from pipeline.local.endpoint_process import (
     stop_server,
     wait_until_serving,
 )
-from pipeline.local.endpoint_server import MAX_PAYLOAD_BYTES
 from pipeline.local.endpoint_state import (
     IN_PROGRESS,
     LOCK_FILE,
