@@ -204,3 +204,26 @@ def test_training_refuses_a_tarball_that_escapes(tmp_path: Path) -> None:
         f"training input: '../evil.py' would be extracted to '{tmp_path}/jobs/S/evil.py', "
         "which is outside the destination")
     assert not (tmp_path / "jobs" / "S" / "evil.py").exists()
+
+
+def test_training_records_every_metric_match_as_a_series_and_the_last_as_final(
+        tmp_path: Path) -> None:
+    _store_code(ObjectStore(tmp_path))
+    args = _training_args()
+    args["AlgorithmSpecification"]["MetricDefinitions"] = [
+        LOSS_METRIC, {"Name": "epoch", "Regex": r"epoch=(\d+)"}]
+    outcome = run_training(_spec("Training"), args, _ctx(tmp_path))
+    assert outcome.status == "Succeeded", outcome.failure_reason
+    assert outcome.properties["MetricSeries"] == {"train:loss": [0.9, 0.4], "epoch": [1.0, 2.0]}
+    final = {m["MetricName"]: m["Value"] for m in outcome.properties["FinalMetricDataList"]}
+    assert final == {"train:loss": 0.4, "epoch": 2.0}
+
+
+def test_metric_collector_skips_captures_that_are_not_numbers() -> None:
+    from pipeline.local.handlers.training import _MetricCollector
+
+    collector = _MetricCollector([{"Name": "loss", "Regex": "loss=(\\S+)"}])
+    for line in ("loss=0.5", "loss=nan-ish", "no metric here", "loss=0.25"):
+        collector.feed(line)
+    assert collector.series == {"loss": [0.5, 0.25]}
+    assert [m["Value"] for m in collector.final()] == [0.25]
