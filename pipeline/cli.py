@@ -30,6 +30,7 @@ examples (local target: no AWS account, runs on this machine):
   python run_pipeline.py --start --param HiddenDim=40 --param Epochs=50
   python run_pipeline.py --list-executions
   python run_pipeline.py --describe-execution <execution-id>
+  python run_pipeline.py --report                          # HTML report of the latest run
   printf '0.0,0.9\\n1.0,-0.5\\n' | python run_pipeline.py --invoke moonpipe-endpoint --data -
   python run_pipeline.py --definition > definition.json     # offline, no credentials
 
@@ -54,7 +55,8 @@ USAGE = """
   run_pipeline.py [--upsert] [--start [--wait] [--param NAME=VALUE ...]] [settings] [--json]
   run_pipeline.py --definition [settings] [--json]
   run_pipeline.py {--list-executions | --describe-execution ID | --list-endpoints |
-                   --invoke NAME --data FILE | --delete-endpoint NAME} [settings] [--json]"""
+                   --invoke NAME --data FILE | --delete-endpoint NAME} [settings] [--json]
+  run_pipeline.py --report [ID] [--report-out PATH] [settings] [--json]"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +120,16 @@ def _add_management_flags(manage: argparse._ArgumentGroup) -> None:
         "--accept", help="Accept for --invoke (default text/csv: one prediction per line)"
     )
     manage.add_argument("--delete-endpoint", metavar="NAME", help="delete the endpoint NAME")
+    manage.add_argument(
+        "--report",
+        nargs="?",
+        const="",
+        metavar="EXECUTION_ID",
+        help="write one execution's self-contained HTML report (default: the latest)",
+    )
+    manage.add_argument(
+        "--report-out", type=Path, metavar="PATH", help="where --report writes the HTML file"
+    )
 
 
 def _add_settings_flags(where: argparse._ArgumentGroup) -> None:
@@ -165,6 +177,8 @@ def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace)
             parser.error(f"{flag} can only be used with --invoke")
     if args.invoke is not None and args.data is None:
         parser.error("--invoke needs --data FILE.csv (or --data - to read stdin)")
+    if args.report_out is not None and args.report is None:
+        parser.error("--report-out can only be used with --report")
 
 
 def _modes(args: argparse.Namespace) -> list[tuple[str, bool]]:
@@ -176,6 +190,7 @@ def _modes(args: argparse.Namespace) -> list[tuple[str, bool]]:
         ("--list-endpoints", args.list_endpoints),
         ("--invoke", args.invoke is not None),
         ("--delete-endpoint", args.delete_endpoint is not None),
+        ("--report", args.report is not None),
     ]
 
 
@@ -272,6 +287,11 @@ def run_management(args: argparse.Namespace, cfg: Any, target: Target, console: 
         console.described(target.describe_execution(args.describe_execution), notes)
     elif args.list_endpoints:
         console.endpoints(target.list_endpoints())
+    elif args.report is not None:
+        from pipeline.report.actions import write_report
+
+        path = write_report(target, cfg.pipeline.name, args.report or None, args.report_out)
+        console.report_written(path)
     elif args.invoke is not None:
         accept = args.accept or "text/csv"
         body = target.invoke_endpoint(

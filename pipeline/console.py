@@ -114,6 +114,13 @@ class Console:
             return
         print(text.rstrip("\n"), file=self.out, flush=True)
 
+    def report_written(self, path: Path) -> None:
+        """Result of --report: the file's path, as the last line (or ``{"report": PATH}``)."""
+        if self.json_mode:
+            self.emit_json({"report": str(path)})
+        else:
+            print(str(path), file=self.out, flush=True)
+
     def deleted(self, name: str) -> None:
         """Result of --delete-endpoint."""
         if self.json_mode:
@@ -173,6 +180,10 @@ def summary_lines(
     if summary.endpoint is not None:
         where = f"  {summary.endpoint.url}" if summary.endpoint.url else ""
         lines.append(f"  endpoint:       {summary.endpoint.name}{where}")
+    if summary.quality_report_uri:
+        lines.append(f"  quality report: {summary.quality_report_uri}")
+    if summary.report:
+        lines.append(f"  report:         {summary.report}")
     lines += [f"  note: {note}" for note in notes]
     if with_hint and summary.status == "Failed":
         lines.append(

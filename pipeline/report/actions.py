@@ -1,0 +1,56 @@
+"""The report verbs behind the CLI: --report and --compare, whatever the target.
+
+The local target reads its store; the SageMaker target is not reached yet and says so in
+one line instead of writing a report it cannot fill.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError, ExecutionNotFoundError
+
+
+def resolve_execution(target: Any, pipeline_name: str, ref: str | None) -> str:
+    """The execution id of ``ref`` (id or ARN), or of the newest execution when None."""
+    if ref:
+        return ref.rstrip("/").rsplit("/", 1)[-1]
+    found = target.list_executions(pipeline_name)
+    if not found:
+        raise ExecutionNotFoundError(
+            f"pipeline {pipeline_name} has no executions yet; run --start first")
+    return found[0].execution_id
+
+
+def check_out_path(out: Path | None) -> Path | None:
+    """--report-out must name a file in an existing folder (exit 2 before any work)."""
+    if out is None:
+        return None
+    if out.is_dir():
+        raise ConfigError(f"--report-out {out} is a folder; give a file name such as "
+                          f"{out / 'report.html'}")
+    if not out.parent.is_dir():
+        raise ConfigError(f"--report-out {out}: folder {out.parent} does not exist; "
+                          "create it or choose another path")
+    return out
+
+
+def write_report(target: Any, pipeline_name: str, ref: str | None,
+                 out: Path | None) -> Path:
+    """Write one execution's report; returns where."""
+    checked = check_out_path(out)
+    store_root = _local_store(target, "--report")
+    execution_id = resolve_execution(target, pipeline_name, ref)
+    target.describe_execution(execution_id)  # ExecutionNotFoundError for a wrong id
+    from pipeline.report.write import write_local_report
+
+    return write_local_report(store_root, execution_id, checked)
+
+
+def _local_store(target: Any, flag: str) -> Path:
+    if getattr(target, "name", None) != "local":
+        raise ConfigError(f"{flag} works on the local target only for now; the SageMaker "
+                          "report (from DescribePipelineExecution and friends) is not built "
+                          "yet — use --target local")
+    return Path(target.store_root)

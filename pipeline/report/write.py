@@ -1,0 +1,46 @@
+"""Write a local execution's report: facts → model → layout + plots → one HTML file.
+
+:class:`ReportWriter` is what the local target keeps while an execution runs: it rewrites
+the page after every step (so a report of a running execution is never stale for long)
+and draws each plot only once per distinct input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.local.atomic import write_bytes
+from pipeline.report.graph import layout_definition
+from pipeline.report.local_source import local_facts, plot_data, report_path
+from pipeline.report.model import Report, build_report
+from pipeline.report.plots import Figure, figures
+from pipeline.report.render import render_report
+
+MAX_REPORT_BYTES = 2_000_000
+
+
+class ReportWriter:
+    """Writes the report of local executions in one store, caching drawn figures."""
+
+    def __init__(self, store_root: Path) -> None:
+        self.store_root = Path(store_root)
+        self._figures: dict[str, Figure] = {}
+
+    def model(self, execution_id: str) -> Report:
+        """The report model of one execution (no plots drawn, no model loaded)."""
+        return build_report(local_facts(self.store_root, execution_id))
+
+    def write(self, execution_id: str, out: Path | None = None) -> Path:
+        """Render and atomically write the report; returns its path."""
+        facts = local_facts(self.store_root, execution_id)
+        report = build_report(facts)
+        drawn = figures(report, plot_data(self.store_root, execution_id), self._figures)
+        html = render_report(report, layout_definition(facts.definition), drawn)
+        path = Path(out) if out is not None else report_path(self.store_root, execution_id)
+        write_bytes(path, html.encode("utf-8"))
+        return path
+
+
+def write_local_report(store_root: Path, execution_id: str, out: Path | None = None) -> Path:
+    """One-shot: write the report of a stored local execution; returns its path."""
+    return ReportWriter(store_root).write(execution_id, out)

@@ -1,0 +1,78 @@
+"""--report through run_pipeline.main on a real local store: paths, --json, errors (exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import run_pipeline
+from pipeline.errors import ConfigError
+from pipeline.local.target import LocalTarget
+from pipeline.report import actions
+from tests.pipeline.local.local_defs import pipeline
+
+
+@pytest.fixture
+def store(tmp_path: Path, fake_endpoints: list[dict[str, Any]]) -> SimpleNamespace:
+    """A store with the hand-made pipeline, named as the config names it, run twice."""
+    target = LocalTarget(tmp_path / "store")
+    target.upsert_pipeline(pipeline(name="moonpipe"), None)
+    ids = [target.wait(target.start_execution("moonpipe", params), lambda r: None).execution_id
+           for params in ({}, {"HiddenDim": 40})]
+    return SimpleNamespace(root=target.store_root, ids=ids)
+
+
+def _main(store: SimpleNamespace, *flags: str) -> int:
+    return run_pipeline.main(["--target", "local", "--store", str(store.root), *flags])
+
+
+def test_report_of_the_latest_prints_its_path_last(
+        store: SimpleNamespace, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main(store, "--report") == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == str(store.root / "executions" / store.ids[1] / "report.html")
+    assert 'data-overridden="true"' in Path(last).read_text()  # HiddenDim=40
+
+
+def test_report_json_and_report_out(store: SimpleNamespace, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "first.html"
+    assert _main(store, "--report", store.ids[0], "--report-out", str(out), "--json") == 0
+    assert json.loads(capsys.readouterr().out) == {"report": str(out)}
+    assert store.ids[0] in out.read_text()
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--report", "nosuchrun"], "error: no local execution 'nosuchrun'; list them with "
+                                "--list-executions"),
+    (["--report", "--report-out", "/nonexistent-dir/r.html"],
+     "error: --report-out /nonexistent-dir/r.html: folder /nonexistent-dir does not exist; "
+     "create it or choose another path"),
+])
+def test_report_errors_are_one_line_and_exit_2(
+        store: SimpleNamespace, capsys: pytest.CaptureFixture[str], flags: list[str],
+        message: str) -> None:
+    assert _main(store, *flags) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == message
+
+
+def test_report_out_without_report_is_a_usage_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_pipeline.main(["--list-executions", "--report-out", "x.html"]) == 2
+    assert "--report-out can only be used with --report" in capsys.readouterr().err
+
+
+def test_no_executions_yet_says_what_to_do(tmp_path: Path) -> None:
+    target = LocalTarget(tmp_path)
+    with pytest.raises(Exception, match="has no executions yet; run --start first"):
+        actions.resolve_execution(target, "moonpipe", None)
+
+
+def test_sagemaker_report_is_refused_in_one_line_not_faked() -> None:
+    with pytest.raises(ConfigError, match="--report works on the local target only for now"):
+        actions.write_report(SimpleNamespace(name="sagemaker"), "moonpipe", None, None)
