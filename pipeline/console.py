@@ -87,16 +87,41 @@ class Console:
             lines += step_lines(record, show_start=False)
         print("\n".join(lines), file=self.out, flush=True)
 
-    def executions(self, summaries: Sequence[ExecutionSummary]) -> None:
-        """--list-executions as a table (or a JSON list)."""
+    def executions(
+        self, summaries: Sequence[ExecutionSummary], defaults: Mapping[str, Any] | None = None
+    ) -> None:
+        """--list-executions as a table (or a JSON list): with the accuracy and the
+        parameters that differ from the definition's defaults, so runs tell themselves apart."""
+        defaults = defaults or {}
         if self.json_mode:
-            self.emit_json([s.to_json_dict() for s in summaries])
+            self.emit_json([
+                {**s.to_json_dict(), "changed_parameters": changed_parameters(s, defaults)}
+                for s in summaries])
             return
         rows = [
-            (s.execution_id, s.status, _when(s.started_at), _duration(s), s.failure_reason or "")
+            (s.execution_id, s.status, _when(s.started_at), _duration(s),
+             _fmt(s.metrics["accuracy"]) if "accuracy" in s.metrics else "",
+             _pairs(changed_parameters(s, defaults)), s.failure_reason or "")
             for s in summaries
         ]
-        self._table(("EXECUTION", "STATUS", "STARTED", "DURATION", "FAILURE"), rows)
+        header = ("EXECUTION", "STATUS", "STARTED", "DURATION", "ACCURACY", "CHANGED", "FAILURE")
+        self._table(header, rows)
+
+    def compared(self, comparison: Any, path: Path) -> None:
+        """--compare: differing parameters and metrics side by side (best marked with *),
+        the verdict, and the HTML comparison's path as the last line."""
+        if self.json_mode:
+            self.emit_json({**comparison.to_json_dict(), "report": str(path)})
+            return
+        ids = comparison.execution_ids
+        rows = [(name, *(str(v) for v in values))
+                for name, values in comparison.differing.items()]
+        rows += [(name, *(("" if v is None else _fmt(v)) + ("*" if i in comparison.best.get(
+            name, []) else "") for i, v in enumerate(values)))
+            for name, values in comparison.metrics.items()]
+        self._table(("", *ids), rows)
+        print(comparison.verdict, file=self.out)
+        print(str(path), file=self.out, flush=True)
 
     def endpoints(self, endpoints: Sequence[EndpointRef]) -> None:
         """--list-endpoints as a table (or a JSON list)."""
@@ -135,6 +160,16 @@ class Console:
         for line in table_lines(header, rows):
             print(line, file=self.out)
         self.out.flush()
+
+
+def changed_parameters(summary: ExecutionSummary, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The execution's parameters whose value differs from the definition's default."""
+    def differs(name: str, value: Any) -> bool:
+        default = defaults.get(name)
+        if isinstance(value, (int, float)) and isinstance(default, (int, float)):
+            return float(value) != float(default)
+        return value != default
+    return {k: v for k, v in summary.parameters.items() if k in defaults and differs(k, v)}
 
 
 def step_lines(record: StepRecord, show_start: bool = True) -> list[str]:

@@ -23,7 +23,7 @@ def summarize(records: Records, objects: ObjectStore, execution_id: str,
               with_steps: bool = True) -> ExecutionSummary:
     """The summary of one stored execution."""
     data = records.execution(execution_id)
-    steps = records.steps(execution_id) if with_steps else []
+    steps = records.steps(execution_id)  # metrics come from the steps, even in a listing
     properties = [p for _, p in steps if isinstance(p, Mapping)]
     package_arn = _first(properties, "ModelPackageArn")
     report_uri, quality = quality_report(objects, properties)
@@ -35,7 +35,7 @@ def summarize(records: Records, objects: ObjectStore, execution_id: str,
         status=data["status"],
         failure_reason=data.get("failure_reason"),
         parameters=data.get("parameters", {}),
-        steps=tuple(record for record, _ in steps),
+        steps=tuple(record for record, _ in steps) if with_steps else (),
         metrics={**_metrics(quality), **_training_metrics(properties)},
         model_package_arn=package_arn,
         endpoint=_endpoint(properties),

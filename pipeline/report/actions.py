@@ -48,6 +48,21 @@ def write_report(target: Any, pipeline_name: str, ref: str | None,
     return write_local_report(store_root, execution_id, checked)
 
 
+def write_comparison(target: Any, refs: list[str], out: Path | None) -> tuple[Any, Path]:
+    """Compare two or more executions; returns (Comparison, path of the page)."""
+    checked = check_out_path(out)
+    store_root = _local_store(target, "--compare")
+    ids = [resolve_execution(target, "", ref) for ref in refs]
+    if len(set(ids)) < 2:
+        raise ConfigError("--compare needs at least two different executions; "
+                          "list them with --list-executions")
+    for execution_id in ids:
+        target.describe_execution(execution_id)  # ExecutionNotFoundError for a wrong id
+    from pipeline.report.write import write_local_comparison
+
+    return write_local_comparison(store_root, ids, checked)
+
+
 def _local_store(target: Any, flag: str) -> Path:
     if getattr(target, "name", None) != "local":
         raise ConfigError(f"{flag} works on the local target only for now; the SageMaker "

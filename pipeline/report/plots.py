@@ -59,7 +59,7 @@ def figures(report: Report, data: PlotData,
     ``cache`` (kept by a caller that rewrites the report after every step) maps a digest
     of each figure's inputs to the figure, so a plot is drawn once per distinct input.
     """
-    _use_agg()
+    use_agg()
     cache = {} if cache is None else cache
     auc = report.metrics.get("auc")
     makers = [
@@ -99,7 +99,8 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(plain(value), default=str).encode()).hexdigest()
 
 
-def _use_agg() -> None:
+def use_agg() -> None:
+    """Draw off-screen (there is no display, and no window must ever open)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -115,13 +116,15 @@ def to_data_uri(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _subplots(ncols: int = 1, size: tuple[float, float] = (4.6, 3.6)) -> tuple[Any, Any]:
+def subplots(ncols: int = 1, size: tuple[float, float] = (4.6, 3.6)) -> tuple[Any, Any]:
+    """A figure with one row of ``ncols`` axes, each ``size`` inches."""
     import matplotlib.pyplot as plt
 
     return plt.subplots(1, ncols, figsize=(size[0] * ncols, size[1]), squeeze=False)
 
 
-def _scatter(ax: Any, points: Any, marker: str, label: str) -> None:
+def scatter(ax: Any, points: Any, marker: str, label: str) -> None:
+    """Rows ``label,x,y`` as points coloured by class."""
     for cls, color in enumerate(COLORS):
         chosen = points[points[:, 0] == cls]
         ax.scatter(chosen[:, 1], chosen[:, 2], s=12, c=color, marker=marker, alpha=0.75,
@@ -132,10 +135,10 @@ def _data_figure(data: PlotData) -> Figure:
     if data.train is None and data.test is None:
         return Figure("data", "Train and test data", None, "the data step's CSV outputs "
                       "were not found in the store")
-    fig, axes = _subplots(2)
+    fig, axes = subplots(2)
     for ax, points, name in ((axes[0][0], data.train, "train"), (axes[0][1], data.test, "test")):
         if points is not None:
-            _scatter(ax, points, "o", name)
+            scatter(ax, points, "o", name)
         ax.set_title(f"{name} ({0 if points is None else len(points)} points)")
         ax.legend(loc="upper right", fontsize=7)
     return Figure("data", "Train and test data", to_data_uri(fig))
@@ -148,7 +151,7 @@ def _boundary_figure(data: PlotData) -> Figure:
     import numpy as np
 
     b = data.boundary
-    fig, axes = _subplots(size=(6.0, 4.4))
+    fig, axes = subplots(size=(6.0, 4.4))
     ax = axes[0][0]
     probs = np.asarray(b.probabilities, dtype=float)
     xs, ys = np.linspace(b.x0, b.x1, probs.shape[1]), np.linspace(b.y0, b.y1, probs.shape[0])
@@ -157,7 +160,7 @@ def _boundary_figure(data: PlotData) -> Figure:
     fig.colorbar(filled, ax=ax)
     for points, marker, name in ((data.train, "o", "train"), (data.test, "^", "test")):
         if points is not None:
-            _scatter(ax, points, marker, name)
+            scatter(ax, points, marker, name)
     ax.legend(loc="upper right", fontsize=7)
     return Figure("boundary", title, to_data_uri(fig))
 
@@ -166,7 +169,7 @@ def _curve_figure(kind: str, title: str, curve: Mapping[str, list[float]], x_key
                   y_key: str, auc: float | None) -> Figure:
     if not curve.get(x_key) or not curve.get(y_key):
         return Figure(kind, title, None, "the evaluation report has no such curve")
-    fig, axes = _subplots()
+    fig, axes = subplots()
     ax = axes[0][0]
     label = f"AUC {auc:.3f}" if auc is not None else None
     ax.plot(curve[x_key], curve[y_key], color=COLORS[1], label=label)
@@ -185,7 +188,7 @@ def _series_figure(series: Mapping[str, list[float]]) -> Figure:
     title = "Training metrics per epoch"
     if not series:
         return Figure("loss", title, None, "the training log matched no MetricDefinitions")
-    fig, axes = _subplots(len(series))
+    fig, axes = subplots(len(series))
     for ax, (name, values) in zip(axes[0], sorted(series.items()), strict=True):
         ax.plot(range(1, len(values) + 1), values, color=COLORS[0])
         ax.set_title(name)
@@ -199,7 +202,7 @@ def _confusion_figure(matrix: Mapping[str, Mapping[str, int]]) -> Figure:
     if not labels:
         return Figure("confusion", title, None, "the evaluation report has no confusion matrix")
     counts = [[int(matrix[a].get(p, 0)) for p in labels] for a in labels]
-    fig, axes = _subplots(size=(3.6, 3.2))
+    fig, axes = subplots(size=(3.6, 3.2))
     ax = axes[0][0]
     ax.imshow(counts, cmap="Blues")
     for i, row in enumerate(counts):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pipeline.report.compare import Comparison
 from pipeline.report.graph import GraphLayout
 from pipeline.report.model import Report
 from pipeline.report.plots import Figure
@@ -25,6 +26,11 @@ def environment() -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def render_comparison(comparison: Comparison, figures: list[Figure]) -> str:
+    """The HTML page comparing executions."""
+    return environment().get_template("compare.html.j2").render(c=comparison, figures=figures)
 
 
 def render_report(report: Report, graph: GraphLayout, figures: list[Figure]) -> str:

@@ -10,11 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.local.atomic import write_bytes
+from pipeline.report.compare import Comparison, compare
+from pipeline.report.compare_plots import comparison_figures
 from pipeline.report.graph import layout_definition
 from pipeline.report.local_source import local_facts, plot_data, report_path
 from pipeline.report.model import Report, build_report
 from pipeline.report.plots import Figure, figures
-from pipeline.report.render import render_report
+from pipeline.report.render import render_comparison, render_report
 
 MAX_REPORT_BYTES = 2_000_000
 
@@ -39,6 +41,20 @@ class ReportWriter:
         path = Path(out) if out is not None else report_path(self.store_root, execution_id)
         write_bytes(path, html.encode("utf-8"))
         return path
+
+
+def write_local_comparison(store_root: Path, execution_ids: list[str],
+                           out: Path | None = None) -> tuple[Comparison, Path]:
+    """Compare stored local executions; returns the comparison and the page's path."""
+    writer = ReportWriter(store_root)
+    reports = [writer.model(i) for i in execution_ids]
+    data = [plot_data(writer.store_root, i) for i in execution_ids]
+    comparison = compare(reports)
+    html = render_comparison(comparison, comparison_figures(reports, data))
+    path = Path(out) if out is not None else (
+        writer.store_root / "comparisons" / f"{'-vs-'.join(execution_ids)}.html"[-200:])
+    write_bytes(path, html.encode("utf-8"))
+    return comparison, path
 
 
 def write_local_report(store_root: Path, execution_id: str, out: Path | None = None) -> Path:
