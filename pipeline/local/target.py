@@ -110,7 +110,7 @@ class LocalTarget:
         def on_step_then_report(step: StepRecord) -> None:
             on_step(step)
             if step.status not in ("Starting", "Executing"):
-                report.refresh()
+                report.refresh(final=False)
 
         try:
             result = run_execution(self.store_root, self.region,
@@ -118,7 +118,7 @@ class LocalTarget:
                                    data["parameters"], on_step_then_report, self.on_line)
         except BaseException:
             self._finish(data, "Failed", "the execution was interrupted; start a new one")
-            report.refresh()
+            report.refresh(final=False)  # an interrupted run must not wait for a plot
             raise
         self._finish(data, result.status, result.failure_reason)
         report.refresh()
@@ -163,12 +163,13 @@ class _ExecutionReport:
         self.store_root, self.execution_id, self.notes = store_root, execution_id, notes
         self.writer: Any = None
 
-    def refresh(self) -> None:
+    def refresh(self, final: bool = True) -> None:
+        """Rewrite the report (``final``: the execution has ended, wait for every plot)."""
         try:
             if self.writer is None:
                 self.writer = importlib.import_module(REPORT_MODULE).ReportWriter(
                     self.store_root)
-            self.writer.write(self.execution_id)
+            self.writer.write(self.execution_id, final=final)
         except Exception as err:  # the run's result matters more than its report
             note = f"report not written: {type(err).__name__}: {err}"
             if note not in self.notes:

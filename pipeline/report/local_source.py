@@ -3,30 +3,25 @@
 Everything is found by the Describe* shapes of step properties, never by step name:
 the quality report through ModelMetrics or a PropertyFile, the data through Processing
 outputs named ``train`` and ``test``, the model through ModelArtifacts. The decision
-boundary comes from a subprocess (boundary_job.py) that loads the model the safe way;
-its grid is kept beside the execution so rewriting the report does not score it again.
+boundary comes from pipeline.report.boundary (a subprocess that loads the model the safe
+way, its grid kept beside the execution).
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.local.atomic import read_json, write_json
 from pipeline.local.records import Records
 from pipeline.local.store import ObjectStore
 from pipeline.local.summary import quality_report
+from pipeline.report.boundary import BoundaryError, BoundaryPending, BoundaryScorer
 from pipeline.report.model import ExecutionFacts
-from pipeline.report.plots import Boundary, PlotData
+from pipeline.report.plots import PlotData
 
 REPORT_NAME = "report.html"
 LOG_TAIL_LINES = 30
-GRID = 80
-BOUNDARY_TIMEOUT_S = 120
 
 
 def report_path(store_root: Path, execution_id: str) -> Path:
@@ -58,59 +53,27 @@ def local_facts(store_root: Path, execution_id: str) -> ExecutionFacts:
     )
 
 
-def plot_data(store_root: Path, execution_id: str, with_boundary: bool = True) -> PlotData:
-    """The data step's train/test points and, once a model exists, its decision boundary."""
+def plot_data(store_root: Path, execution_id: str, scorer: BoundaryScorer | None = None,
+              wait: bool = True) -> PlotData:
+    """The data step's train/test points and, once a model exists, its decision boundary
+    (``wait=False``: a boundary still being scored is left out for this rewrite)."""
     records, objects = Records(store_root), ObjectStore(store_root)
     props = [p for _, p in records.steps(execution_id) if isinstance(p, Mapping)]
     train, test = (_points(objects, props, name) for name in ("train", "test"))
     model_uri = next((p["ModelArtifacts"]["S3ModelArtifacts"] for p in props
                       if isinstance(p.get("ModelArtifacts"), Mapping)), None)
-    if model_uri is None or not with_boundary:
+    if model_uri is None:
         return PlotData(train, test, None, "no trained model in this execution")
     cache = records.execution_dir(execution_id) / "report-boundary.json"
+    bounds = _extent([p for p in (train, test) if p is not None])
     try:
-        boundary = _cached_boundary(cache, objects.path(model_uri), model_uri, train, test)
+        boundary = (scorer or BoundaryScorer()).boundary(
+            cache, objects.path(model_uri), model_uri, bounds, wait)
+    except BoundaryPending:
+        return PlotData(train, test, None, "the model is still being scored")
     except BoundaryError as err:
         return PlotData(train, test, None, str(err))
     return PlotData(train, test, boundary)
-
-
-class BoundaryError(Exception):
-    """The model could not score the grid; the message says why."""
-
-
-def _cached_boundary(cache: Path, archive: Path, model_uri: str, train: Any,
-                     test: Any) -> Boundary:
-    if cache.is_file():
-        saved = read_json(cache)
-        if saved.get("model") == model_uri:
-            return Boundary(**saved["boundary"])
-    bounds = _extent([p for p in (train, test) if p is not None])
-    probabilities = score_grid(archive, bounds, GRID)
-    boundary = Boundary(*bounds, probabilities)
-    write_json(cache, {"model": model_uri, "boundary": {
-        "x0": bounds[0], "x1": bounds[1], "y0": bounds[2], "y1": bounds[3],
-        "probabilities": probabilities}})
-    return boundary
-
-
-def score_grid(archive: Path, bounds: tuple[float, float, float, float],
-               n: int) -> list[list[float]]:
-    """Run boundary_job.py on a model.tar.gz; its probabilities over an nxn grid."""
-    if not archive.is_file():
-        raise BoundaryError(f"the model artifact {archive} is not in the store")
-    job = Path(__file__).with_name("boundary_job.py")
-    argv = [sys.executable, str(job), str(archive), *(f"{v:.4f}" for v in bounds), str(n)]
-    env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False,
-                              timeout=BOUNDARY_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise BoundaryError("scoring the decision boundary took too long") from None
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise BoundaryError(f"the model's own code could not score the grid: {last}")
-    return json.loads(done.stdout)["probabilities"]
 
 
 def _extent(arrays: list[Any]) -> tuple[float, float, float, float]:

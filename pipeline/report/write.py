@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.local.atomic import write_bytes
+from pipeline.report.boundary import BoundaryScorer
 from pipeline.report.compare import Comparison, compare
 from pipeline.report.compare_plots import comparison_figures
 from pipeline.report.graph import layout_definition
@@ -27,16 +28,22 @@ class ReportWriter:
     def __init__(self, store_root: Path) -> None:
         self.store_root = Path(store_root)
         self._figures: dict[str, Figure] = {}
+        self._scorer = BoundaryScorer()
 
     def model(self, execution_id: str) -> Report:
         """The report model of one execution (no plots drawn, no model loaded)."""
         return build_report(local_facts(self.store_root, execution_id))
 
-    def write(self, execution_id: str, out: Path | None = None) -> Path:
-        """Render and atomically write the report; returns its path."""
+    def write(self, execution_id: str, out: Path | None = None, final: bool = True) -> Path:
+        """Render and atomically write the report; returns its path.
+
+        ``final=False`` (a rewrite while the execution runs) does not wait for a decision
+        boundary still being scored in the background.
+        """
         facts = local_facts(self.store_root, execution_id)
         report = build_report(facts)
-        drawn = figures(report, plot_data(self.store_root, execution_id), self._figures)
+        data = plot_data(self.store_root, execution_id, self._scorer, wait=final)
+        drawn = figures(report, data, self._figures)
         html = render_report(report, layout_definition(facts.definition), drawn)
         path = Path(out) if out is not None else report_path(self.store_root, execution_id)
         write_bytes(path, html.encode("utf-8"))

@@ -51,7 +51,8 @@ def test_run_writes_the_report_and_rewrites_it_after_each_step(
 def test_a_report_that_cannot_be_written_never_fails_the_run(
         tmp_path: Path, fake_endpoints: list[dict[str, Any]],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: write.ReportWriter, execution_id: str, out: Path | None = None) -> Path:
+    def broken(self: write.ReportWriter, execution_id: str, out: Path | None = None,
+               final: bool = True) -> Path:
         raise OSError("disk full")
 
     monkeypatch.setattr(write.ReportWriter, "write", broken)
