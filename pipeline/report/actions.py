@@ -1,7 +1,7 @@
 """The report verbs behind the CLI: --report and --compare, whatever the target.
 
-The local target reads its store; the SageMaker target is not reached yet and says so in
-one line instead of writing a report it cannot fill.
+The local target reads its store; the SageMaker target reads the Describe/List APIs and S3
+(pipeline.report.aws_source). --compare is local only for now and says so in one line.
 """
 
 from __future__ import annotations
@@ -40,9 +40,14 @@ def write_report(target: Any, pipeline_name: str, ref: str | None,
                  out: Path | None) -> Path:
     """Write one execution's report; returns where."""
     checked = check_out_path(out)
-    store_root = _local_store(target, "--report")
     execution_id = resolve_execution(target, pipeline_name, ref)
-    target.describe_execution(execution_id)  # ExecutionNotFoundError for a wrong id
+    summary = target.describe_execution(ref or execution_id)  # not found: one line, exit 2
+    if getattr(target, "name", None) == "sagemaker":
+        from pipeline.report.write import write_aws_report
+
+        where = checked or Path.cwd() / f"moonpipe-report-{summary.execution_id}.html"
+        return write_aws_report(target._sm, target._s3, summary.execution_arn, where)
+    store_root = _local_store(target, "--report")
     from pipeline.report.write import write_local_report
 
     return write_local_report(store_root, execution_id, checked)
@@ -65,7 +70,6 @@ def write_comparison(target: Any, refs: list[str], out: Path | None) -> tuple[An
 
 def _local_store(target: Any, flag: str) -> Path:
     if getattr(target, "name", None) != "local":
-        raise ConfigError(f"{flag} works on the local target only for now; the SageMaker "
-                          "report (from DescribePipelineExecution and friends) is not built "
-                          "yet — use --target local")
+        raise ConfigError(f"{flag} works on the local target only for now; comparing "
+                          "SageMaker executions is not built yet — use --report on each")
     return Path(target.store_root)

@@ -8,6 +8,7 @@ and draws each plot only once per distinct input.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pipeline.local.atomic import write_bytes
 from pipeline.report.boundary import BoundaryScorer
@@ -62,6 +63,17 @@ def write_local_comparison(store_root: Path, execution_ids: list[str],
         writer.store_root / "comparisons" / f"{'-vs-'.join(execution_ids)}.html"[-200:])
     write_bytes(path, html.encode("utf-8"))
     return comparison, path
+
+
+def write_aws_report(sm: Any, s3: Any, execution_arn: str, out: Path) -> Path:
+    """Write the report of a SageMaker execution from the Describe/List APIs and S3."""
+    from pipeline.report.aws_source import aws_facts
+
+    facts, data = aws_facts(sm, s3, execution_arn)
+    report = build_report(facts)
+    html = render_report(report, layout_definition(facts.definition), figures(report, data))
+    write_bytes(out, html.encode("utf-8"))
+    return out
 
 
 def write_local_report(store_root: Path, execution_id: str, out: Path | None = None) -> Path:

@@ -83,9 +83,10 @@ def test_no_executions_yet_says_what_to_do(tmp_path: Path) -> None:
         actions.resolve_execution(target, "moonpipe", None)
 
 
-def test_sagemaker_report_is_refused_in_one_line_not_faked() -> None:
-    with pytest.raises(ConfigError, match="--report works on the local target only for now"):
-        actions.write_report(SimpleNamespace(name="sagemaker"), "moonpipe", None, None)
+def test_sagemaker_compare_is_refused_in_one_line_not_faked() -> None:
+    sagemaker = SimpleNamespace(name="sagemaker")
+    with pytest.raises(ConfigError, match="--compare works on the local target only for now"):
+        actions.write_comparison(sagemaker, ["a", "b"], None)
 
 
 def test_compare_prints_a_table_the_verdict_and_the_page_last(
