@@ -6,6 +6,7 @@ stylesheet is inlined and pictures are data URIs, so the file opens anywhere, of
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ from pipeline.report.model import Report
 from pipeline.report.plots import Figure
 
 
+@functools.cache
 def environment() -> Any:
-    """The template environment (templates ship as package data)."""
+    """The template environment (templates ship as package data); one per process, so a
+    report rewritten after every step compiles its templates once."""
     import jinja2
 
     return jinja2.Environment(
