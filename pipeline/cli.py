@@ -19,7 +19,7 @@ from typing import Any
 
 from pipeline.config import DEFAULT_CONFIG_PATH
 from pipeline.console import Console, upsert_line
-from pipeline.errors import ConfigError, ParameterError
+from pipeline.errors import ConfigError, MoonpipeError, ParameterError
 from pipeline.param_values import parse_assignment, resolve_parameters
 from pipeline.target import PipelineDefinition, Target
 from pipeline.targets import TARGETS
@@ -31,6 +31,8 @@ examples (local target: no AWS account, runs on this machine):
   python run_pipeline.py --list-executions
   python run_pipeline.py --describe-execution <execution-id>
   python run_pipeline.py --stop <execution-id>              # from another terminal
+  python run_pipeline.py --report                          # HTML report of the latest run
+  python run_pipeline.py --compare <id> <id>               # which is better, and why
   printf '0.0,0.9\\n1.0,-0.5\\n' | python run_pipeline.py --invoke moonpipe-endpoint --data -
   python run_pipeline.py --definition > definition.json     # offline, no credentials
 
@@ -55,7 +57,8 @@ USAGE = """
   run_pipeline.py [--upsert] [--start [--wait] [--param NAME=VALUE ...]] [settings] [--json]
   run_pipeline.py --definition [settings] [--json]
   run_pipeline.py {--list-executions | --describe-execution ID | --stop ID | --list-endpoints |
-                   --invoke NAME --data FILE | --delete-endpoint NAME} [settings] [--json]"""
+                   --invoke NAME --data FILE | --delete-endpoint NAME} [settings] [--json]
+  run_pipeline.py {--report [ID] | --compare ID ID [ID ...]} [--report-out PATH] [settings]"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,6 +125,25 @@ def _add_management_flags(manage: argparse._ArgumentGroup) -> None:
         "--accept", help="Accept for --invoke (default text/csv: one prediction per line)"
     )
     manage.add_argument("--delete-endpoint", metavar="NAME", help="delete the endpoint NAME")
+    manage.add_argument(
+        "--report",
+        nargs="?",
+        const="",
+        metavar="EXECUTION_ID",
+        help="write one execution's self-contained HTML report (default: the latest)",
+    )
+    manage.add_argument(
+        "--report-out",
+        type=Path,
+        metavar="PATH",
+        help="where --report or --compare writes the HTML file",
+    )
+    manage.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="ID",
+        help="compare two or more executions: a table here and an HTML comparison report",
+    )
 
 
 def _add_settings_flags(where: argparse._ArgumentGroup) -> None:
@@ -169,6 +191,10 @@ def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace)
             parser.error(f"{flag} can only be used with --invoke")
     if args.invoke is not None and args.data is None:
         parser.error("--invoke needs --data FILE.csv (or --data - to read stdin)")
+    if args.report_out is not None and args.report is None and args.compare is None:
+        parser.error("--report-out can only be used with --report or --compare")
+    if args.compare is not None and len(args.compare) < 2:
+        parser.error("--compare needs two or more execution ids (see --list-executions)")
 
 
 def _modes(args: argparse.Namespace) -> list[tuple[str, bool]]:
@@ -181,6 +207,8 @@ def _modes(args: argparse.Namespace) -> list[tuple[str, bool]]:
         ("--list-endpoints", args.list_endpoints),
         ("--invoke", args.invoke is not None),
         ("--delete-endpoint", args.delete_endpoint is not None),
+        ("--report", args.report is not None),
+        ("--compare", args.compare is not None),
     ]
 
 
@@ -273,13 +301,24 @@ def run_management(args: argparse.Namespace, cfg: Any, target: Target, console: 
     """The one-shot commands: list, describe, invoke, delete."""
     notes = getattr(target, "notes", ())
     if args.list_executions:
-        console.executions(target.list_executions(cfg.pipeline.name))
+        console.executions(target.list_executions(cfg.pipeline.name),
+                           _defaults(target, cfg.pipeline.name))
     elif args.describe_execution is not None:
         console.described(target.describe_execution(args.describe_execution), notes)
     elif args.stop is not None:
         console.described(target.stop_execution(args.stop), notes)
     elif args.list_endpoints:
         console.endpoints(target.list_endpoints())
+    elif args.report is not None:
+        from pipeline.report.actions import write_report
+
+        path = write_report(target, cfg.pipeline.name, args.report or None, args.report_out)
+        console.report_written(path)
+    elif args.compare is not None:
+        from pipeline.report.actions import write_comparison
+
+        comparison, path = write_comparison(target, args.compare, args.report_out)
+        console.compared(comparison, path)
     elif args.invoke is not None:
         accept = args.accept or "text/csv"
         body = target.invoke_endpoint(
@@ -290,6 +329,15 @@ def run_management(args: argparse.Namespace, cfg: Any, target: Target, console: 
         target.delete_endpoint(args.delete_endpoint)
         console.deleted(args.delete_endpoint)
     return 0
+
+
+def _defaults(target: Target, pipeline_name: str) -> dict[str, Any]:
+    """The stored definition's parameter defaults ({} when there is no pipeline yet)."""
+    try:
+        declared = target.pipeline_parameters(pipeline_name)
+    except MoonpipeError:
+        return {}
+    return {p["Name"]: p.get("DefaultValue") for p in declared}
 
 
 def read_data(source: str) -> bytes:

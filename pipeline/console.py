@@ -88,16 +88,41 @@ class Console:
             lines += step_lines(record, show_start=False)
         self._print("\n".join(lines), self.out)
 
-    def executions(self, summaries: Sequence[ExecutionSummary]) -> None:
-        """--list-executions as a table (or a JSON list)."""
+    def executions(
+        self, summaries: Sequence[ExecutionSummary], defaults: Mapping[str, Any] | None = None
+    ) -> None:
+        """--list-executions as a table (or a JSON list): with the accuracy and the
+        parameters that differ from the definition's defaults, so runs tell themselves apart."""
+        defaults = defaults or {}
         if self.json_mode:
-            self.emit_json([s.to_json_dict() for s in summaries])
+            self.emit_json([
+                {**s.to_json_dict(), "changed_parameters": changed_parameters(s, defaults)}
+                for s in summaries])
             return
         rows = [
-            (s.execution_id, s.status, _when(s.started_at), _duration(s), s.failure_reason or "")
+            (s.execution_id, s.status, _when(s.started_at), _duration(s),
+             _fmt(s.metrics["accuracy"]) if "accuracy" in s.metrics else "",
+             _pairs(changed_parameters(s, defaults)), s.failure_reason or "")
             for s in summaries
         ]
-        self._table(("EXECUTION", "STATUS", "STARTED", "DURATION", "FAILURE"), rows)
+        header = ("EXECUTION", "STATUS", "STARTED", "DURATION", "ACCURACY", "CHANGED", "FAILURE")
+        self._table(header, rows)
+
+    def compared(self, comparison: Any, path: Path) -> None:
+        """--compare: differing parameters and metrics side by side (best marked with *),
+        the verdict, and the HTML comparison's path as the last line."""
+        if self.json_mode:
+            self.emit_json({**comparison.to_json_dict(), "report": str(path)})
+            return
+        ids = comparison.execution_ids
+        rows = [(name, *(str(v) for v in values))
+                for name, values in comparison.differing.items()]
+        rows += [(name, *(("" if v is None else _fmt(v)) + ("*" if i in comparison.best.get(
+            name, []) else "") for i, v in enumerate(values)))
+            for name, values in comparison.metrics.items()]
+        self._table(("", *ids), rows)
+        print(comparison.verdict, file=self.out)
+        print(str(path), file=self.out, flush=True)
 
     def endpoints(self, endpoints: Sequence[EndpointRef]) -> None:
         """--list-endpoints as a table (or a JSON list)."""
@@ -114,6 +139,13 @@ class Console:
             self.emit_json({"endpoint": name, "content_type": accept, "body": text})
             return
         self._print(text.rstrip("\n"), self.out)
+
+    def report_written(self, path: Path) -> None:
+        """Result of --report: the file's path, as the last line (or ``{"report": PATH}``)."""
+        if self.json_mode:
+            self.emit_json({"report": str(path)})
+        else:
+            print(str(path), file=self.out, flush=True)
 
     def deleted(self, name: str) -> None:
         """Result of --delete-endpoint."""
@@ -169,6 +201,16 @@ def upsert_line(pipeline_name: str, target_name: str, result: UpsertResult) -> s
             f"nothing written): {result.pipeline_arn}")
 
 
+def changed_parameters(summary: ExecutionSummary, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The execution's parameters whose value differs from the definition's default."""
+    def differs(name: str, value: Any) -> bool:
+        default = defaults.get(name)
+        if isinstance(value, (int, float)) and isinstance(default, (int, float)):
+            return float(value) != float(default)
+        return value != default
+    return {k: v for k, v in summary.parameters.items() if k in defaults and differs(k, v)}
+
+
 def step_lines(record: StepRecord, show_start: bool = True) -> list[str]:
     """A step's progress line; on failure its reason and where (or what) its log says."""
     label = f"{record.name} ({record.step_type})" if record.step_type else record.name
@@ -212,6 +254,10 @@ def summary_lines(
     if summary.endpoint is not None:
         where = f"  {summary.endpoint.url}" if summary.endpoint.url else ""
         lines.append(f"  endpoint:       {summary.endpoint.name}{where}")
+    if summary.quality_report_uri:
+        lines.append(f"  quality report: {summary.quality_report_uri}")
+    if summary.report:
+        lines.append(f"  report:         {summary.report}")
     lines += [f"  note: {note}" for note in notes]
     if with_hint and summary.status == "Failed":
         lines.append(

@@ -85,6 +85,8 @@ class ExecutionSummary:
     endpoint: EndpointRef | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    quality_report_uri: str | None = None  # where the model-quality report (evaluation) is
+    report: str | None = None  # the execution's HTML report, where one was written
 
     def to_json_dict(self) -> dict[str, Any]:
         """The --json object: stable keys, plain JSON types."""
@@ -114,6 +116,8 @@ class ExecutionSummary:
             else {"name": self.endpoint.name, "url": self.endpoint.url},
             "started_at": _iso(self.started_at),
             "ended_at": _iso(self.ended_at),
+            "quality_report_uri": self.quality_report_uri,
+            "report": self.report,
         }
 
 

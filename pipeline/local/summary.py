@@ -16,15 +16,18 @@ from pipeline.local.store import ObjectStore, StoreError
 from pipeline.target import EndpointRef, ExecutionSummary
 
 REPORT_KEY = "binary_classification_metrics"
+REPORT_FILE = "report.html"  # pipeline.report.local_source.REPORT_NAME, without its imports
 
 
 def summarize(records: Records, objects: ObjectStore, execution_id: str,
               with_steps: bool = True) -> ExecutionSummary:
     """The summary of one stored execution."""
     data = records.execution(execution_id)
-    steps = records.steps(execution_id) if with_steps else []
+    steps = records.steps(execution_id)  # metrics come from the steps, even in a listing
     properties = [p for _, p in steps if isinstance(p, Mapping)]
     package_arn = _first(properties, "ModelPackageArn")
+    report_uri, quality = quality_report(objects, properties)
+    report_file = records.execution_dir(execution_id) / REPORT_FILE
     return ExecutionSummary(
         pipeline_name=data["pipeline_name"],
         execution_arn=data["execution_arn"],
@@ -32,12 +35,14 @@ def summarize(records: Records, objects: ObjectStore, execution_id: str,
         status=data["status"],
         failure_reason=data.get("failure_reason"),
         parameters=data.get("parameters", {}),
-        steps=tuple(record for record, _ in steps),
-        metrics=_metrics(objects, properties),
+        steps=tuple(record for record, _ in steps) if with_steps else (),
+        metrics={**_metrics(quality), **_training_metrics(properties)},
         model_package_arn=package_arn,
         endpoint=_endpoint(properties),
         started_at=_time(data.get("started_at")),
         ended_at=_time(data.get("ended_at")),
+        quality_report_uri=report_uri,
+        report=str(report_file) if report_file.is_file() else None,
     )
 
 
@@ -52,9 +57,10 @@ def _endpoint(properties: list[Mapping[str, Any]]) -> EndpointRef | None:
     return EndpointRef(found["EndpointName"], found.get("EndpointUrl"), found.get("EndpointStatus"))
 
 
-def _metrics(objects: ObjectStore, properties: list[Mapping[str, Any]]) -> dict[str, float]:
-    """Scalar metric values of the quality report: the package's ModelMetrics, else a
-    property file holding such a report."""
+def quality_report(objects: ObjectStore, properties: list[Mapping[str, Any]]
+                    ) -> tuple[str | None, Mapping[str, Any]]:
+    """(URI, document) of the quality report: the package's ModelMetrics, else a property
+    file holding such a report."""
     candidates = []
     for props in properties:
         stats = ((props.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics")
@@ -65,12 +71,24 @@ def _metrics(objects: ObjectStore, properties: list[Mapping[str, Any]]) -> dict[
     for uri in candidates:
         report = _load(objects, uri)
         if isinstance(report, Mapping) and isinstance(report.get(REPORT_KEY), Mapping):
-            return {
-                name: float(entry["value"])
-                for name, entry in report[REPORT_KEY].items()
-                if isinstance(entry, Mapping) and isinstance(entry.get("value"), (int, float))
-            }
-    return {}
+            return uri, report
+    return None, {}
+
+
+def _metrics(report: Mapping[str, Any]) -> dict[str, float]:
+    """Scalar metric values of the quality report."""
+    return {
+        name: float(entry["value"])
+        for name, entry in (report.get(REPORT_KEY) or {}).items()
+        if isinstance(entry, Mapping) and isinstance(entry.get("value"), (int, float))
+    }
+
+
+def _training_metrics(properties: list[Mapping[str, Any]]) -> dict[str, float]:
+    """A training step's FinalMetricDataList (its MetricDefinitions applied to the log)."""
+    return {m["MetricName"]: float(m["Value"]) for props in properties
+            for m in props.get("FinalMetricDataList") or []
+            if isinstance(m, Mapping) and isinstance(m.get("Value"), (int, float))}
 
 
 def _load(objects: ObjectStore, uri: str) -> Any:

@@ -33,10 +33,12 @@ from pipeline.target import (
     ExecutionSummary,
     PipelineDefinition,
     StepListener,
+    StepRecord,
     UpsertResult,
 )
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+REPORT_MODULE = "pipeline.report.write"
 
 
 class LocalTarget:
@@ -52,6 +54,7 @@ class LocalTarget:
         self.on_line = on_line
         self.records = Records(self.store_root)
         self.objects = ObjectStore(self.store_root)
+        self.notes: list[str] = []
 
     def pipeline_arn(self, pipeline_name: str) -> str:
         """The ARN SageMaker would give the pipeline (names are lower-cased in ARNs)."""
@@ -117,19 +120,28 @@ class LocalTarget:
         record = self.records.pipeline(name, data["pipeline_version"])
         identity = ExecutionIdentity(name, self.pipeline_arn(name), data["execution_id"],
                                      data["execution_arn"], data["started_at"])
+        report = _ExecutionReport(self.store_root, data["execution_id"], self.notes)
+
+        def on_step_then_report(step: StepRecord) -> None:
+            on_step(step)
+            if step.status not in ("Starting", "Executing"):
+                report.refresh(final=False)
+
         with runner_claim(self.records, data):
             try:
                 result = run_execution(self.store_root, self.region,
                                        _plan(record["PipelineDefinition"], name), identity,
-                                       data["parameters"], on_step, self.on_line)
+                                       data["parameters"], on_step_then_report, self.on_line)
             except BaseException as exc:
                 status, reason = interrupted_outcome(self.records, data["execution_id"],
                                                      "the execution was interrupted")
                 close_execution(self.records, data, status, reason)
+                report.refresh(final=False)  # an interrupted run must not wait for a plot
                 if status == "Stopped" and isinstance(exc, KeyboardInterrupt):
                     return
                 raise
             self._finish(data, result.status, result.failure_reason)
+        report.refresh()
 
     def _finish(self, data: dict[str, Any], status: str, reason: str | None) -> None:
         data.update(status=status, failure_reason=reason, ended_at=now().isoformat())
@@ -168,6 +180,30 @@ class LocalTarget:
     def delete_endpoint(self, name: str) -> None:
         """Stop and forget a local endpoint."""
         _endpoints().delete_endpoint(self.store_root, name)
+
+
+class _ExecutionReport:
+    """Keeps an execution's HTML report current: rewritten after each step and at the end.
+
+    pipeline.report (matplotlib, Jinja2) is imported on the first write only. A report
+    that cannot be written never fails the execution: the reason becomes a note.
+    """
+
+    def __init__(self, store_root: Path, execution_id: str, notes: list[str]) -> None:
+        self.store_root, self.execution_id, self.notes = store_root, execution_id, notes
+        self.writer: Any = None
+
+    def refresh(self, final: bool = True) -> None:
+        """Rewrite the report (``final``: the execution has ended, wait for every plot)."""
+        try:
+            if self.writer is None:
+                self.writer = importlib.import_module(REPORT_MODULE).ReportWriter(
+                    self.store_root)
+            self.writer.write(self.execution_id, final=final)
+        except Exception as err:  # the run's result matters more than its report
+            note = f"report not written: {type(err).__name__}: {err}"
+            if note not in self.notes:
+                self.notes.append(note)
 
 
 def _endpoints() -> Any:

@@ -70,7 +70,7 @@ def run_training(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
         ctx.objects.put(output.child("model.tar.gz"), _tar(host_path("/opt/ml/model", root), root))
     except (StoreError, SandboxError) as err:
         return failed(f"training output: {err}", log_path=str(ctx.log_path))
-    properties = _describe(args, job_name, output, metrics.final(), ctx)
+    properties = _describe(args, job_name, output, metrics, ctx)
     return StepOutcome("Succeeded", properties, log_path=str(ctx.log_path),
                        metadata={"TrainingJobName": job_name, "metrics": metrics.last})
 
@@ -162,20 +162,32 @@ def _tar(folder: Path, job_root: Path) -> bytes:
 
 
 class _MetricCollector:
-    """Applies MetricDefinitions regexes to log lines; keeps each metric's last value."""
+    """Applies MetricDefinitions regexes to log lines, as SageMaker does with a job's log.
+
+    Every match is kept in order (SageMaker publishes each to CloudWatch: the per-epoch
+    series Studio charts); the last value of each metric becomes FinalMetricDataList.
+    """
 
     def __init__(self, definitions: list[dict[str, str]] | None) -> None:
         self.patterns = [(d["Name"], re.compile(d["Regex"])) for d in definitions or []]
-        self.last: dict[str, float] = {}
+        self.series: dict[str, list[float]] = {}
+        self.seen_at: dict[str, str] = {}
+
+    @property
+    def last(self) -> dict[str, float]:
+        """Each metric's latest value."""
+        return {name: values[-1] for name, values in self.series.items()}
 
     def feed(self, line: str) -> None:
         for name, pattern in self.patterns:
             match = pattern.search(line)
             if match:
                 try:
-                    self.last[name] = float(match.group(1) if match.groups() else match.group(0))
+                    value = float(match.group(1) if match.groups() else match.group(0))
                 except ValueError:
                     continue
+                self.series.setdefault(name, []).append(value)
+                self.seen_at[name] = datetime.now(timezone.utc).isoformat()
 
     def tee(self, forward: Callable[[str], None] | None) -> Callable[[str], None]:
         """A line callback that feeds the metrics, then forwards the line (if anyone listens)."""
@@ -186,17 +198,22 @@ class _MetricCollector:
         return on_line
 
     def final(self) -> list[dict[str, Any]]:
-        stamp = datetime.now(timezone.utc).isoformat()
-        return [{"MetricName": k, "Value": v, "Timestamp": stamp} for k, v in self.last.items()]
+        """DescribeTrainingJob's FinalMetricDataList: the last value seen of each metric."""
+        return [{"MetricName": k, "Value": v, "Timestamp": self.seen_at[k]}
+                for k, v in self.last.items()]
 
 
 def _describe(args: dict[str, Any], job_name: str, output: S3Uri,
-              metrics: list[dict[str, Any]], ctx: StepContext) -> dict[str, Any]:
+              metrics: _MetricCollector, ctx: StepContext) -> dict[str, Any]:
+    """DescribeTrainingJob's shape, plus ``MetricSeries`` (every value each MetricDefinition
+    matched, in log order): what SageMaker sends to CloudWatch and Studio charts per epoch.
+    """
     return {
         **args,
         "TrainingJobName": job_name,
         "TrainingJobArn": ctx.arn(f"training-job/{job_name.lower()}"),
         "TrainingJobStatus": "Completed",
         "ModelArtifacts": {"S3ModelArtifacts": str(output.child("model.tar.gz"))},
-        "FinalMetricDataList": metrics,
+        "FinalMetricDataList": metrics.final(),
+        "MetricSeries": {name: list(values) for name, values in metrics.series.items()},
     }

@@ -212,3 +212,26 @@ def test_generated_job_names_are_valid_sagemaker_names(tmp_path: Path) -> None:
     assert ctx.job_name("Create_Model-Step") == "pipelines-exec1-Create-Model-Step"
     assert ctx.job_name("S" * 80) == f"pipelines-exec1-{'S' * 47}"
     assert ctx.job_name(f"{'S' * 46}_x") == f"pipelines-exec1-{'S' * 46}"
+
+
+def test_training_records_every_metric_match_as_a_series_and_the_last_as_final(
+        tmp_path: Path) -> None:
+    _store_code(ObjectStore(tmp_path))
+    args = _training_args()
+    args["AlgorithmSpecification"]["MetricDefinitions"] = [
+        LOSS_METRIC, {"Name": "epoch", "Regex": r"epoch=(\d+)"}]
+    outcome = run_training(_spec("Training"), args, _ctx(tmp_path))
+    assert outcome.status == "Succeeded", outcome.failure_reason
+    assert outcome.properties["MetricSeries"] == {"train:loss": [0.9, 0.4], "epoch": [1.0, 2.0]}
+    final = {m["MetricName"]: m["Value"] for m in outcome.properties["FinalMetricDataList"]}
+    assert final == {"train:loss": 0.4, "epoch": 2.0}
+
+
+def test_metric_collector_skips_captures_that_are_not_numbers() -> None:
+    from pipeline.local.handlers.training import _MetricCollector
+
+    collector = _MetricCollector([{"Name": "loss", "Regex": "loss=(\\S+)"}])
+    for line in ("loss=0.5", "loss=nan-ish", "no metric here", "loss=0.25"):
+        collector.feed(line)
+    assert collector.series == {"loss": [0.5, 0.25]}
+    assert [m["Value"] for m in collector.final()] == [0.25]

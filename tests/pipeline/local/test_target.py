@@ -31,7 +31,7 @@ def test_full_run_reports_steps_metrics_package_and_endpoint(
              "Deploy"]
     assert [s.name for s in summary.steps] == names
     assert [(r.name, r.status) for r in seen[:2]] == [("Prep", "Executing"), ("Prep", "Succeeded")]
-    assert summary.metrics == {"accuracy": 0.9, "auc": 0.5}
+    assert summary.metrics == {"accuracy": 0.9, "auc": 0.5, "train:loss": 0.5}
     assert summary.model_package_arn == (
         "arn:aws:sagemaker:us-east-1:000000000000:model-package/grp/1")
     assert summary.endpoint is not None and summary.endpoint.name == "ep"
