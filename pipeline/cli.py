@@ -1,7 +1,7 @@
 """run_pipeline.py's flags and what each action does, whatever the target.
 
 Parsing and the checks between flags live here; everything a person reads is formatted
-by pipeline.console. Heavy imports (the SageMaker SDK through pipeline.definition, boto3
+by pipeline.console. Heavy imports (the SageMaker SDK through pipeline.build.definition, boto3
 through pipeline.aws, the local engine) happen only inside the action that needs them, so
 ``--start`` on the local target never loads the SDK.
 """
@@ -20,7 +20,7 @@ from typing import Any
 from pipeline.config import DEFAULT_CONFIG_PATH
 from pipeline.console import Console, upsert_line
 from pipeline.errors import ConfigError, MoonpipeError, ParameterError
-from pipeline.param_values import parse_assignment, resolve_parameters
+from pipeline.overrides import parse_assignment, resolve_parameters
 from pipeline.target import PipelineDefinition, Target
 from pipeline.targets import TARGETS
 
@@ -361,13 +361,13 @@ def load_config(path: Path, overrides: dict[str, str]) -> Any:
 
 
 def build_pipeline(cfg: Any) -> PipelineDefinition:
-    """pipeline.definition.build_pipeline: the only path that imports the SageMaker SDK."""
+    """pipeline.build.definition.build_pipeline: the only path that imports the SageMaker SDK."""
     # The SDK logs "sagemaker.config INFO - Not applying SDK defaults..." to stdout, which
     # would corrupt --definition and --json output: keep its INFO chatter out, and send
     # anything it still prints while building to stderr.
     logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
     with contextlib.redirect_stdout(sys.stderr):
-        from pipeline.definition import build_pipeline as build
+        from pipeline.build.definition import build_pipeline as build
 
         return build(cfg)
 

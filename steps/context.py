@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     from sagemaker.workflow.pipeline_context import PipelineSession
     from sagemaker.workflow.steps import CacheConfig
 
+    from pipeline.build.parameters import PipelineParameters
     from pipeline.config import PipelineConfig
-    from pipeline.parameters import PipelineParameters
 
 # Where a processing job's own failure message goes; SageMaker reports its first 1 KB.
 FAILURE_FILE = "/opt/ml/output/message"

@@ -441,7 +441,7 @@ def test_definition_stdout_stays_pure_json_when_the_builder_prints(
     monkeypatch.undo()  # the real cli.build_pipeline wrapper, around a fake definition module
     monkeypatch.setattr(cli, "load_config", lambda path, overrides: world.cfg)
     monkeypatch.setitem(
-        sys.modules, "pipeline.definition", SimpleNamespace(build_pipeline=noisy_build)
+        sys.modules, "pipeline.build.definition", SimpleNamespace(build_pipeline=noisy_build)
     )
     code, out, err = run(["--definition", "--json"], capsys)
     assert (code, out) == (0, '{"Steps": []}\n')

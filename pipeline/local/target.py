@@ -27,7 +27,7 @@ from pipeline.local.records import Records
 from pipeline.local.runner import ExecutionIdentity, run_execution, unsupported_step_types
 from pipeline.local.store import ObjectStore, StoreError
 from pipeline.local.summary import summarize
-from pipeline.param_values import resolve_parameters
+from pipeline.overrides import resolve_parameters
 from pipeline.target import (
     EndpointRef,
     ExecutionSummary,

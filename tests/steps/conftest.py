@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from pipeline.build.definition import build_pipeline
 from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig, load_config
-from pipeline.definition import build_pipeline
 from pipeline.target import PipelineDefinition
 
 STUB_SCRIPTS = ("preprocess.py", "train.py", "evaluate.py", "model.py", "inference.py")

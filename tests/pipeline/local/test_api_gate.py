@@ -27,7 +27,7 @@ from pipeline.local.api_gate import (
 )
 from pipeline.local.expressions import Pending
 from pipeline.local.graph import StepSpec, parse_definition
-from pipeline.param_values import resolve_parameters
+from pipeline.overrides import resolve_parameters
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 EXECUTION = "a1b2c3d4e5f6"
@@ -242,7 +242,7 @@ def test_violation_text() -> None:
 
 
 def _build_other_pipeline(code: Path) -> str:
-    from pipeline.session import (
+    from pipeline.build.offline_sdk import (
         as_boto3_default,
         call_without_telemetry,
         import_sdk,
@@ -363,8 +363,8 @@ def test_a_default_value_is_named_as_the_default(other_definition: str) -> None:
 
 @pytest.fixture(scope="module")
 def moon_definition(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from pipeline.build.definition import build_pipeline
     from pipeline.config import DEFAULT_CONFIG_PATH, load_config
-    from pipeline.definition import build_pipeline
 
     code = tmp_path_factory.mktemp("moon-code")
     for script in ("preprocess.py", "train.py", "evaluate.py"):

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from pipeline.build.definition import LOCAL_ROLE_ARN, STAGED_CODE, build_pipeline, staged_code
 from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig, load_config
-from pipeline.definition import LOCAL_ROLE_ARN, STAGED_CODE, build_pipeline, staged_code
 from pipeline.errors import ConfigError, MoonpipeError
 from pipeline.target import PipelineDefinition
 
@@ -73,7 +73,7 @@ BUILD_SCRIPT = textwrap.dedent(
         socket.socket.connect_ex = refuse
         socket.getaddrinfo = refuse
     from pipeline.config import DEFAULT_CONFIG_PATH, load_config
-    from pipeline.definition import build_pipeline
+    from pipeline.build.definition import build_pipeline
     built = build_pipeline(load_config(DEFAULT_CONFIG_PATH, environ={}), code_dir)
     from sagemaker.config import load_sagemaker_config
     import hashlib
@@ -244,7 +244,7 @@ def test_staging_copies_only_the_scripts_and_is_removed_afterwards(tmp_path: Pat
 def test_staging_is_removed_when_the_build_fails(
     tmp_path: Path, cfg: PipelineConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipeline.definition as definition
+    import pipeline.build.definition as definition
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()

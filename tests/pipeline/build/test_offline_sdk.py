@@ -9,8 +9,7 @@ import os
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig, load_config
-from pipeline.session import (
+from pipeline.build.offline_sdk import (
     OfflineAws,
     _scoped_environ,
     as_boto3_default,
@@ -19,6 +18,7 @@ from pipeline.session import (
     make_pipeline_session,
     quiet_sdk,
 )
+from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig, load_config
 
 
 @pytest.fixture(scope="module")

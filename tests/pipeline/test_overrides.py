@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pipeline.errors import ParameterError
-from pipeline.param_values import coerce_value, parse_assignment, resolve_parameters
+from pipeline.overrides import coerce_value, parse_assignment, resolve_parameters
 
 DECLARED = [
     {"Name": "HiddenDim", "Type": "Integer", "DefaultValue": 20},
