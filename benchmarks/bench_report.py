@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 ROUNDS = 3
 BARE = """
 import sys, types
-import pipeline.local.target as target
+import pipeline.targets.local as target
 stub = types.ModuleType("bench_no_report")
 stub.ReportWriter = lambda root: types.SimpleNamespace(write=lambda *a, **k: None)
 sys.modules["bench_no_report"] = stub

@@ -26,8 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.local.target import LocalTarget  # noqa: E402
-from pipeline.target import PipelineDefinition  # noqa: E402
+from pipeline.targets.base import PipelineDefinition  # noqa: E402
+from pipeline.targets.local import LocalTarget  # noqa: E402
 from tests.pipeline.local.local_defs import (  # noqa: E402
     PREP,
     PREP_URI,

@@ -1,9 +1,9 @@
 """run_pipeline.py's flags and what each action does, whatever the target.
 
 Parsing and the checks between flags live here; everything a person reads is formatted
-by pipeline.console. Heavy imports (the SageMaker SDK through pipeline.build.definition, boto3
-through pipeline.aws, the local engine) happen only inside the action that needs them, so
-``--start`` on the local target never loads the SDK.
+by pipeline.console. Heavy imports (the SageMaker SDK through pipeline.build.definition,
+boto3 through pipeline.targets.sagemaker, the local engine) happen only inside the action that
+needs them, so ``--start`` on the local target never loads the SDK.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pipeline.config import DEFAULT_CONFIG_PATH
 from pipeline.console import Console, upsert_line
 from pipeline.errors import ConfigError, MoonpipeError, ParameterError
 from pipeline.overrides import parse_assignment, resolve_parameters
-from pipeline.target import PipelineDefinition, Target
 from pipeline.targets import TARGETS
+from pipeline.targets.base import PipelineDefinition, Target
 
 EPILOG = """\
 examples (local target: no AWS account, runs on this machine):

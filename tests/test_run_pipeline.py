@@ -18,7 +18,7 @@ import pytest
 import run_pipeline
 from pipeline import cli
 from pipeline.errors import ConfigError, EndpointError, PipelineNotFoundError
-from pipeline.target import (
+from pipeline.targets.base import (
     EndpointRef,
     ExecutionSummary,
     PipelineDefinition,

@@ -34,7 +34,7 @@ from pipeline.build.offline_sdk import (
 from pipeline.build.parameters import declare_parameters
 from pipeline.config import PipelineConfig
 from pipeline.errors import MoonpipeError
-from pipeline.target import PipelineDefinition
+from pipeline.targets.base import PipelineDefinition
 from steps.condition import build_condition_step
 from steps.context import StepContext
 from steps.data import build_data_step
@@ -43,7 +43,7 @@ from steps.evaluation import build_evaluation_step
 from steps.registration import build_model_steps
 from steps.training import build_training_step
 
-ENTRYPOINTS_DIR = Path(__file__).resolve().parent.parent / "entrypoints"
+ENTRYPOINTS_DIR = Path(__file__).resolve().parents[2] / "entrypoints"
 REQUIRED_SCRIPTS = ("preprocess.py", "train.py", "evaluate.py")
 # The staged copy's name, relative to the build's working directory: it enters the code keys.
 STAGED_CODE = Path("entrypoints")

@@ -8,7 +8,7 @@ it runs on. The SDK (v2.257) fights that in four ways; each is handled here, onc
   service (12 HTTP attempts to 169.254.169.254 on this machine), and with an ``AWS_PROFILE``
   that does not exist it raises ProfileNotFound. :func:`import_sdk` imports the SDK with
   ``AWS_EC2_METADATA_DISABLED=true`` and no ``AWS_PROFILE`` set only for the import, so a
-  real on-EC2 or profile-based run of ``pipeline/aws.py`` afterwards still finds its
+  real on-EC2 or profile-based run of ``pipeline/targets/sagemaker.py`` afterwards still finds its
   credentials.
 * **SDK defaults files.** A plain Session applies ``/etc/xdg/sagemaker/config.yaml`` and
   ``~/.config/sagemaker/config.yaml`` (and files named by ``SAGEMAKER_*_CONFIG_OVERRIDE``,

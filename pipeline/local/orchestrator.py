@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.local.expressions import Scope, UnresolvedReference, resolve
 from pipeline.local.graph import Plan, StepSpec, upstream
-from pipeline.target import StepListener, StepRecord
+from pipeline.targets.base import StepListener, StepRecord
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pipeline.local.handlers.base import Handler, LineListener, StepContext
 from pipeline.local.orchestrator import Executor, RunResult, StepOutcome, now, run_plan
 from pipeline.local.records import Records
 from pipeline.local.store import ObjectStore, StoreError
-from pipeline.target import StepListener, StepRecord
+from pipeline.targets.base import StepListener, StepRecord
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline.local.records import Records
 from pipeline.local.store import ObjectStore, StoreError
-from pipeline.target import EndpointRef, ExecutionSummary
+from pipeline.targets.base import EndpointRef, ExecutionSummary
 
 REPORT_KEY = "binary_classification_metrics"
 REPORT_FILE = "report.html"  # pipeline.report.local_source.REPORT_NAME, without its imports

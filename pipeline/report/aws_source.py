@@ -19,10 +19,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline.aws import STEPS_UNAVAILABLE, _is_unimplemented, client_error, step_record, translate
 from pipeline.report.model import QUALITY_KEY, ExecutionFacts
 from pipeline.report.plots import PlotData
-from pipeline.target import StepRecord
+from pipeline.targets.base import StepRecord
+from pipeline.targets.sagemaker import (
+    STEPS_UNAVAILABLE,
+    _is_unimplemented,
+    client_error,
+    step_record,
+    translate,
+)
 
 BOUNDARY_NOTE = ("the decision boundary is not drawn for SageMaker executions: it needs the "
                  "trained model itself, which the Describe/List APIs do not return")

@@ -18,7 +18,7 @@ import pytest
 from pipeline.build.definition import LOCAL_ROLE_ARN, STAGED_CODE, build_pipeline, staged_code
 from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig, load_config
 from pipeline.errors import ConfigError, MoonpipeError
-from pipeline.target import PipelineDefinition
+from pipeline.targets.base import PipelineDefinition
 
 REPO = DEFAULT_CONFIG_PATH.parent.parent
 ROLE = "arn:aws:iam::123456789012:role/MoonpipeSageMaker"

@@ -29,7 +29,7 @@ from pipeline.local.endpoints import (
     list_endpoints,
 )
 from pipeline.local.liveness import try_lock
-from pipeline.local.target import LocalTarget
+from pipeline.targets.local import LocalTarget
 from tests.pipeline.local.local_defs import pipeline
 from tests.pipeline.local.test_endpoints import PROGRAM, _kill_servers_under, make_artifact
 

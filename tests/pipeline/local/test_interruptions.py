@@ -26,8 +26,8 @@ from pipeline.errors import MoonpipeError
 from pipeline.local import interruptions
 from pipeline.local.endpoint_process import find_servers
 from pipeline.local.records import Records
-from pipeline.local.target import LocalTarget
-from pipeline.target import PipelineDefinition
+from pipeline.targets.base import PipelineDefinition
+from pipeline.targets.local import LocalTarget
 from tests.pipeline.local.local_defs import (
     PREP,
     PREP_URI,

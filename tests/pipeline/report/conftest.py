@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 
-from tests.pipeline.local.conftest import fake_endpoints  # noqa: F401 - a fixture
-
 REPO = Path(__file__).resolve().parents[3]
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pipeline.report.model import ExecutionFacts
-from pipeline.target import StepRecord
+from pipeline.targets.base import StepRecord
 from tests.pipeline.local.local_defs import full_definition
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

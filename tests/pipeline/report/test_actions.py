@@ -14,8 +14,8 @@ import pytest
 
 import run_pipeline
 from pipeline.errors import ConfigError
-from pipeline.local.target import LocalTarget
 from pipeline.report import actions
+from pipeline.targets.local import LocalTarget
 from tests.pipeline.local.local_defs import pipeline
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.report.model import Report, build_report
-from pipeline.target import StepRecord
+from pipeline.targets.base import StepRecord
 from tests.pipeline.report.facts import QUALITY, facts, record, upstream_steps
 
 HOSTING = ["Reg-RegisterModel", "Cre-CreateModel", "Cfg", "Deploy"]

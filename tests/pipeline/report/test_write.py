@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.local.target import LocalTarget
 from pipeline.report import write
-from pipeline.target import StepRecord
+from pipeline.targets.base import StepRecord
+from pipeline.targets.local import LocalTarget
 from tests.pipeline.local.local_defs import pipeline
 
 

@@ -28,7 +28,7 @@ from pipeline.local.runner import ExecutionIdentity, run_execution, unsupported_
 from pipeline.local.store import ObjectStore, StoreError
 from pipeline.local.summary import summarize
 from pipeline.overrides import resolve_parameters
-from pipeline.target import (
+from pipeline.targets.base import (
     EndpointRef,
     ExecutionSummary,
     PipelineDefinition,

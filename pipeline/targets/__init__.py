@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError
-from pipeline.target import Target
+from pipeline.targets.base import Target
 
 TARGETS = ("local", "sagemaker")
 
@@ -25,11 +25,11 @@ def make_target(cfg: Any) -> Target:
         ConfigError: the target name is not one of TARGETS.
     """
     if cfg.target == "sagemaker":
-        from pipeline.aws import SageMakerTarget
+        from pipeline.targets.sagemaker import SageMakerTarget
 
         return SageMakerTarget(region=cfg.aws.region, pipeline_name=cfg.pipeline.name)
     if cfg.target == "local":
-        from pipeline.local.target import LocalTarget
+        from pipeline.targets.local import LocalTarget
 
         return LocalTarget(Path(cfg.local.store_root), region=cfg.aws.region)
     raise ConfigError(

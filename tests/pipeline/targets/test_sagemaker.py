@@ -22,7 +22,10 @@ from moto.server import ThreadedMotoServer
 
 import run_pipeline
 from pipeline import cli as pipeline_cli
-from pipeline.aws import (
+from pipeline.config import DEFAULT_CONFIG_PATH as DEFAULT_CONFIG
+from pipeline.errors import ConfigError, EndpointError, ExecutionNotFoundError, MoonpipeError
+from pipeline.targets.base import PipelineDefinition, StepRecord
+from pipeline.targets.sagemaker import (
     STEPS_UNAVAILABLE,
     AwsError,
     SageMakerTarget,
@@ -30,9 +33,6 @@ from pipeline.aws import (
     step_record,
     translate,
 )
-from pipeline.config import DEFAULT_CONFIG_PATH as DEFAULT_CONFIG
-from pipeline.errors import ConfigError, EndpointError, ExecutionNotFoundError, MoonpipeError
-from pipeline.target import PipelineDefinition, StepRecord
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 PIPE = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/moonpipe"
@@ -289,7 +289,7 @@ def test_split_s3_uri() -> None:
 
 # --- end to end: the CLI against a real moto server -------------------------------------
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BUCKET = "moonpipe-test-bucket"
 ROLE = "arn:aws:iam::123456789012:role/Test"
 SAGEMAKER = ["--target", "sagemaker", "--region", "us-east-1", "--bucket", BUCKET]

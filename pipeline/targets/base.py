@@ -1,8 +1,9 @@
 """The one interface run_pipeline.py drives, whatever the target.
 
-Two implementations: ``pipeline.aws.SageMakerTarget`` (boto3 → SageMaker Pipelines) and
-``pipeline.local.target.LocalTarget`` (the embedded engine). Records are plain frozen
-dataclasses so the console module can format both the same way and ``--json`` has one shape.
+Two implementations: ``pipeline.targets.sagemaker.SageMakerTarget`` (boto3 → SageMaker
+Pipelines) and ``pipeline.targets.local.LocalTarget`` (the embedded engine). Records are plain
+frozen dataclasses so the console module can format both the same way and ``--json`` has one
+shape.
 """
 
 from __future__ import annotations

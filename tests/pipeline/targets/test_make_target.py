@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipeline.aws import SageMakerTarget
 from pipeline.errors import ConfigError
 from pipeline.targets import make_target
+from pipeline.targets.sagemaker import SageMakerTarget
 
 
 def config(target: str, store_root: str = ".moonpipe") -> SimpleNamespace:
@@ -29,7 +29,7 @@ def test_sagemaker_target_gets_region_and_pipeline_name() -> None:
 
 
 def test_local_target_runs_in_the_foreground(tmp_path: Path) -> None:
-    import pipeline.local.target as local
+    import pipeline.targets.local as local
     target = make_target(config("local", str(tmp_path / "store")))
     assert isinstance(target, local.LocalTarget)
     assert (target.name, target.runs_in_foreground) == ("local", True)

@@ -37,7 +37,7 @@ from pipeline.errors import (
     MoonpipeError,
     PipelineNotFoundError,
 )
-from pipeline.target import (
+from pipeline.targets.base import (
     EndpointRef,
     ExecutionSummary,
     PipelineDefinition,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from pipeline.errors import ConfigError, ExecutionNotFoundError, ParameterError
-from pipeline.local.target import LocalTarget
-from pipeline.target import StepRecord, UpsertResult
+from pipeline.targets.base import StepRecord, UpsertResult
+from pipeline.targets.local import LocalTarget
 from tests.pipeline.local.local_defs import full_definition, pipeline
 
 
