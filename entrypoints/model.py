@@ -84,24 +84,28 @@ class MoonClassifier(nn.Module):
         parameter must already hold a ``.grad`` of its shape (the flat Adam in optim.py gives
         them); each is overwritten, not accumulated.
         """
-        linears = [m for m in self.layers if isinstance(m, nn.Linear)]
+        layers = [(m.weight, m.bias) for m in self.layers if isinstance(m, nn.Linear)]
+        grads = [(weight.grad, bias.grad) for weight, bias in layers]
+        if any(grad is None for pair in grads for grad in pair):
+            raise ValueError("loss_and_gradients needs every parameter to hold a .grad tensor")
         hidden = [scaled]  # the scaled features, then each ReLU's output
-        for layer in linears[:-1]:
-            hidden.append(F.linear(hidden[-1], layer.weight, layer.bias).relu_())
+        for weight, bias in layers[:-1]:
+            hidden.append(F.linear(hidden[-1], weight, bias).relu_())
         mask = self._dropout_mask(hidden[-1])
         dropped = hidden[-1] if mask is None else hidden[-1] * mask
-        logits = F.linear(dropped, linears[-1].weight, linears[-1].bias)
+        logits = F.linear(dropped, *layers[-1])
         loss = F.binary_cross_entropy_with_logits(logits, targets)
         grad = (logits.sigmoid() - targets).div_(logits.numel())  # d loss / d logits
-        _linear_backward(linears[-1], grad, dropped)
-        grad = grad.mm(linears[-1].weight)
-        if mask is not None:
-            grad.mul_(mask)
-        for index in range(len(linears) - 2, -1, -1):
-            grad = _RELU_BACKWARD(grad, hidden[index + 1], 0)
-            _linear_backward(linears[index], grad, hidden[index])
+        inputs = [*hidden[:-1], dropped]  # what each Linear multiplied
+        for index in range(len(layers) - 1, -1, -1):
+            if index < len(layers) - 1:
+                grad = _RELU_BACKWARD(grad, hidden[index + 1], 0)
+            torch.mm(grad.t(), inputs[index], out=grads[index][0])  # autograd's weight grad
+            torch.sum(grad, 0, out=grads[index][1])
             if index > 0:  # the features need no gradient
-                grad = grad.mm(linears[index].weight)
+                grad = grad.mm(layers[index][0])
+            if index == len(layers) - 1 and mask is not None:
+                grad.mul_(mask)
         return loss
 
     def _dropout_mask(self, hidden: torch.Tensor) -> torch.Tensor | None:
@@ -124,10 +128,3 @@ class MoonClassifier(nn.Module):
         finally:
             self.train()
 
-
-def _linear_backward(layer: nn.Linear, grad: torch.Tensor, inputs: torch.Tensor) -> None:
-    """Write a Linear's weight and bias gradients in place, as autograd computes them."""
-    if layer.weight.grad is None or layer.bias.grad is None:
-        raise ValueError("loss_and_gradients needs every parameter to hold a .grad tensor")
-    torch.mm(grad.t(), inputs, out=layer.weight.grad)
-    torch.sum(grad, 0, out=layer.bias.grad)
