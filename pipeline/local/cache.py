@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipeline.local.atomic import read_json, write_json
 from pipeline.local.expressions import Scope, resolve
 from pipeline.local.graph import StepSpec
+from pipeline.local.store.atomic import read_json, write_json
 
 _DURATION = re.compile(
     r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import EndpointError, StoreCorruptError
-from pipeline.local.atomic import read_json, write_bytes
+from pipeline.local.store.atomic import read_json, write_bytes
 
 SERVER_MODULE = "pipeline.local.endpoint_server"
 # Only what Python needs reaches the server: never the caller's AWS credentials.

@@ -227,7 +227,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _write_ready_file(endpoint_dir: Path, host: str, port: int) -> None:
     """Tell the manager which port was bound, after the model loaded and the port opened."""
-    from pipeline.local.atomic import write_json
+    from pipeline.local.store.atomic import write_json
 
     write_json(endpoint_dir / "server.json", {"pid": os.getpid(), "host": host, "port": port})
 

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import EndpointError
-from pipeline.local.atomic import write_json
 from pipeline.local.endpoint_process import (
     find_servers,
     loopback_opener,
     read_json_or_none,
     server_alive,
 )
+from pipeline.local.store.atomic import write_json
 
 RECORD_FILE = "endpoint.json"
 LOCK_FILE = ".lock"

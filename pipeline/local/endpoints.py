@@ -34,7 +34,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pipeline.errors import EndpointError, EndpointNotFoundError, EndpointUsageError
-from pipeline.local.atomic import write_json
 from pipeline.local.container import map_env
 from pipeline.local.endpoint_http import MAX_PAYLOAD_BYTES
 from pipeline.local.endpoint_process import (
@@ -55,6 +54,7 @@ from pipeline.local.endpoint_state import (
     settle,
 )
 from pipeline.local.liveness import try_lock
+from pipeline.local.store.atomic import write_json
 
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's EndpointName rule
 _MODEL_ENV_DEFAULTS = {"SAGEMAKER_PROGRAM": "inference.py",

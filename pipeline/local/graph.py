@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.local.records import check_name
+from pipeline.local.store.records import check_name
 
 SUPPORTED_VERSION = "2020-12-01"
 _STEP_REF = re.compile(r"^Steps\.([^.\[]+)")

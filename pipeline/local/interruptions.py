@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import MoonpipeError
-from pipeline.local.atomic import write_json
 from pipeline.local.liveness import is_held, owner_of_this_process, signal_owner, try_lock
 from pipeline.local.orchestrator import now
-from pipeline.local.records import Records
+from pipeline.local.store.atomic import write_json
+from pipeline.local.store.records import Records
 
 LOCK_FILE = "runner.lock"
 STOP_FILE = "stop.json"

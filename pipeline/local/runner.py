@@ -19,8 +19,8 @@ from pipeline.local.graph import Plan, StepSpec
 from pipeline.local.handlers import HANDLERS
 from pipeline.local.handlers.base import Handler, LineListener, StepContext
 from pipeline.local.orchestrator import Executor, RunResult, StepOutcome, now, run_plan
-from pipeline.local.records import Records
-from pipeline.local.store import ObjectStore, StoreError
+from pipeline.local.store.objects import ObjectStore, StoreError
+from pipeline.local.store.records import Records
 from pipeline.targets.base import StepListener, StepRecord
 
 

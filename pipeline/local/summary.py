@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from pipeline.local.records import Records
-from pipeline.local.store import ObjectStore, StoreError
+from pipeline.local.store.objects import ObjectStore, StoreError
+from pipeline.local.store.records import Records
 from pipeline.targets.base import EndpointRef, ExecutionSummary
 
 REPORT_KEY = "binary_classification_metrics"

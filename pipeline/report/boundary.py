@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from pipeline.local.atomic import read_json, write_json
+from pipeline.local.store.atomic import read_json, write_json
 from pipeline.report.plots import Boundary
 
 GRID = 80

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.local.records import Records
-from pipeline.local.store import ObjectStore
+from pipeline.local.store.objects import ObjectStore
+from pipeline.local.store.records import Records
 from pipeline.local.summary import quality_report
 from pipeline.report.boundary import BoundaryError, BoundaryPending, BoundaryScorer
 from pipeline.report.model import ExecutionFacts

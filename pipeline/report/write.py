@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.local.atomic import write_bytes
+from pipeline.local.store.atomic import write_bytes
 from pipeline.report.boundary import BoundaryScorer
 from pipeline.report.compare import Comparison, compare
 from pipeline.report.compare_plots import comparison_figures

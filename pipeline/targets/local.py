@@ -23,9 +23,9 @@ from pipeline.local.handlers.hosting import ENDPOINTS_MODULE
 from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
 from pipeline.local.interruptions import stop as stop_running
 from pipeline.local.orchestrator import now
-from pipeline.local.records import Records
 from pipeline.local.runner import ExecutionIdentity, run_execution, unsupported_step_types
-from pipeline.local.store import ObjectStore, StoreError
+from pipeline.local.store.objects import ObjectStore, StoreError
+from pipeline.local.store.records import Records
 from pipeline.local.summary import summarize
 from pipeline.overrides import resolve_parameters
 from pipeline.targets.base import (

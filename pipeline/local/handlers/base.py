@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.local.graph import StepSpec
 from pipeline.local.orchestrator import StepOutcome
-from pipeline.local.store import ObjectStore
+from pipeline.local.store.objects import ObjectStore
 
 LineListener = Callable[[str, str], None]
 """Called with (step name, log line) for each line a job prints."""

@@ -15,8 +15,8 @@ from pipeline.errors import MoonpipeError
 from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext, failed
 from pipeline.local.orchestrator import StepOutcome
-from pipeline.local.registry import Registry, RegistryError
-from pipeline.local.store import StoreError
+from pipeline.local.store.objects import StoreError
+from pipeline.local.store.registry import Registry, RegistryError
 
 ENDPOINTS_MODULE = "pipeline.local.endpoints"
 

@@ -21,7 +21,7 @@ from typing import TextIO
 
 from pipeline.local.container import host_path, map_args, map_env
 from pipeline.local.sandbox import PYTHON_NAMES, own_file
-from pipeline.local.store import ObjectStore
+from pipeline.local.store.objects import ObjectStore
 
 # What SageMaker's framework images set for Python (the pytorch-training Dockerfile's ENV).
 _IMAGE_PYTHON = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",

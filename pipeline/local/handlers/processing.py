@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.local.atomic import write_json
 from pipeline.local.container import host_path
 from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext, failed
@@ -29,7 +28,8 @@ from pipeline.local.sandbox import (
     check_command,
     confined_files,
 )
-from pipeline.local.store import S3Uri, StoreError, parse_s3_uri
+from pipeline.local.store.atomic import write_json
+from pipeline.local.store.objects import S3Uri, StoreError, parse_s3_uri
 
 RESOURCE_CONFIG = {"current_host": "algo-1", "hosts": ["algo-1"]}
 

@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipeline.local.atomic import write_json
 from pipeline.local.container import host_path, map_env, map_path
 from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext, failed
@@ -31,7 +30,8 @@ from pipeline.local.sandbox import (
     confined_files,
     program_file,
 )
-from pipeline.local.store import S3Uri, StoreError, parse_s3_uri
+from pipeline.local.store.atomic import write_json
+from pipeline.local.store.objects import S3Uri, StoreError, parse_s3_uri
 
 HOST = "algo-1"
 

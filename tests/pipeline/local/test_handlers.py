@@ -13,7 +13,7 @@ from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext
 from pipeline.local.handlers.processing import run_processing
 from pipeline.local.handlers.training import run_training
-from pipeline.local.store import ObjectStore
+from pipeline.local.store.objects import ObjectStore
 from tests.pipeline.local.local_defs import LOSS_METRIC
 
 SPY = """

@@ -25,7 +25,7 @@ import pytest
 from pipeline.errors import MoonpipeError
 from pipeline.local import interruptions
 from pipeline.local.endpoint_process import find_servers
-from pipeline.local.records import Records
+from pipeline.local.store.records import Records
 from pipeline.targets.base import PipelineDefinition
 from pipeline.targets.local import LocalTarget
 from tests.pipeline.local.local_defs import (
@@ -229,7 +229,7 @@ _DEAF_RUNNER = """
 import signal, sys, time
 from pathlib import Path
 from pipeline.local.interruptions import runner_claim
-from pipeline.local.records import Records
+from pipeline.local.store.records import Records
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 records = Records(Path(sys.argv[1]))
 data = records.execution(sys.argv[2])

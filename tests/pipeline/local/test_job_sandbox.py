@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.local.handlers.processing import run_processing
 from pipeline.local.handlers.training import run_training
-from pipeline.local.store import ObjectStore
+from pipeline.local.store.objects import ObjectStore
 from pipeline.targets.local import LocalTarget
 from tests.pipeline.local.local_defs import full_definition, pipeline
 from tests.pipeline.local.test_handlers import (

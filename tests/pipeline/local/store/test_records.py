@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pipeline.local.records import Records
+from pipeline.local.store.records import Records
 
 
 def record(definition: str, role: str | None = None, description: str = "d") -> dict[str, Any]:

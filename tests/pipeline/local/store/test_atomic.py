@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import StoreCorruptError
-from pipeline.local import atomic
+from pipeline.local.store import atomic
 
 
 def test_write_json_round_trips_and_replaces(tmp_path: Path) -> None:

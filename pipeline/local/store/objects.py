@@ -15,8 +15,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.local.atomic import create_bytes
 from pipeline.local.sandbox import confined_files
+from pipeline.local.store.atomic import create_bytes
 
 
 class StoreError(Exception):

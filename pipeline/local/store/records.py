@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ExecutionNotFoundError, PipelineNotFoundError
-from pipeline.local.atomic import create_json, read_json, write_json
+from pipeline.local.store.atomic import create_json, read_json, write_json
 from pipeline.targets.base import StepRecord
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,255}$")

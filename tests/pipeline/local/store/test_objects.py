@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.local.sandbox import SandboxError
-from pipeline.local.store import ObjectStore, StoreError, parse_s3_uri
+from pipeline.local.store.objects import ObjectStore, StoreError, parse_s3_uri
 
 
 def test_objects_map_to_files_under_the_root(tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipeline.local.atomic import create_json, read_json
-from pipeline.local.records import check_name
+from pipeline.local.store.atomic import create_json, read_json
+from pipeline.local.store.records import check_name
 
 
 class RegistryError(Exception):
