@@ -3,7 +3,7 @@
 Usage: .venv/bin/python benchmarks/bench_endpoint.py [--repeats 3] [--fuzz 10000]
 
 Trains a small MoonClassifier with entrypoints/train.py (preprocess.py's data), packs
-model.tar.gz, deploys it with pipeline/local/endpoints.py (a detached server on 127.0.0.1)
+model.tar.gz, deploys it with pipeline/local/endpoint/manager.py (a detached server on 127.0.0.1)
 and prints medians over ``--repeats`` runs of:
 
 - single-row latency p50/p99 over one kept-alive connection,
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from endpoint_fuzz import hostile_requests, run_fuzz  # noqa: E402
 
-from pipeline.local.endpoints import delete_endpoint, deploy  # noqa: E402
+from pipeline.local.endpoint.manager import delete_endpoint, deploy  # noqa: E402
 
 ROW = b"0.5,-0.25\n"
 CSV = {"Content-Type": "text/csv", "Accept": "application/json"}

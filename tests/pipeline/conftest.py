@@ -1,4 +1,4 @@
-"""A fake endpoint helper: the real pipeline.local.endpoints starts server processes."""
+"""A fake endpoint helper: the real pipeline.local.endpoint.manager starts server processes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 # The in-process endpoint server fixture, shared by the endpoint test modules.
-from tests.pipeline.local.served import serve as serve
+from tests.pipeline.local.endpoint.served import serve as serve
 
 
 @dataclass
@@ -24,9 +24,9 @@ class FakeEndpointInfo:
 
 @pytest.fixture
 def fake_endpoints(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Replace pipeline.local.endpoints (which starts servers) with a recorder."""
+    """Replace pipeline.local.endpoint.manager (which starts servers) with a recorder."""
     calls: list[dict[str, Any]] = []
-    module = types.ModuleType("pipeline.local.endpoints")
+    module = types.ModuleType("pipeline.local.endpoint.manager")
 
     def deploy(store_root: Path, endpoint_name: str, config_name: str, model_data: Path,
                environment: dict[str, str]) -> FakeEndpointInfo:
@@ -37,5 +37,5 @@ def fake_endpoints(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     module.deploy = deploy  # type: ignore[attr-defined]
     module.list_endpoints = lambda root: [  # type: ignore[attr-defined]
         FakeEndpointInfo(c["name"], "http://127.0.0.1:9/", c["config"]) for c in calls]
-    monkeypatch.setitem(sys.modules, "pipeline.local.endpoints", module)
+    monkeypatch.setitem(sys.modules, "pipeline.local.endpoint.manager", module)
     return calls

@@ -3,7 +3,7 @@
 Names the service generates (model names, per-execution endpoint config suffixes) are made
 here the same way every time, so later steps must read them from properties, as on
 SageMaker. The Endpoint step hands the resolved model to the endpoint helper
-(pipeline/local/endpoints.py), imported only when a deployment happens.
+(pipeline/local/endpoint/manager.py), imported only when a deployment happens.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pipeline.local.orchestrator import StepOutcome
 from pipeline.local.store.objects import StoreError
 from pipeline.local.store.registry import Registry, RegistryError
 
-ENDPOINTS_MODULE = "pipeline.local.endpoints"
+ENDPOINTS_MODULE = "pipeline.local.endpoint.manager"
 
 
 def endpoint_config_name(base: str, execution_id: str) -> str:

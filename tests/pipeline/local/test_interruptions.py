@@ -24,10 +24,12 @@ import pytest
 
 from pipeline.errors import MoonpipeError
 from pipeline.local import interruptions
-from pipeline.local.endpoint_process import find_servers
+from pipeline.local.endpoint.process import find_servers
 from pipeline.local.store.records import Records
 from pipeline.targets.base import PipelineDefinition
 from pipeline.targets.local import LocalTarget
+from tests.pipeline.local.endpoint.test_manager import _kill_servers_under
+from tests.pipeline.local.endpoint.test_state import SLOW_PROGRAM
 from tests.pipeline.local.local_defs import (
     PREP,
     PREP_URI,
@@ -38,8 +40,6 @@ from tests.pipeline.local.local_defs import (
     prep_step,
     train_step,
 )
-from tests.pipeline.local.test_endpoint_state import SLOW_PROGRAM
-from tests.pipeline.local.test_endpoints import _kill_servers_under
 
 REPO = Path(__file__).resolve().parents[3]
 SLOW_TRAIN = """

@@ -23,11 +23,11 @@ from tests.pipeline.local.local_defs import pipeline
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """A store with the hand-made pipeline, named as the config names it, run twice
     (HiddenDim 20, then 40); deployments go to a stand-in that starts no server."""
-    fake = types.ModuleType("pipeline.local.endpoints")
+    fake = types.ModuleType("pipeline.local.endpoint.manager")
     fake.deploy = lambda root, name, config, *rest: SimpleNamespace(  # type: ignore[attr-defined]
         name=name, url="http://127.0.0.1:9/", config_name=config, status="InService")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(sys.modules, "pipeline.local.endpoints", fake)
+        patch.setitem(sys.modules, "pipeline.local.endpoint.manager", fake)
         target = LocalTarget(tmp_path_factory.mktemp("actions") / "store")
         target.upsert_pipeline(pipeline(name="moonpipe"), None)
         ids = [target.wait(target.start_execution("moonpipe", params),

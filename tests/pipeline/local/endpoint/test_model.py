@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.local.model_handlers import HandlerError, default_input_fn, load_model
-from tests.pipeline.local.served import ECHO_PROGRAM, model_env, write_model
+from pipeline.local.endpoint.model import HandlerError, default_input_fn, load_model
+from tests.pipeline.local.endpoint.served import ECHO_PROGRAM, model_env, write_model
 
 
 def refusal(model_dir: Path, environment: dict[str, str]) -> str:

@@ -1,6 +1,6 @@
 """Load a model through its own serving code and call its handlers as the toolkit does.
 
-The endpoint server (pipeline/local/endpoint_server.py) only speaks HTTP; everything about
+The endpoint server (pipeline/local/endpoint/server.py) only speaks HTTP; everything about
 the model lives here: importing ``<code dir>/<SAGEMAKER_PROGRAM>`` with fresh modules on
 every load (so a swap never serves a sibling module cached from the previous model), the
 toolkit's default handlers for programs that define only ``model_fn``, and the call order

@@ -23,7 +23,7 @@ import botocore.exceptions
 import pytest
 
 from pipeline.errors import EndpointError
-from pipeline.local.endpoints import (
+from pipeline.local.endpoint.manager import (
     _post,
     delete_endpoint,
     deploy,
@@ -32,7 +32,7 @@ from pipeline.local.endpoints import (
     list_endpoints,
 )
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 
 # A pure-Python model: predicts scale * combine(features) per CSV row.
 PROGRAM = '''
@@ -86,7 +86,7 @@ def _kill_servers_under(root: Path) -> None:
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         with contextlib.suppress(OSError):
             args = cmdline.read_bytes().split(b"\0")
-            if b"pipeline.local.endpoint_server" in args and any(
+            if b"pipeline.local.endpoint.server" in args and any(
                     str(root).encode() in a for a in args):
                 os.kill(int(cmdline.parent.name), signal.SIGKILL)
 
@@ -248,7 +248,8 @@ def test_corrupt_and_unsafe_archives_are_refused(store: Path, tmp_path: Path) ->
 
 def test_the_server_outlives_the_deploying_process(store: Path,
                                                    artifacts: dict[str, Path]) -> None:
-    script = ("import sys; from pathlib import Path; from pipeline.local.endpoints import deploy; "
+    script = ("import sys; from pathlib import Path; "
+              "from pipeline.local.endpoint.manager import deploy; "
               "deploy(Path(sys.argv[1]), 'ep', 'cfg-a', Path(sys.argv[2]), {})")
     subprocess.run([sys.executable, "-c", script, str(store), str(artifacts["a"])], cwd=REPO,
                    check=True, timeout=60)

@@ -3,8 +3,8 @@
 Everything lives under ``<store_root>/endpoints/<name>/``: ``endpoint.json`` (the record,
 written atomically), ``models/<config_name>/vNNN/model/`` (each deployed model.tar.gz,
 extracted once and never overwritten), ``server.log``, and the server's ``control.token``.
-The server (pipeline/local/endpoint_server.py) is a detached process, like a real endpoint it
-lives until deleted; starting, watching and stopping it is pipeline/local/endpoint_process.py.
+The server (pipeline/local/endpoint/server.py) is a detached process, like a real endpoint it
+lives until deleted; starting, watching and stopping it is pipeline/local/endpoint/process.py.
 A redeploy of a live endpoint loads the new model inside the running server and swaps it in,
 so the URL stays the same and no request is refused: the manager POSTs ``/_moonpipe/reload``
 (loopback, with the token) and confirms with ``GET /_moonpipe/status``; the reload answers
@@ -35,8 +35,8 @@ from typing import Any
 
 from pipeline.errors import EndpointError, EndpointNotFoundError, EndpointUsageError
 from pipeline.local.container import map_env
-from pipeline.local.endpoint_http import MAX_PAYLOAD_BYTES
-from pipeline.local.endpoint_process import (
+from pipeline.local.endpoint.http_limits import MAX_PAYLOAD_BYTES
+from pipeline.local.endpoint.process import (
     find_servers,
     locked,
     read_json_or_none,
@@ -45,7 +45,7 @@ from pipeline.local.endpoint_process import (
     stop_server,
     wait_until_serving,
 )
-from pipeline.local.endpoint_state import (
+from pipeline.local.endpoint.state import (
     IN_PROGRESS,
     LOCK_FILE,
     RECORD_FILE,

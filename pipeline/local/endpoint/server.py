@@ -1,10 +1,10 @@
 """A local stand-in for a SageMaker PyTorch serving container, on 127.0.0.1.
 
-Run as ``python -m pipeline.local.endpoint_server --endpoint-name N --endpoint-dir D
---config-name C --model-dir M [--host H] [--port P]``; pipeline/local/endpoints.py starts it.
+Run as ``python -m pipeline.local.endpoint.server --endpoint-name N --endpoint-dir D
+--config-name C --model-dir M [--host H] [--port P]``; pipeline/local/endpoint/manager.py starts it.
 The model is served through its own handlers (``code/<SAGEMAKER_PROGRAM>`` inside the model
 archive), called the way the inference toolkit calls them, so what passes here serves there;
-loading and calling them is pipeline/local/model_handlers.py, this module is only HTTP.
+loading and calling them is pipeline/local/endpoint/model.py, this module is only HTTP.
 
 Routes:
 - ``GET /ping`` → 200 once a model is loaded (it is loaded before the port opens).
@@ -18,7 +18,7 @@ Routes:
 Errors are JSON ``{"error": msg, "message": msg}`` plus an ``x-amzn-ErrorType`` header, so
 curl users read ``error`` and botocore raises ``ModelError``/``ValidationError`` with the
 message. Every malformed, oversized, truncated or slow request is a 4xx (limits and clocks in
-pipeline/local/endpoint_http.py); 500 is kept for a model handler's own failure. The log (the
+pipeline/local/endpoint/http_limits.py); 500 is kept for a model handler's own failure. The log (the
 server's stderr) gets one capped line per client error; tracebacks only for model failures.
 """
 
@@ -35,17 +35,17 @@ import sys
 import threading
 from pathlib import Path
 
-from pipeline.local import endpoint_http as limits
-from pipeline.local.endpoint_http import MAX_PAYLOAD_BYTES as MAX_PAYLOAD_BYTES
+from pipeline.local.endpoint import http_limits as limits
+from pipeline.local.endpoint.http_limits import MAX_PAYLOAD_BYTES as MAX_PAYLOAD_BYTES
 
 # The handler names stay importable from here too (tests and callers used them before the
 # model side moved out); the `X as X` form marks them as deliberate re-exports.
-from pipeline.local.model_handlers import HandlerError as HandlerError
-from pipeline.local.model_handlers import LoadedModel as LoadedModel
-from pipeline.local.model_handlers import default_input_fn as default_input_fn
-from pipeline.local.model_handlers import default_output_fn as default_output_fn
-from pipeline.local.model_handlers import default_predict_fn as default_predict_fn
-from pipeline.local.model_handlers import load_model as load_model
+from pipeline.local.endpoint.model import HandlerError as HandlerError
+from pipeline.local.endpoint.model import LoadedModel as LoadedModel
+from pipeline.local.endpoint.model import default_input_fn as default_input_fn
+from pipeline.local.endpoint.model import default_output_fn as default_output_fn
+from pipeline.local.endpoint.model import default_predict_fn as default_predict_fn
+from pipeline.local.endpoint.model import load_model as load_model
 
 CONTROL_PREFIX = "/_moonpipe/"
 TOKEN_HEADER = "X-Moonpipe-Token"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.local.endpoint_server import EndpointHTTPServer, load_model
+from pipeline.local.endpoint.server import EndpointHTTPServer, load_model
 
 TOKEN = "test-token"
 

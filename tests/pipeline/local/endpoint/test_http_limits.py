@@ -17,10 +17,10 @@ from collections.abc import Callable
 
 import pytest
 
-from pipeline.local import endpoint_http
-from pipeline.local.endpoint_http import BadContentLength, content_length
-from pipeline.local.endpoint_server import EndpointHTTPServer
-from tests.pipeline.local.served import call
+from pipeline.local.endpoint import http_limits as endpoint_http
+from pipeline.local.endpoint.http_limits import BadContentLength, content_length
+from pipeline.local.endpoint.server import EndpointHTTPServer
+from tests.pipeline.local.endpoint.served import call
 
 CSV = b"Content-Type: text/csv\r\n"
 

@@ -1,6 +1,6 @@
 """The endpoint's HTTP limits and the small parts that enforce them, apart from the routes.
 
-pipeline/local/endpoint_server.py keeps the standard library's HTTP/1.1 server (measured
+pipeline/local/endpoint/server.py keeps the standard library's HTTP/1.1 server (measured
 against uvicorn+h11 with the same model: as fast, and uvicorn answers malformed requests in
 plain text, not the runtime API's JSON) and hardens it here: every limit is one named number,
 checked before any work is done for the request.
@@ -14,7 +14,7 @@ checked before any work is done for the request.
 - Bodies: ``MAX_PAYLOAD_BYTES`` (SageMaker's 6 MB), one exact ``Content-Length``; bodies over
   ``LARGE_BODY_BYTES`` are read and served ``LARGE_BODY_SLOTS`` at a time, which bounds the
   memory the parsers can take, whatever the number of clients.
-- Log: one line per client error, capped (pipeline/local/endpoint_log.py).
+- Log: one line per client error, capped (pipeline/local/endpoint/server_log.py).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from pipeline.local.endpoint_log import CappedLog, printable
+from pipeline.local.endpoint.server_log import CappedLog, printable
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's real-time invocation limit
 LISTEN_BACKLOG = 1024

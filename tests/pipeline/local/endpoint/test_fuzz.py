@@ -25,10 +25,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.local.endpoint_server import EndpointHTTPServer, load_model
-from tests.pipeline.local.served import TOKEN, call
+from pipeline.local.endpoint.server import EndpointHTTPServer, load_model
+from tests.pipeline.local.endpoint.served import TOKEN, call
 
-ENTRYPOINTS = Path(__file__).resolve().parents[3] / "entrypoints"
+ENTRYPOINTS = Path(__file__).resolve().parents[4] / "entrypoints"
 TIME_BOUND_S = 10.0
 REFERENCE = b"0.0,0.9\n1.0,-0.5\n"
 

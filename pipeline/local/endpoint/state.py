@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import EndpointError
-from pipeline.local.endpoint_process import (
+from pipeline.local.endpoint.process import (
     find_servers,
     loopback_opener,
     read_json_or_none,

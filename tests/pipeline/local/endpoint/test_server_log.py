@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from pipeline.local.endpoint_log import CappedLog, printable
+from pipeline.local.endpoint.server_log import CappedLog, printable
 
 
 def test_the_log_is_capped_per_second_and_for_the_servers_life(

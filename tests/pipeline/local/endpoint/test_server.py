@@ -11,13 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.local.endpoint_server import (
+from pipeline.local.endpoint.server import (
     MAX_PAYLOAD_BYTES,
     EndpointHTTPServer,
     HandlerError,
     load_model,
 )
-from tests.pipeline.local.served import ECHO_PROGRAM, TOKEN, call, error_of, model_env, write_model
+from tests.pipeline.local.endpoint.served import (
+    ECHO_PROGRAM,
+    TOKEN,
+    call,
+    error_of,
+    model_env,
+    write_model,
+)
 
 
 def test_ping_and_both_invocation_routes_call_the_handlers(serve: Callable) -> None:

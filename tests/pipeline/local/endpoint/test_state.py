@@ -19,21 +19,21 @@ from typing import Any
 import pytest
 
 from pipeline.errors import EndpointError
-from pipeline.local.endpoint_process import find_servers, spawn_server
-from pipeline.local.endpoint_state import LOCK_FILE
-from pipeline.local.endpoints import (
+from pipeline.local.endpoint.manager import (
     delete_endpoint,
     deploy,
     describe_endpoint,
     invoke,
     list_endpoints,
 )
+from pipeline.local.endpoint.process import find_servers, spawn_server
+from pipeline.local.endpoint.state import LOCK_FILE
 from pipeline.local.liveness import try_lock
 from pipeline.targets.local import LocalTarget
+from tests.pipeline.local.endpoint.test_manager import PROGRAM, _kill_servers_under, make_artifact
 from tests.pipeline.local.local_defs import pipeline
-from tests.pipeline.local.test_endpoints import PROGRAM, _kill_servers_under, make_artifact
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 # The same model, but loading takes a second: a window for the kill to land in.
 SLOW_PROGRAM = PROGRAM.replace("def model_fn(model_dir):\n",
                                "def model_fn(model_dir):\n    import time; time.sleep(1.0)\n")
@@ -41,7 +41,7 @@ DEPLOYER = """
 import sys
 from pathlib import Path
 from pipeline.errors import EndpointError
-from pipeline.local.endpoints import deploy
+from pipeline.local.endpoint.manager import deploy
 import time
 while not Path(sys.argv[4]).exists():  # a start line, so several deployers race for real
     time.sleep(0.001)

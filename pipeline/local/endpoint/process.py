@@ -1,12 +1,12 @@
 """Endpoint server processes: start, wait for /ping, liveness via /proc, stop, and locking.
 
-pipeline/local/endpoints.py owns the records and the public API; this module owns the OS
+pipeline/local/endpoint/manager.py owns the records and the public API; this module owns the OS
 side, so the record logic reads without pids, signals and procfs in the way. A server is a
-detached ``python -m pipeline.local.endpoint_server`` child in its own session (it outlives
+detached ``python -m pipeline.local.endpoint.server`` child in its own session (it outlives
 the run that deployed it, like a real endpoint); liveness is checked against the recorded pid
 *and* its command line, because pids get reused.
 
-Nothing here imports torch: the engine imports pipeline/local/endpoints.py for every run.
+Nothing here imports torch: the engine imports pipeline/local/endpoint/manager.py for every run.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from typing import Any
 from pipeline.errors import EndpointError, StoreCorruptError
 from pipeline.local.store.atomic import read_json, write_bytes
 
-SERVER_MODULE = "pipeline.local.endpoint_server"
+SERVER_MODULE = "pipeline.local.endpoint.server"
 # Only what Python needs reaches the server: never the caller's AWS credentials.
 _PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "VIRTUAL_ENV")
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+_REPO_ROOT = Path(__file__).resolve().parents[3]
 # Our server children, kept so they can be reaped after delete (else they linger as zombies).
 _children: dict[int, subprocess.Popen[bytes]] = {}
 # Loopback only: an http_proxy in the environment must never see an invocation.
