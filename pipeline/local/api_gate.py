@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError, ParameterError
+from pipeline.local.definition import Plan, StepSpec, references
 from pipeline.local.expressions import Pending, Scope, UnresolvedReference, resolve
-from pipeline.local.graph import Plan, StepSpec, references
 from pipeline.local.handlers.hosting import endpoint_config_name
 
 if TYPE_CHECKING:

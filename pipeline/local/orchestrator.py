@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from pipeline.local.definition import Plan, StepSpec, upstream
 from pipeline.local.expressions import Scope, UnresolvedReference, resolve
-from pipeline.local.graph import Plan, StepSpec, upstream
 from pipeline.targets.base import StepListener, StepRecord
 
 

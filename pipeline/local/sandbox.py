@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-from pipeline.local.container import CONTAINER_ROOT, host_path
+from pipeline.local.container_paths import CONTAINER_ROOT, host_path
 
 # Interpreters a local job may start (for these python names the engine starts its own
 # interpreter; shells run the FrameworkProcessor's runproc.sh), each with the options allowed

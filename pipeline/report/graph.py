@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.local.graph import Plan, parse_definition, upstream
+from pipeline.local.definition import Plan, parse_definition, upstream
 
 NODE_W, NODE_H, GAP_X, GAP_Y, MARGIN = 200, 58, 36, 46, 16
 

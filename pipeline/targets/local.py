@@ -16,14 +16,14 @@ from typing import Any
 
 from pipeline.errors import ConfigError, ExecutionNotFoundError
 from pipeline.local.api_gate import check_start
-from pipeline.local.graph import DefinitionError, Plan, parse_definition
+from pipeline.local.definition import DefinitionError, Plan, parse_definition
+from pipeline.local.execution import ExecutionIdentity, run_execution, unsupported_step_types
 from pipeline.local.handlers import HANDLERS
 from pipeline.local.handlers.base import ACCOUNT, LineListener
 from pipeline.local.handlers.hosting import ENDPOINTS_MODULE
 from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
 from pipeline.local.interruptions import stop as stop_running
 from pipeline.local.orchestrator import now
-from pipeline.local.runner import ExecutionIdentity, run_execution, unsupported_step_types
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
 from pipeline.local.summary import summarize

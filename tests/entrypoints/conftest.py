@@ -2,7 +2,7 @@
 
 Every script runs as a subprocess of ``sys.executable`` with its container paths (arguments,
 SM_* environment, its own location) spelled as the real /opt/ml paths and mapped onto a
-temporary job root by pipeline/local/container.py, the engine's one mapping mechanism.
+temporary job root by pipeline/local/container_paths.py, the engine's one mapping mechanism.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.local.container import host_path, map_args, map_env
+from pipeline.local.container_paths import host_path, map_args, map_env
 
 ENTRYPOINTS = Path(__file__).resolve().parents[2] / "entrypoints"
 PROCESSING_CODE = "/opt/ml/processing/input/code"

@@ -23,7 +23,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from pipeline.local.container import host_path
+from pipeline.local.container_paths import host_path
 
 MODEL_INPUT = "/opt/ml/processing/model/model.tar.gz"
 FAILURE = "/opt/ml/output/message"

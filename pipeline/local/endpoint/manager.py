@@ -34,7 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pipeline.errors import EndpointError, EndpointNotFoundError, EndpointUsageError
-from pipeline.local.container import map_env
+from pipeline.local.container_paths import map_env
 from pipeline.local.endpoint.http_limits import MAX_PAYLOAD_BYTES
 from pipeline.local.endpoint.process import (
     find_servers,

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.local.container import host_path
-from pipeline.local.graph import StepSpec
+from pipeline.local.container_paths import host_path
+from pipeline.local.definition import StepSpec
 from pipeline.local.handlers.base import StepContext, failed
-from pipeline.local.handlers.jobio import (
+from pipeline.local.handlers.jobs import (
     command,
     failure_reason,
     fetch_input,

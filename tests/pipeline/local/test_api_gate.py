@@ -25,8 +25,8 @@ from pipeline.local.api_gate import (
     request_rejection,
     request_violations,
 )
+from pipeline.local.definition import StepSpec, parse_definition
 from pipeline.local.expressions import Pending
-from pipeline.local.graph import StepSpec, parse_definition
 from pipeline.overrides import resolve_parameters
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"

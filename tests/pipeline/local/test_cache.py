@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.local.cache import CacheEntry, cache_key, lookup, parse_duration, remember
+from pipeline.local.definition import StepSpec
 from pipeline.local.expressions import Scope
-from pipeline.local.graph import StepSpec
 
 ARGS = {"Out": {"Std:Join": {"On": "/", "Values": [
     "s3://b", {"Get": "Execution.PipelineExecutionId"}, {"Get": "Parameters.Rows"}]}}}

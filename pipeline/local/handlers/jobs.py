@@ -1,7 +1,7 @@
 """Job I/O shared by processing and training: inputs in, environment, the subprocess, logs.
 
 A job is a subprocess of the engine's own Python, with the job's /opt/ml mapped onto its
-folder in the store (pipeline/local/container.py). Its output goes, merged, to the step's
+folder in the store (pipeline/local/container_paths.py). Its output goes, merged, to the step's
 log file and line by line to an optional listener.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from pipeline.local.container import host_path, map_args, map_env
+from pipeline.local.container_paths import host_path, map_args, map_env
 from pipeline.local.sandbox import PYTHON_NAMES, own_file
 from pipeline.local.store.objects import ObjectStore
 

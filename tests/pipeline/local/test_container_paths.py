@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.local.container import host_path, map_args, map_env, map_path
+from pipeline.local.container_paths import host_path, map_args, map_env, map_path
 
 ROOT = Path("/tmp/job")
 

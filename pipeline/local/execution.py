@@ -14,8 +14,8 @@ from typing import Any
 
 from pipeline.local import cache
 from pipeline.local.api_gate import request_rejection
+from pipeline.local.definition import Plan, StepSpec
 from pipeline.local.expressions import Scope, UnresolvedReference, walk
-from pipeline.local.graph import Plan, StepSpec
 from pipeline.local.handlers import HANDLERS
 from pipeline.local.handlers.base import Handler, LineListener, StepContext
 from pipeline.local.orchestrator import Executor, RunResult, StepOutcome, now, run_plan
