@@ -47,13 +47,34 @@ CSV = {"Content-Type": "text/csv", "Accept": "application/json"}
 
 def train_artifact(tmp: Path) -> Path:
     """preprocess.py then train.py (30 epochs), packed as SageMaker packs SM_MODEL_DIR."""
-    env = {**os.environ, "SM_CHANNEL_TRAIN": str(tmp / "train"), "SM_MODEL_DIR": str(tmp / "model"),
-           "SM_OUTPUT_DATA_DIR": str(tmp / "out"), "OMP_NUM_THREADS": "1"}
-    for script, args in (("preprocess.py", ["--train-dir", str(tmp / "train"), "--test-dir",
-                                            str(tmp / "test"), "--failure-file", str(tmp / "f")]),
-                         ("train.py", ["--epochs", "30", "--hidden_dim", "20"])):
-        subprocess.run([sys.executable, str(ROOT / "entrypoints" / script), *args], env=env,
-                       check=True, capture_output=True, cwd=tmp)
+    env = {
+        **os.environ,
+        "SM_CHANNEL_TRAIN": str(tmp / "train"),
+        "SM_MODEL_DIR": str(tmp / "model"),
+        "SM_OUTPUT_DATA_DIR": str(tmp / "out"),
+        "OMP_NUM_THREADS": "1",
+    }
+    for script, args in (
+        (
+            "preprocess.py",
+            [
+                "--train-dir",
+                str(tmp / "train"),
+                "--test-dir",
+                str(tmp / "test"),
+                "--failure-file",
+                str(tmp / "f"),
+            ],
+        ),
+        ("train.py", ["--epochs", "30", "--hidden_dim", "20"]),
+    ):
+        subprocess.run(
+            [sys.executable, str(ROOT / "entrypoints" / script), *args],
+            env=env,
+            check=True,
+            capture_output=True,
+            cwd=tmp,
+        )
     archive = tmp / "model.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         for item in sorted((tmp / "model").iterdir()):
@@ -79,8 +100,7 @@ def latencies(port: int, n: int) -> list[float]:
     return out
 
 
-def _client_process(port: int, threads: int, seconds: float, counts: multiprocessing.Queue
-                    ) -> None:
+def _client_process(port: int, threads: int, seconds: float, counts: multiprocessing.Queue) -> None:
     ok, failed = [0] * threads, [0] * threads
 
     def loop(i: int) -> None:
@@ -109,9 +129,12 @@ def throughput(port: int, clients: int, seconds: float = 3.0) -> tuple[float, in
     up to 4 client processes."""
     processes = min(clients, 4)
     counts: multiprocessing.Queue = multiprocessing.Queue()
-    procs = [multiprocessing.Process(target=_client_process,
-                                     args=(port, clients // processes, seconds, counts))
-             for _ in range(processes)]
+    procs = [
+        multiprocessing.Process(
+            target=_client_process, args=(port, clients // processes, seconds, counts)
+        )
+        for _ in range(processes)
+    ]
     for proc in procs:
         proc.start()
     results = [counts.get() for _ in procs]
@@ -183,10 +206,14 @@ def measure(port: int, pid: int, repeats: int, fuzz: int) -> None:
         big.append(batch_seconds(port, 6 * 1024 * 1024 // 20))  # rows of <= 20 bytes
     print(f"single row, keep-alive: p50 {med(p50, 1000, '.3f')} ms, p99 {med(p99, 1000, '.3f')} ms")
     for clients, values in rates.items():
-        print(f"throughput, {clients:2d} clients: {med(values, 1, '.0f')} requests/s "
-              f"({failures[clients]} failed in {repeats} runs)")
-    print(f"100,000-row CSV batch: {med(batches, 1000, '.0f')} ms; 6 MiB CSV body: "
-          f"{med(big, 1000, '.0f')} ms")
+        print(
+            f"throughput, {clients:2d} clients: {med(values, 1, '.0f')} requests/s "
+            f"({failures[clients]} failed in {repeats} runs)"
+        )
+    print(
+        f"100,000-row CSV batch: {med(batches, 1000, '.0f')} ms; 6 MiB CSV body: "
+        f"{med(big, 1000, '.0f')} ms"
+    )
     print(f"300 concurrent clients x 3 requests: {burst(port)}")
     before = rss_mb(pid)
     result = run_fuzz(port, hostile_requests(fuzz, seed=8))
@@ -213,8 +240,10 @@ def main() -> None:
             swaps.append(time.perf_counter() - start)
             if i < args.repeats - 1:
                 delete_endpoint(store, "bench")
-        print(f"first deploy {med(starts, 1000, '.0f')} ms, hot swap {med(swaps, 1000, '.0f')} ms "
-              f"(medians of {args.repeats}); torch model trained by train.py")
+        print(
+            f"first deploy {med(starts, 1000, '.0f')} ms, hot swap {med(swaps, 1000, '.0f')} ms "
+            f"(medians of {args.repeats}); torch model trained by train.py"
+        )
         try:
             assert info.port is not None and info.pid is not None
             measure(info.port, info.pid, args.repeats, args.fuzz)

@@ -51,16 +51,26 @@ def definition_file() -> Path:
     handle, name = tempfile.mkstemp(prefix="moonpipe-bench-", suffix=".json")
     os.close(handle)
     path = Path(name)
-    built = subprocess.run([sys.executable, str(REPO / "run_pipeline.py"), "--definition"],
-                           cwd=REPO, check=True, capture_output=True, text=True)
+    built = subprocess.run(
+        [sys.executable, str(REPO / "run_pipeline.py"), "--definition"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     path.write_text(built.stdout)
     return path
 
 
 def time_once(definition: Path) -> dict[str, float]:
     """One fresh process's timings in seconds."""
-    done = subprocess.run([sys.executable, "-c", PROBE, str(definition)], cwd=REPO,
-                          check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(definition)],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -71,12 +81,16 @@ def main() -> int:
         runs = [time_once(definition) for _ in range(RUNS)]
     finally:
         definition.unlink()
-    for key, label in (("cold", "first check_start in a fresh process (imports + model)"),
-                       ("warm", "check_start again (model loaded)"),
-                       ("steps", "request_rejection for all 8 steps (model loaded)")):
+    for key, label in (
+        ("cold", "first check_start in a fresh process (imports + model)"),
+        ("warm", "check_start again (model loaded)"),
+        ("steps", "request_rejection for all 8 steps (model loaded)"),
+    ):
         values = [r[key] * 1000 for r in runs]
-        print(f"{label}: median {statistics.median(values):.1f} ms "
-              f"({', '.join(f'{v:.0f}' for v in values)})")
+        print(
+            f"{label}: median {statistics.median(values):.1f} ms "
+            f"({', '.join(f'{v:.0f}' for v in values)})"
+        )
     print(f"{RUNS} runs on {os.cpu_count()} cores")
     return 0
 

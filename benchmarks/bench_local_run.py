@@ -59,9 +59,17 @@ def one_round(steps: dict[str, dict[str, list[float]]]) -> dict[str, float]:
                     steps[scenario][label].append(step["duration_s"] or 0.0)
         finally:
             subprocess.run(
-                [sys.executable, str(REPO / "run_pipeline.py"), "--store", str(store),
-                 "--delete-endpoint", "moonpipe-endpoint"],
-                cwd=REPO, capture_output=True, check=False,
+                [
+                    sys.executable,
+                    str(REPO / "run_pipeline.py"),
+                    "--store",
+                    str(store),
+                    "--delete-endpoint",
+                    "moonpipe-endpoint",
+                ],
+                cwd=REPO,
+                capture_output=True,
+                check=False,
             )
     return walls
 
@@ -78,8 +86,10 @@ def main() -> int:
         median = statistics.median(times)
         verdict = "meets" if median <= GOALS_S[scenario] else "misses"
         runs = ", ".join(f"{t:.2f}" for t in times)
-        print(f"{scenario}: median {median:.2f} s ({runs}) — {verdict} the "
-              f"{GOALS_S[scenario]:.0f} s goal")
+        print(
+            f"{scenario}: median {median:.2f} s ({runs}) — {verdict} the "
+            f"{GOALS_S[scenario]:.0f} s goal"
+        )
         for label, durations in steps[scenario].items():
             print(f"    {label:<40} {statistics.median(durations):6.2f} s")
     return 0

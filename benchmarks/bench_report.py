@@ -37,8 +37,12 @@ def timed(store: Path, *flags: str, bare: bool = False) -> tuple[float, dict]:
     """Wall seconds and --json output of one CLI call in a fresh process."""
     head = ["-c", BARE] if bare else [str(REPO / "run_pipeline.py")]
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, *head, "--target", "local", "--store", str(store),
-                           "--json", *flags], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, *head, "--target", "local", "--store", str(store), "--json", *flags],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(flags)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -47,8 +51,9 @@ def timed(store: Path, *flags: str, bare: bool = False) -> tuple[float, dict]:
 
 def main() -> None:
     """Print the median of each scenario."""
-    walls: dict[str, list[float]] = {k: [] for k in
-                                     ("report-warm", "report-cold", "rerun+report", "rerun-bare")}
+    walls: dict[str, list[float]] = {
+        k: [] for k in ("report-warm", "report-cold", "rerun+report", "rerun-bare")
+    }
     with tempfile.TemporaryDirectory(prefix="moonpipe-bench-") as tmp:
         store = Path(tmp) / "store"
         _, first = timed(store, "--upsert", "--start", "--wait")
@@ -61,12 +66,15 @@ def main() -> None:
                 hidden = f"HiddenDim={21 + 2 * i}"
                 walls["rerun+report"].append(timed(store, "--start", "--param", hidden)[0])
                 walls["rerun-bare"].append(
-                    timed(store, "--start", "--param", f"HiddenDim={22 + 2 * i}", bare=True)[0])
+                    timed(store, "--start", "--param", f"HiddenDim={22 + 2 * i}", bare=True)[0]
+                )
         finally:
             timed(store, "--delete-endpoint", first["endpoint"]["name"])
     for name, values in walls.items():
-        print(f"{name:<13} median {statistics.median(values):6.2f} s  "
-              f"({', '.join(f'{v:.2f}' for v in values)})")
+        print(
+            f"{name:<13} median {statistics.median(values):6.2f} s  "
+            f"({', '.join(f'{v:.2f}' for v in values)})"
+        )
     added = statistics.median(walls["rerun+report"]) - statistics.median(walls["rerun-bare"])
     print(f"the report adds {added:.2f} s to a rerun (median difference)")
 

@@ -51,12 +51,21 @@ def sleepy_pipeline() -> PipelineDefinition:
         info = tarfile.TarInfo("train.py")
         info.size = len(SLEEPY_TRAIN)
         tar.addfile(info, io.BytesIO(SLEEPY_TRAIN))
-    definition = {"Version": "2020-12-01", "Metadata": {}, "Parameters": [
-        {"Name": "HiddenDim", "Type": "Integer", "DefaultValue": 20},
-        {"Name": "Rows", "Type": "Integer", "DefaultValue": 3}],
-        "Steps": [prep_step(), train_step()]}
-    return PipelineDefinition("moonpipe", "bench", json.dumps(definition),
-                              {PREP_URI: PREP.encode(), SOURCE_URI: buffer.getvalue()})
+    definition = {
+        "Version": "2020-12-01",
+        "Metadata": {},
+        "Parameters": [
+            {"Name": "HiddenDim", "Type": "Integer", "DefaultValue": 20},
+            {"Name": "Rows", "Type": "Integer", "DefaultValue": 3},
+        ],
+        "Steps": [prep_step(), train_step()],
+    }
+    return PipelineDefinition(
+        "moonpipe",
+        "bench",
+        json.dumps(definition),
+        {PREP_URI: PREP.encode(), SOURCE_URI: buffer.getvalue()},
+    )
 
 
 def cli(store: Path, *flags: str) -> list[str]:
@@ -65,8 +74,12 @@ def cli(store: Path, *flags: str) -> list[str]:
 
 def running_execution(store: Path) -> tuple[subprocess.Popen[bytes], str]:
     """A runner whose training job is sleeping, and its execution id."""
-    proc = subprocess.Popen(cli(store, "--start", "--wait"), cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cli(store, "--start", "--wait"),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         found = list(store.glob("executions/*/jobs/Train/**/running"))
@@ -80,8 +93,9 @@ def running_execution(store: Path) -> tuple[subprocess.Popen[bytes], str]:
 def one_stop(root: Path) -> float:
     proc, execution_id = running_execution(root)
     start = time.perf_counter()
-    subprocess.run(cli(root, "--stop", execution_id), cwd=REPO, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        cli(root, "--stop", execution_id), cwd=REPO, check=True, stdout=subprocess.DEVNULL
+    )
     took = time.perf_counter() - start
     proc.wait(timeout=60)
     return took
@@ -106,10 +120,14 @@ def main() -> None:
                 root = Path(tmp) / f"{kind}{i}"
                 LocalTarget(root).upsert_pipeline(sleepy_pipeline(), None)
                 samples.append(fn(root))
-    print(f"--stop (whole CLI process, runner stopped): median "
-          f"{statistics.median(stops) * 1000:.0f} ms over {args.repeats}")
-    print(f"SIGTERM to runner exit (records written):   median "
-          f"{statistics.median(terms) * 1000:.0f} ms over {args.repeats}")
+    print(
+        f"--stop (whole CLI process, runner stopped): median "
+        f"{statistics.median(stops) * 1000:.0f} ms over {args.repeats}"
+    )
+    print(
+        f"SIGTERM to runner exit (records written):   median "
+        f"{statistics.median(terms) * 1000:.0f} ms over {args.repeats}"
+    )
 
 
 if __name__ == "__main__":

@@ -42,26 +42,47 @@ LOOP_TIME = re.compile(r"^training_seconds=([0-9.]+)$", re.MULTILINE)
 
 def prepare_data(root: Path, num_points: int, test_size: float) -> Path:
     """Run preprocess.py and return the folder holding train.csv."""
-    command = [sys.executable, str(ENTRYPOINTS / "preprocess.py"),
-               "--num-points", str(num_points), "--test-size", str(test_size),
-               "--train-dir", str(root / "train"), "--test-dir", str(root / "test"),
-               "--failure-file", str(root / "message")]
+    command = [
+        sys.executable,
+        str(ENTRYPOINTS / "preprocess.py"),
+        "--num-points",
+        str(num_points),
+        "--test-size",
+        str(test_size),
+        "--train-dir",
+        str(root / "train"),
+        "--test-dir",
+        str(root / "test"),
+        "--failure-file",
+        str(root / "message"),
+    ]
     subprocess.run(command, check=True, capture_output=True, text=True)
     return root / "train"
 
 
-def time_training(root: Path, channel: Path, arguments: list[str],
-                  source: Path) -> tuple[float, float]:
+def time_training(
+    root: Path, channel: Path, arguments: list[str], source: Path
+) -> tuple[float, float]:
     """One training process of the scripts in ``source``; returns (loop s, process wall s)."""
     code = root / "code"
     code.mkdir(parents=True, exist_ok=True)
     for name in ("train.py", "model.py", "optim.py", "inference.py"):
         shutil.copyfile(source / name, code / name)
-    env = {**os.environ, "SM_CHANNEL_TRAIN": str(channel), "SM_MODEL_DIR": str(root / "model"),
-           "SM_OUTPUT_DATA_DIR": str(root / "output" / "data")}
+    env = {
+        **os.environ,
+        "SM_CHANNEL_TRAIN": str(channel),
+        "SM_MODEL_DIR": str(root / "model"),
+        "SM_OUTPUT_DATA_DIR": str(root / "output" / "data"),
+    }
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "train.py", *arguments], cwd=code, env=env,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "train.py", *arguments],
+        cwd=code,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - started
     match = LOOP_TIME.search(result.stdout)
     if result.returncode != 0 or match is None:
@@ -69,8 +90,9 @@ def time_training(root: Path, channel: Path, arguments: list[str],
     return float(match.group(1)), wall
 
 
-def bench(label: str, channel: Path, arguments: list[str], runs: int, source: Path,
-          steps: int) -> None:
+def bench(
+    label: str, channel: Path, arguments: list[str], runs: int, source: Path, steps: int
+) -> None:
     """Run ``runs`` trainings and print the medians (and the spread) of both times."""
     loops, walls = [], []
     for run in range(runs):
@@ -79,10 +101,13 @@ def bench(label: str, channel: Path, arguments: list[str], runs: int, source: Pa
         loops.append(loop)
         walls.append(wall)
         print(f"  {label} run {run + 1}: loop {loop:.3f} s, process {wall:.3f} s", flush=True)
-    print(f"{label}: median loop {statistics.median(loops):.3f} s "
-          f"(min {min(loops):.3f}, max {max(loops):.3f}); median process "
-          f"{statistics.median(walls):.3f} s over {runs} runs; "
-          f"{statistics.median(loops) / steps * 1e6:.0f} us per {BATCH}-row step", flush=True)
+    print(
+        f"{label}: median loop {statistics.median(loops):.3f} s "
+        f"(min {min(loops):.3f}, max {max(loops):.3f}); median process "
+        f"{statistics.median(walls):.3f} s over {runs} runs; "
+        f"{statistics.median(loops) / steps * 1e6:.0f} us per {BATCH}-row step",
+        flush=True,
+    )
 
 
 def steps_of(points: int, epochs: int) -> int:
@@ -96,9 +121,11 @@ def machine_info() -> str:
 
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    return (f"machine: {platform.machine()} {platform.system()}, cores {os.cpu_count()} "
-            f"(usable {usable}), load average {load}; python {platform.python_version()}, "
-            f"torch {torch.__version__}, torch threads in train.py: 1 (--num_threads)")
+    return (
+        f"machine: {platform.machine()} {platform.system()}, cores {os.cpu_count()} "
+        f"(usable {usable}), load average {load}; python {platform.python_version()}, "
+        f"torch {torch.__version__}, torch threads in train.py: 1 (--num_threads)"
+    )
 
 
 def main() -> int:
@@ -106,27 +133,50 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--default-runs", type=int, default=5)
     parser.add_argument("--large-runs", type=int, default=3, help="runs of each large row")
-    parser.add_argument("--large-points", type=int, default=100_000,
-                        help="training points of the first large row (0: skip it)")
-    parser.add_argument("--huge-points", type=int, default=1_000_000,
-                        help="training points of the second large row (0: skip it)")
+    parser.add_argument(
+        "--large-points",
+        type=int,
+        default=100_000,
+        help="training points of the first large row (0: skip it)",
+    )
+    parser.add_argument(
+        "--huge-points",
+        type=int,
+        default=1_000_000,
+        help="training points of the second large row (0: skip it)",
+    )
     parser.add_argument("--epochs", type=int, default=10, help="epochs of the large rows")
-    parser.add_argument("--code", type=Path, default=ENTRYPOINTS,
-                        help="folder holding train.py, model.py, optim.py, inference.py")
+    parser.add_argument(
+        "--code",
+        type=Path,
+        default=ENTRYPOINTS,
+        help="folder holding train.py, model.py, optim.py, inference.py",
+    )
     args = parser.parse_args()
     print(machine_info(), f"code: {args.code}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-data-") as tmp:
         course = prepare_data(Path(tmp) / "course", 600, 0.25)
         if args.default_runs:
-            bench("default (450 points x 100 epochs)", course, [], args.default_runs, args.code,
-                  steps_of(450, 100))
+            bench(
+                "default (450 points x 100 epochs)",
+                course,
+                [],
+                args.default_runs,
+                args.code,
+                steps_of(450, 100),
+            )
         for points in (args.large_points, args.huge_points):
             if points and args.large_runs:
                 # test size 0.2 of points/0.8 leaves exactly `points` for training
                 data = prepare_data(Path(tmp) / f"large-{points}", round(points / 0.8), 0.2)
-                bench(f"large ({points} points x {args.epochs} epochs)", data,
-                      ["--epochs", str(args.epochs)], args.large_runs, args.code,
-                      steps_of(points, args.epochs))
+                bench(
+                    f"large ({points} points x {args.epochs} epochs)",
+                    data,
+                    ["--epochs", str(args.epochs)],
+                    args.large_runs,
+                    args.code,
+                    steps_of(points, args.epochs),
+                )
     return 0
 
 

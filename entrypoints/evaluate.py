@@ -98,14 +98,19 @@ def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
     """Refuse links, devices and paths that would land outside the extraction folder."""
     name = PurePosixPath(member.name)
     if member.issym() or member.islnk():
-        raise EvaluationError(f"model archive {archive} contains a link ({member.name}); "
-                              f"refusing to extract it")
+        raise EvaluationError(
+            f"model archive {archive} contains a link ({member.name}); refusing to extract it"
+        )
     if not (member.isfile() or member.isdir()):
-        raise EvaluationError(f"model archive {archive} contains a special file "
-                              f"({member.name}); refusing to extract it")
+        raise EvaluationError(
+            f"model archive {archive} contains a special file "
+            f"({member.name}); refusing to extract it"
+        )
     if name.is_absolute() or ".." in name.parts:
-        raise EvaluationError(f"model archive {archive} has a member outside the archive "
-                              f"root ({member.name}); refusing to extract it")
+        raise EvaluationError(
+            f"model archive {archive} has a member outside the archive "
+            f"root ({member.name}); refusing to extract it"
+        )
 
 
 def extract_archive(archive: Path, dest: Path) -> None:
@@ -126,8 +131,10 @@ def extract_archive(archive: Path, dest: Path) -> None:
             else:  # pragma: no cover - older Pythons only
                 tar.extractall(dest, members=members)
     except (tarfile.TarError, EOFError, OSError) as exc:
-        raise EvaluationError(f"model archive {archive} is not a readable tar.gz "
-                              f"({type(exc).__name__}); check --model-path") from None
+        raise EvaluationError(
+            f"model archive {archive} is not a readable tar.gz "
+            f"({type(exc).__name__}); check --model-path"
+        ) from None
 
 
 def load_inference_module(model_dir: Path) -> ModuleType:
@@ -140,22 +147,26 @@ def load_inference_module(model_dir: Path) -> ModuleType:
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        raise EvaluationError(f"code/inference.py in the model archive fails to import: "
-                              f"{type(exc).__name__}: {exc}") from None
+        raise EvaluationError(
+            f"code/inference.py in the model archive fails to import: {type(exc).__name__}: {exc}"
+        ) from None
     return module
 
 
 def read_model_config(model_dir: Path) -> dict[str, Any]:
     """Check the artifact's layout and return its model_config.json."""
     if not (model_dir / "code" / "inference.py").is_file():
-        raise EvaluationError("model archive has no code/inference.py; it must be produced "
-                              "by train.py, which ships the serving code")
+        raise EvaluationError(
+            "model archive has no code/inference.py; it must be produced "
+            "by train.py, which ships the serving code"
+        )
     try:
         config = json.loads((model_dir / "model_config.json").read_text())
         int(config["input_dim"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise EvaluationError(f"model archive has no usable model_config.json: "
-                              f"{type(exc).__name__}: {exc}") from None
+        raise EvaluationError(
+            f"model archive has no usable model_config.json: {type(exc).__name__}: {exc}"
+        ) from None
     return config
 
 
@@ -169,15 +180,18 @@ def read_test_csv(path: Path, input_dim: int) -> tuple[np.ndarray, np.ndarray]:
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != input_dim + 1:
-                raise EvaluationError(f"{path.name} line {line_no}: expected {input_dim + 1} "
-                                      f"columns (label, then {input_dim} features), got {len(row)}")
+                raise EvaluationError(
+                    f"{path.name} line {line_no}: expected {input_dim + 1} "
+                    f"columns (label, then {input_dim} features), got {len(row)}"
+                )
             try:
                 values = [float(cell) for cell in row]
             except ValueError:
                 raise EvaluationError(f"{path.name} line {line_no}: non-numeric value") from None
             if not all(math.isfinite(v) for v in values) or values[0] not in (0.0, 1.0):
-                raise EvaluationError(f"{path.name} line {line_no}: label must be 0 or 1 and "
-                                      f"features finite numbers")
+                raise EvaluationError(
+                    f"{path.name} line {line_no}: label must be 0 or 1 and features finite numbers"
+                )
             rows.append(values)
     if not rows:
         raise EvaluationError(f"test file {path} holds no rows")
@@ -277,11 +291,14 @@ def evaluate(model_path: Path, test_path: Path) -> dict[str, Any]:
             model = inference.model_fn(str(model_dir))
             probabilities = np.asarray(inference.predict_fn(features, model), dtype=np.float64)
         except Exception as exc:
-            raise EvaluationError(f"the artifact's inference code failed: "
-                                  f"{type(exc).__name__}: {exc}") from None
+            raise EvaluationError(
+                f"the artifact's inference code failed: {type(exc).__name__}: {exc}"
+            ) from None
     if probabilities.shape != labels.shape or not np.isfinite(probabilities).all():
-        raise EvaluationError(f"predict_fn returned {probabilities.shape} values (finite: "
-                              f"{bool(np.isfinite(probabilities).all())}) for {len(labels)} rows")
+        raise EvaluationError(
+            f"predict_fn returned {probabilities.shape} values (finite: "
+            f"{bool(np.isfinite(probabilities).all())}) for {len(labels)} rows"
+        )
     return compute_metrics(labels, probabilities)
 
 
@@ -312,8 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         fail(f"evaluate.py: error: cannot write the report: {exc}", args.failure_file, code=1)
     metrics = report["binary_classification_metrics"]
-    summary = " ".join(f"{k}={metrics[k]['value']:.4f}" for k in ("accuracy", "precision",
-                                                                   "recall", "f1", "auc"))
+    summary = " ".join(
+        f"{k}={metrics[k]['value']:.4f}" for k in ("accuracy", "precision", "recall", "f1", "auc")
+    )
     print(f"{summary}; wrote {target}", flush=True)
     return 0
 

@@ -93,7 +93,9 @@ def model_fn(model_dir: str) -> torch.nn.Module:
     config = json.loads((root / "model_config.json").read_text())
     module = _load_model_module()
     model = module.MoonClassifier(
-        config["input_dim"], config["hidden_dim"], config["output_dim"],
+        config["input_dim"],
+        config["hidden_dim"],
+        config["output_dim"],
         num_hidden_layers=config.get("num_hidden_layers", 3),
     )
     state = torch.load(root / "model.pth", weights_only=True, map_location="cpu")
@@ -108,8 +110,14 @@ def _parse_csv(text: str) -> Any:
     _check_rows(text.count("\n") + (not text.endswith("\n")))
     _check_field_length(text)
     try:
-        return np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2,
-                          comments=None, quotechar=None)
+        return np.loadtxt(
+            io.StringIO(text),
+            delimiter=",",
+            dtype=np.float64,
+            ndmin=2,
+            comments=None,
+            quotechar=None,
+        )
     except ValueError:
         pass  # quoted fields, blank lines with spaces, or bad input: the csv module says which
     try:
@@ -121,8 +129,7 @@ def _parse_csv(text: str) -> Any:
 def _check_rows(rows: int) -> None:
     """413 before parsing a body that holds more rows than one request may."""
     if rows > MAX_ROWS:
-        raise InferenceError(413, f"request holds more than {MAX_ROWS} rows; send smaller "
-                                  "batches")
+        raise InferenceError(413, f"request holds more than {MAX_ROWS} rows; send smaller batches")
 
 
 def _check_field_length(text: str) -> None:
@@ -133,8 +140,9 @@ def _check_field_length(text: str) -> None:
     breaks = np.flatnonzero((raw == ord(",")) | (raw == ord("\n")) | (raw == ord("\r")))
     edges = np.concatenate(([-1], breaks, [raw.size]))
     if int(np.diff(edges).max()) - 1 > MAX_FIELD_CHARS:
-        raise InferenceError(400, f"a CSV field is longer than {MAX_FIELD_CHARS} characters; "
-                                  "send plain numbers")
+        raise InferenceError(
+            400, f"a CSV field is longer than {MAX_FIELD_CHARS} characters; send plain numbers"
+        )
 
 
 def _json_depth(text: str) -> int:
@@ -143,8 +151,9 @@ def _json_depth(text: str) -> int:
     if b'"' in raw:
         raw = _JSON_STRING.sub(b'""', raw)
     codes = np.frombuffer(raw, dtype=np.uint8)
-    steps = ((codes == ord("[")) | (codes == ord("{"))).astype(np.int32) \
-        - ((codes == ord("]")) | (codes == ord("}"))).astype(np.int32)
+    steps = ((codes == ord("[")) | (codes == ord("{"))).astype(np.int32) - (
+        (codes == ord("]")) | (codes == ord("}"))
+    ).astype(np.int32)
     return int(np.cumsum(steps).max()) if steps.size else 0
 
 
@@ -152,8 +161,9 @@ def _parse_json(text: str) -> Any:
     """A JSON body: rows, one flat row, or {"instances": rows}."""
     _check_rows(text.count("[") - 1)
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _json_depth(text) > MAX_JSON_DEPTH:
-        raise InferenceError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels; send rows "
-                                  "of numbers")
+        raise InferenceError(
+            400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels; send rows of numbers"
+        )
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -170,13 +180,16 @@ def _parse_json(text: str) -> Any:
 def _parse_npy(body: bytes) -> np.ndarray:
     """An np.save payload, its header checked against the bytes sent; no pickles, no .npz."""
     if body[:2] == b"PK":
-        raise InferenceError(400, "request body is an .npz archive; send one array saved "
-                                  "with np.save")
+        raise InferenceError(
+            400, "request body is an .npz archive; send one array saved with np.save"
+        )
     stream = io.BytesIO(body)
     try:
         version = np.lib.format.read_magic(stream)
-        reader = {(1, 0): np.lib.format.read_array_header_1_0,
-                  (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        reader = {
+            (1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0,
+        }.get(version)
         if reader is None:
             raise ValueError(f"format version {version} is not supported; use np.save")
         shape, fortran_order, dtype = reader(stream)
@@ -185,12 +198,16 @@ def _parse_npy(body: bytes) -> np.ndarray:
     return _npy_array(body, stream.tell(), shape, fortran_order, dtype)
 
 
-def _npy_array(body: bytes, offset: int, shape: tuple[int, ...], fortran_order: bool,
-               dtype: np.dtype) -> np.ndarray:
+def _npy_array(
+    body: bytes, offset: int, shape: tuple[int, ...], fortran_order: bool, dtype: np.dtype
+) -> np.ndarray:
     """The array behind a checked header, viewed from the body without a copy."""
     if dtype.hasobject:
-        raise InferenceError(400, "request body is not a numeric .npy array: Object arrays "
-                                  "cannot be loaded when allow_pickle=False")
+        raise InferenceError(
+            400,
+            "request body is not a numeric .npy array: Object arrays "
+            "cannot be loaded when allow_pickle=False",
+        )
     if dtype.kind not in _NUMERIC_KINDS:
         raise InferenceError(400, f"request body is not a numeric .npy array: dtype {dtype}")
     if len(shape) not in (1, 2):
@@ -198,8 +215,11 @@ def _npy_array(body: bytes, offset: int, shape: tuple[int, ...], fortran_order: 
     _check_rows(shape[0] if len(shape) == 2 else 1)
     count = math.prod(shape)
     if count * dtype.itemsize != len(body) - offset:
-        raise InferenceError(400, f"the .npy header says shape {shape} ({count * dtype.itemsize}"
-                                  f" bytes) but {len(body) - offset} bytes follow it")
+        raise InferenceError(
+            400,
+            f"the .npy header says shape {shape} ({count * dtype.itemsize}"
+            f" bytes) but {len(body) - offset} bytes follow it",
+        )
     flat = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
     return flat.reshape(shape, order="F" if fortran_order else "C")
 
@@ -209,16 +229,21 @@ def _to_matrix(data: Any) -> np.ndarray:
     try:
         array = np.asarray(data, dtype=np.float64)
     except OverflowError:
-        raise InferenceError(400, "request contains a number too large for a float; send "
-                                  "values within float32's range (±3.4e38)") from None
+        raise InferenceError(
+            400,
+            "request contains a number too large for a float; send "
+            "values within float32's range (±3.4e38)",
+        ) from None
     except (TypeError, ValueError):
-        raise InferenceError(400, "request rows must hold numbers only, all rows the "
-                                  "same length") from None
+        raise InferenceError(
+            400, "request rows must hold numbers only, all rows the same length"
+        ) from None
     if array.ndim == 1 and array.size:
         array = array.reshape(1, -1)
     if array.ndim != 2 or array.shape[0] == 0:
-        raise InferenceError(400, f"expected rows of features, got an array of shape "
-                                  f"{tuple(array.shape)}")
+        raise InferenceError(
+            400, f"expected rows of features, got an array of shape {tuple(array.shape)}"
+        )
     _check_rows(array.shape[0])
     if not np.isfinite(array).all():
         raise InferenceError(400, "request contains NaN or infinite values")
@@ -245,8 +270,9 @@ def input_fn(request_body: str | bytes, request_content_type: str | None) -> np.
     """Decode a request into a float32 array [N, d]."""
     media_type = _media_type(request_content_type)
     if media_type not in (CSV, JSON, NPY):
-        raise InferenceError(415, f"unsupported content type {request_content_type!r}; "
-                                  f"use {CSV}, {JSON} or {NPY}")
+        raise InferenceError(
+            415, f"unsupported content type {request_content_type!r}; use {CSV}, {JSON} or {NPY}"
+        )
     if request_body is None or len(request_body) == 0:
         raise InferenceError(400, "request body is empty; send at least one row of features")
     return _to_matrix(_decode(request_body, media_type))
@@ -260,8 +286,11 @@ def predict_fn(input_data: np.ndarray, model: torch.nn.Module) -> np.ndarray:
         got = features.shape[1] if features.ndim == 2 else f"shape {features.shape}"
         raise InferenceError(400, f"each row must have {expected} features, got {got}")
     with torch.inference_mode():  # cheaper than no_grad: no version counters either
-        return model.predict_proba(torch.from_numpy(np.ascontiguousarray(features))) \
-            .numpy().astype(np.float64)
+        return (
+            model.predict_proba(torch.from_numpy(np.ascontiguousarray(features)))
+            .numpy()
+            .astype(np.float64)
+        )
 
 
 def output_fn(prediction: np.ndarray, accept: str | None) -> tuple[bytes | str, str]:
@@ -281,4 +310,3 @@ def output_fn(prediction: np.ndarray, accept: str | None) -> tuple[bytes | str, 
         np.save(buffer, values, allow_pickle=False)
         return buffer.getvalue(), NPY
     raise InferenceError(406, f"unsupported accept type {accept!r}; use {JSON}, {CSV} or {NPY}")
-

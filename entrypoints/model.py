@@ -127,4 +127,3 @@ class MoonClassifier(nn.Module):
             return torch.sigmoid(self(features))[:, 0]
         finally:
             self.train()
-

@@ -28,6 +28,7 @@ import torch
 
 ALIGNMENT = 16  # float32 elements in 64 bytes, the CPU allocator's alignment
 
+
 class Adam:
     """torch.optim.Adam for one parameter group, over one flat buffer of all parameters."""
 
@@ -41,10 +42,10 @@ class Adam:
         self.flat = torch.zeros(offsets[-1], dtype=self.params[0].dtype)
         self.grad = torch.zeros_like(self.flat)
         for param, start in zip(self.params, offsets, strict=False):
-            view = self.flat[start:start + param.numel()].view_as(param)
+            view = self.flat[start : start + param.numel()].view_as(param)
             view.copy_(param.detach())
             param.data = view
-            param.grad = self.grad[start:start + param.numel()].view_as(param)
+            param.grad = self.grad[start : start + param.numel()].view_as(param)
         self.exp_avg = torch.zeros_like(self.flat)
         self.exp_avg_sq = torch.zeros_like(self.flat)
         self.steps = 0
@@ -91,8 +92,10 @@ class OneCycleLR:
         self.total_steps = total_steps
         initial_lr = max_lr / 25.0
         # (end step, start lr, end lr, start beta1, end beta1) of the warm-up and the anneal
-        self.phases = [(float(0.3 * total_steps) - 1, initial_lr, max_lr, 0.95, 0.85),
-                       (total_steps - 1, max_lr, initial_lr / 1e4, 0.85, 0.95)]
+        self.phases = [
+            (float(0.3 * total_steps) - 1, initial_lr, max_lr, 0.95, 0.85),
+            (total_steps - 1, max_lr, initial_lr / 1e4, 0.85, 0.95),
+        ]
         self.last_epoch = -1
         self.step()
 
@@ -106,8 +109,10 @@ class OneCycleLR:
         self.last_epoch += 1
         step_num = self.last_epoch
         if step_num > self.total_steps:
-            raise ValueError(f"Tried to step {step_num} times. "
-                             f"The specified number of total steps is {self.total_steps}")
+            raise ValueError(
+                f"Tried to step {step_num} times. "
+                f"The specified number of total steps is {self.total_steps}"
+            )
         start_step = 0.0
         for i, (end_step, lr0, lr1, beta0, beta1) in enumerate(self.phases):
             if step_num <= end_step or i == len(self.phases) - 1:

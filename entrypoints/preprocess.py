@@ -191,8 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_csv_atomically(to_frame(x_test, y_test), Path(args.test_dir) / "test.csv")
     except OSError as exc:
         fail(f"preprocess.py: error: cannot write output: {exc}", args.failure_file, code=1)
-    print(f"wrote {len(y_train)} training points to {args.train_dir}/train.csv and "
-          f"{len(y_test)} test points to {args.test_dir}/test.csv")
+    print(
+        f"wrote {len(y_train)} training points to {args.train_dir}/train.csv and "
+        f"{len(y_test)} test points to {args.test_dir}/test.csv"
+    )
     return 0
 
 

@@ -152,15 +152,21 @@ def _parse_row(row: list[str], where: str, input_dim: int) -> tuple[float, list[
 def load_training_data(channel: Path, input_dim: int) -> tuple[np.ndarray, np.ndarray]:
     """Every CSV under ``channel``, in path order → (features [N, d], labels [N])."""
     if not channel.is_dir():
-        raise TrainingError(f"the train channel {channel} is not a directory; "
-                            f"check the training input (SM_CHANNEL_TRAIN)")
+        raise TrainingError(
+            f"the train channel {channel} is not a directory; "
+            f"check the training input (SM_CHANNEL_TRAIN)"
+        )
     files = sorted(p for p in channel.rglob("*.csv") if p.is_file())
     if not files:
-        raise TrainingError(f"no CSV file in the train channel {channel}; "
-                            f"check the training input (SM_CHANNEL_TRAIN)")
+        raise TrainingError(
+            f"no CSV file in the train channel {channel}; "
+            f"check the training input (SM_CHANNEL_TRAIN)"
+        )
     tables = [_read_fast(path, input_dim) for path in files]
-    tables = [_read_rows(path, input_dim) if table is None else table
-              for path, table in zip(files, tables, strict=True)]
+    tables = [
+        _read_rows(path, input_dim) if table is None else table
+        for path, table in zip(files, tables, strict=True)
+    ]
     table = np.concatenate(tables)
     if not len(table):
         raise TrainingError(f"the CSV files in {channel} hold no rows")
@@ -179,8 +185,12 @@ def _read_fast(path: Path, input_dim: int) -> np.ndarray | None:
             table = np.loadtxt(path, delimiter=",", dtype=np.float64, comments=None, ndmin=2)
     except ValueError:
         return None
-    usable = (table.shape[1] == input_dim + 1 and len(table) > 0
-              and bool(np.isfinite(table).all()) and bool(np.isin(table[:, 0], (0, 1)).all()))
+    usable = (
+        table.shape[1] == input_dim + 1
+        and len(table) > 0
+        and bool(np.isfinite(table).all())
+        and bool(np.isin(table[:, 0], (0, 1)).all())
+    )
     return table if usable else None
 
 
@@ -211,8 +221,11 @@ def shuffled_batches(scaled: Any, y: Any, order: Any, batch_size: int) -> Any:
     """Minibatches in ``order``: one gather per epoch, then views (no per-step indexing)."""
     import torch
 
-    return zip(torch.split(scaled.index_select(0, order), batch_size),
-               torch.split(y.index_select(0, order), batch_size), strict=True)
+    return zip(
+        torch.split(scaled.index_select(0, order), batch_size),
+        torch.split(y.index_select(0, order), batch_size),
+        strict=True,
+    )
 
 
 def train_model(
@@ -234,8 +247,9 @@ def train_model(
     shuffle = torch.Generator().manual_seed(args.seed)  # minibatch order
     x = torch.from_numpy(features)
     y = torch.from_numpy(labels).unsqueeze(1)  # [N, 1], the shape of the logits
-    model = MoonClassifier(args.input_dim, args.hidden_dim, args.output_dim,
-                           num_hidden_layers=args.num_hidden_layers)
+    model = MoonClassifier(
+        args.input_dim, args.hidden_dim, args.output_dim, num_hidden_layers=args.num_hidden_layers
+    )
     model.fit_scaling(x)
     scaled = model.scale(x)  # once, not per minibatch: elementwise, so the same numbers
     optimizer = Adam(model.parameters(), lr=args.lr)
@@ -266,9 +280,14 @@ def model_config(args: argparse.Namespace, history: list[dict[str, float]], n: i
         "output_dim": args.output_dim,
         "num_hidden_layers": args.num_hidden_layers,
         "training": {
-            "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-            "seed": args.seed, "optimizer": "Adam", "lr_schedule": "OneCycleLR",
-            "loss": "BCEWithLogitsLoss", "num_examples": n,
+            "epochs": args.epochs,
+            "lr": args.lr,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "optimizer": "Adam",
+            "lr_schedule": "OneCycleLR",
+            "loss": "BCEWithLogitsLoss",
+            "num_examples": n,
             "final_train_loss": history[-1]["train_loss"],
             "final_train_accuracy": history[-1]["train_accuracy"],
             "torch_version": torch.__version__,
@@ -283,8 +302,10 @@ def save_artifacts(model: Any, config: dict, model_dir: Path) -> None:
     source = Path(__file__).resolve().parent
     missing = [name for name in SERVING_FILES if not (source / name).is_file()]
     if missing:
-        raise TrainingError(f"{', '.join(missing)} missing beside train.py in {source}; "
-                            f"the source directory must ship the serving code")
+        raise TrainingError(
+            f"{', '.join(missing)} missing beside train.py in {source}; "
+            f"the source directory must ship the serving code"
+        )
     code_dir = model_dir / "code"
     code_dir.mkdir(parents=True, exist_ok=True)
     state = model.state_dict()  # an OrderedDict with _metadata: keep it, as before

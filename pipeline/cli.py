@@ -154,9 +154,7 @@ def _add_settings_flags(where: argparse._ArgumentGroup) -> None:
         metavar="PATH",
         help="pipeline config YAML (default: config/pipeline.yaml)",
     )
-    where.add_argument(
-        "--target", choices=TARGETS, help="where to run (default: from config)"
-    )
+    where.add_argument("--target", choices=TARGETS, help="where to run (default: from config)")
     where.add_argument("--region", help="AWS region")
     where.add_argument("--bucket", help="S3 bucket for code and data (sagemaker target)")
     where.add_argument(
@@ -301,8 +299,9 @@ def run_management(args: argparse.Namespace, cfg: Any, target: Target, console: 
     """The one-shot commands: list, describe, invoke, delete."""
     notes = getattr(target, "notes", ())
     if args.list_executions:
-        console.executions(target.list_executions(cfg.pipeline.name),
-                           _defaults(target, cfg.pipeline.name))
+        console.executions(
+            target.list_executions(cfg.pipeline.name), _defaults(target, cfg.pipeline.name)
+        )
     elif args.describe_execution is not None:
         console.described(target.describe_execution(args.describe_execution), notes)
     elif args.stop is not None:

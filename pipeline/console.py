@@ -63,8 +63,14 @@ class Console:
     def upserted(self, pipeline_name: str, target_name: str, result: UpsertResult) -> None:
         """Result of --upsert without --start: stored, or unchanged (nothing written)."""
         if self.json_mode:
-            self.emit_json({"pipeline_name": pipeline_name, "pipeline_arn": result.pipeline_arn,
-                            "changed": result.changed, "version": result.version})
+            self.emit_json(
+                {
+                    "pipeline_name": pipeline_name,
+                    "pipeline_arn": result.pipeline_arn,
+                    "changed": result.changed,
+                    "version": result.version,
+                }
+            )
         else:
             self._print(upsert_line(pipeline_name, target_name, result), self.out)
 
@@ -95,14 +101,23 @@ class Console:
         parameters that differ from the definition's defaults, so runs tell themselves apart."""
         defaults = defaults or {}
         if self.json_mode:
-            self.emit_json([
-                {**s.to_json_dict(), "changed_parameters": changed_parameters(s, defaults)}
-                for s in summaries])
+            self.emit_json(
+                [
+                    {**s.to_json_dict(), "changed_parameters": changed_parameters(s, defaults)}
+                    for s in summaries
+                ]
+            )
             return
         rows = [
-            (s.execution_id, s.status, _when(s.started_at), _duration(s),
-             _fmt(s.metrics["accuracy"]) if "accuracy" in s.metrics else "",
-             _pairs(changed_parameters(s, defaults)), s.failure_reason or "")
+            (
+                s.execution_id,
+                s.status,
+                _when(s.started_at),
+                _duration(s),
+                _fmt(s.metrics["accuracy"]) if "accuracy" in s.metrics else "",
+                _pairs(changed_parameters(s, defaults)),
+                s.failure_reason or "",
+            )
             for s in summaries
         ]
         header = ("EXECUTION", "STATUS", "STARTED", "DURATION", "ACCURACY", "CHANGED", "FAILURE")
@@ -115,11 +130,18 @@ class Console:
             self.emit_json({**comparison.to_json_dict(), "report": str(path)})
             return
         ids = comparison.execution_ids
-        rows = [(name, *(str(v) for v in values))
-                for name, values in comparison.differing.items()]
-        rows += [(name, *(("" if v is None else _fmt(v)) + ("*" if i in comparison.best.get(
-            name, []) else "") for i, v in enumerate(values)))
-            for name, values in comparison.metrics.items()]
+        rows = [(name, *(str(v) for v in values)) for name, values in comparison.differing.items()]
+        rows += [
+            (
+                name,
+                *(
+                    ("" if v is None else _fmt(v))
+                    + ("*" if i in comparison.best.get(name, []) else "")
+                    for i, v in enumerate(values)
+                ),
+            )
+            for name, values in comparison.metrics.items()
+        ]
         self._table(("", *ids), rows)
         print(comparison.verdict, file=self.out)
         print(str(path), file=self.out, flush=True)
@@ -197,17 +219,21 @@ def upsert_line(pipeline_name: str, target_name: str, result: UpsertResult) -> s
         stored = f" as {version}" if version else ""
         return f"pipeline {pipeline_name} stored on {target_name}{stored}: {result.pipeline_arn}"
     held = f"{version} is" if version else "it already holds"
-    return (f"pipeline {pipeline_name} unchanged on {target_name} ({held} this definition; "
-            f"nothing written): {result.pipeline_arn}")
+    return (
+        f"pipeline {pipeline_name} unchanged on {target_name} ({held} this definition; "
+        f"nothing written): {result.pipeline_arn}"
+    )
 
 
 def changed_parameters(summary: ExecutionSummary, defaults: Mapping[str, Any]) -> dict[str, Any]:
     """The execution's parameters whose value differs from the definition's default."""
+
     def differs(name: str, value: Any) -> bool:
         default = defaults.get(name)
         if isinstance(value, (int, float)) and isinstance(default, (int, float)):
             return float(value) != float(default)
         return value != default
+
     return {k: v for k, v in summary.parameters.items() if k in defaults and differs(k, v)}
 
 

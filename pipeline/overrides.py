@@ -47,7 +47,8 @@ def coerce_value(name: str, type_name: str, raw: Any) -> ParamValue:
     if value is None:
         raise ParameterError(
             f"parameter {name} is {type_name}; {raw!r} is not a valid {type_name.lower()} "
-            f"value (expected {_EXPECTED[type_name]})")
+            f"value (expected {_EXPECTED[type_name]})"
+        )
     return value
 
 

@@ -39,7 +39,12 @@ def cli(store: Path, *flags: str, code: str | None = None) -> subprocess.Complet
     head = ["-c", code] if code else ["run_pipeline.py"]
     return subprocess.run(
         [sys.executable, *head, "--target", "local", "--store", str(store), *flags],
-        capture_output=True, text=True, cwd=REPO, env=env, check=False, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        check=False,
+        timeout=300,
     )
 
 
@@ -70,9 +75,15 @@ def first(store: Path) -> dict[str, Any]:
 def test_fresh_run_succeeds_through_the_endpoint(first: dict[str, Any]) -> None:
     assert first["status"] == "Succeeded" and first["failure_reason"] is None
     assert [s["name"] for s in first["steps"]] == [
-        "PrepareMoonData", "TrainMoonClassifier", "EvaluateMoonClassifier", "CheckAccuracy",
-        "RegisterMoonModel-RegisterModel", "CreateMoonModel-CreateModel", "MoonEndpointConfig",
-        "DeployMoonEndpoint"]
+        "PrepareMoonData",
+        "TrainMoonClassifier",
+        "EvaluateMoonClassifier",
+        "CheckAccuracy",
+        "RegisterMoonModel-RegisterModel",
+        "CreateMoonModel-CreateModel",
+        "MoonEndpointConfig",
+        "DeployMoonEndpoint",
+    ]
     assert not any(s["cache_hit"] for s in first["steps"])
     assert first["metrics"]["accuracy"] >= 0.92
     assert first["model_package_arn"].endswith(":model-package/moonpipe-models/1")
@@ -92,10 +103,15 @@ def test_endpoint_predictions_reproduce_the_reported_accuracy(
     features, labels = _test_rows(store)
     body = "\n".join(",".join(repr(v) for v in row) for row in features).encode()
     runtime = boto3.client(
-        "sagemaker-runtime", endpoint_url=first["endpoint"]["url"], region_name="us-east-1",
-        aws_access_key_id="local-test", aws_secret_access_key="local-test")
-    answer = runtime.invoke_endpoint(EndpointName=ENDPOINT, ContentType="text/csv",
-                                     Accept="application/json", Body=body)
+        "sagemaker-runtime",
+        endpoint_url=first["endpoint"]["url"],
+        region_name="us-east-1",
+        aws_access_key_id="local-test",
+        aws_secret_access_key="local-test",
+    )
+    answer = runtime.invoke_endpoint(
+        EndpointName=ENDPOINT, ContentType="text/csv", Accept="application/json", Body=body
+    )
     assert answer["ContentType"] == "application/json"
     probabilities = np.asarray(json.loads(answer["Body"].read()))
     accuracy = float(np.mean(np.round(probabilities) == np.asarray(labels)))
@@ -103,8 +119,9 @@ def test_endpoint_predictions_reproduce_the_reported_accuracy(
 
 
 def _post(url: str, body: bytes, content_type: str) -> tuple[int, str]:
-    request = urllib.request.Request(f"{url}/invocations", data=body, method="POST",
-                                     headers={"Content-Type": content_type})
+    request = urllib.request.Request(
+        f"{url}/invocations", data=body, method="POST", headers={"Content-Type": content_type}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read().decode()

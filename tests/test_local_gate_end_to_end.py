@@ -25,7 +25,12 @@ def cli(store: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     return subprocess.run(
         [sys.executable, "run_pipeline.py", "--target", "local", "--store", str(store), *flags],
-        capture_output=True, text=True, cwd=REPO, env=env, check=False, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        check=False,
+        timeout=300,
     )
 
 
@@ -45,37 +50,56 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.mark.parametrize(
     ("param", "starts", "ends"),
     [
-        ("TrainingInstanceType=ml.m5.larg",
-         "error: --param TrainingInstanceType=ml.m5.larg: step TrainMoonClassifier, "
-         "ResourceConfig.InstanceType: 'ml.m5.larg' is not one of ml.m5.large, ",
-         " values) (SageMaker's CreateTrainingJob)"),
-        ("ProcessingInstanceType=ml.p4d.24xlarge",
-         "error: --param ProcessingInstanceType=ml.p4d.24xlarge: step PrepareMoonData, "
-         "ProcessingResources.ClusterConfig.InstanceType: 'ml.p4d.24xlarge' is not one of ",
-         " values) (SageMaker's CreateProcessingJob)"),
-        ("EndpointInstanceType=ml.t3.medium",
-         "error: --param EndpointInstanceType=ml.t3.medium: step MoonEndpointConfig, "
-         "ProductionVariants[0].InstanceType: 'ml.t3.medium' is not one of ",
-         " values) (SageMaker's CreateEndpointConfig)"),
-        ("ModelApprovalStatus=approved",
-         "error: --param ModelApprovalStatus=approved: step RegisterMoonModel-RegisterModel, "
-         "ModelApprovalStatus: 'approved' is not one of Approved, Rejected, "
-         "PendingManualApproval (SageMaker's CreateModelPackage)", ""),
-        (f"EndpointName={LONG_NAME}",
-         f"error: --param EndpointName={LONG_NAME}: step MoonEndpointConfig, "
-         f"EndpointConfigName: '{LONG_NAME}-config-",
-         "' is 80 characters; at most 63 allowed (SageMaker's CreateEndpointConfig)"),
-        ("EndpointName=moon_endpoint",
-         "error: --param EndpointName=moon_endpoint: step MoonEndpointConfig, "
-         "EndpointConfigName: 'moon_endpoint-config-",
-         "' does not match the pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} "
-         "(SageMaker's CreateEndpointConfig)"),
-        ("HiddenDim=1_0",
-         "error: parameter HiddenDim is Integer; '1_0' is not a valid integer value "
-         "(expected digits with an optional sign, e.g. 40 or -3)", ""),
-        ("LearningRate=nan",
-         "error: parameter LearningRate is Float; 'nan' is not a valid float value "
-         "(expected a finite decimal number, e.g. 0.05, 5e-2 or 3)", ""),
+        (
+            "TrainingInstanceType=ml.m5.larg",
+            "error: --param TrainingInstanceType=ml.m5.larg: step TrainMoonClassifier, "
+            "ResourceConfig.InstanceType: 'ml.m5.larg' is not one of ml.m5.large, ",
+            " values) (SageMaker's CreateTrainingJob)",
+        ),
+        (
+            "ProcessingInstanceType=ml.p4d.24xlarge",
+            "error: --param ProcessingInstanceType=ml.p4d.24xlarge: step PrepareMoonData, "
+            "ProcessingResources.ClusterConfig.InstanceType: 'ml.p4d.24xlarge' is not one of ",
+            " values) (SageMaker's CreateProcessingJob)",
+        ),
+        (
+            "EndpointInstanceType=ml.t3.medium",
+            "error: --param EndpointInstanceType=ml.t3.medium: step MoonEndpointConfig, "
+            "ProductionVariants[0].InstanceType: 'ml.t3.medium' is not one of ",
+            " values) (SageMaker's CreateEndpointConfig)",
+        ),
+        (
+            "ModelApprovalStatus=approved",
+            "error: --param ModelApprovalStatus=approved: step RegisterMoonModel-RegisterModel, "
+            "ModelApprovalStatus: 'approved' is not one of Approved, Rejected, "
+            "PendingManualApproval (SageMaker's CreateModelPackage)",
+            "",
+        ),
+        (
+            f"EndpointName={LONG_NAME}",
+            f"error: --param EndpointName={LONG_NAME}: step MoonEndpointConfig, "
+            f"EndpointConfigName: '{LONG_NAME}-config-",
+            "' is 80 characters; at most 63 allowed (SageMaker's CreateEndpointConfig)",
+        ),
+        (
+            "EndpointName=moon_endpoint",
+            "error: --param EndpointName=moon_endpoint: step MoonEndpointConfig, "
+            "EndpointConfigName: 'moon_endpoint-config-",
+            "' does not match the pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} "
+            "(SageMaker's CreateEndpointConfig)",
+        ),
+        (
+            "HiddenDim=1_0",
+            "error: parameter HiddenDim is Integer; '1_0' is not a valid integer value "
+            "(expected digits with an optional sign, e.g. 40 or -3)",
+            "",
+        ),
+        (
+            "LearningRate=nan",
+            "error: parameter LearningRate is Float; 'nan' is not a valid float value "
+            "(expected a finite decimal number, e.g. 0.05, 5e-2 or 3)",
+            "",
+        ),
     ],
 )
 def test_start_refuses_what_sagemaker_refuses_with_nothing_started_or_registered(

@@ -298,8 +298,11 @@ def test_upsert_start_wait_json_is_one_document_with_progress_on_stderr(
     ("changes", "line"),
     [
         (True, f"pipeline moonpipe stored on local as version 3: {ARN}"),
-        (False, f"pipeline moonpipe unchanged on local (version 3 is this definition; "
-                f"nothing written): {ARN}"),
+        (
+            False,
+            f"pipeline moonpipe unchanged on local (version 3 is this definition; "
+            f"nothing written): {ARN}",
+        ),
     ],
 )
 def test_upsert_says_whether_it_stored_a_version(
@@ -308,8 +311,10 @@ def test_upsert_says_whether_it_stored_a_version(
     world.target.upsert_changes = changes
     assert run(["--upsert"], capsys) == (0, line + "\n", "")
     code, out, _ = run(["--upsert", "--json"], capsys)
-    assert (code, json.loads(out)) == (0, {"pipeline_name": "moonpipe", "pipeline_arn": ARN,
-                                           "changed": changes, "version": 3})
+    assert (code, json.loads(out)) == (
+        0,
+        {"pipeline_name": "moonpipe", "pipeline_arn": ARN, "changed": changes, "version": 3},
+    )
     code, out, err = run(["--upsert", "--start", "--json"], capsys)
     assert code == 0 and err.splitlines()[0] == line
 
@@ -478,7 +483,8 @@ def test_sigterm_is_ctrl_c_only_while_main_runs(
     assert run_pipeline.main(["--list-executions", *store]) == 0
     codes: list[int] = []
     worker = threading.Thread(
-        target=lambda: codes.append(run_pipeline.main(["--list-executions", *store])))
+        target=lambda: codes.append(run_pipeline.main(["--list-executions", *store]))
+    )
     worker.start()
     worker.join()
     assert seen[0] is run_pipeline._terminate_like_ctrl_c
@@ -534,8 +540,12 @@ def test_a_second_upsert_changes_nothing_and_a_changed_one_stores_a_version(
     store = str(tmp_path / "store")
     code, out, err = finish(start_cli(["--upsert", "--store", store, "--json"]))
     assert code == 0, err
-    assert json.loads(out) == {"pipeline_name": "moonpipe", "pipeline_arn": LOCAL_ARN,
-                               "changed": True, "version": 1}
+    assert json.loads(out) == {
+        "pipeline_name": "moonpipe",
+        "pipeline_arn": LOCAL_ARN,
+        "changed": True,
+        "version": 1,
+    }
     before = objects_state(tmp_path / "store")
     assert len(before) == 3  # two scripts and sourcedir.tar.gz
     assert finish(start_cli(["--upsert", "--store", store])) == (
@@ -585,8 +595,15 @@ def without_aws(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def run_clean(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-    done = subprocess.run([sys.executable, str(REPO / "run_pipeline.py"), *argv], cwd=REPO,
-                          env=env, capture_output=True, text=True, check=False, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "run_pipeline.py"), *argv],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
     return done.returncode, done.stdout, done.stderr
 
 
@@ -602,8 +619,15 @@ def test_a_missing_aws_profile_is_one_line_saying_how_to_fix(tmp_path: Path) -> 
 
 
 def test_a_region_without_the_images_is_one_config_line(tmp_path: Path) -> None:
-    argv = ["--target", "sagemaker", "--region", "ap-southeast-7", "--role-arn", ROLE_ARN,
-            "--definition"]
+    argv = [
+        "--target",
+        "sagemaker",
+        "--region",
+        "ap-southeast-7",
+        "--role-arn",
+        ROLE_ARN,
+        "--definition",
+    ]
     assert run_clean(argv, without_aws(tmp_path)) == (
         2,
         "",
@@ -616,16 +640,28 @@ def test_a_region_without_the_images_is_one_config_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--invoke", "bad_name!", "--data", "{data}"], "invalid endpoint name 'bad_name!': use "
-         "1-63 letters, digits and hyphens, starting with a letter or digit"),
-        (["--delete-endpoint", "bad_name!"], "invalid endpoint name 'bad_name!': use 1-63 "
-         "letters, digits and hyphens, starting with a letter or digit"),
-        (["--invoke", "nosuch", "--data", "{data}"], "endpoint 'nosuch' does not exist; run "
-         "--list-endpoints to see the endpoints there are"),
-        (["--delete-endpoint", "nosuch"], "endpoint 'nosuch' does not exist; run "
-         "--list-endpoints to see the endpoints there are"),
-        (["--invoke", "nosuch", "--data", "{missing}"], "--data {missing}: cannot read it (No "
-         "such file or directory); give a CSV file or -"),
+        (
+            ["--invoke", "bad_name!", "--data", "{data}"],
+            "invalid endpoint name 'bad_name!': use "
+            "1-63 letters, digits and hyphens, starting with a letter or digit",
+        ),
+        (
+            ["--delete-endpoint", "bad_name!"],
+            "invalid endpoint name 'bad_name!': use 1-63 "
+            "letters, digits and hyphens, starting with a letter or digit",
+        ),
+        (
+            ["--invoke", "nosuch", "--data", "{data}"],
+            "endpoint 'nosuch' does not exist; run --list-endpoints to see the endpoints there are",
+        ),
+        (
+            ["--delete-endpoint", "nosuch"],
+            "endpoint 'nosuch' does not exist; run --list-endpoints to see the endpoints there are",
+        ),
+        (
+            ["--invoke", "nosuch", "--data", "{missing}"],
+            "--data {missing}: cannot read it (No such file or directory); give a CSV file or -",
+        ),
     ],
 )
 def test_endpoint_usage_errors_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:
@@ -637,9 +673,7 @@ def test_endpoint_usage_errors_exit_2(tmp_path: Path, argv: list[str], message: 
 
 
 @pytest.mark.parametrize("argv", [["--list-executions", "--json"], ["--list-endpoints"]])
-def test_output_into_a_pipe_whose_reader_left_ends_quietly(
-    tmp_path: Path, argv: list[str]
-) -> None:
+def test_output_into_a_pipe_whose_reader_left_ends_quietly(tmp_path: Path, argv: list[str]) -> None:
     proc = start_cli([*argv, "--store", str(tmp_path / "store")], **without_aws(tmp_path))
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()  # like `| head` having read its lines and exited

@@ -100,8 +100,11 @@ def import_sdk() -> None:
     botocore.session.create_loader = _shared_loader
     # The JumpStart session reads AWS_PROFILE too: a profile that does not exist (yet) must
     # not stop an offline build, which never uses credentials.
-    offline = {"AWS_EC2_METADATA_DISABLED": "true", "AWS_PROFILE": None,
-               "AWS_DEFAULT_PROFILE": None}
+    offline = {
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_PROFILE": None,
+        "AWS_DEFAULT_PROFILE": None,
+    }
     with _scoped_environ(offline):
         import sagemaker.workflow.pipeline_context  # noqa: F401
 

@@ -40,8 +40,11 @@ OPERATIONS = {
 }
 # Members the pipeline service generates when a step runs, so a step's Arguments omit them.
 # Any valid name stands in: the service's own choice is valid by construction.
-GENERATED_MEMBERS = {"Processing": "ProcessingJobName", "Training": "TrainingJobName",
-                     "Model": "ModelName"}
+GENERATED_MEMBERS = {
+    "Processing": "ProcessingJobName",
+    "Training": "TrainingJobName",
+    "Model": "ModelName",
+}
 GENERATED_NAME = "pipelines-generated-name"
 _ENUM_SHOWN = 8
 _NEAREST = 3
@@ -60,8 +63,9 @@ class Violation:
         return f"{self.field}: {self.problem}"
 
 
-def request_violations(step_type: str, step_name: str, args: Mapping[str, Any],
-                       execution_id: str) -> list[Violation]:
+def request_violations(
+    step_type: str, step_name: str, args: Mapping[str, Any], execution_id: str
+) -> list[Violation]:
     """What SageMaker would refuse in the request this step sends (empty: accepted).
 
     Pending values (step properties not known yet) are skipped; everything else is checked.
@@ -76,8 +80,9 @@ def request_violations(step_type: str, step_name: str, args: Mapping[str, Any],
     return found.items
 
 
-def with_service_members(step_type: str, step_name: str, args: Mapping[str, Any],
-                         execution_id: str) -> dict[str, Any]:
+def with_service_members(
+    step_type: str, step_name: str, args: Mapping[str, Any], execution_id: str
+) -> dict[str, Any]:
     """The request as the service completes it: generated names added, derived names suffixed."""
     request = dict(args)
     if step_type in GENERATED_MEMBERS:
@@ -95,12 +100,17 @@ def request_rejection(spec: StepSpec, args: Mapping[str, Any], execution_id: str
     if not violations:
         return None
     more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-    return (f"SageMaker's {OPERATIONS[spec.step_type]} would refuse this request: "
-            f"{violations[0]}{more}")
+    return (
+        f"SageMaker's {OPERATIONS[spec.step_type]} would refuse this request: {violations[0]}{more}"
+    )
 
 
-def check_start(plan: Plan, values: Mapping[str, Any], overrides: Mapping[str, Any],
-                variables: Mapping[str, str]) -> None:
+def check_start(
+    plan: Plan,
+    values: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+    variables: Mapping[str, str],
+) -> None:
     """Before an execution exists: refuse parameter values SageMaker would refuse.
 
     Every step's request is resolved with parameters and Execution.* variables only (fields
@@ -118,22 +128,24 @@ def check_start(plan: Plan, values: Mapping[str, Any], overrides: Mapping[str, A
             args = resolve(dict(spec.arguments), scope)
         except UnresolvedReference:
             continue  # refused with its reason when the step runs
-        violations = request_violations(spec.step_type, spec.name, args,
-                                        variables["PipelineExecutionId"])
+        violations = request_violations(
+            spec.step_type, spec.name, args, variables["PipelineExecutionId"]
+        )
         if violations:
             raise _start_error(spec, violations[0], values, overrides)
 
 
-def _start_error(spec: StepSpec, violation: Violation, values: Mapping[str, Any],
-                 overrides: Mapping[str, Any]) -> ConfigError:
-    where = (f"step {spec.name}, {violation} "
-             f"(SageMaker's {OPERATIONS[spec.step_type]})")
+def _start_error(
+    spec: StepSpec, violation: Violation, values: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> ConfigError:
+    where = f"step {spec.name}, {violation} (SageMaker's {OPERATIONS[spec.step_type]})"
     names = parameters_behind(spec.arguments, violation.field)
     if not names:
         return ConfigError(f"pipeline definition: {where}; fix the pipeline and --upsert it")
     given = [f"--param {n}={_plain(overrides[n])}" for n in names if n in overrides]
-    defaults = [f"parameter {n}={_plain(values[n])} (its default)"
-                for n in names if n not in overrides]
+    defaults = [
+        f"parameter {n}={_plain(values[n])} (its default)" for n in names if n not in overrides
+    ]
     return ParameterError(f"{', '.join(given + defaults)}: {where}")
 
 
@@ -160,12 +172,12 @@ def _raw_at(value: Any, field: str) -> Any:
             return value
         index = re.match(r"\[(\d+)\]", rest)
         if index and isinstance(value, list) and int(index.group(1)) < len(value):
-            value, rest = value[int(index.group(1))], rest[index.end():]
+            value, rest = value[int(index.group(1))], rest[index.end() :]
             continue
         key = _longest_key(value, rest.removeprefix("."))
         if key is None:
             return _MISSING
-        value, rest = value[key], rest.removeprefix(".")[len(key):]
+        value, rest = value[key], rest.removeprefix(".")[len(key) :]
     return value
 
 
@@ -177,8 +189,11 @@ def _longest_key(value: Any, path: str) -> str | None:
 
 
 def _is_expression(value: Any) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and (
-        "Get" in value or "Std:Join" in value or "Std:JsonGet" in value)
+    return (
+        isinstance(value, dict)
+        and len(value) == 1
+        and ("Get" in value or "Std:Join" in value or "Std:JsonGet" in value)
+    )
 
 
 @functools.cache
@@ -192,8 +207,9 @@ def _service_model() -> Any:
     from botocore.loaders import Loader
     from botocore.model import ServiceModel
 
-    loader = Loader(include_default_search_paths=False,
-                    extra_search_paths=[Loader.BUILTIN_DATA_PATH])
+    loader = Loader(
+        include_default_search_paths=False, extra_search_paths=[Loader.BUILTIN_DATA_PATH]
+    )
     return ServiceModel(loader.load_service_model("sagemaker", "service-2"), "sagemaker")
 
 
@@ -294,19 +310,26 @@ def _problem(reason: str, details: Mapping[str, Any]) -> str:
         "invalid range": lambda: f"{value} is below the minimum {limit}",
         "invalid length": lambda: f"has length {value}; at least {limit} required",
         "pattern mismatch": lambda: (
-            f"{_show(value)} does not match the pattern {details['pattern']}"),
+            f"{_show(value)} does not match the pattern {details['pattern']}"
+        ),
     }
     return problems.get(reason, lambda: f"is invalid ({reason})")()
 
 
 def _show(value: Any) -> str:
     text = repr(value)
-    return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS - 1]}…"
+    return text if len(text) <= _SHOWN_CHARS else f"{text[: _SHOWN_CHARS - 1]}…"
 
 
 def _types(valid: list[str]) -> str:
-    words = {"str": "a string", "int": "an integer", "float": "a number", "dict": "an object",
-             "list": "a list", "bool": "true or false"}
+    words = {
+        "str": "a string",
+        "int": "an integer",
+        "float": "a number",
+        "dict": "an object",
+        "list": "a list",
+        "bool": "true or false",
+    }
     names = [re.sub(r"<class '([\w.]+)'>", r"\1", v) for v in valid]
     return " or ".join(dict.fromkeys(words[n] for n in names if n in words)) or ", ".join(names)
 

@@ -68,8 +68,9 @@ def lookup(path: Path, expire_after: str | None, moment: datetime) -> CacheEntry
     if not path.is_file():
         return None
     data = read_json(path)
-    entry = CacheEntry(data["execution_id"], datetime.fromisoformat(data["ended_at"]),
-                       data["properties"])
+    entry = CacheEntry(
+        data["execution_id"], datetime.fromisoformat(data["ended_at"]), data["properties"]
+    )
     if expire_after and moment - entry.ended_at > parse_duration(expire_after):
         return None
     return entry
@@ -77,5 +78,11 @@ def lookup(path: Path, expire_after: str | None, moment: datetime) -> CacheEntry
 
 def remember(path: Path, entry: CacheEntry) -> None:
     """Record a successful run; a later one with the same key replaces it (newest wins)."""
-    write_json(path, {"execution_id": entry.execution_id, "ended_at": entry.ended_at.isoformat(),
-                      "properties": entry.properties})
+    write_json(
+        path,
+        {
+            "execution_id": entry.execution_id,
+            "ended_at": entry.ended_at.isoformat(),
+            "properties": entry.properties,
+        },
+    )

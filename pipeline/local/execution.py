@@ -36,10 +36,14 @@ class ExecutionIdentity:
 
     def variables(self) -> dict[str, str]:
         """The values ``{"Get": "Execution.X"}`` resolves to."""
-        return {"PipelineName": self.pipeline_name, "PipelineArn": self.pipeline_arn,
-                "PipelineExecutionId": self.execution_id,
-                "PipelineExecutionArn": self.execution_arn, "StartDateTime": self.start,
-                "CurrentDateTime": self.start}
+        return {
+            "PipelineName": self.pipeline_name,
+            "PipelineArn": self.pipeline_arn,
+            "PipelineExecutionId": self.execution_id,
+            "PipelineExecutionArn": self.execution_arn,
+            "StartDateTime": self.start,
+            "CurrentDateTime": self.start,
+        }
 
 
 def unsupported_step_types(plan: Plan, handlers: Mapping[str, Handler] = HANDLERS) -> list[str]:
@@ -63,22 +67,37 @@ def run_execution(
     produced: dict[str, Mapping[str, Any]] = {}
 
     def context(step_name: str) -> StepContext:
-        return StepContext(store_root, objects, region, identity.pipeline_name,
-                           identity.execution_id, exec_dir / "jobs" / step_name,
-                           exec_dir / "logs" / f"{step_name}.log", on_line)
+        return StepContext(
+            store_root,
+            objects,
+            region,
+            identity.pipeline_name,
+            identity.execution_id,
+            exec_dir / "jobs" / step_name,
+            exec_dir / "logs" / f"{step_name}.log",
+            on_line,
+        )
 
     def persist(record: StepRecord) -> None:
         records.save_step(identity.execution_id, record, produced.get(record.name))
         on_step(record)
 
-    scope = Scope(parameters=dict(parameters), execution=identity.variables(),
-                  read_json=lambda uri: _read_json(objects, uri))
+    scope = Scope(
+        parameters=dict(parameters),
+        execution=identity.variables(),
+        read_json=lambda uri: _read_json(objects, uri),
+    )
     execute = _executor(handlers, context, records, identity, produced)
     return run_plan(plan, scope, execute, persist)
 
 
-def _executor(handlers: Mapping[str, Handler], context: Any, records: Records,
-              identity: ExecutionIdentity, produced: dict[str, Mapping[str, Any]]) -> Executor:
+def _executor(
+    handlers: Mapping[str, Handler],
+    context: Any,
+    records: Records,
+    identity: ExecutionIdentity,
+    produced: dict[str, Mapping[str, Any]],
+) -> Executor:
     def execute(spec: StepSpec, args: dict[str, Any], scope: Scope) -> StepOutcome:
         rejection = request_rejection(spec, args, identity.execution_id)
         if rejection is not None:
@@ -89,14 +108,19 @@ def _executor(handlers: Mapping[str, Handler], context: Any, records: Records,
             hit = cache.lookup(entry_path, spec.cache_config.get("ExpireAfter"), now())
             if hit is not None:
                 produced[spec.name] = hit.properties
-                return StepOutcome("Succeeded", hit.properties, cache_hit=True,
-                                   metadata={"SourceExecutionId": hit.execution_id})
+                return StepOutcome(
+                    "Succeeded",
+                    hit.properties,
+                    cache_hit=True,
+                    metadata={"SourceExecutionId": hit.execution_id},
+                )
         outcome = handlers[spec.step_type](spec, args, context(spec.name))
         if outcome.status == "Succeeded":
             outcome = replace(outcome, properties=_with_property_files(spec, outcome.properties))
             if entry_path is not None:
-                cache.remember(entry_path, cache.CacheEntry(identity.execution_id, now(),
-                                                            outcome.properties))
+                cache.remember(
+                    entry_path, cache.CacheEntry(identity.execution_id, now(), outcome.properties)
+                )
         produced[spec.name] = outcome.properties
         return outcome
 

@@ -51,8 +51,10 @@ def runner_claim(records: Records, data: dict[str, Any]) -> Iterator[None]:
     """Hold the execution's runner lock for the block, recording who holds it first."""
     with try_lock(_lock_path(records, data["execution_id"])) as acquired:
         if not acquired:
-            raise MoonpipeError(f"execution {data['execution_id']} is already being run by "
-                                "another process; follow it with --describe-execution")
+            raise MoonpipeError(
+                f"execution {data['execution_id']} is already being run by "
+                "another process; follow it with --describe-execution"
+            )
         data.update(ran=True, runner=owner_of_this_process())
         records.save_execution(data)
         yield
@@ -88,9 +90,11 @@ def settle(records: Records, execution_id: str) -> dict[str, Any]:
         if data.get("status") in RUNNING:
             pid = data["runner"].get("pid")
             status, reason = interrupted_outcome(
-                records, execution_id,
+                records,
+                execution_id,
                 f"the process running this execution (pid {pid}) ended before it finished "
-                "(killed?)")
+                "(killed?)",
+            )
             close_execution(records, data, status, reason)
     return data
 
@@ -101,9 +105,12 @@ def stop(records: Records, execution_id: str, grace_s: float = STOP_GRACE_S) -> 
     if data.get("status") not in RUNNING:
         raise ExecutionNotStoppableError(
             f"cannot stop execution {execution_id}: it is already {data.get('status')} "
-            "(only an Executing execution can be stopped)")
-    write_json(records.execution_dir(execution_id) / STOP_FILE,
-               {"requested_at": now().isoformat(), "by": owner_of_this_process()})
+            "(only an Executing execution can be stopped)"
+        )
+    write_json(
+        records.execution_dir(execution_id) / STOP_FILE,
+        {"requested_at": now().isoformat(), "by": owner_of_this_process()},
+    )
     if not data.get("runner"):  # recorded by --start but never run: nothing to signal
         close_execution(records, data, "Stopped", "stopped by --stop before it ran")
         return

@@ -34,8 +34,16 @@ _SHELL_OPTIONS = re.compile(r"-[eux]+")
 
 # Variables that make an interpreter or the loader read code from the paths they name.
 CODE_PATH_VARIABLES = (
-    "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONEXECUTABLE",
-    "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "BASH_ENV", "ENV",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "PYTHONUSERBASE",
+    "PYTHONEXECUTABLE",
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "LD_AUDIT",
+    "BASH_ENV",
+    "ENV",
 )
 
 
@@ -71,11 +79,13 @@ def program_file(program: str, code_dir: Path) -> Path:
     if not real.is_relative_to(_resolve(code_dir)):
         raise SandboxError(
             f"{where} is a link to {real}, outside the job's code folder; "
-            "ship the script itself in the source directory")
+            "ship the script itself in the source directory"
+        )
     if not real.is_file():
         raise SandboxError(
             f"{where} is not a file in the source directory unpacked to {CONTAINER_ROOT}/code; "
-            "check the entry point's name")
+            "check the entry point's name"
+        )
     return real
 
 
@@ -86,8 +96,10 @@ def check_command(argv: Sequence[str], job_root: Path) -> None:
     container paths: an interpreter (python, python3, sh, bash), the options allowed for
     it, then a script under /opt/ml that does not lead out of the job folder by a link.
     """
-    fix = (f"locally a processing job runs an interpreter and a script under {CONTAINER_ROOT} "
-           f"(e.g. python3 {CONTAINER_ROOT}/processing/input/code/<file>)")
+    fix = (
+        f"locally a processing job runs an interpreter and a script under {CONTAINER_ROOT} "
+        f"(e.g. python3 {CONTAINER_ROOT}/processing/input/code/<file>)"
+    )
     if not argv:
         raise SandboxError("AppSpecification has no ContainerEntrypoint to run")
     interpreter, rest = str(argv[0]), [str(a) for a in argv[1:]]
@@ -98,7 +110,8 @@ def check_command(argv: Sequence[str], job_root: Path) -> None:
         if not options.fullmatch(rest[0]):
             raise SandboxError(
                 f"processing entrypoint passes {rest[0]!r} to {interpreter}, which runs code "
-                f"that is not a file in the job's folder; {fix}")
+                f"that is not a file in the job's folder; {fix}"
+            )
         rest.pop(0)
     if not rest:
         raise SandboxError(f"processing entrypoint names no script after {interpreter}; {fix}")
@@ -118,13 +131,14 @@ def _check_script(script: str, job_root: Path, fix: str) -> None:
         path = host_path(script, job_root)
     except ValueError:
         raise SandboxError(
-            f"processing entrypoint runs {script!r}, which is not under {CONTAINER_ROOT}; "
-            f"{fix}") from None
+            f"processing entrypoint runs {script!r}, which is not under {CONTAINER_ROOT}; {fix}"
+        ) from None
     real = _resolve(path)
     if not real.is_relative_to(_resolve(job_root)):
         raise SandboxError(
             f"processing script {script} is a link to {real}, outside the job folder; "
-            "ship the script itself as a processing input")
+            "ship the script itself as a processing input"
+        )
 
 
 def check_code_paths(environment: Mapping[str, object]) -> None:
@@ -142,7 +156,8 @@ def check_code_paths(environment: Mapping[str, object]) -> None:
                 raise SandboxError(
                     f"Environment {name}={value!r} loads code from {part!r}, outside "
                     f"{CONTAINER_ROOT}; locally such variables may only name paths under "
-                    f"{CONTAINER_ROOT}")
+                    f"{CONTAINER_ROOT}"
+                )
 
 
 def _is_container_path(value: str) -> bool:
@@ -153,8 +168,9 @@ def _is_container_path(value: str) -> bool:
     return True
 
 
-def confined_files(folder: Path, boundary: Path,
-                   shown_as: str | None = None) -> list[tuple[str, Path]]:
+def confined_files(
+    folder: Path, boundary: Path, shown_as: str | None = None
+) -> list[tuple[str, Path]]:
     """Every regular file below ``folder`` as (relative name, file to read), sorted by parts.
 
     Links are followed only while they stay inside ``boundary`` (the job's folder): such a
@@ -191,7 +207,8 @@ class _Walker:
             if path.is_dir():
                 if path in ancestors:
                     raise SandboxError(
-                        f"{self.label / name} is a link back to a folder above it (a loop)")
+                        f"{self.label / name} is a link back to a folder above it (a loop)"
+                    )
                 self.walk(path, name, (*ancestors, path))
             elif path.is_file():
                 self._add(name, path)
@@ -202,7 +219,8 @@ class _Walker:
         if not real.is_relative_to(self.limit):
             raise SandboxError(
                 f"{self.label / name} is a link to {real}, outside the job folder; outputs "
-                "never follow links out (write the file itself into the output folder)")
+                "never follow links out (write the file itself into the output folder)"
+            )
         return real
 
     def _add(self, name: PurePosixPath, path: Path) -> None:
@@ -210,15 +228,15 @@ class _Walker:
         if links > 1:
             raise SandboxError(
                 f"{self.label / name} is a hard link ({links} names for one file); write the "
-                "file itself into the output folder")
+                "file itself into the output folder"
+            )
         self.found.append((name.as_posix(), path))
 
 
 def own_file(path: Path, boundary: Path) -> bool:
     """True for a regular file that really lies inside ``boundary`` and has one name."""
     real = _resolve(path)
-    return (real.is_relative_to(_resolve(boundary)) and real.is_file()
-            and real.stat().st_nlink == 1)
+    return real.is_relative_to(_resolve(boundary)) and real.is_file() and real.stat().st_nlink == 1
 
 
 def _resolve(path: Path) -> Path:

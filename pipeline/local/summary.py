@@ -19,8 +19,9 @@ REPORT_KEY = "binary_classification_metrics"
 REPORT_FILE = "report.html"  # pipeline.report.local_source.REPORT_NAME, without its imports
 
 
-def summarize(records: Records, objects: ObjectStore, execution_id: str,
-              with_steps: bool = True) -> ExecutionSummary:
+def summarize(
+    records: Records, objects: ObjectStore, execution_id: str, with_steps: bool = True
+) -> ExecutionSummary:
     """The summary of one stored execution."""
     data = records.execution(execution_id)
     steps = records.steps(execution_id)  # metrics come from the steps, even in a listing
@@ -57,8 +58,9 @@ def _endpoint(properties: list[Mapping[str, Any]]) -> EndpointRef | None:
     return EndpointRef(found["EndpointName"], found.get("EndpointUrl"), found.get("EndpointStatus"))
 
 
-def quality_report(objects: ObjectStore, properties: list[Mapping[str, Any]]
-                    ) -> tuple[str | None, Mapping[str, Any]]:
+def quality_report(
+    objects: ObjectStore, properties: list[Mapping[str, Any]]
+) -> tuple[str | None, Mapping[str, Any]]:
     """(URI, document) of the quality report: the package's ModelMetrics, else a property
     file holding such a report."""
     candidates = []
@@ -86,9 +88,12 @@ def _metrics(report: Mapping[str, Any]) -> dict[str, float]:
 
 def _training_metrics(properties: list[Mapping[str, Any]]) -> dict[str, float]:
     """A training step's FinalMetricDataList (its MetricDefinitions applied to the log)."""
-    return {m["MetricName"]: float(m["Value"]) for props in properties
-            for m in props.get("FinalMetricDataList") or []
-            if isinstance(m, Mapping) and isinstance(m.get("Value"), (int, float))}
+    return {
+        m["MetricName"]: float(m["Value"])
+        for props in properties
+        for m in props.get("FinalMetricDataList") or []
+        if isinstance(m, Mapping) and isinstance(m.get("Value"), (int, float))
+    }
 
 
 def _load(objects: ObjectStore, uri: str) -> Any:

@@ -19,7 +19,8 @@ def resolve_execution(target: Any, pipeline_name: str, ref: str | None) -> str:
     found = target.list_executions(pipeline_name)
     if not found:
         raise ExecutionNotFoundError(
-            f"pipeline {pipeline_name} has no executions yet; run --start first")
+            f"pipeline {pipeline_name} has no executions yet; run --start first"
+        )
     return found[0].execution_id
 
 
@@ -28,16 +29,18 @@ def check_out_path(out: Path | None) -> Path | None:
     if out is None:
         return None
     if out.is_dir():
-        raise ConfigError(f"--report-out {out} is a folder; give a file name such as "
-                          f"{out / 'report.html'}")
+        raise ConfigError(
+            f"--report-out {out} is a folder; give a file name such as {out / 'report.html'}"
+        )
     if not out.parent.is_dir():
-        raise ConfigError(f"--report-out {out}: folder {out.parent} does not exist; "
-                          "create it or choose another path")
+        raise ConfigError(
+            f"--report-out {out}: folder {out.parent} does not exist; "
+            "create it or choose another path"
+        )
     return out
 
 
-def write_report(target: Any, pipeline_name: str, ref: str | None,
-                 out: Path | None) -> Path:
+def write_report(target: Any, pipeline_name: str, ref: str | None, out: Path | None) -> Path:
     """Write one execution's report; returns where."""
     checked = check_out_path(out)
     execution_id = resolve_execution(target, pipeline_name, ref)
@@ -59,8 +62,9 @@ def write_comparison(target: Any, refs: list[str], out: Path | None) -> tuple[An
     store_root = _local_store(target, "--compare")
     ids = [resolve_execution(target, "", ref) for ref in refs]
     if len(set(ids)) < 2:
-        raise ConfigError("--compare needs at least two different executions; "
-                          "list them with --list-executions")
+        raise ConfigError(
+            "--compare needs at least two different executions; list them with --list-executions"
+        )
     for execution_id in ids:
         target.describe_execution(execution_id)  # ExecutionNotFoundError for a wrong id
     from pipeline.report.write import write_local_comparison
@@ -70,6 +74,8 @@ def write_comparison(target: Any, refs: list[str], out: Path | None) -> tuple[An
 
 def _local_store(target: Any, flag: str) -> Path:
     if getattr(target, "name", None) != "local":
-        raise ConfigError(f"{flag} works on the local target only for now; comparing "
-                          "SageMaker executions is not built yet — use --report on each")
+        raise ConfigError(
+            f"{flag} works on the local target only for now; comparing "
+            "SageMaker executions is not built yet — use --report on each"
+        )
     return Path(target.store_root)

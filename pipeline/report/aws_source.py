@@ -30,11 +30,15 @@ from pipeline.targets.sagemaker import (
     translate,
 )
 
-BOUNDARY_NOTE = ("the decision boundary is not drawn for SageMaker executions: it needs the "
-                 "trained model itself, which the Describe/List APIs do not return")
-SERIES_NOTE = ("training metrics per epoch live in CloudWatch metrics "
-               "(/aws/sagemaker/TrainingJobs), which this report does not read; the final "
-               "values come from DescribeTrainingJob")
+BOUNDARY_NOTE = (
+    "the decision boundary is not drawn for SageMaker executions: it needs the "
+    "trained model itself, which the Describe/List APIs do not return"
+)
+SERIES_NOTE = (
+    "training metrics per epoch live in CloudWatch metrics "
+    "(/aws/sagemaker/TrainingJobs), which this report does not read; the final "
+    "values come from DescribeTrainingJob"
+)
 _DESCRIBE = {
     "TrainingJob": ("describe_training_job", "TrainingJobName", True),
     "ProcessingJob": ("describe_processing_job", "ProcessingJobName", True),
@@ -47,41 +51,59 @@ def aws_facts(sm: Any, s3: Any, arn: str) -> tuple[ExecutionFacts, PlotData]:
     """The report facts and plot data of one SageMaker execution."""
     with translate(f"describe execution {arn}"):
         described = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
-        definition = sm.describe_pipeline_definition_for_execution(
-            PipelineExecutionArn=arn)["PipelineDefinition"]
+        definition = sm.describe_pipeline_definition_for_execution(PipelineExecutionArn=arn)[
+            "PipelineDefinition"
+        ]
         pages = sm.get_paginator("list_pipeline_parameters_for_execution").paginate(
-            PipelineExecutionArn=arn)
+            PipelineExecutionArn=arn
+        )
         given = {p["Name"]: p["Value"] for pg in pages for p in pg["PipelineParameters"]}
     notes: list[str] = []
     steps = [(record, _properties(sm, record)) for record in _steps(sm, arn, notes)]
     props = [p for _, p in steps if p]
     uri, quality = _quality_report(s3, props)
-    notes += [BOUNDARY_NOTE] + ([SERIES_NOTE] if any("FinalMetricDataList" in p
-                                                     for p in props) else [])
+    notes += [BOUNDARY_NOTE] + (
+        [SERIES_NOTE] if any("FinalMetricDataList" in p for p in props) else []
+    )
     status = described["PipelineExecutionStatus"]
     facts = ExecutionFacts(
-        target="sagemaker", pipeline_name=arn.split(":pipeline/")[-1].split("/")[0],
-        execution_id=arn.rsplit("/", 1)[-1], execution_arn=arn, status=status,
+        target="sagemaker",
+        pipeline_name=arn.split(":pipeline/")[-1].split("/")[0],
+        execution_id=arn.rsplit("/", 1)[-1],
+        execution_arn=arn,
+        status=status,
         definition=definition,
         parameters=typed_parameters(json.loads(definition).get("Parameters") or [], given),
-        steps=steps, failure_reason=described.get("FailureReason") or None,
+        steps=steps,
+        failure_reason=described.get("FailureReason") or None,
         started_at=described.get("CreationTime"),
         ended_at=described.get("LastModifiedTime") if status != "Executing" else None,
-        quality_report=quality, quality_report_uri=uri, notes=tuple(notes))
+        quality_report=quality,
+        quality_report_uri=uri,
+        notes=tuple(notes),
+    )
     train, test = (_points(s3, props, name) for name in ("train", "test"))
     return facts, PlotData(train, test, None, BOUNDARY_NOTE)
 
 
-def typed_parameters(declared: Sequence[Mapping[str, Any]],
-                     given: Mapping[str, str]) -> dict[str, Any]:
+def typed_parameters(
+    declared: Sequence[Mapping[str, Any]], given: Mapping[str, str]
+) -> dict[str, Any]:
     """The API returns every value as a string: type them as the definition declares."""
     kinds = {p["Name"]: p.get("Type", "String") for p in declared}
     typed: dict[str, Any] = {}
     for name, text in given.items():
         kind = kinds.get(name, "String")
         try:
-            typed[name] = (int(text) if kind == "Integer" else float(text) if kind == "Float"
-                           else text.lower() == "true" if kind == "Boolean" else text)
+            typed[name] = (
+                int(text)
+                if kind == "Integer"
+                else float(text)
+                if kind == "Float"
+                else text.lower() == "true"
+                if kind == "Boolean"
+                else text
+            )
         except ValueError:
             typed[name] = text
     return typed
@@ -90,7 +112,8 @@ def typed_parameters(declared: Sequence[Mapping[str, Any]],
 def _steps(sm: Any, arn: str, notes: list[str]) -> list[StepRecord]:
     try:
         pages = sm.get_paginator("list_pipeline_execution_steps").paginate(
-            PipelineExecutionArn=arn, SortOrder="Ascending")
+            PipelineExecutionArn=arn, SortOrder="Ascending"
+        )
         raw = [s for page in pages for s in page["PipelineExecutionSteps"]]
     except ClientError as exc:
         if not _is_unimplemented(exc):
@@ -124,8 +147,9 @@ def _properties(sm: Any, record: StepRecord) -> dict[str, Any] | None:
     return None if outcome is None else {"Outcome": outcome}
 
 
-def _quality_report(s3: Any, properties: Sequence[Mapping[str, Any]]
-                    ) -> tuple[str | None, dict[str, Any] | None]:
+def _quality_report(
+    s3: Any, properties: Sequence[Mapping[str, Any]]
+) -> tuple[str | None, dict[str, Any] | None]:
     """The package's ModelMetrics report, else a processing output's evaluation.json."""
     candidates = []
     for props in properties:
@@ -172,8 +196,12 @@ def _points(s3: Any, properties: Sequence[Mapping[str, Any]], name: str) -> Any:
             bucket, _, prefix = str(uri).removeprefix("s3://").partition("/")
             listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix.rstrip("/") + "/")
             keys = [o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(".csv")]
-            rows = [np.loadtxt(io.BytesIO(_get(s3, f"s3://{bucket}/{k}") or b""),
-                               delimiter=",", ndmin=2) for k in keys]
+            rows = [
+                np.loadtxt(
+                    io.BytesIO(_get(s3, f"s3://{bucket}/{k}") or b""), delimiter=",", ndmin=2
+                )
+                for k in keys
+            ]
             rows = [r for r in rows if r.ndim == 2 and r.shape[1] >= 3]
             if rows:
                 return np.concatenate(rows)

@@ -47,8 +47,9 @@ class BoundaryScorer:
         self._jobs: dict[Path, _Job] = {}
         self._failed: dict[Path, str] = {}
 
-    def boundary(self, cache: Path, archive: Path, model_uri: str, bounds: Bounds,
-                 wait: bool = True) -> Boundary:
+    def boundary(
+        self, cache: Path, archive: Path, model_uri: str, bounds: Bounds, wait: bool = True
+    ) -> Boundary:
         """The grid of ``archive`` (BoundaryPending while scoring and not ``wait``)."""
         saved = read_json(cache) if cache.is_file() else {}
         if saved.get("model") == model_uri:
@@ -65,8 +66,13 @@ class BoundaryScorer:
             raise
         finally:
             self._jobs.pop(cache, None)
-        grid = {"x0": job.bounds[0], "x1": job.bounds[1], "y0": job.bounds[2],
-                "y1": job.bounds[3], "probabilities": probabilities}
+        grid = {
+            "x0": job.bounds[0],
+            "x1": job.bounds[1],
+            "y0": job.bounds[2],
+            "y1": job.bounds[3],
+            "probabilities": probabilities,
+        }
         write_json(cache, {"model": model_uri, "boundary": grid})
         return Boundary(**grid)
 
@@ -75,12 +81,10 @@ class BoundaryScorer:
             self._failed[cache] = f"the model artifact {archive} is not in the store"
             raise BoundaryError(self._failed[cache])
         script = Path(__file__).with_name("boundary_job.py")
-        argv = [sys.executable, str(script), str(archive), *(f"{v:.4f}" for v in bounds),
-                str(GRID)]
+        argv = [sys.executable, str(script), str(archive), *(f"{v:.4f}" for v in bounds), str(GRID)]
         env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
         out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 - closed by _finish
-        process = subprocess.Popen(argv, stdout=out, stderr=err, env=env,
-                                   stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(argv, stdout=out, stderr=err, env=env, stdin=subprocess.DEVNULL)
         self._jobs[cache] = _Job(process, out, err, bounds)
         return self._jobs[cache]
 

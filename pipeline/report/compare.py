@@ -29,10 +29,14 @@ class Comparison:
 
     def to_json_dict(self) -> dict[str, Any]:
         """Plain JSON types."""
-        return {"executions": list(self.execution_ids), "statuses": list(self.statuses),
-                "parameters_that_differ": self.differing, "metrics": self.metrics,
-                "best": {k: [self.execution_ids[i] for i in v] for k, v in self.best.items()},
-                "verdict": self.verdict}
+        return {
+            "executions": list(self.execution_ids),
+            "statuses": list(self.statuses),
+            "parameters_that_differ": self.differing,
+            "metrics": self.metrics,
+            "best": {k: [self.execution_ids[i] for i in v] for k, v in self.best.items()},
+            "verdict": self.verdict,
+        }
 
 
 def compare(reports: Sequence[Report]) -> Comparison:
@@ -40,13 +44,22 @@ def compare(reports: Sequence[Report]) -> Comparison:
     ids = tuple(r.execution_id for r in reports)
     values = [{p.name: p.value for p in r.parameters} for r in reports]
     names = sorted({name for v in values for name in v})
-    differing = {n: [v.get(n) for v in values] for n in names
-                 if len({repr(v.get(n)) for v in values}) > 1}
-    metrics = {name: [r.metrics.get(name, r.training_final.get(name)) for r in reports]
-               for name in _metric_names(reports)}
+    differing = {
+        n: [v.get(n) for v in values] for n in names if len({repr(v.get(n)) for v in values}) > 1
+    }
+    metrics = {
+        name: [r.metrics.get(name, r.training_final.get(name)) for r in reports]
+        for name in _metric_names(reports)
+    }
     best = {name: _best(name, row) for name, row in metrics.items()}
-    return Comparison(ids, tuple(r.status for r in reports), differing, metrics,
-                      {k: v for k, v in best.items() if v}, _verdict(ids, differing, metrics))
+    return Comparison(
+        ids,
+        tuple(r.status for r in reports),
+        differing,
+        metrics,
+        {k: v for k, v in best.items() if v},
+        _verdict(ids, differing, metrics),
+    )
 
 
 def lower_is_better(metric: str) -> bool:
@@ -71,8 +84,9 @@ def _best(metric: str, row: Sequence[float | None]) -> list[int]:
     return [i for i, v in enumerate(row) if v == target]
 
 
-def _verdict(ids: Sequence[str], differing: dict[str, list[Any]],
-             metrics: dict[str, list[float | None]]) -> str:
+def _verdict(
+    ids: Sequence[str], differing: dict[str, list[Any]], metrics: dict[str, list[float | None]]
+) -> str:
     """One sentence: the best execution by accuracy (else the first metric), and its setting."""
     key = "accuracy" if "accuracy" in metrics else next(iter(metrics), None)
     if key is None:
@@ -81,9 +95,7 @@ def _verdict(ids: Sequence[str], differing: dict[str, list[Any]],
     if not winners:
         return f"no difference in {key} between these executions"
     win = winners[0]
-    others = ", ".join(f"{v:.4f}" for i, v in enumerate(metrics[key])
-                       if i != win and v is not None)
+    others = ", ".join(f"{v:.4f}" for i, v in enumerate(metrics[key]) if i != win and v is not None)
     setting = ", ".join(f"{n}={vals[win]}" for n, vals in differing.items())
     because = f" with {setting}" if setting else ""
-    return (f"{ids[win]} is best by {key}: {metrics[key][win]:.4f} against {others}"
-            f"{because}")
+    return f"{ids[win]} is best by {key}: {metrics[key][win]:.4f} against {others}{because}"

@@ -36,8 +36,12 @@ def _roc(reports: Sequence[Report]) -> Figure:
     ax = axes[0][0]
     for report, color in zip(drawn, LINE_COLORS * 10, strict=False):
         auc = report.metrics.get("auc")
-        ax.plot(report.roc["false_positive_rates"], report.roc["true_positive_rates"],
-                color=color, label=_label(report) + (f" AUC {auc:.3f}" if auc else ""))
+        ax.plot(
+            report.roc["false_positive_rates"],
+            report.roc["true_positive_rates"],
+            color=color,
+            label=_label(report) + (f" AUC {auc:.3f}" if auc else ""),
+        )
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
@@ -48,8 +52,12 @@ def _roc(reports: Sequence[Report]) -> Figure:
 def _series(reports: Sequence[Report]) -> Figure:
     names = sorted({n for r in reports for n in r.training_series})
     if not names:
-        return Figure("loss", "Training metrics per epoch", None,
-                      "no execution's training log matched its MetricDefinitions")
+        return Figure(
+            "loss",
+            "Training metrics per epoch",
+            None,
+            "no execution's training log matched its MetricDefinitions",
+        )
     fig, axes = subplots(len(names))
     for ax, name in zip(axes[0], names, strict=True):
         for report, color in zip(reports, LINE_COLORS * 10, strict=False):

@@ -66,10 +66,16 @@ def layout_plan(plan: Plan) -> GraphLayout:
         rows.setdefault(layer[spec.name], []).append(spec.name)
     widest = max((len(r) for r in rows.values()), default=1)
     width = 2 * MARGIN + widest * NODE_W + (widest - 1) * GAP_X
-    nodes = {name: _place(name, i, len(row), depth, width)
-             for depth, row in rows.items() for i, name in enumerate(row)}
-    edges = [_edge(plan, source, target, nodes)
-             for target in (s.name for s in plan.steps) for source in sorted(direct[target])]
+    nodes = {
+        name: _place(name, i, len(row), depth, width)
+        for depth, row in rows.items()
+        for i, name in enumerate(row)
+    }
+    edges = [
+        _edge(plan, source, target, nodes)
+        for target in (s.name for s in plan.steps)
+        for source in sorted(direct[target])
+    ]
     height = 2 * MARGIN + len(rows) * NODE_H + max(len(rows) - 1, 0) * GAP_Y
     return GraphLayout(tuple(nodes.values()), tuple(edges), width, height)
 
@@ -80,12 +86,15 @@ def _reduce(parents: dict[str, set[str]]) -> dict[str, set[str]]:
 
     def of(name: str) -> set[str]:
         if name not in ancestors:
-            ancestors[name] = set().union(*({p} | of(p) for p in parents[name])) \
-                if parents[name] else set()
+            ancestors[name] = (
+                set().union(*({p} | of(p) for p in parents[name])) if parents[name] else set()
+            )
         return ancestors[name]
 
-    return {name: {p for p in ps if not any(p in of(q) for q in ps if q != p)}
-            for name, ps in parents.items()}
+    return {
+        name: {p for p in ps if not any(p in of(q) for q in ps if q != p)}
+        for name, ps in parents.items()
+    }
 
 
 def _place(name: str, index: int, count: int, depth: int, width: int) -> GraphNode:
@@ -98,5 +107,6 @@ def _edge(plan: Plan, source: str, target: str, nodes: dict[str, GraphNode]) -> 
     a, b = nodes[source], nodes[target]
     gate = next((g for g in plan.step(target).gates if g.condition == source), None)
     label = "" if gate is None else ("if true" if gate.branch else "else")
-    return GraphEdge(source, target, a.x + a.width // 2, a.y + a.height,
-                     b.x + b.width // 2, b.y, label)
+    return GraphEdge(
+        source, target, a.x + a.width // 2, a.y + a.height, b.x + b.width // 2, b.y, label
+    )

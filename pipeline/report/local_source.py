@@ -43,32 +43,47 @@ def local_facts(store_root: Path, execution_id: str) -> ExecutionFacts:
         return datetime.fromisoformat(text) if text else None
 
     return ExecutionFacts(
-        target="local", pipeline_name=data["pipeline_name"], execution_id=execution_id,
-        execution_arn=data["execution_arn"], status=data["status"],
-        definition=pipeline["PipelineDefinition"], parameters=data.get("parameters") or {},
-        steps=steps, failure_reason=data.get("failure_reason"),
-        started_at=when(data.get("started_at")), ended_at=when(data.get("ended_at")),
-        quality_report=report, quality_report_uri=uri,
+        target="local",
+        pipeline_name=data["pipeline_name"],
+        execution_id=execution_id,
+        execution_arn=data["execution_arn"],
+        status=data["status"],
+        definition=pipeline["PipelineDefinition"],
+        parameters=data.get("parameters") or {},
+        steps=steps,
+        failure_reason=data.get("failure_reason"),
+        started_at=when(data.get("started_at")),
+        ended_at=when(data.get("ended_at")),
+        quality_report=report,
+        quality_report_uri=uri,
         log_tails={r.name: _tail(r.log_path) for r, _ in steps if r.log_path},
     )
 
 
-def plot_data(store_root: Path, execution_id: str, scorer: BoundaryScorer | None = None,
-              wait: bool = True) -> PlotData:
+def plot_data(
+    store_root: Path, execution_id: str, scorer: BoundaryScorer | None = None, wait: bool = True
+) -> PlotData:
     """The data step's train/test points and, once a model exists, its decision boundary
     (``wait=False``: a boundary still being scored is left out for this rewrite)."""
     records, objects = Records(store_root), ObjectStore(store_root)
     props = [p for _, p in records.steps(execution_id) if isinstance(p, Mapping)]
     train, test = (_points(objects, props, name) for name in ("train", "test"))
-    model_uri = next((p["ModelArtifacts"]["S3ModelArtifacts"] for p in props
-                      if isinstance(p.get("ModelArtifacts"), Mapping)), None)
+    model_uri = next(
+        (
+            p["ModelArtifacts"]["S3ModelArtifacts"]
+            for p in props
+            if isinstance(p.get("ModelArtifacts"), Mapping)
+        ),
+        None,
+    )
     if model_uri is None:
         return PlotData(train, test, None, "no trained model in this execution")
     cache = records.execution_dir(execution_id) / "report-boundary.json"
     bounds = _extent([p for p in (train, test) if p is not None])
     try:
         boundary = (scorer or BoundaryScorer()).boundary(
-            cache, objects.path(model_uri), model_uri, bounds, wait)
+            cache, objects.path(model_uri), model_uri, bounds, wait
+        )
     except BoundaryPending:
         return PlotData(train, test, None, "the model is still being scored")
     except BoundaryError as err:
@@ -95,8 +110,11 @@ def _points(objects: ObjectStore, properties: Sequence[Mapping[str, Any]], name:
             uri = (output.get("S3Output") or {}).get("S3Uri")
             if output.get("OutputName") != name or not isinstance(uri, str):
                 continue
-            rows = [np.loadtxt(path, delimiter=",", ndmin=2)
-                    for rel, path in objects.list_prefix(uri) if rel.endswith(".csv")]
+            rows = [
+                np.loadtxt(path, delimiter=",", ndmin=2)
+                for rel, path in objects.list_prefix(uri)
+                if rel.endswith(".csv")
+            ]
             rows = [r for r in rows if r.shape[1] >= 3]
             if rows:
                 return np.concatenate(rows)

@@ -144,22 +144,33 @@ def build_report(facts: ExecutionFacts) -> Report:
     if facts.started_at and facts.ended_at:
         duration = (facts.ended_at - facts.started_at).total_seconds()
     return Report(
-        target=facts.target, pipeline_name=facts.pipeline_name,
-        execution_id=facts.execution_id, execution_arn=facts.execution_arn,
-        status=facts.status, failure_reason=facts.failure_reason,
-        started_at=_iso(facts.started_at), ended_at=_iso(facts.ended_at), duration_s=duration,
+        target=facts.target,
+        pipeline_name=facts.pipeline_name,
+        execution_id=facts.execution_id,
+        execution_arn=facts.execution_arn,
+        status=facts.status,
+        failure_reason=facts.failure_reason,
+        started_at=_iso(facts.started_at),
+        ended_at=_iso(facts.ended_at),
+        duration_s=duration,
         parameters=tuple(parameter_rows(doc.get("Parameters") or [], facts.parameters)),
-        steps=tuple(_step_view(raw, records.get(raw["Name"]), facts)
-                    for raw in definition_steps(doc.get("Steps") or [])),
+        steps=tuple(
+            _step_view(raw, records.get(raw["Name"]), facts)
+            for raw in definition_steps(doc.get("Steps") or [])
+        ),
         metrics=scalar_metrics(quality),
         confusion_matrix=quality.get("confusion_matrix") or {},
         roc=quality.get("receiver_operating_characteristic_curve") or {},
         precision_recall=quality.get("precision_recall_curve") or {},
         training_series=_merged(all_props, "MetricSeries"),
-        training_final={m["MetricName"]: float(m["Value"])
-                        for p in all_props for m in p.get("FinalMetricDataList") or []},
+        training_final={
+            m["MetricName"]: float(m["Value"])
+            for p in all_props
+            for m in p.get("FinalMetricDataList") or []
+        },
         quality_report_uri=facts.quality_report_uri,
-        model_package=_model_package(all_props), endpoint=_endpoint(all_props),
+        model_package=_model_package(all_props),
+        endpoint=_endpoint(all_props),
         notes=tuple(facts.notes),
     )
 
@@ -173,20 +184,25 @@ def definition_steps(raw_steps: Sequence[Mapping[str, Any]]) -> Iterator[Mapping
         yield from definition_steps(args.get("ElseSteps") or [])
 
 
-def parameter_rows(declared: Sequence[Mapping[str, Any]],
-                   values: Mapping[str, Any]) -> Iterator[ParameterRow]:
+def parameter_rows(
+    declared: Sequence[Mapping[str, Any]], values: Mapping[str, Any]
+) -> Iterator[ParameterRow]:
     """Each declared parameter with the execution's value; overridden = differs from default."""
     for entry in declared:
         name, default = entry["Name"], entry.get("DefaultValue")
         value = values.get(name, default)
-        yield ParameterRow(name, entry.get("Type", "String"), default, value,
-                           not _same_value(value, default))
+        yield ParameterRow(
+            name, entry.get("Type", "String"), default, value, not _same_value(value, default)
+        )
 
 
 def scalar_metrics(quality: Mapping[str, Any]) -> dict[str, float]:
     """Every ``{"value": number}`` entry of the quality report, the headline ones first."""
-    found = {name: float(entry["value"]) for name, entry in quality.items()
-             if isinstance(entry, Mapping) and isinstance(entry.get("value"), (int, float))}
+    found = {
+        name: float(entry["value"])
+        for name, entry in quality.items()
+        if isinstance(entry, Mapping) and isinstance(entry.get("value"), (int, float))
+    }
     first = {k: found[k] for k in SCALAR_METRICS if k in found}
     return {**first, **{k: v for k, v in found.items() if k not in first}}
 
@@ -200,16 +216,19 @@ def node_status(record: StepRecord | None) -> str:
     return record.status if record.status in STATUSES else "NotRun"
 
 
-def _step_view(raw: Mapping[str, Any], found: tuple[StepRecord, Any] | None,
-               facts: ExecutionFacts) -> StepView:
+def _step_view(
+    raw: Mapping[str, Any], found: tuple[StepRecord, Any] | None, facts: ExecutionFacts
+) -> StepView:
     record, props = found if found is not None else (None, None)
-    args = {k: v for k, v in (raw.get("Arguments") or {}).items()
-            if k not in ("IfSteps", "ElseSteps")}
+    args = {
+        k: v for k, v in (raw.get("Arguments") or {}).items() if k not in ("IfSteps", "ElseSteps")
+    }
     props = props if isinstance(props, Mapping) else {}
     metadata = record.metadata if record is not None else {}
     outcome = metadata.get("Outcome")
     return StepView(
-        name=raw["Name"], step_type=raw.get("Type", ""),
+        name=raw["Name"],
+        step_type=raw.get("Type", ""),
         display_name=raw.get("DisplayName") or raw["Name"],
         description=raw.get("Description") or "",
         status=node_status(record),
@@ -238,17 +257,21 @@ def _model_package(properties: Sequence[Mapping[str, Any]]) -> ModelPackageView 
     if found is None:
         return None
     version = found.get("ModelPackageVersion")
-    return ModelPackageView(found["ModelPackageArn"], found.get("ModelPackageGroupName"),
-                            int(version) if version is not None else None,
-                            found.get("ModelApprovalStatus"))
+    return ModelPackageView(
+        found["ModelPackageArn"],
+        found.get("ModelPackageGroupName"),
+        int(version) if version is not None else None,
+        found.get("ModelApprovalStatus"),
+    )
 
 
 def _endpoint(properties: Sequence[Mapping[str, Any]]) -> EndpointView | None:
     found = next((p for p in properties if p.get("EndpointArn")), None)
     if found is None:
         return None
-    return EndpointView(found["EndpointName"], found.get("EndpointStatus"),
-                        found.get("EndpointUrl"))
+    return EndpointView(
+        found["EndpointName"], found.get("EndpointStatus"), found.get("EndpointUrl")
+    )
 
 
 def _same_value(value: Any, default: Any) -> bool:

@@ -52,8 +52,7 @@ class Figure:
     note: str = ""
 
 
-def figures(report: Report, data: PlotData,
-            cache: dict[str, Figure] | None = None) -> list[Figure]:
+def figures(report: Report, data: PlotData, cache: dict[str, Figure] | None = None) -> list[Figure]:
     """Every plot of one execution, in reading order.
 
     ``cache`` (kept by a caller that rewrites the report after every step) maps a digest
@@ -64,16 +63,32 @@ def figures(report: Report, data: PlotData,
     auc = report.metrics.get("auc")
     makers = [
         ((data.train, data.test), lambda: _data_figure(data)),
-        ((data.train, data.test, data.boundary, data.boundary_note),
-         lambda: _boundary_figure(data)),
-        (("roc", report.roc, auc), lambda: _curve_figure(
-            "roc", "ROC curve", report.roc, "false_positive_rates", "true_positive_rates", auc)),
-        (("pr", report.precision_recall), lambda: _curve_figure(
-            "pr", "Precision-recall curve", report.precision_recall, "recalls", "precisions",
-            None)),
+        (
+            (data.train, data.test, data.boundary, data.boundary_note),
+            lambda: _boundary_figure(data),
+        ),
+        (
+            ("roc", report.roc, auc),
+            lambda: _curve_figure(
+                "roc", "ROC curve", report.roc, "false_positive_rates", "true_positive_rates", auc
+            ),
+        ),
+        (
+            ("pr", report.precision_recall),
+            lambda: _curve_figure(
+                "pr",
+                "Precision-recall curve",
+                report.precision_recall,
+                "recalls",
+                "precisions",
+                None,
+            ),
+        ),
         (("loss", report.training_series), lambda: _series_figure(report.training_series)),
-        (("confusion", report.confusion_matrix),
-         lambda: _confusion_figure(report.confusion_matrix)),
+        (
+            ("confusion", report.confusion_matrix),
+            lambda: _confusion_figure(report.confusion_matrix),
+        ),
     ]
     drawn = []
     for index, (inputs, make) in enumerate(makers):
@@ -86,6 +101,7 @@ def figures(report: Report, data: PlotData,
 
 def _digest(value: Any) -> str:
     """A stable digest of plain data and numpy arrays (the inputs of one figure)."""
+
     def plain(v: Any) -> Any:
         if hasattr(v, "tobytes"):
             return hashlib.sha256(v.tobytes()).hexdigest() + str(getattr(v, "shape", ""))
@@ -96,6 +112,7 @@ def _digest(value: Any) -> str:
         if isinstance(v, Boundary):
             return plain([v.x0, v.x1, v.y0, v.y1, v.probabilities])
         return v
+
     return hashlib.sha256(json.dumps(plain(value), default=str).encode()).hexdigest()
 
 
@@ -127,14 +144,26 @@ def scatter(ax: Any, points: Any, marker: str, label: str) -> None:
     """Rows ``label,x,y`` as points coloured by class."""
     for cls, color in enumerate(COLORS):
         chosen = points[points[:, 0] == cls]
-        ax.scatter(chosen[:, 1], chosen[:, 2], s=12, c=color, marker=marker, alpha=0.75,
-                   edgecolors="none", label=f"{label} class {cls}")
+        ax.scatter(
+            chosen[:, 1],
+            chosen[:, 2],
+            s=12,
+            c=color,
+            marker=marker,
+            alpha=0.75,
+            edgecolors="none",
+            label=f"{label} class {cls}",
+        )
 
 
 def _data_figure(data: PlotData) -> Figure:
     if data.train is None and data.test is None:
-        return Figure("data", "Train and test data", None, "the data step's CSV outputs "
-                      "were not found in the store")
+        return Figure(
+            "data",
+            "Train and test data",
+            None,
+            "the data step's CSV outputs were not found in the store",
+        )
     fig, axes = subplots(2)
     for ax, points, name in ((axes[0][0], data.train, "train"), (axes[0][1], data.test, "test")):
         if points is not None:
@@ -165,8 +194,14 @@ def _boundary_figure(data: PlotData) -> Figure:
     return Figure("boundary", title, to_data_uri(fig))
 
 
-def _curve_figure(kind: str, title: str, curve: Mapping[str, list[float]], x_key: str,
-                  y_key: str, auc: float | None) -> Figure:
+def _curve_figure(
+    kind: str,
+    title: str,
+    curve: Mapping[str, list[float]],
+    x_key: str,
+    y_key: str,
+    auc: float | None,
+) -> Figure:
     if not curve.get(x_key) or not curve.get(y_key):
         return Figure(kind, title, None, "the evaluation report has no such curve")
     fig, axes = subplots()

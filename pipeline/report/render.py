@@ -39,5 +39,8 @@ def render_comparison(comparison: Comparison, figures: list[Figure]) -> str:
 def render_report(report: Report, graph: GraphLayout, figures: list[Figure]) -> str:
     """The HTML page of one execution."""
     steps = {s.name: s for s in report.steps}
-    return environment().get_template("report.html.j2").render(
-        r=report, g=graph, steps=steps, figures=figures)
+    return (
+        environment()
+        .get_template("report.html.j2")
+        .render(r=report, g=graph, steps=steps, figures=figures)
+    )

@@ -51,16 +51,20 @@ class ReportWriter:
         return path
 
 
-def write_local_comparison(store_root: Path, execution_ids: list[str],
-                           out: Path | None = None) -> tuple[Comparison, Path]:
+def write_local_comparison(
+    store_root: Path, execution_ids: list[str], out: Path | None = None
+) -> tuple[Comparison, Path]:
     """Compare stored local executions; returns the comparison and the page's path."""
     writer = ReportWriter(store_root)
     reports = [writer.model(i) for i in execution_ids]
     data = [plot_data(writer.store_root, i) for i in execution_ids]
     comparison = compare(reports)
     html = render_comparison(comparison, comparison_figures(reports, data))
-    path = Path(out) if out is not None else (
-        writer.store_root / "comparisons" / f"{'-vs-'.join(execution_ids)}.html"[-200:])
+    path = (
+        Path(out)
+        if out is not None
+        else (writer.store_root / "comparisons" / f"{'-vs-'.join(execution_ids)}.html"[-200:])
+    )
     write_bytes(path, html.encode("utf-8"))
     return comparison, path
 

@@ -47,8 +47,9 @@ class LocalTarget:
     name = "local"
     runs_in_foreground = True
 
-    def __init__(self, store_root: Path, region: str = "us-east-1",
-                 on_line: LineListener | None = None) -> None:
+    def __init__(
+        self, store_root: Path, region: str = "us-east-1", on_line: LineListener | None = None
+    ) -> None:
         self.store_root = Path(store_root).resolve()  # jobs run in other cwds
         self.region = region
         self.on_line = on_line
@@ -72,10 +73,16 @@ class LocalTarget:
                 self.objects.put(uri, data)
         except StoreError as err:
             raise ConfigError(f"cannot store pipeline artifact: {err}") from None
-        version, changed = self.records.add_pipeline_version(pipeline.name, {
-            "PipelineName": pipeline.name, "PipelineDescription": pipeline.description,
-            "PipelineDefinition": pipeline.definition, "RoleArn": role_arn,
-            "CreationTime": now().isoformat()})
+        version, changed = self.records.add_pipeline_version(
+            pipeline.name,
+            {
+                "PipelineName": pipeline.name,
+                "PipelineDescription": pipeline.description,
+                "PipelineDefinition": pipeline.definition,
+                "RoleArn": role_arn,
+                "CreationTime": now().isoformat(),
+            },
+        )
         return UpsertResult(self.pipeline_arn(pipeline.name), changed, version)
 
     def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:
@@ -89,23 +96,41 @@ class LocalTarget:
         values = resolve_parameters(self.pipeline_parameters(pipeline_name), parameters)
         execution_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
         arn = f"{self.pipeline_arn(pipeline_name)}/execution/{execution_id}"
-        identity = ExecutionIdentity(pipeline_name, self.pipeline_arn(pipeline_name),
-                                     execution_id, arn, now().isoformat())
-        check_start(_plan(record["PipelineDefinition"], pipeline_name), values, parameters,
-                    identity.variables())  # what SageMaker would refuse never starts
-        self.records.save_execution({
-            "pipeline_name": pipeline_name, "pipeline_version": record["Version"],
-            "execution_id": execution_id, "execution_arn": arn, "status": "Executing",
-            "parameters": values, "started_at": now().isoformat(), "ended_at": None,
-            "failure_reason": None, "ran": False})
+        identity = ExecutionIdentity(
+            pipeline_name, self.pipeline_arn(pipeline_name), execution_id, arn, now().isoformat()
+        )
+        check_start(
+            _plan(record["PipelineDefinition"], pipeline_name),
+            values,
+            parameters,
+            identity.variables(),
+        )  # what SageMaker would refuse never starts
+        self.records.save_execution(
+            {
+                "pipeline_name": pipeline_name,
+                "pipeline_version": record["Version"],
+                "execution_id": execution_id,
+                "execution_arn": arn,
+                "status": "Executing",
+                "parameters": values,
+                "started_at": now().isoformat(),
+                "ended_at": None,
+                "failure_reason": None,
+                "ran": False,
+            }
+        )
         return arn
 
     def wait(self, execution_arn: str, on_step: StepListener) -> ExecutionSummary:
         """Run the execution (once) to its end, reporting each step to ``on_step``."""
         data = settle(self.records, _execution_id(execution_arn))
         if data["status"] == "Executing" and data.get("ran") and not data.get("runner"):
-            self._finish(data, "Failed", "the process running this execution stopped before "
-                         "it finished; start a new execution")
+            self._finish(
+                data,
+                "Failed",
+                "the process running this execution stopped before "
+                "it finished; start a new execution",
+            )
         elif data["status"] == "Executing":
             self._run(data, on_step)
         return summarize(self.records, self.objects, data["execution_id"])
@@ -118,8 +143,13 @@ class LocalTarget:
         """
         name = data["pipeline_name"]
         record = self.records.pipeline(name, data["pipeline_version"])
-        identity = ExecutionIdentity(name, self.pipeline_arn(name), data["execution_id"],
-                                     data["execution_arn"], data["started_at"])
+        identity = ExecutionIdentity(
+            name,
+            self.pipeline_arn(name),
+            data["execution_id"],
+            data["execution_arn"],
+            data["started_at"],
+        )
         report = _ExecutionReport(self.store_root, data["execution_id"], self.notes)
 
         def on_step_then_report(step: StepRecord) -> None:
@@ -129,12 +159,19 @@ class LocalTarget:
 
         with runner_claim(self.records, data):
             try:
-                result = run_execution(self.store_root, self.region,
-                                       _plan(record["PipelineDefinition"], name), identity,
-                                       data["parameters"], on_step_then_report, self.on_line)
+                result = run_execution(
+                    self.store_root,
+                    self.region,
+                    _plan(record["PipelineDefinition"], name),
+                    identity,
+                    data["parameters"],
+                    on_step_then_report,
+                    self.on_line,
+                )
             except BaseException as exc:
-                status, reason = interrupted_outcome(self.records, data["execution_id"],
-                                                     "the execution was interrupted")
+                status, reason = interrupted_outcome(
+                    self.records, data["execution_id"], "the execution was interrupted"
+                )
                 close_execution(self.records, data, status, reason)
                 report.refresh(final=False)  # an interrupted run must not wait for a plot
                 if status == "Stopped" and isinstance(exc, KeyboardInterrupt):
@@ -163,8 +200,10 @@ class LocalTarget:
         """The pipeline's executions, newest first (without their steps)."""
         for execution_id in self.records.execution_ids():
             settle(self.records, execution_id)
-        found = [summarize(self.records, self.objects, i, with_steps=False)
-                 for i in self.records.execution_ids()]
+        found = [
+            summarize(self.records, self.objects, i, with_steps=False)
+            for i in self.records.execution_ids()
+        ]
         mine = [s for s in found if s.pipeline_name == pipeline_name]
         return sorted(mine, key=lambda s: s.started_at or now(), reverse=True)
 
@@ -197,8 +236,7 @@ class _ExecutionReport:
         """Rewrite the report (``final``: the execution has ended, wait for every plot)."""
         try:
             if self.writer is None:
-                self.writer = importlib.import_module(REPORT_MODULE).ReportWriter(
-                    self.store_root)
+                self.writer = importlib.import_module(REPORT_MODULE).ReportWriter(self.store_root)
             self.writer.write(self.execution_id, final=final)
         except Exception as err:  # the run's result matters more than its report
             note = f"report not written: {type(err).__name__}: {err}"
@@ -226,7 +264,8 @@ def _plan(definition: str, pipeline_name: str) -> Plan:
         raise ConfigError(f"pipeline {pipeline_name}: {err}") from None
     unknown = unsupported_step_types(plan)
     if unknown:
-        raise ConfigError(f"pipeline {pipeline_name}: the local engine cannot run step type "
-                          f"{unknown[0]}; supported: {', '.join(HANDLERS)}")
+        raise ConfigError(
+            f"pipeline {pipeline_name}: the local engine cannot run step type "
+            f"{unknown[0]}; supported: {', '.join(HANDLERS)}"
+        )
     return plan
-

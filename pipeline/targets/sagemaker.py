@@ -239,8 +239,9 @@ class SageMakerTarget:
                 code, message = str(error.get("Code", "")), str(error.get("Message", ""))
                 if code != "ValidationException" or _is_not_found(code, message):
                     raise
-                raise ConfigError(f"could not stop execution {execution_ref}: "
-                                  f"{_one_line(message)}") from None
+                raise ConfigError(
+                    f"could not stop execution {execution_ref}: {_one_line(message)}"
+                ) from None
         return self.describe_execution(arn)
 
     def _execution_arn(self, execution_ref: str) -> str:

@@ -34,13 +34,22 @@ TRAINING_ENV = {
     "SM_OUTPUT_DIR": "/opt/ml/output",
 }
 PREPROCESS_ARGS = [
-    "--train-dir", "/opt/ml/processing/train", "--test-dir", "/opt/ml/processing/test",
-    "--failure-file", "/opt/ml/output/message",
+    "--train-dir",
+    "/opt/ml/processing/train",
+    "--test-dir",
+    "/opt/ml/processing/test",
+    "--failure-file",
+    "/opt/ml/output/message",
 ]
 EVALUATE_ARGS = [
-    "--model-path", "/opt/ml/processing/model/model.tar.gz",
-    "--test-path", "/opt/ml/processing/test/test.csv",
-    "--output-dir", "/opt/ml/processing/evaluation", "--failure-file", "/opt/ml/output/message",
+    "--model-path",
+    "/opt/ml/processing/model/model.tar.gz",
+    "--test-path",
+    "/opt/ml/processing/test/test.csv",
+    "--output-dir",
+    "/opt/ml/processing/evaluation",
+    "--failure-file",
+    "/opt/ml/output/message",
 ]
 
 
@@ -65,15 +74,19 @@ def install_code(root: Path, container_dir: str, names: Sequence[str]) -> None:
 
 
 def run_container(
-    root: Path, entrypoint: Sequence[str], arguments: Sequence[str],
-    env: Mapping[str, str] | None = None, cwd: str | None = None,
+    root: Path,
+    entrypoint: Sequence[str],
+    arguments: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
 ) -> Job:
     """Run ``python <entrypoint> <arguments>`` with every /opt/ml path mapped onto ``root``."""
     command = [sys.executable, *map_args([*entrypoint, *arguments], root)]
     full_env = {**os.environ, **map_env(dict(env or {}), root)}
     workdir = host_path(cwd, root) if cwd else root
-    result = subprocess.run(command, env=full_env, cwd=workdir, capture_output=True,
-                            text=True, timeout=300, check=False)
+    result = subprocess.run(
+        command, env=full_env, cwd=workdir, capture_output=True, text=True, timeout=300, check=False
+    )
     return Job(root, result)
 
 

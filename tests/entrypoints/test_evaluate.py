@@ -31,16 +31,19 @@ FAILURE = "/opt/ml/output/message"
 
 def no_nan(text: str) -> Any:
     """json.loads that refuses NaN/Infinity literals (the report must hold numbers)."""
+
     def refuse(literal: str) -> Any:
         raise AssertionError(f"{literal} in report")
+
     return json.loads(text, parse_constant=refuse)
 
 
 @pytest.fixture(scope="module")
 def evaluation(jobs, tmp_path_factory, model_archive: Path, test_csv_path: Path):
     """EvaluateMoonClassifier on the default model and the course's test split."""
-    job = jobs.run_evaluation(tmp_path_factory.mktemp("evaluate"), model_archive,
-                              test_csv_path.read_bytes())
+    job = jobs.run_evaluation(
+        tmp_path_factory.mktemp("evaluate"), model_archive, test_csv_path.read_bytes()
+    )
     assert job.result.returncode == 0, job.result.stderr
     return job
 
@@ -63,20 +66,34 @@ def sklearn_report(labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
         "recall": recall_score(labels, predicted, zero_division=0),
         "f1": f1_score(labels, predicted, zero_division=0),
         "auc": roc_auc_score(labels, scores),
-        "true_positive_rate": tp / (tp + fn), "true_negative_rate": tn / (tn + fp),
-        "false_positive_rate": fp / (fp + tn), "false_negative_rate": fn / (fn + tp),
+        "true_positive_rate": tp / (tp + fn),
+        "true_negative_rate": tn / (tn + fp),
+        "false_positive_rate": fp / (fp + tn),
+        "false_negative_rate": fn / (fn + tp),
         "confusion_matrix": {"0": {"0": int(tn), "1": int(fp)}, "1": {"0": int(fn), "1": int(tp)}},
-        "roc": (fpr.tolist(), tpr.tolist()), "pr": (precisions.tolist(), recalls.tolist()),
+        "roc": (fpr.tolist(), tpr.tolist()),
+        "pr": (precisions.tolist(), recalls.tolist()),
     }
 
 
 def assert_matches_sklearn(metrics: dict[str, Any], labels, scores) -> None:
     """Every number of our report equals scikit-learn's."""
     expected = sklearn_report(labels, scores)
-    for name in ("accuracy", "precision", "recall", "f1", "auc", "true_positive_rate",
-                 "true_negative_rate", "false_positive_rate", "false_negative_rate"):
-        assert metrics[name] == {"value": pytest.approx(expected[name], abs=1e-12),
-                                 "standard_deviation": "NaN"}, name
+    for name in (
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "auc",
+        "true_positive_rate",
+        "true_negative_rate",
+        "false_positive_rate",
+        "false_negative_rate",
+    ):
+        assert metrics[name] == {
+            "value": pytest.approx(expected[name], abs=1e-12),
+            "standard_deviation": "NaN",
+        }, name
     assert metrics["confusion_matrix"] == expected["confusion_matrix"]
     roc = metrics["receiver_operating_characteristic_curve"]
     assert roc["false_positive_rates"] == pytest.approx(expected["roc"][0], abs=1e-12)
@@ -104,10 +121,17 @@ def test_a_test_set_of_one_class_gives_defined_numbers(
     # In-process main() (torch is loaded already) to keep the suite fast; the subprocess
     # path is covered by the evaluation fixture.
     negatives = tmp_path / "negatives.csv"
-    negatives.write_bytes(b"".join(line + b"\n" for line in test_csv_path.read_bytes()
-                                   .splitlines() if line.startswith(b"0,")))
-    args = jobs.map_args([*jobs.EVALUATE_ARGS, "--model-path", str(model_archive),
-                          "--test-path", str(negatives)], tmp_path)
+    negatives.write_bytes(
+        b"".join(
+            line + b"\n"
+            for line in test_csv_path.read_bytes().splitlines()
+            if line.startswith(b"0,")
+        )
+    )
+    args = jobs.map_args(
+        [*jobs.EVALUATE_ARGS, "--model-path", str(model_archive), "--test-path", str(negatives)],
+        tmp_path,
+    )
     assert evaluate_module.main(args) == 0
     report = host_path("/opt/ml/processing/evaluation/evaluation.json", tmp_path)
     metrics = no_nan(report.read_text())["binary_classification_metrics"]
@@ -134,8 +158,10 @@ def test_metrics_match_sklearn_in_edge_cases(evaluate_module, labels, scores) ->
 
 def test_exactly_one_half_is_class_zero_as_np_round(evaluate_module) -> None:
     metrics = evaluate_module.compute_metrics(np.array([1, 0]), np.array([0.5, 0.5000001]))
-    assert metrics["binary_classification_metrics"]["confusion_matrix"] == \
-        {"0": {"0": 0, "1": 1}, "1": {"0": 1, "1": 0}}
+    assert metrics["binary_classification_metrics"]["confusion_matrix"] == {
+        "0": {"0": 0, "1": 1},
+        "1": {"0": 1, "1": 0},
+    }
 
 
 @pytest.mark.parametrize("label", [0, 1])
@@ -143,13 +169,21 @@ def test_one_class_only_never_yields_nan(evaluate_module, label: int) -> None:
     metrics = evaluate_module.compute_metrics(np.full(4, label), np.array([0.1, 0.6, 0.9, 0.4]))
     values = no_nan(json.dumps(metrics))["binary_classification_metrics"]
     assert values["auc"]["value"] == 0.5
-    for name in ("precision", "recall", "f1", "true_positive_rate", "true_negative_rate",
-                 "false_positive_rate", "false_negative_rate"):
+    for name in (
+        "precision",
+        "recall",
+        "f1",
+        "true_positive_rate",
+        "true_negative_rate",
+        "false_positive_rate",
+        "false_negative_rate",
+    ):
         assert 0.0 <= values[name]["value"] <= 1.0
 
 
-def archive_with(model_dir: Path, path: Path, extra: tarfile.TarInfo | None = None,
-                 skip: str | None = None) -> Path:
+def archive_with(
+    model_dir: Path, path: Path, extra: tarfile.TarInfo | None = None, skip: str | None = None
+) -> Path:
     """A model.tar.gz built from ``model_dir`` with one member added or left out."""
     with tarfile.open(path, "w:gz") as tar:
         for item in sorted(model_dir.rglob("*")):
@@ -170,19 +204,24 @@ def member(name: str, kind: bytes = tarfile.REGTYPE, target: str = "") -> tarfil
 
 BAD_ARCHIVES = {
     "missing": (None, "model archive {archive} does not exist; check --model-path"),
-    "corrupt": ("corrupt", "model archive {archive} is not a readable tar.gz (ReadError); "
-                           "check --model-path"),
+    "corrupt": (
+        "corrupt",
+        "model archive {archive} is not a readable tar.gz (ReadError); check --model-path",
+    ),
     "no inference code": (
         {"skip": "code/inference.py"},
         "model archive has no code/inference.py; it must be produced by train.py, which "
-        "ships the serving code"),
+        "ships the serving code",
+    ),
     "escaping member": (
         {"extra": member("../evil.txt")},
         "model archive {archive} has a member outside the archive root (../evil.txt); "
-        "refusing to extract it"),
+        "refusing to extract it",
+    ),
     "symlink": (
         {"extra": member("code/link", tarfile.SYMTYPE, "/etc/passwd")},
-        "model archive {archive} contains a link (code/link); refusing to extract it"),
+        "model archive {archive} contains a link (code/link); refusing to extract it",
+    ),
 }
 
 
@@ -207,8 +246,7 @@ def test_bad_archives_fail_with_one_line(
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"0,1.0,2.0,3.0\n", "test.csv line 1: expected 3 columns (label, then 2 features), "
-                             "got 4"),
+        (b"0,1.0,2.0,3.0\n", "test.csv line 1: expected 3 columns (label, then 2 features), got 4"),
         (b"0,1.0\n", "test.csv line 1: expected 3 columns (label, then 2 features), got 2"),
         (b"1,x,2.0\n", "test.csv line 1: non-numeric value"),
         (b"\n", "test file {test} holds no rows"),
@@ -219,8 +257,9 @@ def test_test_files_of_the_wrong_shape_fail_with_one_line(
 ) -> None:
     job = jobs.run_evaluation(tmp_path, model_archive, content)
     test_file = job.path("/opt/ml/processing/test/test.csv")
-    jobs.assert_failed(job, 1, "evaluate.py: error: " + message.format(test=test_file),
-                       job.path(FAILURE))
+    jobs.assert_failed(
+        job, 1, "evaluate.py: error: " + message.format(test=test_file), job.path(FAILURE)
+    )
 
 
 def test_archive_members_stay_inside_the_extraction_folder(
@@ -233,5 +272,10 @@ def test_archive_members_stay_inside_the_extraction_folder(
     shutil.rmtree(target)
     with pytest.raises(evaluate_module.EvaluationError):
         evaluate_module.extract_archive(
-            archive_with(model_dir, tmp_path / "bad.tar.gz",
-                         extra=member("x", tarfile.LNKTYPE, "../../etc/passwd")), target)
+            archive_with(
+                model_dir,
+                tmp_path / "bad.tar.gz",
+                extra=member("x", tarfile.LNKTYPE, "../../etc/passwd"),
+            ),
+            target,
+        )

@@ -24,8 +24,13 @@ def expected_probabilities(model: Any, rows: list[list[float]]) -> np.ndarray:
     return model.predict_proba(torch.tensor(rows, dtype=torch.float32)).numpy()
 
 
-def serve(inference: ModuleType, model: Any, body: Any, content_type: str | None,
-          accept: str | None = "application/json") -> tuple[Any, str]:
+def serve(
+    inference: ModuleType,
+    model: Any,
+    body: Any,
+    content_type: str | None,
+    accept: str | None = "application/json",
+) -> tuple[Any, str]:
     """One request through the handler chain, as the serving toolkit calls it."""
     data = inference.input_fn(body, content_type)
     return inference.output_fn(inference.predict_fn(data, model), accept)
@@ -56,16 +61,19 @@ def test_every_content_type_one_row_and_many(
 ) -> None:
     response, response_type = serve(inference, served_model, body, content_type)
     assert response_type == "application/json"
-    assert np.allclose(json.loads(response), expected_probabilities(served_model, rows),
-                       atol=1e-7)
+    assert np.allclose(json.loads(response), expected_probabilities(served_model, rows), atol=1e-7)
 
 
 @pytest.mark.parametrize(
     ("accept", "content_type"),
-    [(None, "application/json"), ("*/*", "application/json"),
-     ("application/json", "application/json"),
-     ("application/json; charset=utf-8", "application/json"),
-     ("text/csv", "text/csv"), ("application/x-npy", "application/x-npy")],
+    [
+        (None, "application/json"),
+        ("*/*", "application/json"),
+        ("application/json", "application/json"),
+        ("application/json; charset=utf-8", "application/json"),
+        ("text/csv", "text/csv"),
+        ("application/x-npy", "application/x-npy"),
+    ],
 )
 @pytest.mark.parametrize("rows", [ROWS[:1], ROWS], ids=["one row", "many rows"])
 def test_every_accept(inference, served_model, accept, content_type, rows) -> None:
@@ -86,43 +94,95 @@ def test_every_accept(inference, served_model, accept, content_type, rows) -> No
 
 
 BAD_REQUESTS = {
-    "too many features": ("1.0,2.0,3.0", "text/csv", 400,
-                          "each row must have 2 features, got 3"),
-    "too few features": (json.dumps([[1.0]]), "application/json", 400,
-                         "each row must have 2 features, got 1"),
-    "non-numeric csv": ("1.0,abc", "text/csv", 400,
-                        "request rows must hold numbers only, all rows the same length"),
-    "non-numeric json": (json.dumps([["a", None]]), "application/json", 400,
-                         "request rows must hold numbers only, all rows the same length"),
-    "ragged rows": (json.dumps([[1, 2], [3]]), "application/json", 400,
-                    "request rows must hold numbers only, all rows the same length"),
+    "too many features": ("1.0,2.0,3.0", "text/csv", 400, "each row must have 2 features, got 3"),
+    "too few features": (
+        json.dumps([[1.0]]),
+        "application/json",
+        400,
+        "each row must have 2 features, got 1",
+    ),
+    "non-numeric csv": (
+        "1.0,abc",
+        "text/csv",
+        400,
+        "request rows must hold numbers only, all rows the same length",
+    ),
+    "non-numeric json": (
+        json.dumps([["a", None]]),
+        "application/json",
+        400,
+        "request rows must hold numbers only, all rows the same length",
+    ),
+    "ragged rows": (
+        json.dumps([[1, 2], [3]]),
+        "application/json",
+        400,
+        "request rows must hold numbers only, all rows the same length",
+    ),
     "nan": ("1.0,nan", "text/csv", 400, "request contains NaN or infinite values"),
-    "infinity": ("[[1.0, Infinity]]", "application/json", 400,
-                 "request contains NaN or infinite values"),
-    "empty body": ("", "text/csv", 400, "request body is empty; send at least one row of "
-                                        "features"),
-    "blank body": (b" \n\n", "application/json", 400,
-                   "request body is empty; send at least one row of features"),
-    "empty npy": (b"", "application/x-npy", 400,
-                  "request body is empty; send at least one row of features"),
-    "empty json list": ("[]", "application/json", 400,
-                        "expected rows of features, got an array of shape (0,)"),
-    "invalid json": ("[1,", "application/json", 400,
-                     "request body is not valid JSON: Expecting value: line 1 column 4 (char 3)"),
-    "object without instances": ('{"rows": [[1, 2]]}', "application/json", 400,
-                                 'JSON object body must have an "instances" list of rows'),
-    "pickled npy": (npy(np.array([{"a": 1}], dtype=object), allow_pickle=True),
-                    "application/x-npy", 400,
-                    "request body is not a numeric .npy array: Object arrays cannot be loaded "
-                    "when allow_pickle=False"),
-    "3-d npy": (npy(np.zeros((1, 2, 2))), "application/x-npy", 400,
-                "expected rows of features, got an array of shape (1, 2, 2)"),
-    "unsupported content type": ("0,1", "text/plain", 415,
-                                 "unsupported content type 'text/plain'; use text/csv, "
-                                 "application/json or application/x-npy"),
-    "missing content type": ("0,1", None, 415,
-                             "unsupported content type None; use text/csv, application/json "
-                             "or application/x-npy"),
+    "infinity": (
+        "[[1.0, Infinity]]",
+        "application/json",
+        400,
+        "request contains NaN or infinite values",
+    ),
+    "empty body": ("", "text/csv", 400, "request body is empty; send at least one row of features"),
+    "blank body": (
+        b" \n\n",
+        "application/json",
+        400,
+        "request body is empty; send at least one row of features",
+    ),
+    "empty npy": (
+        b"",
+        "application/x-npy",
+        400,
+        "request body is empty; send at least one row of features",
+    ),
+    "empty json list": (
+        "[]",
+        "application/json",
+        400,
+        "expected rows of features, got an array of shape (0,)",
+    ),
+    "invalid json": (
+        "[1,",
+        "application/json",
+        400,
+        "request body is not valid JSON: Expecting value: line 1 column 4 (char 3)",
+    ),
+    "object without instances": (
+        '{"rows": [[1, 2]]}',
+        "application/json",
+        400,
+        'JSON object body must have an "instances" list of rows',
+    ),
+    "pickled npy": (
+        npy(np.array([{"a": 1}], dtype=object), allow_pickle=True),
+        "application/x-npy",
+        400,
+        "request body is not a numeric .npy array: Object arrays cannot be loaded "
+        "when allow_pickle=False",
+    ),
+    "3-d npy": (
+        npy(np.zeros((1, 2, 2))),
+        "application/x-npy",
+        400,
+        "expected rows of features, got an array of shape (1, 2, 2)",
+    ),
+    "unsupported content type": (
+        "0,1",
+        "text/plain",
+        415,
+        "unsupported content type 'text/plain'; use text/csv, "
+        "application/json or application/x-npy",
+    ),
+    "missing content type": (
+        "0,1",
+        None,
+        415,
+        "unsupported content type None; use text/csv, application/json or application/x-npy",
+    ),
 }
 
 
@@ -150,8 +210,9 @@ def test_unsupported_accept_is_406(inference, served_model) -> None:
     with pytest.raises(inference.InferenceError) as caught:
         serve(inference, served_model, "0,1", "text/csv", "text/html")
     assert caught.value.status_code == 406
-    assert str(caught.value) == ("unsupported accept type 'text/html'; use application/json, "
-                                 "text/csv or application/x-npy")
+    assert str(caught.value) == (
+        "unsupported accept type 'text/html'; use application/json, text/csv or application/x-npy"
+    )
 
 
 def test_model_fn_loads_weights_only_on_cpu_with_one_thread(
@@ -176,8 +237,9 @@ def test_errors_are_the_toolkits_when_it_is_installed(
     jobs, model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     class GenericInferenceToolkitError(Exception):
-        def __init__(self, status_code: int, message: str | None = None,
-                     phrase: str | None = None) -> None:
+        def __init__(
+            self, status_code: int, message: str | None = None, phrase: str | None = None
+        ) -> None:
             super().__init__(status_code, message, phrase)
             self.status_code, self.message, self.phrase = status_code, message, phrase
 
@@ -194,10 +256,17 @@ def test_errors_are_the_toolkits_when_it_is_installed(
 
 def test_imports_nothing_but_torch_numpy_and_the_standard_library(jobs) -> None:
     tree = ast.parse((jobs.ENTRYPOINTS / "inference.py").read_text())
-    names = {alias.name.split(".")[0] for node in ast.walk(tree)
-             if isinstance(node, ast.Import) for alias in node.names}
-    names |= {node.module.split(".")[0] for node in ast.walk(tree)
-              if isinstance(node, ast.ImportFrom) and node.module}
+    names = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    names |= {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
     allowed = set(sys.stdlib_module_names) | {"torch", "numpy", "sagemaker_inference"}
     assert names - allowed == set()
 
@@ -218,41 +287,91 @@ def npz(array: np.ndarray) -> bytes:
 
 # Each cause of a 500 (or of an invalid answer) found by fuzzing the endpoint (issue 8).
 HOSTILE_REQUESTS = {
-    "json nested 1000 deep": ("[" * 1000 + "]" * 1000, "application/json", 400,
-                              "JSON nested deeper than 32 levels; send rows of numbers"),
-    "json nested 33 deep": ("[" * 33 + "1" + "]" * 33, "application/json", 400,
-                            "JSON nested deeper than 32 levels; send rows of numbers"),
+    "json nested 1000 deep": (
+        "[" * 1000 + "]" * 1000,
+        "application/json",
+        400,
+        "JSON nested deeper than 32 levels; send rows of numbers",
+    ),
+    "json nested 33 deep": (
+        "[" * 33 + "1" + "]" * 33,
+        "application/json",
+        400,
+        "JSON nested deeper than 32 levels; send rows of numbers",
+    ),
     "brackets inside strings do not count": (
-        json.dumps({"instances": [[0.0, 0.9]], "note": "[" * 100}), "application/json", None,
-        None),
-    "csv field over 128 KiB": ("1" * (128 * 1024 + 1) + ",1", "text/csv", 400,
-                               "a CSV field is longer than 512 characters; send plain numbers"),
-    "csv field of 513 characters": ("0" * 513 + ",1", "text/csv", 400,
-                                    "a CSV field is longer than 512 characters; send plain "
-                                    "numbers"),
-    "json integer of 310 digits": ("[[1" + "0" * 309 + ", 1]]", "application/json", 400,
-                                   "request contains a number too large for a float; send "
-                                   "values within float32's range (±3.4e38)"),
-    "finite float64 beyond float32": ("[[1e308, 1e308]]", "application/json", 400,
-                                      "request contains values beyond float32's range "
-                                      "(±3.4e38)"),
-    "npy header claiming a huge shape": (npy_header((10**12, 2)), "application/x-npy", 413,
-                                         "request holds more than 500000 rows; send smaller "
-                                         "batches"),
+        json.dumps({"instances": [[0.0, 0.9]], "note": "[" * 100}),
+        "application/json",
+        None,
+        None,
+    ),
+    "csv field over 128 KiB": (
+        "1" * (128 * 1024 + 1) + ",1",
+        "text/csv",
+        400,
+        "a CSV field is longer than 512 characters; send plain numbers",
+    ),
+    "csv field of 513 characters": (
+        "0" * 513 + ",1",
+        "text/csv",
+        400,
+        "a CSV field is longer than 512 characters; send plain numbers",
+    ),
+    "json integer of 310 digits": (
+        "[[1" + "0" * 309 + ", 1]]",
+        "application/json",
+        400,
+        "request contains a number too large for a float; send "
+        "values within float32's range (±3.4e38)",
+    ),
+    "finite float64 beyond float32": (
+        "[[1e308, 1e308]]",
+        "application/json",
+        400,
+        "request contains values beyond float32's range (±3.4e38)",
+    ),
+    "npy header claiming a huge shape": (
+        npy_header((10**12, 2)),
+        "application/x-npy",
+        413,
+        "request holds more than 500000 rows; send smaller batches",
+    ),
     "npy header claiming more data than sent": (
-        npy_header((1000, 2)) + b"\0" * 16, "application/x-npy", 400,
-        "the .npy header says shape (1000, 2) (16000 bytes) but 16 bytes follow it"),
-    "npz archive": (npz(np.zeros((1, 2))), "application/x-npy", 400,
-                    "request body is an .npz archive; send one array saved with np.save"),
-    "body starting with PK": (b"PK\x03\x04junk", "application/x-npy", 400,
-                              "request body is an .npz archive; send one array saved with "
-                              "np.save"),
-    "complex npy": (npy(np.zeros((1, 2), dtype=np.complex64)), "application/x-npy", 400,
-                    "request body is not a numeric .npy array: dtype complex64"),
-    "too many csv rows": ("0,0\n" * 500_001, "text/csv", 413,
-                          "request holds more than 500000 rows; send smaller batches"),
-    "too many json rows": (json.dumps([[0, 0]] * 500_001), "application/json", 413,
-                           "request holds more than 500000 rows; send smaller batches"),
+        npy_header((1000, 2)) + b"\0" * 16,
+        "application/x-npy",
+        400,
+        "the .npy header says shape (1000, 2) (16000 bytes) but 16 bytes follow it",
+    ),
+    "npz archive": (
+        npz(np.zeros((1, 2))),
+        "application/x-npy",
+        400,
+        "request body is an .npz archive; send one array saved with np.save",
+    ),
+    "body starting with PK": (
+        b"PK\x03\x04junk",
+        "application/x-npy",
+        400,
+        "request body is an .npz archive; send one array saved with np.save",
+    ),
+    "complex npy": (
+        npy(np.zeros((1, 2), dtype=np.complex64)),
+        "application/x-npy",
+        400,
+        "request body is not a numeric .npy array: dtype complex64",
+    ),
+    "too many csv rows": (
+        "0,0\n" * 500_001,
+        "text/csv",
+        413,
+        "request holds more than 500000 rows; send smaller batches",
+    ),
+    "too many json rows": (
+        json.dumps([[0, 0]] * 500_001),
+        "application/json",
+        413,
+        "request holds more than 500000 rows; send smaller batches",
+    ),
 }
 
 
@@ -270,15 +389,15 @@ def test_hostile_requests_are_client_errors_found_before_the_work(
     assert (caught.value.status_code, str(caught.value)) == (status, message)
 
 
-def test_a_bare_carriage_return_is_400_with_the_csv_modules_reason(
-    inference, served_model
-) -> None:
+def test_a_bare_carriage_return_is_400_with_the_csv_modules_reason(inference, served_model) -> None:
     with pytest.raises(csv.Error) as csv_error:
         list(csv.reader(io.StringIO("1\r,1")))
     with pytest.raises(inference.InferenceError) as caught:
         serve(inference, served_model, "1\r,1", "text/csv")
     assert (caught.value.status_code, str(caught.value)) == (
-        400, f"request body is not valid CSV: {csv_error.value}")
+        400,
+        f"request body is not valid CSV: {csv_error.value}",
+    )
 
 
 def test_the_row_limit_itself_is_served(inference, served_model) -> None:
@@ -287,16 +406,25 @@ def test_the_row_limit_itself_is_served(inference, served_model) -> None:
     assert np.load(io.BytesIO(response)).shape == (inference.MAX_ROWS,)
 
 
-@pytest.mark.parametrize("array", [
-    np.asfortranarray(np.array(ROWS)), np.array(ROWS, dtype=">f4"),
-    np.array(ROWS, dtype=np.int64) * 0, np.array([[True, False]]),
-], ids=["fortran order", "big-endian float32", "int64", "bool"])
-def test_npy_layouts_numpy_writes_are_read_as_numbers(inference, served_model,
-                                                      array: np.ndarray) -> None:
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.asfortranarray(np.array(ROWS)),
+        np.array(ROWS, dtype=">f4"),
+        np.array(ROWS, dtype=np.int64) * 0,
+        np.array([[True, False]]),
+    ],
+    ids=["fortran order", "big-endian float32", "int64", "bool"],
+)
+def test_npy_layouts_numpy_writes_are_read_as_numbers(
+    inference, served_model, array: np.ndarray
+) -> None:
     response, _ = serve(inference, served_model, npy(array), "application/x-npy")
-    assert np.allclose(json.loads(response),
-                       expected_probabilities(served_model, array.astype(float).tolist()),
-                       atol=1e-7)
+    assert np.allclose(
+        json.loads(response),
+        expected_probabilities(served_model, array.astype(float).tolist()),
+        atol=1e-7,
+    )
 
 
 def test_csv_fast_path_and_csv_module_agree(inference, served_model) -> None:

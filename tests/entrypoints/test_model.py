@@ -66,17 +66,25 @@ def _with_grads(net: torch.nn.Module) -> None:
 
 @pytest.mark.parametrize(
     ("rows", "hidden_dim", "num_hidden_layers", "dropout"),
-    [(128, 20, 3, 0.3), (66, 20, 3, 0.3), (5, 7, 1, 0.3), (32, 40, 4, 0.5), (16, 8, 2, 0.0),
-     (16, 8, 2, 1.0)],
+    [
+        (128, 20, 3, 0.3),
+        (66, 20, 3, 0.3),
+        (5, 7, 1, 0.3),
+        (32, 40, 4, 0.5),
+        (16, 8, 2, 0.0),
+        (16, 8, 2, 1.0),
+    ],
 )
 def test_hand_written_gradients_equal_autograds_bit_for_bit(
     model_module: ModuleType, rows: int, hidden_dim: int, num_hidden_layers: int, dropout: float
 ) -> None:
     torch.manual_seed(1)
-    net = model_module.MoonClassifier(2, hidden_dim, 1, num_hidden_layers=num_hidden_layers,
-                                      dropout=dropout)
-    reference = model_module.MoonClassifier(2, hidden_dim, 1,
-                                            num_hidden_layers=num_hidden_layers, dropout=dropout)
+    net = model_module.MoonClassifier(
+        2, hidden_dim, 1, num_hidden_layers=num_hidden_layers, dropout=dropout
+    )
+    reference = model_module.MoonClassifier(
+        2, hidden_dim, 1, num_hidden_layers=num_hidden_layers, dropout=dropout
+    )
     reference.load_state_dict(net.state_dict())
     features = torch.randn(rows, 2) * 3 + 1
     targets = (features[:, :1] > 1).float()
@@ -103,5 +111,4 @@ def test_hand_written_gradients_need_a_grad_tensor_per_parameter(model_module) -
     net = model_module.MoonClassifier(2, 4, 1)
     with pytest.raises(ValueError) as raised:
         net.loss_and_gradients(torch.zeros(3, 2), torch.zeros(3, 1))
-    assert str(raised.value) == \
-        "loss_and_gradients needs every parameter to hold a .grad tensor"
+    assert str(raised.value) == "loss_and_gradients needs every parameter to hold a .grad tensor"

@@ -20,8 +20,13 @@ def optim(jobs: ModuleType) -> ModuleType:
 
 def _mlp() -> torch.nn.Module:
     """A small MLP sized like a tiny moon classifier."""
-    return torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 8),
-                               torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    return torch.nn.Sequential(
+        torch.nn.Linear(2, 8),
+        torch.nn.ReLU(),
+        torch.nn.Linear(8, 8),
+        torch.nn.Tanh(),
+        torch.nn.Linear(8, 1),
+    )
 
 
 def _loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, step: int) -> torch.Tensor:
@@ -39,8 +44,7 @@ def test_matches_torch_adam_with_one_cycle_step_for_step_bit_for_bit(optim: Modu
     adam = optim.Adam(ours.parameters(), lr=0.05)
     schedule = optim.OneCycleLR(adam, max_lr=0.05, total_steps=STEPS)
     torch_adam = torch.optim.Adam(theirs.parameters(), lr=0.05)
-    torch_schedule = torch.optim.lr_scheduler.OneCycleLR(torch_adam, max_lr=0.05,
-                                                         total_steps=STEPS)
+    torch_schedule = torch.optim.lr_scheduler.OneCycleLR(torch_adam, max_lr=0.05, total_steps=STEPS)
     lrs, torch_lrs, betas, torch_betas = [], [], [], []
     for step in range(STEPS):
         lrs.append(schedule.get_last_lr())
@@ -90,8 +94,7 @@ def test_stepping_past_the_cycle_fails_like_torch(optim: ModuleType) -> None:
     schedule.step()
     with pytest.raises(ValueError) as raised:
         schedule.step()
-    assert str(raised.value) == \
-        "Tried to step 3 times. The specified number of total steps is 2"
+    assert str(raised.value) == "Tried to step 3 times. The specified number of total steps is 2"
 
 
 def test_parameters_are_updated_in_place_without_recording_a_graph(optim: ModuleType) -> None:
@@ -120,15 +123,18 @@ print("loaded:", loaded)
 """
 
 
-def test_training_never_imports_torch_dynamo(jobs: ModuleType, tmp_path: Path,
-                                             train_csv: bytes) -> None:
-    jobs.install_code(tmp_path, jobs.TRAINING_CODE,
-                      ["train.py", "model.py", "optim.py", "inference.py"])
+def test_training_never_imports_torch_dynamo(
+    jobs: ModuleType, tmp_path: Path, train_csv: bytes
+) -> None:
+    jobs.install_code(
+        tmp_path, jobs.TRAINING_CODE, ["train.py", "model.py", "optim.py", "inference.py"]
+    )
     channel = jobs.host_path(jobs.TRAINING_ENV["SM_CHANNEL_TRAIN"], tmp_path)
     channel.mkdir(parents=True)
     (channel / "train.csv").write_bytes(train_csv)
-    job = jobs.run_container(tmp_path, ["-c", IMPORT_CHECK], [], env=jobs.TRAINING_ENV,
-                             cwd=jobs.TRAINING_CODE)
+    job = jobs.run_container(
+        tmp_path, ["-c", IMPORT_CHECK], [], env=jobs.TRAINING_ENV, cwd=jobs.TRAINING_CODE
+    )
     assert job.result.returncode == 0, job.result.stderr
     assert job.path("/opt/ml/model/model.pth").is_file()  # it really trained and saved
     assert job.result.stdout.splitlines()[-1] == "loaded: []"

@@ -17,8 +17,9 @@ def read_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return table[:, 0], table[:, 1:]
 
 
-def course_split(num_points: int, noise: float, test_size: float, seed: int,
-                 split_seed: int) -> list[np.ndarray]:
+def course_split(
+    num_points: int, noise: float, test_size: float, seed: int, split_seed: int
+) -> list[np.ndarray]:
     """The course's recipe, run directly."""
     np.random.seed(seed)
     features, labels = make_moons(num_points, noise=noise)
@@ -28,7 +29,8 @@ def course_split(num_points: int, noise: float, test_size: float, seed: int,
 def test_defaults_reproduce_the_course_split_value_for_value(course_data) -> None:
     x_train, x_test, y_train, y_test = course_split(600, 0.25, 0.25, 0, 1)
     train_labels, train_features = read_split(
-        course_data.path("/opt/ml/processing/train/train.csv"))
+        course_data.path("/opt/ml/processing/train/train.csv")
+    )
     test_labels, test_features = read_split(course_data.path("/opt/ml/processing/test/test.csv"))
     assert np.array_equal(train_features, x_train)
     assert np.array_equal(test_features, x_test)
@@ -46,8 +48,18 @@ def test_rows_are_integer_label_then_features_without_header(course_data) -> Non
 
 
 def test_options_reach_generation_and_split(jobs: ModuleType, tmp_path: Path) -> None:
-    options = ["--num-points", "101", "--noise", "0.1", "--test-size", "0.3", "--seed", "5",
-               "--split-seed", "7"]
+    options = [
+        "--num-points",
+        "101",
+        "--noise",
+        "0.1",
+        "--test-size",
+        "0.3",
+        "--seed",
+        "5",
+        "--split-seed",
+        "7",
+    ]
     job = jobs.run_processing(tmp_path, "preprocess.py", [*options, *jobs.PREPROCESS_ARGS])
     assert job.result.returncode == 0, job.result.stderr
     x_train, x_test, y_train, y_test = course_split(101, 0.1, 0.3, 5, 7)
@@ -64,16 +76,24 @@ def test_options_reach_generation_and_split(jobs: ModuleType, tmp_path: Path) ->
         (["--num-points", "many"], "argument --num-points: expected int, got 'many'"),
         (["--noise", "-0.1"], "argument --noise: must be >= 0, got '-0.1'"),
         (["--noise", "nan"], "argument --noise: must be a finite number, got 'nan'"),
-        (["--test-size", "0"],
-         "argument --test-size: must be between 0 and 1 (exclusive), got '0'"),
-        (["--test-size", "1.0"],
-         "argument --test-size: must be between 0 and 1 (exclusive), got '1.0'"),
+        (
+            ["--test-size", "0"],
+            "argument --test-size: must be between 0 and 1 (exclusive), got '0'",
+        ),
+        (
+            ["--test-size", "1.0"],
+            "argument --test-size: must be between 0 and 1 (exclusive), got '1.0'",
+        ),
         (["--seed", "-1"], "argument --seed: must be between 0 and 4294967295, got '-1'"),
-        (["--split-seed", "4294967296"],
-         "argument --split-seed: must be between 0 and 4294967295, got '4294967296'"),
-        (["--num-points", "3", "--test-size", "0.9"],
-         "argument --test-size: 0.9 of --num-points 3 leaves no training points; "
-         "lower --test-size or raise --num-points"),
+        (
+            ["--split-seed", "4294967296"],
+            "argument --split-seed: must be between 0 and 4294967295, got '4294967296'",
+        ),
+        (
+            ["--num-points", "3", "--test-size", "0.9"],
+            "argument --test-size: 0.9 of --num-points 3 leaves no training points; "
+            "lower --test-size or raise --num-points",
+        ),
         (["--epochs", "3"], "unrecognized arguments: --epochs 3"),
     ],
 )

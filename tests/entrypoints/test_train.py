@@ -17,8 +17,10 @@ import pytest
 import torch
 
 EPOCH_LINE = re.compile(r"^epoch=(\d+) train_loss=(\S+) train_accuracy=(\S+)$")
-METRIC_REGEXES = {"train:loss": r"train_loss=([0-9.eE+-]+)",
-                  "train:accuracy": r"train_accuracy=([0-9.eE+-]+)"}
+METRIC_REGEXES = {
+    "train:loss": r"train_loss=([0-9.eE+-]+)",
+    "train:accuracy": r"train_accuracy=([0-9.eE+-]+)",
+}
 
 
 def test_logs_one_exact_line_per_epoch_that_the_metric_regexes_read(default_training) -> None:
@@ -44,8 +46,9 @@ def test_artifacts_hold_tensors_only_and_ship_the_serving_code(jobs, model_dir: 
 
 
 def test_history_goes_to_the_output_data_dir(default_training) -> None:
-    history = json.loads(default_training.path("/opt/ml/output/data/training_history.json")
-                         .read_text())
+    history = json.loads(
+        default_training.path("/opt/ml/output/data/training_history.json").read_text()
+    )
     assert [h["epoch"] for h in history] == list(range(1, 101))
 
 
@@ -64,8 +67,9 @@ def test_same_seed_gives_the_same_weight_bytes(
     args = ["--epochs", "100", "--hidden_dim", "20", "--input_dim", "2", "--output_dim", "1"]
     again = jobs.run_training(tmp_path, args, {"train.csv": train_csv})
     assert again.result.returncode == 0, again.result.stderr
-    assert again.path("/opt/ml/model/model.pth").read_bytes() == \
-        (model_dir / "model.pth").read_bytes()
+    assert (
+        again.path("/opt/ml/model/model.pth").read_bytes() == (model_dir / "model.pth").read_bytes()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +80,23 @@ def train_module(jobs) -> ModuleType:
 
 def test_hyperparameters_arrive_as_strings_every_one_with_a_default(train_module) -> None:
     args = train_module.parse_args(
-        ["--batch_size", "64", "--epochs", "3", "--hidden_dim", '"8"', "--lr", "0.01",
-         "--num_hidden_layers", "2", "--num_threads", "2", "--seed", "3"])
+        [
+            "--batch_size",
+            "64",
+            "--epochs",
+            "3",
+            "--hidden_dim",
+            '"8"',
+            "--lr",
+            "0.01",
+            "--num_hidden_layers",
+            "2",
+            "--num_threads",
+            "2",
+            "--seed",
+            "3",
+        ]
+    )
     assert (args.batch_size, args.epochs, args.hidden_dim, args.lr) == (64, 3, 8, 0.01)
     assert (args.num_hidden_layers, args.num_threads, args.seed) == (2, 2, 3)
     defaults = train_module.parse_args([])
@@ -118,7 +137,7 @@ def _textbook_training(model_class, args, features, labels) -> torch.nn.Module:
     for _ in range(args.epochs):
         order = torch.randperm(len(x), generator=shuffle)
         for start in range(0, len(x), args.batch_size):
-            batch = order[start:start + args.batch_size]
+            batch = order[start : start + args.batch_size]
             adam.zero_grad()
             torch.nn.BCEWithLogitsLoss()(model(x[batch]), y[batch]).backward()
             adam.step()
@@ -126,9 +145,24 @@ def _textbook_training(model_class, args, features, labels) -> torch.nn.Module:
     return model
 
 
-@pytest.mark.parametrize("options", [["--epochs", "12"],
-                                     ["--epochs", "5", "--batch_size", "100", "--seed", "3",
-                                      "--num_hidden_layers", "2", "--hidden_dim", "9"]])
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--epochs", "12"],
+        [
+            "--epochs",
+            "5",
+            "--batch_size",
+            "100",
+            "--seed",
+            "3",
+            "--num_hidden_layers",
+            "2",
+            "--hidden_dim",
+            "9",
+        ],
+    ],
+)
 def test_training_gives_the_textbook_loops_weights_bit_for_bit(
     train_module, code_on_path, tmp_path: Path, train_csv: bytes, options: list[str]
 ) -> None:
@@ -145,6 +179,7 @@ def test_the_training_loop_builds_no_autograd_graph(
     train_module, code_on_path, tmp_path: Path, train_csv: bytes, monkeypatch
 ) -> None:
     """Autograd's engine costs ~2x a tiny network's arithmetic: training must not use it."""
+
     def refuse(*_args, **_kwargs) -> None:
         raise AssertionError("autograd backward called during training")
 
@@ -152,8 +187,9 @@ def test_the_training_loop_builds_no_autograd_graph(
     monkeypatch.setattr(torch.Tensor, "backward", refuse)
     features, labels = _course_features(train_module, tmp_path, train_csv)
     with redirect_stdout(io.StringIO()) as log:
-        model, history = train_module.train_model(train_module.parse_args(["--epochs", "3"]),
-                                                  features, labels)
+        model, history = train_module.train_model(
+            train_module.parse_args(["--epochs", "3"]), features, labels
+        )
     assert len(history) == 3 and "epoch=3 train_loss=" in log.getvalue()
     assert all(not p.requires_grad or p.grad_fn is None for p in model.parameters())
 
@@ -191,8 +227,10 @@ def test_files_numpy_cannot_read_are_read_row_by_row_with_the_same_numbers(
     (tmp_path / "a.csv").write_text('"1","0.1","0.7"\n   \n0,1e-3,2\n')  # quotes, blanks
     (tmp_path / "b.csv").write_text("0,0.1,0.7\n")  # numpy's reader
     features, labels = train_module.load_training_data(tmp_path, 2)
-    assert features.tolist() == np.asarray([[0.1, 0.7], [1e-3, 2.0], [0.1, 0.7]],
-                                           dtype=np.float32).tolist()
+    assert (
+        features.tolist()
+        == np.asarray([[0.1, 0.7], [1e-3, 2.0], [0.1, 0.7]], dtype=np.float32).tolist()
+    )
     assert labels.tolist() == [1.0, 0.0, 0.0]
 
 
@@ -202,18 +240,26 @@ CHANNEL = "/opt/ml/input/data/train"
 @pytest.mark.parametrize(
     ("files", "message"),
     [
-        ({"data.txt": b"0,1.0,2.0\n"},
-         "no CSV file in the train channel {channel}; check the training input "
-         "(SM_CHANNEL_TRAIN)"),
+        (
+            {"data.txt": b"0,1.0,2.0\n"},
+            "no CSV file in the train channel {channel}; check the training input "
+            "(SM_CHANNEL_TRAIN)",
+        ),
         ({"train.csv": b""}, "the CSV files in {channel} hold no rows"),
         ({"a.csv": b"\n \n", "b.csv": b""}, "the CSV files in {channel} hold no rows"),
-        ({"a.csv": b"0,1.0,2.0\n", "b.csv": b"0,1.0,2.0\n0,1.0\n"},
-         "b.csv line 2: expected 3 columns (label, then --input_dim 2 features), got 2"),
+        (
+            {"a.csv": b"0,1.0,2.0\n", "b.csv": b"0,1.0,2.0\n0,1.0\n"},
+            "b.csv line 2: expected 3 columns (label, then --input_dim 2 features), got 2",
+        ),
         ({"train.csv": b"1,inf,0.5\n"}, "train.csv line 1: NaN or infinite value in '1,inf,0.5'"),
-        ({"train.csv": b"# note\n"}, "train.csv line 1: expected 3 columns (label, then "
-                                      "--input_dim 2 features), got 1"),
-        ({"train.csv": b"0,1.0,2.0\n1,1.0,2.0,3.0\n"},
-         "train.csv line 2: expected 3 columns (label, then --input_dim 2 features), got 4"),
+        (
+            {"train.csv": b"# note\n"},
+            "train.csv line 1: expected 3 columns (label, then --input_dim 2 features), got 1",
+        ),
+        (
+            {"train.csv": b"0,1.0,2.0\n1,1.0,2.0,3.0\n"},
+            "train.csv line 2: expected 3 columns (label, then --input_dim 2 features), got 4",
+        ),
         ({"train.csv": b"0,abc,1.0\n"}, "train.csv line 1: non-numeric value in '0,abc,1.0'"),
         ({"train.csv": b"1,nan,0.5\n"}, "train.csv line 1: NaN or infinite value in '1,nan,0.5'"),
         ({"train.csv": b"2,0.5,0.5\n"}, "train.csv line 1: label must be 0 or 1, got '2'"),
@@ -224,8 +270,12 @@ def test_bad_data_fails_with_one_line_in_the_failure_file(
 ) -> None:
     job = jobs.run_training(tmp_path, [], files)
     channel = job.path(CHANNEL)
-    jobs.assert_failed(job, 1, "train.py: error: " + message.format(channel=channel),
-                       job.path("/opt/ml/output/failure"))
+    jobs.assert_failed(
+        job,
+        1,
+        "train.py: error: " + message.format(channel=channel),
+        job.path("/opt/ml/output/failure"),
+    )
     assert not job.path("/opt/ml/model/model.pth").exists()
 
 
@@ -235,8 +285,10 @@ def test_bad_data_fails_with_one_line_in_the_failure_file(
         (["--epochs", "0"], "argument --epochs: must be at least 1, got '0'"),
         (["--lr", "abc"], "argument --lr: expected a number, got 'abc'"),
         (["--lr", "inf"], "argument --lr: must be a finite number > 0, got 'inf'"),
-        (["--output_dim", "2"],
-         "argument --output_dim: must be 1 (one logit, the probability of class 1), got 2"),
+        (
+            ["--output_dim", "2"],
+            "argument --output_dim: must be 1 (one logit, the probability of class 1), got 2",
+        ),
         (["--dropout", "0.5"], "unrecognized arguments: --dropout 0.5"),
     ],
 )

@@ -127,7 +127,9 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "absent.yaml", environ={})
-    assert str(caught.value) == "absent.yaml: cannot read the config file: No such file or directory"
+    assert (
+        str(caught.value) == "absent.yaml: cannot read the config file: No such file or directory"
+    )
 
 
 def test_path_outside_the_working_directory_is_shown_whole(
@@ -170,7 +172,11 @@ def test_role_precedence_flag_then_env_then_file() -> None:
 def test_other_flags_override_the_file(tmp_path: Path) -> None:
     flags = {"target": "sagemaker", "bucket": "my-bucket", "store_root": tmp_path}
     cfg = load_config(DEFAULT_CONFIG_PATH, flags, {})
-    assert (cfg.target, cfg.aws.bucket, cfg.local.store_root) == ("sagemaker", "my-bucket", tmp_path)
+    assert (cfg.target, cfg.aws.bucket, cfg.local.store_root) == (
+        "sagemaker",
+        "my-bucket",
+        tmp_path,
+    )
 
 
 @pytest.mark.parametrize(
@@ -221,9 +227,17 @@ def test_shipped_defaults_are_the_entrypoints_own_defaults() -> None:
     cfg = load_config(DEFAULT_CONFIG_PATH)
     train = _entrypoint_defaults("train.py")
     data = _entrypoint_defaults("preprocess.py")
-    assert (cfg.training.hidden_dim, cfg.training.epochs, cfg.training.learning_rate,
-            cfg.training.batch_size, cfg.training.seed) == (
-        train.hidden_dim, train.epochs, train.lr, train.batch_size, train.seed)
-    assert (cfg.data.num_points, cfg.data.noise, cfg.data.test_size, cfg.data.seed,
-            cfg.data.split_seed) == (
-        data.num_points, data.noise, data.test_size, data.seed, data.split_seed)
+    assert (
+        cfg.training.hidden_dim,
+        cfg.training.epochs,
+        cfg.training.learning_rate,
+        cfg.training.batch_size,
+        cfg.training.seed,
+    ) == (train.hidden_dim, train.epochs, train.lr, train.batch_size, train.seed)
+    assert (
+        cfg.data.num_points,
+        cfg.data.noise,
+        cfg.data.test_size,
+        cfg.data.seed,
+        cfg.data.split_seed,
+    ) == (data.num_points, data.noise, data.test_size, data.seed, data.split_seed)

@@ -82,8 +82,12 @@ def test_coerce_rejects_with_the_whole_reason(type_name: str, raw: Any, message:
 
 def test_resolve_fills_defaults_and_applies_overrides() -> None:
     values = resolve_parameters(DECLARED, {"HiddenDim": "40", "Deploy": "false"})
-    assert values == {"HiddenDim": 40, "LearningRate": 0.05, "Deploy": False,
-                      "EndpointName": "moonpipe-endpoint"}
+    assert values == {
+        "HiddenDim": 40,
+        "LearningRate": 0.05,
+        "Deploy": False,
+        "EndpointName": "moonpipe-endpoint",
+    }
 
 
 def test_resolve_rejects_unknown_names_listing_the_declared_ones() -> None:
@@ -91,7 +95,8 @@ def test_resolve_rejects_unknown_names_listing_the_declared_ones() -> None:
         resolve_parameters(DECLARED, {"Hidden": "40"})
     assert str(err.value) == (
         "unknown pipeline parameter Hidden; this pipeline declares: "
-        "Deploy, EndpointName, HiddenDim, LearningRate")
+        "Deploy, EndpointName, HiddenDim, LearningRate"
+    )
 
 
 def test_resolve_requires_parameters_without_default() -> None:
@@ -111,5 +116,4 @@ def test_parse_assignment(text: str, expected: tuple[str, str]) -> None:
 def test_parse_assignment_rejects_text_without_a_name(text: str) -> None:
     with pytest.raises(ParameterError) as err:
         parse_assignment(text)
-    assert str(err.value) == (
-        f"--param {text!r}: expected NAME=VALUE, e.g. --param HiddenDim=40")
+    assert str(err.value) == (f"--param {text!r}: expected NAME=VALUE, e.g. --param HiddenDim=40")

@@ -74,8 +74,11 @@ def content_length(values: list[str] | None, chunked: bool) -> int:
         raise BadContentLength(400, f"invalid Content-Length {values[0]!r}")
     length = int(values[0])
     if length > MAX_PAYLOAD_BYTES:
-        raise BadContentLength(413, f"payload of {length} bytes exceeds the "
-                                    f"{MAX_PAYLOAD_BYTES}-byte limit; send smaller batches")
+        raise BadContentLength(
+            413,
+            f"payload of {length} bytes exceeds the "
+            f"{MAX_PAYLOAD_BYTES}-byte limit; send smaller batches",
+        )
     return length
 
 
@@ -161,8 +164,9 @@ class BoundedThreadingServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A connection that broke (reset, timeout): one capped line, no traceback."""
         exc = sys.exc_info()[1]
-        self.client_log.write(logging.INFO, f"{client_address[0]} connection ended: "
-                                            f"{type(exc).__name__}: {exc}")
+        self.client_log.write(
+            logging.INFO, f"{client_address[0]} connection ended: {type(exc).__name__}: {exc}"
+        )
 
 
 class StrictRequestHandler(BaseHTTPRequestHandler):
@@ -222,19 +226,23 @@ class StrictRequestHandler(BaseHTTPRequestHandler):
     def _timed_out(self) -> None:
         self.close_connection = True
         with contextlib.suppress(OSError):
-            self._error(408, f"request not received whole within {REQUEST_TIMEOUT_S:g} "
-                        "s; send the headers and body without pausing", "ValidationError")
+            self._error(
+                408,
+                f"request not received whole within {REQUEST_TIMEOUT_S:g} "
+                "s; send the headers and body without pausing",
+                "ValidationError",
+            )
 
-    def send_error(self, code: int, message: str | None = None,
-                   explain: str | None = None) -> None:
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The standard library's protocol errors, as our one-line JSON 4xx."""
         status = _PROTOCOL_STATUS.get(code, code)
         if code == 501:
-            message = f"method {printable(str(self.command))} is not supported; use " \
-                      "GET /ping or POST /invocations"
+            message = (
+                f"method {printable(str(self.command))} is not supported; use "
+                "GET /ping or POST /invocations"
+            )
         elif code == 505:
-            message = f"{printable(self.requestline.split()[-1])} is not supported; " \
-                      "send HTTP/1.1"
+            message = f"{printable(self.requestline.split()[-1])} is not supported; send HTTP/1.1"
         else:
             text = " ".join(filter(None, [message, explain])) or HTTPStatus(code).phrase
             message = printable(text)
@@ -246,8 +254,9 @@ class StrictRequestHandler(BaseHTTPRequestHandler):
     def _content_length(self) -> int | None:
         """The declared body length, or None after answering 411/400/413 (body unread)."""
         try:
-            return content_length(self.headers.get_all("Content-Length"),
-                                  "Transfer-Encoding" in self.headers)
+            return content_length(
+                self.headers.get_all("Content-Length"), "Transfer-Encoding" in self.headers
+            )
         except BadContentLength as exc:
             self._error(exc.status, str(exc), "ValidationError")
             return None
@@ -256,31 +265,49 @@ class StrictRequestHandler(BaseHTTPRequestHandler):
         """The whole body, or None after answering 400 for one cut short by the client."""
         body = self.rfile.read(length)
         if len(body) < length:
-            self._error(400, f"request body ended after {len(body)} of the {length} bytes its "
-                        "Content-Length declared; send the whole body", "ValidationError")
+            self._error(
+                400,
+                f"request body ended after {len(body)} of the {length} bytes its "
+                "Content-Length declared; send the whole body",
+                "ValidationError",
+            )
             return None
         self._body_unread = False
         return body
 
-    def _error(self, status: int, message: str, error_type: str,
-               headers: dict[str, str] | None = None, model_error: bool = False) -> None:
+    def _error(
+        self,
+        status: int,
+        message: str,
+        error_type: str,
+        headers: dict[str, str] | None = None,
+        model_error: bool = False,
+    ) -> None:
         body: dict[str, Any] = {"error": message, "message": message}
         if model_error:  # the shape of the runtime API's ModelError
             body.update(OriginalStatusCode=status, OriginalMessage=message)
         level = logging.WARNING if status >= 500 else logging.INFO
-        self.server.client_log.write(level, f"{self.client_address[0]} {self.command} "
-                                     f"{printable(self.path or '')} -> {status} {message}")
+        self.server.client_log.write(
+            level,
+            f"{self.client_address[0]} {self.command} "
+            f"{printable(self.path or '')} -> {status} {message}",
+        )
         self._send_json(status, body, {"x-amzn-ErrorType": error_type, **(headers or {})})
 
     def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(obj).encode(), "application/json", headers)
 
-    def _send(self, status: int, body: bytes, content_type: str,
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         """Status line, headers and body in one write (one packet for small replies)."""
-        lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Server: moonpipe",
-                 f"Date: {http_date()}", f"Content-Type: {content_type}",
-                 f"Content-Length: {len(body)}"]
+        lines = [
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+            "Server: moonpipe",
+            f"Date: {http_date()}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {len(body)}",
+        ]
         lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
         if self._body_unread:  # unread bytes would parse as the next request: hang up instead
             self.close_connection = True
@@ -292,5 +319,6 @@ class StrictRequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Whatever the standard library still logs, through the capped client log."""
-        self.server.client_log.write(logging.INFO, f"{self.client_address[0]} "
-                                     f"{printable(format % args)}")
+        self.server.client_log.write(
+            logging.INFO, f"{self.client_address[0]} {printable(format % args)}"
+        )

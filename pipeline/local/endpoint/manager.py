@@ -57,8 +57,10 @@ from pipeline.local.liveness import try_lock
 from pipeline.local.store.atomic import write_json
 
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's EndpointName rule
-_MODEL_ENV_DEFAULTS = {"SAGEMAKER_PROGRAM": "inference.py",
-                       "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+_MODEL_ENV_DEFAULTS = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+}
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,17 @@ class EndpointInfo:
     log_path: str | None = None
 
 
-def deploy(store_root: Path, endpoint_name: str, config_name: str, model_data: Path,
-           environment: Mapping[str, str], *, host: str = "127.0.0.1", port: int | None = None,
-           timeout_s: float = 60) -> EndpointInfo:
+def deploy(
+    store_root: Path,
+    endpoint_name: str,
+    config_name: str,
+    model_data: Path,
+    environment: Mapping[str, str],
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    timeout_s: float = 60,
+) -> EndpointInfo:
     """Create the endpoint, or update it in place if its server is alive.
 
     ``port`` only matters when a server starts; an update keeps the running server's port.
@@ -93,8 +103,10 @@ def deploy(store_root: Path, endpoint_name: str, config_name: str, model_data: P
     _check_name(endpoint_name, "endpoint")
     _check_name(config_name, "endpoint config")
     if not Path(model_data).is_file():
-        raise EndpointError(f"model data {model_data} does not exist; run the training step "
-                            "first or pass the path of a model.tar.gz")
+        raise EndpointError(
+            f"model data {model_data} does not exist; run the training step "
+            "first or pass the path of a model.tar.gz"
+        )
     endpoint_dir = _endpoint_dir(store_root, endpoint_name)
     with try_lock(endpoint_dir / LOCK_FILE) as acquired:
         if not acquired:
@@ -104,13 +116,23 @@ def deploy(store_root: Path, endpoint_name: str, config_name: str, model_data: P
         job_root = _unpack_model(endpoint_dir, config_name, Path(model_data))
         env = map_env({**_MODEL_ENV_DEFAULTS, **environment}, job_root)
         if record is not None and server_alive(record, endpoint_dir):
-            record = _hot_swap(endpoint_dir, record, config_name, job_root / "model", env,
-                               timeout_s)
+            record = _hot_swap(
+                endpoint_dir, record, config_name, job_root / "model", env, timeout_s
+            )
         else:
             if port is None and record is not None:
                 port = record.get("port")
-            record = _start_server(endpoint_dir, endpoint_name, config_name, job_root / "model",
-                                   env, host, port, timeout_s, record)
+            record = _start_server(
+                endpoint_dir,
+                endpoint_name,
+                config_name,
+                job_root / "model",
+                env,
+                host,
+                port,
+                timeout_s,
+                record,
+            )
     return _info(record, endpoint_dir)
 
 
@@ -118,8 +140,7 @@ def list_endpoints(store_root: Path) -> list[EndpointInfo]:
     """Every recorded endpoint, sorted by name; a dead server shows as OutOfService."""
     root = Path(store_root).resolve() / "endpoints"
     records = sorted(root.glob(f"*/{RECORD_FILE}")) if root.is_dir() else []
-    return [_info(_settled_record(p.parent) or {"name": p.parent.name}, p.parent)
-            for p in records]
+    return [_info(_settled_record(p.parent) or {"name": p.parent.name}, p.parent) for p in records]
 
 
 def describe_endpoint(store_root: Path, name: str) -> EndpointInfo:
@@ -143,10 +164,11 @@ def _settled_record(endpoint_dir: Path) -> dict[str, Any] | None:
 
 def _in_progress_message(endpoint_dir: Path, name: str) -> str:
     record = _read_record(endpoint_dir) or {}
-    status = record.get("status") if record.get("status") in IN_PROGRESS \
-        else "being deployed"
-    return (f'Cannot update in-progress endpoint "{name}": it is {status} by another '
-            "execution; wait for it to finish (see --list-endpoints), then run again")
+    status = record.get("status") if record.get("status") in IN_PROGRESS else "being deployed"
+    return (
+        f'Cannot update in-progress endpoint "{name}": it is {status} by another '
+        "execution; wait for it to finish (see --list-endpoints), then run again"
+    )
 
 
 def delete_endpoint(store_root: Path, name: str) -> None:
@@ -168,8 +190,9 @@ def delete_endpoint(store_root: Path, name: str) -> None:
             (endpoint_dir / leftover).unlink(missing_ok=True)
 
 
-def invoke(store_root: Path, name: str, body: bytes, content_type: str,
-           accept: str = "application/json") -> bytes:
+def invoke(
+    store_root: Path, name: str, body: bytes, content_type: str, accept: str = "application/json"
+) -> bytes:
     """POST to the runtime route; an error answer becomes EndpointError with its message.
 
     A body over SageMaker's 6 MB limit is refused before sending (EndpointUsageError, with
@@ -178,25 +201,30 @@ def invoke(store_root: Path, name: str, body: bytes, content_type: str,
     """
     info = describe_endpoint(store_root, name)
     if info.status != "InService":
-        raise EndpointError(f"endpoint {name!r} is {info.status}; deploy it again "
-                            "(run the pipeline) or see --list-endpoints")
+        raise EndpointError(
+            f"endpoint {name!r} is {info.status}; deploy it again "
+            "(run the pipeline) or see --list-endpoints"
+        )
     if len(body) > MAX_PAYLOAD_BYTES:
-        raise EndpointUsageError(f"payload of {len(body)} bytes exceeds the "
-                                 f"{MAX_PAYLOAD_BYTES}-byte limit; send smaller batches")
+        raise EndpointUsageError(
+            f"payload of {len(body)} bytes exceeds the "
+            f"{MAX_PAYLOAD_BYTES}-byte limit; send smaller batches"
+        )
     headers = {"Content-Type": content_type, "Accept": accept}
     try:
         status, answer = _post(info.url, f"/endpoints/{name}/invocations", body, headers)
     except (OSError, http.client.HTTPException) as exc:
-        raise EndpointError(f"endpoint {name!r} is not reachable at {info.url} ({exc}); "
-                            f"see {info.log_path}") from None
+        raise EndpointError(
+            f"endpoint {name!r} is not reachable at {info.url} ({exc}); see {info.log_path}"
+        ) from None
     if status >= 400:
-        raise EndpointError(f"endpoint {name!r} answered HTTP {status}: "
-                            f"{error_message(answer)}")
+        raise EndpointError(f"endpoint {name!r} answered HTTP {status}: {error_message(answer)}")
     return answer
 
 
-def _post(url: str, path: str, body: bytes, headers: Mapping[str, str],
-          timeout_s: float = 70) -> tuple[int, bytes]:
+def _post(
+    url: str, path: str, body: bytes, headers: Mapping[str, str], timeout_s: float = 70
+) -> tuple[int, bytes]:
     """(status, body) of one POST to a loopback server, even one that answered early.
 
     A server may answer (413, 400) and close without reading the whole body; sending then
@@ -214,9 +242,17 @@ def _post(url: str, path: str, body: bytes, headers: Mapping[str, str],
         conn.close()
 
 
-def _start_server(endpoint_dir: Path, name: str, config_name: str, model_dir: Path,
-                  env: dict[str, str], host: str, port: int | None, timeout_s: float,
-                  previous: dict[str, Any] | None) -> dict[str, Any]:
+def _start_server(
+    endpoint_dir: Path,
+    name: str,
+    config_name: str,
+    model_dir: Path,
+    env: dict[str, str],
+    host: str,
+    port: int | None,
+    timeout_s: float,
+    previous: dict[str, Any] | None,
+) -> dict[str, Any]:
     """Record Creating, start a detached server, wait for /ping; record InService or Failed.
 
     The record exists before the server does, so a kill at any moment leaves a record that
@@ -232,24 +268,33 @@ def _start_server(endpoint_dir: Path, name: str, config_name: str, model_dir: Pa
     except EndpointError as exc:
         if proc.poll() is None:
             stop_server(proc.pid)
-        write_json(endpoint_dir / RECORD_FILE, {**record, "status": "Failed", "pid": None,
-                                                "failure_reason": str(exc)})
+        write_json(
+            endpoint_dir / RECORD_FILE,
+            {**record, "status": "Failed", "pid": None, "failure_reason": str(exc)},
+        )
         raise
     record["url"] = f"http://127.0.0.1:{record['port']}"
     write_json(endpoint_dir / RECORD_FILE, record)
     return record
 
 
-def _hot_swap(endpoint_dir: Path, record: dict[str, Any], config_name: str, model_dir: Path,
-              env: dict[str, str], timeout_s: float) -> dict[str, Any]:
+def _hot_swap(
+    endpoint_dir: Path,
+    record: dict[str, Any],
+    config_name: str,
+    model_dir: Path,
+    env: dict[str, str],
+    timeout_s: float,
+) -> dict[str, Any]:
     """Ask the live server to load the new model and swap; the old one serves meanwhile.
 
     Record the pending model (Updating), swap, confirm with the server, then commit: a kill
     in between leaves a record endpoint_state settles by asking the server what it serves.
     """
     spec = {"config_name": config_name, "model_dir": str(model_dir), "environment": env}
-    updated = _new_record(record, record["name"], config_name, model_dir, env, record["pid"],
-                          record["port"])
+    updated = _new_record(
+        record, record["name"], config_name, model_dir, env, record["pid"], record["port"]
+    )
     updated["url"] = record["url"]
     write_json(endpoint_dir / RECORD_FILE, {**record, "status": "Updating", "pending": updated})
     try:
@@ -258,26 +303,44 @@ def _hot_swap(endpoint_dir: Path, record: dict[str, Any], config_name: str, mode
         if status.get("config_name") != config_name:
             raise EndpointError(f"server still reports {status.get('config_name')!r}")
     except EndpointError as exc:
-        reason = f"endpoint {record['name']!r} kept serving {record['config_name']!r}: " \
-                 f"update to {config_name!r} failed: {exc}"
-        write_json(endpoint_dir / RECORD_FILE, {**record, "status": "InService",
-                                                "failure_reason": reason})
+        reason = (
+            f"endpoint {record['name']!r} kept serving {record['config_name']!r}: "
+            f"update to {config_name!r} failed: {exc}"
+        )
+        write_json(
+            endpoint_dir / RECORD_FILE, {**record, "status": "InService", "failure_reason": reason}
+        )
         raise EndpointError(reason) from None
     write_json(endpoint_dir / RECORD_FILE, updated)
     return updated
 
 
-def _new_record(previous: dict[str, Any] | None, name: str, config_name: str,
-                model_dir: Path, env: dict[str, str], pid: int | None, port: int | None
-                ) -> dict[str, Any]:
+def _new_record(
+    previous: dict[str, Any] | None,
+    name: str,
+    config_name: str,
+    model_dir: Path,
+    env: dict[str, str],
+    pid: int | None,
+    port: int | None,
+) -> dict[str, Any]:
     now = datetime.now(timezone.utc).isoformat()
     history = list((previous or {}).get("history", []))
     history.append({"config_name": config_name, "model_dir": str(model_dir), "deployed_at": now})
-    return {"name": name, "status": "InService", "config_name": config_name,
-            "model_dir": str(model_dir), "environment": env, "pid": pid, "port": port,
-            "url": (previous or {}).get("url", ""), "failure_reason": None,
-            "created_at": (previous or {}).get("created_at", now), "updated_at": now,
-            "history": history}
+    return {
+        "name": name,
+        "status": "InService",
+        "config_name": config_name,
+        "model_dir": str(model_dir),
+        "environment": env,
+        "pid": pid,
+        "port": port,
+        "url": (previous or {}).get("url", ""),
+        "failure_reason": None,
+        "created_at": (previous or {}).get("created_at", now),
+        "updated_at": now,
+        "history": history,
+    }
 
 
 def _info(record: Mapping[str, Any], endpoint_dir: Path) -> EndpointInfo:
@@ -286,13 +349,17 @@ def _info(record: Mapping[str, Any], endpoint_dir: Path) -> EndpointInfo:
     if status == "InService" and not server_alive(record, endpoint_dir):
         status = "OutOfService"
     port = record.get("port")
-    return EndpointInfo(name=str(record.get("name", endpoint_dir.name)),
-                        url=str(record.get("url") or ""),
-                        config_name=str(record.get("config_name", "")), status=status,
-                        pid=record.get("pid") if status == "InService" else None,
-                        port=int(port) if port else None, model_dir=record.get("model_dir"),
-                        failure_reason=record.get("failure_reason"),
-                        log_path=str(endpoint_dir / "server.log"))
+    return EndpointInfo(
+        name=str(record.get("name", endpoint_dir.name)),
+        url=str(record.get("url") or ""),
+        config_name=str(record.get("config_name", "")),
+        status=status,
+        pid=record.get("pid") if status == "InService" else None,
+        port=int(port) if port else None,
+        model_dir=record.get("model_dir"),
+        failure_reason=record.get("failure_reason"),
+        log_path=str(endpoint_dir / "server.log"),
+    )
 
 
 def _unpack_model(endpoint_dir: Path, config_name: str, model_data: Path) -> Path:
@@ -318,15 +385,21 @@ def _safe_extract(archive: Path, dest: Path) -> None:
             members = tar.getmembers()
             for member in members:
                 parts = PurePosixPath(member.name).parts
-                if not (member.isfile() or member.isdir()) or member.name.startswith("/") \
-                        or ".." in parts:
-                    raise EndpointError(f"model data {archive} holds an unsafe member "
-                                        f"{member.name!r} (link, device or path outside the "
-                                        "archive); rebuild the archive")
+                if (
+                    not (member.isfile() or member.isdir())
+                    or member.name.startswith("/")
+                    or ".." in parts
+                ):
+                    raise EndpointError(
+                        f"model data {archive} holds an unsafe member "
+                        f"{member.name!r} (link, device or path outside the "
+                        "archive); rebuild the archive"
+                    )
             tar.extractall(dest, members=members, filter="data")
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise EndpointError(f"model data {archive} is not a readable model.tar.gz ({exc}); "
-                            "re-run the training step") from None
+        raise EndpointError(
+            f"model data {archive} is not a readable model.tar.gz ({exc}); re-run the training step"
+        ) from None
 
 
 def _endpoint_dir(store_root: Path, name: str, create: bool = True) -> Path:
@@ -339,15 +412,18 @@ def _endpoint_dir(store_root: Path, name: str, create: bool = True) -> Path:
 
 def _check_name(name: str, what: str) -> None:
     if not isinstance(name, str) or not _NAME.match(name):
-        raise EndpointUsageError(f"invalid {what} name {name!r}: use 1-63 letters, digits "
-                                 "and hyphens, starting with a letter or digit")
+        raise EndpointUsageError(
+            f"invalid {what} name {name!r}: use 1-63 letters, digits "
+            "and hyphens, starting with a letter or digit"
+        )
 
 
 def _require_record(endpoint_dir: Path, name: str) -> dict[str, Any]:
     record = _read_record(endpoint_dir)
     if record is None:
-        raise EndpointNotFoundError(f"endpoint {name!r} does not exist; run --list-endpoints "
-                                    "to see the endpoints there are")
+        raise EndpointNotFoundError(
+            f"endpoint {name!r} does not exist; run --list-endpoints to see the endpoints there are"
+        )
     return record
 
 
@@ -358,6 +434,9 @@ def _read_record(endpoint_dir: Path) -> dict[str, Any] | None:
         return None
     record = read_json_or_none(path)
     if record is None:
-        return {"name": endpoint_dir.name, "status": "Failed",
-                "failure_reason": f"record {path} is unreadable; delete and redeploy"}
+        return {
+            "name": endpoint_dir.name,
+            "status": "Failed",
+            "failure_reason": f"record {path} is unreadable; delete and redeploy",
+        }
     return record

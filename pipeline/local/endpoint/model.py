@@ -53,8 +53,12 @@ class LoadedModel:
 
     def status(self) -> dict[str, Any]:
         """What the manager asks the control route: which config serves, since when."""
-        return {"config_name": self.config_name, "model_dir": str(self.model_dir),
-                "loaded_at": self.loaded_at, "pid": os.getpid()}
+        return {
+            "config_name": self.config_name,
+            "model_dir": str(self.model_dir),
+            "loaded_at": self.loaded_at,
+            "pid": os.getpid(),
+        }
 
     def handle(self, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
         """One invocation, as the toolkit's Transformer does it; returns (body, content type).
@@ -106,16 +110,22 @@ def default_input_fn(data: str | bytes, content_type: str) -> Any:
         if media == "application/json":
             return json.loads(data)
         if media == "text/csv":
-            return [[float(v) for v in line.split(",")] for line in str(data).splitlines()
-                    if line.strip()]
+            return [
+                [float(v) for v in line.split(",")]
+                for line in str(data).splitlines()
+                if line.strip()
+            ]
         if media == "application/x-npy":
             return _load_npy(bytes(data))
     except RecursionError:
         raise HandlerError(400, f"cannot parse the {media} body: nested too deeply") from None
     except (ValueError, EOFError, OSError, MemoryError) as exc:
         raise HandlerError(400, f"cannot parse the {media} body: {exc}") from exc
-    raise HandlerError(415, f"content type {content_type!r} is not supported; send "
-                       "application/json, text/csv or application/x-npy")
+    raise HandlerError(
+        415,
+        f"content type {content_type!r} is not supported; send "
+        "application/json, text/csv or application/x-npy",
+    )
 
 
 def _load_npy(body: bytes) -> Any:
@@ -140,16 +150,20 @@ def default_output_fn(prediction: Any, accept: str) -> bytes:
         return json.dumps(value, allow_nan=False).encode()  # NaN is not JSON: a model fault
     if media == "text/csv":
         rows = value if isinstance(value, list) else [value]
-        return "".join(",".join(map(str, r if isinstance(r, list) else [r])) + "\n"
-                       for r in rows).encode()
+        return "".join(
+            ",".join(map(str, r if isinstance(r, list) else [r])) + "\n" for r in rows
+        ).encode()
     if media == "application/x-npy":
         import numpy as np
 
         buffer = io.BytesIO()
         np.save(buffer, np.asarray(value), allow_pickle=False)
         return buffer.getvalue()
-    raise HandlerError(406, f"accept type {accept!r} is not supported; ask for "
-                       "application/json, text/csv or application/x-npy")
+    raise HandlerError(
+        406,
+        f"accept type {accept!r} is not supported; ask for "
+        "application/json, text/csv or application/x-npy",
+    )
 
 
 def load_model(config_name: str, model_dir: Path, environment: Mapping[str, str]) -> LoadedModel:
@@ -162,8 +176,11 @@ def load_model(config_name: str, model_dir: Path, environment: Mapping[str, str]
     submit_dir = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", str(model_dir / "code"))
     code_dir = Path(submit_dir)
     if "://" in submit_dir or not (code_dir / program).is_file():
-        raise HandlerError(500, f"config {config_name!r}: {program} not found in {submit_dir}; "
-                           "ship the serving code in model.tar.gz under code/")
+        raise HandlerError(
+            500,
+            f"config {config_name!r}: {program} not found in {submit_dir}; "
+            "ship the serving code in model.tar.gz under code/",
+        )
     _check_code_inside(config_name, model_dir, code_dir, program)
     os.environ.update(environment)  # a container sees its model's environment
     try:
@@ -176,8 +193,9 @@ def load_model(config_name: str, model_dir: Path, environment: Mapping[str, str]
         raise HandlerError(500, f"config {config_name!r}: {exc}") from exc
     except Exception as exc:
         log.exception("loading %s failed", config_name)
-        raise HandlerError(500, f"config {config_name!r}: loading {program} raised "
-                           f"{type(exc).__name__}: {exc}") from exc
+        raise HandlerError(
+            500, f"config {config_name!r}: loading {program} raised {type(exc).__name__}: {exc}"
+        ) from exc
     _limit_torch_threads()
     accept = environment.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "application/json")
     return LoadedModel(config_name, model_dir, module, model, accept)
@@ -194,19 +212,26 @@ def _check_code_inside(config_name: str, model_dir: Path, code_dir: Path, progra
         HandlerError: (500) the code directory, the program or a file in it is outside.
     """
     root = model_dir.resolve()
-    outside = [path for path in (code_dir, code_dir / program, *_tree(code_dir))
-               if not path.resolve().is_relative_to(root)]
+    outside = [
+        path
+        for path in (code_dir, code_dir / program, *_tree(code_dir))
+        if not path.resolve().is_relative_to(root)
+    ]
     if outside:
-        raise HandlerError(500, f"config {config_name!r}: serving code must come from inside "
-                           f"the model directory {model_dir}, but {outside[0]} resolves to "
-                           f"{outside[0].resolve()}; set SAGEMAKER_SUBMIT_DIRECTORY to "
-                           "/opt/ml/model/code and SAGEMAKER_PROGRAM to a file name in it")
+        raise HandlerError(
+            500,
+            f"config {config_name!r}: serving code must come from inside "
+            f"the model directory {model_dir}, but {outside[0]} resolves to "
+            f"{outside[0].resolve()}; set SAGEMAKER_SUBMIT_DIRECTORY to "
+            "/opt/ml/model/code and SAGEMAKER_PROGRAM to a file name in it",
+        )
 
 
 def _tree(directory: Path) -> list[Path]:
     """Every entry under ``directory`` (symlinks listed, not followed)."""
-    return [Path(root) / name for root, dirs, files in os.walk(directory)
-            for name in (*dirs, *files)]
+    return [
+        Path(root) / name for root, dirs, files in os.walk(directory) for name in (*dirs, *files)
+    ]
 
 
 def _import_fresh(code_dir: Path, program_path: Path) -> ModuleType:
@@ -217,8 +242,11 @@ def _import_fresh(code_dir: Path, program_path: Path) -> ModuleType:
     they and ``sys.path`` are put back, so a broken update leaves the old model intact.
     """
     old_dirs = [d for d in _code_dirs_loaded if d != code_dir]
-    purged = {name: mod for name, mod in list(sys.modules.items())
-              if _file_under(mod, [*old_dirs, code_dir])}
+    purged = {
+        name: mod
+        for name, mod in list(sys.modules.items())
+        if _file_under(mod, [*old_dirs, code_dir])
+    }
     for name in purged:
         del sys.modules[name]
     saved_path = list(sys.path)
@@ -253,4 +281,3 @@ def _limit_torch_threads() -> None:
         torch.set_num_threads(1)
         with contextlib.suppress(RuntimeError):  # only allowed before any inter-op work
             torch.set_num_interop_threads(1)
-

@@ -37,35 +37,63 @@ _children: dict[int, subprocess.Popen[bytes]] = {}
 loopback_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def spawn_server(endpoint_dir: Path, name: str, config_name: str, model_dir: Path,
-                 env: Mapping[str, str], host: str, port: int | None
-                 ) -> subprocess.Popen[bytes]:
+def spawn_server(
+    endpoint_dir: Path,
+    name: str,
+    config_name: str,
+    model_dir: Path,
+    env: Mapping[str, str],
+    host: str,
+    port: int | None,
+) -> subprocess.Popen[bytes]:
     """Write a fresh control token and start a detached server; does not wait for it."""
     token = endpoint_dir / "control.token"
     write_bytes(token, secrets.token_urlsafe(32).encode())
     token.chmod(0o600)  # only this user may drive the server's reload route
     for stale in ("server.json", "server.failure"):
         (endpoint_dir / stale).unlink(missing_ok=True)
-    command = [sys.executable, "-m", SERVER_MODULE, "--endpoint-name", name,
-               "--endpoint-dir", str(endpoint_dir), "--config-name", config_name,
-               "--model-dir", str(model_dir), "--host", host, "--port", str(port or 0)]
+    command = [
+        sys.executable,
+        "-m",
+        SERVER_MODULE,
+        "--endpoint-name",
+        name,
+        "--endpoint-dir",
+        str(endpoint_dir),
+        "--config-name",
+        config_name,
+        "--model-dir",
+        str(model_dir),
+        "--host",
+        host,
+        "--port",
+        str(port or 0),
+    ]
     with open(endpoint_dir / "server.log", "ab") as log:
-        proc = subprocess.Popen(command, env=_server_env(env), cwd=endpoint_dir,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            env=_server_env(env),
+            cwd=endpoint_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     _children[proc.pid] = proc
     return proc
 
 
-def wait_until_serving(proc: subprocess.Popen[bytes], endpoint_dir: Path,
-                       timeout_s: float) -> int:
+def wait_until_serving(proc: subprocess.Popen[bytes], endpoint_dir: Path, timeout_s: float) -> int:
     """The server's port once GET /ping answers 200; EndpointError if it dies or hangs."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             failure = endpoint_dir / "server.failure"
-            reason = failure.read_text().strip() if failure.exists() else \
-                f"server exited with code {proc.returncode}; see {endpoint_dir / 'server.log'}"
+            reason = (
+                failure.read_text().strip()
+                if failure.exists()
+                else f"server exited with code {proc.returncode}; see {endpoint_dir / 'server.log'}"
+            )
             raise EndpointError(f"endpoint {endpoint_dir.name!r} failed to start: {reason}")
         ready = read_json_or_none(endpoint_dir / "server.json")
         if ready is not None and ready.get("pid") == proc.pid:
@@ -75,8 +103,10 @@ def wait_until_serving(proc: subprocess.Popen[bytes], endpoint_dir: Path,
                     if response.status == 200:
                         return int(ready["port"])
         time.sleep(0.05)
-    raise EndpointError(f"endpoint {endpoint_dir.name!r} did not answer /ping within "
-                        f"{timeout_s:g} s; see {endpoint_dir / 'server.log'}")
+    raise EndpointError(
+        f"endpoint {endpoint_dir.name!r} did not answer /ping within "
+        f"{timeout_s:g} s; see {endpoint_dir / 'server.log'}"
+    )
 
 
 def server_alive(record: Mapping[str, Any], endpoint_dir: Path) -> bool:
@@ -97,8 +127,9 @@ def server_alive(record: Mapping[str, Any], endpoint_dir: Path) -> bool:
         state = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
-    return state != "Z" and SERVER_MODULE.encode() in cmdline \
-        and str(endpoint_dir).encode() in cmdline
+    return (
+        state != "Z" and SERVER_MODULE.encode() in cmdline and str(endpoint_dir).encode() in cmdline
+    )
 
 
 def find_servers(endpoint_dir: Path) -> list[int]:
@@ -165,8 +196,12 @@ def _server_env(model_env: Mapping[str, str]) -> dict[str, str]:
     env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
     python_path = [str(_REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
     env.update(model_env)
-    env.update(PYTHONPATH=os.pathsep.join(python_path), PYTHONUNBUFFERED="1",
-               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.update(
+        PYTHONPATH=os.pathsep.join(python_path),
+        PYTHONUNBUFFERED="1",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+    )
     return env
 
 

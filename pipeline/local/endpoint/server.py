@@ -51,8 +51,12 @@ CONTROL_PREFIX = "/_moonpipe/"
 TOKEN_HEADER = "X-Moonpipe-Token"
 TOKEN_FILE = "control.token"
 _LOOPBACK = ("127.0.0.1", "::1")
-_ROUTES = {"/ping": ("GET",), "/invocations": ("POST",), "/_moonpipe/status": ("GET",),
-           "/_moonpipe/reload": ("POST",)}
+_ROUTES = {
+    "/ping": ("GET",),
+    "/invocations": ("POST",),
+    "/_moonpipe/status": ("GET",),
+    "/_moonpipe/reload": ("POST",),
+}
 
 log = logging.getLogger("moonpipe.endpoint")
 
@@ -60,8 +64,14 @@ log = logging.getLogger("moonpipe.endpoint")
 class EndpointHTTPServer(limits.BoundedThreadingServer):
     """Holds the served model; a swap replaces ``model`` in one assignment."""
 
-    def __init__(self, address: tuple[str, int], endpoint_name: str, endpoint_dir: Path,
-                 model: LoadedModel, token: str) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        endpoint_name: str,
+        endpoint_dir: Path,
+        model: LoadedModel,
+        token: str,
+    ) -> None:
         super().__init__(address, RequestHandler)
         self.endpoint_name = endpoint_name
         self.endpoint_dir = endpoint_dir
@@ -97,24 +107,37 @@ class RequestHandler(limits.StrictRequestHandler):
         self._dispatch("OPTIONS")
 
     def _dispatch(self, method: str) -> None:
-        self._body_unread = self.headers.get("Content-Length", "0").strip() != "0" or \
-            "Transfer-Encoding" in self.headers
+        self._body_unread = (
+            self.headers.get("Content-Length", "0").strip() != "0"
+            or "Transfer-Encoding" in self.headers
+        )
         path = self.path.split("?", 1)[0]
         runtime_name = _runtime_endpoint_name(path)
         allowed = ("POST",) if runtime_name is not None else _ROUTES.get(path)
         if allowed is None:
-            self._error(404, f"no route {limits.printable(path)}; use GET /ping or POST "
-                        "/invocations", "ValidationError")
+            self._error(
+                404,
+                f"no route {limits.printable(path)}; use GET /ping or POST /invocations",
+                "ValidationError",
+            )
         elif method not in allowed:
-            self._error(405, f"{method} is not allowed on {limits.printable(path)}; use "
-                        f"{allowed[0]}", "ValidationError", {"Allow": ", ".join(allowed)})
+            self._error(
+                405,
+                f"{method} is not allowed on {limits.printable(path)}; use {allowed[0]}",
+                "ValidationError",
+                {"Allow": ", ".join(allowed)},
+            )
         elif path.startswith(CONTROL_PREFIX):
             self._control(path)
         elif path == "/ping":
             self._send(200, b"", "text/plain")
         elif runtime_name is not None and runtime_name != self.server.endpoint_name:
-            self._error(404, f"endpoint {limits.printable(runtime_name)!r} is not served here; "
-                        f"this server serves {self.server.endpoint_name!r}", "ValidationError")
+            self._error(
+                404,
+                f"endpoint {limits.printable(runtime_name)!r} is not served here; "
+                f"this server serves {self.server.endpoint_name!r}",
+                "ValidationError",
+            )
         else:
             self._invoke()
 
@@ -122,8 +145,11 @@ class RequestHandler(limits.StrictRequestHandler):
         length = self._content_length()
         if length is None:
             return
-        slot = self.server.large_body_slots if length > limits.LARGE_BODY_BYTES \
+        slot = (
+            self.server.large_body_slots
+            if length > limits.LARGE_BODY_BYTES
             else contextlib.nullcontext()
+        )
         with slot:  # big bodies a few at a time: memory stays bounded under any load
             body = self._read_body(length)
             if body is not None:
@@ -141,19 +167,28 @@ class RequestHandler(limits.StrictRequestHandler):
             self._error(exc.status, str(exc), "ModelError", model_error=True)
             return
         except Exception as exc:  # the model's own bug: log it whole, answer one line
-            self.server.client_log.write(logging.ERROR, f"handler of {model.config_name} "
-                                         "failed", exc_info=True)
-            self._error(500, f"model handler raised {type(exc).__name__}: {exc}", "ModelError",
-                        model_error=True)
+            self.server.client_log.write(
+                logging.ERROR, f"handler of {model.config_name} failed", exc_info=True
+            )
+            self._error(
+                500,
+                f"model handler raised {type(exc).__name__}: {exc}",
+                "ModelError",
+                model_error=True,
+            )
             return
-        self._send(200, payload, response_type,
-                   {"x-Amzn-Invoked-Production-Variant": "AllTraffic"})
+        self._send(200, payload, response_type, {"x-Amzn-Invoked-Production-Variant": "AllTraffic"})
 
     def _control(self, path: str) -> None:
-        if self.client_address[0] not in _LOOPBACK or \
-                self.headers.get(TOKEN_HEADER) != self.server.token:
-            self._error(403, "control routes need a loopback client and the endpoint's token",
-                        "AccessDeniedException")
+        if (
+            self.client_address[0] not in _LOOPBACK
+            or self.headers.get(TOKEN_HEADER) != self.server.token
+        ):
+            self._error(
+                403,
+                "control routes need a loopback client and the endpoint's token",
+                "AccessDeniedException",
+            )
             return
         if path.endswith("/status"):
             self._send_json(200, self.server.model.status())
@@ -185,6 +220,7 @@ class RequestHandler(limits.StrictRequestHandler):
         log.info("now serving %s from %s", config_name, model_dir)
         self._send_json(200, new_model.status())
 
+
 def bound_malloc() -> None:
     """Make glibc give freed memory back, so RSS stays flat however bodies come and go.
 
@@ -208,8 +244,13 @@ def trim_malloc() -> None:
 def _runtime_endpoint_name(path: str) -> str | None:
     """``name`` for ``/endpoints/<name>/invocations``, else None."""
     parts = path.split("/")
-    if len(parts) == 4 and parts[0] == "" and parts[1] == "endpoints" \
-            and parts[3] == "invocations" and parts[2]:
+    if (
+        len(parts) == 4
+        and parts[0] == ""
+        and parts[1] == "endpoints"
+        and parts[3] == "invocations"
+        and parts[2]
+    ):
         return parts[2]
     return None
 
@@ -234,8 +275,9 @@ def _write_ready_file(endpoint_dir: Path, host: str, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Load the model, bind, serve until SIGTERM; exit 3 with a one-line reason on failure."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     bound_malloc()
@@ -243,24 +285,32 @@ def main(argv: list[str] | None = None) -> int:
     token = (args.endpoint_dir / TOKEN_FILE).read_text().strip()
     try:
         model = load_model(args.config_name, args.model_dir, dict(os.environ))
-        server = EndpointHTTPServer((args.host, args.port), args.endpoint_name,
-                                    args.endpoint_dir, model, token)
+        server = EndpointHTTPServer(
+            (args.host, args.port), args.endpoint_name, args.endpoint_dir, model, token
+        )
     except (HandlerError, OSError) as exc:
-        reason = str(exc) if isinstance(exc, HandlerError) else \
-            f"cannot listen on {args.host}:{args.port} ({exc.strerror}); free the " \
+        reason = (
+            str(exc)
+            if isinstance(exc, HandlerError)
+            else f"cannot listen on {args.host}:{args.port} ({exc.strerror}); free the "
             "port, or delete the endpoint and deploy again for a new one"
+        )
         (args.endpoint_dir / "server.failure").write_text(reason + "\n")
         log.error("endpoint not started: %s", reason)
         return 3
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    thread = threading.Thread(target=server.serve_forever, args=(0.1,), name="http",
-                              daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.1,), name="http", daemon=True)
     thread.start()
     _write_ready_file(args.endpoint_dir, args.host, server.server_address[1])
-    log.info("serving %s (%s) on http://%s:%d", args.endpoint_name, args.config_name,
-             args.host, server.server_address[1])
+    log.info(
+        "serving %s (%s) on http://%s:%d",
+        args.endpoint_name,
+        args.config_name,
+        args.host,
+        server.server_address[1],
+    )
     stop.wait()
     log.info("SIGTERM: shutting down")
     server.shutdown()  # stops accepting; requests already running finish on their threads

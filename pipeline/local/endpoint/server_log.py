@@ -23,9 +23,13 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 class CappedLog:
     """One-line log records with a rate cap and a lifetime cap (no rotation needed)."""
 
-    def __init__(self, logger: logging.Logger, lines_per_s: int = LOG_LINES_PER_S,
-                 max_bytes: int = LOG_MAX_BYTES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger,
+        lines_per_s: int = LOG_LINES_PER_S,
+        max_bytes: int = LOG_MAX_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._log = logger
         self._clock = clock
         self._lines_per_s = lines_per_s
@@ -52,12 +56,16 @@ class CappedLog:
             self.bytes_written += len(message) + 40
             capped = self.bytes_written >= self._max_bytes
         if dropped:
-            self._log.warning("%d more client errors not logged (over %d lines/s)", dropped,
-                              self._lines_per_s)
+            self._log.warning(
+                "%d more client errors not logged (over %d lines/s)", dropped, self._lines_per_s
+            )
         self._log.log(level, "%s", message, exc_info=exc_info)
         if capped:
-            self._log.warning("log cap of %d bytes reached: further client errors are not "
-                              "logged until the server restarts", self._max_bytes)
+            self._log.warning(
+                "log cap of %d bytes reached: further client errors are not "
+                "logged until the server restarts",
+                self._max_bytes,
+            )
 
 
 def printable(text: str, limit: int = 200) -> str:

@@ -55,13 +55,23 @@ def _settle_creating(endpoint_dir: Path, record: dict[str, Any]) -> dict[str, An
     ready = read_json_or_none(endpoint_dir / "server.json") or {}
     if ready.get("pid") in live and _pings(ready.get("port")):
         port = int(ready["port"])
-        return {**record, "status": "InService", "pid": ready["pid"], "port": port,
-                "url": f"http://127.0.0.1:{port}", "failure_reason": None}
+        return {
+            **record,
+            "status": "InService",
+            "pid": ready["pid"],
+            "port": port,
+            "url": f"http://127.0.0.1:{port}",
+            "failure_reason": None,
+        }
     if live:  # still loading its model: Creating is the truth, until it serves or dies
         return {**record, "pid": live[0]}
-    return {**record, "status": "Failed", "pid": None,
-            "failure_reason": "the deployment was interrupted before the server answered "
-                              "(the deploying process is gone); run the pipeline again"}
+    return {
+        **record,
+        "status": "Failed",
+        "pid": None,
+        "failure_reason": "the deployment was interrupted before the server answered "
+        "(the deploying process is gone); run the pipeline again",
+    }
 
 
 def _settle_updating(endpoint_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
@@ -83,16 +93,25 @@ def _settle_updating(endpoint_dir: Path, record: dict[str, Any]) -> dict[str, An
         spec = {k: old.get(k) for k in ("config_name", "model_dir", "environment")}
         served = control(endpoint_dir, record, "reload", json.dumps(spec).encode(), 120)
     except EndpointError as exc:
-        return {**old, "status": "Failed",
-                "failure_reason": f"an update was interrupted and the server cannot be brought "
-                                  f"back to {old.get('config_name')!r} ({exc}); delete and "
-                                  "redeploy"}
+        return {
+            **old,
+            "status": "Failed",
+            "failure_reason": f"an update was interrupted and the server cannot be brought "
+            f"back to {old.get('config_name')!r} ({exc}); delete and "
+            "redeploy",
+        }
     if _same_model(served, old):
-        return {**old, "failure_reason": f"the update to {pending.get('config_name')!r} was "
-                                         f"interrupted; rolled back to {old.get('config_name')!r}"}
-    return {**old, "status": "Failed",
-            "failure_reason": f"the server serves {served.get('config_name')!r}, which no "
-                              "record names; delete and redeploy"}
+        return {
+            **old,
+            "failure_reason": f"the update to {pending.get('config_name')!r} was "
+            f"interrupted; rolled back to {old.get('config_name')!r}",
+        }
+    return {
+        **old,
+        "status": "Failed",
+        "failure_reason": f"the server serves {served.get('config_name')!r}, which no "
+        "record names; delete and redeploy",
+    }
 
 
 def _same_model(served: dict[str, Any], record: dict[str, Any]) -> bool:
@@ -110,17 +129,20 @@ def _pings(port: Any) -> bool:
     return False
 
 
-def control(endpoint_dir: Path, record: dict[str, Any], action: str, body: bytes | None,
-            timeout_s: float) -> dict[str, Any]:
+def control(
+    endpoint_dir: Path, record: dict[str, Any], action: str, body: bytes | None, timeout_s: float
+) -> dict[str, Any]:
     """Call a control route with the endpoint's token; errors carry the server's message."""
     try:
         token = (endpoint_dir / "control.token").read_text().strip()
     except OSError as exc:
         raise EndpointError(f"cannot read the control token ({exc.strerror})") from None
-    request = urllib.request.Request(f"{record['url']}/_moonpipe/{action}", data=body,
-                                     method="POST" if body is not None else "GET",
-                                     headers={"X-Moonpipe-Token": token,
-                                              "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{record['url']}/_moonpipe/{action}",
+        data=body,
+        method="POST" if body is not None else "GET",
+        headers={"X-Moonpipe-Token": token, "Content-Type": "application/json"},
+    )
     try:
         with loopback_opener.open(request, timeout=timeout_s) as response:
             return json.loads(response.read())

@@ -13,12 +13,17 @@ from pipeline.local.orchestrator import StepOutcome
 def run_condition(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:
     """Evaluate the (already resolved) conditions; the orchestrator takes the branch."""
     outcome = evaluate_conditions(args.get("Conditions") or [], Scope())
-    return StepOutcome("Succeeded", {"Outcome": outcome}, branch=outcome,
-                       metadata={"Outcome": outcome})
+    return StepOutcome(
+        "Succeeded", {"Outcome": outcome}, branch=outcome, metadata={"Outcome": outcome}
+    )
 
 
 def run_fail(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:
     """End the execution Failed with the step's ErrorMessage."""
     message = str(args.get("ErrorMessage") or f"{spec.name} failed the execution")
-    return StepOutcome("Failed", {"ErrorMessage": message}, failure_reason=message,
-                       execution_failure_reason=message)
+    return StepOutcome(
+        "Failed",
+        {"ErrorMessage": message},
+        failure_reason=message,
+        execution_failure_reason=message,
+    )

@@ -79,12 +79,18 @@ def deploy_endpoint(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> S
         if not model_data.is_file():
             return failed(f"model data {container['ModelDataUrl']} is not in the local store")
         endpoints = importlib.import_module(ENDPOINTS_MODULE)
-        info = endpoints.deploy(ctx.store_root, name, config_name, model_data,
-                                dict(container.get("Environment") or {}))
+        info = endpoints.deploy(
+            ctx.store_root, name, config_name, model_data, dict(container.get("Environment") or {})
+        )
     except (RegistryError, StoreError, KeyError, MoonpipeError) as err:
         return failed(f"endpoint {name}: {err}")
-    properties = {"EndpointName": name, "EndpointConfigName": config_name,
-                  "EndpointArn": ctx.arn(f"endpoint/{name.lower()}"),
-                  "EndpointStatus": "InService", "EndpointUrl": getattr(info, "url", None)}
-    return StepOutcome("Succeeded", properties,
-                       metadata={"EndpointName": name, "url": properties["EndpointUrl"]})
+    properties = {
+        "EndpointName": name,
+        "EndpointConfigName": config_name,
+        "EndpointArn": ctx.arn(f"endpoint/{name.lower()}"),
+        "EndpointStatus": "InService",
+        "EndpointUrl": getattr(info, "url", None),
+    }
+    return StepOutcome(
+        "Succeeded", properties, metadata={"EndpointName": name, "url": properties["EndpointUrl"]}
+    )

@@ -24,8 +24,11 @@ from pipeline.local.sandbox import PYTHON_NAMES, own_file
 from pipeline.local.store.objects import ObjectStore
 
 # What SageMaker's framework images set for Python (the pytorch-training Dockerfile's ENV).
-_IMAGE_PYTHON = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
-                 "PYTHONIOENCODING": "UTF-8"}
+_IMAGE_PYTHON = {
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONIOENCODING": "UTF-8",
+}
 _HOST_NAMES = frozenset({"PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "TMPDIR"})
 _TAIL_LINES = 5
 MESSAGE_LIMIT = 1024
@@ -111,8 +114,14 @@ def run_job(
     with log_path.open("a", encoding="utf-8") as log:
         try:
             proc = subprocess.Popen(
-                list(argv), cwd=cwd, env=dict(env), stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                bufsize=1,
                 preexec_fn=_die_with_runner if _LIBC is not None else None,
             )
         except OSError as err:
@@ -136,8 +145,12 @@ def _die_with_runner() -> None:
     _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _follow(proc: subprocess.Popen[str], log: TextIO, tail: collections.deque[str],
-            on_line: Callable[[str], None] | None) -> None:
+def _follow(
+    proc: subprocess.Popen[str],
+    log: TextIO,
+    tail: collections.deque[str],
+    on_line: Callable[[str], None] | None,
+) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
         log.write(line)
@@ -176,4 +189,3 @@ def failure_reason(message_file: Path, run: JobRun, job_root: Path) -> str:
             note = f" ({message_file.name} leads out of the job folder; not read)"
     last = " | ".join(run.tail) if run.tail else "no output"
     return f"exit code {run.exit_code}; last output: {last}{note}"
-

@@ -69,8 +69,12 @@ def run_processing(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> St
         "ProcessingJobStatus": "Completed",
         "ExitMessage": "",
     }
-    return StepOutcome("Succeeded", properties, log_path=str(ctx.log_path),
-                       metadata={"ProcessingJobName": job_name})
+    return StepOutcome(
+        "Succeeded",
+        properties,
+        log_path=str(ctx.log_path),
+        metadata={"ProcessingJobName": job_name},
+    )
 
 
 def _fetch_inputs(args: dict[str, Any], ctx: StepContext) -> None:
@@ -93,4 +97,3 @@ def _upload_outputs(args: dict[str, Any], ctx: StepContext) -> None:
         planned.append((parse_s3_uri(s3["S3Uri"]), files))
     for prefix, files in planned:
         ctx.objects.put_files(prefix, files)
-

@@ -56,12 +56,15 @@ def run_training(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
     user_hps = {k: v for k, v in sorted(hps.items()) if not k.startswith("sagemaker_")}
     user_args = [part for k, v in user_hps.items() for part in (f"--{k}", _arg(v))]
     env = job_environment(
-        {**(args.get("Environment") or {}),
-         **_sm_env(user_hps, user_args, channels, program, code_uri, root)}, root)
+        {
+            **(args.get("Environment") or {}),
+            **_sm_env(user_hps, user_args, channels, program, code_uri, root),
+        },
+        root,
+    )
     metrics = _MetricCollector(args.get("AlgorithmSpecification", {}).get("MetricDefinitions"))
     argv = [sys.executable if program.endswith(".py") else "/bin/sh", program, *user_args]
-    run = run_job(argv, env, root / "code", ctx.log_path,
-                  metrics.tee(ctx.lines_of(spec.name)))
+    run = run_job(argv, env, root / "code", ctx.log_path, metrics.tee(ctx.lines_of(spec.name)))
     if run.exit_code != 0:
         reason = failure_reason(host_path("/opt/ml/output/failure", root), run, root)
         return failed(reason, log_path=str(ctx.log_path))
@@ -71,12 +74,17 @@ def run_training(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
     except (StoreError, SandboxError) as err:
         return failed(f"training output: {err}", log_path=str(ctx.log_path))
     properties = _describe(args, job_name, output, metrics, ctx)
-    return StepOutcome("Succeeded", properties, log_path=str(ctx.log_path),
-                       metadata={"TrainingJobName": job_name, "metrics": metrics.last})
+    return StepOutcome(
+        "Succeeded",
+        properties,
+        log_path=str(ctx.log_path),
+        metadata={"TrainingJobName": job_name, "metrics": metrics.last},
+    )
 
 
-def _lay_out(args: dict[str, Any], raw_hps: Mapping[str, str], code_uri: str,
-             ctx: StepContext) -> list[str]:
+def _lay_out(
+    args: dict[str, Any], raw_hps: Mapping[str, str], code_uri: str, ctx: StepContext
+) -> list[str]:
     """Config files, channel data and code under the job's /opt/ml; returns channel names."""
     root, channels = ctx.job_dir, []
     for channel in args.get("InputDataConfig") or []:
@@ -86,12 +94,22 @@ def _lay_out(args: dict[str, Any], raw_hps: Mapping[str, str], code_uri: str,
         channels.append(name)
     config = host_path("/opt/ml/input/config", root)
     write_json(config / "hyperparameters.json", dict(raw_hps))
-    write_json(config / "resourceconfig.json",
-               {"current_host": HOST, "hosts": [HOST], "network_interface_name": "eth0"})
-    write_json(config / "inputdataconfig.json", {
-        c["ChannelName"]: {"ContentType": c.get("ContentType", ""), "TrainingInputMode": "File",
-                           "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
-        for c in args.get("InputDataConfig") or []})
+    write_json(
+        config / "resourceconfig.json",
+        {"current_host": HOST, "hosts": [HOST], "network_interface_name": "eth0"},
+    )
+    write_json(
+        config / "inputdataconfig.json",
+        {
+            c["ChannelName"]: {
+                "ContentType": c.get("ContentType", ""),
+                "TrainingInputMode": "File",
+                "S3DistributionType": "FullyReplicated",
+                "RecordWrapperType": "None",
+            }
+            for c in args.get("InputDataConfig") or []
+        },
+    )
     for folder in ("/opt/ml/model", "/opt/ml/output/data", "/opt/ml/code"):
         host_path(folder, root).mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(ctx.objects.get(code_uri)), mode="r:gz") as tar:
@@ -99,29 +117,50 @@ def _lay_out(args: dict[str, Any], raw_hps: Mapping[str, str], code_uri: str,
     return channels
 
 
-def _sm_env(hps: Mapping[str, Any], user_args: list[str], channels: list[str], program: str,
-            code_uri: str, root: Path) -> dict[str, str]:
+def _sm_env(
+    hps: Mapping[str, Any],
+    user_args: list[str],
+    channels: list[str],
+    program: str,
+    code_uri: str,
+    root: Path,
+) -> dict[str, str]:
     """The toolkit's SM_* variables, spelled with container paths and then mapped."""
     env = {
-        "SM_MODEL_DIR": "/opt/ml/model", "SM_OUTPUT_DATA_DIR": "/opt/ml/output/data",
-        "SM_OUTPUT_DIR": "/opt/ml/output", "SM_INPUT_DIR": "/opt/ml/input",
-        "SM_INPUT_CONFIG_DIR": "/opt/ml/input/config", "SM_NUM_GPUS": "0",
-        "SM_NUM_CPUS": str(os.cpu_count() or 1), "SM_HOSTS": json.dumps([HOST]),
-        "SM_CURRENT_HOST": HOST, "SM_CHANNELS": json.dumps(sorted(channels)),
-        "SM_HPS": json.dumps(dict(hps)), "SM_USER_ARGS": json.dumps(user_args),
-        "SM_MODULE_DIR": code_uri, "SM_USER_ENTRY_POINT": program,
+        "SM_MODEL_DIR": "/opt/ml/model",
+        "SM_OUTPUT_DATA_DIR": "/opt/ml/output/data",
+        "SM_OUTPUT_DIR": "/opt/ml/output",
+        "SM_INPUT_DIR": "/opt/ml/input",
+        "SM_INPUT_CONFIG_DIR": "/opt/ml/input/config",
+        "SM_NUM_GPUS": "0",
+        "SM_NUM_CPUS": str(os.cpu_count() or 1),
+        "SM_HOSTS": json.dumps([HOST]),
+        "SM_CURRENT_HOST": HOST,
+        "SM_CHANNELS": json.dumps(sorted(channels)),
+        "SM_HPS": json.dumps(dict(hps)),
+        "SM_USER_ARGS": json.dumps(user_args),
+        "SM_MODULE_DIR": code_uri,
+        "SM_USER_ENTRY_POINT": program,
         "SM_MODULE_NAME": program.rsplit(".", 1)[0],
     }
     env.update({f"SM_CHANNEL_{c.upper()}": f"/opt/ml/input/data/{c}" for c in channels})
-    env.update({f"SM_HP_{k.upper()}": v if isinstance(v, str) else json.dumps(v)
-                for k, v in hps.items()})
+    env.update(
+        {f"SM_HP_{k.upper()}": v if isinstance(v, str) else json.dumps(v) for k, v in hps.items()}
+    )
     training_env = {
-        "model_dir": env["SM_MODEL_DIR"], "output_data_dir": env["SM_OUTPUT_DATA_DIR"],
-        "output_dir": env["SM_OUTPUT_DIR"], "input_dir": env["SM_INPUT_DIR"],
+        "model_dir": env["SM_MODEL_DIR"],
+        "output_data_dir": env["SM_OUTPUT_DATA_DIR"],
+        "output_dir": env["SM_OUTPUT_DIR"],
+        "input_dir": env["SM_INPUT_DIR"],
         "channel_input_dirs": {c: f"/opt/ml/input/data/{c}" for c in channels},
-        "hyperparameters": dict(hps), "hosts": [HOST], "current_host": HOST,
-        "num_gpus": 0, "num_cpus": int(env["SM_NUM_CPUS"]), "user_entry_point": program,
-        "module_dir": code_uri, "module_name": env["SM_MODULE_NAME"],
+        "hyperparameters": dict(hps),
+        "hosts": [HOST],
+        "current_host": HOST,
+        "num_gpus": 0,
+        "num_cpus": int(env["SM_NUM_CPUS"]),
+        "user_entry_point": program,
+        "module_dir": code_uri,
+        "module_name": env["SM_MODULE_NAME"],
     }
     mapped = map_env(env, root)
     mapped["SM_TRAINING_ENV"] = json.dumps(_map_document(training_env, root))
@@ -191,20 +230,25 @@ class _MetricCollector:
 
     def tee(self, forward: Callable[[str], None] | None) -> Callable[[str], None]:
         """A line callback that feeds the metrics, then forwards the line (if anyone listens)."""
+
         def on_line(line: str) -> None:
             self.feed(line)
             if forward is not None:
                 forward(line)
+
         return on_line
 
     def final(self) -> list[dict[str, Any]]:
         """DescribeTrainingJob's FinalMetricDataList: the last value seen of each metric."""
-        return [{"MetricName": k, "Value": v, "Timestamp": self.seen_at[k]}
-                for k, v in self.last.items()]
+        return [
+            {"MetricName": k, "Value": v, "Timestamp": self.seen_at[k]}
+            for k, v in self.last.items()
+        ]
 
 
-def _describe(args: dict[str, Any], job_name: str, output: S3Uri,
-              metrics: _MetricCollector, ctx: StepContext) -> dict[str, Any]:
+def _describe(
+    args: dict[str, Any], job_name: str, output: S3Uri, metrics: _MetricCollector, ctx: StepContext
+) -> dict[str, Any]:
     """DescribeTrainingJob's shape, plus ``MetricSeries`` (every value each MetricDefinition
     matched, in log order): what SageMaker sends to CloudWatch and Studio charts per epoch.
     """

@@ -40,14 +40,26 @@ class Registry:
         if not group_file.exists():
             group_arn = f"{self.prefix}:model-package-group/{group}"
             with contextlib.suppress(FileExistsError):  # a concurrent writer created it
-                create_json(group_file, {"ModelPackageGroupName": group,
-                                         "ModelPackageGroupArn": group_arn, "CreationTime": _now()})
+                create_json(
+                    group_file,
+                    {
+                        "ModelPackageGroupName": group,
+                        "ModelPackageGroupArn": group_arn,
+                        "CreationTime": _now(),
+                    },
+                )
         while True:
-            version = 1 + max((int(p.stem) for p in (folder / "versions").glob("*.json")),
-                              default=0)
-            record = {**request, "ModelPackageGroupName": group, "ModelPackageVersion": version,
-                      "ModelPackageArn": f"{self.prefix}:model-package/{group}/{version}",
-                      "ModelPackageStatus": "Completed", "CreationTime": _now()}
+            version = 1 + max(
+                (int(p.stem) for p in (folder / "versions").glob("*.json")), default=0
+            )
+            record = {
+                **request,
+                "ModelPackageGroupName": group,
+                "ModelPackageVersion": version,
+                "ModelPackageArn": f"{self.prefix}:model-package/{group}/{version}",
+                "ModelPackageStatus": "Completed",
+                "CreationTime": _now(),
+            }
             record.setdefault("ModelApprovalStatus", "PendingManualApproval")
             try:
                 create_json(folder / "versions" / f"{version}.json", record)
@@ -68,20 +80,28 @@ class Registry:
 
     def add_model(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
         """Store a model; RegistryError if that name exists."""
-        record = {**request, "ModelName": name, "ModelArn": f"{self.prefix}:model/{name.lower()}",
-                  "CreationTime": _now()}
+        record = {
+            **request,
+            "ModelName": name,
+            "ModelArn": f"{self.prefix}:model/{name.lower()}",
+            "CreationTime": _now(),
+        }
         return self._create(self.root / "models" / f"{check_name('model', name)}.json", record)
 
     def model(self, name: str) -> dict[str, Any]:
         """A stored model by name."""
-        return self._read(self.root / "models" / f"{check_name('model', name)}.json",
-                          f"model {name}")
+        return self._read(
+            self.root / "models" / f"{check_name('model', name)}.json", f"model {name}"
+        )
 
     def add_endpoint_config(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
         """Store an endpoint config; RegistryError if that name exists."""
-        record = {**request, "EndpointConfigName": name,
-                  "EndpointConfigArn": f"{self.prefix}:endpoint-config/{name.lower()}",
-                  "CreationTime": _now()}
+        record = {
+            **request,
+            "EndpointConfigName": name,
+            "EndpointConfigArn": f"{self.prefix}:endpoint-config/{name.lower()}",
+            "CreationTime": _now(),
+        }
         path = self.root / "endpoint-configs" / f"{check_name('endpoint config', name)}.json"
         return self._create(path, record)
 

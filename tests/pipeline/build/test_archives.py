@@ -11,12 +11,21 @@ from pipeline.build.archives import FIXED_MTIME, reproducible_artifact, reproduc
 FILES = {"train.py": b"print('train')\n", "model.py": b"class M: ...\n", "run.sh": b"#!/bin/sh\n"}
 
 
-def pack(order: list[str], *, mtime: float, owner: int, gzip_mtime: float, mode: int,
-         files: dict[str, bytes] = FILES) -> bytes:
+def pack(
+    order: list[str],
+    *,
+    mtime: float,
+    owner: int,
+    gzip_mtime: float,
+    mode: int,
+    files: dict[str, bytes] = FILES,
+) -> bytes:
     """A .tar.gz the way tarfile.open("w:gz") makes one, with the given noise."""
     raw = io.BytesIO()
-    with gzip.GzipFile("sourcedir.tar", "wb", fileobj=raw, mtime=gzip_mtime) as gz, \
-            tarfile.open(fileobj=gz, mode="w") as tar:
+    with (
+        gzip.GzipFile("sourcedir.tar", "wb", fileobj=raw, mtime=gzip_mtime) as gz,
+        tarfile.open(fileobj=gz, mode="w") as tar,
+    ):
         folder = tarfile.TarInfo("lib")
         folder.type, folder.mode, folder.mtime, folder.uid = tarfile.DIRTYPE, 0o700, mtime, owner
         tar.addfile(folder)
@@ -32,24 +41,38 @@ def pack(order: list[str], *, mtime: float, owner: int, gzip_mtime: float, mode:
 def members(data: bytes) -> dict[str, tuple[bytes | None, int, int, int, str]]:
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         return {
-            m.name: (tar.extractfile(m).read() if m.isfile() else None,  # type: ignore[union-attr]
-                     m.mode, m.mtime, m.uid, m.uname)
+            m.name: (
+                tar.extractfile(m).read() if m.isfile() else None,  # type: ignore[union-attr]
+                m.mode,
+                m.mtime,
+                m.uid,
+                m.uname,
+            )
             for m in tar.getmembers()
         }
 
 
 def test_noise_of_the_build_does_not_reach_the_bytes() -> None:
-    first = pack(["train.py", "model.py", "run.sh"], mtime=1.7e9, owner=1000,
-                 gzip_mtime=1.7e9, mode=0o664)
-    second = pack(["run.sh", "model.py", "train.py"], mtime=1.8e9, owner=0,
-                  gzip_mtime=1.8e9 + 3, mode=0o600)
+    first = pack(
+        ["train.py", "model.py", "run.sh"], mtime=1.7e9, owner=1000, gzip_mtime=1.7e9, mode=0o664
+    )
+    second = pack(
+        ["run.sh", "model.py", "train.py"], mtime=1.8e9, owner=0, gzip_mtime=1.8e9 + 3, mode=0o600
+    )
     assert first != second
     assert reproducible_tar_gz(first) == reproducible_tar_gz(second)
 
 
 def test_members_and_contents_survive_with_fixed_headers() -> None:
-    packed = reproducible_tar_gz(pack(["train.py", "run.sh", "model.py"], mtime=1.7e9,
-                                      owner=1000, gzip_mtime=1.7e9, mode=0o664))
+    packed = reproducible_tar_gz(
+        pack(
+            ["train.py", "run.sh", "model.py"],
+            mtime=1.7e9,
+            owner=1000,
+            gzip_mtime=1.7e9,
+            mode=0o664,
+        )
+    )
     assert list(members(packed)) == ["lib", "model.py", "run.sh", "train.py"]
     assert members(packed) == {
         "lib": (None, 0o755, FIXED_MTIME, 0, ""),

@@ -132,17 +132,24 @@ def subprocess_builds(
     shutil.copytree(code_dir, other_checkout)
     plain = {k: v for k, v in os.environ.items() if k != "XDG_CONFIG_HOME"}
     plain["PYTHONPATH"] = str(REPO)
-    hostile = {**plain, "HOME": str(home), "AWS_EC2_METADATA_DISABLED": "false",
-               "AWS_PROFILE": "no-such-profile"}
-    runs = {"plain": (plain, code_dir, 0o022, []),
-            "hostile": (hostile, other_checkout, 0o077, ["--guard"])}
+    hostile = {
+        **plain,
+        "HOME": str(home),
+        "AWS_EC2_METADATA_DISABLED": "false",
+        "AWS_PROFILE": "no-such-profile",
+    }
+    runs = {
+        "plain": (plain, code_dir, 0o022, []),
+        "hostile": (hostile, other_checkout, 0o077, ["--guard"]),
+    }
     procs = {}
     for name, (env, code, umask, extra) in runs.items():
         out, tmp = work / f"{name}.json", work / f"tmp-{name}"
         tmp.mkdir()
         cmd = [sys.executable, "-c", BUILD_SCRIPT, str(code), str(out), *extra]
-        proc = subprocess.Popen(cmd, env={**env, "TMPDIR": str(tmp)}, cwd=work, umask=umask,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            cmd, env={**env, "TMPDIR": str(tmp)}, cwd=work, umask=umask, stderr=subprocess.PIPE
+        )
         procs[name] = (proc, out, tmp)
     results = {}
     for name, (proc, out, tmp) in procs.items():

@@ -17,8 +17,9 @@ EVAL_URI = f"s3://{BUCKET}/code/eval.py"
 SOURCE_URI = f"s3://{BUCKET}/code/sourcedir.tar.gz"
 ROLE = "arn:aws:iam::000000000000:role/local-tests"
 # Members SageMaker requires of every request (the API gate checks them like the service).
-PROCESSING_RESOURCES = {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
-                                          "VolumeSizeInGB": 30}}
+PROCESSING_RESOURCES = {
+    "ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}
+}
 
 PREP = """
 import argparse, os
@@ -49,124 +50,287 @@ report = {"binary_classification_metrics": {"accuracy": {"value": float(os.envir
 json.dump(report, open(os.path.join(out, "evaluation.json"), "w"))
 """
 
+PREP_TRAIN_URI = "Steps.Prep.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
+
 
 def _output_uri(step: str, output: str) -> dict[str, Any]:
-    return {"Std:Join": {"On": "/", "Values": [
-        "s3:/", BUCKET, "p", {"Get": "Execution.PipelineExecutionId"}, step, "output", output]}}
+    return {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                "s3:/",
+                BUCKET,
+                "p",
+                {"Get": "Execution.PipelineExecutionId"},
+                step,
+                "output",
+                output,
+            ],
+        }
+    }
 
 
 def _code_input(uri: str) -> dict[str, Any]:
-    return {"InputName": "code", "AppManaged": False, "S3Input": {
-        "S3Uri": uri, "LocalPath": "/opt/ml/processing/input/code", "S3DataType": "S3Prefix",
-        "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}}
+    return {
+        "InputName": "code",
+        "AppManaged": False,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": "/opt/ml/processing/input/code",
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+        },
+    }
 
 
 def prep_step() -> dict[str, Any]:
-    return {"Name": "Prep", "Type": "Processing", "Arguments": {
-        "RoleArn": ROLE, "ProcessingResources": PROCESSING_RESOURCES,
-        "AppSpecification": {
-            "ImageUri": "img",
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/prep.py"],
-            "ContainerArguments": ["--out", "/opt/ml/processing/train",
-                                   "--rows", {"Std:Join": {"On": "", "Values": [
-                                       {"Get": "Parameters.Rows"}]}}]},
-        "ProcessingInputs": [_code_input(PREP_URI)],
-        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "train", "S3Output": {
-            "S3Uri": _output_uri("Prep", "train"), "LocalPath": "/opt/ml/processing/train",
-            "S3UploadMode": "EndOfJob"}}]}},
-        "CacheConfig": {"Enabled": True, "ExpireAfter": "P30D"}}
+    return {
+        "Name": "Prep",
+        "Type": "Processing",
+        "Arguments": {
+            "RoleArn": ROLE,
+            "ProcessingResources": PROCESSING_RESOURCES,
+            "AppSpecification": {
+                "ImageUri": "img",
+                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/prep.py"],
+                "ContainerArguments": [
+                    "--out",
+                    "/opt/ml/processing/train",
+                    "--rows",
+                    {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.Rows"}]}},
+                ],
+            },
+            "ProcessingInputs": [_code_input(PREP_URI)],
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    {
+                        "OutputName": "train",
+                        "S3Output": {
+                            "S3Uri": _output_uri("Prep", "train"),
+                            "LocalPath": "/opt/ml/processing/train",
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                ]
+            },
+        },
+        "CacheConfig": {"Enabled": True, "ExpireAfter": "P30D"},
+    }
 
 
 def train_step() -> dict[str, Any]:
-    return {"Name": "Train", "Type": "Training", "Arguments": {
-        "RoleArn": ROLE, "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
-                           "VolumeSizeInGB": 30},
-        "AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File",
-                                   "MetricDefinitions": [LOSS_METRIC]},
-        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/"},
-        "InputDataConfig": [{"ChannelName": "train", "ContentType": "text/csv", "DataSource": {
-            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": {
-                "Get": "Steps.Prep.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}}}}],
-        "HyperParameters": {
-            "hidden_dim": {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.HiddenDim"}]}},
-            "lr": "0.01",
-            "sagemaker_program": '"train.py"',
-            "sagemaker_submit_directory": json.dumps(SOURCE_URI)}},
-        "CacheConfig": {"Enabled": True, "ExpireAfter": "P30D"}}
+    return {
+        "Name": "Train",
+        "Type": "Training",
+        "Arguments": {
+            "RoleArn": ROLE,
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+            "ResourceConfig": {
+                "InstanceType": "ml.m5.large",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 30,
+            },
+            "AlgorithmSpecification": {
+                "TrainingImage": "img",
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [LOSS_METRIC],
+            },
+            "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/"},
+            "InputDataConfig": [
+                {
+                    "ChannelName": "train",
+                    "ContentType": "text/csv",
+                    "DataSource": {
+                        "S3DataSource": {
+                            "S3DataType": "S3Prefix",
+                            "S3Uri": {"Get": PREP_TRAIN_URI},
+                        }
+                    },
+                }
+            ],
+            "HyperParameters": {
+                "hidden_dim": {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.HiddenDim"}]}},
+                "lr": "0.01",
+                "sagemaker_program": '"train.py"',
+                "sagemaker_submit_directory": json.dumps(SOURCE_URI),
+            },
+        },
+        "CacheConfig": {"Enabled": True, "ExpireAfter": "P30D"},
+    }
 
 
 def eval_step() -> dict[str, Any]:
-    return {"Name": "Eval", "Type": "Processing", "Arguments": {
-        "RoleArn": ROLE, "ProcessingResources": PROCESSING_RESOURCES,
-        "AppSpecification": {"ImageUri": "img", "ContainerEntrypoint": [
-            "python3", "/opt/ml/processing/input/code/eval.py"]},
-        "Environment": {"JOB": "/opt/ml", "ACC": {"Std:Join": {"On": "", "Values": [
-            {"Get": "Parameters.Accuracy"}]}}},
-        "ProcessingInputs": [
-            {"InputName": "model", "S3Input": {
-                "S3Uri": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"},
-                "LocalPath": "/opt/ml/processing/model", "S3DataType": "S3Prefix"}},
-            _code_input(EVAL_URI)],
-        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "evaluation", "S3Output": {
-            "S3Uri": _output_uri("Eval", "evaluation"),
-            "LocalPath": "/opt/ml/processing/evaluation", "S3UploadMode": "EndOfJob"}}]}},
-        "PropertyFiles": [{"PropertyFileName": "Report", "OutputName": "evaluation",
-                           "FilePath": "evaluation.json"}]}
+    return {
+        "Name": "Eval",
+        "Type": "Processing",
+        "Arguments": {
+            "RoleArn": ROLE,
+            "ProcessingResources": PROCESSING_RESOURCES,
+            "AppSpecification": {
+                "ImageUri": "img",
+                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/eval.py"],
+            },
+            "Environment": {
+                "JOB": "/opt/ml",
+                "ACC": {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.Accuracy"}]}},
+            },
+            "ProcessingInputs": [
+                {
+                    "InputName": "model",
+                    "S3Input": {
+                        "S3Uri": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"},
+                        "LocalPath": "/opt/ml/processing/model",
+                        "S3DataType": "S3Prefix",
+                    },
+                },
+                _code_input(EVAL_URI),
+            ],
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    {
+                        "OutputName": "evaluation",
+                        "S3Output": {
+                            "S3Uri": _output_uri("Eval", "evaluation"),
+                            "LocalPath": "/opt/ml/processing/evaluation",
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                ]
+            },
+        },
+        "PropertyFiles": [
+            {
+                "PropertyFileName": "Report",
+                "OutputName": "evaluation",
+                "FilePath": "evaluation.json",
+            }
+        ],
+    }
 
 
 LOSS_METRIC = {"Name": "train:loss", "Regex": "train_loss=([0-9.eE+-]+)"}
-ACCURACY = {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Eval.PropertyFiles.Report"},
-                            "Path": "binary_classification_metrics.accuracy.value"}}
+ACCURACY = {
+    "Std:JsonGet": {
+        "PropertyFile": {"Get": "Steps.Eval.PropertyFiles.Report"},
+        "Path": "binary_classification_metrics.accuracy.value",
+    }
+}
 
 
 def hosting_steps() -> list[dict[str, Any]]:
     model_data = {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
-    report = {"Std:Join": {"On": "/", "Values": [
-        {"Get": "Steps.Eval.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
-        "evaluation.json"]}}
+    report = {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                {"Get": "Steps.Eval.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
+                "evaluation.json",
+            ],
+        }
+    }
     return [
-        {"Name": "Reg-RegisterModel", "Type": "RegisterModel", "Arguments": {
-            "ModelPackageGroupName": "grp", "ModelApprovalStatus": "Approved",
-            "ModelMetrics": {"ModelQuality": {"Statistics": {
-                "ContentType": "application/json", "S3Uri": report}}},
-            "InferenceSpecification": {"Containers": [
-                {"Image": "inf", "ModelDataUrl": model_data}]}}},
-        {"Name": "Cre-CreateModel", "Type": "Model", "Arguments": {"PrimaryContainer": {
-            "Image": "inf", "ModelDataUrl": model_data,
-            "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}}},
-        {"Name": "Cfg", "Type": "EndpointConfig", "Arguments": {
-            "EndpointConfigName": "cfg", "ProductionVariants": [{
-                "VariantName": "AllTraffic",
-                "ModelName": {"Get": "Steps.Cre-CreateModel.ModelName"}}]}},
-        {"Name": "Deploy", "Type": "Endpoint", "Arguments": {
-            "EndpointName": {"Get": "Parameters.EndpointName"},
-            "EndpointConfigName": {"Get": "Steps.Cfg.EndpointConfigName"}}},
+        {
+            "Name": "Reg-RegisterModel",
+            "Type": "RegisterModel",
+            "Arguments": {
+                "ModelPackageGroupName": "grp",
+                "ModelApprovalStatus": "Approved",
+                "ModelMetrics": {
+                    "ModelQuality": {
+                        "Statistics": {"ContentType": "application/json", "S3Uri": report}
+                    }
+                },
+                "InferenceSpecification": {
+                    "Containers": [{"Image": "inf", "ModelDataUrl": model_data}]
+                },
+            },
+        },
+        {
+            "Name": "Cre-CreateModel",
+            "Type": "Model",
+            "Arguments": {
+                "PrimaryContainer": {
+                    "Image": "inf",
+                    "ModelDataUrl": model_data,
+                    "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+                }
+            },
+        },
+        {
+            "Name": "Cfg",
+            "Type": "EndpointConfig",
+            "Arguments": {
+                "EndpointConfigName": "cfg",
+                "ProductionVariants": [
+                    {
+                        "VariantName": "AllTraffic",
+                        "ModelName": {"Get": "Steps.Cre-CreateModel.ModelName"},
+                    }
+                ],
+            },
+        },
+        {
+            "Name": "Deploy",
+            "Type": "Endpoint",
+            "Arguments": {
+                "EndpointName": {"Get": "Parameters.EndpointName"},
+                "EndpointConfigName": {"Get": "Steps.Cfg.EndpointConfigName"},
+            },
+        },
     ]
 
 
 def full_definition() -> dict[str, Any]:
-    fail = {"Name": "TooLow", "Type": "Fail", "Arguments": {"ErrorMessage": {"Std:Join": {
-        "On": " ", "Values": ["accuracy", ACCURACY, "below", {"Get": "Parameters.Threshold"}]}}}}
-    check = {"Name": "Check", "Type": "Condition", "Arguments": {
-        "Conditions": [{"Type": "GreaterThanOrEqualTo", "LeftValue": ACCURACY,
-                        "RightValue": {"Get": "Parameters.Threshold"}}],
-        "IfSteps": hosting_steps(), "ElseSteps": [fail]}}
-    return {"Version": "2020-12-01", "Metadata": {}, "Parameters": [
-        {"Name": "HiddenDim", "Type": "Integer", "DefaultValue": 20},
-        {"Name": "Rows", "Type": "Integer", "DefaultValue": 3},
-        {"Name": "Accuracy", "Type": "Float", "DefaultValue": 0.9},
-        {"Name": "Threshold", "Type": "Float", "DefaultValue": 0.5},
-        {"Name": "EndpointName", "Type": "String", "DefaultValue": "ep"}],
-        "Steps": [prep_step(), train_step(), eval_step(), check]}
+    fail = {
+        "Name": "TooLow",
+        "Type": "Fail",
+        "Arguments": {
+            "ErrorMessage": {
+                "Std:Join": {
+                    "On": " ",
+                    "Values": ["accuracy", ACCURACY, "below", {"Get": "Parameters.Threshold"}],
+                }
+            }
+        },
+    }
+    check = {
+        "Name": "Check",
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [
+                {
+                    "Type": "GreaterThanOrEqualTo",
+                    "LeftValue": ACCURACY,
+                    "RightValue": {"Get": "Parameters.Threshold"},
+                }
+            ],
+            "IfSteps": hosting_steps(),
+            "ElseSteps": [fail],
+        },
+    }
+    return {
+        "Version": "2020-12-01",
+        "Metadata": {},
+        "Parameters": [
+            {"Name": "HiddenDim", "Type": "Integer", "DefaultValue": 20},
+            {"Name": "Rows", "Type": "Integer", "DefaultValue": 3},
+            {"Name": "Accuracy", "Type": "Float", "DefaultValue": 0.9},
+            {"Name": "Threshold", "Type": "Float", "DefaultValue": 0.5},
+            {"Name": "EndpointName", "Type": "String", "DefaultValue": "ep"},
+        ],
+        "Steps": [prep_step(), train_step(), eval_step(), check],
+    }
 
 
 def source_tarball() -> bytes:
     """The same bytes on every call: the gzip header's time is fixed (the store is write-once,
     so two upserts of "the same" tarball with different bytes would be refused)."""
     buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped, \
-            tarfile.open(fileobj=zipped, mode="w") as tar:
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped,
+        tarfile.open(fileobj=zipped, mode="w") as tar,
+    ):
         data = textwrap.dedent(TRAIN).encode()
         info = tarfile.TarInfo("train.py")
         info.size = len(data)
@@ -175,10 +339,14 @@ def source_tarball() -> bytes:
 
 
 def artifacts() -> dict[str, bytes]:
-    return {PREP_URI: textwrap.dedent(PREP).encode(), EVAL_URI: textwrap.dedent(EVAL).encode(),
-            SOURCE_URI: source_tarball()}
+    return {
+        PREP_URI: textwrap.dedent(PREP).encode(),
+        EVAL_URI: textwrap.dedent(EVAL).encode(),
+        SOURCE_URI: source_tarball(),
+    }
 
 
 def pipeline(definition: dict[str, Any] | None = None, name: str = "p") -> PipelineDefinition:
-    return PipelineDefinition(name, "test pipeline", json.dumps(definition or full_definition()),
-                              artifacts())
+    return PipelineDefinition(
+        name, "test pipeline", json.dumps(definition or full_definition()), artifacts()
+    )

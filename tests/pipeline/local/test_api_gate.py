@@ -35,8 +35,9 @@ GENERATED = "pipelines-generated-name"
 
 PROCESSING = {
     "RoleArn": ROLE,
-    "ProcessingResources": {"ClusterConfig": {
-        "InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}},
+    "ProcessingResources": {
+        "ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}
+    },
     "AppSpecification": {"ImageUri": "img", "ContainerEntrypoint": ["python3", "x.py"]},
 }
 TRAINING = {
@@ -52,16 +53,32 @@ REGISTER = {
     "ModelApprovalStatus": "Approved",
     "InferenceSpecification": {
         "Containers": [{"Image": "img", "ModelDataUrl": "s3://b/model.tar.gz"}],
-        "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"],
-        "SupportedRealtimeInferenceInstanceTypes": ["ml.m5.large"]},
+        "SupportedContentTypes": ["text/csv"],
+        "SupportedResponseMIMETypes": ["text/csv"],
+        "SupportedRealtimeInferenceInstanceTypes": ["ml.m5.large"],
+    },
 }
 MODEL = {"ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": "img"}}
-ENDPOINT_CONFIG = {"EndpointConfigName": "ep-config", "ProductionVariants": [{
-    "VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large",
-    "InitialInstanceCount": 1}]}
+ENDPOINT_CONFIG = {
+    "EndpointConfigName": "ep-config",
+    "ProductionVariants": [
+        {
+            "VariantName": "AllTraffic",
+            "ModelName": "m",
+            "InstanceType": "ml.m5.large",
+            "InitialInstanceCount": 1,
+        }
+    ],
+}
 ENDPOINT = {"EndpointName": "ep", "EndpointConfigName": "ep-config-a1b2c3d4e5f6"}
-GOOD = {"Processing": PROCESSING, "Training": TRAINING, "RegisterModel": REGISTER,
-        "Model": MODEL, "EndpointConfig": ENDPOINT_CONFIG, "Endpoint": ENDPOINT}
+GOOD = {
+    "Processing": PROCESSING,
+    "Training": TRAINING,
+    "RegisterModel": REGISTER,
+    "Model": MODEL,
+    "EndpointConfig": ENDPOINT_CONFIG,
+    "Endpoint": ENDPOINT,
+}
 
 
 def changed(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -90,44 +107,97 @@ def test_good_requests_are_accepted(step_type: str) -> None:
 @pytest.mark.parametrize(
     ("step_type", "path", "value", "expected"),
     [
-        ("Training", "ResourceConfig.InstanceType", "ml.m5.larg",
-         "ResourceConfig.InstanceType: 'ml.m5.larg' is not one of ml.m5.large, ml.m5.xlarge, "
-         "ml.m5.4xlarge, … ({n} values)"),
-        ("Processing", "ProcessingResources.ClusterConfig.InstanceType", "ml.p4d.24xlarge",
-         "ProcessingResources.ClusterConfig.InstanceType: 'ml.p4d.24xlarge' is not one of "),
-        ("EndpointConfig", "ProductionVariants.0.InstanceType", "ml.t3.medium",
-         "ProductionVariants[0].InstanceType: 'ml.t3.medium' is not one of "),
-        ("RegisterModel", "ModelApprovalStatus", "approved",
-         "ModelApprovalStatus: 'approved' is not one of Approved, Rejected, "
-         "PendingManualApproval"),
-        ("RegisterModel", "InferenceSpecification.SupportedRealtimeInferenceInstanceTypes",
-         ["ml.m5.large", "ml.t3.medium"],
-         "InferenceSpecification.SupportedRealtimeInferenceInstanceTypes[1]: 'ml.t3.medium' "
-         "is not one of "),
-        ("EndpointConfig", "EndpointConfigName", "e" * 51,
-         f"EndpointConfigName: '{'e' * 51}-{EXECUTION}' is 64 characters; at most 63 allowed"),
-        ("Endpoint", "EndpointName", "my_endpoint",
-         "EndpointName: 'my_endpoint' does not match the pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"),
-        ("Endpoint", "EndpointName", "e" * 64,
-         f"EndpointName: '{'e' * 64}' is 64 characters; at most 63 allowed"),
-        ("Training", "RoleArn", ...,
-         "RoleArn: is required but missing"),
-        ("Training", "StoppingCondition.MaxRuntimeInSeconds", 0,
-         "StoppingCondition.MaxRuntimeInSeconds: 0 is below the minimum 1"),
-        ("Processing", "ProcessingResources.ClusterConfig.InstanceCount", 101,
-         "ProcessingResources.ClusterConfig.InstanceCount: 101 is above the maximum 100"),
-        ("Training", "HyperParameters", {f"h{i}": "1" for i in range(101)},
-         "HyperParameters: has 101 entries; at most 100 allowed"),
-        ("Training", "StoppingCondition.MaxRuntimeInSeconds", "3600",
-         "StoppingCondition.MaxRuntimeInSeconds: '3600' must be an integer"),
-        ("Training", "HyperParameters.epochs", "x" * 2501,
-         "HyperParameters.epochs: 'xxxx"),
-        ("Training", "Hyperparameters", {},
-         "Hyperparameters: is not a member SageMaker accepts here"),
-        ("Processing", "AppSpecification.ContainerEntrypoint", [],
-         "AppSpecification.ContainerEntrypoint: has length 0; at least 1 required"),
-        ("Model", "ModelName", "model.v2",
-         "ModelName: 'model.v2' does not match the pattern"),
+        (
+            "Training",
+            "ResourceConfig.InstanceType",
+            "ml.m5.larg",
+            "ResourceConfig.InstanceType: 'ml.m5.larg' is not one of ml.m5.large, ml.m5.xlarge, "
+            "ml.m5.4xlarge, … ({n} values)",
+        ),
+        (
+            "Processing",
+            "ProcessingResources.ClusterConfig.InstanceType",
+            "ml.p4d.24xlarge",
+            "ProcessingResources.ClusterConfig.InstanceType: 'ml.p4d.24xlarge' is not one of ",
+        ),
+        (
+            "EndpointConfig",
+            "ProductionVariants.0.InstanceType",
+            "ml.t3.medium",
+            "ProductionVariants[0].InstanceType: 'ml.t3.medium' is not one of ",
+        ),
+        (
+            "RegisterModel",
+            "ModelApprovalStatus",
+            "approved",
+            "ModelApprovalStatus: 'approved' is not one of Approved, Rejected, "
+            "PendingManualApproval",
+        ),
+        (
+            "RegisterModel",
+            "InferenceSpecification.SupportedRealtimeInferenceInstanceTypes",
+            ["ml.m5.large", "ml.t3.medium"],
+            "InferenceSpecification.SupportedRealtimeInferenceInstanceTypes[1]: 'ml.t3.medium' "
+            "is not one of ",
+        ),
+        (
+            "EndpointConfig",
+            "EndpointConfigName",
+            "e" * 51,
+            f"EndpointConfigName: '{'e' * 51}-{EXECUTION}' is 64 characters; at most 63 allowed",
+        ),
+        (
+            "Endpoint",
+            "EndpointName",
+            "my_endpoint",
+            "EndpointName: 'my_endpoint' does not match the pattern "
+            "[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}",
+        ),
+        (
+            "Endpoint",
+            "EndpointName",
+            "e" * 64,
+            f"EndpointName: '{'e' * 64}' is 64 characters; at most 63 allowed",
+        ),
+        ("Training", "RoleArn", ..., "RoleArn: is required but missing"),
+        (
+            "Training",
+            "StoppingCondition.MaxRuntimeInSeconds",
+            0,
+            "StoppingCondition.MaxRuntimeInSeconds: 0 is below the minimum 1",
+        ),
+        (
+            "Processing",
+            "ProcessingResources.ClusterConfig.InstanceCount",
+            101,
+            "ProcessingResources.ClusterConfig.InstanceCount: 101 is above the maximum 100",
+        ),
+        (
+            "Training",
+            "HyperParameters",
+            {f"h{i}": "1" for i in range(101)},
+            "HyperParameters: has 101 entries; at most 100 allowed",
+        ),
+        (
+            "Training",
+            "StoppingCondition.MaxRuntimeInSeconds",
+            "3600",
+            "StoppingCondition.MaxRuntimeInSeconds: '3600' must be an integer",
+        ),
+        ("Training", "HyperParameters.epochs", "x" * 2501, "HyperParameters.epochs: 'xxxx"),
+        (
+            "Training",
+            "Hyperparameters",
+            {},
+            "Hyperparameters: is not a member SageMaker accepts here",
+        ),
+        (
+            "Processing",
+            "AppSpecification.ContainerEntrypoint",
+            [],
+            "AppSpecification.ContainerEntrypoint: has length 0; at least 1 required",
+        ),
+        ("Model", "ModelName", "model.v2", "ModelName: 'model.v2' does not match the pattern"),
     ],
 )
 def test_refused_values_name_the_field_and_the_rule(
@@ -145,7 +215,8 @@ def test_every_refused_rule_of_a_field_is_reported() -> None:
     assert problems("Processing", changed(PROCESSING, "RoleArn", "my-role")) == [
         "RoleArn: has length 7; at least 20 required",
         "RoleArn: 'my-role' does not match the pattern "
-        r"arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"]
+        r"arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+",
+    ]
 
 
 def test_long_enums_are_shortened_around_the_given_value() -> None:
@@ -168,8 +239,12 @@ def test_endpoint_config_name_is_checked_with_the_per_execution_suffix() -> None
     assert request["EndpointConfigName"] == f"{'e' * 50}-{EXECUTION}"  # 63 characters
     assert problems("EndpointConfig", fits) == []
     unnamed = changed(ENDPOINT_CONFIG, "EndpointConfigName", ...)
-    assert api_gate.with_service_members("EndpointConfig", "Cfg", unnamed, EXECUTION)[
-        "EndpointConfigName"] == f"Cfg-{EXECUTION}"
+    assert (
+        api_gate.with_service_members("EndpointConfig", "Cfg", unnamed, EXECUTION)[
+            "EndpointConfigName"
+        ]
+        == f"Cfg-{EXECUTION}"
+    )
 
 
 def test_pending_values_are_left_for_the_step_to_check() -> None:
@@ -192,7 +267,8 @@ def test_rejection_before_a_step_runs_is_one_line_with_the_operation() -> None:
     args = {**REGISTER, "ModelApprovalStatus": "approved", "Unknown": 1}
     assert request_rejection(spec, args, EXECUTION) == (
         "SageMaker's CreateModelPackage would refuse this request: Unknown: is not a member "
-        "SageMaker accepts here (and 1 more)")
+        "SageMaker accepts here (and 1 more)"
+    )
     assert request_rejection(spec, REGISTER, EXECUTION) is None
 
 
@@ -200,16 +276,37 @@ def test_rejection_before_a_step_runs_is_one_line_with_the_operation() -> None:
     ("arguments", "field", "expected"),
     [
         ({"A": {"Get": "Parameters.X"}}, "A", ["X"]),
-        ({"A": {"B": [{"C": {"Std:Join": {"On": "-", "Values": [
-            {"Get": "Parameters.Y"}, "x", {"Get": "Parameters.Z"}]}}}]}}, "A.B[0].C", ["Y", "Z"]),
+        (
+            {
+                "A": {
+                    "B": [
+                        {
+                            "C": {
+                                "Std:Join": {
+                                    "On": "-",
+                                    "Values": [
+                                        {"Get": "Parameters.Y"},
+                                        "x",
+                                        {"Get": "Parameters.Z"},
+                                    ],
+                                }
+                            }
+                        }
+                    ]
+                }
+            },
+            "A.B[0].C",
+            ["Y", "Z"],
+        ),
         ({"Env": {"a.b": {"Get": "Parameters.X"}}}, "Env.a.b", ["X"]),
         ({"A": {"Get": "Parameters.X"}, "B": "lit"}, "B", []),
         ({"A": {"B": {"Get": "Parameters.X"}}}, "A.C", []),
         ({"A": {"Get": "Steps.S.Out"}}, "A", []),
     ],
 )
-def test_parameters_behind_a_field(arguments: dict[str, Any], field: str,
-                                   expected: list[str]) -> None:
+def test_parameters_behind_a_field(
+    arguments: dict[str, Any], field: str, expected: list[str]
+) -> None:
     assert parameters_behind(arguments, field) == expected
 
 
@@ -223,8 +320,11 @@ def test_every_pattern_of_the_six_operations_compiles() -> None:
             return
         if "pattern" in shape.metadata:
             seen.add(shape.metadata["pattern"])
-        children = {"structure": lambda: list(shape.members.values()),
-                    "list": lambda: [shape.member], "map": lambda: [shape.key, shape.value]}
+        children = {
+            "structure": lambda: list(shape.members.values()),
+            "list": lambda: [shape.member],
+            "map": lambda: [shape.key, shape.value],
+        }
         for child in children.get(shape.type_name, list)():
             walk(child, (*names, shape.name))
 
@@ -251,8 +351,9 @@ def _build_other_pipeline(code: Path) -> str:
     )
 
     import_sdk()
-    cfg = SimpleNamespace(aws=SimpleNamespace(region="eu-west-1", bucket="other-bucket",
-                                              prefix="other"))
+    cfg = SimpleNamespace(
+        aws=SimpleNamespace(region="eu-west-1", bucket="other-bucket", prefix="other")
+    )
     with quiet_sdk():
         session = make_pipeline_session(cfg)  # type: ignore[arg-type]
         with as_boto3_default(session):
@@ -270,19 +371,40 @@ def _other_definition(session: Any, code: Path, no_telemetry: Any) -> str:
     instance = ParameterString("WorkerType", "ml.c5.xlarge")
     count = ParameterInteger("Workers", 2)
     job_prefix = ParameterString("OutputPrefix", "runs")
-    processor = SKLearnProcessor(framework_version="1.2-1", role=ROLE, instance_type=instance,
-                                 instance_count=count, sagemaker_session=session)
-    clean = ProcessingStep(name="Clean_Data", step_args=processor.run(
-        code=str(code / "clean.py"), arguments=["--rows", "10"]))
+    processor = SKLearnProcessor(
+        framework_version="1.2-1",
+        role=ROLE,
+        instance_type=instance,
+        instance_count=count,
+        sagemaker_session=session,
+    )
+    clean = ProcessingStep(
+        name="Clean_Data",
+        step_args=processor.run(code=str(code / "clean.py"), arguments=["--rows", "10"]),
+    )
     estimator = Estimator(
-        image_uri="123456789012.dkr.ecr.eu-west-1.amazonaws.com/xgb:1", role=ROLE,
-        instance_type=instance, instance_count=count, sagemaker_session=session,
-        output_path="s3://other-bucket/models", hyperparameters={"rounds": 5}, max_run=600)
-    train = TrainingStep(name="Fit", step_args=no_telemetry(estimator, "fit", {
-        "train": TrainingInput(s3_data="s3://other-bucket/data/train.csv")}),
-        depends_on=[clean])
-    return Pipeline(name="other", parameters=[instance, count, job_prefix],
-                    steps=[clean, train], sagemaker_session=session).definition()
+        image_uri="123456789012.dkr.ecr.eu-west-1.amazonaws.com/xgb:1",
+        role=ROLE,
+        instance_type=instance,
+        instance_count=count,
+        sagemaker_session=session,
+        output_path="s3://other-bucket/models",
+        hyperparameters={"rounds": 5},
+        max_run=600,
+    )
+    train = TrainingStep(
+        name="Fit",
+        step_args=no_telemetry(
+            estimator, "fit", {"train": TrainingInput(s3_data="s3://other-bucket/data/train.csv")}
+        ),
+        depends_on=[clean],
+    )
+    return Pipeline(
+        name="other",
+        parameters=[instance, count, job_prefix],
+        steps=[clean, train],
+        sagemaker_session=session,
+    ).definition()
 
 
 @pytest.fixture(scope="module")
@@ -295,10 +417,19 @@ def other_definition(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _start(definition: str, **overrides: Any) -> None:
     plan = parse_definition(definition)
     values = resolve_parameters([dict(p) for p in plan.parameters], overrides)
-    check_start(plan, values, overrides, {
-        "PipelineExecutionId": EXECUTION, "PipelineName": "other", "PipelineArn": "arn:p",
-        "PipelineExecutionArn": f"arn:p/execution/{EXECUTION}",
-        "StartDateTime": "2026-01-01T00:00:00", "CurrentDateTime": "2026-01-01T00:00:00"})
+    check_start(
+        plan,
+        values,
+        overrides,
+        {
+            "PipelineExecutionId": EXECUTION,
+            "PipelineName": "other",
+            "PipelineArn": "arn:p",
+            "PipelineExecutionArn": f"arn:p/execution/{EXECUTION}",
+            "StartDateTime": "2026-01-01T00:00:00",
+            "CurrentDateTime": "2026-01-01T00:00:00",
+        },
+    )
 
 
 def test_other_sdk_pipeline_passes_with_its_defaults_and_good_values(
@@ -311,15 +442,21 @@ def test_other_sdk_pipeline_passes_with_its_defaults_and_good_values(
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"WorkerType": "ml.c5.xlarg"},
-         "--param WorkerType=ml.c5.xlarg: step Clean_Data, "
-         "ProcessingResources.ClusterConfig.InstanceType: 'ml.c5.xlarg' is not one of "),
-        ({"WorkerType": "ml.p4d.24xlarge"},
-         "--param WorkerType=ml.p4d.24xlarge: step Clean_Data, "
-         "ProcessingResources.ClusterConfig.InstanceType: 'ml.p4d.24xlarge' is not one of "),
-        ({"Workers": 0},
-         "--param Workers=0: step Clean_Data, ProcessingResources.ClusterConfig.InstanceCount: "
-         "0 is below the minimum 1 (SageMaker's CreateProcessingJob)"),
+        (
+            {"WorkerType": "ml.c5.xlarg"},
+            "--param WorkerType=ml.c5.xlarg: step Clean_Data, "
+            "ProcessingResources.ClusterConfig.InstanceType: 'ml.c5.xlarg' is not one of ",
+        ),
+        (
+            {"WorkerType": "ml.p4d.24xlarge"},
+            "--param WorkerType=ml.p4d.24xlarge: step Clean_Data, "
+            "ProcessingResources.ClusterConfig.InstanceType: 'ml.p4d.24xlarge' is not one of ",
+        ),
+        (
+            {"Workers": 0},
+            "--param Workers=0: step Clean_Data, ProcessingResources.ClusterConfig.InstanceCount: "
+            "0 is below the minimum 1 (SageMaker's CreateProcessingJob)",
+        ),
     ],
 )
 def test_other_sdk_pipeline_refuses_bad_values_at_start(
@@ -334,8 +471,7 @@ def test_other_sdk_pipeline_refuses_bad_values_at_start(
 def test_a_value_with_a_line_break_stays_on_one_line(other_definition: str) -> None:
     with pytest.raises(ParameterError) as caught:
         _start(other_definition, WorkerType="ml.c5.xlarge\nx")
-    assert str(caught.value).startswith(
-        "--param WorkerType='ml.c5.xlarge\\nx': step Clean_Data, ")
+    assert str(caught.value).startswith("--param WorkerType='ml.c5.xlarge\\nx': step Clean_Data, ")
     assert "\n" not in str(caught.value)
 
 
@@ -346,7 +482,8 @@ def test_a_bad_literal_in_the_definition_is_a_config_error(other_definition: str
         _start(json.dumps(doc))
     assert str(caught.value) == (
         "pipeline definition: step Fit, RoleArn: is required but missing (SageMaker's "
-        "CreateTrainingJob); fix the pipeline and --upsert it")
+        "CreateTrainingJob); fix the pipeline and --upsert it"
+    )
 
 
 def test_a_default_value_is_named_as_the_default(other_definition: str) -> None:
@@ -355,7 +492,8 @@ def test_a_default_value_is_named_as_the_default(other_definition: str) -> None:
     with pytest.raises(ParameterError) as caught:
         _start(json.dumps(doc))
     assert str(caught.value).startswith(
-        "parameter WorkerType=ml.nope (its default): step Clean_Data, ")
+        "parameter WorkerType=ml.nope (its default): step Clean_Data, "
+    )
 
 
 # moonpipe's own definition, as the SDK builds it.
@@ -374,9 +512,13 @@ def moon_definition(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.mark.parametrize(
     "overrides",
-    [{}, {"EndpointName": "e" * 43}, {"TrainingInstanceType": "ml.p4d.24xlarge"},
-     {"ProcessingInstanceType": "ml.c5.xlarge", "EndpointInstanceType": "ml.t2.medium"},
-     {"ModelApprovalStatus": "PendingManualApproval"}],
+    [
+        {},
+        {"EndpointName": "e" * 43},
+        {"TrainingInstanceType": "ml.p4d.24xlarge"},
+        {"ProcessingInstanceType": "ml.c5.xlarge", "EndpointInstanceType": "ml.t2.medium"},
+        {"ModelApprovalStatus": "PendingManualApproval"},
+    ],
 )
 def test_moonpipe_definition_passes_with_good_values(
     moon_definition: str, overrides: dict[str, Any]
@@ -392,4 +534,5 @@ def test_moonpipe_endpoint_name_leaves_room_for_the_derived_config_name(
     assert str(caught.value) == (
         f"--param EndpointName={'e' * 44}: step MoonEndpointConfig, EndpointConfigName: "
         f"'{'e' * 44}-config-{EXECUTION}' is 64 characters; at most 63 allowed "
-        "(SageMaker's CreateEndpointConfig)")
+        "(SageMaker's CreateEndpointConfig)"
+    )

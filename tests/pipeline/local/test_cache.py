@@ -11,8 +11,18 @@ from pipeline.local.cache import CacheEntry, cache_key, lookup, parse_duration, 
 from pipeline.local.definition import StepSpec
 from pipeline.local.expressions import Scope
 
-ARGS = {"Out": {"Std:Join": {"On": "/", "Values": [
-    "s3://b", {"Get": "Execution.PipelineExecutionId"}, {"Get": "Parameters.Rows"}]}}}
+ARGS = {
+    "Out": {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                "s3://b",
+                {"Get": "Execution.PipelineExecutionId"},
+                {"Get": "Parameters.Rows"},
+            ],
+        }
+    }
+}
 SPEC = StepSpec("Prep", "Processing", ARGS, cache_config={"Enabled": True, "ExpireAfter": "PT1H"})
 
 
@@ -29,9 +39,13 @@ def test_key_ignores_the_execution_id_but_not_parameters() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("P30D", timedelta(days=30)), ("PT1H", timedelta(hours=1)),
-     ("P1W", timedelta(days=7)), ("P1Y2M", timedelta(days=425)),
-     ("P1DT2H3M4S", timedelta(days=1, hours=2, minutes=3, seconds=4))],
+    [
+        ("P30D", timedelta(days=30)),
+        ("PT1H", timedelta(hours=1)),
+        ("P1W", timedelta(days=7)),
+        ("P1Y2M", timedelta(days=425)),
+        ("P1DT2H3M4S", timedelta(days=1, hours=2, minutes=3, seconds=4)),
+    ],
 )
 def test_durations(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
@@ -42,7 +56,8 @@ def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_duration(text)
     assert str(caught.value) == (
-        f"ExpireAfter {text!r} is not an ISO 8601 duration like P30D or PT1H")
+        f"ExpireAfter {text!r} is not an ISO 8601 duration like P30D or PT1H"
+    )
 
 
 def test_hit_then_expiry(tmp_path: Path) -> None:

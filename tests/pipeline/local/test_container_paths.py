@@ -30,9 +30,15 @@ def test_map_path(value: str, expected: str) -> None:
 
 def test_map_args_and_env_map_values_only() -> None:
     assert map_args(["python3", "/opt/ml/code/x.py", "--n", "3"], ROOT) == [
-        "python3", "/tmp/job/code/x.py", "--n", "3"]
+        "python3",
+        "/tmp/job/code/x.py",
+        "--n",
+        "3",
+    ]
     assert map_env({"SM_MODEL_DIR": "/opt/ml/model", "/opt/ml": "x"}, ROOT) == {
-        "SM_MODEL_DIR": "/tmp/job/model", "/opt/ml": "x"}
+        "SM_MODEL_DIR": "/tmp/job/model",
+        "/opt/ml": "x",
+    }
 
 
 def test_host_path_refuses_paths_outside_the_container_root() -> None:

@@ -11,8 +11,13 @@ from pipeline.local.definition import DefinitionError, Gate, parse_definition
 
 
 def _definition(steps: list[dict[str, Any]]) -> str:
-    return json.dumps({"Version": "2020-12-01", "Parameters": [
-        {"Name": "X", "Type": "Integer", "DefaultValue": 1}], "Steps": steps})
+    return json.dumps(
+        {
+            "Version": "2020-12-01",
+            "Parameters": [{"Name": "X", "Type": "Integer", "DefaultValue": 1}],
+            "Steps": steps,
+        }
+    )
 
 
 def _step(name: str, uses: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -21,14 +26,22 @@ def _step(name: str, uses: str | None = None, **extra: Any) -> dict[str, Any]:
 
 
 def test_property_references_and_depends_on_order_steps() -> None:
-    plan = parse_definition(_definition([
-        _step("C", uses="B"), _step("B", DependsOn=["A"]), _step("A")]))
+    plan = parse_definition(
+        _definition([_step("C", uses="B"), _step("B", DependsOn=["A"]), _step("A")])
+    )
     assert [s.name for s in plan.steps] == ["A", "B", "C"]
 
 
 def test_condition_branches_are_lifted_and_gated() -> None:
-    condition = {"Name": "Check", "Type": "Condition", "Arguments": {
-        "Conditions": [], "IfSteps": [_step("Yes", uses="A")], "ElseSteps": [_step("No")]}}
+    condition = {
+        "Name": "Check",
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [],
+            "IfSteps": [_step("Yes", uses="A")],
+            "ElseSteps": [_step("No")],
+        },
+    }
     plan = parse_definition(_definition([_step("A"), condition]))
     assert [s.name for s in plan.steps] == ["A", "Check", "Yes", "No"]
     assert plan.step("Yes").gates == (Gate("Check", True),)
@@ -39,15 +52,21 @@ def test_condition_branches_are_lifted_and_gated() -> None:
 @pytest.mark.parametrize(
     ("steps", "message"),
     [
-        ([_step("A", uses="B"), _step("B", uses="A")],
-         "steps depend on each other in a cycle: A, B"),
+        (
+            [_step("A", uses="B"), _step("B", uses="A")],
+            "steps depend on each other in a cycle: A, B",
+        ),
         ([_step("A", uses="Nope")], "step A depends on unknown step Nope"),
         ([_step("A", DependsOn=["Z"])], "step A depends on unknown step Z"),
         ([_step("A"), _step("A")], "step name A is used more than once"),
-        ([{"Name": "A", "Type": "Fail", "Arguments": {"ErrorMessage": {"Get": "Parameters.Y"}}}],
-         "step A references undeclared Parameters.Y"),
-        ([_step("../x")],
-         "step name '../x' is invalid; use letters, digits, '-' and '_' (max 256)"),
+        (
+            [{"Name": "A", "Type": "Fail", "Arguments": {"ErrorMessage": {"Get": "Parameters.Y"}}}],
+            "step A references undeclared Parameters.Y",
+        ),
+        (
+            [_step("../x")],
+            "step name '../x' is invalid; use letters, digits, '-' and '_' (max 256)",
+        ),
         ([{"Name": "A"}], "every step needs a Name and a Type; got {'Name': 'A'}"),
     ],
 )

@@ -18,10 +18,12 @@ from pipeline.local.expressions import (
 REPORT_URI = "s3://b/exec/Eval/output/evaluation/evaluation.json"
 STEPS = {
     "Prep": {
-        "ProcessingOutputConfig": {"Outputs": [
-            {"OutputName": "train", "S3Output": {"S3Uri": "s3://b/x/train"}},
-            {"OutputName": "test", "S3Output": {"S3Uri": "s3://b/x/test"}},
-        ]},
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {"OutputName": "train", "S3Output": {"S3Uri": "s3://b/x/train"}},
+                {"OutputName": "test", "S3Output": {"S3Uri": "s3://b/x/test"}},
+            ]
+        },
     },
     "Train": {
         "ModelArtifacts": {"S3ModelArtifacts": "s3://b/job/output/model.tar.gz"},
@@ -42,9 +44,13 @@ def _scope(**overrides: Any) -> Scope:
 
     base: dict[str, Any] = {
         "parameters": {"HiddenDim": 20, "Threshold": 0.8, "Name": "ep"},
-        "execution": {"PipelineExecutionId": "abc123", "PipelineName": "p",
-                      "PipelineExecutionArn": "arn:x/execution/abc123",
-                      "PipelineArn": "arn:x", "StartDateTime": "2026-01-01T00:00:00"},
+        "execution": {
+            "PipelineExecutionId": "abc123",
+            "PipelineName": "p",
+            "PipelineExecutionArn": "arn:x/execution/abc123",
+            "PipelineArn": "arn:x",
+            "StartDateTime": "2026-01-01T00:00:00",
+        },
         "steps": STEPS,
         "read_json": read,
     }
@@ -52,8 +58,12 @@ def _scope(**overrides: Any) -> Scope:
 
 
 def _json_get(path: str) -> dict[str, Any]:
-    return {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Eval.PropertyFiles.EvaluationReport"},
-                            "Path": path}}
+    return {
+        "Std:JsonGet": {
+            "PropertyFile": {"Get": "Steps.Eval.PropertyFiles.EvaluationReport"},
+            "Path": path,
+        }
+    }
 
 
 @pytest.mark.parametrize(
@@ -65,18 +75,32 @@ def _json_get(path: str) -> dict[str, Any]:
         ({"Get": "Execution.StartDateTime"}, "2026-01-01T00:00:00"),
         ({"Get": "Execution.PipelineName"}, "p"),
         ({"Get": "Execution.PipelineArn"}, "arn:x"),
-        ({"Get": "Steps.Prep.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"},
-         "s3://b/x/test"),
-        ({"Get": "Steps.Prep.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri"},
-         "s3://b/x/train"),
+        (
+            {"Get": "Steps.Prep.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"},
+            "s3://b/x/test",
+        ),
+        ({"Get": "Steps.Prep.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri"}, "s3://b/x/train"),
         ({"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}, "s3://b/job/output/model.tar.gz"),
         ({"Get": "Steps.Train.FinalMetricDataList['train:loss'].Value"}, 0.25),
         ({"Get": "Steps.Train.TrainingJobName"}, "job"),
-        ({"Get": "Steps.Reg.ModelPackageArn"},
-         "arn:aws:sagemaker:us-east-1:000000000000:model-package/g/1"),
-        ({"Std:Join": {"On": "/", "Values": ["s3:/", "b", {"Get": "Execution.PipelineExecutionId"},
-                                             {"Get": "Parameters.HiddenDim"}]}},
-         "s3://b/abc123/20"),
+        (
+            {"Get": "Steps.Reg.ModelPackageArn"},
+            "arn:aws:sagemaker:us-east-1:000000000000:model-package/g/1",
+        ),
+        (
+            {
+                "Std:Join": {
+                    "On": "/",
+                    "Values": [
+                        "s3:/",
+                        "b",
+                        {"Get": "Execution.PipelineExecutionId"},
+                        {"Get": "Parameters.HiddenDim"},
+                    ],
+                }
+            },
+            "s3://b/abc123/20",
+        ),
         ({"Std:Join": {"On": "", "Values": [{"Get": "Parameters.HiddenDim"}]}}, "20"),
         (_json_get("binary_classification_metrics.accuracy.value"), 0.9),
         (_json_get("list[1]"), 2),
@@ -88,8 +112,12 @@ def test_resolve(expression: Any, expected: Any) -> None:
 
 
 def test_symbolic_execution_keeps_execution_references_as_placeholders() -> None:
-    expression = {"Std:Join": {"On": "/", "Values": [{"Get": "Execution.PipelineExecutionId"},
-                                                      {"Get": "Parameters.HiddenDim"}]}}
+    expression = {
+        "Std:Join": {
+            "On": "/",
+            "Values": [{"Get": "Execution.PipelineExecutionId"}, {"Get": "Parameters.HiddenDim"}],
+        }
+    }
     assert resolve(expression, _scope(symbolic_execution=True)) == (
         "{Execution.PipelineExecutionId}/20"
     )
@@ -105,15 +133,24 @@ EVAL_REPORT = "Steps.Eval.PropertyFiles.EvaluationReport"
         ({"Get": "Execution.PipelineExecutionId"}, "abc123"),
         ({"Get": "Steps.Train.TrainingJobName"}, Pending("Steps.Train.TrainingJobName")),
         ({"Get": "Steps.NotRunYet.Anything"}, Pending("Steps.NotRunYet.Anything")),
-        ({"Std:Join": {"On": "-", "Values": [{"Get": "Parameters.Name"}, "config"]}},
-         "ep-config"),
-        ({"Std:Join": {"On": "/", "Values": [{"Get": "Parameters.Name"},
-                                             {"Get": "Steps.Train.TrainingJobName"}]}},
-         Pending("Steps.Train.TrainingJobName")),
-        (_json_get("binary_classification_metrics.accuracy.value"),
-         Pending(f"Std:JsonGet {EVAL_REPORT} binary_classification_metrics.accuracy.value")),
-        ({"A": [{"Get": "Parameters.Threshold"}, {"Get": "Steps.Reg.ModelPackageArn"}]},
-         {"A": [0.8, Pending("Steps.Reg.ModelPackageArn")]}),
+        ({"Std:Join": {"On": "-", "Values": [{"Get": "Parameters.Name"}, "config"]}}, "ep-config"),
+        (
+            {
+                "Std:Join": {
+                    "On": "/",
+                    "Values": [{"Get": "Parameters.Name"}, {"Get": "Steps.Train.TrainingJobName"}],
+                }
+            },
+            Pending("Steps.Train.TrainingJobName"),
+        ),
+        (
+            _json_get("binary_classification_metrics.accuracy.value"),
+            Pending(f"Std:JsonGet {EVAL_REPORT} binary_classification_metrics.accuracy.value"),
+        ),
+        (
+            {"A": [{"Get": "Parameters.Threshold"}, {"Get": "Steps.Reg.ModelPackageArn"}]},
+            {"A": [0.8, Pending("Steps.Reg.ModelPackageArn")]},
+        ),
     ],
 )
 def test_deferred_steps_resolve_everything_but_step_properties(
@@ -127,17 +164,25 @@ def test_deferred_steps_resolve_everything_but_step_properties(
     ("expression", "message"),
     [
         ({"Get": "Parameters.Nope"}, "cannot resolve Parameters.Nope: no such pipeline parameter"),
-        ({"Get": "Steps.Gone.X"}, "cannot resolve Steps.Gone.X: step Gone has not run in this "
-         "execution"),
-        ({"Get": "Steps.Prep.ProcessingOutputConfig.Outputs['val'].S3Output.S3Uri"},
-         "cannot resolve Steps.Prep.ProcessingOutputConfig.Outputs['val'].S3Output.S3Uri: "
-         "'val' not found"),
+        (
+            {"Get": "Steps.Gone.X"},
+            "cannot resolve Steps.Gone.X: step Gone has not run in this execution",
+        ),
+        (
+            {"Get": "Steps.Prep.ProcessingOutputConfig.Outputs['val'].S3Output.S3Uri"},
+            "cannot resolve Steps.Prep.ProcessingOutputConfig.Outputs['val'].S3Output.S3Uri: "
+            "'val' not found",
+        ),
         ({"Get": "Execution.Nope"}, "cannot resolve Execution.Nope: unknown execution variable"),
-        ({"Get": "Other.X"}, "cannot resolve Other.X: must start with Parameters., Execution. or "
-         "Steps."),
-        (_json_get("binary_classification_metrics.f1.value"),
-         "cannot resolve Std:JsonGet Steps.Eval.PropertyFiles.EvaluationReport "
-         "binary_classification_metrics.f1.value: 'f1' not found"),
+        (
+            {"Get": "Other.X"},
+            "cannot resolve Other.X: must start with Parameters., Execution. or Steps.",
+        ),
+        (
+            _json_get("binary_classification_metrics.f1.value"),
+            "cannot resolve Std:JsonGet Steps.Eval.PropertyFiles.EvaluationReport "
+            "binary_classification_metrics.f1.value: 'f1' not found",
+        ),
     ],
 )
 def test_unresolvable_references_name_the_reference(expression: Any, message: str) -> None:
@@ -163,9 +208,16 @@ THR = {"Get": "Parameters.Threshold"}
         ({"Type": "In", "QueryValue": {"Get": "Parameters.HiddenDim"}, "Values": [10, 20]}, True),
         ({"Type": "In", "QueryValue": 30, "Values": [10, 20]}, False),
         ({"Type": "Not", "Condition": {"Type": "Equals", "LeftValue": 1, "RightValue": 1}}, False),
-        ({"Type": "Or", "Conditions": [{"Type": "Equals", "LeftValue": 1, "RightValue": 2},
-                                       {"Type": "LessThan", "LeftValue": 1, "RightValue": 2}]},
-         True),
+        (
+            {
+                "Type": "Or",
+                "Conditions": [
+                    {"Type": "Equals", "LeftValue": 1, "RightValue": 2},
+                    {"Type": "LessThan", "LeftValue": 1, "RightValue": 2},
+                ],
+            },
+            True,
+        ),
     ],
 )
 def test_conditions(condition: dict[str, Any], expected: bool) -> None:

@@ -38,24 +38,49 @@ sys.exit(3)
 
 
 def _ctx(tmp_path: Path, lines: list[str] | None = None) -> StepContext:
-    return StepContext(tmp_path, ObjectStore(tmp_path), "us-east-1", "p", "exec1",
-                       tmp_path / "jobs" / "S", tmp_path / "logs" / "S.log",
-                       None if lines is None else (lambda step, line: lines.append(line)))
+    return StepContext(
+        tmp_path,
+        ObjectStore(tmp_path),
+        "us-east-1",
+        "p",
+        "exec1",
+        tmp_path / "jobs" / "S",
+        tmp_path / "logs" / "S.log",
+        None if lines is None else (lambda step, line: lines.append(line)),
+    )
 
 
 def _processing_args(script: str, arguments: list[str]) -> dict[str, Any]:
     return {
         "AppSpecification": {
             "ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{script}"],
-            "ContainerArguments": arguments},
+            "ContainerArguments": arguments,
+        },
         "Environment": {"MY_DIR": "/opt/ml/processing/out"},
         "ProcessingInputs": [
-            {"InputName": "code", "S3Input": {"S3Uri": f"s3://b/code/{script}",
-                                              "LocalPath": "/opt/ml/processing/input/code"}},
-            {"InputName": "data", "S3Input": {"S3Uri": "s3://b/data",
-                                              "LocalPath": "/opt/ml/processing/data"}}],
-        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "out", "S3Output": {
-            "S3Uri": "s3://b/results/out", "LocalPath": "/opt/ml/processing/out"}}]},
+            {
+                "InputName": "code",
+                "S3Input": {
+                    "S3Uri": f"s3://b/code/{script}",
+                    "LocalPath": "/opt/ml/processing/input/code",
+                },
+            },
+            {
+                "InputName": "data",
+                "S3Input": {"S3Uri": "s3://b/data", "LocalPath": "/opt/ml/processing/data"},
+            },
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "out",
+                    "S3Output": {
+                        "S3Uri": "s3://b/results/out",
+                        "LocalPath": "/opt/ml/processing/out",
+                    },
+                }
+            ]
+        },
     }
 
 
@@ -69,9 +94,11 @@ def test_processing_maps_paths_runs_our_python_and_uploads_outputs(tmp_path: Pat
     store.put("s3://b/data/a.csv", b"1")
     store.put("s3://b/data/b.csv", b"2")
     lines: list[str] = []
-    outcome = run_processing(_spec("Processing"),
-                             _processing_args("spy.py", ["--out", "/opt/ml/processing/out"]),
-                             _ctx(tmp_path, lines))
+    outcome = run_processing(
+        _spec("Processing"),
+        _processing_args("spy.py", ["--out", "/opt/ml/processing/out"]),
+        _ctx(tmp_path, lines),
+    )
     assert outcome.status == "Succeeded", outcome.failure_reason
     seen = json.loads(store.get("s3://b/results/out/seen.json"))
     job = tmp_path / "jobs" / "S"
@@ -84,16 +111,17 @@ def test_processing_maps_paths_runs_our_python_and_uploads_outputs(tmp_path: Pat
     config = json.loads((job / "config" / "processingjobconfig.json").read_text())
     assert config["ProcessingJobName"] == "pipelines-exec1-S"
     assert outcome.properties["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] == (
-        "s3://b/results/out")
+        "s3://b/results/out"
+    )
 
 
 def test_processing_failure_reason_is_the_message_file_first_kilobyte(tmp_path: Path) -> None:
     store = ObjectStore(tmp_path)
     store.put("s3://b/code/fail.py", FAILING.encode())
     store.put("s3://b/data/a.csv", b"1")
-    outcome = run_processing(_spec("Processing"),
-                             _processing_args("fail.py", ["/opt/ml/output/message"]),
-                             _ctx(tmp_path))
+    outcome = run_processing(
+        _spec("Processing"), _processing_args("fail.py", ["/opt/ml/output/message"]), _ctx(tmp_path)
+    )
     assert outcome.status == "Failed"
     assert outcome.failure_reason == "bad input: " + "x" * (1024 - len("bad input: "))
     assert not store.path("s3://b/results/out").exists()
@@ -104,15 +132,17 @@ def test_processing_failure_without_message_uses_the_last_lines(tmp_path: Path) 
     store = ObjectStore(tmp_path)
     store.put("s3://b/code/fail.py", FAILING.encode())
     store.put("s3://b/data/a.csv", b"1")
-    outcome = run_processing(_spec("Processing"), _processing_args("fail.py", ["-"]),
-                             _ctx(tmp_path))
+    outcome = run_processing(
+        _spec("Processing"), _processing_args("fail.py", ["-"]), _ctx(tmp_path)
+    )
     assert outcome.failure_reason == "exit code 3; last output: some progress | Traceback: boom"
 
 
 def test_processing_missing_input_fails_before_running(tmp_path: Path) -> None:
     outcome = run_processing(_spec("Processing"), _processing_args("spy.py", []), _ctx(tmp_path))
     assert outcome.failure_reason == (
-        "processing input: input s3://b/code/spy.py has no objects in the local store")
+        "processing input: input s3://b/code/spy.py has no objects in the local store"
+    )
 
 
 TRAIN = """
@@ -137,11 +167,21 @@ def _training_args(**hps: str) -> dict[str, Any]:
     return {
         "AlgorithmSpecification": {"MetricDefinitions": [LOSS_METRIC]},
         "OutputDataConfig": {"S3OutputPath": "s3://b/models"},
-        "InputDataConfig": [{"ChannelName": "train", "ContentType": "text/csv", "DataSource": {
-            "S3DataSource": {"S3Uri": "s3://b/data"}}}],
-        "HyperParameters": {"hidden_dim": "20", "batch_size": "8", "name": '"x"',
-                            "sagemaker_program": '"train.py"',
-                            "sagemaker_submit_directory": '"s3://b/code/src.tar.gz"', **hps},
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "ContentType": "text/csv",
+                "DataSource": {"S3DataSource": {"S3Uri": "s3://b/data"}},
+            }
+        ],
+        "HyperParameters": {
+            "hidden_dim": "20",
+            "batch_size": "8",
+            "name": '"x"',
+            "sagemaker_program": '"train.py"',
+            "sagemaker_submit_directory": '"s3://b/code/src.tar.gz"',
+            **hps,
+        },
     }
 
 
@@ -202,7 +242,8 @@ def test_training_refuses_a_tarball_that_escapes(tmp_path: Path) -> None:
     assert outcome.status == "Failed"
     assert outcome.failure_reason == (
         f"training input: '../evil.py' would be extracted to '{tmp_path}/jobs/S/evil.py', "
-        "which is outside the destination")
+        "which is outside the destination"
+    )
     assert not (tmp_path / "jobs" / "S" / "evil.py").exists()
 
 
@@ -215,11 +256,14 @@ def test_generated_job_names_are_valid_sagemaker_names(tmp_path: Path) -> None:
 
 
 def test_training_records_every_metric_match_as_a_series_and_the_last_as_final(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     _store_code(ObjectStore(tmp_path))
     args = _training_args()
     args["AlgorithmSpecification"]["MetricDefinitions"] = [
-        LOSS_METRIC, {"Name": "epoch", "Regex": r"epoch=(\d+)"}]
+        LOSS_METRIC,
+        {"Name": "epoch", "Regex": r"epoch=(\d+)"},
+    ]
     outcome = run_training(_spec("Training"), args, _ctx(tmp_path))
     assert outcome.status == "Succeeded", outcome.failure_reason
     assert outcome.properties["MetricSeries"] == {"train:loss": [0.9, 0.4], "epoch": [1.0, 2.0]}

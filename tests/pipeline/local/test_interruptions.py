@@ -64,12 +64,21 @@ def _tarball(script: str) -> bytes:
 
 
 def _slow_pipeline() -> PipelineDefinition:
-    definition = {"Version": "2020-12-01", "Metadata": {}, "Parameters": [
-        {"Name": "HiddenDim", "Type": "Integer", "DefaultValue": 20},
-        {"Name": "Rows", "Type": "Integer", "DefaultValue": 3}],
-        "Steps": [prep_step(), train_step()]}
-    return PipelineDefinition("moonpipe", "slow", json.dumps(definition),
-                              {PREP_URI: PREP.encode(), SOURCE_URI: _tarball(SLOW_TRAIN)})
+    definition = {
+        "Version": "2020-12-01",
+        "Metadata": {},
+        "Parameters": [
+            {"Name": "HiddenDim", "Type": "Integer", "DefaultValue": 20},
+            {"Name": "Rows", "Type": "Integer", "DefaultValue": 3},
+        ],
+        "Steps": [prep_step(), train_step()],
+    }
+    return PipelineDefinition(
+        "moonpipe",
+        "slow",
+        json.dumps(definition),
+        {PREP_URI: PREP.encode(), SOURCE_URI: _tarball(SLOW_TRAIN)},
+    )
 
 
 @pytest.fixture
@@ -80,17 +89,35 @@ def store(tmp_path: Path) -> Path:
 
 
 def cli(store: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "run_pipeline.py", "--target", "local", "--store",
-                           str(store), *flags], capture_output=True, text=True, cwd=REPO,
-                          check=False, timeout=120)
+    return subprocess.run(
+        [sys.executable, "run_pipeline.py", "--target", "local", "--store", str(store), *flags],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+        timeout=120,
+    )
 
 
 @pytest.fixture
 def runner(store: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
     """``--start --wait`` in its own process, once its training job is running: (proc, job pid)."""
-    proc = subprocess.Popen([sys.executable, "run_pipeline.py", "--target", "local", "--store",
-                             str(store), "--start", "--wait"], cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "run_pipeline.py",
+            "--target",
+            "local",
+            "--store",
+            str(store),
+            "--start",
+            "--wait",
+        ],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         yield proc, _job_pid(store)
     finally:
@@ -136,7 +163,8 @@ def _steps(summary: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_during_training_ends_like_ctrl_c(
-        store: Path, runner: tuple[subprocess.Popen[str], int], signum: int) -> None:
+    store: Path, runner: tuple[subprocess.Popen[str], int], signum: int
+) -> None:
     proc, job = runner
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
@@ -152,7 +180,8 @@ def test_sigterm_during_training_ends_like_ctrl_c(
 
 
 def test_sigkill_of_the_runner_is_noticed_by_the_next_reader(
-        store: Path, runner: tuple[subprocess.Popen[str], int]) -> None:
+    store: Path, runner: tuple[subprocess.Popen[str], int]
+) -> None:
     proc, job = runner
     proc.kill()
     proc.wait(timeout=30)
@@ -161,16 +190,20 @@ def test_sigkill_of_the_runner_is_noticed_by_the_next_reader(
     assert summary["status"] == "Failed"
     assert summary["failure_reason"] == (
         f"the process running this execution (pid {proc.pid}) ended before it finished "
-        "(killed?); start a new execution")
+        "(killed?); start a new execution"
+    )
     assert _steps(summary)["Train"] == ("Failed", summary["failure_reason"])
     again = cli(store, "--stop", summary["execution_id"])
     assert again.returncode == 2
-    assert again.stderr == (f"error: cannot stop execution {summary['execution_id']}: it is "
-                            "already Failed (only an Executing execution can be stopped)\n")
+    assert again.stderr == (
+        f"error: cannot stop execution {summary['execution_id']}: it is "
+        "already Failed (only an Executing execution can be stopped)\n"
+    )
 
 
-def test_a_live_runner_stays_executing(store: Path,
-                                       runner: tuple[subprocess.Popen[str], int]) -> None:
+def test_a_live_runner_stays_executing(
+    store: Path, runner: tuple[subprocess.Popen[str], int]
+) -> None:
     proc, _ = runner
     summary = _only_execution(store)
     assert summary["status"] == "Executing"
@@ -179,10 +212,10 @@ def test_a_live_runner_stays_executing(store: Path,
 
 
 def test_stop_from_another_process_stops_the_job_and_ends_stopped(
-        store: Path, runner: tuple[subprocess.Popen[str], int]) -> None:
+    store: Path, runner: tuple[subprocess.Popen[str], int]
+) -> None:
     proc, job = runner
-    execution_id = json.loads(cli(store, "--list-executions", "--json").stdout)[0][
-        "execution_id"]
+    execution_id = json.loads(cli(store, "--list-executions", "--json").stdout)[0]["execution_id"]
     stopped = cli(store, "--stop", execution_id, "--json")
     assert stopped.returncode == 0, stopped.stderr
     summary = json.loads(stopped.stdout)
@@ -194,15 +227,21 @@ def test_stop_from_another_process_stops_the_job_and_ends_stopped(
     assert proc.returncode == 1
     assert f"execution {execution_id} Stopped" in out
     again = cli(store, "--stop", execution_id)
-    assert (again.returncode, again.stderr) == (2, (
-        f"error: cannot stop execution {execution_id}: it is already Stopped "
-        "(only an Executing execution can be stopped)\n"))
+    assert (again.returncode, again.stderr) == (
+        2,
+        (
+            f"error: cannot stop execution {execution_id}: it is already Stopped "
+            "(only an Executing execution can be stopped)\n"
+        ),
+    )
 
 
 def test_stop_of_an_unknown_execution_names_it(store: Path) -> None:
     done = cli(store, "--stop", "nosuchexec")
     assert (done.returncode, done.stderr) == (
-        2, "error: no local execution 'nosuchexec'; list them with --list-executions\n")
+        2,
+        "error: no local execution 'nosuchexec'; list them with --list-executions\n",
+    )
 
 
 def test_stop_kills_a_runner_that_does_not_let_go(store: Path, tmp_path: Path) -> None:
@@ -211,8 +250,12 @@ def test_stop_kills_a_runner_that_does_not_let_go(store: Path, tmp_path: Path) -
     target = LocalTarget(store)
     arn = target.start_execution("moonpipe", {})
     execution_id = arn.rsplit("/", 1)[-1]
-    holder = subprocess.Popen([sys.executable, "-c", _DEAF_RUNNER, str(store), execution_id],
-                              cwd=REPO, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _DEAF_RUNNER, str(store), execution_id],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "claimed"
         interruptions.stop(records, execution_id, grace_s=1)
@@ -222,7 +265,9 @@ def test_stop_kills_a_runner_that_does_not_let_go(store: Path, tmp_path: Path) -
             holder.kill()
     data = records.execution(execution_id)
     assert (data["status"], data["failure_reason"]) == (
-        "Stopped", "stopped by --stop before it finished")
+        "Stopped",
+        "stopped by --stop before it finished",
+    )
 
 
 _DEAF_RUNNER = """
@@ -244,21 +289,27 @@ def test_an_execution_never_run_can_be_stopped(store: Path) -> None:
     arn = target.start_execution("moonpipe", {})
     summary = target.stop_execution(arn)
     assert (summary.status, summary.failure_reason) == (
-        "Stopped", "stopped by --stop before it ran")
+        "Stopped",
+        "stopped by --stop before it ran",
+    )
 
 
 def test_a_second_runner_of_one_execution_is_refused(store: Path) -> None:
     records = Records(store)
     arn = LocalTarget(store).start_execution("moonpipe", {})
     data = records.execution(arn.rsplit("/", 1)[-1])
-    with interruptions.runner_claim(records, dict(data)), pytest.raises(
-            MoonpipeError, match="already being run by another process"), \
-            interruptions.runner_claim(records, dict(data)):
+    with (
+        interruptions.runner_claim(records, dict(data)),
+        pytest.raises(MoonpipeError, match="already being run by another process"),
+        interruptions.runner_claim(records, dict(data)),
+    ):
         pass  # pragma: no cover
     assert os.getpid() == records.execution(data["execution_id"])["runner"]["pid"]
 
 
-SERVING_TRAIN = TRAIN + """
+SERVING_TRAIN = (
+    TRAIN
+    + """
 import os
 model_dir = os.environ["SM_MODEL_DIR"]
 os.makedirs(os.path.join(model_dir, "code"), exist_ok=True)
@@ -266,15 +317,23 @@ for name, text in FILES.items():
     with open(os.path.join(model_dir, name), "w") as fh:
         fh.write(text)
 """
+)
 
 
 def _deploying_pipeline() -> PipelineDefinition:
     """local_defs' full pipeline, whose model serves (slowly: a window to kill the deploy)."""
-    files = {"params.json": json.dumps({"scale": 1}), "code/inference.py": SLOW_PROGRAM,
-             "code/helper.py": "def combine(row):\n    return sum(row)\n"}
+    files = {
+        "params.json": json.dumps({"scale": 1}),
+        "code/inference.py": SLOW_PROGRAM,
+        "code/helper.py": "def combine(row):\n    return sum(row)\n",
+    }
     script = f"FILES = {files!r}\n" + SERVING_TRAIN
-    return PipelineDefinition("moonpipe", "deploys", json.dumps(full_definition()),
-                              {**artifacts(), SOURCE_URI: _tarball(script)})
+    return PipelineDefinition(
+        "moonpipe",
+        "deploys",
+        json.dumps(full_definition()),
+        {**artifacts(), SOURCE_URI: _tarball(script)},
+    )
 
 
 @pytest.fixture
@@ -287,11 +346,25 @@ def deploy_store(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
 def test_killed_during_the_first_deploy_everything_stays_visible_and_deletable(
-        deploy_store: Path, signum: int) -> None:
+    deploy_store: Path, signum: int
+) -> None:
     store = deploy_store
-    proc = subprocess.Popen([sys.executable, "run_pipeline.py", "--target", "local", "--store",
-                             str(store), "--start", "--wait"], cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "run_pipeline.py",
+            "--target",
+            "local",
+            "--store",
+            str(store),
+            "--start",
+            "--wait",
+        ],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     record = store / "endpoints" / "ep" / "endpoint.json"
     deadline, creating = time.monotonic() + 90, False
     while not creating and proc.poll() is None and time.monotonic() < deadline:

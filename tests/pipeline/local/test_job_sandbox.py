@@ -87,23 +87,31 @@ def test_training_program_outside_the_code_folder_never_runs(
 ) -> None:
     _store_code(ObjectStore(tmp_path))
     program = "../../../host/evil.py" if relative else str(host_script)
-    outcome = run_training(_spec("Training"), _training_args(sagemaker_program=json.dumps(program)),
-                           _ctx(tmp_path))
+    outcome = run_training(
+        _spec("Training"), _training_args(sagemaker_program=json.dumps(program)), _ctx(tmp_path)
+    )
     assert outcome.status == "Failed"
     why = "climbs out of /opt/ml/code with '..'" if relative else "is an absolute path"
     assert outcome.failure_reason == (
         f"training job refused: sagemaker_program {program!r} {why}; name a script inside "
-        "the source directory, e.g. 'train.py'")
+        "the source directory, e.g. 'train.py'"
+    )
     assert not (host_script.parent / "ran").exists()
     assert not (tmp_path / "jobs" / "S" / "input").exists()  # refused before fetching
 
 
-@pytest.mark.parametrize(("kind", "target", "reason"), [
-    (tarfile.SYMTYPE, "{host}", "'train.py' is a link to an absolute path"),
-    (tarfile.SYMTYPE, "../../../host/evil.py", "'train.py' would link to '{tmp}/host/evil.py', "
-     "which is outside the destination"),
-    (tarfile.LNKTYPE, "{host}", "'train.py' is a link to an absolute path"),
-])
+@pytest.mark.parametrize(
+    ("kind", "target", "reason"),
+    [
+        (tarfile.SYMTYPE, "{host}", "'train.py' is a link to an absolute path"),
+        (
+            tarfile.SYMTYPE,
+            "../../../host/evil.py",
+            "'train.py' would link to '{tmp}/host/evil.py', which is outside the destination",
+        ),
+        (tarfile.LNKTYPE, "{host}", "'train.py' is a link to an absolute path"),
+    ],
+)
 def test_source_archive_linking_out_of_the_code_folder_is_refused(
     tmp_path: Path, host_script: Path, kind: bytes, target: str, reason: str
 ) -> None:
@@ -122,12 +130,15 @@ def test_source_archive_linking_out_of_the_code_folder_is_refused(
     assert not (tmp_path / "jobs" / "S" / "code" / "train.py").exists()
 
 
-@pytest.mark.parametrize("argv", [
-    ["python3", "{host}"],
-    ["python3", "/opt/ml/processing/../../../host/evil.py"],
-    ["python3", "-c", "import runpy; runpy.run_path('{host}')"],
-    ["/bin/sh", "-c", "python3 {host}"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["python3", "{host}"],
+        ["python3", "/opt/ml/processing/../../../host/evil.py"],
+        ["python3", "-c", "import runpy; runpy.run_path('{host}')"],
+        ["/bin/sh", "-c", "python3 {host}"],
+    ],
+)
 def test_processing_command_running_host_code_never_runs(
     tmp_path: Path, host_script: Path, argv: list[str]
 ) -> None:
@@ -141,7 +152,8 @@ def test_processing_command_running_host_code_never_runs(
     assert outcome.failure_reason.startswith("processing entrypoint ")
     assert outcome.failure_reason.endswith(
         "; locally a processing job runs an interpreter and a script under /opt/ml "
-        "(e.g. python3 /opt/ml/processing/input/code/<file>)")
+        "(e.g. python3 /opt/ml/processing/input/code/<file>)"
+    )
     assert not (host_script.parent / "ran").exists()
 
 
@@ -157,7 +169,8 @@ def test_environment_that_loads_host_code_is_refused(tmp_path: Path) -> None:
     outcome = run_processing(_spec("Processing"), args, _ctx(tmp_path))
     assert outcome.failure_reason == (
         f"Environment PYTHONPATH={str(lib)!r} loads code from {str(lib)!r}, outside /opt/ml; "
-        "locally such variables may only name paths under /opt/ml")
+        "locally such variables may only name paths under /opt/ml"
+    )
     assert not (lib / "ran").exists()
 
 
@@ -167,8 +180,9 @@ def _env_args(script: str, secret: Path, **env: str) -> dict[str, Any]:
     return args
 
 
-def test_processing_output_linked_out_of_the_job_stores_nothing(tmp_path: Path,
-                                                                secret: Path) -> None:
+def test_processing_output_linked_out_of_the_job_stores_nothing(
+    tmp_path: Path, secret: Path
+) -> None:
     store = ObjectStore(tmp_path)
     store.put("s3://b/code/link.py", LINK_OUT.encode())
     store.put("s3://b/data/a.csv", b"1")
@@ -177,7 +191,8 @@ def test_processing_output_linked_out_of_the_job_stores_nothing(tmp_path: Path,
     assert outcome.failure_reason == (
         f"processing output: /opt/ml/processing/out/creds.txt is a link to {secret}, outside "
         "the job folder; outputs never follow links out (write the file itself into the output "
-        "folder)")
+        "folder)"
+    )
     assert store.list_prefix("s3://b/results/out") == []
 
 
@@ -188,7 +203,8 @@ def test_failure_message_linked_out_of_the_job_is_not_read(tmp_path: Path, secre
     args = _env_args("link.py", secret, MESSAGE="/opt/ml/output/message")
     outcome = run_processing(_spec("Processing"), args, _ctx(tmp_path))
     assert outcome.failure_reason == (
-        "exit code 1; last output: no output (message leads out of the job folder; not read)")
+        "exit code 1; last output: no output (message leads out of the job folder; not read)"
+    )
 
 
 def test_model_folder_linked_out_of_the_job_stores_no_model(tmp_path: Path, secret: Path) -> None:
@@ -200,14 +216,23 @@ def test_model_folder_linked_out_of_the_job_stores_no_model(tmp_path: Path, secr
     assert outcome.status == "Failed"
     assert outcome.failure_reason == (
         f"training output: /opt/ml/model/creds.txt is a link to {secret}, outside the job "
-        "folder; outputs never follow links out (write the file itself into the output folder)")
+        "folder; outputs never follow links out (write the file itself into the output folder)"
+    )
     assert not store.exists("s3://b/models/pipelines-exec1-S/output/model.tar.gz")
 
 
-CALLER_ONLY = {"AWS_ACCESS_KEY_ID": "AKIAFAKE", "AWS_SECRET_ACCESS_KEY": "fake",
-               "AWS_SESSION_TOKEN": "fake", "AWS_PROFILE": "ml", "AWS_DEFAULT_REGION": "eu-west-1",
-               "AWS_ENDPOINT_URL": "http://127.0.0.1:1", "MOONPIPE_ROLE_ARN": "arn:fake",
-               "PYTHONPATH": "/work/main", "VIRTUAL_ENV": "/work/main/.venv", "SM_MODEL_DIR": "/x"}
+CALLER_ONLY = {
+    "AWS_ACCESS_KEY_ID": "AKIAFAKE",
+    "AWS_SECRET_ACCESS_KEY": "fake",
+    "AWS_SESSION_TOKEN": "fake",
+    "AWS_PROFILE": "ml",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+    "MOONPIPE_ROLE_ARN": "arn:fake",
+    "PYTHONPATH": "/work/main",
+    "VIRTUAL_ENV": "/work/main/.venv",
+    "SM_MODEL_DIR": "/x",
+}
 
 
 @pytest.mark.parametrize("kind", ["Processing", "Training"])
@@ -227,8 +252,9 @@ def test_jobs_get_a_clean_environment_without_the_callers_credentials(
     else:
         args = _training_args(sagemaker_program='"env.py"')
         outcome = run_training(_spec(kind), args, _ctx(tmp_path))
-        with tarfile.open(fileobj=io.BytesIO(store.get(
-                outcome.properties["ModelArtifacts"]["S3ModelArtifacts"]))) as tar:
+        with tarfile.open(
+            fileobj=io.BytesIO(store.get(outcome.properties["ModelArtifacts"]["S3ModelArtifacts"]))
+        ) as tar:
             env = json.load(tar.extractfile("env.json"))  # type: ignore[arg-type]
     assert outcome.status == "Succeeded", outcome.failure_reason
     job = tmp_path / "jobs" / "S"
@@ -252,9 +278,12 @@ def test_crafted_definition_fails_at_its_training_step_and_registers_nothing(
     summary = target.wait(target.start_execution("p", {}), lambda record: None)
     assert summary.status == "Failed"
     assert [(s.name, s.status) for s in summary.steps] == [
-        ("Prep", "Succeeded"), ("Train", "Failed")]
+        ("Prep", "Succeeded"),
+        ("Train", "Failed"),
+    ]
     assert summary.steps[1].failure_reason == (
         f"training job refused: sagemaker_program {str(host_script)!r} is an absolute path; "
-        "name a script inside the source directory, e.g. 'train.py'")
+        "name a script inside the source directory, e.g. 'train.py'"
+    )
     assert summary.model_package_arn is None and fake_endpoints == []
     assert not (host_script.parent / "ran").exists()

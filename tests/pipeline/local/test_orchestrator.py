@@ -28,13 +28,26 @@ def _job(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:
 HANDLERS_UNDER_TEST = {**HANDLERS, "Job": _job}
 
 
-def _run(tmp_path: Path, steps: list[dict[str, Any]],
-         params: dict[str, Any] | None = None) -> tuple[Any, list[StepRecord]]:
-    definition = json.dumps({"Version": "2020-12-01", "Parameters": [
-        {"Name": "Go", "Type": "Boolean", "DefaultValue": True}], "Steps": steps})
+def _run(
+    tmp_path: Path, steps: list[dict[str, Any]], params: dict[str, Any] | None = None
+) -> tuple[Any, list[StepRecord]]:
+    definition = json.dumps(
+        {
+            "Version": "2020-12-01",
+            "Parameters": [{"Name": "Go", "Type": "Boolean", "DefaultValue": True}],
+            "Steps": steps,
+        }
+    )
     seen: list[StepRecord] = []
-    result = run_execution(tmp_path, "us-east-1", parse_definition(definition), IDENTITY,
-                           params or {"Go": True}, seen.append, handlers=HANDLERS_UNDER_TEST)
+    result = run_execution(
+        tmp_path,
+        "us-east-1",
+        parse_definition(definition),
+        IDENTITY,
+        params or {"Go": True},
+        seen.append,
+        handlers=HANDLERS_UNDER_TEST,
+    )
     return result, seen
 
 
@@ -47,19 +60,28 @@ def _ended(seen: list[StepRecord]) -> list[tuple[str, str]]:
 
 
 def test_failure_stops_downstream_steps(tmp_path: Path) -> None:
-    result, seen = _run(tmp_path, [_job_step("A", Fail=True),
-                                   _job_step("B", In={"Get": "Steps.A.Out"})])
+    result, seen = _run(
+        tmp_path, [_job_step("A", Fail=True), _job_step("B", In={"Get": "Steps.A.Out"})]
+    )
     assert (result.status, result.failure_reason) == (
-        "Failed", "step A failed: exit code 1; last output: boom")
+        "Failed",
+        "step A failed: exit code 1; last output: boom",
+    )
     assert _ended(seen) == [("A", "Failed")]
 
 
 def test_condition_runs_only_the_taken_branch(tmp_path: Path) -> None:
-    condition = {"Name": "C", "Type": "Condition", "Arguments": {
-        "Conditions": [{"Type": "Equals", "LeftValue": {"Get": "Parameters.Go"},
-                        "RightValue": True}],
-        "IfSteps": [_job_step("Yes", In={"Get": "Steps.A.Out"})],
-        "ElseSteps": [_job_step("No")]}}
+    condition = {
+        "Name": "C",
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [
+                {"Type": "Equals", "LeftValue": {"Get": "Parameters.Go"}, "RightValue": True}
+            ],
+            "IfSteps": [_job_step("Yes", In={"Get": "Steps.A.Out"})],
+            "ElseSteps": [_job_step("No")],
+        },
+    }
     after_no = _job_step("AfterNo", In={"Get": "Steps.No.Out"})
     result, seen = _run(tmp_path, [_job_step("A"), condition, after_no])
     assert result.status == "Succeeded"
@@ -70,8 +92,15 @@ def test_condition_runs_only_the_taken_branch(tmp_path: Path) -> None:
 
 
 def test_fail_step_ends_the_execution_with_its_message(tmp_path: Path) -> None:
-    fail = {"Name": "Stop", "Type": "Fail", "Arguments": {"ErrorMessage": {"Std:Join": {
-        "On": " ", "Values": ["go was", {"Get": "Parameters.Go"}]}}}}
+    fail = {
+        "Name": "Stop",
+        "Type": "Fail",
+        "Arguments": {
+            "ErrorMessage": {
+                "Std:Join": {"On": " ", "Values": ["go was", {"Get": "Parameters.Go"}]}
+            }
+        },
+    }
     later = {**_job_step("Later"), "DependsOn": ["Stop"]}
     result, seen = _run(tmp_path, [fail, later])
     assert (result.status, result.failure_reason) == ("Failed", "go was true")
@@ -82,7 +111,8 @@ def test_unresolvable_reference_names_the_step_and_the_reference(tmp_path: Path)
     steps = [_job_step("A"), _job_step("B", In={"Get": "Steps.A.Missing.Deep"})]
     result, seen = _run(tmp_path, steps)
     assert result.failure_reason == (
-        "step B failed: cannot resolve Steps.A.Missing.Deep: 'Missing' not found")
+        "step B failed: cannot resolve Steps.A.Missing.Deep: 'Missing' not found"
+    )
     assert seen[-1].failure_reason == "cannot resolve Steps.A.Missing.Deep: 'Missing' not found"
 
 

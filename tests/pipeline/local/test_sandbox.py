@@ -37,13 +37,16 @@ def job(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize(("program", "reason"), [
-    ("/etc/evil.py", "is an absolute path"),
-    ("../../evil.py", "climbs out of /opt/ml/code with '..'"),
-    ("sub/../../evil.py", "climbs out of /opt/ml/code with '..'"),
-    ("-mhttp.server", "starts with '-' (an interpreter option)"),
-    (" ", "is empty"),
-])
+@pytest.mark.parametrize(
+    ("program", "reason"),
+    [
+        ("/etc/evil.py", "is an absolute path"),
+        ("../../evil.py", "climbs out of /opt/ml/code with '..'"),
+        ("sub/../../evil.py", "climbs out of /opt/ml/code with '..'"),
+        ("-mhttp.server", "starts with '-' (an interpreter option)"),
+        (" ", "is empty"),
+    ],
+)
 def test_program_names_that_leave_the_code_folder_are_refused(program: str, reason: str) -> None:
     with pytest.raises(SandboxError) as err:
         check_program_name(program)
@@ -64,7 +67,8 @@ def test_program_that_is_a_link_out_of_the_code_folder_is_refused(
         program_file("train.py", job / "code")
     assert str(err.value) == (
         f"sagemaker_program 'train.py' is a link to {host_secret}, outside the job's code "
-        "folder; ship the script itself in the source directory")
+        "folder; ship the script itself in the source directory"
+    )
 
 
 def test_missing_program_is_named(job: Path) -> None:
@@ -72,41 +76,73 @@ def test_missing_program_is_named(job: Path) -> None:
         program_file("nope.py", job / "code")
 
 
-@pytest.mark.parametrize("argv", [
-    ["python3", "/opt/ml/processing/input/code/prep.py", "--out", "/tmp/x"],
-    ["python", "-u", "/opt/ml/processing/input/code/prep.py"],
-    ["/bin/bash", "/opt/ml/processing/input/entrypoint/runproc.sh", "--rows", "3"],
-    ["sh", "-eu", "/opt/ml/processing/input/code/run.sh"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["python3", "/opt/ml/processing/input/code/prep.py", "--out", "/tmp/x"],
+        ["python", "-u", "/opt/ml/processing/input/code/prep.py"],
+        ["/bin/bash", "/opt/ml/processing/input/entrypoint/runproc.sh", "--rows", "3"],
+        ["sh", "-eu", "/opt/ml/processing/input/code/run.sh"],
+    ],
+)
 def test_commands_running_a_script_of_the_job_pass(argv: list[str], job: Path) -> None:
     check_command(argv, job)
 
 
-FIX_COMMAND = ("locally a processing job runs an interpreter and a script under /opt/ml "
-               "(e.g. python3 /opt/ml/processing/input/code/<file>)")
+FIX_COMMAND = (
+    "locally a processing job runs an interpreter and a script under /opt/ml "
+    "(e.g. python3 /opt/ml/processing/input/code/<file>)"
+)
 
 
-@pytest.mark.parametrize(("argv", "reason"), [
-    (["python3", "/home/me/evil.py"],
-     "processing entrypoint runs '/home/me/evil.py', which is not under /opt/ml"),
-    (["python3", "/opt/ml/processing/../../../home/me/evil.py"],
-     "processing entrypoint runs '/opt/ml/processing/../../../home/me/evil.py', "
-     "which is not under /opt/ml"),
-    (["python3", "evil.py"], "processing entrypoint runs 'evil.py', which is not under /opt/ml"),
-    (["/usr/bin/python3", "/opt/ml/code/x.py"], "processing entrypoint starts '/usr/bin/python3'"),
-    (["/opt/ml/processing/input/code/run"],
-     "processing entrypoint starts '/opt/ml/processing/input/code/run'"),
-    (["cat", "/opt/ml/x"], "processing entrypoint starts 'cat'"),
-    (["python3", "-c", "print(1)"], "processing entrypoint passes '-c' to python3, which runs "
-     "code that is not a file in the job's folder"),
-    (["python3", "-uc", "print(1)"], "processing entrypoint passes '-uc' to python3, which runs "
-     "code that is not a file in the job's folder"),
-    (["python3", "-m", "http.server"], "processing entrypoint passes '-m' to python3, which runs "
-     "code that is not a file in the job's folder"),
-    (["bash", "-c", "cat ~/.aws/credentials"], "processing entrypoint passes '-c' to bash, which "
-     "runs code that is not a file in the job's folder"),
-    (["python3", "-u"], "processing entrypoint names no script after python3"),
-])
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (
+            ["python3", "/home/me/evil.py"],
+            "processing entrypoint runs '/home/me/evil.py', which is not under /opt/ml",
+        ),
+        (
+            ["python3", "/opt/ml/processing/../../../home/me/evil.py"],
+            "processing entrypoint runs '/opt/ml/processing/../../../home/me/evil.py', "
+            "which is not under /opt/ml",
+        ),
+        (
+            ["python3", "evil.py"],
+            "processing entrypoint runs 'evil.py', which is not under /opt/ml",
+        ),
+        (
+            ["/usr/bin/python3", "/opt/ml/code/x.py"],
+            "processing entrypoint starts '/usr/bin/python3'",
+        ),
+        (
+            ["/opt/ml/processing/input/code/run"],
+            "processing entrypoint starts '/opt/ml/processing/input/code/run'",
+        ),
+        (["cat", "/opt/ml/x"], "processing entrypoint starts 'cat'"),
+        (
+            ["python3", "-c", "print(1)"],
+            "processing entrypoint passes '-c' to python3, which runs "
+            "code that is not a file in the job's folder",
+        ),
+        (
+            ["python3", "-uc", "print(1)"],
+            "processing entrypoint passes '-uc' to python3, which runs "
+            "code that is not a file in the job's folder",
+        ),
+        (
+            ["python3", "-m", "http.server"],
+            "processing entrypoint passes '-m' to python3, which runs "
+            "code that is not a file in the job's folder",
+        ),
+        (
+            ["bash", "-c", "cat ~/.aws/credentials"],
+            "processing entrypoint passes '-c' to bash, which "
+            "runs code that is not a file in the job's folder",
+        ),
+        (["python3", "-u"], "processing entrypoint names no script after python3"),
+    ],
+)
 def test_commands_that_run_host_code_are_refused(argv: list[str], reason: str, job: Path) -> None:
     with pytest.raises(SandboxError) as err:
         check_command(argv, job)
@@ -121,22 +157,28 @@ def test_command_whose_script_links_out_of_the_job_is_refused(job: Path, host_se
         check_command(["python3", "/opt/ml/processing/input/code/prep.py"], job)
     assert str(err.value) == (
         f"processing script /opt/ml/processing/input/code/prep.py is a link to {host_secret}, "
-        "outside the job folder; ship the script itself as a processing input")
+        "outside the job folder; ship the script itself as a processing input"
+    )
 
 
-@pytest.mark.parametrize(("name", "value", "part"), [
-    ("PYTHONPATH", "/opt/ml/code:/home/me/lib", "/home/me/lib"),
-    ("LD_PRELOAD", "/opt/ml/code/a.so /tmp/evil.so", "/tmp/evil.so"),
-    ("BASH_ENV", "relative.sh", "relative.sh"),
-    ("PYTHONSTARTUP", "/opt/ml/../../etc/x.py", "/opt/ml/../../etc/x.py"),
-])
-def test_code_path_variables_naming_host_paths_are_refused(name: str, value: str,
-                                                           part: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "value", "part"),
+    [
+        ("PYTHONPATH", "/opt/ml/code:/home/me/lib", "/home/me/lib"),
+        ("LD_PRELOAD", "/opt/ml/code/a.so /tmp/evil.so", "/tmp/evil.so"),
+        ("BASH_ENV", "relative.sh", "relative.sh"),
+        ("PYTHONSTARTUP", "/opt/ml/../../etc/x.py", "/opt/ml/../../etc/x.py"),
+    ],
+)
+def test_code_path_variables_naming_host_paths_are_refused(
+    name: str, value: str, part: str
+) -> None:
     with pytest.raises(SandboxError) as err:
         check_code_paths({"MY_SETTING": "/home/me", name: value})
     assert str(err.value) == (
         f"Environment {name}={value!r} loads code from {part!r}, outside /opt/ml; locally "
-        "such variables may only name paths under /opt/ml")
+        "such variables may only name paths under /opt/ml"
+    )
 
 
 def test_code_path_variables_under_opt_ml_and_other_variables_pass() -> None:
@@ -164,7 +206,8 @@ def test_file_link_out_of_the_job_is_refused(job: Path, host_secret: Path) -> No
         confined_files(job / "processing" / "out", job, shown_as="/opt/ml/processing/out")
     assert str(err.value) == (
         f"/opt/ml/processing/out/creds.txt is a link to {host_secret}, outside the job folder; "
-        "outputs never follow links out (write the file itself into the output folder)")
+        "outputs never follow links out (write the file itself into the output folder)"
+    )
 
 
 def test_folder_link_out_of_the_job_is_refused(job: Path, host_secret: Path) -> None:
@@ -193,6 +236,6 @@ def test_hard_link_to_a_host_file_is_refused(job: Path, host_secret: Path) -> No
         confined_files(job / "processing" / "out", job)
     assert str(err.value) == (
         "out/creds.txt is a hard link (2 names for one file); write the file itself into "
-        "the output folder")
+        "the output folder"
+    )
     assert not own_file(job / "processing" / "out" / "creds.txt", job)
-

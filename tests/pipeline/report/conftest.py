@@ -25,7 +25,13 @@ def cli(store: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     return subprocess.run(
         [sys.executable, "run_pipeline.py", "--target", "local", "--store", str(store), *flags],
-        capture_output=True, text=True, cwd=REPO, env=env, check=False, timeout=600)
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        check=False,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -25,14 +25,16 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]
     (HiddenDim 20, then 40); deployments go to a stand-in that starts no server."""
     fake = types.ModuleType("pipeline.local.endpoint.manager")
     fake.deploy = lambda root, name, config, *rest: SimpleNamespace(  # type: ignore[attr-defined]
-        name=name, url="http://127.0.0.1:9/", config_name=config, status="InService")
+        name=name, url="http://127.0.0.1:9/", config_name=config, status="InService"
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(sys.modules, "pipeline.local.endpoint.manager", fake)
         target = LocalTarget(tmp_path_factory.mktemp("actions") / "store")
         target.upsert_pipeline(pipeline(name="moonpipe"), None)
-        ids = [target.wait(target.start_execution("moonpipe", params),
-                           lambda r: None).execution_id
-               for params in ({}, {"HiddenDim": 40})]
+        ids = [
+            target.wait(target.start_execution("moonpipe", params), lambda r: None).execution_id
+            for params in ({}, {"HiddenDim": 40})
+        ]
         yield SimpleNamespace(root=target.store_root, ids=ids)
 
 
@@ -41,38 +43,46 @@ def _main(store: SimpleNamespace, *flags: str) -> int:
 
 
 def test_report_of_the_latest_prints_its_path_last(
-        store: SimpleNamespace, capsys: pytest.CaptureFixture[str]) -> None:
+    store: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _main(store, "--report") == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last == str(store.root / "executions" / store.ids[1] / "report.html")
     assert 'data-overridden="true"' in Path(last).read_text()  # HiddenDim=40
 
 
-def test_report_json_and_report_out(store: SimpleNamespace, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_json_and_report_out(
+    store: SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "first.html"
     assert _main(store, "--report", store.ids[0], "--report-out", str(out), "--json") == 0
     assert json.loads(capsys.readouterr().out) == {"report": str(out)}
     assert store.ids[0] in out.read_text()
 
 
-@pytest.mark.parametrize(("flags", "message"), [
-    (["--report", "nosuchrun"], "error: no local execution 'nosuchrun'; list them with "
-                                "--list-executions"),
-    (["--report", "--report-out", "/nonexistent-dir/r.html"],
-     "error: --report-out /nonexistent-dir/r.html: folder /nonexistent-dir does not exist; "
-     "create it or choose another path"),
-])
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["--report", "nosuchrun"],
+            "error: no local execution 'nosuchrun'; list them with --list-executions",
+        ),
+        (
+            ["--report", "--report-out", "/nonexistent-dir/r.html"],
+            "error: --report-out /nonexistent-dir/r.html: folder /nonexistent-dir does not exist; "
+            "create it or choose another path",
+        ),
+    ],
+)
 def test_report_errors_are_one_line_and_exit_2(
-        store: SimpleNamespace, capsys: pytest.CaptureFixture[str], flags: list[str],
-        message: str) -> None:
+    store: SimpleNamespace, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
     assert _main(store, *flags) == 2
     err = capsys.readouterr().err
     assert err.strip() == message
 
 
-def test_report_out_without_report_is_a_usage_error(
-        capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_out_without_report_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_pipeline.main(["--list-executions", "--report-out", "x.html"]) == 2
     assert "--report-out can only be used with --report" in capsys.readouterr().err
 
@@ -90,7 +100,8 @@ def test_sagemaker_compare_is_refused_in_one_line_not_faked() -> None:
 
 
 def test_compare_prints_a_table_the_verdict_and_the_page_last(
-        store: SimpleNamespace, capsys: pytest.CaptureFixture[str]) -> None:
+    store: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _main(store, "--compare", *store.ids) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split() == store.ids
@@ -103,8 +114,9 @@ def test_compare_prints_a_table_the_verdict_and_the_page_last(
     assert 'data-param="HiddenDim"' in html
 
 
-def test_compare_json(store: SimpleNamespace, tmp_path: Path,
-                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_json(
+    store: SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "cmp.html"
     assert _main(store, "--compare", *store.ids, "--report-out", str(out), "--json") == 0
     doc = json.loads(capsys.readouterr().out)
@@ -113,23 +125,33 @@ def test_compare_json(store: SimpleNamespace, tmp_path: Path,
     assert doc["executions"] == store.ids
 
 
-@pytest.mark.parametrize(("flags", "message"), [
-    (["--compare", "one"], "--compare needs two or more execution ids"),
-    (["--compare", "same", "same"], "--compare needs at least two different executions"),
-])
-def test_compare_needs_two_executions(store: SimpleNamespace,
-                                      capsys: pytest.CaptureFixture[str], flags: list[str],
-                                      message: str) -> None:
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--compare", "one"], "--compare needs two or more execution ids"),
+        (["--compare", "same", "same"], "--compare needs at least two different executions"),
+    ],
+)
+def test_compare_needs_two_executions(
+    store: SimpleNamespace, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
     assert _main(store, *flags) == 2
     assert message in capsys.readouterr().err
 
 
 def test_list_executions_shows_accuracy_and_changed_parameters(
-        store: SimpleNamespace, capsys: pytest.CaptureFixture[str]) -> None:
+    store: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _main(store, "--list-executions") == 0
     header, newest, oldest = capsys.readouterr().out.strip().splitlines()
-    assert header.split()[:6] == ["EXECUTION", "STATUS", "STARTED", "DURATION", "ACCURACY",
-                                  "CHANGED"]
+    assert header.split()[:6] == [
+        "EXECUTION",
+        "STATUS",
+        "STARTED",
+        "DURATION",
+        "ACCURACY",
+        "CHANGED",
+    ]
     assert newest.split()[0] == store.ids[1] and "0.9" in newest.split()
     assert newest.split()[-1] == "HiddenDim=40"
     assert oldest.split()[-1] == "0.9"  # accuracy, nothing changed

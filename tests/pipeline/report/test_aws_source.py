@@ -47,19 +47,23 @@ def aws(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"))
     for name in [n for n in os.environ if n.startswith("AWS_")]:
         monkeypatch.delenv(name)
-    for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-                        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
         monkeypatch.setenv(name, value)
     _client("s3").create_bucket(Bucket=BUCKET)
     sm = _client("sagemaker")
-    sm.create_pipeline(PipelineName="moonpipe", RoleArn=ROLE,
-                       PipelineDefinition=json.dumps(full_definition()))
+    sm.create_pipeline(
+        PipelineName="moonpipe", RoleArn=ROLE, PipelineDefinition=json.dumps(full_definition())
+    )
     return sm.start_pipeline_execution(
-        PipelineName="moonpipe",
-        PipelineParameters=[{"Name": "HiddenDim", "Value": "40"}])["PipelineExecutionArn"]
+        PipelineName="moonpipe", PipelineParameters=[{"Name": "HiddenDim", "Value": "40"}]
+    )["PipelineExecutionArn"]
 
 
 def _client(service: str) -> Any:
@@ -67,10 +71,22 @@ def _client(service: str) -> Any:
 
 
 def test_report_from_moto_says_what_the_service_did_not_give(
-        aws: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    aws: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "r.html"
-    code = run_pipeline.main(["--target", "sagemaker", "--region", "us-east-1", "--bucket",
-                              BUCKET, "--report", "--report-out", str(out)])
+    code = run_pipeline.main(
+        [
+            "--target",
+            "sagemaker",
+            "--region",
+            "us-east-1",
+            "--bucket",
+            BUCKET,
+            "--report",
+            "--report-out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(out)
     html = out.read_text()
@@ -83,69 +99,135 @@ def test_report_from_moto_says_what_the_service_did_not_give(
 
 
 def _step(name: str, kind: str, arn: str, **extra: Any) -> dict[str, Any]:
-    return {"StepName": name, "StepStatus": "Succeeded", "StartTime": T0, "EndTime": T0,
-            "Metadata": {kind: {"Arn": arn}} if arn else {kind: extra.pop("meta")}, **extra}
+    return {
+        "StepName": name,
+        "StepStatus": "Succeeded",
+        "StartTime": T0,
+        "EndTime": T0,
+        "Metadata": {kind: {"Arn": arn}} if arn else {kind: extra.pop("meta")},
+        **extra,
+    }
 
 
 def _stub_steps(stub: Stubber, arn: str) -> None:
     """The calls moto does not implement, answered as SageMaker documents them."""
     prefix = "arn:aws:sagemaker:us-east-1:123456789012"
-    outputs = [{"OutputName": name, "S3Output": {
-        "S3Uri": f"s3://{BUCKET}/out/{name}", "LocalPath": f"/opt/ml/processing/{name}",
-        "S3UploadMode": "EndOfJob"}} for name in ("train", "test", "evaluation")]
-    stub.add_response("list_pipeline_execution_steps", {"PipelineExecutionSteps": [
-        _step("Prep", "ProcessingJob", f"{prefix}:processing-job/prep-1",
-              CacheHitResult={"SourcePipelineExecutionArn": arn.rsplit("/", 1)[0] + "/old1"}),
-        _step("Train", "TrainingJob", f"{prefix}:training-job/train-1"),
-        _step("Check", "Condition", "", meta={"Outcome": "True"}),
-        _step("Reg-RegisterModel", "RegisterModel", f"{prefix}:model-package/grp/1")]},
-        {"PipelineExecutionArn": arn, "SortOrder": "Ascending"})
-    stub.add_response("describe_processing_job", {
-        "ProcessingJobName": "prep-1", "ProcessingJobArn": f"{prefix}:processing-job/prep-1",
-        "ProcessingJobStatus": "Completed", "CreationTime": T0,
-        "AppSpecification": {"ImageUri": "img"},
-        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1,
-                                                  "InstanceType": "ml.m5.large",
-                                                  "VolumeSizeInGB": 30}},
-        "ProcessingOutputConfig": {"Outputs": outputs}}, {"ProcessingJobName": "prep-1"})
-    stub.add_response("describe_training_job", {
-        "TrainingJobName": "train-1", "TrainingJobArn": f"{prefix}:training-job/train-1",
-        "TrainingJobStatus": "Completed", "SecondaryStatus": "Completed", "CreationTime": T0,
-        "ModelArtifacts": {"S3ModelArtifacts": f"s3://{BUCKET}/model.tar.gz"},
-        "AlgorithmSpecification": {"TrainingInputMode": "File"},
-        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
-                           "VolumeSizeInGB": 30},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
-        "FinalMetricDataList": [{"MetricName": "train:loss", "Value": 0.12, "Timestamp": T0}]},
-        {"TrainingJobName": "train-1"})
-    stub.add_response("describe_model_package", {
-        "ModelPackageName": "grp", "ModelPackageGroupName": "grp", "ModelPackageVersion": 1,
-        "ModelPackageArn": f"{prefix}:model-package/grp/1", "CreationTime": T0,
-        "ModelPackageStatus": "Completed", "ModelApprovalStatus": "Approved",
-        "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
-        "ModelMetrics": {"ModelQuality": {"Statistics": {
-            "ContentType": "application/json",
-            "S3Uri": f"s3://{BUCKET}/out/evaluation/evaluation.json"}}}},
-        {"ModelPackageName": f"{prefix}:model-package/grp/1"})
+    outputs = [
+        {
+            "OutputName": name,
+            "S3Output": {
+                "S3Uri": f"s3://{BUCKET}/out/{name}",
+                "LocalPath": f"/opt/ml/processing/{name}",
+                "S3UploadMode": "EndOfJob",
+            },
+        }
+        for name in ("train", "test", "evaluation")
+    ]
+    stub.add_response(
+        "list_pipeline_execution_steps",
+        {
+            "PipelineExecutionSteps": [
+                _step(
+                    "Prep",
+                    "ProcessingJob",
+                    f"{prefix}:processing-job/prep-1",
+                    CacheHitResult={"SourcePipelineExecutionArn": arn.rsplit("/", 1)[0] + "/old1"},
+                ),
+                _step("Train", "TrainingJob", f"{prefix}:training-job/train-1"),
+                _step("Check", "Condition", "", meta={"Outcome": "True"}),
+                _step("Reg-RegisterModel", "RegisterModel", f"{prefix}:model-package/grp/1"),
+            ]
+        },
+        {"PipelineExecutionArn": arn, "SortOrder": "Ascending"},
+    )
+    stub.add_response(
+        "describe_processing_job",
+        {
+            "ProcessingJobName": "prep-1",
+            "ProcessingJobArn": f"{prefix}:processing-job/prep-1",
+            "ProcessingJobStatus": "Completed",
+            "CreationTime": T0,
+            "AppSpecification": {"ImageUri": "img"},
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                    "VolumeSizeInGB": 30,
+                }
+            },
+            "ProcessingOutputConfig": {"Outputs": outputs},
+        },
+        {"ProcessingJobName": "prep-1"},
+    )
+    stub.add_response(
+        "describe_training_job",
+        {
+            "TrainingJobName": "train-1",
+            "TrainingJobArn": f"{prefix}:training-job/train-1",
+            "TrainingJobStatus": "Completed",
+            "SecondaryStatus": "Completed",
+            "CreationTime": T0,
+            "ModelArtifacts": {"S3ModelArtifacts": f"s3://{BUCKET}/model.tar.gz"},
+            "AlgorithmSpecification": {"TrainingInputMode": "File"},
+            "ResourceConfig": {
+                "InstanceType": "ml.m5.large",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 30,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+            "FinalMetricDataList": [{"MetricName": "train:loss", "Value": 0.12, "Timestamp": T0}],
+        },
+        {"TrainingJobName": "train-1"},
+    )
+    stub.add_response(
+        "describe_model_package",
+        {
+            "ModelPackageName": "grp",
+            "ModelPackageGroupName": "grp",
+            "ModelPackageVersion": 1,
+            "ModelPackageArn": f"{prefix}:model-package/grp/1",
+            "CreationTime": T0,
+            "ModelPackageStatus": "Completed",
+            "ModelApprovalStatus": "Approved",
+            "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
+            "ModelMetrics": {
+                "ModelQuality": {
+                    "Statistics": {
+                        "ContentType": "application/json",
+                        "S3Uri": f"s3://{BUCKET}/out/evaluation/evaluation.json",
+                    }
+                }
+            },
+        },
+        {"ModelPackageName": f"{prefix}:model-package/grp/1"},
+    )
 
 
 def test_steps_metrics_package_and_data_come_from_the_apis_and_s3(aws: str) -> None:
     s3 = _client("s3")
-    s3.put_object(Bucket=BUCKET, Key="out/evaluation/evaluation.json",
-                  Body=json.dumps(QUALITY).encode())
+    s3.put_object(
+        Bucket=BUCKET, Key="out/evaluation/evaluation.json", Body=json.dumps(QUALITY).encode()
+    )
     s3.put_object(Bucket=BUCKET, Key="out/train/train.csv", Body=b"0,0.1,0.2\n1,1.0,-0.3\n")
     s3.put_object(Bucket=BUCKET, Key="out/test/test.csv", Body=b"1,0.9,-0.1\n")
     sm = _client("sagemaker")
-    real = {name: getattr(sm, name) for name in (
-        "describe_pipeline_execution", "describe_pipeline_definition_for_execution")}
+    real = {
+        name: getattr(sm, name)
+        for name in ("describe_pipeline_execution", "describe_pipeline_definition_for_execution")
+    }
     moto_answers = {name: call(PipelineExecutionArn=aws) for name, call in real.items()}
     with Stubber(sm) as stub:  # moto's own answers first, then what moto cannot answer
         for name, answer in moto_answers.items():
-            stub.add_response(name, {k: v for k, v in answer.items()
-                                     if k != "ResponseMetadata"}, {"PipelineExecutionArn": aws})
-        stub.add_response("list_pipeline_parameters_for_execution", {
-            "PipelineParameters": [{"Name": "HiddenDim", "Value": "40"}]},
-            {"PipelineExecutionArn": aws})
+            stub.add_response(
+                name,
+                {k: v for k, v in answer.items() if k != "ResponseMetadata"},
+                {"PipelineExecutionArn": aws},
+            )
+        stub.add_response(
+            "list_pipeline_parameters_for_execution",
+            {"PipelineParameters": [{"Name": "HiddenDim", "Value": "40"}]},
+            {"PipelineExecutionArn": aws},
+        )
         _stub_steps(stub, aws)
         facts, data = aws_facts(sm, s3, aws)
         stub.assert_no_pending_responses()
@@ -166,8 +248,12 @@ def test_steps_metrics_package_and_data_come_from_the_apis_and_s3(aws: str) -> N
 
 
 def test_parameter_values_are_typed_as_declared() -> None:
-    declared = [{"Name": "N", "Type": "Integer"}, {"Name": "F", "Type": "Float"},
-                {"Name": "B", "Type": "Boolean"}, {"Name": "S", "Type": "String"}]
-    assert typed_parameters(declared, {"N": "40", "F": "0.5", "B": "true", "S": "x",
-                                       "Bad": "y"}) == {
-        "N": 40, "F": 0.5, "B": True, "S": "x", "Bad": "y"}
+    declared = [
+        {"Name": "N", "Type": "Integer"},
+        {"Name": "F", "Type": "Float"},
+        {"Name": "B", "Type": "Boolean"},
+        {"Name": "S", "Type": "String"},
+    ]
+    assert typed_parameters(
+        declared, {"N": "40", "F": "0.5", "B": "true", "S": "x", "Bad": "y"}
+    ) == {"N": 40, "F": 0.5, "B": True, "S": "x", "Bad": "y"}

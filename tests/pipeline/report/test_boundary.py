@@ -25,8 +25,11 @@ BOUNDS = (-1.0, 1.0, -1.0, 1.0)
 
 def _model(path: Path, inference: str, delay: str = "0", extra: str | None = None) -> Path:
     with tarfile.open(path, "w:gz") as tar:
-        for name, text in (("code/inference.py", inference), ("delay", delay),
-                           *([(extra, "x")] if extra else [])):
+        for name, text in (
+            ("code/inference.py", inference),
+            ("delay", delay),
+            *([(extra, "x")] if extra else []),
+        ):
             info = tarfile.TarInfo(name)
             info.size = len(text.encode())
             tar.addfile(info, io.BytesIO(text.encode()))

@@ -19,9 +19,15 @@ from pipeline.report.model import definition_steps
 from tests.pipeline.report.conftest import REPO
 
 PLOTS = ["data", "boundary", "roc", "pr", "loss", "confusion"]
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-quic"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 SCREENSHOT_CLIP = {"x": 0, "y": 0, "width": 1280, "height": 1000}
 
 
@@ -46,8 +52,9 @@ def screenshot(page: Any, path: Path) -> Path:
     return path
 
 
-def test_report_of_a_real_run_renders_in_chromium(chromium: str, real_run: dict[str, Any],
-                                                  tmp_path: Path) -> None:
+def test_report_of_a_real_run_renders_in_chromium(
+    chromium: str, real_run: dict[str, Any], tmp_path: Path
+) -> None:
     from playwright.sync_api import sync_playwright
 
     report = Path(real_run["report"])
@@ -76,7 +83,8 @@ def test_report_of_a_real_run_renders_in_chromium(chromium: str, real_run: dict[
 
 def _check_graph(page: Any, run: dict[str, Any]) -> None:
     definition = json.loads(
-        (Path(run["store"]) / "pipelines" / "moonpipe" / "versions" / "1.json").read_text())
+        (Path(run["store"]) / "pipelines" / "moonpipe" / "versions" / "1.json").read_text()
+    )
     doc = json.loads(definition["PipelineDefinition"])
     ran = {s["name"]: s["status"] for s in run["steps"]}
     names = [s["Name"] for s in definition_steps(doc["Steps"])]
@@ -96,8 +104,7 @@ def _check_metrics(page: Any, run: dict[str, Any]) -> None:
 
 
 def _check_plots(page: Any) -> None:
-    kinds = page.locator("figure[data-plot]").evaluate_all(
-        "els => els.map(e => e.dataset.plot)")
+    kinds = page.locator("figure[data-plot]").evaluate_all("els => els.map(e => e.dataset.plot)")
     assert kinds == PLOTS
     for kind in PLOTS:
         img = page.locator(f'figure[data-plot="{kind}"] img')

@@ -15,8 +15,14 @@ def _report(execution_id: str, accuracy: float, loss: float, **params: Any) -> R
     quality["binary_classification_metrics"]["accuracy"]["value"] = accuracy
     steps = upstream_steps()
     steps[1][1]["FinalMetricDataList"] = [{"MetricName": "train:loss", "Value": loss}]
-    values = {"HiddenDim": 20, "Rows": 3, "Accuracy": 0.9, "Threshold": 0.5,
-              "EndpointName": "ep", **params}
+    values = {
+        "HiddenDim": 20,
+        "Rows": 3,
+        "Accuracy": 0.9,
+        "Threshold": 0.5,
+        "EndpointName": "ep",
+        **params,
+    }
     report = build_report(facts(steps, quality_report=quality, parameters=values))
     return Report(**{**report.__dict__, "execution_id": execution_id})
 
@@ -32,8 +38,9 @@ def test_differing_parameters_and_best_metrics_in_both_directions() -> None:
 
 
 def test_a_tie_marks_every_tied_execution_and_three_runs_compare() -> None:
-    result = compare([_report("a", 0.95, 0.1), _report("b", 0.95, 0.1, Rows=4),
-                      _report("c", 0.90, 0.1, Rows=5)])
+    result = compare(
+        [_report("a", 0.95, 0.1), _report("b", 0.95, 0.1, Rows=4), _report("c", 0.90, 0.1, Rows=5)]
+    )
     assert result.best["accuracy"] == [0, 1]
     assert result.differing == {"Rows": [3, 4, 5]}
     assert result.to_json_dict()["best"]["accuracy"] == ["a", "b"]

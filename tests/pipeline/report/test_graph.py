@@ -17,9 +17,15 @@ def _rows(layout: GraphLayout) -> list[list[str]]:
 
 def test_layers_follow_references_depends_on_and_condition_branches() -> None:
     layout = layout_definition(json.dumps(full_definition()))
-    assert _rows(layout) == [["Prep"], ["Train"], ["Eval"], ["Check"],
-                             ["Reg-RegisterModel", "Cre-CreateModel", "TooLow"], ["Cfg"],
-                             ["Deploy"]]
+    assert _rows(layout) == [
+        ["Prep"],
+        ["Train"],
+        ["Eval"],
+        ["Check"],
+        ["Reg-RegisterModel", "Cre-CreateModel", "TooLow"],
+        ["Cfg"],
+        ["Deploy"],
+    ]
     edges = {(e.source, e.target): e.label for e in layout.edges}
     assert edges[("Check", "TooLow")] == "else"
     assert edges[("Check", "Reg-RegisterModel")] == "if true"
@@ -30,14 +36,26 @@ def test_layers_follow_references_depends_on_and_condition_branches() -> None:
 
 def test_another_definition_draws_its_own_shape() -> None:
     def step(name: str, after: list[str]) -> dict:
-        return {"Name": name, "Type": "Fail", "DependsOn": after,
-                "Arguments": {"ErrorMessage": name}}
-    doc = {"Version": "2020-12-01", "Parameters": [], "Steps": [
-        step("A", []), step("B", ["A"]), step("C", ["A"]), step("D", ["B", "C"])]}
+        return {
+            "Name": name,
+            "Type": "Fail",
+            "DependsOn": after,
+            "Arguments": {"ErrorMessage": name},
+        }
+
+    doc = {
+        "Version": "2020-12-01",
+        "Parameters": [],
+        "Steps": [step("A", []), step("B", ["A"]), step("C", ["A"]), step("D", ["B", "C"])],
+    }
     layout = layout_definition(json.dumps(doc))
     assert _rows(layout) == [["A"], ["B", "C"], ["D"]]
     assert {(e.source, e.target) for e in layout.edges} == {
-        ("A", "B"), ("A", "C"), ("B", "D"), ("C", "D")}
+        ("A", "B"),
+        ("A", "C"),
+        ("B", "D"),
+        ("C", "D"),
+    }
     node = {n.name: n for n in layout.nodes}
     assert all(n.x >= 0 and n.x + n.width <= layout.width for n in layout.nodes)
     edge = next(e for e in layout.edges if (e.source, e.target) == ("A", "B"))

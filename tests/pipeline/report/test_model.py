@@ -17,39 +17,73 @@ def _status(report: Report) -> dict[str, str]:
 
 def _succeeded() -> Report:
     hosting: list[tuple[StepRecord, Any]] = [
-        (record("Reg-RegisterModel", "RegisterModel", "Succeeded", 8),
-         {"ModelPackageArn": "arn:pkg/grp/3", "ModelPackageGroupName": "grp",
-          "ModelPackageVersion": 3, "ModelApprovalStatus": "Approved"}),
+        (
+            record("Reg-RegisterModel", "RegisterModel", "Succeeded", 8),
+            {
+                "ModelPackageArn": "arn:pkg/grp/3",
+                "ModelPackageGroupName": "grp",
+                "ModelPackageVersion": 3,
+                "ModelApprovalStatus": "Approved",
+            },
+        ),
         (record("Cre-CreateModel", "Model", "Succeeded", 9), {"ModelName": "m"}),
         (record("Cfg", "EndpointConfig", "Succeeded", 10), {"EndpointConfigName": "cfg-e1"}),
-        (record("Deploy", "Endpoint", "Succeeded", 11),
-         {"EndpointArn": "arn:ep", "EndpointName": "ep", "EndpointStatus": "InService",
-          "EndpointUrl": "http://127.0.0.1:9/"}),
+        (
+            record("Deploy", "Endpoint", "Succeeded", 11),
+            {
+                "EndpointArn": "arn:ep",
+                "EndpointName": "ep",
+                "EndpointStatus": "InService",
+                "EndpointUrl": "http://127.0.0.1:9/",
+            },
+        ),
     ]
-    return build_report(facts([*upstream_steps(), *hosting], quality_report=QUALITY,
-                              quality_report_uri="s3://bkt/eval/evaluation.json",
-                              parameters={"HiddenDim": 40, "Rows": 3, "Accuracy": 0.9,
-                                          "Threshold": 0.5, "EndpointName": "ep"}))
+    return build_report(
+        facts(
+            [*upstream_steps(), *hosting],
+            quality_report=QUALITY,
+            quality_report_uri="s3://bkt/eval/evaluation.json",
+            parameters={
+                "HiddenDim": 40,
+                "Rows": 3,
+                "Accuracy": 0.9,
+                "Threshold": 0.5,
+                "EndpointName": "ep",
+            },
+        )
+    )
 
 
 def test_succeeded_execution_shows_every_step_metrics_package_and_endpoint() -> None:
     report = _succeeded()
-    assert [s.name for s in report.steps] == ["Prep", "Train", "Eval", "Check", *HOSTING,
-                                              "TooLow"]
-    assert _status(report) == {**{n: "Succeeded" for n in ["Prep", "Train", "Eval", "Check",
-                                                             *HOSTING]}, "TooLow": "NotRun"}
-    assert report.metrics == {"accuracy": 0.9, "precision": 0.8, "recall": 0.95, "f1": 0.87,
-                              "auc": 0.93}
+    assert [s.name for s in report.steps] == ["Prep", "Train", "Eval", "Check", *HOSTING, "TooLow"]
+    assert _status(report) == {
+        **{n: "Succeeded" for n in ["Prep", "Train", "Eval", "Check", *HOSTING]},
+        "TooLow": "NotRun",
+    }
+    assert report.metrics == {
+        "accuracy": 0.9,
+        "precision": 0.8,
+        "recall": 0.95,
+        "f1": 0.87,
+        "auc": 0.93,
+    }
     assert report.confusion_matrix["1"]["1"] == 75
     assert report.roc["true_positive_rates"] == [0.0, 0.9, 1.0]
     assert report.training_series == {"train:loss": [0.9, 0.5, 0.3]}
     assert report.training_final == {"train:loss": 0.3}
     assert report.model_package is not None
-    assert (report.model_package.group, report.model_package.version,
-            report.model_package.approval_status) == ("grp", 3, "Approved")
+    assert (
+        report.model_package.group,
+        report.model_package.version,
+        report.model_package.approval_status,
+    ) == ("grp", 3, "Approved")
     assert report.endpoint is not None
     assert (report.endpoint.name, report.endpoint.status, report.endpoint.url) == (
-        "ep", "InService", "http://127.0.0.1:9/")
+        "ep",
+        "InService",
+        "http://127.0.0.1:9/",
+    )
     assert report.duration_s == 30.0
     assert report.quality_report_uri == "s3://bkt/eval/evaluation.json"
 
@@ -74,12 +108,21 @@ def test_step_request_is_the_resolved_arguments_and_outputs_the_rest() -> None:
 def test_failed_execution_shows_the_reason_and_nothing_downstream_ran() -> None:
     steps = [
         (record("Prep", "Processing", "Succeeded", 0), {}),
-        (record("Train", "Training", "Failed", 2, failure_reason="diverged",
-                log_path="/x/Train.log"), None),
+        (
+            record(
+                "Train", "Training", "Failed", 2, failure_reason="diverged", log_path="/x/Train.log"
+            ),
+            None,
+        ),
     ]
-    report = build_report(facts(steps, status="Failed",
-                                failure_reason="step Train failed: diverged",
-                                log_tails={"Train": ["epoch=1 train_loss=nan"]}))
+    report = build_report(
+        facts(
+            steps,
+            status="Failed",
+            failure_reason="step Train failed: diverged",
+            log_tails={"Train": ["epoch=1 train_loss=nan"]},
+        )
+    )
     assert report.failure_reason == "step Train failed: diverged"
     status = _status(report)
     assert (status["Prep"], status["Train"]) == ("Succeeded", "Failed")
@@ -92,8 +135,17 @@ def test_failed_execution_shows_the_reason_and_nothing_downstream_ran() -> None:
 
 def test_cached_step_names_the_execution_it_came_from() -> None:
     steps = upstream_steps()
-    steps[0] = (record("Prep", "Processing", "Succeeded", 0, cache_hit=True,
-                       metadata={"SourceExecutionId": "older1"}), {})
+    steps[0] = (
+        record(
+            "Prep",
+            "Processing",
+            "Succeeded",
+            0,
+            cache_hit=True,
+            metadata={"SourceExecutionId": "older1"},
+        ),
+        {},
+    )
     prep = build_report(facts(steps, status="Executing")).steps[0]
     assert (prep.cache_hit, prep.source_execution) == (True, "older1")
     train = build_report(facts(steps, status="Executing")).steps[1]
@@ -101,9 +153,13 @@ def test_cached_step_names_the_execution_it_came_from() -> None:
 
 
 def test_condition_false_runs_the_else_branch_and_shows_the_if_branch_as_not_run() -> None:
-    steps = [*upstream_steps(branch=False),
-             (record("TooLow", "Fail", "Failed", 8, failure_reason="accuracy 0.4 below 0.5"),
-              {"ErrorMessage": "accuracy 0.4 below 0.5"})]
+    steps = [
+        *upstream_steps(branch=False),
+        (
+            record("TooLow", "Fail", "Failed", 8, failure_reason="accuracy 0.4 below 0.5"),
+            {"ErrorMessage": "accuracy 0.4 below 0.5"},
+        ),
+    ]
     report = build_report(facts(steps, status="Failed", failure_reason="accuracy 0.4 below 0.5"))
     check = next(s for s in report.steps if s.name == "Check")
     assert check.branch is False
@@ -113,8 +169,10 @@ def test_condition_false_runs_the_else_branch_and_shows_the_if_branch_as_not_run
 
 
 def test_still_running_execution_shows_the_running_step_and_what_is_still_to_come() -> None:
-    steps = [(record("Prep", "Processing", "Succeeded", 0), {}),
-             (record("Train", "Training", "Executing", 2), None)]
+    steps = [
+        (record("Prep", "Processing", "Succeeded", 0), {}),
+        (record("Train", "Training", "Executing", 2), None),
+    ]
     report = build_report(facts(steps, status="Executing"))
     assert report.status == "Executing" and report.duration_s is None
     train = next(s for s in report.steps if s.name == "Train")

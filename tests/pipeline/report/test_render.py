@@ -14,33 +14,59 @@ from tests.pipeline.report.facts import QUALITY, facts, record, upstream_steps
 
 NETWORK = re.compile(
     r"""(?:src|href)\s*=\s*["'](?!data:|#)|url\((?!#|data:)|<script[^>]*src|@import""",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def _html(**extra: object) -> str:
-    steps = [*upstream_steps(branch=False),
-             (record("TooLow", "Fail", "Failed", 8,
-                     failure_reason="<script>alert(1)</script> below"), {})]
-    report = build_report(facts(steps, status="Failed", quality_report=QUALITY,
-                                failure_reason="accuracy <b>0.4</b> below", **extra))
-    return render_report(report, layout_definition(json.dumps(full_definition())),
-                         figures(report, PlotData()))
+    steps = [
+        *upstream_steps(branch=False),
+        (
+            record("TooLow", "Fail", "Failed", 8, failure_reason="<script>alert(1)</script> below"),
+            {},
+        ),
+    ]
+    report = build_report(
+        facts(
+            steps,
+            status="Failed",
+            quality_report=QUALITY,
+            failure_reason="accuracy <b>0.4</b> below",
+            **extra,
+        )
+    )
+    return render_report(
+        report, layout_definition(json.dumps(full_definition())), figures(report, PlotData())
+    )
 
 
 def test_every_step_is_a_node_with_its_status_hook() -> None:
     html = _html()
     nodes = dict(re.findall(r'data-step="([^"]+)" data-status="([^"]+)"', html))
-    assert nodes == {"Prep": "Succeeded", "Train": "Succeeded", "Eval": "Succeeded",
-                     "Check": "Succeeded", "Reg-RegisterModel": "NotRun",
-                     "Cre-CreateModel": "NotRun", "Cfg": "NotRun", "Deploy": "NotRun",
-                     "TooLow": "Failed"}
+    assert nodes == {
+        "Prep": "Succeeded",
+        "Train": "Succeeded",
+        "Eval": "Succeeded",
+        "Check": "Succeeded",
+        "Reg-RegisterModel": "NotRun",
+        "Cre-CreateModel": "NotRun",
+        "Cfg": "NotRun",
+        "Deploy": "NotRun",
+        "TooLow": "Failed",
+    }
 
 
 def test_metrics_table_and_every_plot_kind_are_present() -> None:
     html = _html()
     assert 'id="metrics"' in html and 'data-metric="accuracy"' in html
     assert re.findall(r'data-plot="(\w+)"', html) == [
-        "data", "boundary", "roc", "pr", "loss", "confusion"]
+        "data",
+        "boundary",
+        "roc",
+        "pr",
+        "loss",
+        "confusion",
+    ]
     # No data points or model given: those two say why instead of drawing something fake.
     assert "Not shown: the data step" in html
     assert "Not shown: the trained model was not available" in html

@@ -19,7 +19,8 @@ def _statuses(path: Path) -> dict[str, str]:
 
 
 def test_run_writes_the_report_and_rewrites_it_after_each_step(
-        tmp_path: Path, fake_endpoints: list[dict[str, Any]]) -> None:
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
     target = LocalTarget(tmp_path)
     target.upsert_pipeline(pipeline(), None)
     arn = target.start_execution("p", {})
@@ -49,10 +50,11 @@ def test_run_writes_the_report_and_rewrites_it_after_each_step(
 
 
 def test_a_report_that_cannot_be_written_never_fails_the_run(
-        tmp_path: Path, fake_endpoints: list[dict[str, Any]],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: write.ReportWriter, execution_id: str, out: Path | None = None,
-               final: bool = True) -> Path:
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(
+        self: write.ReportWriter, execution_id: str, out: Path | None = None, final: bool = True
+    ) -> Path:
         raise OSError("disk full")
 
     monkeypatch.setattr(write.ReportWriter, "write", broken)
@@ -65,7 +67,8 @@ def test_a_report_that_cannot_be_written_never_fails_the_run(
 
 
 def test_report_out_writes_where_asked(
-        tmp_path: Path, fake_endpoints: list[dict[str, Any]]) -> None:
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
     target = LocalTarget(tmp_path / "store")
     target.upsert_pipeline(pipeline(), None)
     summary = target.wait(target.start_execution("p", {}), lambda record: None)

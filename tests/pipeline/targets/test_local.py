@@ -27,13 +27,22 @@ def test_full_run_reports_steps_metrics_package_and_endpoint(
     target.upsert_pipeline(pipeline(), None)
     summary, seen = _run(target)
     assert summary.status == "Succeeded", summary.failure_reason
-    names = ["Prep", "Train", "Eval", "Check", "Reg-RegisterModel", "Cre-CreateModel", "Cfg",
-             "Deploy"]
+    names = [
+        "Prep",
+        "Train",
+        "Eval",
+        "Check",
+        "Reg-RegisterModel",
+        "Cre-CreateModel",
+        "Cfg",
+        "Deploy",
+    ]
     assert [s.name for s in summary.steps] == names
     assert [(r.name, r.status) for r in seen[:2]] == [("Prep", "Executing"), ("Prep", "Succeeded")]
     assert summary.metrics == {"accuracy": 0.9, "auc": 0.5, "train:loss": 0.5}
     assert summary.model_package_arn == (
-        "arn:aws:sagemaker:us-east-1:000000000000:model-package/grp/1")
+        "arn:aws:sagemaker:us-east-1:000000000000:model-package/grp/1"
+    )
     assert summary.endpoint is not None and summary.endpoint.name == "ep"
     assert summary.endpoint.url == "http://127.0.0.1:9/"
     [call] = fake_endpoints
@@ -76,8 +85,10 @@ def test_records_survive_a_new_target_and_registry_keeps_versions(
     again = LocalTarget(tmp_path)
     assert again.describe_execution(one.execution_arn).steps == one.steps
     assert again.describe_execution(two.execution_id).model_package_arn.endswith("/grp/2")
-    assert [s.execution_id for s in again.list_executions("p")] == [two.execution_id,
-                                                                   one.execution_id]
+    assert [s.execution_id for s in again.list_executions("p")] == [
+        two.execution_id,
+        one.execution_id,
+    ]
     versions = sorted((tmp_path / "registry" / "grp" / "versions").glob("*.json"))
     assert [json.loads(v.read_text())["ModelPackageVersion"] for v in versions] == [1, 2]
     assert again.wait(one.execution_arn, lambda r: None).status == "Succeeded"
@@ -105,7 +116,8 @@ def test_start_execution_rejects_bad_parameters(tmp_path: Path) -> None:
         target.start_execution("p", {"HiddenDim": "wide"})
     assert str(caught.value) == (
         "parameter HiddenDim is Integer; 'wide' is not a valid integer value "
-        "(expected digits with an optional sign, e.g. 40 or -3)")
+        "(expected digits with an optional sign, e.g. 40 or -3)"
+    )
     with pytest.raises(ParameterError):
         target.start_execution("p", {"Hidden": 3})
     assert target.list_executions("p") == []
@@ -120,7 +132,8 @@ def test_start_refuses_a_value_sagemaker_would_refuse_before_recording_anything(
         target.start_execution("p", {"EndpointName": "my_endpoint"})
     assert str(caught.value) == (
         "--param EndpointName=my_endpoint: step Deploy, EndpointName: 'my_endpoint' does not "
-        "match the pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} (SageMaker's CreateEndpoint)")
+        "match the pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} (SageMaker's CreateEndpoint)"
+    )
     assert target.list_executions("p") == []
     assert not (tmp_path / "executions").exists() and not (tmp_path / "registry").exists()
 
@@ -131,12 +144,16 @@ def test_a_value_known_only_when_its_step_runs_fails_that_step_before_it_is_sent
     """The approval status comes from a property file: only the second check can see it."""
     definition = full_definition()
     definition["Parameters"].append(
-        {"Name": "Approval", "Type": "String", "DefaultValue": "Approved"})
-    definition["Steps"][2]["Arguments"]["Environment"]["APPROVAL"] = {
-        "Get": "Parameters.Approval"}
+        {"Name": "Approval", "Type": "String", "DefaultValue": "Approved"}
+    )
+    definition["Steps"][2]["Arguments"]["Environment"]["APPROVAL"] = {"Get": "Parameters.Approval"}
     register = definition["Steps"][3]["Arguments"]["IfSteps"][0]["Arguments"]
-    register["ModelApprovalStatus"] = {"Std:JsonGet": {
-        "PropertyFile": {"Get": "Steps.Eval.PropertyFiles.Report"}, "Path": "approval"}}
+    register["ModelApprovalStatus"] = {
+        "Std:JsonGet": {
+            "PropertyFile": {"Get": "Steps.Eval.PropertyFiles.Report"},
+            "Path": "approval",
+        }
+    }
     target = LocalTarget(tmp_path)
     target.upsert_pipeline(pipeline(definition), None)
     summary, _ = _run(target, Approval="approved")
@@ -144,7 +161,8 @@ def test_a_value_known_only_when_its_step_runs_fails_that_step_before_it_is_sent
     assert summary.failure_reason == (
         "step Reg-RegisterModel failed: SageMaker's CreateModelPackage would refuse this "
         "request: ModelApprovalStatus: 'approved' is not one of Approved, Rejected, "
-        "PendingManualApproval")
+        "PendingManualApproval"
+    )
     assert [(s.name, s.status) for s in summary.steps][-1] == ("Reg-RegisterModel", "Failed")
     assert summary.model_package_arn is None and fake_endpoints == []
     assert not (tmp_path / "registry").exists()
@@ -172,8 +190,11 @@ def test_upsert_keeps_every_definition_version(tmp_path: Path) -> None:
     assert target.upsert_pipeline(pipeline(changed), None) == UpsertResult(arn, True, 2)
     versions = sorted(p.name for p in (tmp_path / "pipelines" / "p" / "versions").iterdir())
     assert versions == ["1.json", "2.json"]
-    assert target.pipeline_parameters("p")[0] == {"Name": "HiddenDim", "Type": "Integer",
-                                                  "DefaultValue": 30}
+    assert target.pipeline_parameters("p")[0] == {
+        "Name": "HiddenDim",
+        "Type": "Integer",
+        "DefaultValue": 30,
+    }
 
 
 def test_upsert_rejects_unknown_step_types_and_cycles(tmp_path: Path) -> None:
@@ -184,7 +205,8 @@ def test_upsert_rejects_unknown_step_types_and_cycles(tmp_path: Path) -> None:
         target.upsert_pipeline(pipeline(bad), None)
     assert str(caught.value) == (
         "pipeline p: the local engine cannot run step type Transform; supported: Processing, "
-        "Training, Condition, Fail, RegisterModel, Model, EndpointConfig, Endpoint")
+        "Training, Condition, Fail, RegisterModel, Model, EndpointConfig, Endpoint"
+    )
     assert not (tmp_path / "pipelines").exists()
 
 

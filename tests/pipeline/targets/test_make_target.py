@@ -30,6 +30,7 @@ def test_sagemaker_target_gets_region_and_pipeline_name() -> None:
 
 def test_local_target_runs_in_the_foreground(tmp_path: Path) -> None:
     import pipeline.targets.local as local
+
     target = make_target(config("local", str(tmp_path / "store")))
     assert isinstance(target, local.LocalTarget)
     assert (target.name, target.runs_in_foreground) == ("local", True)

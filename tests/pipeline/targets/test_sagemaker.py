@@ -402,8 +402,12 @@ def test_second_upsert_updates_the_pipeline(
         [*SAGEMAKER, "--config", str(changed), "--role-arn", ROLE, "--upsert", "--json"], capsys
     )
     assert code == 0
-    assert json.loads(out) == {"pipeline_name": "moonpipe", "pipeline_arn": PIPELINE_ARN,
-                               "changed": True, "version": None}
+    assert json.loads(out) == {
+        "pipeline_name": "moonpipe",
+        "pipeline_arn": PIPELINE_ARN,
+        "changed": True,
+        "version": None,
+    }
     stored = client("sagemaker").describe_pipeline(PipelineName="moonpipe")
     assert stored["PipelineDefinition"] == built_definition(changed).definition
     assert stored["PipelineDefinition"] != built_definition().definition
@@ -550,11 +554,16 @@ def test_stop_sends_stop_pipeline_execution_and_shows_stopping(
         {"PipelineExecutionArn": EXEC},
     )
     poll(sm, "Stopping", [step("Train", "Stopping")])
-    sm.add_response("list_pipeline_parameters_for_execution", {"PipelineParameters": []},
-                    {"PipelineExecutionArn": EXEC})
+    sm.add_response(
+        "list_pipeline_parameters_for_execution",
+        {"PipelineParameters": []},
+        {"PipelineExecutionArn": EXEC},
+    )
     summary = target.stop_execution(EXEC)
     assert (summary.status, [(s.name, s.status) for s in summary.steps]) == (
-        "Stopping", [("Train", "Stopping")])
+        "Stopping",
+        [("Train", "Stopping")],
+    )
 
 
 def test_stop_of_an_ended_execution_is_one_line_exit_2(

@@ -19,7 +19,7 @@ from pipeline.local.endpoint.server import EndpointHTTPServer, load_model
 TOKEN = "test-token"
 
 # Echoes what the toolkit contract hands the handlers, so tests can see it.
-ECHO_PROGRAM = '''
+ECHO_PROGRAM = """
 import json
 from helper import combine
 
@@ -49,7 +49,7 @@ def output_fn(prediction, accept):
     if accept == "text/csv":
         return "\\n".join(map(str, prediction["predictions"])), "text/csv"
     return json.dumps({**prediction, "accept": accept})
-'''
+"""
 
 
 def write_model(model_dir: Path, program: str, helper: str = "sum(row)") -> Path:
@@ -62,8 +62,10 @@ def write_model(model_dir: Path, program: str, helper: str = "sum(row)") -> Path
 
 
 def model_env(model_dir: Path) -> dict[str, str]:
-    return {"SAGEMAKER_PROGRAM": "inference.py",
-            "SAGEMAKER_SUBMIT_DIRECTORY": str(model_dir / "code")}
+    return {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": str(model_dir / "code"),
+    }
 
 
 @pytest.fixture
@@ -73,8 +75,9 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., EndpointHTTPServer]]:
 
     def start(program: str = ECHO_PROGRAM, helper: str = "sum(row)") -> EndpointHTTPServer:
         endpoint_dir = tmp_path / "ep"
-        model_dir = write_model(endpoint_dir / "models" / "cfg-a" / "v001" / "model", program,
-                                helper)
+        model_dir = write_model(
+            endpoint_dir / "models" / "cfg-a" / "v001" / "model", program, helper
+        )
         model = load_model("cfg-a", model_dir, model_env(model_dir))
         server = EndpointHTTPServer(("127.0.0.1", 0), "ep", endpoint_dir, model, TOKEN)
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
@@ -87,8 +90,13 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., EndpointHTTPServer]]:
         server.server_close()
 
 
-def call(server: EndpointHTTPServer, method: str, path: str, body: bytes | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, http.client.HTTPResponse, bytes]:
+def call(
+    server: EndpointHTTPServer,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, http.client.HTTPResponse, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
     try:
         conn.request(method, path, body=body, headers=headers or {})

@@ -42,10 +42,19 @@ def write_real_model(model_dir: Path) -> Path:
     config = {"input_dim": 2, "hidden_dim": 8, "output_dim": 1, "num_hidden_layers": 2}
     (model_dir / "model_config.json").write_text(json.dumps(config))
     torch.manual_seed(0)
-    layers = [torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 8), torch.nn.ReLU(),
-              torch.nn.Dropout(0.3), torch.nn.Linear(8, 1)]
-    state = {f"layers.{i}.{k}": v for i, layer in enumerate(layers)
-             for k, v in layer.state_dict().items()}
+    layers = [
+        torch.nn.Linear(2, 8),
+        torch.nn.ReLU(),
+        torch.nn.Linear(8, 8),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(0.3),
+        torch.nn.Linear(8, 1),
+    ]
+    state = {
+        f"layers.{i}.{k}": v
+        for i, layer in enumerate(layers)
+        for k, v in layer.state_dict().items()
+    }
     state.update(feature_mean=torch.zeros(2), feature_std=torch.ones(2))
     torch.save(state, model_dir / "model.pth")
     return model_dir
@@ -57,10 +66,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndpointHTTPSer
 
     endpoint_dir = tmp_path_factory.mktemp("fuzz") / "ep"
     model_dir = write_real_model(endpoint_dir / "models" / "cfg" / "v001" / "model")
-    env = {"SAGEMAKER_PROGRAM": "inference.py",
-           "SAGEMAKER_SUBMIT_DIRECTORY": str(model_dir / "code")}
-    server = EndpointHTTPServer(("127.0.0.1", 0), "ep", endpoint_dir,
-                                load_model("cfg", model_dir, env), TOKEN)
+    env = {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": str(model_dir / "code"),
+    }
+    server = EndpointHTTPServer(
+        ("127.0.0.1", 0), "ep", endpoint_dir, load_model("cfg", model_dir, env), TOKEN
+    )
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     yield server
     server.shutdown()
@@ -73,36 +85,82 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(),
-                    st.sampled_from([10**309, -(10**400), 1e308, 3.5e38, 0]))
-json_values = st.recursive(st.one_of(st.none(), st.booleans(), numbers, st.text(max_size=8)),
-                           lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-                           max_leaves=20)
-csv_bodies = st.lists(st.lists(st.one_of(numbers.map(str), st.text(max_size=6)), max_size=4),
-                      max_size=6).map(lambda rows: "\n".join(",".join(r) for r in rows))
+numbers = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(),
+    st.sampled_from([10**309, -(10**400), 1e308, 3.5e38, 0]),
+)
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), numbers, st.text(max_size=8)),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=20,
+)
+csv_bodies = st.lists(
+    st.lists(st.one_of(numbers.map(str), st.text(max_size=6)), max_size=4), max_size=6
+).map(lambda rows: "\n".join(",".join(r) for r in rows))
 npy_bodies = st.builds(
     lambda rows, cols, dtype, cut: npy_bytes(np.ones((rows, cols), dtype=dtype))[:cut],
-    st.integers(0, 4), st.integers(0, 3),
-    st.sampled_from(["<f8", ">f4", "<i2", "|b1", "<c8", "<U3"]), st.integers(0, 400))
+    st.integers(0, 4),
+    st.integers(0, 3),
+    st.sampled_from(["<f8", ">f4", "<i2", "|b1", "<c8", "<U3"]),
+    st.integers(0, 400),
+)
 bodies = st.one_of(
-    json_values.map(lambda v: json.dumps(v).encode()), csv_bodies.map(str.encode), npy_bodies,
-    st.binary(max_size=300), st.sampled_from([
-        b"[" * 5000 + b"]" * 5000, b"1\r,1", b"PK\x03\x04", b"[[1e308,1e308]]",
-        b"[[1" + b"0" * 320 + b",1]]", b"9" * 140_000 + b",1", b"\xff\xfe", b"",
-    ]))
-content_types = st.one_of(st.sampled_from([
-    "application/json", "text/csv", "application/x-npy", "text/csv; charset=utf-8",
-    "Application/JSON", "image/png", "", "*/*"]), st.text(max_size=20))
-accepts = st.sampled_from([None, "*/*", "application/json", "text/csv", "application/x-npy",
-                           "text/html", ""])
-paths = st.sampled_from(["/invocations", "/endpoints/ep/invocations", "/ping", "/",
-                         "/endpoints/other/invocations", "/_moonpipe/status",
-                         "/_moonpipe/reload", "/%00", "//invocations?x=1"])
+    json_values.map(lambda v: json.dumps(v).encode()),
+    csv_bodies.map(str.encode),
+    npy_bodies,
+    st.binary(max_size=300),
+    st.sampled_from(
+        [
+            b"[" * 5000 + b"]" * 5000,
+            b"1\r,1",
+            b"PK\x03\x04",
+            b"[[1e308,1e308]]",
+            b"[[1" + b"0" * 320 + b",1]]",
+            b"9" * 140_000 + b",1",
+            b"\xff\xfe",
+            b"",
+        ]
+    ),
+)
+content_types = st.one_of(
+    st.sampled_from(
+        [
+            "application/json",
+            "text/csv",
+            "application/x-npy",
+            "text/csv; charset=utf-8",
+            "Application/JSON",
+            "image/png",
+            "",
+            "*/*",
+        ]
+    ),
+    st.text(max_size=20),
+)
+accepts = st.sampled_from(
+    [None, "*/*", "application/json", "text/csv", "application/x-npy", "text/html", ""]
+)
+paths = st.sampled_from(
+    [
+        "/invocations",
+        "/endpoints/ep/invocations",
+        "/ping",
+        "/",
+        "/endpoints/other/invocations",
+        "/_moonpipe/status",
+        "/_moonpipe/reload",
+        "/%00",
+        "//invocations?x=1",
+    ]
+)
 methods = st.sampled_from(["POST", "POST", "POST", "GET", "HEAD", "OPTIONS", "PUT", "FOO"])
 versions = st.sampled_from(["HTTP/1.1"] * 4 + ["HTTP/1.0", "HTTP/2.0", "HTTP/1"])
-length_modes = st.sampled_from(["exact", "exact", "short", "long", "none", "twice",
-                                "underscore", "chunked"])
+length_modes = st.sampled_from(
+    ["exact", "exact", "short", "long", "none", "twice", "underscore", "chunked"]
+)
 
 
 def header_safe(text: str) -> str:
@@ -142,8 +200,12 @@ def exchange(port: int, request: bytes) -> tuple[int, str, bytes, float]:
         response = http.client.HTTPResponse(sock, method="HEAD" if method == b"HEAD" else "GET")
         response.begin()
         body = response.read()
-        return (response.status, response.getheader("Content-Type") or "", body,
-                time.monotonic() - start)
+        return (
+            response.status,
+            response.getheader("Content-Type") or "",
+            body,
+            time.monotonic() - start,
+        )
 
 
 def assert_well_formed(content_type: str, body: bytes) -> None:
@@ -157,18 +219,21 @@ def assert_well_formed(content_type: str, body: bytes) -> None:
 
 
 def reference_answer(server: EndpointHTTPServer) -> bytes:
-    status, _, body = call(server, "POST", "/invocations", REFERENCE,
-                           {"Content-Type": "text/csv"})
+    status, _, body = call(server, "POST", "/invocations", REFERENCE, {"Content-Type": "text/csv"})
     assert status == 200
     return body
 
 
-def test_fuzzed_requests_never_get_5xx_a_hang_up_or_a_hang(
-        server: EndpointHTTPServer) -> None:
+def test_fuzzed_requests_never_get_5xx_a_hang_up_or_a_hang(server: EndpointHTTPServer) -> None:
     before = reference_answer(server)
 
-    @settings(max_examples=300, deadline=None, database=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=300,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(request=requests())
     def one_request(request: bytes) -> None:
         status, content_type, body, elapsed = exchange(server.server_address[1], request)

@@ -35,7 +35,7 @@ from pipeline.local.endpoint.manager import (
 REPO = Path(__file__).resolve().parents[4]
 
 # A pure-Python model: predicts scale * combine(features) per CSV row.
-PROGRAM = '''
+PROGRAM = """
 import json, os
 from helper import combine
 
@@ -62,14 +62,22 @@ def predict_fn(rows, model):
 
 def output_fn(prediction, accept):
     return json.dumps({"predictions": prediction})
-'''
+"""
 
 
-def make_artifact(path: Path, *, scale: float = 1, helper: str = "sum(row)",
-                  broken: bool = False, program: str | None = PROGRAM) -> Path:
+def make_artifact(
+    path: Path,
+    *,
+    scale: float = 1,
+    helper: str = "sum(row)",
+    broken: bool = False,
+    program: str | None = PROGRAM,
+) -> Path:
     """Write a model.tar.gz laid out as SageMaker training leaves it (./code/inference.py)."""
-    files = {"params.json": json.dumps({"scale": scale, "broken": broken}),
-             "code/helper.py": f"def combine(row):\n    return {helper}\n"}
+    files = {
+        "params.json": json.dumps({"scale": scale, "broken": broken}),
+        "code/helper.py": f"def combine(row):\n    return {helper}\n",
+    }
     if program is not None:
         files["code/inference.py"] = program
     with tarfile.open(path, "w:gz") as tar:
@@ -87,7 +95,8 @@ def _kill_servers_under(root: Path) -> None:
         with contextlib.suppress(OSError):
             args = cmdline.read_bytes().split(b"\0")
             if b"pipeline.local.endpoint.server" in args and any(
-                    str(root).encode() in a for a in args):
+                str(root).encode() in a for a in args
+            ):
                 os.kill(int(cmdline.parent.name), signal.SIGKILL)
 
 
@@ -104,15 +113,18 @@ def store(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def artifacts(tmp_path: Path) -> dict[str, Path]:
-    return {"a": make_artifact(tmp_path / "a.tar.gz"),
-            "b": make_artifact(tmp_path / "b.tar.gz", scale=10, helper="-sum(row)"),
-            "broken": make_artifact(tmp_path / "broken.tar.gz", broken=True),
-            "no-code": make_artifact(tmp_path / "no-code.tar.gz", program=None)}
+    return {
+        "a": make_artifact(tmp_path / "a.tar.gz"),
+        "b": make_artifact(tmp_path / "b.tar.gz", scale=10, helper="-sum(row)"),
+        "broken": make_artifact(tmp_path / "broken.tar.gz", broken=True),
+        "no-code": make_artifact(tmp_path / "no-code.tar.gz", program=None),
+    }
 
 
 def post(url: str, body: bytes, content_type: str = "text/csv") -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": content_type})
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": content_type}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
@@ -124,8 +136,9 @@ def predictions(body: bytes) -> list[float]:
     return json.loads(body)["predictions"]
 
 
-def test_deploy_serves_over_http_and_records_the_endpoint(store: Path,
-                                                          artifacts: dict[str, Path]) -> None:
+def test_deploy_serves_over_http_and_records_the_endpoint(
+    store: Path, artifacts: dict[str, Path]
+) -> None:
     info = deploy(store, "ep", "cfg-a", artifacts["a"], {})
     assert (info.status, info.url) == ("InService", f"http://127.0.0.1:{info.port}")
     with urllib.request.urlopen(f"{info.url}/ping", timeout=10) as response:
@@ -142,34 +155,45 @@ def test_deploy_serves_over_http_and_records_the_endpoint(store: Path,
 
 def test_boto3_runtime_client_works_unchanged(store: Path, artifacts: dict[str, Path]) -> None:
     info = deploy(store, "ep", "cfg-a", artifacts["a"], {})
-    client = boto3.client("sagemaker-runtime", endpoint_url=info.url, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
+    client = boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=info.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     response = client.invoke_endpoint(EndpointName="ep", ContentType="text/csv", Body=b"1,2\n")
     assert response["ContentType"] == "application/json"
     assert predictions(response["Body"].read()) == [3.0]
     with pytest.raises(botocore.exceptions.ClientError) as caught:
         client.invoke_endpoint(EndpointName="ep", ContentType="text/csv", Body=b"1,x\n")
     assert caught.value.response["Error"] == {
-        "Code": "ModelError", "Message": "features must be numbers, like 0.5,-1.0"}
+        "Code": "ModelError",
+        "Message": "features must be numbers, like 0.5,-1.0",
+    }
     assert caught.value.response["OriginalStatusCode"] == 400
 
 
 def test_handler_errors_reach_the_caller_and_the_server_stays_up(
-        store: Path, artifacts: dict[str, Path]) -> None:
+    store: Path, artifacts: dict[str, Path]
+) -> None:
     deploy(store, "ep", "cfg-a", artifacts["a"], {})
     with pytest.raises(EndpointError) as caught:
         invoke(store, "ep", b"1,x\n", "text/csv")
-    assert str(caught.value) == ("endpoint 'ep' answered HTTP 400: features must be numbers, "
-                                 "like 0.5,-1.0")
+    assert str(caught.value) == (
+        "endpoint 'ep' answered HTTP 400: features must be numbers, like 0.5,-1.0"
+    )
     with pytest.raises(EndpointError) as caught:
         invoke(store, "ep", b"13\n", "text/csv")
-    assert str(caught.value) == ("endpoint 'ep' answered HTTP 500: model handler raised "
-                                 "ZeroDivisionError: unlucky")
+    assert str(caught.value) == (
+        "endpoint 'ep' answered HTTP 500: model handler raised ZeroDivisionError: unlucky"
+    )
     assert predictions(invoke(store, "ep", b"2\n", "text/csv")) == [2.0]
 
 
-def test_hot_swap_keeps_the_url_and_refuses_no_request(store: Path,
-                                                       artifacts: dict[str, Path]) -> None:
+def test_hot_swap_keeps_the_url_and_refuses_no_request(
+    store: Path, artifacts: dict[str, Path]
+) -> None:
     first = deploy(store, "ep", "cfg-a", artifacts["a"], {})
     seen: list[object] = []
     stop = threading.Event()
@@ -201,28 +225,35 @@ def test_hot_swap_keeps_the_url_and_refuses_no_request(store: Path,
     assert seen[0] == [3.0] and seen[-1] == [-30.0]
 
 
-def test_broken_update_keeps_the_old_model_serving(store: Path,
-                                                   artifacts: dict[str, Path]) -> None:
+def test_broken_update_keeps_the_old_model_serving(store: Path, artifacts: dict[str, Path]) -> None:
     deploy(store, "ep", "cfg-a", artifacts["a"], {})
     with pytest.raises(EndpointError) as caught:
         deploy(store, "ep", "cfg-b", artifacts["broken"], {})
-    assert str(caught.value) == ("endpoint 'ep' kept serving 'cfg-a': update to 'cfg-b' failed: "
-                                 "config 'cfg-b': loading inference.py raised RuntimeError: "
-                                 "weights are corrupt")
+    assert str(caught.value) == (
+        "endpoint 'ep' kept serving 'cfg-a': update to 'cfg-b' failed: "
+        "config 'cfg-b': loading inference.py raised RuntimeError: "
+        "weights are corrupt"
+    )
     assert predictions(invoke(store, "ep", b"1,2\n", "text/csv")) == [3.0]
     info = describe_endpoint(store, "ep")
     assert (info.status, info.config_name, info.failure_reason) == (
-        "InService", "cfg-a", str(caught.value))
+        "InService",
+        "cfg-a",
+        str(caught.value),
+    )
 
 
 def test_first_deploy_without_serving_code_fails_and_is_recorded(
-        store: Path, artifacts: dict[str, Path]) -> None:
+    store: Path, artifacts: dict[str, Path]
+) -> None:
     with pytest.raises(EndpointError) as caught:
         deploy(store, "ep", "cfg-a", artifacts["no-code"], {})
     code_dir = store / "endpoints" / "ep" / "models" / "cfg-a" / "v001" / "model" / "code"
-    assert str(caught.value) == (f"endpoint 'ep' failed to start: config 'cfg-a': inference.py "
-                                 f"not found in {code_dir}; ship the serving code in "
-                                 "model.tar.gz under code/")
+    assert str(caught.value) == (
+        f"endpoint 'ep' failed to start: config 'cfg-a': inference.py "
+        f"not found in {code_dir}; ship the serving code in "
+        "model.tar.gz under code/"
+    )
     [info] = list_endpoints(store)
     assert (info.status, info.pid, info.failure_reason) == ("Failed", None, str(caught.value))
 
@@ -241,24 +272,32 @@ def test_corrupt_and_unsafe_archives_are_refused(store: Path, tmp_path: Path) ->
         tar.addfile(link)
     with pytest.raises(EndpointError) as caught:
         deploy(store, "ep", "cfg-a", unsafe, {})
-    assert str(caught.value) == (f"model data {unsafe} holds an unsafe member 'code/inference.py' "
-                                 "(link, device or path outside the archive); rebuild the archive")
+    assert str(caught.value) == (
+        f"model data {unsafe} holds an unsafe member 'code/inference.py' "
+        "(link, device or path outside the archive); rebuild the archive"
+    )
     assert list((store / "endpoints" / "ep" / "models" / "cfg-a").iterdir()) == []
 
 
-def test_the_server_outlives_the_deploying_process(store: Path,
-                                                   artifacts: dict[str, Path]) -> None:
-    script = ("import sys; from pathlib import Path; "
-              "from pipeline.local.endpoint.manager import deploy; "
-              "deploy(Path(sys.argv[1]), 'ep', 'cfg-a', Path(sys.argv[2]), {})")
-    subprocess.run([sys.executable, "-c", script, str(store), str(artifacts["a"])], cwd=REPO,
-                   check=True, timeout=60)
+def test_the_server_outlives_the_deploying_process(store: Path, artifacts: dict[str, Path]) -> None:
+    script = (
+        "import sys; from pathlib import Path; "
+        "from pipeline.local.endpoint.manager import deploy; "
+        "deploy(Path(sys.argv[1]), 'ep', 'cfg-a', Path(sys.argv[2]), {})"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(store), str(artifacts["a"])],
+        cwd=REPO,
+        check=True,
+        timeout=60,
+    )
     assert describe_endpoint(store, "ep").status == "InService"
     assert predictions(invoke(store, "ep", b"1,2\n", "text/csv")) == [3.0]
 
 
-def test_redeploy_after_the_server_died_keeps_the_port(store: Path,
-                                                       artifacts: dict[str, Path]) -> None:
+def test_redeploy_after_the_server_died_keeps_the_port(
+    store: Path, artifacts: dict[str, Path]
+) -> None:
     first = deploy(store, "ep", "cfg-a", artifacts["a"], {})
     os.kill(first.pid, signal.SIGKILL)
     for _ in range(200):  # SIGKILL is asynchronous: wait (bounded) until it has landed
@@ -279,9 +318,11 @@ def test_a_port_in_use_is_a_clear_failure(store: Path, artifacts: dict[str, Path
         port = taken.getsockname()[1]
         with pytest.raises(EndpointError) as caught:
             deploy(store, "ep", "cfg-a", artifacts["a"], {}, port=port)
-    assert str(caught.value) == (f"endpoint 'ep' failed to start: cannot listen on "
-                                 f"127.0.0.1:{port} (Address already in use); free the port, or "
-                                 "delete the endpoint and deploy again for a new one")
+    assert str(caught.value) == (
+        f"endpoint 'ep' failed to start: cannot listen on "
+        f"127.0.0.1:{port} (Address already in use); free the port, or "
+        "delete the endpoint and deploy again for a new one"
+    )
     assert describe_endpoint(store, "ep").status == "Failed"
 
 
@@ -289,65 +330,87 @@ def test_list_describe_delete(store: Path, artifacts: dict[str, Path]) -> None:
     one = deploy(store, "one", "cfg-a", artifacts["a"], {})
     deploy(store, "two", "cfg-a", artifacts["a"], {})
     assert [(i.name, i.status) for i in list_endpoints(store)] == [
-        ("one", "InService"), ("two", "InService")]
+        ("one", "InService"),
+        ("two", "InService"),
+    ]
     assert describe_endpoint(store, "one") == one
     delete_endpoint(store, "one")
     assert not Path(f"/proc/{one.pid}").exists()
     assert [i.name for i in list_endpoints(store)] == ["two"]
     with pytest.raises(EndpointError) as caught:
         describe_endpoint(store, "one")
-    assert str(caught.value) == ("endpoint 'one' does not exist; run --list-endpoints to see the "
-                                 "endpoints there are")
+    assert str(caught.value) == (
+        "endpoint 'one' does not exist; run --list-endpoints to see the endpoints there are"
+    )
 
 
 def test_stale_or_unreadable_records_read_out_of_service(store: Path) -> None:
     finished = subprocess.Popen(["true"])
     finished.wait()
-    stale = {"name": "old", "status": "InService", "config_name": "cfg", "pid": finished.pid,
-             "port": 1, "url": "http://127.0.0.1:1", "model_dir": None}
+    stale = {
+        "name": "old",
+        "status": "InService",
+        "config_name": "cfg",
+        "pid": finished.pid,
+        "port": 1,
+        "url": "http://127.0.0.1:1",
+        "model_dir": None,
+    }
     (store / "endpoints" / "old").mkdir(parents=True)
     (store / "endpoints" / "old" / "endpoint.json").write_text(json.dumps(stale))
     (store / "endpoints" / "torn").mkdir()
     (store / "endpoints" / "torn" / "endpoint.json").write_text("{not json")
     assert [(i.name, i.status, i.pid) for i in list_endpoints(store)] == [
-        ("old", "OutOfService", None), ("torn", "Failed", None)]
+        ("old", "OutOfService", None),
+        ("torn", "Failed", None),
+    ]
     with pytest.raises(EndpointError) as caught:
         invoke(store, "old", b"1\n", "text/csv")
-    assert str(caught.value) == ("endpoint 'old' is OutOfService; deploy it again (run the "
-                                 "pipeline) or see --list-endpoints")
+    assert str(caught.value) == (
+        "endpoint 'old' is OutOfService; deploy it again (run the pipeline) or see --list-endpoints"
+    )
     delete_endpoint(store, "old")
     assert [i.name for i in list_endpoints(store)] == ["torn"]
 
 
 def test_delete_unknown_endpoint_names_it(store: Path) -> None:
-    for act in (lambda: delete_endpoint(store, "nope"),
-                lambda: invoke(store, "nope", b"1,2\n", "text/csv")):
+    for act in (
+        lambda: delete_endpoint(store, "nope"),
+        lambda: invoke(store, "nope", b"1,2\n", "text/csv"),
+    ):
         with pytest.raises(EndpointError) as caught:
             act()
-        assert str(caught.value) == ("endpoint 'nope' does not exist; run --list-endpoints to "
-                                     "see the endpoints there are")
+        assert str(caught.value) == (
+            "endpoint 'nope' does not exist; run --list-endpoints to see the endpoints there are"
+        )
         assert caught.value.exit_code == 2  # a usage error: nothing was sent
 
 
 def test_invalid_names_are_refused(store: Path, artifacts: dict[str, Path]) -> None:
-    for act in (lambda: deploy(store, "../escape", "cfg-a", artifacts["a"], {}),
-                lambda: delete_endpoint(store, "../escape"),
-                lambda: invoke(store, "../escape", b"1,2\n", "text/csv")):
+    for act in (
+        lambda: deploy(store, "../escape", "cfg-a", artifacts["a"], {}),
+        lambda: delete_endpoint(store, "../escape"),
+        lambda: invoke(store, "../escape", b"1,2\n", "text/csv"),
+    ):
         with pytest.raises(EndpointError) as caught:
             act()
-        assert str(caught.value) == ("invalid endpoint name '../escape': use 1-63 letters, "
-                                     "digits and hyphens, starting with a letter or digit")
+        assert str(caught.value) == (
+            "invalid endpoint name '../escape': use 1-63 letters, "
+            "digits and hyphens, starting with a letter or digit"
+        )
         assert caught.value.exit_code == 2
 
 
-def test_a_payload_over_6_mb_is_refused_before_sending(store: Path,
-                                                      artifacts: dict[str, Path]) -> None:
+def test_a_payload_over_6_mb_is_refused_before_sending(
+    store: Path, artifacts: dict[str, Path]
+) -> None:
     deploy(store, "ep", "cfg-a", artifacts["a"], {})
     big = b"1,2\n" * 1_600_000  # 6.4 MB
     with pytest.raises(EndpointError) as caught:
         invoke(store, "ep", big, "text/csv")
-    assert str(caught.value) == (f"payload of {len(big)} bytes exceeds the 6291456-byte limit; "
-                                 "send smaller batches")
+    assert str(caught.value) == (
+        f"payload of {len(big)} bytes exceeds the 6291456-byte limit; send smaller batches"
+    )
     assert caught.value.exit_code == 2
     assert predictions(invoke(store, "ep", b"2\n", "text/csv")) == [2.0]
 
@@ -380,18 +443,31 @@ def test_an_answer_sent_before_the_body_was_read_is_reported() -> None:
     assert (status, json.loads(body)) == (413, {"error": "payload too large for this server"})
 
 
-@pytest.mark.skipif(not (REPO / "entrypoints" / "inference.py").exists(),
-                    reason="entrypoints/inference.py not written yet")
+@pytest.mark.skipif(
+    not (REPO / "entrypoints" / "inference.py").exists(),
+    reason="entrypoints/inference.py not written yet",
+)
 def test_a_model_trained_by_train_py_serves(store: Path, tmp_path: Path) -> None:
     """The real artifact (torch state_dict + code/) loads and answers through its handlers."""
     train_dir, model_dir = tmp_path / "train", tmp_path / "model"
     train_dir.mkdir()
     rows = [f"{i % 2},{(i % 7) / 7 - 0.5 * (i % 2)},{(i % 5) / 5}" for i in range(40)]
     (train_dir / "train.csv").write_text("\n".join(rows) + "\n")
-    env = {**os.environ, "SM_CHANNEL_TRAIN": str(train_dir), "SM_MODEL_DIR": str(model_dir),
-           "SM_OUTPUT_DATA_DIR": str(tmp_path / "out"), "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "train.py", "--epochs", "2"], cwd=REPO / "entrypoints",
-                   env=env, check=True, timeout=120, capture_output=True)
+    env = {
+        **os.environ,
+        "SM_CHANNEL_TRAIN": str(train_dir),
+        "SM_MODEL_DIR": str(model_dir),
+        "SM_OUTPUT_DATA_DIR": str(tmp_path / "out"),
+        "OMP_NUM_THREADS": "1",
+    }
+    subprocess.run(
+        [sys.executable, "train.py", "--epochs", "2"],
+        cwd=REPO / "entrypoints",
+        env=env,
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
     artifact = tmp_path / "model.tar.gz"
     with tarfile.open(artifact, "w:gz") as tar:
         tar.add(model_dir, arcname=".")

@@ -22,19 +22,24 @@ def refusal(model_dir: Path, environment: dict[str, str]) -> str:
 def test_a_submit_directory_outside_the_model_is_refused(tmp_path: Path) -> None:
     model_dir = write_model(tmp_path / "model", ECHO_PROGRAM)
     elsewhere = write_model(tmp_path / "elsewhere", ECHO_PROGRAM) / "code"
-    message = refusal(model_dir, {"SAGEMAKER_PROGRAM": "inference.py",
-                                  "SAGEMAKER_SUBMIT_DIRECTORY": str(elsewhere)})
-    assert message == (f"config 'c': serving code must come from inside the model directory "
-                       f"{model_dir}, but {elsewhere} resolves to {elsewhere.resolve()}; set "
-                       "SAGEMAKER_SUBMIT_DIRECTORY to /opt/ml/model/code and SAGEMAKER_PROGRAM "
-                       "to a file name in it")
+    message = refusal(
+        model_dir,
+        {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": str(elsewhere)},
+    )
+    assert message == (
+        f"config 'c': serving code must come from inside the model directory "
+        f"{model_dir}, but {elsewhere} resolves to {elsewhere.resolve()}; set "
+        "SAGEMAKER_SUBMIT_DIRECTORY to /opt/ml/model/code and SAGEMAKER_PROGRAM "
+        "to a file name in it"
+    )
 
 
 def test_a_program_reaching_out_with_dot_dot_is_refused(tmp_path: Path) -> None:
     model_dir = write_model(tmp_path / "model", ECHO_PROGRAM)
     write_model(tmp_path / "other", ECHO_PROGRAM)
-    message = refusal(model_dir, {**model_env(model_dir),
-                                  "SAGEMAKER_PROGRAM": "../../other/code/inference.py"})
+    message = refusal(
+        model_dir, {**model_env(model_dir), "SAGEMAKER_PROGRAM": "../../other/code/inference.py"}
+    )
     assert "serving code must come from inside the model directory" in message
     assert f"resolves to {tmp_path.resolve() / 'other' / 'code' / 'inference.py'}" in message
 
@@ -72,20 +77,31 @@ def _huge_npy_header() -> bytes:
     """A header claiming 10^11 rows, with no data after it."""
     buffer = io.BytesIO()
     np.lib.format.write_array_header_1_0(
-        buffer, {"descr": "<f8", "fortran_order": False, "shape": (10**11, 2)})
+        buffer, {"descr": "<f8", "fortran_order": False, "shape": (10**11, 2)}
+    )
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize(("body", "media", "message"), [
-    ("[" * 100_000 + "]" * 100_000, "application/json",
-     "cannot parse the application/json body: nested too deeply"),
-    (_npz(), "application/x-npy",
-     "cannot parse the application/x-npy body: an .npz archive; send one array saved with "
-     "np.save"),
-    (_huge_npy_header(), "application/x-npy", None),
-])
-def test_default_input_fn_refuses_hostile_bodies_as_400(body: str | bytes, media: str,
-                                                        message: str | None) -> None:
+@pytest.mark.parametrize(
+    ("body", "media", "message"),
+    [
+        (
+            "[" * 100_000 + "]" * 100_000,
+            "application/json",
+            "cannot parse the application/json body: nested too deeply",
+        ),
+        (
+            _npz(),
+            "application/x-npy",
+            "cannot parse the application/x-npy body: an .npz archive; send one array saved with "
+            "np.save",
+        ),
+        (_huge_npy_header(), "application/x-npy", None),
+    ],
+)
+def test_default_input_fn_refuses_hostile_bodies_as_400(
+    body: str | bytes, media: str, message: str | None
+) -> None:
     with pytest.raises(HandlerError) as caught:
         default_input_fn(body, media)
     assert caught.value.status == 400

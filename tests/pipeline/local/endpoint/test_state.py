@@ -35,8 +35,9 @@ from tests.pipeline.local.local_defs import pipeline
 
 REPO = Path(__file__).resolve().parents[4]
 # The same model, but loading takes a second: a window for the kill to land in.
-SLOW_PROGRAM = PROGRAM.replace("def model_fn(model_dir):\n",
-                               "def model_fn(model_dir):\n    import time; time.sleep(1.0)\n")
+SLOW_PROGRAM = PROGRAM.replace(
+    "def model_fn(model_dir):\n", "def model_fn(model_dir):\n    import time; time.sleep(1.0)\n"
+)
 DEPLOYER = """
 import sys
 from pathlib import Path
@@ -65,15 +66,22 @@ def store(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def models(tmp_path: Path) -> dict[str, Path]:
-    return {"a": make_artifact(tmp_path / "a.tar.gz"),
-            "slow-a": make_artifact(tmp_path / "slow-a.tar.gz", program=SLOW_PROGRAM),
-            "slow-b": make_artifact(tmp_path / "slow-b.tar.gz", scale=10, helper="-sum(row)",
-                                    program=SLOW_PROGRAM)}
+    return {
+        "a": make_artifact(tmp_path / "a.tar.gz"),
+        "slow-a": make_artifact(tmp_path / "slow-a.tar.gz", program=SLOW_PROGRAM),
+        "slow-b": make_artifact(
+            tmp_path / "slow-b.tar.gz", scale=10, helper="-sum(row)", program=SLOW_PROGRAM
+        ),
+    }
 
 
 def _deployer(store: Path, config: str, model: Path, go: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", DEPLOYER, str(store), config, str(model),
-                             str(go)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", DEPLOYER, str(store), config, str(model), str(go)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _record(store: Path) -> dict[str, Any]:
@@ -83,8 +91,9 @@ def _record(store: Path) -> dict[str, Any]:
     return {}
 
 
-def _kill_when(proc: subprocess.Popen[str], store: Path, status: str,
-               also: Callable[[], bool]) -> None:
+def _kill_when(
+    proc: subprocess.Popen[str], store: Path, status: str, also: Callable[[], bool]
+) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if _record(store).get("status") == status and also():
@@ -110,7 +119,8 @@ def _served(store: Path) -> list[float]:
 
 
 def test_killed_during_the_first_deploy_the_server_is_listed_serves_and_is_deletable(
-        store: Path, models: dict[str, Path], tmp_path: Path) -> None:
+    store: Path, models: dict[str, Path], tmp_path: Path
+) -> None:
     go = tmp_path / "go"
     go.touch()
     deployer = _deployer(store, "cfg-a", models["slow-a"], go)
@@ -127,19 +137,31 @@ def test_killed_during_the_first_deploy_the_server_is_listed_serves_and_is_delet
 
 
 def test_a_server_the_record_never_learned_of_is_found_and_deleted(
-        store: Path, models: dict[str, Path]) -> None:
+    store: Path, models: dict[str, Path]
+) -> None:
     """The kill lands between starting the server and writing its pid down."""
     endpoint_dir = store / "endpoints" / "ep"
     model_dir = endpoint_dir / "models" / "cfg-a" / "v001" / "model"
     model_dir.mkdir(parents=True)
     subprocess.run(["tar", "-xzf", str(models["a"]), "-C", str(model_dir)], check=True)
-    (endpoint_dir / "endpoint.json").write_text(json.dumps({
-        "name": "ep", "status": "Creating", "config_name": "cfg-a", "pid": None,
-        "port": None, "url": "", "model_dir": str(model_dir),
-        "environment": {"SAGEMAKER_PROGRAM": "inference.py",
-                        "SAGEMAKER_SUBMIT_DIRECTORY": f"{model_dir}/code"}}))
-    env = {"SAGEMAKER_PROGRAM": "inference.py",
-           "SAGEMAKER_SUBMIT_DIRECTORY": f"{model_dir}/code"}
+    (endpoint_dir / "endpoint.json").write_text(
+        json.dumps(
+            {
+                "name": "ep",
+                "status": "Creating",
+                "config_name": "cfg-a",
+                "pid": None,
+                "port": None,
+                "url": "",
+                "model_dir": str(model_dir),
+                "environment": {
+                    "SAGEMAKER_PROGRAM": "inference.py",
+                    "SAGEMAKER_SUBMIT_DIRECTORY": f"{model_dir}/code",
+                },
+            }
+        )
+    )
+    env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": f"{model_dir}/code"}
     server = spawn_server(endpoint_dir, "ep", "cfg-a", model_dir, env, "127.0.0.1", None)
     info = _settled(store)
     assert (info.status, info.pid, info.config_name) == ("InService", server.pid, "cfg-a")
@@ -152,26 +174,33 @@ def test_a_server_the_record_never_learned_of_is_found_and_deleted(
 def test_a_creating_record_with_no_server_reads_failed(store: Path) -> None:
     endpoint_dir = store / "endpoints" / "ep"
     endpoint_dir.mkdir(parents=True)
-    (endpoint_dir / "endpoint.json").write_text(json.dumps(
-        {"name": "ep", "status": "Creating", "config_name": "cfg-a", "pid": None}))
+    (endpoint_dir / "endpoint.json").write_text(
+        json.dumps({"name": "ep", "status": "Creating", "config_name": "cfg-a", "pid": None})
+    )
     [info] = list_endpoints(store)
     assert (info.status, info.failure_reason) == (
-        "Failed", "the deployment was interrupted before the server answered (the deploying "
-        "process is gone); run the pipeline again")
+        "Failed",
+        "the deployment was interrupted before the server answered (the deploying "
+        "process is gone); run the pipeline again",
+    )
     delete_endpoint(store, "ep")
     assert list_endpoints(store) == []
 
 
 @pytest.mark.parametrize("delay_s", [0.0, 0.5, 3.0])
 def test_killed_during_a_hot_swap_the_record_names_the_served_model(
-        store: Path, models: dict[str, Path], tmp_path: Path, delay_s: float) -> None:
+    store: Path, models: dict[str, Path], tmp_path: Path, delay_s: float
+) -> None:
     first = deploy(store, "ep", "cfg-a", models["a"], {})
     go = tmp_path / "go"
     go.touch()
     proc = _deployer(store, "cfg-b", models["slow-b"], go)
     deadline = time.monotonic() + 30
-    while _record(store).get("status") != "Updating" and proc.poll() is None \
-            and time.monotonic() < deadline:
+    while (
+        _record(store).get("status") != "Updating"
+        and proc.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.002)
     time.sleep(delay_s)
     proc.kill()
@@ -183,7 +212,8 @@ def test_killed_during_a_hot_swap_the_record_names_the_served_model(
 
 
 def test_a_deploy_while_another_is_in_progress_fails_with_sagemakers_reason(
-        store: Path, models: dict[str, Path]) -> None:
+    store: Path, models: dict[str, Path]
+) -> None:
     deploy(store, "ep", "cfg-a", models["a"], {})
     before = _record(store)
     with try_lock(store / "endpoints" / "ep" / LOCK_FILE) as held:
@@ -192,33 +222,41 @@ def test_a_deploy_while_another_is_in_progress_fails_with_sagemakers_reason(
             deploy(store, "ep", "cfg-b", models["slow-b"], {})
     assert str(caught.value) == (
         'Cannot update in-progress endpoint "ep": it is being deployed by another execution; '
-        "wait for it to finish (see --list-endpoints), then run again")
+        "wait for it to finish (see --list-endpoints), then run again"
+    )
     assert _record(store) == before
     assert _served(store) == SERVED["cfg-a"]
 
 
 def test_concurrent_deploys_to_one_endpoint_never_silently_replace_each_other(
-        store: Path, models: dict[str, Path], tmp_path: Path) -> None:
+    store: Path, models: dict[str, Path], tmp_path: Path
+) -> None:
     deploy(store, "ep", "cfg-a", models["a"], {})
     go = tmp_path / "go"
-    racers = [_deployer(store, f"cfg-{scale}", make_artifact(
-        tmp_path / f"{scale}.tar.gz", scale=scale, program=SLOW_PROGRAM), go)
-        for scale in (2, 4, 6, 8)]
+    racers = [
+        _deployer(
+            store,
+            f"cfg-{scale}",
+            make_artifact(tmp_path / f"{scale}.tar.gz", scale=scale, program=SLOW_PROGRAM),
+            go,
+        )
+        for scale in (2, 4, 6, 8)
+    ]
     time.sleep(1.0)  # let every racer reach the start line
     go.touch()
     results = [proc.communicate(timeout=60)[0].strip() for proc in racers]
     won = [r for r in results if not r.startswith("error:")]
     refused = [r for r in results if r.startswith("error:")]
     assert won and all(r.startswith("cfg-") for r in won), results
-    assert all(r.startswith('error: Cannot update in-progress endpoint "ep": it is ')
-               for r in refused), results
+    assert all(
+        r.startswith('error: Cannot update in-progress endpoint "ep": it is ') for r in refused
+    ), results
     info = describe_endpoint(store, "ep")
     assert info.status == "InService" and info.config_name in won
-    assert _served(store) == [3.0 * int(info.config_name[len("cfg-"):])]
+    assert _served(store) == [3.0 * int(info.config_name[len("cfg-") :])]
 
 
-def test_an_endpoint_step_meeting_a_deploy_in_progress_fails_the_execution(
-        store: Path) -> None:
+def test_an_endpoint_step_meeting_a_deploy_in_progress_fails_the_execution(store: Path) -> None:
     target = LocalTarget(store)
     target.upsert_pipeline(pipeline(), None)
     endpoint_dir = store / "endpoints" / "ep"
@@ -229,14 +267,18 @@ def test_an_endpoint_step_meeting_a_deploy_in_progress_fails_the_execution(
     assert (summary.status, deploy_step.status) == ("Failed", "Failed")
     assert deploy_step.failure_reason == (
         'endpoint ep: Cannot update in-progress endpoint "ep": it is being deployed by another '
-        "execution; wait for it to finish (see --list-endpoints), then run again")
+        "execution; wait for it to finish (see --list-endpoints), then run again"
+    )
 
 
 def test_the_server_never_sees_the_callers_aws_credentials(
-        store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    counting = make_artifact(tmp_path / "count.tar.gz", helper=(
-        "len([k for k in __import__('os').environ if k.startswith('AWS_')])"))
+    counting = make_artifact(
+        tmp_path / "count.tar.gz",
+        helper=("len([k for k in __import__('os').environ if k.startswith('AWS_')])"),
+    )
     deploy(store, "ep", "cfg-a", counting, {})
     assert _served(store) == [0]

@@ -51,5 +51,6 @@ def test_read_json_names_a_damaged_record(tmp_path: Path) -> None:
         atomic.read_json(path)
     assert str(err.value) == (
         f"{path}: damaged record (Unterminated string starting at: line 1 column 12 (char 11)); "
-        "restore the file from a backup or move it away")
+        "restore the file from a backup or move it away"
+    )
     assert err.value.exit_code == 1

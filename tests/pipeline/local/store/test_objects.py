@@ -44,7 +44,8 @@ def test_objects_are_write_once(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as caught:
         store.put("s3://b/k", b"two")
     assert str(caught.value) == (
-        "s3://b/k already holds different bytes; stored objects are never overwritten")
+        "s3://b/k already holds different bytes; stored objects are never overwritten"
+    )
     assert store.get("s3://b/k") == b"one"
 
 
@@ -108,8 +109,14 @@ def test_racing_writers_of_one_key_never_overwrite_each_other(tmp_path: Path) ->
     assert len(winners) == 1
     assert store.get("s3://b/code/sourcedir.tar.gz") == f"writer {winners[0]}".encode() * 4096
     refused = [r for r in results if r is not True]
-    assert refused == ["s3://b/code/sourcedir.tar.gz already holds different bytes; stored "
-                       "objects are never overwritten"] * 7
+    assert (
+        refused
+        == [
+            "s3://b/code/sourcedir.tar.gz already holds different bytes; stored "
+            "objects are never overwritten"
+        ]
+        * 7
+    )
     assert [p.name for p in (tmp_path / "s3" / "b" / "code").iterdir()] == ["sourcedir.tar.gz"]
 
 

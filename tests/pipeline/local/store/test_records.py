@@ -12,8 +12,13 @@ from pipeline.local.store.records import Records
 
 
 def record(definition: str, role: str | None = None, description: str = "d") -> dict[str, Any]:
-    return {"PipelineName": "p", "PipelineDefinition": definition, "RoleArn": role,
-            "PipelineDescription": description, "CreationTime": "2026-01-01T00:00:00+00:00"}
+    return {
+        "PipelineName": "p",
+        "PipelineDefinition": definition,
+        "RoleArn": role,
+        "PipelineDescription": description,
+        "CreationTime": "2026-01-01T00:00:00+00:00",
+    }
 
 
 def versions(root: Path) -> list[str]:
