@@ -29,7 +29,7 @@ def build_condition_step(
         ctx: shared builder inputs.
         evaluation_step: the step whose property file holds the accuracy.
         report: that step's EvaluationReport property file.
-        if_steps: register -> create model -> endpoint config -> endpoint.
+        if_steps: register, then the DeployOrNot gate that holds the hosting steps.
 
     Returns:
         The ConditionStep; its else branch is the FailStep AccuracyBelowThreshold, whose

@@ -38,6 +38,7 @@ from pipeline.targets.base import PipelineDefinition
 from steps.condition import build_condition_step
 from steps.context import StepContext
 from steps.data import build_data_step
+from steps.deploy_gate import build_deploy_gate
 from steps.deployment import build_deployment_steps
 from steps.evaluation import build_evaluation_step
 from steps.registration import build_model_steps
@@ -131,9 +132,8 @@ def _assemble(ctx: StepContext) -> PipelineDefinition:
     evaluation, report = build_evaluation_step(ctx, data, training)
     register, create = build_model_steps(ctx, training, evaluation)
     endpoint_config, endpoint = build_deployment_steps(ctx, create)
-    check = build_condition_step(
-        ctx, evaluation, report, [register, create, endpoint_config, endpoint]
-    )
+    gate = build_deploy_gate(ctx, register, [create, endpoint_config, endpoint])
+    check = build_condition_step(ctx, evaluation, report, [register, gate])
     pipeline = Pipeline(
         name=cfg.pipeline.name,
         parameters=ctx.params.all(),

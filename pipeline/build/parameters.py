@@ -15,6 +15,7 @@ from pipeline.build.offline_sdk import import_sdk
 
 if TYPE_CHECKING:
     from sagemaker.workflow.parameters import (
+        ParameterBoolean,
         ParameterFloat,
         ParameterInteger,
         ParameterString,
@@ -43,6 +44,9 @@ class PipelineParameters:
     AccuracyThreshold: ParameterFloat
     ModelApprovalStatus: ParameterString
     EndpointName: ParameterString
+    # False keeps an execution away from the endpoint (sweep points): it stops after
+    # registration. True (the default) deploys as every --start always did.
+    Deploy: ParameterBoolean
 
     def all(self) -> list[Any]:
         """Every parameter, in declaration order (the order the definition lists them)."""
@@ -59,7 +63,12 @@ def declare_parameters(cfg: PipelineConfig) -> PipelineParameters:
         The parameters, ready to be wired into steps and listed on the Pipeline.
     """
     import_sdk()
-    from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+    from sagemaker.workflow.parameters import (
+        ParameterBoolean,
+        ParameterFloat,
+        ParameterInteger,
+        ParameterString,
+    )
 
     data, training = cfg.data, cfg.training
     return PipelineParameters(
@@ -79,4 +88,5 @@ def declare_parameters(cfg: PipelineConfig) -> PipelineParameters:
         AccuracyThreshold=ParameterFloat("AccuracyThreshold", cfg.evaluation.accuracy_threshold),
         ModelApprovalStatus=ParameterString("ModelApprovalStatus", cfg.registry.approval_status),
         EndpointName=ParameterString("EndpointName", cfg.endpoint.name),
+        Deploy=ParameterBoolean(name="Deploy", default_value=True),
     )
