@@ -9,10 +9,13 @@ stored objects are never overwritten).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -86,3 +89,19 @@ def remember(path: Path, entry: CacheEntry) -> None:
             "properties": entry.properties,
         },
     )
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold the entry's lock (blocking) while it is looked up and, on a miss, computed.
+
+    Parallel executions (a sweep's points) that need the same step would otherwise all
+    miss and all run it; with the lock the first runs it and the others get a cache hit.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

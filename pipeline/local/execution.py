@@ -102,18 +102,22 @@ def _executor(
         rejection = request_rejection(spec, args, identity.execution_id)
         if rejection is not None:
             return StepOutcome("Failed", failure_reason=rejection)
-        entry_path = None
-        if cache.is_enabled(spec):
-            entry_path = records.cache_path(identity.pipeline_name, cache.cache_key(spec, scope))
+        if not cache.is_enabled(spec):
+            return run(spec, args, None)
+        entry_path = records.cache_path(identity.pipeline_name, cache.cache_key(spec, scope))
+        with cache.exclusive(entry_path):  # parallel points compute a step once
             hit = cache.lookup(entry_path, spec.cache_config.get("ExpireAfter"), now())
-            if hit is not None:
-                produced[spec.name] = hit.properties
-                return StepOutcome(
-                    "Succeeded",
-                    hit.properties,
-                    cache_hit=True,
-                    metadata={"SourceExecutionId": hit.execution_id},
-                )
+            if hit is None:
+                return run(spec, args, entry_path)
+        produced[spec.name] = hit.properties
+        return StepOutcome(
+            "Succeeded",
+            hit.properties,
+            cache_hit=True,
+            metadata={"SourceExecutionId": hit.execution_id},
+        )
+
+    def run(spec: StepSpec, args: dict[str, Any], entry_path: Path | None) -> StepOutcome:
         outcome = handlers[spec.step_type](spec, args, context(spec.name))
         if outcome.status == "Succeeded":
             outcome = replace(outcome, properties=_with_property_files(spec, outcome.properties))
