@@ -21,6 +21,7 @@ from pipeline.config import DEFAULT_CONFIG_PATH
 from pipeline.console import Console, upsert_line
 from pipeline.errors import ConfigError, MoonpipeError, ParameterError
 from pipeline.overrides import parse_assignment, resolve_parameters
+from pipeline.sweep_cli import add_sweep_flags, check_sweep_flags
 from pipeline.targets import TARGETS
 from pipeline.targets.base import PipelineDefinition, Target
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipeline_flags(parser.add_argument_group("pipeline actions (combine in this order)"))
     _add_management_flags(parser.add_argument_group("management (one at a time)"))
     _add_settings_flags(parser.add_argument_group("settings (override the config file)"))
+    add_sweep_flags(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return parser
 
@@ -178,8 +180,9 @@ def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error(f"{modes[0]} cannot be combined with {modes[1]}")
     if args.wait and not args.start:
         parser.error("--wait needs --start (it follows the execution that --start starts)")
-    if args.param and not args.start:
+    if args.param and not (args.start or args.sweep):
         parser.error("--param needs --start (parameters apply to the execution --start starts)")
+    check_sweep_flags(parser, args)
     for flag, value in (
         ("--data", args.data),
         ("--content-type", args.content_type),
@@ -207,6 +210,7 @@ def _modes(args: argparse.Namespace) -> list[tuple[str, bool]]:
         ("--delete-endpoint", args.delete_endpoint is not None),
         ("--report", args.report is not None),
         ("--compare", args.compare is not None),
+        ("--sweep", bool(args.sweep)),
     ]
 
 
@@ -248,6 +252,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     target = make_target(cfg)
     if args.upsert or args.start:
         return run_pipeline_actions(args, cfg, target, overrides, console)
+    if args.sweep:
+        from pipeline.sweep_cli import run_sweep_action
+
+        return run_sweep_action(args, cfg, target, overrides, console)
     return run_management(args, cfg, target, console)
 
 

@@ -144,8 +144,13 @@ class Target(Protocol):
         """The stored definition's ``Parameters`` list (raises PipelineNotFoundError)."""
         ...
 
-    def start_execution(self, pipeline_name: str, parameters: Mapping[str, Any]) -> str:
-        """Start an execution with these overrides (already checked); return its ARN."""
+    def start_execution(
+        self, pipeline_name: str, parameters: Mapping[str, Any], display_name: str | None = None
+    ) -> str:
+        """Start an execution with these overrides (already checked); return its ARN.
+
+        ``display_name`` is SageMaker's PipelineExecutionDisplayName (a sweep names its points).
+        """
         ...
 
     def wait(self, execution_arn: str, on_step: StepListener) -> ExecutionSummary:

@@ -90,7 +90,9 @@ class LocalTarget:
         record = self.records.pipeline(pipeline_name)
         return [dict(p) for p in _plan(record["PipelineDefinition"], pipeline_name).parameters]
 
-    def start_execution(self, pipeline_name: str, parameters: Mapping[str, Any]) -> str:
+    def start_execution(
+        self, pipeline_name: str, parameters: Mapping[str, Any], display_name: str | None = None
+    ) -> str:
         """Check the overrides and record a new execution; it runs in :meth:`wait`."""
         record = self.records.pipeline(pipeline_name)
         values = resolve_parameters(self.pipeline_parameters(pipeline_name), parameters)
@@ -117,6 +119,7 @@ class LocalTarget:
                 "ended_at": None,
                 "failure_reason": None,
                 "ran": False,
+                "display_name": display_name,
             }
         )
         return arn

@@ -190,12 +190,15 @@ class SageMakerTarget:
         definition = json.loads(self._describe_pipeline(pipeline_name)["PipelineDefinition"])
         return list(definition.get("Parameters", []))
 
-    def start_execution(self, pipeline_name: str, parameters: Mapping[str, Any]) -> str:
+    def start_execution(
+        self, pipeline_name: str, parameters: Mapping[str, Any], display_name: str | None = None
+    ) -> str:
         """Start with these (already checked) overrides; values travel as strings."""
-        request = [{"Name": k, "Value": str(v)} for k, v in parameters.items()]
+        request = [{"Name": k, "Value": _wire(v)} for k, v in parameters.items()]
+        extra = {} if display_name is None else {"PipelineExecutionDisplayName": display_name}
         with translate(f"start pipeline {pipeline_name}", self._no_pipeline(pipeline_name)):
             response = self._sm.start_pipeline_execution(
-                PipelineName=pipeline_name, PipelineParameters=request
+                PipelineName=pipeline_name, PipelineParameters=request, **extra
             )
         return str(response["PipelineExecutionArn"])
 
@@ -487,3 +490,8 @@ def _present(text: Any) -> str | None:
 def _one_line(text: str, limit: int = 300) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _wire(value: Any) -> str:
+    """A parameter value as StartPipelineExecution takes it (Booleans as true/false)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)

@@ -1,0 +1,105 @@
+"""What a person reads from a sweep: one live line per point, then the ranked table.
+
+Kept beside pipeline.console (which formats single executions) and written through its
+Console, so progress goes to stderr under --json and stdout then carries one JSON document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline.console import Console, execution_json, summary_lines, table_lines
+from pipeline.sweep import Point
+from pipeline.targets.base import ExecutionSummary
+
+_METRICS_SHOWN = ("accuracy", "f1", "auc", "train:loss")
+
+
+def point_line(point: Point, total: int) -> str:
+    """``[2/4 HiddenDim=16] Executing  TrainMoonClassifier`` — the point as it is now."""
+    head = f"[{point.index + 1}/{total} {point.label()}]"
+    if point.summary is None:
+        return f"{head} {point.status}" + (f"  {point.reason}" if point.reason else "")
+    if point.status == "Executing":  # the newest step: running, or the last one to end
+        newest = point.summary.steps[-1].name if point.summary.steps else "starting"
+        return f"{head} Executing  {newest}"
+    tail = f"  {point.reason}" if point.reason else ""
+    accuracy = point.metric("accuracy")
+    score = "" if accuracy is None else f"  accuracy {accuracy:.4f}"
+    return f"{head} {point.status}{score}  {point.summary.execution_id}{tail}"
+
+
+def point_json(point: Point) -> dict[str, Any]:
+    """One point for --json: its execution, parameters, status and metrics."""
+    summary = point.summary
+    return {
+        "point": dict(point.values),
+        "display_name": point.display_name,
+        "execution_id": summary.execution_id if summary else None,
+        "execution_arn": point.execution_arn,
+        "status": point.status,
+        "failure_reason": point.reason,
+        "parameters": dict(summary.parameters) if summary else {},
+        "metrics": dict(summary.metrics) if summary else {},
+        "model_package_arn": summary.model_package_arn if summary else None,
+    }
+
+
+def sweep_table(ranked: Sequence[Point], metric: str) -> list[str]:
+    """The ranked table: rank, point, status, the chosen metric and a few others, reason."""
+    shown = [metric] + [m for m in _METRICS_SHOWN if m != metric]
+    axes = list(ranked[0].values) if ranked else []
+    header = ["RANK", *axes, "STATUS", *(m.upper() for m in shown), "EXECUTION", "REASON"]
+    rows = []
+    for rank, point in enumerate(ranked, start=1):
+        values = [point.metric(m) for m in shown]
+        rows.append(
+            [
+                str(rank) if point.status == "Succeeded" and values[0] is not None else "-",
+                *(point.values[a] for a in axes),
+                point.status,
+                *("" if v is None else f"{v:.4f}" for v in values),
+                point.summary.execution_id if point.summary else "",
+                (point.reason or "")[:60],
+            ]
+        )
+    return table_lines(header, rows)
+
+
+def sweep_result(
+    console: Console,
+    ranked: Sequence[Point],
+    metric: str,
+    comparison: tuple[Any, Path] | None,
+    promoted: ExecutionSummary | None,
+    notes: Sequence[str] = (),
+) -> None:
+    """The sweep's end: the table (or JSON), the comparison's verdict and page, the promotion."""
+    best = ranked[0] if ranked and ranked[0].metric(metric) is not None else None
+    if console.json_mode:
+        console.emit_json(
+            {
+                "metric": metric,
+                "points": [point_json(p) for p in ranked],
+                "best": None if best is None else point_json(best),
+                "comparison_report": None if comparison is None else str(comparison[1]),
+                "deployed": None if promoted is None else execution_json(promoted, None),
+                "notes": list(notes),
+            }
+        )
+        return
+    lines = sweep_table(ranked, metric)
+    if best is not None:
+        lines.append(f"best by {metric}: {best.label()} ({best.metric(metric):.4f})")
+    else:
+        lines.append(f"no point succeeded with a {metric}; nothing to promote")
+    if comparison is not None:
+        lines += [comparison[0].verdict, f"comparison report: {comparison[1]}"]
+    lines += [f"note: {n}" for n in notes]
+    if promoted is not None:
+        lines += ["", "deployed the best point:", *summary_lines(promoted, ())]
+    elif best is not None:
+        lines.append("ship it with --deploy-best (reruns this point with Deploy=true, cached)")
+    console._print("\n".join(lines), console.out)
