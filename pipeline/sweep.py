@@ -55,8 +55,9 @@ class Point:
     """One point of the grid and what became of its execution."""
 
     index: int
-    values: dict[str, str]
+    values: dict[str, str]  # the swept parameters' values at this point
     display_name: str
+    fixed: dict[str, str] = field(default_factory=dict)  # --param values every point shares
     execution_arn: str | None = None
     summary: ExecutionSummary | None = None
     error: str | None = None  # why it did not run or could not be followed
@@ -77,6 +78,10 @@ class Point:
     def metric(self, name: str) -> float | None:
         """The point's value of ``name`` (None when it has none)."""
         return None if self.summary is None else self.summary.metrics.get(name)
+
+    def parameters(self, gate: Mapping[str, str]) -> dict[str, str]:
+        """The overrides its execution starts with: shared, swept, then the gate's."""
+        return {**self.fixed, **self.values, **gate}
 
     def label(self) -> str:
         """``HiddenDim=8 LearningRate=0.01``: how a person names the point."""
@@ -135,7 +140,7 @@ def check_points(declared: Sequence[Mapping[str, Any]], points: Sequence[Point])
             "run --upsert first to store the current definition"
         )
     for point in points:
-        resolve_parameters(declared, {**point.values, **POINT_OVERRIDES})
+        resolve_parameters(declared, point.parameters(POINT_OVERRIDES))
 
 
 def default_parallel(target: Target) -> int:
@@ -239,7 +244,7 @@ def _start(
 ) -> None:
     try:
         point.execution_arn = target.start_execution(
-            pipeline_name, {**point.values, **POINT_OVERRIDES}, point.display_name
+            pipeline_name, point.parameters(POINT_OVERRIDES), point.display_name
         )
         runs.launch(point)
     except MoonpipeError as err:
@@ -309,6 +314,6 @@ def promote(
 ) -> ExecutionSummary:
     """Rerun the best point with Deploy=true and Approved; cached steps make it quick."""
     arn = target.start_execution(
-        pipeline_name, {**best.values, **PROMOTE_OVERRIDES}, f"{best.display_name}-deploy"[:82]
+        pipeline_name, best.parameters(PROMOTE_OVERRIDES), f"{best.display_name}-deploy"[:82]
     )
     return target.wait(arn, on_step)

@@ -108,7 +108,7 @@ def _points(flags: list[str], overrides: dict[str, str]) -> list[Point]:
             "narrow the value lists"
         )
     for point in points:
-        point.values = {**overrides, **point.values}
+        point.fixed = dict(overrides)
     return points
 
 

@@ -80,6 +80,7 @@ def test_fresh_run_succeeds_through_the_endpoint(first: dict[str, Any]) -> None:
         "EvaluateMoonClassifier",
         "CheckAccuracy",
         "RegisterMoonModel-RegisterModel",
+        "DeployOrNot",
         "CreateMoonModel-CreateModel",
         "MoonEndpointConfig",
         "DeployMoonEndpoint",

@@ -28,13 +28,11 @@ def test_condition_compares_report_accuracy_with_the_threshold(definition: dict[
     ]
 
 
-def test_if_branch_registers_and_deploys_in_order(definition: dict[str, Any]) -> None:
+def test_if_branch_registers_then_asks_the_deploy_gate(definition: dict[str, Any]) -> None:
     branch = _top(definition, "CheckAccuracy")["Arguments"]["IfSteps"]
     assert [(s["Name"], s["Type"]) for s in branch] == [
         ("RegisterMoonModel-RegisterModel", "RegisterModel"),
-        ("CreateMoonModel-CreateModel", "Model"),
-        ("MoonEndpointConfig", "EndpointConfig"),
-        ("DeployMoonEndpoint", "Endpoint"),
+        ("DeployOrNot", "Condition"),
     ]
 
 

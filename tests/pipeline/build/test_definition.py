@@ -322,24 +322,3 @@ def test_home_sdk_config_is_ignored(subprocess_builds: dict[str, dict[str, Any]]
     # ... but the definition is the same as without it.
     assert hostile["definition"] == subprocess_builds["plain"]["definition"]
     assert "injected" not in hostile["definition"]
-
-
-def test_hosting_steps_sit_behind_the_deploy_gate_after_registration(
-    definition: dict[str, Any],
-) -> None:
-    check = next(s for s in definition["Steps"] if s["Name"] == "CheckAccuracy")
-    assert [s["Name"] for s in check["Arguments"]["IfSteps"]] == [
-        "RegisterMoonModel-RegisterModel",
-        "DeployOrNot",
-    ]
-    gate = check["Arguments"]["IfSteps"][1]
-    assert gate["DependsOn"] == ["RegisterMoonModel-RegisterModel"]
-    assert gate["Arguments"]["Conditions"] == [
-        {"Type": "Equals", "LeftValue": {"Get": "Parameters.Deploy"}, "RightValue": True}
-    ]
-    assert [s["Name"] for s in gate["Arguments"]["IfSteps"]] == [
-        "CreateMoonModel-CreateModel",
-        "MoonEndpointConfig",
-        "DeployMoonEndpoint",
-    ]
-    assert gate["Arguments"]["ElseSteps"] == []

@@ -1,0 +1,161 @@
+"""A hidden_dim sweep on the local target, as a person runs it: run_pipeline.py in fresh
+processes on one store. Points never touch the endpoint; --deploy-best serves the best
+point's model (checked by its predictions) after a rerun whose earlier steps are cache hits.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.test_local_end_to_end import ENDPOINT, cli, run_json
+
+# Short training, and a gate every point passes: this is about the sweep, not the model.
+SWEEP = ("--sweep", "HiddenDim=4,8,16", "--param", "Epochs=30", "--param", "AccuracyThreshold=0.5")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("sweep") / "store"
+    upsert = cli(root, "--upsert")
+    assert upsert.returncode == 0, upsert.stderr
+    try:
+        yield root
+    finally:
+        cli(root, "--delete-endpoint", ENDPOINT)
+
+
+@pytest.fixture(scope="module")
+def swept(store: Path) -> tuple[int, dict[str, Any], str]:
+    return run_json(store, *SWEEP)
+
+
+def _described(store: Path, execution_id: str) -> dict[str, Any]:
+    return json.loads(cli(store, "--describe-execution", execution_id, "--json").stdout)
+
+
+def test_every_point_succeeds_and_says_which_point_it_is(
+    swept: tuple[int, dict[str, Any], str],
+) -> None:
+    code, doc, stderr = swept
+    assert code == 0, stderr
+    assert sorted(p["point"]["HiddenDim"] for p in doc["points"]) == ["16", "4", "8"]
+    for point in doc["points"]:
+        assert point["status"] == "Succeeded" and point["failure_reason"] is None
+        assert point["parameters"]["HiddenDim"] == int(point["point"]["HiddenDim"])
+        assert point["parameters"]["Epochs"] == 30
+        assert point["parameters"]["Deploy"] is False
+        assert point["display_name"] == f"sweep-HiddenDim-{point['point']['HiddenDim']}"
+    accuracies = [p["metrics"]["accuracy"] for p in doc["points"]]
+    assert accuracies == sorted(accuracies, reverse=True)  # ranked best first
+    assert doc["best"]["execution_id"] == doc["points"][0]["execution_id"]
+    assert Path(doc["comparison_report"]).is_file()
+    for index in range(1, 4):  # one live line per point, as it ends
+        assert f"[{index}/3 " in stderr
+
+
+def test_data_step_runs_at_most_once_and_no_point_touches_the_endpoint(
+    store: Path, swept: tuple[int, dict[str, Any], str]
+) -> None:
+    _, doc, _ = swept
+    ran_data = 0
+    for point in doc["points"]:
+        steps = {s["name"]: s for s in _described(store, point["execution_id"])["steps"]}
+        ran_data += not steps["PrepareMoonData"]["cache_hit"]
+        assert steps["RegisterMoonModel-RegisterModel"]["status"] == "Succeeded"
+        assert steps["DeployOrNot"]["status"] == "Succeeded"
+        assert "CreateMoonModel-CreateModel" not in steps
+        assert "DeployMoonEndpoint" not in steps
+    assert ran_data <= 1
+    assert json.loads(cli(store, "--list-endpoints", "--json").stdout) == []
+    packages = [json.loads(p.read_text()) for p in (store / "registry").rglob("versions/*.json")]
+    assert sorted(p["ModelApprovalStatus"] for p in packages) == ["PendingManualApproval"] * 3
+
+
+def _test_features(store: Path) -> np.ndarray:
+    [test_csv] = list((store / "s3").rglob("PrepareMoonData/**/test.csv"))
+    rows = [[float(v) for v in r] for r in csv.reader(test_csv.read_text().splitlines())]
+    return np.asarray([r[1:] for r in rows])
+
+
+def _model_predictions(store: Path, model_uri: str, features: np.ndarray, where: Path) -> Any:
+    """Probabilities of a registered artifact, through its own code/inference.py."""
+    bucket_key = model_uri.removeprefix("s3://")
+    with tarfile.open(store / "s3" / bucket_key) as archive:
+        archive.extractall(where, filter="data")
+    spec = importlib.util.spec_from_file_location(f"inf_{where.name}", where / "code/inference.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return np.asarray(module.predict_fn(features.astype(np.float32), module.model_fn(str(where))))
+
+
+def _package(store: Path, arn: str) -> dict[str, Any]:
+    version = arn.rsplit("/", 1)[1]
+    return json.loads(next((store / "registry").rglob(f"versions/{version}.json")).read_text())
+
+
+def test_deploy_best_serves_the_best_points_model_from_a_cached_rerun(
+    store: Path, swept: tuple[int, dict[str, Any], str], tmp_path: Path
+) -> None:
+    code, doc, stderr = run_json(store, *SWEEP, "--deploy-best")
+    assert code == 0, stderr
+    deployed = doc["deployed"]
+    assert deployed["status"] == "Succeeded"
+    assert deployed["parameters"]["Deploy"] is True
+    assert deployed["parameters"]["HiddenDim"] == int(doc["best"]["point"]["HiddenDim"])
+    hits = {s["name"]: s["cache_hit"] for s in deployed["steps"]}
+    assert hits["PrepareMoonData"] and hits["TrainMoonClassifier"]
+    assert hits["EvaluateMoonClassifier"]
+    assert _package(store, deployed["model_package_arn"])["ModelApprovalStatus"] == "Approved"
+
+    features = _test_features(store)
+    body = "\n".join(",".join(repr(float(v)) for v in row) for row in features).encode()
+    served = np.asarray(json.loads(_invoke(store, body)))
+    by_point = {}
+    for point in doc["points"]:
+        uri = _package(store, point["model_package_arn"])["InferenceSpecification"]
+        model_uri = uri["Containers"][0]["ModelDataUrl"]
+        where = tmp_path / point["execution_id"]
+        by_point[point["execution_id"]] = _model_predictions(store, model_uri, features, where)
+    best = doc["best"]["execution_id"]
+    np.testing.assert_allclose(served, by_point[best].ravel(), atol=1e-6)
+    for other, predictions in by_point.items():
+        if other != best:
+            assert not np.allclose(served, predictions.ravel(), atol=1e-6)
+
+
+def _invoke(store: Path, body: bytes) -> str:
+    import subprocess
+    import sys
+
+    from tests.test_local_end_to_end import REPO
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "run_pipeline.py",
+            "--store",
+            str(store),
+            "--invoke",
+            ENDPOINT,
+            "--data",
+            "-",
+            "--accept",
+            "application/json",
+        ],
+        input=body,
+        capture_output=True,
+        cwd=REPO,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout.decode()
