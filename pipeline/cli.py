@@ -21,6 +21,12 @@ from pipeline.config import DEFAULT_CONFIG_PATH
 from pipeline.console import Console, upsert_line
 from pipeline.errors import ConfigError, MoonpipeError, ParameterError
 from pipeline.overrides import parse_assignment, resolve_parameters
+from pipeline.selection_cli import (
+    add_selection_flags,
+    check_selection_flags,
+    run_retry,
+    selection_kwargs,
+)
 from pipeline.sweep_cli import add_sweep_flags, check_sweep_flags
 from pipeline.targets import TARGETS
 from pipeline.targets.base import PipelineDefinition, Target
@@ -75,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_management_flags(parser.add_argument_group("management (one at a time)"))
     _add_settings_flags(parser.add_argument_group("settings (override the config file)"))
     add_sweep_flags(parser)
+    add_selection_flags(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return parser
 
@@ -183,6 +190,7 @@ def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace)
     if args.param and not (args.start or args.sweep):
         parser.error("--param needs --start (parameters apply to the execution --start starts)")
     check_sweep_flags(parser, args)
+    check_selection_flags(parser, args)
     for flag, value in (
         ("--data", args.data),
         ("--content-type", args.content_type),
@@ -211,6 +219,7 @@ def _modes(args: argparse.Namespace) -> list[tuple[str, bool]]:
         ("--report", args.report is not None),
         ("--compare", args.compare is not None),
         ("--sweep", bool(args.sweep)),
+        ("--retry", args.retry is not None),
     ]
 
 
@@ -252,6 +261,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     target = make_target(cfg)
     if args.upsert or args.start:
         return run_pipeline_actions(args, cfg, target, overrides, console)
+    if args.retry is not None:
+        return run_retry(args, target, console)
     if args.sweep:
         from pipeline.sweep_cli import run_sweep_action
 
@@ -283,7 +294,9 @@ def run_pipeline_actions(
         console.progress(upsert_line(name, target.name, upserted))
     if values is None:
         values = resolve_parameters(target.pipeline_parameters(name), overrides)
-    execution_arn = target.start_execution(name, {k: values[k] for k in overrides})
+    execution_arn = target.start_execution(
+        name, {k: values[k] for k in overrides}, **selection_kwargs(args, target, name)
+    )
     console.progress(f"started execution {execution_arn}")
     if args.wait or target.runs_in_foreground:
         summary = target.wait(execution_arn, console.step)

@@ -245,6 +245,7 @@ def step_lines(record: StepRecord, show_start: bool = True) -> list[str]:
     verb = _VERB.get(record.status, record.status.lower())
     extras = [_seconds(record.duration_s)] if record.duration_s is not None else []
     extras += ["cache hit"] if record.cache_hit else []
+    extras += [f"reused from {r}"] if (r := record.metadata.get("ReusedBySelectionFrom")) else []
     lines = [f"  {verb:<10} {label}" + (f"  {', '.join(extras)}" if extras else "")]
     if record.failure_reason:
         lines.append(f"      reason: {record.failure_reason}")

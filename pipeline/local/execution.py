@@ -60,8 +60,13 @@ def run_execution(
     on_step: StepListener,
     on_line: LineListener | None = None,
     handlers: Mapping[str, Handler] = HANDLERS,
+    preset: Mapping[str, Mapping[str, Any]] | None = None,
+    selected: frozenset[str] | None = None,
 ) -> RunResult:
-    """Run every step of ``plan`` for this execution, persisting each record as it changes."""
+    """Run every step of ``plan`` for this execution, persisting each record as it changes.
+
+    ``preset`` and ``selected``: see :func:`pipeline.local.orchestrator.run_plan`.
+    """
     objects, records = ObjectStore(store_root), Records(store_root)
     exec_dir = records.execution_dir(identity.execution_id)
     produced: dict[str, Mapping[str, Any]] = {}
@@ -88,7 +93,7 @@ def run_execution(
         read_json=lambda uri: _read_json(objects, uri),
     )
     execute = _executor(handlers, context, records, identity, produced)
-    return run_plan(plan, scope, execute, persist)
+    return run_plan(plan, scope, execute, persist, preset, selected)
 
 
 def _executor(

@@ -53,13 +53,32 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def run_plan(plan: Plan, scope: Scope, execute: Executor, on_step: StepListener) -> RunResult:
-    """Run every step that its gates allow, in plan order; stop at the first failure."""
+def run_plan(
+    plan: Plan,
+    scope: Scope,
+    execute: Executor,
+    on_step: StepListener,
+    preset: Mapping[str, Mapping[str, Any]] | None = None,
+    selected: frozenset[str] | None = None,
+) -> RunResult:
+    """Run every step that its gates allow, in plan order; stop at the first failure.
+
+    ``preset`` steps are not run: their properties (and a Condition's ``Outcome``) come from
+    an earlier run (a retry's succeeded steps, or a selective execution's source). With
+    ``selected``, any other step does not run either (SelectiveExecutionConfig).
+    """
     properties: dict[str, Mapping[str, Any]] = dict(scope.steps)
     branches: dict[str, bool] = {}
     skipped: set[str] = set()
     for spec in plan.steps:
-        if _is_skipped(spec, branches, skipped):
+        if preset is not None and spec.name in preset:
+            properties[spec.name] = preset[spec.name]
+            if "Outcome" in preset[spec.name] and spec.step_type == "Condition":
+                branches[spec.name] = bool(preset[spec.name]["Outcome"])
+            continue
+        if (selected is not None and spec.name not in selected) or _is_skipped(
+            spec, branches, skipped
+        ):
             skipped.add(spec.name)
             continue
         outcome = _run_one(spec, replace(scope, steps=properties), execute, on_step)

@@ -104,6 +104,9 @@ class ExecutionSummary:
                     "type": s.step_type,
                     "status": s.status,
                     "cache_hit": s.cache_hit,
+                    "reused_from": s.metadata.get("ReusedBySelectionFrom"),
+                    "source_execution_id": s.metadata.get("SourceExecutionId")
+                    or s.metadata.get("ReusedBySelectionFrom"),
                     "duration_s": None if s.duration_s is None else round(s.duration_s, 3),
                     "failure_reason": s.failure_reason,
                     "log_path": s.log_path,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from pipeline.local.handlers.hosting import ENDPOINTS_MODULE
 from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
 from pipeline.local.interruptions import stop as stop_running
 from pipeline.local.orchestrator import now
+from pipeline.local.selection import plan_selection, prepare_retry, preset_for, record_reused
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
 from pipeline.local.summary import summarize
@@ -85,15 +86,28 @@ class LocalTarget:
         )
         return UpsertResult(self.pipeline_arn(pipeline.name), changed, version)
 
+    def plan(self, pipeline_name: str) -> Plan:
+        """The newest stored definition, parsed (selective execution reads its graph)."""
+        return _plan(self.records.pipeline(pipeline_name)["PipelineDefinition"], pipeline_name)
+
     def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:
         """The newest stored definition's Parameters."""
         record = self.records.pipeline(pipeline_name)
         return [dict(p) for p in _plan(record["PipelineDefinition"], pipeline_name).parameters]
 
     def start_execution(
-        self, pipeline_name: str, parameters: Mapping[str, Any], display_name: str | None = None
+        self,
+        pipeline_name: str,
+        parameters: Mapping[str, Any],
+        display_name: str | None = None,
+        selected_steps: Sequence[str] | None = None,
+        source_execution: str | None = None,
     ) -> str:
-        """Check the overrides and record a new execution; it runs in :meth:`wait`."""
+        """Check the overrides and record a new execution; it runs in :meth:`wait`.
+
+        With ``selected_steps`` only those run; the steps they depend on are reused from
+        ``source_execution`` (default: the newest Succeeded or Failed one).
+        """
         record = self.records.pipeline(pipeline_name)
         values = resolve_parameters(self.pipeline_parameters(pipeline_name), parameters)
         execution_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
@@ -107,6 +121,16 @@ class LocalTarget:
             parameters,
             identity.variables(),
         )  # what SageMaker would refuse never starts
+        selection, reused = None, {}
+        if selected_steps:
+            selection, reused = plan_selection(
+                self.records,
+                _plan(record["PipelineDefinition"], pipeline_name),
+                record["Version"],
+                pipeline_name,
+                selected_steps,
+                None if source_execution is None else _execution_id(source_execution),
+            )
         self.records.save_execution(
             {
                 "pipeline_name": pipeline_name,
@@ -120,9 +144,17 @@ class LocalTarget:
                 "failure_reason": None,
                 "ran": False,
                 "display_name": display_name,
+                "selection": selection,
             }
         )
+        if selection:
+            record_reused(self.records, execution_id, selection["source_execution_id"], reused)
         return arn
+
+    def retry_execution(self, execution_ref: str) -> str:
+        """RetryPipelineExecution: the same execution resumes where it failed (in :meth:`wait`)."""
+        data = settle(self.records, _execution_id(execution_ref))
+        return str(prepare_retry(self.records, data)["execution_arn"])
 
     def wait(self, execution_arn: str, on_step: StepListener) -> ExecutionSummary:
         """Run the execution (once) to its end, reporting each step to ``on_step``."""
@@ -160,6 +192,7 @@ class LocalTarget:
             if step.status not in ("Starting", "Executing"):
                 report.refresh(final=False)
 
+        preset, selected = preset_for(self.records, data)
         with runner_claim(self.records, data):
             try:
                 result = run_execution(
@@ -170,6 +203,8 @@ class LocalTarget:
                     data["parameters"],
                     on_step_then_report,
                     self.on_line,
+                    preset=preset,
+                    selected=selected,
                 )
             except BaseException as exc:
                 status, reason = interrupted_outcome(

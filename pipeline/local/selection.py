@@ -1,0 +1,216 @@
+"""Retry and selective execution on the local engine: which steps run, which are reused.
+
+RetryPipelineExecution: a Failed or Stopped execution resumes under the same id and
+parameters; its succeeded steps keep their records and are not rerun, the others start a
+new attempt (the earlier attempt's records are kept under ``attempts/<n>/``).
+
+SelectiveExecutionConfig: only the selected steps run; the steps they depend on take their
+properties (the very same S3 URIs, nothing recomputed) from a source execution of the same
+pipeline version, which must have ended Succeeded or Failed; unselected steps downstream do
+not run. Texts follow the API reference's wording ("All step(s) in all path(s) between two
+selected steps should be included"; the source's status "can be either Failed or Success").
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from pipeline.errors import MoonpipeError
+from pipeline.local.definition import Plan, upstream
+from pipeline.local.orchestrator import now
+from pipeline.local.store.records import Records
+
+RETRYABLE = ("Failed", "Stopped")
+SOURCE_STATUSES = ("Succeeded", "Failed")
+STOP_FILE = "stop.json"
+
+
+class SelectionError(MoonpipeError):
+    """A retry or a selection the service would refuse (ValidationException): exit 2."""
+
+
+def prepare_retry(records: Records, data: dict[str, Any]) -> dict[str, Any]:
+    """Make a Failed or Stopped execution runnable again; returns its updated record."""
+    execution_id = data["execution_id"]
+    if data.get("status") not in RETRYABLE:
+        raise SelectionError(
+            f"cannot retry execution {execution_id}: it is {data.get('status')}; only a "
+            "Failed or Stopped execution can be retried (start a new one with --start)"
+        )
+    attempt = len(data.get("attempts", [])) + 1
+    folder = records.execution_dir(execution_id)
+    archive = folder / "attempts" / str(attempt) / "steps"
+    archive.mkdir(parents=True, exist_ok=True)
+    for record, _ in records.steps(execution_id):
+        if record.status != "Succeeded":  # kept as history, then rerun
+            path = folder / "steps" / f"{record.name}.json"
+            shutil.copy2(path, archive / path.name)
+            path.unlink()
+    (folder / STOP_FILE).unlink(missing_ok=True)
+    history = {k: data.get(k) for k in ("status", "failure_reason", "started_at", "ended_at")}
+    data.update(
+        status="Executing",
+        failure_reason=None,
+        ended_at=None,
+        ran=False,
+        runner=None,
+        attempts=[*data.get("attempts", []), {"attempt": attempt, **history}],
+    )
+    records.save_execution(data)
+    return data
+
+
+def succeeded_properties(records: Records, execution_id: str) -> dict[str, Mapping[str, Any]]:
+    """Step name -> properties of every step that succeeded in ``execution_id``."""
+    return {
+        record.name: dict(properties or {})
+        for record, properties in records.steps(execution_id)
+        if record.status == "Succeeded"
+    }
+
+
+def ancestors(plan: Plan, names: Iterable[str]) -> set[str]:
+    """Every step that ``names`` depend on, directly or not."""
+    by_name = {s.name: s for s in plan.steps}
+    found: set[str] = set()
+    todo = [u for n in names for u in upstream(by_name[n])]
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo.extend(upstream(by_name[name]))
+    return found
+
+
+def downstream(plan: Plan, name: str) -> set[str]:
+    """``name`` and every step that depends on it, directly or not (--from-step)."""
+    found = {name}
+    for spec in plan.steps:  # plan order is topological
+        if upstream(spec) & found:
+            found.add(spec.name)
+    return found
+
+
+def check_selection(plan: Plan, pipeline_name: str, selected: Iterable[str]) -> frozenset[str]:
+    """The selection, if the service would take it."""
+    chosen = frozenset(selected)
+    names = [s.name for s in plan.steps]
+    for name in sorted(chosen):
+        if name not in names:
+            raise SelectionError(
+                f"SelectedSteps: {name} is not a step of pipeline {pipeline_name}; "
+                f"its steps: {', '.join(names)}"
+            )
+    for name in sorted(chosen):
+        between = downstream(plan, name) & ancestors(plan, chosen - {name}) - chosen
+        if between:
+            raise SelectionError(
+                "SelectedSteps: All step(s) in all path(s) between two selected steps should "
+                f"be included; {sorted(between)[0]} lies between {name} and a later "
+                "selected step: select it too"
+            )
+    return chosen
+
+
+def check_source(
+    records: Records, source: dict[str, Any], pipeline_name: str, version: int
+) -> None:
+    """The source execution must be this pipeline's, of this version, and have ended."""
+    arn = source["execution_arn"]
+    if source["pipeline_name"] != pipeline_name:
+        raise SelectionError(
+            f"SourcePipelineExecutionArn {arn} is an execution of pipeline "
+            f"{source['pipeline_name']}, not of {pipeline_name}"
+        )
+    if source.get("status") not in SOURCE_STATUSES:
+        raise SelectionError(
+            f"SourcePipelineExecutionArn {arn} is {source.get('status')}; the source "
+            "execution's status can be either Failed or Success (wait for it to end)"
+        )
+    if source.get("pipeline_version") != version:
+        raise SelectionError(
+            f"SourcePipelineExecutionArn {arn} ran pipeline version "
+            f"{source.get('pipeline_version')}, not the current version {version}; "
+            "run a full --start first"
+        )
+
+
+def reuse_from_source(
+    records: Records, plan: Plan, source_id: str, selected: frozenset[str]
+) -> dict[str, Mapping[str, Any]]:
+    """The unselected steps the selection depends on, with the source's properties."""
+    available = succeeded_properties(records, source_id)
+    needed = ancestors(plan, selected) - selected
+    missing = sorted(needed - set(available))
+    if missing:
+        raise SelectionError(
+            f"step {missing[0]} did not succeed in source execution {source_id}; "
+            "select it too, or choose another --from-execution"
+        )
+    return {name: available[name] for name in needed}
+
+
+def record_reused(
+    records: Records, execution_id: str, source_id: str, reused: Mapping[str, Any]
+) -> None:
+    """A Succeeded record per reused step, saying it was reused by selection, and from where."""
+    source = {r.name: r for r, _ in records.steps(source_id)}
+    moment = now()
+    for name, properties in reused.items():
+        record = replace(
+            source[name],
+            started_at=moment,
+            ended_at=moment,
+            cache_hit=False,
+            log_path=source[name].log_path,
+            metadata={**source[name].metadata, "ReusedBySelectionFrom": source_id},
+        )
+        records.save_step(execution_id, record, properties)
+
+
+def preset_for(
+    records: Records, data: Mapping[str, Any]
+) -> tuple[dict[str, Mapping[str, Any]] | None, frozenset[str] | None]:
+    """What an execution about to run reuses and which steps it may run."""
+    selection = data.get("selection")
+    if selection:
+        reused = succeeded_properties(records, data["execution_id"])
+        return reused, frozenset(selection["selected_steps"])
+    if data.get("attempts"):
+        return succeeded_properties(records, data["execution_id"]), None
+    return None, None
+
+
+def latest_source(records: Records, pipeline_name: str) -> str:
+    """The newest Succeeded or Failed execution of the pipeline (the default source)."""
+    ended = [
+        d
+        for d in (records.execution(i) for i in records.execution_ids())
+        if d.get("pipeline_name") == pipeline_name and d.get("status") in SOURCE_STATUSES
+    ]
+    if not ended:
+        raise SelectionError(
+            f"pipeline {pipeline_name} has no Succeeded or Failed execution to take the "
+            "unselected steps from; run a full --start first"
+        )
+    return str(max(ended, key=lambda d: d["started_at"])["execution_id"])
+
+
+def plan_selection(
+    records: Records,
+    plan: Plan,
+    version: int,
+    pipeline_name: str,
+    selected_steps: Iterable[str],
+    source_id: str | None,
+) -> tuple[dict[str, Any], dict[str, Mapping[str, Any]]]:
+    """Check a selective start; returns (the record's ``selection``, the reused properties)."""
+    chosen = check_selection(plan, pipeline_name, selected_steps)
+    source_id = source_id or latest_source(records, pipeline_name)
+    check_source(records, records.execution(source_id), pipeline_name, version)
+    reused = reuse_from_source(records, plan, source_id, chosen)
+    selection = {"selected_steps": sorted(chosen), "source_execution_id": source_id}
+    return selection, reused
