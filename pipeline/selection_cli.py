@@ -6,7 +6,6 @@ Kept out of pipeline.cli so that file only gains a flag group, a mode and two ha
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from pipeline.console import Console
 from pipeline.errors import ConfigError
@@ -53,31 +52,23 @@ def selection_kwargs(args: argparse.Namespace, target: Target, pipeline_name: st
     """Extra start_execution arguments for a selective start ({} for a full one)."""
     if args.steps is None and args.from_step is None:
         return {}
-    if target.name != "local":
-        raise ConfigError(
-            "--steps/--from-step on --target sagemaker are not built yet; use the local target"
-        )
+    from pipeline.local.selection import check_selection, downstream
+
+    plan = target.plan(pipeline_name)  # type: ignore[attr-defined]
     if args.steps is not None:
         steps = [s.strip() for s in args.steps.split(",") if s.strip()]
         if not steps:
             raise ConfigError("--steps needs step names, e.g. --steps EvaluateMoonClassifier")
     else:
-        steps = _from_step(target, pipeline_name, args.from_step)
+        check_selection(plan, pipeline_name, [args.from_step])  # an unknown name
+        steps = sorted(downstream(plan, args.from_step))
+    check_selection(plan, pipeline_name, steps)  # refused here, on both targets
+    steps = [s.name for s in plan.steps if s.name in steps]  # in pipeline order
     return {"selected_steps": steps, "source_execution": args.from_execution}
-
-
-def _from_step(target: Any, pipeline_name: str, name: str) -> list[str]:
-    from pipeline.local.selection import check_selection, downstream
-
-    plan = target.plan(pipeline_name)
-    check_selection(plan, pipeline_name, [name])  # an unknown name: the service's wording
-    return sorted(downstream(plan, name))
 
 
 def run_retry(args: argparse.Namespace, target: Target, console: Console) -> int:
     """--retry ID: resume it, follow it to its end, print the summary."""
-    if target.name != "local":
-        raise ConfigError("--retry on --target sagemaker is not built yet; use the local target")
     arn = target.retry_execution(args.retry)  # type: ignore[attr-defined]
     console.progress(f"retrying execution {arn}")
     summary = target.wait(arn, console.step)

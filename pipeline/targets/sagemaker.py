@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
@@ -191,16 +191,56 @@ class SageMakerTarget:
         return list(definition.get("Parameters", []))
 
     def start_execution(
-        self, pipeline_name: str, parameters: Mapping[str, Any], display_name: str | None = None
+        self,
+        pipeline_name: str,
+        parameters: Mapping[str, Any],
+        display_name: str | None = None,
+        selected_steps: Sequence[str] | None = None,
+        source_execution: str | None = None,
     ) -> str:
-        """Start with these (already checked) overrides; values travel as strings."""
+        """Start with these (already checked) overrides; values travel as strings.
+
+        ``selected_steps`` becomes a SelectiveExecutionConfig whose source is
+        ``source_execution`` or the newest Succeeded or Failed execution.
+        """
         request = [{"Name": k, "Value": _wire(v)} for k, v in parameters.items()]
-        extra = {} if display_name is None else {"PipelineExecutionDisplayName": display_name}
+        extra: dict[str, Any] = {}
+        if display_name is not None:
+            extra["PipelineExecutionDisplayName"] = display_name
+        if selected_steps:
+            extra["SelectiveExecutionConfig"] = {
+                "SourcePipelineExecutionArn": self._source_arn(pipeline_name, source_execution),
+                "SelectedSteps": [{"StepName": name} for name in selected_steps],
+            }
         with translate(f"start pipeline {pipeline_name}", self._no_pipeline(pipeline_name)):
             response = self._sm.start_pipeline_execution(
                 PipelineName=pipeline_name, PipelineParameters=request, **extra
             )
         return str(response["PipelineExecutionArn"])
+
+    def _source_arn(self, pipeline_name: str, source_execution: str | None) -> str:
+        if source_execution is not None:
+            return self._execution_arn(source_execution)
+        for summary in self.list_executions(pipeline_name):
+            if summary.status in ("Succeeded", "Failed"):
+                return summary.execution_arn
+        raise ConfigError(
+            f"pipeline {pipeline_name} has no Succeeded or Failed execution to take the "
+            "unselected steps from; run a full --start first"
+        )
+
+    def retry_execution(self, execution_ref: str) -> str:
+        """RetryPipelineExecution: the same execution resumes from the steps that failed."""
+        arn = self._execution_arn(execution_ref)
+        with translate(f"retry execution {execution_ref}"):
+            self._sm.retry_pipeline_execution(PipelineExecutionArn=arn)
+        return arn
+
+    def plan(self, pipeline_name: str) -> Any:
+        """The stored definition's graph (the local engine's parser is pure: no engine runs)."""
+        from pipeline.local.definition import parse_definition
+
+        return parse_definition(self._describe_pipeline(pipeline_name)["PipelineDefinition"])
 
     # -- executions ---------------------------------------------------------------------
 
