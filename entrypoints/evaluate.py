@@ -52,20 +52,45 @@ class EvaluationError(Exception):
     """Bad model archive or test data: the message is the one line a person reads."""
 
 
-def write_failure(message: str, failure_file: str) -> None:
-    """Record ``message`` as the job's failure reason; best effort (stderr has it too)."""
+# --- The failure-message helpers. The same shape in preprocess.py, evaluate.py and train.py
+# (one line on stderr, the same line in the job's failure file, argparse errors alike): a copy,
+# not an import, because SKLearnProcessor and ScriptProcessor ship this one file alone to
+# the container (CONTRACTS.md), so there is no module beside it to import. Change all three.
+
+
+def write_failure(message: str, failure_file: str | None) -> None:
+    """Record ``message`` where SageMaker looks for a failure reason; best effort only.
+
+    Outside a container the default /opt/ml path is usually not writable; the message still
+    reaches stderr, so a failure to record it must not hide the original error.
+    """
+    if not failure_file:
+        return
     try:
-        Path(failure_file).parent.mkdir(parents=True, exist_ok=True)
-        Path(failure_file).write_text(message + "\n")
+        path = Path(failure_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(message + "\n")
     except OSError:
         pass
 
 
-def fail(message: str, failure_file: str, code: int) -> NoReturn:
-    """One line to stderr and the failure file, then exit non-zero."""
+def fail(message: str, failure_file: str | None, code: int) -> NoReturn:
+    """Print one line to stderr, record it in the failure file and exit ``code``."""
     print(message, file=sys.stderr, flush=True)
     write_failure(message, failure_file)
     raise SystemExit(code)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, also written to the failure file."""
+
+    def __init__(self, failure_file: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._failure_file = failure_file
+
+    def error(self, message: str) -> NoReturn:
+        """Replace argparse's usage + message block by one line naming the option."""
+        fail(f"{self.prog}: error: {message}", self._failure_file, code=2)
 
 
 def failure_file_in(argv: Sequence[str]) -> str:
@@ -80,13 +105,9 @@ def failure_file_in(argv: Sequence[str]) -> str:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Container paths, each defaulting to the real /opt/ml path."""
-    failure_file = failure_file_in(argv)
-
-    class OneLineParser(argparse.ArgumentParser):
-        def error(self, message: str) -> NoReturn:
-            fail(f"{self.prog}: error: {message}", failure_file, code=2)
-
-    parser = OneLineParser(prog="evaluate.py", description=__doc__.splitlines()[0])
+    parser = OneLineParser(
+        failure_file_in(argv), prog="evaluate.py", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--model-path", default="/opt/ml/processing/model/model.tar.gz")
     parser.add_argument("--test-path", default="/opt/ml/processing/test/test.csv")
     parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation")

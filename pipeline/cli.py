@@ -17,11 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import DEFAULT_CONFIG_PATH
+from pipeline.config import DEFAULT_CONFIG_PATH, TARGETS
 from pipeline.console import Console, upsert_line
 from pipeline.errors import ConfigError, MoonpipeError, ParameterError
 from pipeline.overrides import parse_assignment, resolve_parameters
-from pipeline.targets import TARGETS
 from pipeline.targets.base import PipelineDefinition, Target
 
 EPILOG = """\
@@ -289,7 +288,7 @@ def run_pipeline_actions(
 
 
 def _build_for_upsert(cfg: Any, target: Target) -> PipelineDefinition:
-    """The definition to upsert; on SageMaker a missing role stops us before building."""
+    """The definition to upsert; on SageMaker a missing role stops us before the SDK loads."""
     if target.name == "sagemaker":
         cfg.require_role()
     return build_pipeline(cfg)

@@ -28,11 +28,19 @@ from typing import Any, get_type_hints
 import yaml
 
 from pipeline.errors import ConfigError
+from pipeline.names import (
+    ISO_DURATION,
+    PIPELINE_NAME,
+    PIPELINE_NAME_TEXT,
+    RESOURCE_NAME,
+    RESOURCE_NAME_TEXT,
+)
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "pipeline.yaml"
 
 ROLE_ENV_VAR = "MOONPIPE_ROLE_ARN"
 REGION_ENV_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
+TARGETS = ("local", "sagemaker")  # the only list of target names (--target, config, make_target)
 
 
 class _Invalid(ValueError):
@@ -112,8 +120,7 @@ def _(check: Check) -> dict[str, Check]:
     return {"check": check}
 
 
-_SAGEMAKER_NAME = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
-_SAGEMAKER_NAME_TEXT = "1-63 letters, digits and hyphens, starting with a letter or digit"
+_RESOURCE = _matching(RESOURCE_NAME, RESOURCE_NAME_TEXT)
 _REGION = _matching(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", "an AWS region like us-east-1")
 _ROLE = _matching(
     r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}",
@@ -127,15 +134,9 @@ _PREFIX = _matching(
     r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", "an S3 key prefix like moonpipe or team/moonpipe"
 )
 _INSTANCE = _matching(r"ml\.[a-z0-9-]+\.[a-z0-9]+", "a SageMaker instance type like ml.m5.large")
-_DURATION = _matching(
-    r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?",
-    "an ISO 8601 duration like P30D or PT12H",
-)
+_DURATION = _matching(ISO_DURATION, "an ISO 8601 duration like P30D or PT12H")
 _SEED = _integer(0, 2**32 - 1)
-_PIPELINE_NAME = _matching(
-    r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}",
-    "1-256 letters, digits and hyphens, starting with a letter or digit",
-)
+_PIPELINE_NAME = _matching(PIPELINE_NAME, PIPELINE_NAME_TEXT)
 _IMAGE_VERSION = _matching(r"\d+\.\d+-\d+", "an image version like 1.2-1")
 _APPROVAL = _one_of("Approved", "PendingManualApproval", "Rejected")
 _VERSION = _matching(r"\d+\.\d+(\.\d+)?", "a version like 2.6.0")
@@ -199,13 +200,13 @@ class EvaluationSection:
 
 @dataclass(frozen=True)
 class RegistrySection:
-    model_package_group: str = field(metadata=_(_matching(_SAGEMAKER_NAME, _SAGEMAKER_NAME_TEXT)))
+    model_package_group: str = field(metadata=_(_RESOURCE))
     approval_status: str = field(metadata=_(_APPROVAL))
 
 
 @dataclass(frozen=True)
 class EndpointSection:
-    name: str = field(metadata=_(_matching(_SAGEMAKER_NAME, _SAGEMAKER_NAME_TEXT)))
+    name: str = field(metadata=_(_RESOURCE))
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ class CachingSection:
 class PipelineConfig:
     """The whole validated configuration; ``source`` is the file it came from."""
 
-    target: str = field(metadata=_(_one_of("local", "sagemaker")))
+    target: str = field(metadata=_(_one_of(*TARGETS)))
     pipeline: PipelineSection
     aws: AwsSection
     local: LocalSection
@@ -235,12 +236,17 @@ class PipelineConfig:
     def require_role(self) -> str:
         """The role ARN, or a ConfigError saying how to give one (call before an upsert)."""
         if self.aws.role_arn is None:
-            raise ConfigError(
-                "aws.role_arn: target sagemaker needs the IAM role SageMaker runs the "
-                f"pipeline's jobs as; pass --role-arn, set {ROLE_ENV_VAR}, or set "
-                f"aws.role_arn in {_shown(self.source)}"
-            )
+            raise missing_role(_shown(self.source))
         return self.aws.role_arn
+
+
+def missing_role(config_file: str) -> ConfigError:
+    """The one wording of "no role" (the config check and SageMakerTarget.upsert_pipeline)."""
+    return ConfigError(
+        "aws.role_arn: target sagemaker needs the IAM role SageMaker runs the "
+        f"pipeline's jobs as; pass --role-arn, set {ROLE_ENV_VAR}, or set "
+        f"aws.role_arn in {config_file}"
+    )
 
 
 # (dotted key, flag name, environment variables in order of precedence)

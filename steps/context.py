@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError
 
@@ -17,6 +17,14 @@ if TYPE_CHECKING:
 
 # Where a processing job's own failure message goes; SageMaker reports its first 1 KB.
 FAILURE_FILE = "/opt/ml/output/message"
+
+
+def flag_arguments(pairs: list[tuple[str, Any]]) -> list[Any]:
+    """``[(flag, value), ...]`` -> ``[flag, value, ...]``: a script's ContainerArguments.
+
+    Written as pairs so each flag stays beside its value in the builders.
+    """
+    return [item for pair in pairs for item in pair]
 
 
 @dataclass(frozen=True)

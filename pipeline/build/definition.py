@@ -34,6 +34,7 @@ from pipeline.build.offline_sdk import (
 from pipeline.build.parameters import declare_parameters
 from pipeline.config import PipelineConfig
 from pipeline.errors import MoonpipeError
+from pipeline.names import LOCAL_ACCOUNT
 from pipeline.targets.base import PipelineDefinition
 from steps.condition import build_condition_step
 from steps.context import StepContext
@@ -50,7 +51,7 @@ STAGED_CODE = Path("entrypoints")
 
 # The role in definitions built for the local engine when none is configured. It is never
 # sent anywhere: a sagemaker build requires a real one (PipelineConfig.require_role).
-LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/moonpipe-local-engine"
+LOCAL_ROLE_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT}:role/moonpipe-local-engine"
 
 
 @contextlib.contextmanager

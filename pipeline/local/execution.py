@@ -18,9 +18,10 @@ from pipeline.local.definition import Plan, StepSpec
 from pipeline.local.expressions import Scope, UnresolvedReference, walk
 from pipeline.local.handlers import HANDLERS
 from pipeline.local.handlers.base import Handler, LineListener, StepContext
-from pipeline.local.orchestrator import Executor, RunResult, StepOutcome, now, run_plan
+from pipeline.local.orchestrator import Executor, RunResult, StepOutcome, run_plan
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
+from pipeline.names import utc_now
 from pipeline.targets.base import StepListener, StepRecord
 
 
@@ -105,7 +106,7 @@ def _executor(
         entry_path = None
         if cache.is_enabled(spec):
             entry_path = records.cache_path(identity.pipeline_name, cache.cache_key(spec, scope))
-            hit = cache.lookup(entry_path, spec.cache_config.get("ExpireAfter"), now())
+            hit = cache.lookup(entry_path, spec.cache_config.get("ExpireAfter"), utc_now())
             if hit is not None:
                 produced[spec.name] = hit.properties
                 return StepOutcome(
@@ -119,7 +120,8 @@ def _executor(
             outcome = replace(outcome, properties=_with_property_files(spec, outcome.properties))
             if entry_path is not None:
                 cache.remember(
-                    entry_path, cache.CacheEntry(identity.execution_id, now(), outcome.properties)
+                    entry_path,
+                    cache.CacheEntry(identity.execution_id, utc_now(), outcome.properties),
                 )
         produced[spec.name] = outcome.properties
         return outcome

@@ -23,9 +23,9 @@ from typing import Any
 
 from pipeline.errors import MoonpipeError
 from pipeline.local.liveness import is_held, owner_of_this_process, signal_owner, try_lock
-from pipeline.local.orchestrator import now
 from pipeline.local.store.atomic import write_json
 from pipeline.local.store.records import Records
+from pipeline.names import utc_now
 
 LOCK_FILE = "runner.lock"
 STOP_FILE = "stop.json"
@@ -69,7 +69,7 @@ def interrupted_outcome(records: Records, execution_id: str, how: str) -> tuple[
 
 def close_execution(records: Records, data: dict[str, Any], status: str, reason: str) -> None:
     """End the execution and every step still running with ``status`` and ``reason``."""
-    ended = now()
+    ended = utc_now()
     for record, properties in records.steps(data["execution_id"]):
         if record.status in RUNNING:
             closed = replace(record, status=status, ended_at=ended, failure_reason=reason)
@@ -109,7 +109,7 @@ def stop(records: Records, execution_id: str, grace_s: float = STOP_GRACE_S) -> 
         )
     write_json(
         records.execution_dir(execution_id) / STOP_FILE,
-        {"requested_at": now().isoformat(), "by": owner_of_this_process()},
+        {"requested_at": utc_now().isoformat(), "by": owner_of_this_process()},
     )
     if not data.get("runner"):  # recorded by --start but never run: nothing to signal
         close_execution(records, data, "Stopped", "stopped by --stop before it ran")

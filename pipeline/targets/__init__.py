@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pipeline.config import TARGETS
 from pipeline.errors import ConfigError
 from pipeline.targets.base import Target
-
-TARGETS = ("local", "sagemaker")
 
 
 def make_target(cfg: Any) -> Target:

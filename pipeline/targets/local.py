@@ -19,14 +19,14 @@ from pipeline.local.api_gate import check_start
 from pipeline.local.definition import DefinitionError, Plan, parse_definition
 from pipeline.local.execution import ExecutionIdentity, run_execution, unsupported_step_types
 from pipeline.local.handlers import HANDLERS
-from pipeline.local.handlers.base import ACCOUNT, LineListener
+from pipeline.local.handlers.base import LineListener
 from pipeline.local.handlers.hosting import ENDPOINTS_MODULE
 from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
 from pipeline.local.interruptions import stop as stop_running
-from pipeline.local.orchestrator import now
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
 from pipeline.local.summary import summarize
+from pipeline.names import local_arn, utc_now
 from pipeline.overrides import resolve_parameters
 from pipeline.targets.base import (
     EndpointRef,
@@ -59,7 +59,7 @@ class LocalTarget:
 
     def pipeline_arn(self, pipeline_name: str) -> str:
         """The ARN SageMaker would give the pipeline (names are lower-cased in ARNs)."""
-        return f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:pipeline/{pipeline_name.lower()}"
+        return local_arn(self.region, "pipeline", pipeline_name)
 
     def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> UpsertResult:
         """Check the definition, store its artifacts, then keep it as the newest version.
@@ -80,7 +80,7 @@ class LocalTarget:
                 "PipelineDescription": pipeline.description,
                 "PipelineDefinition": pipeline.definition,
                 "RoleArn": role_arn,
-                "CreationTime": now().isoformat(),
+                "CreationTime": utc_now().isoformat(),
             },
         )
         return UpsertResult(self.pipeline_arn(pipeline.name), changed, version)
@@ -97,7 +97,11 @@ class LocalTarget:
         execution_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
         arn = f"{self.pipeline_arn(pipeline_name)}/execution/{execution_id}"
         identity = ExecutionIdentity(
-            pipeline_name, self.pipeline_arn(pipeline_name), execution_id, arn, now().isoformat()
+            pipeline_name,
+            self.pipeline_arn(pipeline_name),
+            execution_id,
+            arn,
+            utc_now().isoformat(),
         )
         check_start(
             _plan(record["PipelineDefinition"], pipeline_name),
@@ -113,7 +117,7 @@ class LocalTarget:
                 "execution_arn": arn,
                 "status": "Executing",
                 "parameters": values,
-                "started_at": now().isoformat(),
+                "started_at": utc_now().isoformat(),
                 "ended_at": None,
                 "failure_reason": None,
                 "ran": False,
@@ -181,7 +185,7 @@ class LocalTarget:
         report.refresh()
 
     def _finish(self, data: dict[str, Any], status: str, reason: str | None) -> None:
-        data.update(status=status, failure_reason=reason, ended_at=now().isoformat())
+        data.update(status=status, failure_reason=reason, ended_at=utc_now().isoformat())
         self.records.save_execution(data)
 
     def describe_execution(self, execution_ref: str) -> ExecutionSummary:
@@ -205,7 +209,7 @@ class LocalTarget:
             for i in self.records.execution_ids()
         ]
         mine = [s for s in found if s.pipeline_name == pipeline_name]
-        return sorted(mine, key=lambda s: s.started_at or now(), reverse=True)
+        return sorted(mine, key=lambda s: s.started_at or utc_now(), reverse=True)
 
     def list_endpoints(self) -> list[EndpointRef]:
         """Endpoints the endpoint helper knows, with their URL and status."""

@@ -29,6 +29,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
+from pipeline.config import missing_role
 from pipeline.errors import (
     ConfigError,
     EndpointError,
@@ -37,6 +38,7 @@ from pipeline.errors import (
     MoonpipeError,
     PipelineNotFoundError,
 )
+from pipeline.names import split_s3_uri
 from pipeline.targets.base import (
     EndpointRef,
     ExecutionSummary,
@@ -128,11 +130,8 @@ class SageMakerTarget:
         (no UpdatePipeline, so no new version in Studio), and an artifact S3 already holds
         with the same MD5 is not uploaded again.
         """
-        if not role_arn:
-            raise ConfigError(
-                "the sagemaker target needs an execution role; "
-                "set aws.role_arn in the config or pass --role-arn"
-            )
+        if not role_arn:  # the CLI's config check stops this first; callers may not
+            raise missing_role("the config file")
         for uri, body in sorted(pipeline.artifacts.items()):
             self._upload(uri, body)
         request = {
@@ -154,7 +153,7 @@ class SageMakerTarget:
         return UpsertResult(str(response["PipelineArn"]), changed=True)
 
     def _upload(self, uri: str, body: bytes) -> None:
-        bucket, key = split_s3_uri(uri)
+        bucket, key = artifact_location(uri)
         md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
         if self._stored_etag(bucket, key) == f'"{md5}"':
             return
@@ -430,10 +429,13 @@ def step_record(step: Mapping[str, Any]) -> StepRecord:
     )
 
 
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> (bucket, key)."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not uri.startswith("s3://") or not bucket or not key:
+def artifact_location(uri: str) -> tuple[str, str]:
+    """An artifact's ``s3://bucket/key`` -> (bucket, key); an artifact needs a key."""
+    try:
+        bucket, key = split_s3_uri(uri)
+    except ValueError:
+        bucket, key = "", ""
+    if not key:
         raise ConfigError(f"artifact URI {uri!r} is not of the form s3://bucket/key")
     return bucket, key
 

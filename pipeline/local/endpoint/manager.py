@@ -19,7 +19,6 @@ import contextlib
 import http.client
 import json
 import os
-import re
 import shutil
 import tarfile
 import tempfile
@@ -29,7 +28,6 @@ import urllib.request
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -55,8 +53,8 @@ from pipeline.local.endpoint.state import (
 )
 from pipeline.local.liveness import try_lock
 from pipeline.local.store.atomic import write_json
+from pipeline.names import RESOURCE_NAME_TEXT, is_resource_name, utc_now
 
-_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's EndpointName rule
 _MODEL_ENV_DEFAULTS = {
     "SAGEMAKER_PROGRAM": "inference.py",
     "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
@@ -184,7 +182,7 @@ def delete_endpoint(store_root: Path, name: str) -> None:
             pids.add(int(record["pid"]))
         for pid in sorted(pids):
             stop_server(pid)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = utc_now().strftime("%Y%m%dT%H%M%S%fZ")
         os.replace(endpoint_dir / RECORD_FILE, endpoint_dir / f"endpoint.deleted-{stamp}.json")
         for leftover in ("server.json", "control.token"):
             (endpoint_dir / leftover).unlink(missing_ok=True)
@@ -324,7 +322,7 @@ def _new_record(
     pid: int | None,
     port: int | None,
 ) -> dict[str, Any]:
-    now = datetime.now(timezone.utc).isoformat()
+    now = utc_now().isoformat()
     history = list((previous or {}).get("history", []))
     history.append({"config_name": config_name, "model_dir": str(model_dir), "deployed_at": now})
     return {
@@ -411,11 +409,8 @@ def _endpoint_dir(store_root: Path, name: str, create: bool = True) -> Path:
 
 
 def _check_name(name: str, what: str) -> None:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise EndpointUsageError(
-            f"invalid {what} name {name!r}: use 1-63 letters, digits "
-            "and hyphens, starting with a letter or digit"
-        )
+    if not is_resource_name(name):
+        raise EndpointUsageError(f"invalid {what} name {name!r}: use {RESOURCE_NAME_TEXT}")
 
 
 def _require_record(endpoint_dir: Path, name: str) -> dict[str, Any]:

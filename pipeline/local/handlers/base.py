@@ -16,11 +16,10 @@ from typing import Any
 from pipeline.local.definition import StepSpec
 from pipeline.local.orchestrator import StepOutcome
 from pipeline.local.store.objects import ObjectStore
+from pipeline.names import local_arn
 
 LineListener = Callable[[str, str], None]
 """Called with (step name, log line) for each line a job prints."""
-
-ACCOUNT = "000000000000"
 
 
 @dataclass(frozen=True)
@@ -36,9 +35,9 @@ class StepContext:
     log_path: Path
     on_line: LineListener | None = None
 
-    def arn(self, resource: str) -> str:
-        """A local ARN in SageMaker's shape for ``resource`` (e.g. ``model/name``)."""
-        return f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:{resource}"
+    def arn(self, resource_type: str, name: str) -> str:
+        """The local ARN of a resource this step made (pipeline.names' rule)."""
+        return local_arn(self.region, resource_type, name)
 
     def job_name(self, step_name: str) -> str:
         """A job (or model) name unique to this execution and step, valid as SageMaker's.

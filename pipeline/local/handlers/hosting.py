@@ -87,7 +87,7 @@ def deploy_endpoint(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> S
     properties = {
         "EndpointName": name,
         "EndpointConfigName": config_name,
-        "EndpointArn": ctx.arn(f"endpoint/{name.lower()}"),
+        "EndpointArn": ctx.arn("endpoint", name),
         "EndpointStatus": "InService",
         "EndpointUrl": getattr(info, "url", None),
     }

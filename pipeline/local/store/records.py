@@ -15,7 +15,6 @@ before it touches the file system.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,18 +22,8 @@ from typing import Any
 
 from pipeline.errors import ExecutionNotFoundError, PipelineNotFoundError
 from pipeline.local.store.atomic import create_json, read_json, write_json
+from pipeline.names import check_record_name
 from pipeline.targets.base import StepRecord
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,255}$")
-
-
-def check_name(kind: str, name: str) -> str:
-    """Return ``name`` if SageMaker would accept it as a name, else raise ValueError."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(
-            f"{kind} name {name!r} is invalid; use letters, digits, '-' and '_' (max 256)"
-        )
-    return name
 
 
 class Records:
@@ -46,7 +35,7 @@ class Records:
     # pipelines -------------------------------------------------------------------------
     def pipeline_dir(self, name: str) -> Path:
         """The folder of one pipeline's versions."""
-        return self.root / "pipelines" / check_name("pipeline", name) / "versions"
+        return self.root / "pipelines" / check_record_name("pipeline", name) / "versions"
 
     def add_pipeline_version(self, name: str, record: dict[str, Any]) -> tuple[int, bool]:
         """Store a definition as the next version unless it equals the latest.
@@ -95,7 +84,7 @@ class Records:
     # executions ------------------------------------------------------------------------
     def execution_dir(self, execution_id: str) -> Path:
         """The folder that holds everything one execution wrote."""
-        return self.root / "executions" / check_name("execution", execution_id)
+        return self.root / "executions" / check_record_name("execution", execution_id)
 
     def save_execution(self, record: dict[str, Any]) -> None:
         """Write (or rewrite, as its status moves) an execution's own record."""
@@ -134,7 +123,7 @@ class Records:
     # cache -----------------------------------------------------------------------------
     def cache_path(self, pipeline_name: str, key: str) -> Path:
         """Where the cache entry of one (pipeline, step arguments) key lives."""
-        return self.root / "cache" / check_name("pipeline", pipeline_name) / f"{key}.json"
+        return self.root / "cache" / check_record_name("pipeline", pipeline_name) / f"{key}.json"
 
 
 def _same_pipeline(old: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -29,7 +29,7 @@ from pipeline.targets.sagemaker import (
     STEPS_UNAVAILABLE,
     AwsError,
     SageMakerTarget,
-    split_s3_uri,
+    artifact_location,
     step_record,
     translate,
 )
@@ -213,9 +213,9 @@ def test_missing_endpoint_on_delete(target: SageMakerTarget, sm: Stubber) -> Non
 def test_upsert_without_role_sends_nothing(target: SageMakerTarget, sm: Stubber) -> None:
     with pytest.raises(ConfigError) as caught:
         target.upsert_pipeline(PipelineDefinition("moonpipe", "d", "{}"), None)
-    assert str(caught.value) == (
-        "the sagemaker target needs an execution role; "
-        "set aws.role_arn in the config or pass --role-arn"
+    assert str(caught.value) == (  # the config check's wording: one rule, one message
+        "aws.role_arn: target sagemaker needs the IAM role SageMaker runs the pipeline's jobs "
+        "as; pass --role-arn, set MOONPIPE_ROLE_ARN, or set aws.role_arn in the config file"
     )
 
 
@@ -280,11 +280,12 @@ def test_a_missing_profile_is_one_config_error_saying_how_to_fix(
     assert caught.value.exit_code == 2
 
 
-def test_split_s3_uri() -> None:
-    assert split_s3_uri("s3://bucket/a/b.py") == ("bucket", "a/b.py")
+@pytest.mark.parametrize("uri", ["s3://bucket", "s3://bucket/", "http://bucket/key", "s3:///key"])
+def test_artifact_location_needs_a_bucket_and_a_key(uri: str) -> None:
+    assert artifact_location("s3://bucket/a/b.py") == ("bucket", "a/b.py")
     with pytest.raises(ConfigError) as caught:
-        split_s3_uri("s3://bucket")
-    assert str(caught.value) == "artifact URI 's3://bucket' is not of the form s3://bucket/key"
+        artifact_location(uri)
+    assert str(caught.value) == f"artifact URI {uri!r} is not of the form s3://bucket/key"
 
 
 # --- end to end: the CLI against a real moto server -------------------------------------
@@ -385,7 +386,7 @@ def test_upsert_start_json_in_a_subprocess(aws: dict[str, str]) -> None:
     assert expected.artifacts, "the definition references code that must be uploaded"
     for uri in re.findall(r"s3://[^\"\s]+", expected.definition):
         if uri.endswith((".py", ".tar.gz", ".sh")):
-            assert split_s3_uri(uri)[1] in keys, f"{uri} is referenced but was not uploaded"
+            assert artifact_location(uri)[1] in keys, f"{uri} is referenced but was not uploaded"
     params = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=doc["execution_arn"])
     assert {"Name": "HiddenDim", "Value": "40"} in params["PipelineParameters"]
     assert "HiddenDim" in doc["parameters"]
