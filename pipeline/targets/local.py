@@ -24,7 +24,7 @@ from pipeline.local.handlers.hosting import ENDPOINTS_MODULE
 from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
 from pipeline.local.interruptions import stop as stop_running
 from pipeline.local.store.objects import ObjectStore, StoreError
-from pipeline.local.store.records import Records
+from pipeline.local.store.records import ExecutionRecord, Records
 from pipeline.local.summary import summarize
 from pipeline.names import local_arn, utc_now
 from pipeline.overrides import resolve_parameters
@@ -56,6 +56,10 @@ class LocalTarget:
         self.records = Records(self.store_root)
         self.objects = ObjectStore(self.store_root)
         self.notes: list[str] = []
+        # One command parses a definition and reads a pipeline record once: --upsert --start
+        # used to parse it three times and read the record four.
+        self._plans: dict[str, Plan] = {}
+        self._pipelines: dict[tuple[str, int | None], dict[str, Any]] = {}
 
     def pipeline_arn(self, pipeline_name: str) -> str:
         """The ARN SageMaker would give the pipeline (names are lower-cased in ARNs)."""
@@ -67,94 +71,104 @@ class LocalTarget:
         An unchanged pipeline (same definition, description and role as the newest version)
         stores nothing; artifacts already held with the same bytes are left as they are.
         """
-        _plan(pipeline.definition, pipeline.name)
+        self._plan(pipeline.definition, pipeline.name)
         try:
             for uri, data in sorted(pipeline.artifacts.items()):
                 self.objects.put(uri, data)
         except StoreError as err:
             raise ConfigError(f"cannot store pipeline artifact: {err}") from None
-        version, changed = self.records.add_pipeline_version(
-            pipeline.name,
-            {
-                "PipelineName": pipeline.name,
-                "PipelineDescription": pipeline.description,
-                "PipelineDefinition": pipeline.definition,
-                "RoleArn": role_arn,
-                "CreationTime": utc_now().isoformat(),
-            },
-        )
+        record = {
+            "PipelineName": pipeline.name,
+            "PipelineDescription": pipeline.description,
+            "PipelineDefinition": pipeline.definition,
+            "RoleArn": role_arn,
+            "CreationTime": utc_now().isoformat(),
+        }
+        version, changed = self.records.add_pipeline_version(pipeline.name, record)
+        if changed:  # what is now the newest version, known without reading it back
+            stored = {**record, "Version": version}
+            self._pipelines[(pipeline.name, None)] = self._pipelines[(pipeline.name, version)] = (
+                stored
+            )
         return UpsertResult(self.pipeline_arn(pipeline.name), changed, version)
 
     def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:
         """The newest stored definition's Parameters."""
-        record = self.records.pipeline(pipeline_name)
-        return [dict(p) for p in _plan(record["PipelineDefinition"], pipeline_name).parameters]
+        plan = self._plan(self._pipeline(pipeline_name)["PipelineDefinition"], pipeline_name)
+        return [dict(p) for p in plan.parameters]
 
     def start_execution(self, pipeline_name: str, parameters: Mapping[str, Any]) -> str:
-        """Check the overrides and record a new execution; it runs in :meth:`wait`."""
-        record = self.records.pipeline(pipeline_name)
-        values = resolve_parameters(self.pipeline_parameters(pipeline_name), parameters)
+        """Check the overrides as the service does and record a new execution.
+
+        It runs in :meth:`wait`. ``parameters`` are checked here even after the CLI checked
+        them: StartPipelineExecution refuses bad parameters whoever calls it.
+        """
+        record = self._pipeline(pipeline_name)
+        plan = self._plan(record["PipelineDefinition"], pipeline_name)
+        values = resolve_parameters([dict(p) for p in plan.parameters], parameters)
         execution_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
-        arn = f"{self.pipeline_arn(pipeline_name)}/execution/{execution_id}"
-        identity = ExecutionIdentity(
-            pipeline_name,
-            self.pipeline_arn(pipeline_name),
-            execution_id,
-            arn,
-            utc_now().isoformat(),
+        execution = ExecutionRecord(
+            pipeline_name=pipeline_name,
+            pipeline_version=record["Version"],
+            execution_id=execution_id,
+            execution_arn=f"{self.pipeline_arn(pipeline_name)}/execution/{execution_id}",
+            status="Executing",
+            parameters=values,
+            started_at=utc_now().isoformat(),
         )
-        check_start(
-            _plan(record["PipelineDefinition"], pipeline_name),
-            values,
-            parameters,
-            identity.variables(),
-        )  # what SageMaker would refuse never starts
-        self.records.save_execution(
-            {
-                "pipeline_name": pipeline_name,
-                "pipeline_version": record["Version"],
-                "execution_id": execution_id,
-                "execution_arn": arn,
-                "status": "Executing",
-                "parameters": values,
-                "started_at": utc_now().isoformat(),
-                "ended_at": None,
-                "failure_reason": None,
-                "ran": False,
-            }
+        variables = self._identity(execution).variables()
+        check_start(plan, values, parameters, variables)  # what SageMaker refuses never starts
+        self.records.save_execution(execution)
+        return execution.execution_arn
+
+    def _pipeline(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """A stored pipeline version (the newest by default), read once per command."""
+        key = (name, version)
+        if key not in self._pipelines:
+            record = self.records.pipeline(name, version)
+            self._pipelines[key] = self._pipelines[(name, record["Version"])] = record
+        return self._pipelines[key]
+
+    def _plan(self, definition: str, pipeline_name: str) -> Plan:
+        """The checked plan of a definition, parsed once per command."""
+        if definition not in self._plans:
+            self._plans[definition] = _plan(definition, pipeline_name)
+        return self._plans[definition]
+
+    def _identity(self, execution: ExecutionRecord) -> ExecutionIdentity:
+        """The Execution.* variables of a recorded execution (the check and the run agree)."""
+        name = execution.pipeline_name
+        return ExecutionIdentity(
+            name,
+            self.pipeline_arn(name),
+            execution.execution_id,
+            execution.execution_arn,
+            execution.started_at,
         )
-        return arn
 
     def wait(self, execution_arn: str, on_step: StepListener) -> ExecutionSummary:
         """Run the execution (once) to its end, reporting each step to ``on_step``."""
         data = settle(self.records, _execution_id(execution_arn))
-        if data["status"] == "Executing" and data.get("ran") and not data.get("runner"):
+        if data.status == "Executing" and data.ran and not data.runner:
             self._finish(
                 data,
                 "Failed",
                 "the process running this execution stopped before "
                 "it finished; start a new execution",
             )
-        elif data["status"] == "Executing":
+        elif data.status == "Executing":
             self._run(data, on_step)
-        return summarize(self.records, self.objects, data["execution_id"])
+        return summarize(self.records, self.objects, data.execution_id)
 
-    def _run(self, data: dict[str, Any], on_step: StepListener) -> None:
+    def _run(self, data: ExecutionRecord, on_step: StepListener) -> None:
         """Run while holding the runner lock; an interruption ends the records too.
 
         A KeyboardInterrupt (Ctrl-C, or SIGTERM as run_pipeline.py maps it) after a --stop
         is the stop working: the execution ends Stopped and the summary is returned.
         """
-        name = data["pipeline_name"]
-        record = self.records.pipeline(name, data["pipeline_version"])
-        identity = ExecutionIdentity(
-            name,
-            self.pipeline_arn(name),
-            data["execution_id"],
-            data["execution_arn"],
-            data["started_at"],
-        )
-        report = _ExecutionReport(self.store_root, data["execution_id"], self.notes)
+        name = data.pipeline_name
+        plan = self._plan(self._pipeline(name, data.pipeline_version)["PipelineDefinition"], name)
+        report = _ExecutionReport(self.store_root, data.execution_id, self.notes)
 
         def on_step_then_report(step: StepRecord) -> None:
             on_step(step)
@@ -166,15 +180,15 @@ class LocalTarget:
                 result = run_execution(
                     self.store_root,
                     self.region,
-                    _plan(record["PipelineDefinition"], name),
-                    identity,
-                    data["parameters"],
+                    plan,
+                    self._identity(data),
+                    data.parameters,
                     on_step_then_report,
                     self.on_line,
                 )
             except BaseException as exc:
                 status, reason = interrupted_outcome(
-                    self.records, data["execution_id"], "the execution was interrupted"
+                    self.records, data.execution_id, "the execution was interrupted"
                 )
                 close_execution(self.records, data, status, reason)
                 report.refresh(final=False)  # an interrupted run must not wait for a plot
@@ -184,8 +198,8 @@ class LocalTarget:
             self._finish(data, result.status, result.failure_reason)
         report.refresh()
 
-    def _finish(self, data: dict[str, Any], status: str, reason: str | None) -> None:
-        data.update(status=status, failure_reason=reason, ended_at=utc_now().isoformat())
+    def _finish(self, data: ExecutionRecord, status: str, reason: str | None) -> None:
+        data.status, data.failure_reason, data.ended_at = status, reason, utc_now().isoformat()
         self.records.save_execution(data)
 
     def describe_execution(self, execution_ref: str) -> ExecutionSummary:

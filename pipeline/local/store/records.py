@@ -15,7 +15,7 @@ before it touches the file system.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,43 @@ from pipeline.errors import ExecutionNotFoundError, PipelineNotFoundError
 from pipeline.local.store.atomic import create_json, read_json, write_json
 from pipeline.names import check_record_name
 from pipeline.targets.base import StepRecord
+
+
+@dataclass
+class ExecutionRecord:
+    """``executions/<id>/execution.json``: one execution's own record, as typed fields.
+
+    The JSON keys are the field names, in this order, exactly as before this class existed
+    (``runner`` only once a runner claimed the execution); keys this version does not know
+    are kept in ``extra`` and written back, so a newer record survives an older reader.
+    """
+
+    pipeline_name: str
+    pipeline_version: int | None
+    execution_id: str
+    execution_arn: str
+    status: str  # Executing | Succeeded | Failed | Stopped
+    parameters: dict[str, Any]
+    started_at: str  # ISO 8601, UTC
+    ended_at: str | None = None
+    failure_reason: str | None = None
+    ran: bool = False  # a runner has started it (False: recorded by --start, not yet run)
+    runner: dict[str, Any] | None = None  # the pid and start time of the process running it
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExecutionRecord:
+        """Read a stored record (any version: missing optional keys take their defaults)."""
+        known = {f.name for f in fields(cls)} - {"extra"}
+        typed = {k: v for k, v in data.items() if k in known}
+        return cls(**typed, extra={k: v for k, v in data.items() if k not in known})
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored JSON object (see the class docstring for why its shape never changes)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        if data["runner"] is None:
+            del data["runner"]
+        return {**data, **self.extra}
 
 
 class Records:
@@ -86,11 +123,12 @@ class Records:
         """The folder that holds everything one execution wrote."""
         return self.root / "executions" / check_record_name("execution", execution_id)
 
-    def save_execution(self, record: dict[str, Any]) -> None:
+    def save_execution(self, record: ExecutionRecord) -> None:
         """Write (or rewrite, as its status moves) an execution's own record."""
-        write_json(self.execution_dir(record["execution_id"]) / "execution.json", record)
+        path = self.execution_dir(record.execution_id) / "execution.json"
+        write_json(path, record.to_json())
 
-    def execution(self, execution_id: str) -> dict[str, Any]:
+    def execution(self, execution_id: str) -> ExecutionRecord:
         """An execution's record; ExecutionNotFoundError if there is none."""
         try:
             path = self.execution_dir(execution_id) / "execution.json"
@@ -100,7 +138,7 @@ class Records:
             raise ExecutionNotFoundError(
                 f"no local execution {execution_id!r}; list them with --list-executions"
             )
-        return read_json(path)
+        return ExecutionRecord.from_json(read_json(path))
 
     def execution_ids(self) -> list[str]:
         """Every stored execution id (unordered)."""

@@ -214,3 +214,36 @@ def test_unknown_execution_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ExecutionNotFoundError) as caught:
         LocalTarget(tmp_path).describe_execution("arn:x/execution/nope")
     assert str(caught.value) == "no local execution 'nope'; list them with --list-executions"
+
+
+def test_one_command_parses_the_definition_once_and_reads_the_pipeline_once(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.targets.local as local_module
+
+    parsed: list[str] = []
+    real_parse = local_module.parse_definition
+    monkeypatch.setattr(
+        local_module, "parse_definition", lambda text: parsed.append(text) or real_parse(text)
+    )
+    target = LocalTarget(tmp_path)
+    reads: list[tuple[str, int | None]] = []
+    real_read = target.records.pipeline
+
+    def counting_read(name: str, version: int | None = None) -> dict[str, Any]:
+        reads.append((name, version))
+        return real_read(name, version)
+
+    monkeypatch.setattr(target.records, "pipeline", counting_read)
+    target.upsert_pipeline(pipeline(), None)  # --upsert --start --wait, as the CLI calls it
+    target.pipeline_parameters("p")
+    summary, _ = _run(target)
+    assert summary.status == "Succeeded", summary.failure_reason
+    assert len(parsed) == 1
+    assert reads == []  # the upsert stored it: nothing to read back
+    parsed.clear()
+    again = LocalTarget(tmp_path)  # a later --start alone
+    monkeypatch.setattr(again.records, "pipeline", counting_read)
+    again.pipeline_parameters("p")
+    _run(again)
+    assert len(parsed) == 1 and reads == [("p", None)]
