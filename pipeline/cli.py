@@ -1,9 +1,11 @@
 """run_pipeline.py's flags and what each action does, whatever the target.
 
 Parsing and the checks between flags live here; everything a person reads is formatted
-by pipeline.console. Heavy imports (the SageMaker SDK through pipeline.build.definition,
-boto3 through pipeline.targets.sagemaker, the local engine) happen only inside the action that
-needs them, so ``--start`` on the local target never loads the SDK.
+by pipeline.console. What a command needs from the rest of the project (config, builder,
+target) arrives as one :class:`Services` argument, so tests hand in fakes instead of patching
+this module. Heavy imports (the SageMaker SDK through pipeline.build.definition, boto3 through
+pipeline.targets.sagemaker, the local engine) happen only inside the service that needs them,
+so ``--start`` on the local target never loads the SDK.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import DEFAULT_CONFIG_PATH, TARGETS
+from pipeline.config import DEFAULT_CONFIG_PATH, TARGETS, PipelineConfig, load_config
 from pipeline.console import Console, upsert_line
 from pipeline.errors import ConfigError, MoonpipeError, ParameterError
 from pipeline.overrides import parse_assignment, resolve_parameters
+from pipeline.targets import make_target
 from pipeline.targets.base import PipelineDefinition, Target
 
 EPILOG = """\
@@ -237,32 +242,60 @@ def param_overrides(assignments: list[str]) -> dict[str, str]:
     return overrides
 
 
-def run(args: argparse.Namespace, console: Console) -> int:
+def build_definition(cfg: PipelineConfig) -> PipelineDefinition:
+    """pipeline.build.definition.build_pipeline, the only path that imports the SageMaker SDK
+    (imported here, on first use, so other commands never pay for it)."""
+    # The SDK logs "sagemaker.config INFO - Not applying SDK defaults..." to stdout, which
+    # would corrupt --definition and --json output: keep its INFO chatter out, and send
+    # anything it still prints while building to stderr.
+    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
+    with contextlib.redirect_stdout(sys.stderr):
+        from pipeline.build.definition import build_pipeline
+
+        return build_pipeline(cfg)
+
+
+def _load_config(path: Path, overrides: Mapping[str, str]) -> PipelineConfig:
+    return load_config(path, overrides, os.environ)
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the CLI needs from the rest of the project; the defaults are the real ones."""
+
+    load_config: Callable[[Path, Mapping[str, str]], PipelineConfig] = _load_config
+    build_pipeline: Callable[[PipelineConfig], PipelineDefinition] = build_definition
+    make_target: Callable[[PipelineConfig], Target] = make_target
+
+
+def run(args: argparse.Namespace, console: Console, services: Services | None = None) -> int:
     """Carry out the parsed action; raises MoonpipeError for people."""
+    services = services or Services()
     overrides = param_overrides(args.param)
-    cfg = load_config(args.config, config_overrides(args))
+    cfg = services.load_config(args.config, config_overrides(args))
     if args.definition:
-        console.definition(build_pipeline(cfg).definition)
+        console.definition(services.build_pipeline(cfg).definition)
         return 0
-    target = make_target(cfg)
+    target = services.make_target(cfg)
     if args.upsert or args.start:
-        return run_pipeline_actions(args, cfg, target, overrides, console)
+        pipeline = _build_for_upsert(cfg, target, services) if args.upsert else None
+        return run_pipeline_actions(args, cfg, target, overrides, console, pipeline)
     return run_management(args, cfg, target, console)
 
 
 def run_pipeline_actions(
     args: argparse.Namespace,
-    cfg: Any,
+    cfg: PipelineConfig,
     target: Target,
     overrides: dict[str, str],
     console: Console,
+    pipeline: PipelineDefinition | None,
 ) -> int:
-    """--upsert, then --start (checked first), then --wait; returns the exit code."""
+    """--upsert (``pipeline``, already built), then --start (checked first), then --wait."""
     name = cfg.pipeline.name
     pipeline_arn = None
     values = None
-    if args.upsert:
-        pipeline = _build_for_upsert(cfg, target)
+    if pipeline is not None:
         if args.start:  # a typo in --param must not even update the pipeline
             declared = json.loads(pipeline.definition).get("Parameters", [])
             values = resolve_parameters(declared, overrides)
@@ -283,20 +316,24 @@ def run_pipeline_actions(
         summary = target.describe_execution(execution_arn)
         code = 0
     pipeline_arn = pipeline_arn or execution_arn.split("/execution/")[0]
-    console.execution(summary, pipeline_arn, notes=getattr(target, "notes", ()))
+    console.execution(summary, pipeline_arn, notes=target.notes)
     return code
 
 
-def _build_for_upsert(cfg: Any, target: Target) -> PipelineDefinition:
+def _build_for_upsert(
+    cfg: PipelineConfig, target: Target, services: Services
+) -> PipelineDefinition:
     """The definition to upsert; on SageMaker a missing role stops us before the SDK loads."""
     if target.name == "sagemaker":
         cfg.require_role()
-    return build_pipeline(cfg)
+    return services.build_pipeline(cfg)
 
 
-def run_management(args: argparse.Namespace, cfg: Any, target: Target, console: Console) -> int:
+def run_management(
+    args: argparse.Namespace, cfg: PipelineConfig, target: Target, console: Console
+) -> int:
     """The one-shot commands: list, describe, invoke, delete."""
-    notes = getattr(target, "notes", ())
+    notes = target.notes
     if args.list_executions:
         console.executions(
             target.list_executions(cfg.pipeline.name), _defaults(target, cfg.pipeline.name)
@@ -346,32 +383,3 @@ def read_data(source: str) -> bytes:
         raise ConfigError(
             f"--data {source}: cannot read it ({exc.strerror}); give a CSV file or -"
         ) from None
-
-
-# Indirections that import on first use (and that tests replace with fakes).
-
-
-def load_config(path: Path, overrides: dict[str, str]) -> Any:
-    """pipeline.config.load_config, imported only when a command runs."""
-    from pipeline.config import load_config as load
-
-    return load(path, overrides, os.environ)
-
-
-def build_pipeline(cfg: Any) -> PipelineDefinition:
-    """pipeline.build.definition.build_pipeline: the only path that imports the SageMaker SDK."""
-    # The SDK logs "sagemaker.config INFO - Not applying SDK defaults..." to stdout, which
-    # would corrupt --definition and --json output: keep its INFO chatter out, and send
-    # anything it still prints while building to stderr.
-    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
-    with contextlib.redirect_stdout(sys.stderr):
-        from pipeline.build.definition import build_pipeline as build
-
-        return build(cfg)
-
-
-def make_target(cfg: Any) -> Target:
-    """pipeline.targets.make_target, imported lazily like the rest."""
-    from pipeline.targets import make_target as make
-
-    return make(cfg)

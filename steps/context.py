@@ -1,4 +1,8 @@
-"""What every step builder needs, bundled so builder signatures stay short."""
+"""What every step builder needs (BuildContext), bundled so builder signatures stay short.
+
+Named apart from the local engine's StepContext (pipeline/local/handlers/base.py), which is what
+a step *handler* gets at run time.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ def flag_arguments(pairs: list[tuple[str, Any]]) -> list[Any]:
 
 
 @dataclass(frozen=True)
-class StepContext:
+class BuildContext:
     """Inputs shared by all step builders.
 
     Attributes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from steps.context import FAILURE_FILE, StepContext, flag_arguments
+from steps.context import FAILURE_FILE, BuildContext, flag_arguments
 
 if TYPE_CHECKING:
     from sagemaker.workflow.steps import ProcessingStep
@@ -14,7 +14,7 @@ TRAIN_DIR = "/opt/ml/processing/train"
 TEST_DIR = "/opt/ml/processing/test"
 
 
-def build_data_step(ctx: StepContext) -> ProcessingStep:
+def build_data_step(ctx: BuildContext) -> ProcessingStep:
     """Build the processing step that runs entrypoints/preprocess.py on the scikit-learn image.
 
     Every setting is a pipeline parameter and every container path is passed explicitly, so

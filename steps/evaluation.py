@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from steps.context import FAILURE_FILE, StepContext, flag_arguments
+from steps.context import FAILURE_FILE, BuildContext, flag_arguments
 
 if TYPE_CHECKING:
     from sagemaker.workflow.properties import PropertyFile
@@ -20,7 +20,7 @@ OUTPUT_DIR = "/opt/ml/processing/evaluation"
 
 
 def build_evaluation_step(
-    ctx: StepContext, data_step: ProcessingStep, training_step: TrainingStep
+    ctx: BuildContext, data_step: ProcessingStep, training_step: TrainingStep
 ) -> tuple[ProcessingStep, PropertyFile]:
     """Build the evaluation step: entrypoints/evaluate.py on the PyTorch *training* image.
 

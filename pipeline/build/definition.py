@@ -37,7 +37,7 @@ from pipeline.errors import MoonpipeError
 from pipeline.names import LOCAL_ACCOUNT
 from pipeline.targets.base import PipelineDefinition
 from steps.condition import build_condition_step
-from steps.context import StepContext
+from steps.context import BuildContext
 from steps.data import build_data_step
 from steps.deployment import build_deployment_steps
 from steps.evaluation import build_evaluation_step
@@ -118,10 +118,10 @@ def build_pipeline(cfg: PipelineConfig, code_dir: Path = ENTRYPOINTS_DIR) -> Pip
 def _build(cfg: PipelineConfig, staged: Path, role_arn: str) -> PipelineDefinition:
     session = make_pipeline_session(cfg)
     with as_boto3_default(session):
-        return _assemble(StepContext(cfg, declare_parameters(cfg), session, staged, role_arn))
+        return _assemble(BuildContext(cfg, declare_parameters(cfg), session, staged, role_arn))
 
 
-def _assemble(ctx: StepContext) -> PipelineDefinition:
+def _assemble(ctx: BuildContext) -> PipelineDefinition:
     """Build every step, wire them, and render the definition."""
     from sagemaker.workflow.pipeline import Pipeline
 

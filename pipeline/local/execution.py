@@ -7,7 +7,7 @@ listener that persists every step record; then hands the plan to the orchestrato
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from pipeline.local.api_gate import request_rejection
 from pipeline.local.definition import Plan, StepSpec
 from pipeline.local.expressions import Scope, UnresolvedReference, walk
 from pipeline.local.handlers import HANDLERS
-from pipeline.local.handlers.base import Handler, LineListener, StepContext
+from pipeline.local.handlers.base import EndpointManager, Handler, LineListener, StepContext
 from pipeline.local.orchestrator import Executor, RunResult, StepOutcome, run_plan
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
@@ -59,6 +59,7 @@ def run_execution(
     identity: ExecutionIdentity,
     parameters: Mapping[str, Any],
     on_step: StepListener,
+    endpoints: Callable[[], EndpointManager],
     on_line: LineListener | None = None,
     handlers: Mapping[str, Handler] = HANDLERS,
 ) -> RunResult:
@@ -76,6 +77,7 @@ def run_execution(
             identity.execution_id,
             exec_dir / "jobs" / step_name,
             exec_dir / "logs" / f"{step_name}.log",
+            endpoints,
             on_line,
         )
 

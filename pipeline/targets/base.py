@@ -135,6 +135,7 @@ class Target(Protocol):
 
     name: str
     runs_in_foreground: bool  # True: wait() is where the execution actually runs
+    notes: list[str]  # one-line remarks for people, printed after the result
 
     def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> UpsertResult:
         """Store the artifacts, then create or update the pipeline unless it is unchanged."""

@@ -7,7 +7,6 @@ process, so a later LocalTarget on the same store root describes and lists them.
 
 from __future__ import annotations
 
-import importlib
 import secrets
 import string
 from collections.abc import Mapping
@@ -19,8 +18,7 @@ from pipeline.local.api_gate import check_start
 from pipeline.local.definition import DefinitionError, Plan, parse_definition
 from pipeline.local.execution import ExecutionIdentity, run_execution, unsupported_step_types
 from pipeline.local.handlers import HANDLERS
-from pipeline.local.handlers.base import LineListener
-from pipeline.local.handlers.hosting import ENDPOINTS_MODULE
+from pipeline.local.handlers.base import EndpointManager, LineListener
 from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
 from pipeline.local.interruptions import stop as stop_running
 from pipeline.local.store.objects import ObjectStore, StoreError
@@ -38,7 +36,6 @@ from pipeline.targets.base import (
 )
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-REPORT_MODULE = "pipeline.report.write"
 
 
 class LocalTarget:
@@ -48,11 +45,18 @@ class LocalTarget:
     runs_in_foreground = True
 
     def __init__(
-        self, store_root: Path, region: str = "us-east-1", on_line: LineListener | None = None
+        self,
+        store_root: Path,
+        region: str = "us-east-1",
+        on_line: LineListener | None = None,
+        endpoints: EndpointManager | None = None,
     ) -> None:
+        """``endpoints``: the endpoint manager (default: pipeline.local.endpoint.manager,
+        imported when first needed; tests pass a recorder that starts no server)."""
         self.store_root = Path(store_root).resolve()  # jobs run in other cwds
         self.region = region
         self.on_line = on_line
+        self._endpoint_manager = endpoints
         self.records = Records(self.store_root)
         self.objects = ObjectStore(self.store_root)
         self.notes: list[str] = []
@@ -184,6 +188,7 @@ class LocalTarget:
                     self._identity(data),
                     data.parameters,
                     on_step_then_report,
+                    self.endpoints,
                     self.on_line,
                 )
             except BaseException as exc:
@@ -227,16 +232,24 @@ class LocalTarget:
 
     def list_endpoints(self) -> list[EndpointRef]:
         """Endpoints the endpoint helper knows, with their URL and status."""
-        infos = _endpoints().list_endpoints(self.store_root)
+        infos = self.endpoints().list_endpoints(self.store_root)
         return [EndpointRef(i.name, i.url, i.status) for i in infos]
 
     def invoke_endpoint(self, name: str, body: bytes, content_type: str, accept: str) -> bytes:
         """One request to a local endpoint (EndpointError on 4xx/5xx or when not serving)."""
-        return _endpoints().invoke(self.store_root, name, body, content_type, accept)
+        return self.endpoints().invoke(self.store_root, name, body, content_type, accept)
 
     def delete_endpoint(self, name: str) -> None:
         """Stop and forget a local endpoint."""
-        _endpoints().delete_endpoint(self.store_root, name)
+        self.endpoints().delete_endpoint(self.store_root, name)
+
+    def endpoints(self) -> EndpointManager:
+        """The endpoint manager, imported on first use (running a pipeline may not need it)."""
+        if self._endpoint_manager is None:
+            from pipeline.local.endpoint import manager
+
+            self._endpoint_manager = manager
+        return self._endpoint_manager
 
 
 class _ExecutionReport:
@@ -254,17 +267,14 @@ class _ExecutionReport:
         """Rewrite the report (``final``: the execution has ended, wait for every plot)."""
         try:
             if self.writer is None:
-                self.writer = importlib.import_module(REPORT_MODULE).ReportWriter(self.store_root)
+                from pipeline.report.write import ReportWriter
+
+                self.writer = ReportWriter(self.store_root)
             self.writer.write(self.execution_id, final=final)
         except Exception as err:  # the run's result matters more than its report
             note = f"report not written: {type(err).__name__}: {err}"
             if note not in self.notes:
                 self.notes.append(note)
-
-
-def _endpoints() -> Any:
-    """The endpoint helper's module, imported when first needed (it is not needed to run)."""
-    return importlib.import_module(ENDPOINTS_MODULE)
 
 
 def _execution_id(ref: str) -> str:

@@ -273,7 +273,7 @@ def test_crafted_definition_fails_at_its_training_step_and_registers_nothing(
     definition = full_definition()
     hps = definition["Steps"][1]["Arguments"]["HyperParameters"]
     hps["sagemaker_program"] = json.dumps(str(host_script))
-    target = LocalTarget(tmp_path / "store")
+    target = LocalTarget(tmp_path / "store", endpoints=fake_endpoints)
     target.upsert_pipeline(pipeline(definition), None)
     summary = target.wait(target.start_execution("p", {}), lambda record: None)
     assert summary.status == "Failed"

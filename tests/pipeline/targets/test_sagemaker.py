@@ -325,13 +325,12 @@ def aws(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(pipeline_cli, "build_pipeline", cached_build)
     client("s3").create_bucket(Bucket=BUCKET)
     return env
 
 
 _BUILT: dict[str, PipelineDefinition] = {}
-_real_build = pipeline_cli.build_pipeline
+_real_build = pipeline_cli.build_definition
 
 
 def cached_build(cfg: Any) -> PipelineDefinition:
@@ -347,7 +346,7 @@ def client(service: str) -> Any:
 
 
 def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = run_pipeline.main(argv)
+    code = run_pipeline.main(argv, pipeline_cli.Services(build_pipeline=cached_build))
     out, err = capsys.readouterr()
     return code, out, err
 
