@@ -26,7 +26,7 @@ from pipeline.console import Console, upsert_line
 from pipeline.errors import ConfigError, MoonpipeError, ParameterError
 from pipeline.overrides import parse_assignment, resolve_parameters
 from pipeline.targets import make_target
-from pipeline.targets.base import PipelineDefinition, Target
+from pipeline.targets.base import LineListener, PipelineDefinition, Target
 
 EPILOG = """\
 examples (local target: no AWS account, runs on this machine):
@@ -58,7 +58,8 @@ notes:
 
 
 USAGE = """
-  run_pipeline.py [--upsert] [--start [--wait] [--param NAME=VALUE ...]] [settings] [--json]
+  run_pipeline.py [--upsert] [--start [--wait] [--follow] [--param NAME=VALUE ...]] [settings]
+                  [--json]
   run_pipeline.py --definition [settings] [--json]
   run_pipeline.py {--list-executions | --describe-execution ID | --stop ID | --list-endpoints |
                    --invoke NAME --data FILE | --delete-endpoint NAME} [settings] [--json]
@@ -94,6 +95,11 @@ def _add_pipeline_flags(run: argparse._ArgumentGroup) -> None:
     )
     run.add_argument(
         "--wait", action="store_true", help="follow the started execution step by step to its end"
+    )
+    run.add_argument(
+        "--follow",
+        action="store_true",
+        help="print each job's output as it runs, indented under its step (local target)",
     )
     run.add_argument(
         "--param",
@@ -182,6 +188,8 @@ def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error(f"{modes[0]} cannot be combined with {modes[1]}")
     if args.wait and not args.start:
         parser.error("--wait needs --start (it follows the execution that --start starts)")
+    if args.follow and not args.start:
+        parser.error("--follow needs --start (it shows the jobs of the execution --start runs)")
     if args.param and not args.start:
         parser.error("--param needs --start (parameters apply to the execution --start starts)")
     for flag, value in (
@@ -201,7 +209,7 @@ def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace)
 
 def _modes(args: argparse.Namespace) -> list[tuple[str, bool]]:
     return [
-        (_first_pipeline_flag(args), args.upsert or args.start or args.wait),
+        (_first_pipeline_flag(args), args.upsert or args.start or args.wait or args.follow),
         ("--definition", args.definition),
         ("--list-executions", args.list_executions),
         ("--describe-execution", args.describe_execution is not None),
@@ -215,7 +223,8 @@ def _modes(args: argparse.Namespace) -> list[tuple[str, bool]]:
 
 
 def _first_pipeline_flag(args: argparse.Namespace) -> str:
-    given = [f"--{name}" for name in ("upsert", "start", "wait") if getattr(args, name)]
+    flags = ("upsert", "start", "wait", "follow")
+    given = [f"--{name}" for name in flags if getattr(args, name)]
     return given[0] if given else "--upsert"
 
 
@@ -265,7 +274,7 @@ class Services:
 
     load_config: Callable[[Path, Mapping[str, str]], PipelineConfig] = _load_config
     build_pipeline: Callable[[PipelineConfig], PipelineDefinition] = build_definition
-    make_target: Callable[[PipelineConfig], Target] = make_target
+    make_target: Callable[[PipelineConfig, LineListener | None], Target] = make_target
 
 
 def run(args: argparse.Namespace, console: Console, services: Services | None = None) -> int:
@@ -276,7 +285,12 @@ def run(args: argparse.Namespace, console: Console, services: Services | None = 
     if args.definition:
         console.definition(services.build_pipeline(cfg).definition)
         return 0
-    target = services.make_target(cfg)
+    if args.follow and cfg.target != "local":
+        raise ConfigError(
+            "--follow shows local jobs' output as they run; on SageMaker a job's log is in "
+            "CloudWatch (see --describe-execution); drop --follow"
+        )
+    target = services.make_target(cfg, console.job_line if args.follow else None)
     if args.upsert or args.start:
         pipeline = _build_for_upsert(cfg, target, services) if args.upsert else None
         return run_pipeline_actions(args, cfg, target, overrides, console, pipeline)

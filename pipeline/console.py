@@ -45,6 +45,10 @@ class Console:
         for line in step_lines(record):
             self.progress(line)
 
+    def job_line(self, step_name: str, line: str) -> None:
+        """--follow: one line of a running job's output, indented under its step."""
+        self.progress(f"      | {line}")
+
     def error(self, message: str) -> None:
         """The one line every MoonpipeError becomes."""
         self._print(f"error: {message}", self.err)

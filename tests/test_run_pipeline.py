@@ -46,6 +46,7 @@ class FakeTarget:
         self.final_status = status
         self.upsert_changes = True
         self.notes: list[str] = []
+        self.on_line: Any = None
         self.calls: list[tuple[str, Any]] = []
 
     def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> UpsertResult:
@@ -81,6 +82,8 @@ class FakeTarget:
         self.calls.append(("wait", execution_arn))
         step = StepRecord("PrepareMoonData", "Processing", "Executing", started_at=T0)
         on_step(step)
+        if self.on_line is not None:
+            self.on_line("PrepareMoonData", "wrote 450 train rows")
         done = StepRecord(
             "PrepareMoonData", "Processing", self.final_status, T0, T0 + timedelta(seconds=2)
         )
@@ -140,9 +143,11 @@ def world(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
         state.built += 1
         return PipelineDefinition("moonpipe", "moons", json.dumps({"Parameters": DECLARED}))
 
-    state.services = cli.Services(
-        load_config=load, build_pipeline=build, make_target=lambda cfg: state.target
-    )
+    def make_target(cfg: Any, on_line: Any) -> FakeTarget:
+        state.target.on_line = on_line
+        return state.target
+
+    state.services = cli.Services(load_config=load, build_pipeline=build, make_target=make_target)
     return state
 
 
@@ -176,6 +181,7 @@ def test_help_shows_runnable_examples_for_both_targets(capsys: pytest.CaptureFix
             "--list-executions cannot be combined with --list-endpoints",
         ),
         (["--wait"], "--wait needs --start (it follows the execution that --start starts)"),
+        (["--follow"], "--follow needs --start (it shows the jobs of the execution --start runs)"),
         (
             ["--upsert", "--param", "HiddenDim=4"],
             "--param needs --start (parameters apply to the execution --start starts)",
@@ -441,7 +447,7 @@ def test_definition_prints_json_without_making_a_target(
     world: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     services = replace(
-        world.services, make_target=lambda cfg: pytest.fail("no target for --definition")
+        world.services, make_target=lambda cfg, on_line: pytest.fail("no target for --definition")
     )
     code, out, _ = run(["--definition"], capsys, services)
     assert code == 0
@@ -691,3 +697,35 @@ def test_output_into_a_pipe_whose_reader_left_ends_quietly(tmp_path: Path, argv:
     proc.stdout.close()  # like `| head` having read its lines and exited
     err = proc.stderr.read()
     assert (proc.wait(timeout=600), err) == (0, "")
+
+
+def test_follow_prints_job_output_indented_under_its_step(
+    world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["--start", "--follow", "--json"], capsys, world.services)
+    assert code == 0 and json.loads(out)["status"] == "Succeeded"
+    assert err.splitlines()[1:4] == [
+        "  started    PrepareMoonData (Processing)",
+        "      | wrote 450 train rows",
+        "  succeeded  PrepareMoonData (Processing)  2.0 s",
+    ]
+
+
+def test_without_follow_no_job_output_is_printed(
+    world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["--start", "--json"], capsys, world.services)
+    assert code == 0 and world.target.on_line is None and "wrote 450" not in err
+
+
+def test_follow_on_sagemaker_is_a_usage_error(
+    world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.cfg = fake_config(target="sagemaker", role_arn="arn:r")
+    code, out, err = run(["--start", "--follow"], capsys, world.services)
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: --follow shows local jobs' output as they run; on SageMaker a job's log is in "
+        "CloudWatch (see --describe-execution); drop --follow\n"
+    )
+    assert world.target.calls == []

@@ -17,12 +17,12 @@ from pipeline.local.api_gate import request_rejection
 from pipeline.local.definition import Plan, StepSpec
 from pipeline.local.expressions import Scope, UnresolvedReference, walk
 from pipeline.local.handlers import HANDLERS
-from pipeline.local.handlers.base import EndpointManager, Handler, LineListener, StepContext
+from pipeline.local.handlers.base import EndpointManager, Handler, StepContext
 from pipeline.local.orchestrator import Executor, RunResult, StepOutcome, run_plan
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
 from pipeline.names import utc_now
-from pipeline.targets.base import StepListener, StepRecord
+from pipeline.targets.base import LineListener, StepListener, StepRecord
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,15 @@ from typing import Any
 
 from pipeline.config import TARGETS
 from pipeline.errors import ConfigError
-from pipeline.targets.base import Target
+from pipeline.targets.base import LineListener, Target
 
 
-def make_target(cfg: Any) -> Target:
+def make_target(cfg: Any, on_line: LineListener | None = None) -> Target:
     """The Target that ``cfg.target`` names, set up from the config.
 
     Args:
         cfg: a PipelineConfig (uses target, pipeline.name, aws.region, local.store_root).
+        on_line: gets every line a local job prints, as it prints it (--follow).
 
     Raises:
         ConfigError: the target name is not one of TARGETS.
@@ -30,7 +31,7 @@ def make_target(cfg: Any) -> Target:
     if cfg.target == "local":
         from pipeline.targets.local import LocalTarget
 
-        return LocalTarget(Path(cfg.local.store_root), region=cfg.aws.region)
+        return LocalTarget(Path(cfg.local.store_root), region=cfg.aws.region, on_line=on_line)
     raise ConfigError(
         f"unknown target {cfg.target!r}; use one of: {', '.join(TARGETS)} (--target or config)"
     )

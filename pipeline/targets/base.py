@@ -129,6 +129,9 @@ def _iso(moment: datetime | None) -> str | None:
 StepListener = Callable[[StepRecord], None]
 """Called with a step's record each time its status changes (start, end)."""
 
+LineListener = Callable[[str, str], None]
+"""Called with (step name, line) for each line a running job prints (--follow)."""
+
 
 class Target(Protocol):
     """Where a pipeline lives and runs. Every method raises a MoonpipeError for people."""

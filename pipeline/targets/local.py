@@ -18,7 +18,7 @@ from pipeline.local.api_gate import check_start
 from pipeline.local.definition import DefinitionError, Plan, parse_definition
 from pipeline.local.execution import ExecutionIdentity, run_execution, unsupported_step_types
 from pipeline.local.handlers import HANDLERS
-from pipeline.local.handlers.base import EndpointManager, LineListener
+from pipeline.local.handlers.base import EndpointManager
 from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
 from pipeline.local.interruptions import stop as stop_running
 from pipeline.local.store.objects import ObjectStore, StoreError
@@ -29,6 +29,7 @@ from pipeline.overrides import resolve_parameters
 from pipeline.targets.base import (
     EndpointRef,
     ExecutionSummary,
+    LineListener,
     PipelineDefinition,
     StepListener,
     StepRecord,

@@ -17,9 +17,7 @@ from pipeline.local.definition import StepSpec
 from pipeline.local.orchestrator import StepOutcome
 from pipeline.local.store.objects import ObjectStore
 from pipeline.names import local_arn
-
-LineListener = Callable[[str, str], None]
-"""Called with (step name, log line) for each line a job prints."""
+from pipeline.targets.base import LineListener
 
 
 class EndpointManager(Protocol):

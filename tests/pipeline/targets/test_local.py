@@ -247,3 +247,21 @@ def test_one_command_parses_the_definition_once_and_reads_the_pipeline_once(
     again.pipeline_parameters("p")
     _run(again)
     assert len(parsed) == 1 and reads == [("p", None)]
+
+
+def test_on_line_gets_each_job_line_with_its_step_as_it_runs(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    lines: list[tuple[str, str]] = []
+    target = LocalTarget(
+        tmp_path, endpoints=fake_endpoints, on_line=lambda s, x: lines.append((s, x))
+    )
+    target.upsert_pipeline(pipeline(), None)
+    summary, _ = _run(target)
+    assert summary.status == "Succeeded", summary.failure_reason
+    steps = [step for step, _ in lines]
+    assert {"Prep", "Train"} <= set(steps)
+    assert steps.index("Prep") < steps.index("Train")  # live, in run order
+    for step in ("Prep", "Train"):
+        logged = tmp_path / "executions" / summary.execution_id / "logs" / f"{step}.log"
+        assert [x for s, x in lines if s == step] == logged.read_text().splitlines()
