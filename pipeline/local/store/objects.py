@@ -95,10 +95,6 @@ class ObjectStore:
             raise StoreError(f"no object at {uri}")
         return target.read_bytes()
 
-    def exists(self, uri: str | S3Uri) -> bool:
-        """True for an existing object (not a prefix)."""
-        return self.path(uri).is_file()
-
     def list_prefix(self, uri: str) -> list[tuple[str, Path]]:
         """Objects matching an S3Prefix input, each with its path relative to the prefix.
 

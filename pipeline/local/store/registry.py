@@ -66,19 +66,6 @@ class Registry:
             except FileExistsError:
                 continue  # another writer took this number; take the next one
 
-    def model_package(self, arn: str) -> dict[str, Any]:
-        """One package version by its ARN."""
-        group, _, version = arn.rpartition(":model-package/")[2].rpartition("/")
-        path = self.root / "registry" / check_record_name("model package group", group) / "versions"
-        return self._read(path / f"{int(version)}.json", f"model package {arn}")
-
-    def model_packages(self, group: str) -> list[dict[str, Any]]:
-        """Every version of a group, oldest first."""
-        folder = (
-            self.root / "registry" / check_record_name("model package group", group) / "versions"
-        )
-        return [read_json(p) for p in sorted(folder.glob("*.json"), key=lambda p: int(p.stem))]
-
     def add_model(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
         """Store a model; RegistryError if that name exists."""
         record = {
