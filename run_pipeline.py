@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
-from pipeline.cli import Services, build_parser, check_combination, run
+from pipeline.cli import Services, run
 from pipeline.console import Console
 from pipeline.errors import MoonpipeError
+from pipeline.flags import build_parser, check_combination
 
 EXIT_INTERRUPTED = 130
 

@@ -23,13 +23,13 @@ Metric definitions (the course notebook's):
 - confusion_matrix is actual → predicted: {"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}}.
 Only numpy is used for metrics: the PyTorch image need not have scikit-learn.
 
-A missing or corrupt archive, one without code/inference.py, or a test file of the wrong
-shape exits with status 1 and one line on stderr, also written to the failure file.
-"""
+A bad archive (missing, corrupt, no code/inference.py) or test file exits 1, one line on
+stderr and in the failure file."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import importlib.util
 import json
@@ -52,26 +52,15 @@ class EvaluationError(Exception):
     """Bad model archive or test data: the message is the one line a person reads."""
 
 
-# --- The failure-message helpers. The same shape in preprocess.py, evaluate.py and train.py
-# (one line on stderr, the same line in the job's failure file, argparse errors alike): a copy,
-# not an import, because SKLearnProcessor and ScriptProcessor ship this one file alone to
-# the container (CONTRACTS.md), so there is no module beside it to import. Change all three.
+# Failure helpers: one text copied in preprocess/evaluate/train.py (a processing job ships 1 file).
 
 
 def write_failure(message: str, failure_file: str | None) -> None:
-    """Record ``message`` where SageMaker looks for a failure reason; best effort only.
-
-    Outside a container the default /opt/ml path is usually not writable; the message still
-    reaches stderr, so a failure to record it must not hide the original error.
-    """
-    if not failure_file:
-        return
-    try:
-        path = Path(failure_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(message + "\n")
-    except OSError:
-        pass
+    """Best effort: the message is on stderr already; failing here must not hide it."""
+    if failure_file:
+        with contextlib.suppress(OSError):
+            Path(failure_file).parent.mkdir(parents=True, exist_ok=True)
+            Path(failure_file).write_text(message + "\n")
 
 
 def fail(message: str, failure_file: str | None, code: int) -> NoReturn:

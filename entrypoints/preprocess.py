@@ -24,6 +24,7 @@ failure file (SageMaker shows that file's first 1 KB as the job's failure reason
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -36,26 +37,15 @@ DEFAULT_FAILURE_FILE = "/opt/ml/output/message"
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding and sklearn's random_state accept 0 .. 2**32-1
 
 
-# --- The failure-message helpers. The same shape in preprocess.py, evaluate.py and train.py
-# (one line on stderr, the same line in the job's failure file, argparse errors alike): a copy,
-# not an import, because SKLearnProcessor and ScriptProcessor ship this one file alone to
-# the container (CONTRACTS.md), so there is no module beside it to import. Change all three.
+# Failure helpers: one text copied in preprocess/evaluate/train.py (a processing job ships 1 file).
 
 
 def write_failure(message: str, failure_file: str | None) -> None:
-    """Record ``message`` where SageMaker looks for a failure reason; best effort only.
-
-    Outside a container the default /opt/ml path is usually not writable; the message still
-    reaches stderr, so a failure to record it must not hide the original error.
-    """
-    if not failure_file:
-        return
-    try:
-        path = Path(failure_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(message + "\n")
-    except OSError:
-        pass
+    """Best effort: the message is on stderr already; failing here must not hide it."""
+    if failure_file:
+        with contextlib.suppress(OSError):
+            Path(failure_file).parent.mkdir(parents=True, exist_ok=True)
+            Path(failure_file).write_text(message + "\n")
 
 
 def fail(message: str, failure_file: str | None, code: int) -> NoReturn:

@@ -29,6 +29,7 @@ Bad options or data exit non-zero with one line on stderr, also written to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -50,26 +51,15 @@ class TrainingError(Exception):
     """Bad data or environment: the message is the one line a person reads."""
 
 
-# --- The failure-message helpers. The same shape in preprocess.py, evaluate.py and train.py
-# (one line on stderr, the same line in the job's failure file, argparse errors alike): a copy,
-# not an import, because the processing scripts are shipped as one file each (SKLearnProcessor,
-# ScriptProcessor), so there is no module they could share with this one. Change all three.
+# Failure helpers: one text copied in preprocess/evaluate/train.py (a processing job ships 1 file).
 
 
 def write_failure(message: str, failure_file: str | None) -> None:
-    """Record ``message`` where SageMaker looks for a failure reason; best effort only.
-
-    Outside a container the default /opt/ml path is usually not writable; the message still
-    reaches stderr, so a failure to record it must not hide the original error.
-    """
-    if not failure_file:
-        return
-    try:
-        path = Path(failure_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(message + "\n")
-    except OSError:
-        pass
+    """Best effort: the message is on stderr already; failing here must not hide it."""
+    if failure_file:
+        with contextlib.suppress(OSError):
+            Path(failure_file).parent.mkdir(parents=True, exist_ok=True)
+            Path(failure_file).write_text(message + "\n")
 
 
 def fail(message: str, failure_file: str | None, code: int) -> NoReturn:

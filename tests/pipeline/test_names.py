@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import TARGETS
+from pipeline.flags import build_parser
 from pipeline.local.store.registry import Registry
 from pipeline.names import (
     check_record_name,
@@ -114,7 +115,5 @@ def test_the_clock_is_aware_utc() -> None:
 
 
 def test_target_names_are_the_configs() -> None:
-    from pipeline.cli import build_parser
-
     target_flag = next(a for a in build_parser()._actions if a.dest == "target")
     assert tuple(target_flag.choices) == TARGETS == ("local", "sagemaker")

@@ -27,12 +27,11 @@ from pipeline.errors import ConfigError, EndpointError, ExecutionNotFoundError, 
 from pipeline.targets.base import PipelineDefinition, StepRecord
 from pipeline.targets.sagemaker import (
     STEPS_UNAVAILABLE,
-    AwsError,
     SageMakerTarget,
     artifact_location,
-    step_record,
-    translate,
 )
+from pipeline.targets.sagemaker_errors import AwsError, translate
+from pipeline.targets.sagemaker_steps import step_record
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 PIPE = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/moonpipe"
