@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from steps.context import StepContext
+from steps.context import BuildContext
 
 if TYPE_CHECKING:
     from sagemaker.workflow.condition_step import ConditionStep
@@ -22,7 +22,7 @@ STEP_NAME = "DeployOrNot"
 
 
 def build_deploy_gate(
-    ctx: StepContext, register_step: Step, hosting_steps: Sequence[Step]
+    ctx: BuildContext, register_step: Step, hosting_steps: Sequence[Step]
 ) -> ConditionStep:
     """Build the gate: ``hosting_steps`` run only when the parameter Deploy is true.
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from pipeline.errors import MoonpipeError
 from pipeline.local.definition import Plan, upstream
-from pipeline.local.orchestrator import now
-from pipeline.local.store.records import Records
+from pipeline.local.store.records import ExecutionRecord, Records
+from pipeline.names import utc_now
 
 RETRYABLE = ("Failed", "Stopped")
 SOURCE_STATUSES = ("Succeeded", "Failed")
@@ -32,15 +32,16 @@ class SelectionError(MoonpipeError):
     """A retry or a selection the service would refuse (ValidationException): exit 2."""
 
 
-def prepare_retry(records: Records, data: dict[str, Any]) -> dict[str, Any]:
+def prepare_retry(records: Records, data: ExecutionRecord) -> ExecutionRecord:
     """Make a Failed or Stopped execution runnable again; returns its updated record."""
-    execution_id = data["execution_id"]
-    if data.get("status") not in RETRYABLE:
+    execution_id = data.execution_id
+    if data.status not in RETRYABLE:
         raise SelectionError(
-            f"cannot retry execution {execution_id}: it is {data.get('status')}; only a "
+            f"cannot retry execution {execution_id}: it is {data.status}; only a "
             "Failed or Stopped execution can be retried (start a new one with --start)"
         )
-    attempt = len(data.get("attempts", [])) + 1
+    attempts = list(data.extra.get("attempts", []))
+    attempt = len(attempts) + 1
     folder = records.execution_dir(execution_id)
     archive = folder / "attempts" / str(attempt) / "steps"
     archive.mkdir(parents=True, exist_ok=True)
@@ -50,14 +51,15 @@ def prepare_retry(records: Records, data: dict[str, Any]) -> dict[str, Any]:
             shutil.copy2(path, archive / path.name)
             path.unlink()
     (folder / STOP_FILE).unlink(missing_ok=True)
-    history = {k: data.get(k) for k in ("status", "failure_reason", "started_at", "ended_at")}
-    data.update(
+    history = {k: getattr(data, k) for k in ("status", "failure_reason", "started_at", "ended_at")}
+    data = replace(
+        data,
         status="Executing",
         failure_reason=None,
         ended_at=None,
         ran=False,
         runner=None,
-        attempts=[*data.get("attempts", []), {"attempt": attempt, **history}],
+        extra={**data.extra, "attempts": [*attempts, {"attempt": attempt, **history}]},
     )
     records.save_execution(data)
     return data
@@ -116,24 +118,24 @@ def check_selection(plan: Plan, pipeline_name: str, selected: Iterable[str]) -> 
 
 
 def check_source(
-    records: Records, source: dict[str, Any], pipeline_name: str, version: int
+    records: Records, source: ExecutionRecord, pipeline_name: str, version: int
 ) -> None:
     """The source execution must be this pipeline's, of this version, and have ended."""
-    arn = source["execution_arn"]
-    if source["pipeline_name"] != pipeline_name:
+    arn = source.execution_arn
+    if source.pipeline_name != pipeline_name:
         raise SelectionError(
             f"SourcePipelineExecutionArn {arn} is an execution of pipeline "
-            f"{source['pipeline_name']}, not of {pipeline_name}"
+            f"{source.pipeline_name}, not of {pipeline_name}"
         )
-    if source.get("status") not in SOURCE_STATUSES:
+    if source.status not in SOURCE_STATUSES:
         raise SelectionError(
-            f"SourcePipelineExecutionArn {arn} is {source.get('status')}; the source "
+            f"SourcePipelineExecutionArn {arn} is {source.status}; the source "
             "execution's status can be either Failed or Success (wait for it to end)"
         )
-    if source.get("pipeline_version") != version:
+    if source.pipeline_version != version:
         raise SelectionError(
             f"SourcePipelineExecutionArn {arn} ran pipeline version "
-            f"{source.get('pipeline_version')}, not the current version {version}; "
+            f"{source.pipeline_version}, not the current version {version}; "
             "run a full --start first"
         )
 
@@ -158,7 +160,7 @@ def record_reused(
 ) -> None:
     """A Succeeded record per reused step, saying it was reused by selection, and from where."""
     source = {r.name: r for r, _ in records.steps(source_id)}
-    moment = now()
+    moment = utc_now()
     for name, properties in reused.items():
         record = replace(
             source[name],
@@ -172,15 +174,15 @@ def record_reused(
 
 
 def preset_for(
-    records: Records, data: Mapping[str, Any]
+    records: Records, data: ExecutionRecord
 ) -> tuple[dict[str, Mapping[str, Any]] | None, frozenset[str] | None]:
     """What an execution about to run reuses and which steps it may run."""
-    selection = data.get("selection")
+    selection = data.extra.get("selection")
     if selection:
-        reused = succeeded_properties(records, data["execution_id"])
+        reused = succeeded_properties(records, data.execution_id)
         return reused, frozenset(selection["selected_steps"])
-    if data.get("attempts"):
-        return succeeded_properties(records, data["execution_id"]), None
+    if data.extra.get("attempts"):
+        return succeeded_properties(records, data.execution_id), None
     return None, None
 
 
@@ -189,14 +191,14 @@ def latest_source(records: Records, pipeline_name: str) -> str:
     ended = [
         d
         for d in (records.execution(i) for i in records.execution_ids())
-        if d.get("pipeline_name") == pipeline_name and d.get("status") in SOURCE_STATUSES
+        if d.pipeline_name == pipeline_name and d.status in SOURCE_STATUSES
     ]
     if not ended:
         raise SelectionError(
             f"pipeline {pipeline_name} has no Succeeded or Failed execution to take the "
             "unselected steps from; run a full --start first"
         )
-    return str(max(ended, key=lambda d: d["started_at"])["execution_id"])
+    return max(ended, key=lambda d: d.started_at).execution_id
 
 
 def plan_selection(

@@ -19,7 +19,7 @@ from pipeline.local.selection import (
     prepare_retry,
     succeeded_properties,
 )
-from pipeline.local.store.records import Records
+from pipeline.local.store.records import ExecutionRecord, Records
 from pipeline.targets.base import StepRecord
 from tests.pipeline.local.local_defs import full_definition
 from tests.pipeline.local.test_orchestrator import _ended, _job_step, _run
@@ -62,12 +62,14 @@ def test_a_source_must_be_an_ended_execution_of_this_pipeline_version(
     tmp_path: Path, source: dict[str, Any], says: str
 ) -> None:
     with pytest.raises(SelectionError) as caught:
-        check_source(Records(tmp_path), {"execution_arn": "arn:x", **source}, "p", 1)
+        record = ExecutionRecord(execution_id="x", execution_arn="arn:x", parameters={},
+                                 started_at="2026-01-01T00:00:00", **source)  # fmt: skip
+        check_source(Records(tmp_path), record, "p", 1)
     assert says in str(caught.value)
 
 
-def _execution(records: Records, status: str) -> dict[str, Any]:
-    data = {"execution_id": "e1", "execution_arn": "arn:e1", "status": status, "ran": True}
+def _execution(records: Records, status: str) -> ExecutionRecord:
+    data = ExecutionRecord("p", 1, "e1", "arn:e1", status, {}, "2026-01-01T00:00:00", ran=True)
     records.save_execution(data)
     records.save_step("e1", StepRecord("A", "Job", "Succeeded"), {"Out": "a"})
     records.save_step("e1", StepRecord("B", "Job", "Failed", failure_reason="boom"), {})
@@ -77,8 +79,9 @@ def _execution(records: Records, status: str) -> dict[str, Any]:
 def test_retry_keeps_succeeded_steps_and_archives_the_failed_attempt(tmp_path: Path) -> None:
     records = Records(tmp_path)
     data = prepare_retry(records, _execution(records, "Failed"))
-    assert data["status"] == "Executing" and data["ran"] is False
-    assert [a["status"] for a in data["attempts"]] == ["Failed"]
+    assert data.status == "Executing" and data.ran is False
+    assert [a["status"] for a in data.extra["attempts"]] == ["Failed"]
+    assert records.execution("e1").extra["attempts"] == data.extra["attempts"]
     assert [r.name for r, _ in records.steps("e1")] == ["A"]
     assert succeeded_properties(records, "e1") == {"A": {"Out": "a"}}
     archived = tmp_path / "executions/e1/attempts/1/steps/B.json"
