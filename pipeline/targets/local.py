@@ -103,6 +103,11 @@ class LocalTarget:
         plan = self._plan(self._pipeline(pipeline_name)["PipelineDefinition"], pipeline_name)
         return [dict(p) for p in plan.parameters]
 
+    def check_start_of(self, pipeline: PipelineDefinition, parameters: Mapping[str, Any]) -> None:
+        """Gate a start of a definition not stored yet (``--upsert --start``): nothing is kept."""
+        plan = self._plan(pipeline.definition, pipeline.name)
+        self._checked_execution(plan, pipeline.name, 0, parameters)
+
     def start_execution(
         self,
         pipeline_name: str,
@@ -120,19 +125,7 @@ class LocalTarget:
         """
         record = self._pipeline(pipeline_name)
         plan = self._plan(record["PipelineDefinition"], pipeline_name)
-        values = resolve_parameters([dict(p) for p in plan.parameters], parameters)
-        execution_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
-        execution = ExecutionRecord(
-            pipeline_name=pipeline_name,
-            pipeline_version=record["Version"],
-            execution_id=execution_id,
-            execution_arn=f"{self.pipeline_arn(pipeline_name)}/execution/{execution_id}",
-            status="Executing",
-            parameters=values,
-            started_at=utc_now().isoformat(),
-        )
-        variables = self._identity(execution).variables()
-        check_start(plan, values, parameters, variables)  # what SageMaker refuses never starts
+        execution = self._checked_execution(plan, pipeline_name, record["Version"], parameters)
         selection, reused = None, {}
         if selected_steps:
             source_id = None if source_execution is None else _execution_id(source_execution)
@@ -142,8 +135,29 @@ class LocalTarget:
         execution.extra.update(display_name=display_name, selection=selection)
         self.records.save_execution(execution)
         if selection:
-            record_reused(self.records, execution_id, selection["source_execution_id"], reused)
+            record_reused(
+                self.records, execution.execution_id, selection["source_execution_id"], reused
+            )
         return execution.execution_arn
+
+    def _checked_execution(
+        self, plan: Plan, pipeline_name: str, version: int, parameters: Mapping[str, Any]
+    ) -> ExecutionRecord:
+        """A new execution's record, once every request SageMaker would refuse is refused."""
+        values = resolve_parameters([dict(p) for p in plan.parameters], parameters)
+        execution_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
+        execution = ExecutionRecord(
+            pipeline_name=pipeline_name,
+            pipeline_version=version,
+            execution_id=execution_id,
+            execution_arn=f"{self.pipeline_arn(pipeline_name)}/execution/{execution_id}",
+            status="Executing",
+            parameters=values,
+            started_at=utc_now().isoformat(),
+        )
+        variables = self._identity(execution).variables()
+        check_start(plan, values, parameters, variables)  # what SageMaker refuses never starts
+        return execution
 
     def retry_execution(self, execution_ref: str) -> str:
         """RetryPipelineExecution: the same execution resumes where it failed (in :meth:`wait`)."""
