@@ -60,6 +60,7 @@ def run_execution(
     on_step: StepListener,
     on_line: LineListener | None = None,
     handlers: Mapping[str, Handler] = HANDLERS,
+    job_starter: Any = None,
 ) -> RunResult:
     """Run every step of ``plan`` for this execution, persisting each record as it changes."""
     objects, records = ObjectStore(store_root), Records(store_root)
@@ -76,6 +77,7 @@ def run_execution(
             exec_dir / "jobs" / step_name,
             exec_dir / "logs" / f"{step_name}.log",
             on_line,
+            job_starter,
         )
 
     def persist(record: StepRecord) -> None:

@@ -35,6 +35,7 @@ class StepContext:
     job_dir: Path
     log_path: Path
     on_line: LineListener | None = None
+    job_starter: Any = None  # pipeline.local.warm WarmStarter, or None: plain subprocesses
 
     def arn(self, resource: str) -> str:
         """A local ARN in SageMaker's shape for ``resource`` (e.g. ``model/name``)."""
