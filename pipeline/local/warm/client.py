@@ -89,9 +89,11 @@ class WarmJob:
 class WarmStarter:
     """Starts jobs on the store's warm host, starting the host when it is not there."""
 
-    def __init__(self, store_root: Path, idle_s: float = DEFAULT_IDLE_S) -> None:
+    def __init__(
+        self, store_root: Path, idle_s: float = DEFAULT_IDLE_S, preload: Sequence[str] = PRELOAD
+    ) -> None:
         self.warm_dir = Path(store_root) / "warm"
-        self.idle_s = idle_s
+        self.idle_s, self.preload = idle_s, tuple(preload)
 
     def can_run(self, argv: Sequence[str]) -> bool:
         """Only ``<our python> SCRIPT.py ARGS``: a shell wrapper or interpreter flags need exec."""
@@ -200,7 +202,13 @@ class WarmStarter:
 
         with open(self.warm_dir / "host.log", "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, str(HOST_PROGRAM), str(self.warm_dir), str(self.idle_s), *PRELOAD],
+                [
+                    sys.executable,
+                    str(HOST_PROGRAM),
+                    str(self.warm_dir),
+                    str(self.idle_s),
+                    *self.preload,
+                ],
                 cwd=self.warm_dir,
                 env=host_environment(),
                 stdin=subprocess.DEVNULL,
