@@ -145,7 +145,7 @@ def run_job(
 
 def _start(argv: Sequence[str], env: Mapping[str, str], cwd: Path, starter: Any) -> Any:
     """A warm job when the starter can run it, else a subprocess (OSError: cannot start)."""
-    if starter is not None and starter.can_run(argv):
+    if starter is not None and starter.can_run(argv, cwd):
         try:
             return starter.start(argv, env, cwd)
         except RuntimeError:  # WarmHostError: the plain path still works

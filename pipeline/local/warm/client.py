@@ -95,15 +95,16 @@ class WarmStarter:
         self.warm_dir = Path(store_root) / "warm"
         self.idle_s, self.preload = idle_s, tuple(preload)
 
-    def can_run(self, argv: Sequence[str]) -> bool:
-        """Only ``<our python> SCRIPT.py ARGS``: a shell wrapper or interpreter flags need exec."""
+    def can_run(self, argv: Sequence[str], cwd: Path) -> bool:
+        """Only ``<our python> SCRIPT.py ARGS`` (SCRIPT relative to ``cwd``): a shell wrapper
+        or interpreter flags need a real exec."""
         return (
             sys.platform.startswith("linux")
             and len(argv) >= 2
             and argv[0] == sys.executable
             and not argv[1].startswith("-")
             and argv[1].endswith(".py")
-            and Path(argv[1]).is_file()
+            and (Path(cwd) / argv[1]).is_file()
         )
 
     def ensure(self) -> int:

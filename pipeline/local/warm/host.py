@@ -221,12 +221,11 @@ def _text(fd: int, mode: str, encoding: str, errors: str) -> Any:
 
 
 def _run_program(program: str) -> int:
-    import runpy
     import threading
     import traceback
 
     try:
-        runpy.run_path(program, run_name="__main__")
+        _exec_main(program)
         code = 0
     except SystemExit as stop:
         code = _exit_code(stop.code)
@@ -243,6 +242,22 @@ def _run_program(program: str) -> int:
 
     atexit._run_exitfuncs()
     return code
+
+
+def _exec_main(program: str) -> None:
+    """Run the file as ``__main__`` the way the interpreter runs a script (runpy would
+    rewrite ``sys.argv[0]``): a fresh module, absolute ``__file__``, no ``__spec__``."""
+    import builtins
+    import io
+    import types
+
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=program, __builtins__=builtins, __cached__=None)
+    main.__spec__ = None
+    sys.modules["__main__"] = main
+    with io.open_code(program) as source:
+        code = compile(source.read(), program, "exec", dont_inherit=True)
+    exec(code, main.__dict__)
 
 
 def _exit_code(code: object) -> int:

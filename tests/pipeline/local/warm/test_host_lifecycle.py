@@ -162,9 +162,11 @@ def test_commands_that_are_not_a_python_script_run_as_subprocesses(
 ) -> None:
     shell = write(tmp_path, "run.sh", 'echo "$PPID"\n')
     script = write(tmp_path, "ppid.py", "import os\nprint(os.getppid())\n")
-    assert not starter.can_run(["/bin/sh", str(shell)])
-    assert not starter.can_run([sys.executable, "-u", str(script)])
-    assert starter.can_run([sys.executable, str(script)])
+    assert not starter.can_run(["/bin/sh", str(shell)], tmp_path)
+    assert not starter.can_run([sys.executable, "-u", str(script)], tmp_path)
+    assert starter.can_run([sys.executable, str(script)], tmp_path)
+    assert starter.can_run([sys.executable, "ppid.py"], tmp_path)  # as training jobs run
+    assert not starter.can_run([sys.executable, "ppid.py"], tmp_path / "elsewhere")
     env = job_environment({}, tmp_path)
     for argv, parent in (
         (["/bin/sh", str(shell)], os.getpid()),

@@ -103,3 +103,19 @@ def test_the_endings_are_what_python_does(tmp_path: Path, starter: WarmStarter) 
     assert runs["failure_file"][0].exit_code == 2
     assert runs["killed"][0] == JobRun(-9, ("going",))
     assert runs["atexit"][1] == "main\nat exit\n"
+
+
+def test_a_script_named_relative_to_its_folder_runs_the_same_both_ways(
+    tmp_path: Path, starter: WarmStarter
+) -> None:
+    """Training jobs run ``python train.py`` in /opt/ml/code."""
+    for kind, chosen in (("cold", None), ("warm", starter)):
+        job = tmp_path / kind
+        write(job / "work", "rel.py", "import os, sys\nprint(sys.argv[0], __file__, sys.path[0])\n")
+        env = job_environment({}, job)
+        run = run_job([sys.executable, "rel.py"], env, job / "work", job / "log", starter=chosen)
+        assert run.exit_code == 0
+    cold = (tmp_path / "cold" / "log").read_text()
+    warm = (tmp_path / "warm" / "log").read_text()
+    assert warm == cold.replace("/cold/", "/warm/")
+    assert warm.startswith(f"rel.py {tmp_path / 'warm' / 'work' / 'rel.py'} ")
