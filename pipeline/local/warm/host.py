@@ -77,6 +77,13 @@ class Host:
         self.listener, self.idle_s = listener, idle_s
         self.sel = selectors.DefaultSelector()
         self.sel.register(listener, selectors.EVENT_READ)
+        # A job's end wakes the loop at once (SIGCHLD through a self-pipe), not at the next tick.
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        os.set_blocking(self.wake_r, False)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        signal.set_wakeup_fd(self.wake_w)
+        self.sel.register(self.wake_r, selectors.EVENT_READ)
         self.jobs: dict[int, socket.socket] = {}  # pid -> the client's connection
         self.last_busy = time.monotonic()
         self.stopping = False
@@ -87,6 +94,9 @@ class Host:
             for key, _ in self.sel.select(_TICK_S):
                 if key.fileobj is self.listener:
                     self.accept()
+                elif key.fileobj == self.wake_r:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self.wake_r, 4096)
                 else:
                     self.client_gone(key.fileobj, key.data)  # type: ignore[arg-type]
             self.reap()
@@ -131,6 +141,9 @@ class Host:
     def start(self, conn: socket.socket, request: dict[str, Any], out_fd: int) -> None:
         pid = os.fork()
         if pid == 0:
+            signal.set_wakeup_fd(-1)
+            os.close(self.wake_r)
+            os.close(self.wake_w)
             self.listener.close()
             for other in self.jobs.values():
                 other.close()
