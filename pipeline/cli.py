@@ -57,7 +57,8 @@ USAGE = """
   run_pipeline.py [--upsert] [--start [--wait] [--param NAME=VALUE ...]] [settings] [--json]
   run_pipeline.py --definition [settings] [--json]
   run_pipeline.py {--list-executions | --describe-execution ID | --stop ID | --list-endpoints |
-                   --invoke NAME --data FILE | --delete-endpoint NAME} [settings] [--json]
+                   --invoke NAME --data FILE | --delete-endpoint NAME | --stop-host}
+                  [settings] [--json]
   run_pipeline.py {--report [ID] | --compare ID ID [ID ...]} [--report-out PATH] [settings]"""
 
 
@@ -125,6 +126,11 @@ def _add_management_flags(manage: argparse._ArgumentGroup) -> None:
         "--accept", help="Accept for --invoke (default text/csv: one prediction per line)"
     )
     manage.add_argument("--delete-endpoint", metavar="NAME", help="delete the endpoint NAME")
+    manage.add_argument(
+        "--stop-host",
+        action="store_true",
+        help="stop the local store's warm job host now (it also leaves when idle)",
+    )
     manage.add_argument(
         "--report",
         nargs="?",
@@ -207,6 +213,7 @@ def _modes(args: argparse.Namespace) -> list[tuple[str, bool]]:
         ("--delete-endpoint", args.delete_endpoint is not None),
         ("--report", args.report is not None),
         ("--compare", args.compare is not None),
+        ("--stop-host", args.stop_host),
     ]
 
 
@@ -324,10 +331,23 @@ def run_management(args: argparse.Namespace, cfg: Any, target: Target, console: 
             args.invoke, read_data(args.data), args.content_type or "text/csv", accept
         )
         console.invoked(args.invoke, body, accept)
+    elif args.stop_host:
+        stop_warm_host(target, console)
     else:
         target.delete_endpoint(args.delete_endpoint)
         console.deleted(args.delete_endpoint)
     return 0
+
+
+def stop_warm_host(target: Any, console: Console) -> None:
+    """--stop-host: the local target's warm job host leaves (its running jobs end with it)."""
+    if getattr(target, "name", None) != "local":
+        raise ConfigError("--stop-host is for the local target (SageMaker runs no warm host)")
+    pid = target.stop_warm_host()
+    if console.json_mode:
+        console.emit_json({"warm_host": {"stopped": pid is not None, "pid": pid}})
+    else:
+        console.progress(f"warm host (pid {pid}) stopped" if pid else "no warm host was running")
 
 
 def _defaults(target: Target, pipeline_name: str) -> dict[str, Any]:

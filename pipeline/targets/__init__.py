@@ -31,7 +31,14 @@ def make_target(cfg: Any) -> Target:
     if cfg.target == "local":
         from pipeline.targets.local import LocalTarget
 
-        return LocalTarget(Path(cfg.local.store_root), region=cfg.aws.region)
+        local = cfg.local
+        return LocalTarget(
+            Path(local.store_root),
+            region=cfg.aws.region,
+            job_start=getattr(local, "job_start", "subprocess"),
+            warm_idle_s=getattr(local, "warm_host_idle_s", 600.0),
+            report_in_background=True,  # a person's run need not wait for the plots
+        )
     raise ConfigError(
         f"unknown target {cfg.target!r}; use one of: {', '.join(TARGETS)} (--target or config)"
     )

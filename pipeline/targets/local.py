@@ -27,7 +27,9 @@ from pipeline.local.orchestrator import now
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
 from pipeline.local.summary import summarize
+from pipeline.local.warm.launch import warm_starter
 from pipeline.overrides import resolve_parameters
+from pipeline.report.background import BackgroundReport
 from pipeline.targets.base import (
     EndpointRef,
     ExecutionSummary,
@@ -48,11 +50,19 @@ class LocalTarget:
     runs_in_foreground = True
 
     def __init__(
-        self, store_root: Path, region: str = "us-east-1", on_line: LineListener | None = None
+        self,
+        store_root: Path,
+        region: str = "us-east-1",
+        on_line: LineListener | None = None,
+        job_start: str = "subprocess",
+        warm_idle_s: float = 600.0,
+        report_in_background: bool = False,
     ) -> None:
         self.store_root = Path(store_root).resolve()  # jobs run in other cwds
         self.region = region
         self.on_line = on_line
+        self.job_start, self.warm_idle_s = job_start, warm_idle_s
+        self.report_in_background = report_in_background
         self.records = Records(self.store_root)
         self.objects = ObjectStore(self.store_root)
         self.notes: list[str] = []
@@ -150,7 +160,12 @@ class LocalTarget:
             data["execution_arn"],
             data["started_at"],
         )
-        report = _ExecutionReport(self.store_root, data["execution_id"], self.notes)
+        report: Any = (
+            BackgroundReport(self.store_root, data["execution_id"], self.notes)
+            if self.report_in_background
+            else _ExecutionReport(self.store_root, data["execution_id"], self.notes)
+        )
+        starter = warm_starter(self.store_root, self.job_start, self.warm_idle_s, self.notes)
 
         def on_step_then_report(step: StepRecord) -> None:
             on_step(step)
@@ -167,6 +182,7 @@ class LocalTarget:
                     data["parameters"],
                     on_step_then_report,
                     self.on_line,
+                    job_starter=starter,
                 )
             except BaseException as exc:
                 status, reason = interrupted_outcome(
@@ -206,6 +222,12 @@ class LocalTarget:
         ]
         mine = [s for s in found if s.pipeline_name == pipeline_name]
         return sorted(mine, key=lambda s: s.started_at or now(), reverse=True)
+
+    def stop_warm_host(self) -> int | None:
+        """Ask the store's warm job host to leave now; its pid, or None if none was running."""
+        from pipeline.local.warm.client import WarmStarter
+
+        return WarmStarter(self.store_root).stop()
 
     def list_endpoints(self) -> list[EndpointRef]:
         """Endpoints the endpoint helper knows, with their URL and status."""
