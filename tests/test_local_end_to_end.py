@@ -218,13 +218,19 @@ def test_metrics_are_identical_with_jobs_started_cold(
     assert not (cold / "warm").exists()  # no host was started for it
 
 
-def test_the_warm_host_served_the_store_and_stops_on_command(store: Path) -> None:
+def test_the_warm_host_served_the_store_and_stops_on_command(
+    store: Path, first: dict[str, Any]
+) -> None:
     assert (store / "warm" / "host.sock").exists()
+    record = json.loads((store / "endpoints" / ENDPOINT / "endpoint.json").read_text())
+    cmdline = Path(f"/proc/{record['pid']}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[1].endswith(b"/warm/host.py")  # the first deploy was forked, torch warm
     stopped = json.loads(cli(store, "--stop-host", "--json").stdout)
     assert stopped["warm_host"]["stopped"] is True
     deadline = time.monotonic() + 30
     while (store / "warm" / "host.sock").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not (store / "warm" / "host.sock").exists()
+    assert _post(first["endpoint"]["url"], b"0.0,0.9\n", "text/csv")[0] == 200  # outlives it
     again = cli(store, "--stop-host")
     assert (again.returncode, again.stdout) == (0, "no warm host was running\n")

@@ -142,6 +142,26 @@ class WarmStarter:
             raise WarmHostError(f"warm host refused the job: {reply.get('error')}")
         return WarmJob(conn, read_end, int(reply["pid"]))
 
+    def spawn_detached(
+        self, module: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path
+    ) -> int:
+        """``python -m MODULE ARGV`` forked from a running host, in its own session; its pid.
+
+        Only a host already running is used (WarmHostError otherwise): this is how a first
+        deploy skips a cold torch import, not a reason to start one.
+        """
+        request = {"cmd": "spawn", "module": module, "argv": list(argv), "env": dict(env)}
+        request["cwd"] = str(cwd)
+        out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            with self._connect() as conn:
+                reply = self._send(conn, request, [out])
+        finally:
+            os.close(out)
+        if not reply.get("pid"):
+            raise WarmHostError(f"warm host could not start {module}: {reply.get('error')}")
+        return int(reply["pid"])
+
     def stop(self) -> int | None:
         """Ask the host to leave (its running jobs are killed); its pid, or None if absent."""
         try:

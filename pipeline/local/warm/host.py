@@ -28,8 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fork_child import run_job, run_module
+
 SOCKET_NAME = "host.sock"
-_BASE_PATH = list(sys.path[1:])  # a plain interpreter's path, without this file's folder
 _TICK_S = 0.2
 
 
@@ -133,6 +134,9 @@ class Host:
             conn.close()
         elif request.get("cmd") == "run" and len(fds) == 1:
             self.start(conn, request, fds[0])
+        elif request.get("cmd") == "spawn" and len(fds) == 1:
+            _reply(conn, {"pid": self.spawn(request, fds[0])})
+            conn.close()
         else:
             for fd in fds:
                 os.close(fd)
@@ -141,18 +145,46 @@ class Host:
     def start(self, conn: socket.socket, request: dict[str, Any], out_fd: int) -> None:
         pid = os.fork()
         if pid == 0:
-            signal.set_wakeup_fd(-1)
-            os.close(self.wake_r)
-            os.close(self.wake_w)
-            self.listener.close()
-            for other in self.jobs.values():
-                other.close()
+            self._forget_parent()
             run_job(request, out_fd)  # never returns
         os.close(out_fd)
         self.jobs[pid] = conn
         _reply(conn, {"pid": pid})
         conn.setblocking(False)
         self.sel.register(conn, selectors.EVENT_READ, pid)
+
+    def spawn(self, request: dict[str, Any], out_fd: int) -> int:
+        """Start a detached server (its own session; it outlives the host); its pid.
+
+        A double fork: the middle process exits at once, so the server is nobody's child
+        here and is never killed with a job's client.
+        """
+        read_end, write_end = os.pipe()
+        middle = os.fork()
+        if middle == 0:
+            os.close(read_end)
+            os.setsid()
+            server = os.fork()
+            if server == 0:
+                os.close(write_end)
+                self._forget_parent()
+                run_module(request, out_fd)  # never returns
+            os.write(write_end, str(server).encode())
+            os._exit(0)
+        os.close(write_end)
+        os.close(out_fd)
+        with os.fdopen(read_end, "rb") as pipe:
+            server_pid = int(pipe.read() or b"0")
+        os.waitpid(middle, 0)
+        return server_pid
+
+    def _forget_parent(self) -> None:
+        signal.set_wakeup_fd(-1)
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+        self.listener.close()
+        for other in self.jobs.values():
+            other.close()
 
     def client_gone(self, conn: socket.socket, pid: int) -> None:
         """The client closed its end (it died or was killed): its job must not outlive it."""
@@ -179,118 +211,6 @@ class Host:
                 conn.setblocking(True)
                 _reply(conn, {"exit": os.waitstatus_to_exitcode(status)})
                 conn.close()
-
-
-def run_job(request: dict[str, Any], out_fd: int) -> None:
-    """In the forked child: become the job (argv, env, cwd, output, signals), run, exit.
-
-    What ``python PROGRAM ARGS`` would do: ``sys.argv`` is the program and its arguments,
-    ``sys.path[0]`` the program's folder, ``__main__`` the program; an uncaught exception
-    prints its traceback (from the program's frames on) and exits 1; SystemExit's code is
-    the exit code; atexit handlers and non-daemon threads finish first.
-    """
-    code = 1
-    try:
-        program = become_job(request, out_fd)
-        code = _run_program(program)
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os._exit(code)
-
-
-def become_job(request: dict[str, Any], out_fd: int) -> str:
-    """Take on the job's process state; returns the program's path."""
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    _die_with_host()
-    os.dup2(out_fd, 1)
-    os.dup2(out_fd, 2)
-    os.close(out_fd)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    env = request["env"]
-    os.environ.clear()
-    os.environ.update(env)
-    os.chdir(request["cwd"])
-    encoding = (env.get("PYTHONIOENCODING") or "utf-8").split(":")[0] or "utf-8"
-    sys.stdin = _text(0, "r", encoding, "strict")
-    sys.stdout = _text(1, "w", encoding, "strict")
-    sys.stderr = _text(2, "w", encoding, "backslashreplace")
-    sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
-    program = os.path.abspath(request["argv"][0])
-    sys.argv = list(request["argv"])
-    sys.argv[0] = request["argv"][0]
-    sys.path[:] = [os.path.dirname(program), *_BASE_PATH]
-    return program
-
-
-def _text(fd: int, mode: str, encoding: str, errors: str) -> Any:
-    """A line-buffered text stream on ``fd``, as python -u gives a job (PYTHONUNBUFFERED)."""
-    return open(fd, mode, encoding=encoding, errors=errors, closefd=False, buffering=1)
-
-
-def _run_program(program: str) -> int:
-    import threading
-    import traceback
-
-    try:
-        _exec_main(program)
-        code = 0
-    except SystemExit as stop:
-        code = _exit_code(stop.code)
-    except BaseException as err:
-        tb = err.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename != program:
-            tb = tb.tb_next
-        traceback.print_exception(type(err), err, tb or err.__traceback__)
-        code = 1
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
-    import atexit
-
-    atexit._run_exitfuncs()
-    return code
-
-
-def _exec_main(program: str) -> None:
-    """Run the file as ``__main__`` the way the interpreter runs a script (runpy would
-    rewrite ``sys.argv[0]``): a fresh module, absolute ``__file__``, no ``__spec__``."""
-    import builtins
-    import io
-    import types
-
-    main = types.ModuleType("__main__")
-    main.__dict__.update(__file__=program, __builtins__=builtins, __cached__=None)
-    main.__spec__ = None
-    sys.modules["__main__"] = main
-    with io.open_code(program) as source:
-        code = compile(source.read(), program, "exec", dont_inherit=True)
-    exec(code, main.__dict__)
-
-
-def _exit_code(code: object) -> int:
-    """SystemExit's code as python's own exit: None 0, an int itself, else printed and 1."""
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code & 0xFF
-    print(code, file=sys.stderr)
-    return 1
-
-
-def _die_with_host() -> None:
-    """The kernel kills the job if the host dies (even by SIGKILL), as for a subprocess."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
