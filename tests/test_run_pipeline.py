@@ -679,3 +679,23 @@ def test_output_into_a_pipe_whose_reader_left_ends_quietly(tmp_path: Path, argv:
     proc.stdout.close()  # like `| head` having read its lines and exited
     err = proc.stderr.read()
     assert (proc.wait(timeout=600), err) == (0, "")
+
+
+def test_stop_host_is_for_the_local_target_only(
+    world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.target = FakeTarget(name="sagemaker", foreground=False)
+    code, out, err = run(["--stop-host"], capsys)
+    assert (code, out) == (2, "")
+    assert err == ("error: --stop-host is for the local target (SageMaker runs no warm host)\n")
+
+
+def test_stop_host_says_whether_a_host_was_running(
+    world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stopped = iter([4242, None])
+    world.target.stop_warm_host = lambda: next(stopped)
+    assert run(["--stop-host"], capsys)[:2] == (0, "warm host (pid 4242) stopped\n")
+    assert json.loads(run(["--stop-host", "--json"], capsys)[1]) == {
+        "warm_host": {"stopped": False, "pid": None}
+    }
