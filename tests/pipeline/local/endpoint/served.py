@@ -97,7 +97,7 @@ def call(
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, http.client.HTTPResponse, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=60)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
