@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError, ExecutionNotFoundError
-from pipeline.local.api_gate import check_start
+from pipeline.local.api_gate import cache_service_model_in, check_start
 from pipeline.local.definition import DefinitionError, Plan, parse_definition
 from pipeline.local.execution import ExecutionIdentity, run_execution, unsupported_step_types
 from pipeline.local.handlers import HANDLERS
@@ -63,6 +63,7 @@ class LocalTarget:
         self.on_line = on_line
         self.job_start, self.warm_idle_s = job_start, warm_idle_s
         self.report_in_background = report_in_background
+        cache_service_model_in(self.store_root / "gate")
         self.records = Records(self.store_root)
         self.objects = ObjectStore(self.store_root)
         self.notes: list[str] = []

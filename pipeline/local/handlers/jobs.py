@@ -1,6 +1,7 @@
 """Job I/O shared by processing and training: inputs in, environment, the subprocess, logs.
 
-A job is a subprocess of the engine's own Python, with the job's /opt/ml mapped onto its
+A job is a subprocess of the engine's own Python, or a fork of the store's warm host
+(pipeline/local/warm/) that sees the same, with the job's /opt/ml mapped onto its
 folder in the store (pipeline/local/container_paths.py). Its output goes, merged, to the step's
 log file and line by line to an optional listener.
 """

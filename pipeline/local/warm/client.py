@@ -84,6 +84,7 @@ class WarmJob:
     def _finish(self, code: int) -> None:
         self.returncode = code
         self.conn.close()
+        self.stdout.close()  # read to its end by now, or abandoned by a stop
 
 
 class WarmStarter:
