@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = ", ".join(f"{t:.2f}" for t in times)
         print(
             f"{scenario}: median {median:.2f} s ({runs}) — {verdict} the "
-            f"{GOALS_S[scenario]:.0f} s goal"
+            f"{GOALS_S[scenario]:g} s goal"
         )
         for label, durations in steps[scenario].items():
             median = statistics.median(durations)

@@ -269,6 +269,8 @@ def run_pipeline_actions(
     name = cfg.pipeline.name
     pipeline_arn = None
     values = None
+    if args.start and hasattr(target, "warm_up"):
+        target.warm_up()  # the local target's job host imports torch while the SDK builds
     if args.upsert:
         pipeline = _build_for_upsert(cfg, target)
         if args.start:  # a typo in --param must not even update the pipeline

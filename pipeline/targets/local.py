@@ -224,6 +224,10 @@ class LocalTarget:
         mine = [s for s in found if s.pipeline_name == pipeline_name]
         return sorted(mine, key=lambda s: s.started_at or now(), reverse=True)
 
+    def warm_up(self) -> None:
+        """Start the store's warm job host now (if jobs start warm), without waiting for it."""
+        warm_starter(self.store_root, self.job_start, self.warm_idle_s, [])
+
     def stop_warm_host(self) -> int | None:
         """Ask the store's warm job host to leave now; its pid, or None if none was running."""
         from pipeline.local.warm.client import WarmStarter

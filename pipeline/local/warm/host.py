@@ -44,9 +44,10 @@ def main(argv: list[str]) -> int:
     os.umask(old)
     listener.listen(64)
     mine = os.stat(SOCKET_NAME).st_ino
-    preload(modules)
     try:
-        return Host(listener, idle_s).serve()
+        host = Host(listener, idle_s)
+        preload(modules, between=host.tick)  # a job that comes early need not wait for torch
+        return host.serve()
     finally:
         listener.close()
         with contextlib.suppress(FileNotFoundError):
@@ -54,13 +55,17 @@ def main(argv: list[str]) -> int:
                 os.unlink(SOCKET_NAME)
 
 
-def preload(modules: list[str]) -> None:
+def preload(modules: list[str], between: Any = None) -> None:
     """Import what jobs will need; torch keeps one thread, set before any pool starts.
 
     Thread pools and fork do not mix: a child forked while an OpenMP pool runs can hang.
     torch's pools start lazily on the first parallel op, which the host never runs.
+    ``between`` serves requests that arrived meanwhile (a job forked before torch is
+    imported imports it itself, at a subprocess's cost, not more).
     """
     for name in modules:
+        if between is not None:
+            between(0.0)
         try:
             importlib.import_module(name)
         except Exception as err:  # a job that needs it will say so itself
@@ -89,18 +94,22 @@ class Host:
         self.last_busy = time.monotonic()
         self.stopping = False
 
+    def tick(self, timeout: float) -> None:
+        """Handle what is ready (new requests, ended jobs, gone clients) within ``timeout``."""
+        for key, _ in self.sel.select(timeout):
+            if key.fileobj is self.listener:
+                self.accept()
+            elif key.fileobj == self.wake_r:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self.wake_r, 4096)
+            else:
+                self.client_gone(key.fileobj, key.data)  # type: ignore[arg-type]
+        self.reap()
+
     def serve(self) -> int:
         """Serve until idle for ``idle_s`` or stopped; children are reaped each tick."""
         while not self.stopping:
-            for key, _ in self.sel.select(_TICK_S):
-                if key.fileobj is self.listener:
-                    self.accept()
-                elif key.fileobj == self.wake_r:
-                    with contextlib.suppress(BlockingIOError):
-                        os.read(self.wake_r, 4096)
-                else:
-                    self.client_gone(key.fileobj, key.data)  # type: ignore[arg-type]
-            self.reap()
+            self.tick(_TICK_S)
             if self.jobs:
                 self.last_busy = time.monotonic()
             elif time.monotonic() - self.last_busy > self.idle_s:
