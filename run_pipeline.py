@@ -16,15 +16,20 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
-from pipeline.cli import build_parser, check_combination, run
+from pipeline.cli import Services, run
 from pipeline.console import Console
 from pipeline.errors import MoonpipeError
+from pipeline.flags import build_parser, check_combination
 
 EXIT_INTERRUPTED = 130
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 run failed, 2 usage/config error)."""
+def main(argv: Sequence[str] | None = None, services: Services | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 run failed, 2 usage/config error).
+
+    ``services``: what the commands use (config loader, builder, target); the real ones
+    by default, fakes in tests.
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -34,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(sys.stdout, sys.stderr, json_mode=args.json)
     previous = _on_sigterm(_terminate_like_ctrl_c)
     try:
-        return run(args, console)
+        return run(args, console, services)
     except MoonpipeError as exc:
         console.error(str(exc))
         return exc.exit_code

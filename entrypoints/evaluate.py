@@ -23,13 +23,13 @@ Metric definitions (the course notebook's):
 - confusion_matrix is actual → predicted: {"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}}.
 Only numpy is used for metrics: the PyTorch image need not have scikit-learn.
 
-A missing or corrupt archive, one without code/inference.py, or a test file of the wrong
-shape exits with status 1 and one line on stderr, also written to the failure file.
-"""
+A bad archive (missing, corrupt, no code/inference.py) or test file exits 1, one line on
+stderr and in the failure file."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import importlib.util
 import json
@@ -52,20 +52,34 @@ class EvaluationError(Exception):
     """Bad model archive or test data: the message is the one line a person reads."""
 
 
-def write_failure(message: str, failure_file: str) -> None:
-    """Record ``message`` as the job's failure reason; best effort (stderr has it too)."""
-    try:
-        Path(failure_file).parent.mkdir(parents=True, exist_ok=True)
-        Path(failure_file).write_text(message + "\n")
-    except OSError:
-        pass
+# Failure helpers: one text copied in preprocess/evaluate/train.py (a processing job ships 1 file).
 
 
-def fail(message: str, failure_file: str, code: int) -> NoReturn:
-    """One line to stderr and the failure file, then exit non-zero."""
+def write_failure(message: str, failure_file: str | None) -> None:
+    """Best effort: the message is on stderr already; failing here must not hide it."""
+    if failure_file:
+        with contextlib.suppress(OSError):
+            Path(failure_file).parent.mkdir(parents=True, exist_ok=True)
+            Path(failure_file).write_text(message + "\n")
+
+
+def fail(message: str, failure_file: str | None, code: int) -> NoReturn:
+    """Print one line to stderr, record it in the failure file and exit ``code``."""
     print(message, file=sys.stderr, flush=True)
     write_failure(message, failure_file)
     raise SystemExit(code)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, also written to the failure file."""
+
+    def __init__(self, failure_file: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._failure_file = failure_file
+
+    def error(self, message: str) -> NoReturn:
+        """Replace argparse's usage + message block by one line naming the option."""
+        fail(f"{self.prog}: error: {message}", self._failure_file, code=2)
 
 
 def failure_file_in(argv: Sequence[str]) -> str:
@@ -80,13 +94,9 @@ def failure_file_in(argv: Sequence[str]) -> str:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Container paths, each defaulting to the real /opt/ml path."""
-    failure_file = failure_file_in(argv)
-
-    class OneLineParser(argparse.ArgumentParser):
-        def error(self, message: str) -> NoReturn:
-            fail(f"{self.prog}: error: {message}", failure_file, code=2)
-
-    parser = OneLineParser(prog="evaluate.py", description=__doc__.splitlines()[0])
+    parser = OneLineParser(
+        failure_file_in(argv), prog="evaluate.py", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--model-path", default="/opt/ml/processing/model/model.tar.gz")
     parser.add_argument("--test-path", default="/opt/ml/processing/test/test.csv")
     parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation")

@@ -24,37 +24,47 @@ failure file (SageMaker shows that file's first 1 KB as the job's failure reason
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 DEFAULT_FAILURE_FILE = "/opt/ml/output/message"
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding and sklearn's random_state accept 0 .. 2**32-1
 
 
-def write_failure(message: str, failure_file: str) -> None:
-    """Record ``message`` where SageMaker looks for a failure reason; best effort only.
-
-    Outside a container the default /opt/ml path is usually not writable; the message still
-    reaches stderr, so a failure to record it must not hide the original error.
-    """
-    try:
-        path = Path(failure_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(message + "\n")
-    except OSError:
-        pass
+# Failure helpers: one text copied in preprocess/evaluate/train.py (a processing job ships 1 file).
 
 
-def fail(message: str, failure_file: str, code: int = 2) -> NoReturn:
-    """Print one line to stderr, record it in the failure file and exit non-zero."""
-    print(message, file=sys.stderr)
+def write_failure(message: str, failure_file: str | None) -> None:
+    """Best effort: the message is on stderr already; failing here must not hide it."""
+    if failure_file:
+        with contextlib.suppress(OSError):
+            Path(failure_file).parent.mkdir(parents=True, exist_ok=True)
+            Path(failure_file).write_text(message + "\n")
+
+
+def fail(message: str, failure_file: str | None, code: int) -> NoReturn:
+    """Print one line to stderr, record it in the failure file and exit ``code``."""
+    print(message, file=sys.stderr, flush=True)
     write_failure(message, failure_file)
     raise SystemExit(code)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, also written to the failure file."""
+
+    def __init__(self, failure_file: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._failure_file = failure_file
+
+    def error(self, message: str) -> NoReturn:
+        """Replace argparse's usage + message block by one line naming the option."""
+        fail(f"{self.prog}: error: {message}", self._failure_file, code=2)
 
 
 def failure_file_in(argv: Sequence[str]) -> str:
@@ -65,18 +75,6 @@ def failure_file_in(argv: Sequence[str]) -> str:
         if arg.startswith("--failure-file="):
             return arg.split("=", 1)[1]
     return DEFAULT_FAILURE_FILE
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line, also written to the failure file."""
-
-    def __init__(self, argv: Sequence[str], **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._failure_file = failure_file_in(argv)
-
-    def error(self, message: str) -> NoReturn:
-        """Replace argparse's usage + message block by one line naming the option."""
-        fail(f"{self.prog}: error: {message}", self._failure_file)
 
 
 def _number(text: str, kind: type) -> float:
@@ -124,7 +122,9 @@ def seed(text: str) -> int:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Parse and check every option, including the ones that only make sense together."""
-    parser = OneLineParser(argv, prog="preprocess.py", description=__doc__.splitlines()[0])
+    parser = OneLineParser(
+        failure_file_in(argv), prog="preprocess.py", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--num-points", type=at_least_2, default=600)
     parser.add_argument("--noise", type=non_negative, default=0.25)
     parser.add_argument("--test-size", type=open_unit, default=0.25)

@@ -29,6 +29,7 @@ Bad options or data exit non-zero with one line on stderr, also written to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -50,25 +51,40 @@ class TrainingError(Exception):
     """Bad data or environment: the message is the one line a person reads."""
 
 
-def fail(message: str, code: int) -> NoReturn:
-    """Print ``message`` to stderr, record it as the job's failure reason, exit ``code``."""
+# Failure helpers: one text copied in preprocess/evaluate/train.py (a processing job ships 1 file).
+
+
+def write_failure(message: str, failure_file: str | None) -> None:
+    """Best effort: the message is on stderr already; failing here must not hide it."""
+    if failure_file:
+        with contextlib.suppress(OSError):
+            Path(failure_file).parent.mkdir(parents=True, exist_ok=True)
+            Path(failure_file).write_text(message + "\n")
+
+
+def fail(message: str, failure_file: str | None, code: int) -> NoReturn:
+    """Print one line to stderr, record it in the failure file and exit ``code``."""
     print(message, file=sys.stderr, flush=True)
-    output_dir = os.environ.get("SM_OUTPUT_DIR")
-    if output_dir:
-        try:
-            Path(output_dir).mkdir(parents=True, exist_ok=True)
-            (Path(output_dir) / "failure").write_text(message + "\n")
-        except OSError:
-            pass  # the message is on stderr already; never hide the real error
+    write_failure(message, failure_file)
     raise SystemExit(code)
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse whose errors are one line that also becomes the job's failure reason."""
+    """An ArgumentParser whose errors are one line, also written to the failure file."""
+
+    def __init__(self, failure_file: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._failure_file = failure_file
 
     def error(self, message: str) -> NoReturn:
-        """Replace argparse's usage block by one line naming the option."""
-        fail(f"{self.prog}: error: {message}", code=2)
+        """Replace argparse's usage + message block by one line naming the option."""
+        fail(f"{self.prog}: error: {message}", self._failure_file, code=2)
+
+
+def training_failure_file() -> str | None:
+    """``$SM_OUTPUT_DIR/failure``: the training job's failure reason (None outside a job)."""
+    output_dir = os.environ.get("SM_OUTPUT_DIR")
+    return str(Path(output_dir) / "failure") if output_dir else None
 
 
 def _unquote(text: str) -> str:
@@ -112,7 +128,9 @@ def positive_float(text: str) -> float:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Hyperparameters; every one has a default, unknown ones are rejected."""
-    parser = OneLineParser(prog="train.py", description=__doc__.splitlines()[0])
+    parser = OneLineParser(
+        training_failure_file(), prog="train.py", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--input_dim", type=positive_int, default=2)
     parser.add_argument("--hidden_dim", type=positive_int, default=20)
     parser.add_argument("--output_dim", type=positive_int, default=1)
@@ -337,9 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         save_artifacts(model, model_config(args, history, len(labels)), model_dir)
         write_history(history, os.environ.get("SM_OUTPUT_DATA_DIR"))
     except TrainingError as exc:
-        fail(f"train.py: error: {exc}", code=1)
+        fail(f"train.py: error: {exc}", training_failure_file(), code=1)
     except OSError as exc:
-        fail(f"train.py: error: {exc}", code=1)
+        fail(f"train.py: error: {exc}", training_failure_file(), code=1)
     print(f"saved model.pth, model_config.json and code/ to {model_dir}", flush=True)
     return 0
 

@@ -18,93 +18,38 @@ not silently decide which role runs our jobs.
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
 import yaml
 
+from pipeline.config_checks import (
+    Check,
+    Invalid,
+    boolean,
+    directory,
+    integer,
+    matching,
+    number,
+    one_of,
+    optional,
+)
 from pipeline.errors import ConfigError
+from pipeline.names import (
+    ISO_DURATION,
+    PIPELINE_NAME,
+    PIPELINE_NAME_TEXT,
+    RESOURCE_NAME,
+    RESOURCE_NAME_TEXT,
+)
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "pipeline.yaml"
 
 ROLE_ENV_VAR = "MOONPIPE_ROLE_ARN"
 REGION_ENV_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
-
-
-class _Invalid(ValueError):
-    """A check's complaint: the text after ``<key>:`` in the message."""
-
-
-Check = Callable[[Any], Any]
-
-
-def _integer(low: int, high: int) -> Check:
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise _Invalid(f"must be an integer >= {low} and <= {high}")
-        return value
-
-    return check
-
-
-def _number(low: float, high: float, *, open_low: bool = False, open_high: bool = False) -> Check:
-    lo, hi = ("(" if open_low else "["), (")" if open_high else "]")
-    text = f"must be a number in {lo}{low}, {high}{hi}"
-
-    def check(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _Invalid(text)
-        number = float(value)
-        too_low = number <= low if open_low else number < low
-        too_high = number >= high if open_high else number > high
-        if not math.isfinite(number) or too_low or too_high:
-            raise _Invalid(text)
-        return number
-
-    return check
-
-
-def _matching(pattern: str, what: str) -> Check:
-    compiled = re.compile(pattern)
-
-    def check(value: Any) -> str:
-        if not isinstance(value, str) or not compiled.fullmatch(value):
-            raise _Invalid(f"must be {what}")
-        return value
-
-    return check
-
-
-def _one_of(*choices: str) -> Check:
-    def check(value: Any) -> str:
-        if value not in choices:
-            raise _Invalid("must be one of " + ", ".join(choices))
-        return value
-
-    return check
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _Invalid("must be true or false")
-    return value
-
-
-def _optional(inner: Check) -> Check:
-    def check(value: Any) -> Any:
-        return None if value is None else inner(value)
-
-    return check
-
-
-def _directory(value: Any) -> Path:
-    if not isinstance(value, str) or not value.strip():
-        raise _Invalid("must be a non-empty directory path")
-    return Path(value)
+TARGETS = ("local", "sagemaker")  # the only list of target names (--target, config, make_target)
 
 
 def _(check: Check) -> dict[str, Check]:
@@ -112,60 +57,53 @@ def _(check: Check) -> dict[str, Check]:
     return {"check": check}
 
 
-_SAGEMAKER_NAME = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
-_SAGEMAKER_NAME_TEXT = "1-63 letters, digits and hyphens, starting with a letter or digit"
-_REGION = _matching(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", "an AWS region like us-east-1")
-_ROLE = _matching(
+_RESOURCE = matching(RESOURCE_NAME, RESOURCE_NAME_TEXT)
+_REGION = matching(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", "an AWS region like us-east-1")
+_ROLE = matching(
     r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}",
     "an IAM role ARN like arn:aws:iam::123456789012:role/MoonpipeSageMaker",
 )
-_BUCKET = _matching(
+_BUCKET = matching(
     r"(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
     "an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)",
 )
-_PREFIX = _matching(
+_PREFIX = matching(
     r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", "an S3 key prefix like moonpipe or team/moonpipe"
 )
-_INSTANCE = _matching(r"ml\.[a-z0-9-]+\.[a-z0-9]+", "a SageMaker instance type like ml.m5.large")
-_DURATION = _matching(
-    r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?",
-    "an ISO 8601 duration like P30D or PT12H",
-)
-_SEED = _integer(0, 2**32 - 1)
-_PIPELINE_NAME = _matching(
-    r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}",
-    "1-256 letters, digits and hyphens, starting with a letter or digit",
-)
-_IMAGE_VERSION = _matching(r"\d+\.\d+-\d+", "an image version like 1.2-1")
-_APPROVAL = _one_of("Approved", "PendingManualApproval", "Rejected")
-_VERSION = _matching(r"\d+\.\d+(\.\d+)?", "a version like 2.6.0")
+_INSTANCE = matching(r"ml\.[a-z0-9-]+\.[a-z0-9]+", "a SageMaker instance type like ml.m5.large")
+_DURATION = matching(ISO_DURATION, "an ISO 8601 duration like P30D or PT12H")
+_SEED = integer(0, 2**32 - 1)
+_PIPELINE_NAME = matching(PIPELINE_NAME, PIPELINE_NAME_TEXT)
+_IMAGE_VERSION = matching(r"\d+\.\d+-\d+", "an image version like 1.2-1")
+_APPROVAL = one_of("Approved", "PendingManualApproval", "Rejected")
+_VERSION = matching(r"\d+\.\d+(\.\d+)?", "a version like 2.6.0")
 
 
 @dataclass(frozen=True)
 class PipelineSection:
     name: str = field(metadata=_(_PIPELINE_NAME))
-    description: str = field(metadata=_(_matching(r"(?s).{1,3072}", "1-3072 characters")))
+    description: str = field(metadata=_(matching(r"(?s).{1,3072}", "1-3072 characters")))
 
 
 @dataclass(frozen=True)
 class AwsSection:
     region: str = field(metadata=_(_REGION))
-    role_arn: str | None = field(metadata=_(_optional(_ROLE)))
+    role_arn: str | None = field(metadata=_(optional(_ROLE)))
     bucket: str = field(metadata=_(_BUCKET))
     prefix: str = field(metadata=_(_PREFIX))
 
 
 @dataclass(frozen=True)
 class LocalSection:
-    store_root: Path = field(metadata=_(_directory))
-    job_start: str = field(metadata=_(_one_of("warm", "subprocess")))
-    warm_host_idle_s: float = field(metadata=_(_number(1.0, 86400.0)))
+    store_root: Path = field(metadata=_(directory))
+    job_start: str = field(metadata=_(one_of("warm", "subprocess")))
+    warm_host_idle_s: float = field(metadata=_(number(1.0, 86400.0)))
 
 
 @dataclass(frozen=True)
 class FrameworksSection:
     pytorch_version: str = field(metadata=_(_VERSION))
-    python_version: str = field(metadata=_(_matching(r"py3\d{1,2}", "a Python tag like py312")))
+    python_version: str = field(metadata=_(matching(r"py3\d{1,2}", "a Python tag like py312")))
     sklearn_version: str = field(metadata=_(_IMAGE_VERSION))
 
 
@@ -178,41 +116,41 @@ class InstancesSection:
 
 @dataclass(frozen=True)
 class DataSection:
-    num_points: int = field(metadata=_(_integer(10, 1_000_000)))
-    noise: float = field(metadata=_(_number(0.0, 10.0)))
-    test_size: float = field(metadata=_(_number(0.0, 1.0, open_low=True, open_high=True)))
+    num_points: int = field(metadata=_(integer(10, 1_000_000)))
+    noise: float = field(metadata=_(number(0.0, 10.0)))
+    test_size: float = field(metadata=_(number(0.0, 1.0, open_low=True, open_high=True)))
     seed: int = field(metadata=_(_SEED))
     split_seed: int = field(metadata=_(_SEED))
 
 
 @dataclass(frozen=True)
 class TrainingSection:
-    hidden_dim: int = field(metadata=_(_integer(1, 4096)))
-    epochs: int = field(metadata=_(_integer(1, 100_000)))
-    learning_rate: float = field(metadata=_(_number(0.0, 10.0, open_low=True)))
-    batch_size: int = field(metadata=_(_integer(1, 1_000_000)))
+    hidden_dim: int = field(metadata=_(integer(1, 4096)))
+    epochs: int = field(metadata=_(integer(1, 100_000)))
+    learning_rate: float = field(metadata=_(number(0.0, 10.0, open_low=True)))
+    batch_size: int = field(metadata=_(integer(1, 1_000_000)))
     seed: int = field(metadata=_(_SEED))
 
 
 @dataclass(frozen=True)
 class EvaluationSection:
-    accuracy_threshold: float = field(metadata=_(_number(0.0, 1.0)))
+    accuracy_threshold: float = field(metadata=_(number(0.0, 1.0)))
 
 
 @dataclass(frozen=True)
 class RegistrySection:
-    model_package_group: str = field(metadata=_(_matching(_SAGEMAKER_NAME, _SAGEMAKER_NAME_TEXT)))
+    model_package_group: str = field(metadata=_(_RESOURCE))
     approval_status: str = field(metadata=_(_APPROVAL))
 
 
 @dataclass(frozen=True)
 class EndpointSection:
-    name: str = field(metadata=_(_matching(_SAGEMAKER_NAME, _SAGEMAKER_NAME_TEXT)))
+    name: str = field(metadata=_(_RESOURCE))
 
 
 @dataclass(frozen=True)
 class CachingSection:
-    enabled: bool = field(metadata=_(_boolean))
+    enabled: bool = field(metadata=_(boolean))
     expire_after: str = field(metadata=_(_DURATION))
 
 
@@ -220,7 +158,7 @@ class CachingSection:
 class PipelineConfig:
     """The whole validated configuration; ``source`` is the file it came from."""
 
-    target: str = field(metadata=_(_one_of("local", "sagemaker")))
+    target: str = field(metadata=_(one_of(*TARGETS)))
     pipeline: PipelineSection
     aws: AwsSection
     local: LocalSection
@@ -237,12 +175,17 @@ class PipelineConfig:
     def require_role(self) -> str:
         """The role ARN, or a ConfigError saying how to give one (call before an upsert)."""
         if self.aws.role_arn is None:
-            raise ConfigError(
-                "aws.role_arn: target sagemaker needs the IAM role SageMaker runs the "
-                f"pipeline's jobs as; pass --role-arn, set {ROLE_ENV_VAR}, or set "
-                f"aws.role_arn in {_shown(self.source)}"
-            )
+            raise missing_role(_shown(self.source))
         return self.aws.role_arn
+
+
+def missing_role(config_file: str) -> ConfigError:
+    """The one wording of "no role" (the config check and SageMakerTarget.upsert_pipeline)."""
+    return ConfigError(
+        "aws.role_arn: target sagemaker needs the IAM role SageMaker runs the "
+        f"pipeline's jobs as; pass --role-arn, set {ROLE_ENV_VAR}, or set "
+        f"aws.role_arn in {config_file}"
+    )
 
 
 # (dotted key, flag name, environment variables in order of precedence)
@@ -350,7 +293,7 @@ def _build(cls: type, raw: Any, prefix: str, shown: str, origins: Mapping[str, s
             continue
         try:
             values[name] = spec.metadata["check"](raw[name])
-        except _Invalid as problem:
+        except Invalid as problem:
             source = origins.get(dotted, shown)
             raise ConfigError(f"{source}: {dotted}: {problem}, got {raw[name]!r}") from None
     return cls(**values)

@@ -1,10 +1,9 @@
 """Everything a person reads from run_pipeline.py, and the --json objects.
 
-One module formats output so both targets look the same and the human and machine
-shapes stay in step. Results go to ``out`` (stdout). Progress (one line per step as it
-starts and ends) goes to ``out`` too in human mode, but to ``err`` (stderr) with --json,
-so stdout then carries exactly one JSON document that a script can parse.
-"""
+One module formats output so both targets look the same and the human and machine shapes
+stay in step. Results go to ``out`` (stdout). Progress (a line per step as it starts and
+ends, --follow's job lines) goes to ``out`` in human mode, to ``err`` with --json, so
+stdout then carries exactly one JSON document."""
 
 from __future__ import annotations
 
@@ -44,6 +43,10 @@ class Console:
         """The StepListener: one line when a step starts, one (or a block) when it ends."""
         for line in step_lines(record):
             self.progress(line)
+
+    def job_line(self, step_name: str, line: str) -> None:
+        """--follow: one line of a running job's output, indented under its step."""
+        self.progress(f"      | {line}")
 
     def error(self, message: str) -> None:
         """The one line every MoonpipeError becomes."""

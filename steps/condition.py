@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from steps.context import StepContext
+from steps.context import BuildContext
 
 if TYPE_CHECKING:
     from sagemaker.workflow.condition_step import ConditionStep
@@ -18,7 +18,7 @@ ACCURACY_PATH = "binary_classification_metrics.accuracy.value"
 
 
 def build_condition_step(
-    ctx: StepContext,
+    ctx: BuildContext,
     evaluation_step: ProcessingStep,
     report: PropertyFile,
     if_steps: Sequence[Step],

@@ -1,10 +1,14 @@
-"""What every step builder needs, bundled so builder signatures stay short."""
+"""What every step builder needs (BuildContext), bundled so builder signatures stay short.
+
+Named apart from the local engine's StepContext (pipeline/local/handlers/base.py), which is what
+a step *handler* gets at run time.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError
 
@@ -19,8 +23,16 @@ if TYPE_CHECKING:
 FAILURE_FILE = "/opt/ml/output/message"
 
 
+def flag_arguments(pairs: list[tuple[str, Any]]) -> list[Any]:
+    """``[(flag, value), ...]`` -> ``[flag, value, ...]``: a script's ContainerArguments.
+
+    Written as pairs so each flag stays beside its value in the builders.
+    """
+    return [item for pair in pairs for item in pair]
+
+
 @dataclass(frozen=True)
-class StepContext:
+class BuildContext:
     """Inputs shared by all step builders.
 
     Attributes:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from steps.context import FAILURE_FILE, StepContext
+from steps.context import FAILURE_FILE, BuildContext, flag_arguments
 
 if TYPE_CHECKING:
     from sagemaker.workflow.steps import ProcessingStep
@@ -14,7 +14,7 @@ TRAIN_DIR = "/opt/ml/processing/train"
 TEST_DIR = "/opt/ml/processing/test"
 
 
-def build_data_step(ctx: StepContext) -> ProcessingStep:
+def build_data_step(ctx: BuildContext) -> ProcessingStep:
     """Build the processing step that runs entrypoints/preprocess.py on the scikit-learn image.
 
     Every setting is a pipeline parameter and every container path is passed explicitly, so
@@ -43,7 +43,7 @@ def build_data_step(ctx: StepContext) -> ProcessingStep:
     )
     step_args = processor.run(
         code=str(ctx.code_dir / "preprocess.py"),
-        arguments=_flatten(
+        arguments=flag_arguments(
             [
                 ("--num-points", p.NumPoints.to_string()),
                 ("--noise", p.Noise.to_string()),
@@ -67,8 +67,3 @@ def build_data_step(ctx: StepContext) -> ProcessingStep:
         description="Generates the noisy two-moons data set and splits it into train and test.",
         cache_config=ctx.cache_config(),
     )
-
-
-def _flatten(pairs: list[tuple[str, Any]]) -> list[Any]:
-    """``[(flag, value), ...]`` -> ``[flag, value, ...]``, keeping each flag beside its value."""
-    return [item for pair in pairs for item in pair]

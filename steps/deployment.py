@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from steps.context import StepContext
+from steps.context import BuildContext
 
 if TYPE_CHECKING:
     from sagemaker.workflow.endpoint_step import EndpointConfigStep, EndpointStep
@@ -15,7 +15,7 @@ ENDPOINT_STEP_NAME = "DeployMoonEndpoint"
 
 
 def build_deployment_steps(
-    ctx: StepContext, create_model_step: ModelStep
+    ctx: BuildContext, create_model_step: ModelStep
 ) -> tuple[EndpointConfigStep, EndpointStep]:
     """Build the endpoint-config and endpoint steps.
 

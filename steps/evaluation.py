@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from steps.context import FAILURE_FILE, StepContext
+from steps.context import FAILURE_FILE, BuildContext, flag_arguments
 
 if TYPE_CHECKING:
     from sagemaker.workflow.properties import PropertyFile
@@ -20,7 +20,7 @@ OUTPUT_DIR = "/opt/ml/processing/evaluation"
 
 
 def build_evaluation_step(
-    ctx: StepContext, data_step: ProcessingStep, training_step: TrainingStep
+    ctx: BuildContext, data_step: ProcessingStep, training_step: TrainingStep
 ) -> tuple[ProcessingStep, PropertyFile]:
     """Build the evaluation step: entrypoints/evaluate.py on the PyTorch *training* image.
 
@@ -58,7 +58,7 @@ def build_evaluation_step(
             ProcessingInput(source=test_uri, destination=TEST_DIR, input_name="test"),
         ],
         outputs=[ProcessingOutput(output_name=OUTPUT_NAME, source=OUTPUT_DIR)],
-        arguments=_flatten(
+        arguments=flag_arguments(
             [
                 ("--model-path", f"{MODEL_DIR}/model.tar.gz"),
                 ("--test-path", f"{TEST_DIR}/test.csv"),
@@ -77,8 +77,3 @@ def build_evaluation_step(
         cache_config=ctx.cache_config(),
     )
     return step, report
-
-
-def _flatten(pairs: list[tuple[str, Any]]) -> list[Any]:
-    """``[(flag, value), ...]`` -> ``[flag, value, ...]``, keeping each flag beside its value."""
-    return [item for pair in pairs for item in pair]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from steps.context import StepContext
+from steps.context import BuildContext
 from steps.evaluation import OUTPUT_NAME, REPORT_FILE
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ SERVING_ENV = {
 
 
 def build_model_steps(
-    ctx: StepContext, training_step: TrainingStep, evaluation_step: ProcessingStep
+    ctx: BuildContext, training_step: TrainingStep, evaluation_step: ProcessingStep
 ) -> tuple[ModelStep, ModelStep]:
     """Build the register and create-model steps for the trained artifact.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pipeline.build.offline_sdk import call_without_telemetry
-from steps.context import StepContext
+from steps.context import BuildContext
 
 if TYPE_CHECKING:
     from sagemaker.workflow.steps import ProcessingStep, TrainingStep
@@ -19,7 +19,7 @@ METRIC_DEFINITIONS = [
 ]
 
 
-def build_training_step(ctx: StepContext, data_step: ProcessingStep) -> TrainingStep:
+def build_training_step(ctx: BuildContext, data_step: ProcessingStep) -> TrainingStep:
     """Build the training step: entrypoints/train.py in script mode on the PyTorch image.
 
     Debugger, profiler and their rules are off: they add jobs, S3 paths and noise to the

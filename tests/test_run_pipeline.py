@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -44,6 +45,8 @@ class FakeTarget:
         self.runs_in_foreground = foreground
         self.final_status = status
         self.upsert_changes = True
+        self.notes: list[str] = []
+        self.on_line: Any = None
         self.calls: list[tuple[str, Any]] = []
 
     def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> UpsertResult:
@@ -79,6 +82,8 @@ class FakeTarget:
         self.calls.append(("wait", execution_arn))
         step = StepRecord("PrepareMoonData", "Processing", "Executing", started_at=T0)
         on_step(step)
+        if self.on_line is not None:
+            self.on_line("PrepareMoonData", "wrote 450 train rows")
         done = StepRecord(
             "PrepareMoonData", "Processing", self.final_status, T0, T0 + timedelta(seconds=2)
         )
@@ -138,14 +143,18 @@ def world(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
         state.built += 1
         return PipelineDefinition("moonpipe", "moons", json.dumps({"Parameters": DECLARED}))
 
-    monkeypatch.setattr(cli, "load_config", load)
-    monkeypatch.setattr(cli, "build_pipeline", build)
-    monkeypatch.setattr(cli, "make_target", lambda cfg: state.target)
+    def make_target(cfg: Any, on_line: Any) -> FakeTarget:
+        state.target.on_line = on_line
+        return state.target
+
+    state.services = cli.Services(load_config=load, build_pipeline=build, make_target=make_target)
     return state
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = run_pipeline.main(argv)
+def run(
+    argv: list[str], capsys: pytest.CaptureFixture[str], services: cli.Services | None = None
+) -> tuple[int, str, str]:
+    code = run_pipeline.main(argv, services)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -172,6 +181,7 @@ def test_help_shows_runnable_examples_for_both_targets(capsys: pytest.CaptureFix
             "--list-executions cannot be combined with --list-endpoints",
         ),
         (["--wait"], "--wait needs --start (it follows the execution that --start starts)"),
+        (["--follow"], "--follow needs --start (it shows the jobs of the execution --start runs)"),
         (
             ["--upsert", "--param", "HiddenDim=4"],
             "--param needs --start (parameters apply to the execution --start starts)",
@@ -188,7 +198,7 @@ def test_help_shows_runnable_examples_for_both_targets(capsys: pytest.CaptureFix
 def test_nonsense_combinations_are_usage_errors(
     argv: list[str], message: str, world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(argv, capsys)
+    code, out, err = run(argv, capsys, world.services)
     assert code == 2
     assert err.splitlines()[-1] == f"run_pipeline.py: error: {message}"
     assert out == ""
@@ -226,7 +236,7 @@ def test_bad_parameters_stop_before_anything_is_started(
     params: list[str], message: str, world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["--start"] + [f"--param={p}" for p in params]
-    code, out, err = run(argv, capsys)
+    code, out, err = run(argv, capsys, world.services)
     assert (code, out, err) == (2, "", f"error: {message}\n")
     assert "start" not in names(world.target)
 
@@ -234,7 +244,7 @@ def test_bad_parameters_stop_before_anything_is_started(
 def test_bad_parameter_with_upsert_does_not_even_update_the_pipeline(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(["--upsert", "--start", "--param", "Nope=1"], capsys)
+    code, _, err = run(["--upsert", "--start", "--param", "Nope=1"], capsys, world.services)
     assert code == 2
     assert err.startswith("error: unknown pipeline parameter Nope")
     assert world.target.calls == []
@@ -244,7 +254,7 @@ def test_sagemaker_upsert_without_role_is_refused_before_building(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.target = FakeTarget(name="sagemaker", foreground=False)
-    code, out, err = run(["--upsert", "--target", "sagemaker"], capsys)
+    code, out, err = run(["--upsert", "--target", "sagemaker"], capsys, world.services)
     assert (code, out) == (2, "")
     assert err == f"error: {ROLE_MISSING}\n"
     assert world.built == 0 and world.target.calls == []
@@ -266,7 +276,7 @@ def test_settings_flags_become_config_overrides(
         "--store",
         "/tmp/s",
     ]
-    assert run(argv, capsys)[0] == 0
+    assert run(argv, capsys, world.services)[0] == 0
     assert world.overrides == {
         "target": "sagemaker",
         "region": "eu-west-1",
@@ -280,7 +290,9 @@ def test_upsert_start_wait_json_is_one_document_with_progress_on_stderr(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = run(
-        ["--upsert", "--start", "--wait", "--param", "HiddenDim=40", "--json"], capsys
+        ["--upsert", "--start", "--wait", "--param", "HiddenDim=40", "--json"],
+        capsys,
+        world.services,
     )
     assert code == 0
     doc = json.loads(out)
@@ -309,13 +321,13 @@ def test_upsert_says_whether_it_stored_a_version(
     world: SimpleNamespace, changes: bool, line: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.target.upsert_changes = changes
-    assert run(["--upsert"], capsys) == (0, line + "\n", "")
-    code, out, _ = run(["--upsert", "--json"], capsys)
+    assert run(["--upsert"], capsys, world.services) == (0, line + "\n", "")
+    code, out, _ = run(["--upsert", "--json"], capsys, world.services)
     assert (code, json.loads(out)) == (
         0,
         {"pipeline_name": "moonpipe", "pipeline_arn": ARN, "changed": changes, "version": 3},
     )
-    code, out, err = run(["--upsert", "--start", "--json"], capsys)
+    code, out, err = run(["--upsert", "--start", "--json"], capsys, world.services)
     assert code == 0 and err.splitlines()[0] == line
 
 
@@ -323,7 +335,7 @@ def test_failed_execution_exits_1_with_reason_and_where_to_look(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.target = FakeTarget(status="Failed")
-    code, out, _ = run(["--start", "--wait"], capsys)
+    code, out, _ = run(["--start", "--wait"], capsys, world.services)
     assert code == 1
     assert "execution abc123 Failed in 12.0 s" in out
     assert "  failure reason: Step TrainMoonClassifier failed: boom" in out
@@ -333,7 +345,7 @@ def test_failed_execution_exits_1_with_reason_and_where_to_look(
 def test_local_start_without_wait_still_runs_to_the_end(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(["--start"], capsys)
+    code, out, _ = run(["--start"], capsys, world.services)
     assert code == 0
     assert names(world.target) == ["parameters", "start", "wait"]
     assert "  succeeded  PrepareMoonData (Processing)  2.0 s" in out
@@ -343,7 +355,7 @@ def test_service_start_without_wait_returns_at_once(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.target = FakeTarget(name="sagemaker", foreground=False)
-    code, out, _ = run(["--start", "--json"], capsys)
+    code, out, _ = run(["--start", "--json"], capsys, world.services)
     assert code == 0
     assert names(world.target) == ["parameters", "start", "describe"]
     assert json.loads(out)["status"] == "Executing"
@@ -358,12 +370,12 @@ def test_target_errors_become_one_line_and_their_exit_code(
 
     monkeypatch.setattr(world.target, "pipeline_parameters", missing)
     monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=io.BytesIO(b"1,2\n")))
-    assert run(["--start"], capsys) == (
+    assert run(["--start"], capsys, world.services) == (
         2,
         "",
         "error: pipeline moonpipe not found; create it with --upsert\n",
     )
-    code, out, err = run(["--invoke", "refuses", "--data", "-"], capsys)
+    code, out, err = run(["--invoke", "refuses", "--data", "-"], capsys, world.services)
     assert (code, out, err) == (1, "", "error: the model refused the request (400): bad row\n")
 
 
@@ -375,9 +387,13 @@ def test_invoke_reads_file_or_stdin_and_prints_one_prediction_per_line(
 ) -> None:
     points = tmp_path / "p.csv"
     points.write_text("0.0,0.9\n1.0,-0.5\n")
-    assert run(["--invoke", "ep", "--data", str(points)], capsys) == (0, "0\n1\n", "")
+    assert run(["--invoke", "ep", "--data", str(points)], capsys, world.services) == (
+        0,
+        "0\n1\n",
+        "",
+    )
     monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=io.BytesIO(b"2,2\n")))
-    run(["--invoke", "ep", "--data", "-", "--accept", "application/json"], capsys)
+    run(["--invoke", "ep", "--data", "-", "--accept", "application/json"], capsys, world.services)
     assert world.target.calls[-2:] == [
         ("invoke", ("ep", b"0.0,0.9\n1.0,-0.5\n", "text/csv", "text/csv")),
         ("invoke", ("ep", b"2,2\n", "text/csv", "application/json")),
@@ -388,7 +404,7 @@ def test_invoke_with_unreadable_data_file(
     world: SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "nope.csv"
-    code, _, err = run(["--invoke", "ep", "--data", str(missing)], capsys)
+    code, _, err = run(["--invoke", "ep", "--data", str(missing)], capsys, world.services)
     assert (code, err) == (
         2,
         f"error: --data {missing}: cannot read it (No such file or directory); "
@@ -399,15 +415,15 @@ def test_invoke_with_unreadable_data_file(
 def test_management_commands_json_shapes(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    executions = json.loads(run(["--list-executions", "--json"], capsys)[1])
+    executions = json.loads(run(["--list-executions", "--json"], capsys, world.services)[1])
     assert [e["execution_id"] for e in executions] == ["e2", "e1"]
-    endpoints = json.loads(run(["--list-endpoints", "--json"], capsys)[1])
+    endpoints = json.loads(run(["--list-endpoints", "--json"], capsys, world.services)[1])
     assert endpoints == [
         {"name": "moonpipe-endpoint", "status": "InService", "url": "http://127.0.0.1:8080"}
     ]
-    described = json.loads(run(["--describe-execution", "e1", "--json"], capsys)[1])
+    described = json.loads(run(["--describe-execution", "e1", "--json"], capsys, world.services)[1])
     assert described["execution_id"] == "e1"
-    assert json.loads(run(["--delete-endpoint", "ep", "--json"], capsys)[1]) == {
+    assert json.loads(run(["--delete-endpoint", "ep", "--json"], capsys, world.services)[1]) == {
         "deleted_endpoint": "ep"
     }
     assert ("delete", "ep") in world.target.calls
@@ -416,22 +432,24 @@ def test_management_commands_json_shapes(
 def test_management_commands_human_output(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = run(["--list-endpoints"], capsys)[1]
+    out = run(["--list-endpoints"], capsys, world.services)[1]
     assert out.splitlines()[0].split() == ["ENDPOINT", "STATUS", "URL"]
     assert out.splitlines()[1].split() == [
         "moonpipe-endpoint",
         "InService",
         "http://127.0.0.1:8080",
     ]
-    out = run(["--list-executions"], capsys)[1]
+    out = run(["--list-executions"], capsys, world.services)[1]
     assert out.splitlines()[1].split()[:2] == ["e2", "Succeeded"]
 
 
 def test_definition_prints_json_without_making_a_target(
     world: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "make_target", lambda cfg: pytest.fail("no target for --definition"))
-    code, out, _ = run(["--definition"], capsys)
+    services = replace(
+        world.services, make_target=lambda cfg, on_line: pytest.fail("no target for --definition")
+    )
+    code, out, _ = run(["--definition"], capsys, services)
     assert code == 0
     assert json.loads(out) == {"Parameters": DECLARED}
 
@@ -443,12 +461,12 @@ def test_definition_stdout_stays_pure_json_when_the_builder_prints(
         print("sagemaker.config INFO - Not applying SDK defaults")
         return PipelineDefinition("moonpipe", "moons", '{"Steps": []}')
 
-    monkeypatch.undo()  # the real cli.build_pipeline wrapper, around a fake definition module
-    monkeypatch.setattr(cli, "load_config", lambda path, overrides: world.cfg)
+    # the real cli.build_definition wrapper, around a fake definition module
     monkeypatch.setitem(
         sys.modules, "pipeline.build.definition", SimpleNamespace(build_pipeline=noisy_build)
     )
-    code, out, err = run(["--definition", "--json"], capsys)
+    services = replace(world.services, build_pipeline=cli.build_definition)
+    code, out, err = run(["--definition", "--json"], capsys, services)
     assert (code, out) == (0, '{"Steps": []}\n')
     assert err == "sagemaker.config INFO - Not applying SDK defaults\n"
 
@@ -475,9 +493,9 @@ def test_sigterm_is_ctrl_c_only_while_main_runs(
     before = signal.getsignal(signal.SIGTERM)
     store = ["--target", "local", "--store", str(tmp_path / "store")]
 
-    def spy(args: Any, console: Any) -> int:
+    def spy(args: Any, console: Any, services: Any = None) -> int:
         seen.append(signal.getsignal(signal.SIGTERM))
-        return cli.run(args, console)
+        return cli.run(args, console, services)
 
     monkeypatch.setattr(run_pipeline, "run", spy)
     assert run_pipeline.main(["--list-executions", *store]) == 0
@@ -681,11 +699,43 @@ def test_output_into_a_pipe_whose_reader_left_ends_quietly(tmp_path: Path, argv:
     assert (proc.wait(timeout=600), err) == (0, "")
 
 
+def test_follow_prints_job_output_indented_under_its_step(
+    world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["--start", "--follow", "--json"], capsys, world.services)
+    assert code == 0 and json.loads(out)["status"] == "Succeeded"
+    assert err.splitlines()[1:4] == [
+        "  started    PrepareMoonData (Processing)",
+        "      | wrote 450 train rows",
+        "  succeeded  PrepareMoonData (Processing)  2.0 s",
+    ]
+
+
+def test_without_follow_no_job_output_is_printed(
+    world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["--start", "--json"], capsys, world.services)
+    assert code == 0 and world.target.on_line is None and "wrote 450" not in err
+
+
+def test_follow_on_sagemaker_is_a_usage_error(
+    world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.cfg = fake_config(target="sagemaker", role_arn="arn:r")
+    code, out, err = run(["--start", "--follow"], capsys, world.services)
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: --follow shows local jobs' output as they run; on SageMaker a job's log is in "
+        "CloudWatch (see --describe-execution); drop --follow\n"
+    )
+    assert world.target.calls == []
+
+
 def test_stop_host_is_for_the_local_target_only(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.target = FakeTarget(name="sagemaker", foreground=False)
-    code, out, err = run(["--stop-host"], capsys)
+    code, out, err = run(["--stop-host"], capsys, world.services)
     assert (code, out) == (2, "")
     assert err == ("error: --stop-host is for the local target (SageMaker runs no warm host)\n")
 
@@ -695,7 +745,7 @@ def test_stop_host_says_whether_a_host_was_running(
 ) -> None:
     stopped = iter([4242, None])
     world.target.stop_warm_host = lambda: next(stopped)
-    assert run(["--stop-host"], capsys)[:2] == (0, "warm host (pid 4242) stopped\n")
-    assert json.loads(run(["--stop-host", "--json"], capsys)[1]) == {
+    assert run(["--stop-host"], capsys, world.services)[:2] == (0, "warm host (pid 4242) stopped\n")
+    assert json.loads(run(["--stop-host", "--json"], capsys, world.services)[1]) == {
         "warm_host": {"stopped": False, "pid": None}
     }

@@ -34,9 +34,10 @@ from pipeline.build.offline_sdk import (
 from pipeline.build.parameters import declare_parameters
 from pipeline.config import PipelineConfig
 from pipeline.errors import MoonpipeError
+from pipeline.names import LOCAL_ACCOUNT
 from pipeline.targets.base import PipelineDefinition
 from steps.condition import build_condition_step
-from steps.context import StepContext
+from steps.context import BuildContext
 from steps.data import build_data_step
 from steps.deployment import build_deployment_steps
 from steps.evaluation import build_evaluation_step
@@ -50,7 +51,7 @@ STAGED_CODE = Path("entrypoints")
 
 # The role in definitions built for the local engine when none is configured. It is never
 # sent anywhere: a sagemaker build requires a real one (PipelineConfig.require_role).
-LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/moonpipe-local-engine"
+LOCAL_ROLE_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT}:role/moonpipe-local-engine"
 
 
 @contextlib.contextmanager
@@ -117,10 +118,10 @@ def build_pipeline(cfg: PipelineConfig, code_dir: Path = ENTRYPOINTS_DIR) -> Pip
 def _build(cfg: PipelineConfig, staged: Path, role_arn: str) -> PipelineDefinition:
     session = make_pipeline_session(cfg)
     with as_boto3_default(session):
-        return _assemble(StepContext(cfg, declare_parameters(cfg), session, staged, role_arn))
+        return _assemble(BuildContext(cfg, declare_parameters(cfg), session, staged, role_arn))
 
 
-def _assemble(ctx: StepContext) -> PipelineDefinition:
+def _assemble(ctx: BuildContext) -> PipelineDefinition:
     """Build every step, wire them, and render the definition."""
     from sagemaker.workflow.pipeline import Pipeline
 

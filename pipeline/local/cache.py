@@ -11,23 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pipeline.local.definition import StepSpec
 from pipeline.local.expressions import Scope, resolve
 from pipeline.local.store.atomic import read_json, write_json
-
-_DURATION = re.compile(
-    r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
-)
-_DAYS_PER = {"years": 365, "months": 30, "weeks": 7, "days": 1}
-_SECONDS_PER = {"hours": 3600, "minutes": 60, "seconds": 1}
+from pipeline.names import parse_duration
 
 
 @dataclass(frozen=True)
@@ -37,17 +30,6 @@ class CacheEntry:
     execution_id: str
     ended_at: datetime
     properties: Mapping[str, Any]
-
-
-def parse_duration(text: str) -> timedelta:
-    """An ISO 8601 duration (P30D, PT1H, P1Y2M…); months count 30 days, years 365."""
-    match = _DURATION.match(text or "")
-    if match is None or text in {"P", "PT"} or text.endswith("T"):
-        raise ValueError(f"ExpireAfter {text!r} is not an ISO 8601 duration like P30D or PT1H")
-    parts = {k: int(v) for k, v in match.groupdict().items() if v}
-    days = sum(n * _DAYS_PER[k] for k, n in parts.items() if k in _DAYS_PER)
-    seconds = sum(n * _SECONDS_PER[k] for k, n in parts.items() if k in _SECONDS_PER)
-    return timedelta(days=days, seconds=seconds)
 
 
 def cache_key(spec: StepSpec, scope: Scope) -> str:

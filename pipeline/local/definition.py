@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.local.store.records import check_name
+from pipeline.names import check_record_name
 
 SUPPORTED_VERSION = "2020-12-01"
 _STEP_REF = re.compile(r"^Steps\.([^.\[]+)")
@@ -84,7 +84,7 @@ def _flatten(raw_steps: list[Any], gates: tuple[Gate, ...]) -> Iterator[StepSpec
             raise DefinitionError(f"every step needs a Name and a Type; got {str(raw)[:80]}")
         name, args = raw["Name"], dict(raw.get("Arguments") or {})
         try:
-            check_name("step", name)
+            check_record_name("step", name)
         except ValueError as err:
             raise DefinitionError(str(err)) from None
         if_raw, else_raw = args.pop("IfSteps", []), args.pop("ElseSteps", [])

@@ -7,7 +7,7 @@ listener that persists every step record; then hands the plan to the orchestrato
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,12 @@ from pipeline.local.api_gate import request_rejection
 from pipeline.local.definition import Plan, StepSpec
 from pipeline.local.expressions import Scope, UnresolvedReference, walk
 from pipeline.local.handlers import HANDLERS
-from pipeline.local.handlers.base import Handler, LineListener, StepContext
-from pipeline.local.orchestrator import Executor, RunResult, StepOutcome, now, run_plan
+from pipeline.local.handlers.base import EndpointManager, Handler, StepContext
+from pipeline.local.orchestrator import Executor, RunResult, StepOutcome, run_plan
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
-from pipeline.targets.base import StepListener, StepRecord
+from pipeline.names import utc_now
+from pipeline.targets.base import LineListener, StepListener, StepRecord
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def run_execution(
     identity: ExecutionIdentity,
     parameters: Mapping[str, Any],
     on_step: StepListener,
+    endpoints: Callable[[], EndpointManager],
     on_line: LineListener | None = None,
     handlers: Mapping[str, Handler] = HANDLERS,
     job_starter: Any = None,
@@ -76,6 +78,7 @@ def run_execution(
             identity.execution_id,
             exec_dir / "jobs" / step_name,
             exec_dir / "logs" / f"{step_name}.log",
+            endpoints,
             on_line,
             job_starter,
         )
@@ -107,7 +110,7 @@ def _executor(
         entry_path = None
         if cache.is_enabled(spec):
             entry_path = records.cache_path(identity.pipeline_name, cache.cache_key(spec, scope))
-            hit = cache.lookup(entry_path, spec.cache_config.get("ExpireAfter"), now())
+            hit = cache.lookup(entry_path, spec.cache_config.get("ExpireAfter"), utc_now())
             if hit is not None:
                 produced[spec.name] = hit.properties
                 return StepOutcome(
@@ -121,7 +124,8 @@ def _executor(
             outcome = replace(outcome, properties=_with_property_files(spec, outcome.properties))
             if entry_path is not None:
                 cache.remember(
-                    entry_path, cache.CacheEntry(identity.execution_id, now(), outcome.properties)
+                    entry_path,
+                    cache.CacheEntry(identity.execution_id, utc_now(), outcome.properties),
                 )
         produced[spec.name] = outcome.properties
         return outcome

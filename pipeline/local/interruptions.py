@@ -19,13 +19,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from pipeline.errors import MoonpipeError
 from pipeline.local.liveness import is_held, owner_of_this_process, signal_owner, try_lock
-from pipeline.local.orchestrator import now
 from pipeline.local.store.atomic import write_json
-from pipeline.local.store.records import Records
+from pipeline.local.store.records import ExecutionRecord, Records
+from pipeline.names import utc_now
 
 LOCK_FILE = "runner.lock"
 STOP_FILE = "stop.json"
@@ -47,15 +46,15 @@ def stop_requested(records: Records, execution_id: str) -> bool:
 
 
 @contextlib.contextmanager
-def runner_claim(records: Records, data: dict[str, Any]) -> Iterator[None]:
+def runner_claim(records: Records, data: ExecutionRecord) -> Iterator[None]:
     """Hold the execution's runner lock for the block, recording who holds it first."""
-    with try_lock(_lock_path(records, data["execution_id"])) as acquired:
+    with try_lock(_lock_path(records, data.execution_id)) as acquired:
         if not acquired:
             raise MoonpipeError(
-                f"execution {data['execution_id']} is already being run by "
+                f"execution {data.execution_id} is already being run by "
                 "another process; follow it with --describe-execution"
             )
-        data.update(ran=True, runner=owner_of_this_process())
+        data.ran, data.runner = True, owner_of_this_process()
         records.save_execution(data)
         yield
 
@@ -67,28 +66,30 @@ def interrupted_outcome(records: Records, execution_id: str, how: str) -> tuple[
     return "Failed", f"{how}; start a new execution"
 
 
-def close_execution(records: Records, data: dict[str, Any], status: str, reason: str) -> None:
+def close_execution(
+    records: Records, data: ExecutionRecord, status: str, reason: str | None
+) -> None:
     """End the execution and every step still running with ``status`` and ``reason``."""
-    ended = now()
-    for record, properties in records.steps(data["execution_id"]):
+    ended = utc_now()
+    for record, properties in records.steps(data.execution_id):
         if record.status in RUNNING:
             closed = replace(record, status=status, ended_at=ended, failure_reason=reason)
-            records.save_step(data["execution_id"], closed, properties)
-    data.update(status=status, failure_reason=reason, ended_at=ended.isoformat())
+            records.save_step(data.execution_id, closed, properties)
+    data.status, data.failure_reason, data.ended_at = status, reason, ended.isoformat()
     records.save_execution(data)
 
 
-def settle(records: Records, execution_id: str) -> dict[str, Any]:
+def settle(records: Records, execution_id: str) -> ExecutionRecord:
     """The execution's record, ended first if its runner is gone (see the module docstring)."""
     data = records.execution(execution_id)
-    if data.get("status") not in RUNNING or not data.get("runner"):
+    if data.status not in RUNNING or not data.runner:
         return data
     with try_lock(_lock_path(records, execution_id)) as acquired:
         if not acquired:
             return data  # the runner is alive and still working
         data = records.execution(execution_id)  # it may have finished meanwhile
-        if data.get("status") in RUNNING:
-            pid = data["runner"].get("pid")
+        if data.status in RUNNING and data.runner:
+            pid = data.runner.get("pid")
             status, reason = interrupted_outcome(
                 records,
                 execution_id,
@@ -102,25 +103,25 @@ def settle(records: Records, execution_id: str) -> dict[str, Any]:
 def stop(records: Records, execution_id: str, grace_s: float = STOP_GRACE_S) -> None:
     """Ask the runner to stop, wait for it to let go, kill it if it does not; then settle."""
     data = settle(records, execution_id)
-    if data.get("status") not in RUNNING:
+    if data.status not in RUNNING:
         raise ExecutionNotStoppableError(
-            f"cannot stop execution {execution_id}: it is already {data.get('status')} "
+            f"cannot stop execution {execution_id}: it is already {data.status} "
             "(only an Executing execution can be stopped)"
         )
     write_json(
         records.execution_dir(execution_id) / STOP_FILE,
-        {"requested_at": now().isoformat(), "by": owner_of_this_process()},
+        {"requested_at": utc_now().isoformat(), "by": owner_of_this_process()},
     )
-    if not data.get("runner"):  # recorded by --start but never run: nothing to signal
+    if not data.runner:  # recorded by --start but never run: nothing to signal
         close_execution(records, data, "Stopped", "stopped by --stop before it ran")
         return
     lock = _lock_path(records, execution_id)
-    signal_owner(data.get("runner"), signal.SIGTERM)
+    signal_owner(data.runner, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while is_held(lock) and time.monotonic() < deadline:
         time.sleep(0.05)
     if is_held(lock):
-        signal_owner(data.get("runner"), signal.SIGKILL)
+        signal_owner(data.runner, signal.SIGKILL)
         while is_held(lock) and time.monotonic() < deadline + 5:
             time.sleep(0.05)
     settle(records, execution_id)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Any
 
 from pipeline.local.definition import Plan, StepSpec, upstream
 from pipeline.local.expressions import Scope, UnresolvedReference, resolve
+from pipeline.names import utc_now
 from pipeline.targets.base import StepListener, StepRecord
 
 
@@ -48,11 +48,6 @@ class RunResult:
 Executor = Callable[[StepSpec, dict[str, Any], Scope], StepOutcome]
 
 
-def now() -> datetime:
-    """The current UTC time (one place, so records all use aware datetimes)."""
-    return datetime.now(timezone.utc)
-
-
 def run_plan(plan: Plan, scope: Scope, execute: Executor, on_step: StepListener) -> RunResult:
     """Run every step that its gates allow, in plan order; stop at the first failure."""
     properties: dict[str, Mapping[str, Any]] = dict(scope.steps)
@@ -81,7 +76,7 @@ def _is_skipped(spec: StepSpec, branches: Mapping[str, bool], skipped: set[str])
 
 
 def _run_one(spec: StepSpec, scope: Scope, execute: Executor, on_step: StepListener) -> StepOutcome:
-    started = now()
+    started = utc_now()
     on_step(StepRecord(spec.name, spec.step_type, "Executing", started_at=started))
     try:
         args = resolve(dict(spec.arguments), scope)
@@ -96,7 +91,7 @@ def _run_one(spec: StepSpec, scope: Scope, execute: Executor, on_step: StepListe
             spec.step_type,
             outcome.status,
             started_at=started,
-            ended_at=now(),
+            ended_at=utc_now(),
             cache_hit=outcome.cache_hit,
             failure_reason=outcome.failure_reason,
             log_path=outcome.log_path,

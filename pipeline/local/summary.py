@@ -30,18 +30,18 @@ def summarize(
     report_uri, quality = quality_report(objects, properties)
     report_file = records.execution_dir(execution_id) / REPORT_FILE
     return ExecutionSummary(
-        pipeline_name=data["pipeline_name"],
-        execution_arn=data["execution_arn"],
-        execution_id=data["execution_id"],
-        status=data["status"],
-        failure_reason=data.get("failure_reason"),
-        parameters=data.get("parameters", {}),
+        pipeline_name=data.pipeline_name,
+        execution_arn=data.execution_arn,
+        execution_id=data.execution_id,
+        status=data.status,
+        failure_reason=data.failure_reason,
+        parameters=data.parameters,
         steps=tuple(record for record, _ in steps) if with_steps else (),
         metrics={**_metrics(quality), **_training_metrics(properties)},
         model_package_arn=package_arn,
         endpoint=_endpoint(properties),
-        started_at=_time(data.get("started_at")),
-        ended_at=_time(data.get("ended_at")),
+        started_at=_time(data.started_at),
+        ended_at=_time(data.ended_at),
         quality_report_uri=report_uri,
         report=str(report_file) if report_file.is_file() else None,
     )

@@ -22,13 +22,9 @@ from botocore.exceptions import ClientError
 from pipeline.report.model import QUALITY_KEY, ExecutionFacts
 from pipeline.report.plots import PlotData
 from pipeline.targets.base import StepRecord
-from pipeline.targets.sagemaker import (
-    STEPS_UNAVAILABLE,
-    _is_unimplemented,
-    client_error,
-    step_record,
-    translate,
-)
+from pipeline.targets.sagemaker import STEPS_UNAVAILABLE
+from pipeline.targets.sagemaker_errors import client_error, is_unimplemented, translate
+from pipeline.targets.sagemaker_steps import step_record
 
 BOUNDARY_NOTE = (
     "the decision boundary is not drawn for SageMaker executions: it needs the "
@@ -116,7 +112,7 @@ def _steps(sm: Any, arn: str, notes: list[str]) -> list[StepRecord]:
         )
         raw = [s for page in pages for s in page["PipelineExecutionSteps"]]
     except ClientError as exc:
-        if not _is_unimplemented(exc):
+        if not is_unimplemented(exc):
             raise client_error(exc, f"list the steps of {arn}") from None
         notes.append(STEPS_UNAVAILABLE)
         return []

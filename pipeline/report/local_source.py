@@ -33,7 +33,7 @@ def local_facts(store_root: Path, execution_id: str) -> ExecutionFacts:
     """The facts of one stored execution (ExecutionNotFoundError if there is none)."""
     records, objects = Records(store_root), ObjectStore(store_root)
     data = records.execution(execution_id)
-    pipeline = records.pipeline(data["pipeline_name"], data.get("pipeline_version"))
+    pipeline = records.pipeline(data.pipeline_name, data.pipeline_version)
     steps = records.steps(execution_id)
     props = [p for _, p in steps if isinstance(p, Mapping)]
     uri, report = quality_report(objects, props)
@@ -44,16 +44,16 @@ def local_facts(store_root: Path, execution_id: str) -> ExecutionFacts:
 
     return ExecutionFacts(
         target="local",
-        pipeline_name=data["pipeline_name"],
+        pipeline_name=data.pipeline_name,
         execution_id=execution_id,
-        execution_arn=data["execution_arn"],
-        status=data["status"],
+        execution_arn=data.execution_arn,
+        status=data.status,
         definition=pipeline["PipelineDefinition"],
-        parameters=data.get("parameters") or {},
+        parameters=data.parameters or {},
         steps=steps,
-        failure_reason=data.get("failure_reason"),
-        started_at=when(data.get("started_at")),
-        ended_at=when(data.get("ended_at")),
+        failure_reason=data.failure_reason,
+        started_at=when(data.started_at),
+        ended_at=when(data.ended_at),
         quality_report=report,
         quality_report_uri=uri,
         log_tails={r.name: _tail(r.log_path) for r, _ in steps if r.log_path},

@@ -129,12 +129,16 @@ def _iso(moment: datetime | None) -> str | None:
 StepListener = Callable[[StepRecord], None]
 """Called with a step's record each time its status changes (start, end)."""
 
+LineListener = Callable[[str, str], None]
+"""Called with (step name, line) for each line a running job prints (--follow)."""
+
 
 class Target(Protocol):
     """Where a pipeline lives and runs. Every method raises a MoonpipeError for people."""
 
     name: str
     runs_in_foreground: bool  # True: wait() is where the execution actually runs
+    notes: list[str]  # one-line remarks for people, printed after the result
 
     def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> UpsertResult:
         """Store the artifacts, then create or update the pipeline unless it is unchanged."""

@@ -7,7 +7,6 @@ process, so a later LocalTarget on the same store root describes and lists them.
 
 from __future__ import annotations
 
-import importlib
 import secrets
 import string
 from collections.abc import Mapping
@@ -19,20 +18,20 @@ from pipeline.local.api_gate import cache_service_model_in, check_start
 from pipeline.local.definition import DefinitionError, Plan, parse_definition
 from pipeline.local.execution import ExecutionIdentity, run_execution, unsupported_step_types
 from pipeline.local.handlers import HANDLERS
-from pipeline.local.handlers.base import ACCOUNT, LineListener
-from pipeline.local.handlers.hosting import ENDPOINTS_MODULE
+from pipeline.local.handlers.base import EndpointManager
 from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
 from pipeline.local.interruptions import stop as stop_running
-from pipeline.local.orchestrator import now
 from pipeline.local.store.objects import ObjectStore, StoreError
-from pipeline.local.store.records import Records
+from pipeline.local.store.records import ExecutionRecord, Records
 from pipeline.local.summary import summarize
 from pipeline.local.warm.launch import warm_starter
+from pipeline.names import local_arn, utc_now
 from pipeline.overrides import resolve_parameters
 from pipeline.report.background import BackgroundReport
 from pipeline.targets.base import (
     EndpointRef,
     ExecutionSummary,
+    LineListener,
     PipelineDefinition,
     StepListener,
     StepRecord,
@@ -40,7 +39,6 @@ from pipeline.targets.base import (
 )
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-REPORT_MODULE = "pipeline.report.write"
 
 
 class LocalTarget:
@@ -54,23 +52,31 @@ class LocalTarget:
         store_root: Path,
         region: str = "us-east-1",
         on_line: LineListener | None = None,
+        endpoints: EndpointManager | None = None,
         job_start: str = "subprocess",
         warm_idle_s: float = 600.0,
         report_in_background: bool = False,
     ) -> None:
+        """``endpoints``: the endpoint manager (default: pipeline.local.endpoint.manager,
+        imported when first needed; tests pass a recorder that starts no server)."""
         self.store_root = Path(store_root).resolve()  # jobs run in other cwds
         self.region = region
         self.on_line = on_line
+        self._endpoint_manager = endpoints
         self.job_start, self.warm_idle_s = job_start, warm_idle_s
         self.report_in_background = report_in_background
         cache_service_model_in(self.store_root / "gate")
         self.records = Records(self.store_root)
         self.objects = ObjectStore(self.store_root)
         self.notes: list[str] = []
+        # One command parses a definition and reads a pipeline record once: --upsert --start
+        # used to parse it three times and read the record four.
+        self._plans: dict[str, Plan] = {}
+        self._pipelines: dict[tuple[str, int | None], dict[str, Any]] = {}
 
     def pipeline_arn(self, pipeline_name: str) -> str:
         """The ARN SageMaker would give the pipeline (names are lower-cased in ARNs)."""
-        return f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:pipeline/{pipeline_name.lower()}"
+        return local_arn(self.region, "pipeline", pipeline_name)
 
     def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> UpsertResult:
         """Check the definition, store its artifacts, then keep it as the newest version.
@@ -78,93 +84,107 @@ class LocalTarget:
         An unchanged pipeline (same definition, description and role as the newest version)
         stores nothing; artifacts already held with the same bytes are left as they are.
         """
-        _plan(pipeline.definition, pipeline.name)
+        self._plan(pipeline.definition, pipeline.name)
         try:
             for uri, data in sorted(pipeline.artifacts.items()):
                 self.objects.put(uri, data)
         except StoreError as err:
             raise ConfigError(f"cannot store pipeline artifact: {err}") from None
-        version, changed = self.records.add_pipeline_version(
-            pipeline.name,
-            {
-                "PipelineName": pipeline.name,
-                "PipelineDescription": pipeline.description,
-                "PipelineDefinition": pipeline.definition,
-                "RoleArn": role_arn,
-                "CreationTime": now().isoformat(),
-            },
-        )
+        record = {
+            "PipelineName": pipeline.name,
+            "PipelineDescription": pipeline.description,
+            "PipelineDefinition": pipeline.definition,
+            "RoleArn": role_arn,
+            "CreationTime": utc_now().isoformat(),
+        }
+        version, changed = self.records.add_pipeline_version(pipeline.name, record)
+        if changed:  # what is now the newest version, known without reading it back
+            stored = {**record, "Version": version}
+            self._pipelines[(pipeline.name, None)] = self._pipelines[(pipeline.name, version)] = (
+                stored
+            )
         return UpsertResult(self.pipeline_arn(pipeline.name), changed, version)
 
     def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:
         """The newest stored definition's Parameters."""
-        record = self.records.pipeline(pipeline_name)
-        return [dict(p) for p in _plan(record["PipelineDefinition"], pipeline_name).parameters]
+        plan = self._plan(self._pipeline(pipeline_name)["PipelineDefinition"], pipeline_name)
+        return [dict(p) for p in plan.parameters]
 
     def start_execution(self, pipeline_name: str, parameters: Mapping[str, Any]) -> str:
-        """Check the overrides and record a new execution; it runs in :meth:`wait`."""
-        record = self.records.pipeline(pipeline_name)
-        values = resolve_parameters(self.pipeline_parameters(pipeline_name), parameters)
+        """Check the overrides as the service does and record a new execution.
+
+        It runs in :meth:`wait`. ``parameters`` are checked here even after the CLI checked
+        them: StartPipelineExecution refuses bad parameters whoever calls it.
+        """
+        record = self._pipeline(pipeline_name)
+        plan = self._plan(record["PipelineDefinition"], pipeline_name)
+        values = resolve_parameters([dict(p) for p in plan.parameters], parameters)
         execution_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
-        arn = f"{self.pipeline_arn(pipeline_name)}/execution/{execution_id}"
-        identity = ExecutionIdentity(
-            pipeline_name, self.pipeline_arn(pipeline_name), execution_id, arn, now().isoformat()
+        execution = ExecutionRecord(
+            pipeline_name=pipeline_name,
+            pipeline_version=record["Version"],
+            execution_id=execution_id,
+            execution_arn=f"{self.pipeline_arn(pipeline_name)}/execution/{execution_id}",
+            status="Executing",
+            parameters=values,
+            started_at=utc_now().isoformat(),
         )
-        check_start(
-            _plan(record["PipelineDefinition"], pipeline_name),
-            values,
-            parameters,
-            identity.variables(),
-        )  # what SageMaker would refuse never starts
-        self.records.save_execution(
-            {
-                "pipeline_name": pipeline_name,
-                "pipeline_version": record["Version"],
-                "execution_id": execution_id,
-                "execution_arn": arn,
-                "status": "Executing",
-                "parameters": values,
-                "started_at": now().isoformat(),
-                "ended_at": None,
-                "failure_reason": None,
-                "ran": False,
-            }
+        variables = self._identity(execution).variables()
+        check_start(plan, values, parameters, variables)  # what SageMaker refuses never starts
+        self.records.save_execution(execution)
+        return execution.execution_arn
+
+    def _pipeline(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """A stored pipeline version (the newest by default), read once per command."""
+        key = (name, version)
+        if key not in self._pipelines:
+            record = self.records.pipeline(name, version)
+            self._pipelines[key] = self._pipelines[(name, record["Version"])] = record
+        return self._pipelines[key]
+
+    def _plan(self, definition: str, pipeline_name: str) -> Plan:
+        """The checked plan of a definition, parsed once per command."""
+        if definition not in self._plans:
+            self._plans[definition] = _plan(definition, pipeline_name)
+        return self._plans[definition]
+
+    def _identity(self, execution: ExecutionRecord) -> ExecutionIdentity:
+        """The Execution.* variables of a recorded execution (the check and the run agree)."""
+        name = execution.pipeline_name
+        return ExecutionIdentity(
+            name,
+            self.pipeline_arn(name),
+            execution.execution_id,
+            execution.execution_arn,
+            execution.started_at,
         )
-        return arn
 
     def wait(self, execution_arn: str, on_step: StepListener) -> ExecutionSummary:
         """Run the execution (once) to its end, reporting each step to ``on_step``."""
         data = settle(self.records, _execution_id(execution_arn))
-        if data["status"] == "Executing" and data.get("ran") and not data.get("runner"):
+        if data.status == "Executing" and data.ran and not data.runner:
             self._finish(
                 data,
                 "Failed",
                 "the process running this execution stopped before "
                 "it finished; start a new execution",
             )
-        elif data["status"] == "Executing":
+        elif data.status == "Executing":
             self._run(data, on_step)
-        return summarize(self.records, self.objects, data["execution_id"])
+        return summarize(self.records, self.objects, data.execution_id)
 
-    def _run(self, data: dict[str, Any], on_step: StepListener) -> None:
+    def _run(self, data: ExecutionRecord, on_step: StepListener) -> None:
         """Run while holding the runner lock; an interruption ends the records too.
 
         A KeyboardInterrupt (Ctrl-C, or SIGTERM as run_pipeline.py maps it) after a --stop
         is the stop working: the execution ends Stopped and the summary is returned.
         """
-        name = data["pipeline_name"]
-        record = self.records.pipeline(name, data["pipeline_version"])
-        identity = ExecutionIdentity(
-            name,
-            self.pipeline_arn(name),
-            data["execution_id"],
-            data["execution_arn"],
-            data["started_at"],
-        )
+        name = data.pipeline_name
+        plan = self._plan(self._pipeline(name, data.pipeline_version)["PipelineDefinition"], name)
         report: Any = (
-            BackgroundReport(self.store_root, data["execution_id"], self.notes)
+            BackgroundReport(self.store_root, data.execution_id, self.notes)
             if self.report_in_background
-            else _ExecutionReport(self.store_root, data["execution_id"], self.notes)
+            else _ExecutionReport(self.store_root, data.execution_id, self.notes)
         )
         starter = warm_starter(self.store_root, self.job_start, self.warm_idle_s, self.notes)
 
@@ -178,16 +198,17 @@ class LocalTarget:
                 result = run_execution(
                     self.store_root,
                     self.region,
-                    _plan(record["PipelineDefinition"], name),
-                    identity,
-                    data["parameters"],
+                    plan,
+                    self._identity(data),
+                    data.parameters,
                     on_step_then_report,
+                    self.endpoints,
                     self.on_line,
                     job_starter=starter,
                 )
             except BaseException as exc:
                 status, reason = interrupted_outcome(
-                    self.records, data["execution_id"], "the execution was interrupted"
+                    self.records, data.execution_id, "the execution was interrupted"
                 )
                 close_execution(self.records, data, status, reason)
                 report.refresh(final=False)  # an interrupted run must not wait for a plot
@@ -197,8 +218,8 @@ class LocalTarget:
             self._finish(data, result.status, result.failure_reason)
         report.refresh()
 
-    def _finish(self, data: dict[str, Any], status: str, reason: str | None) -> None:
-        data.update(status=status, failure_reason=reason, ended_at=now().isoformat())
+    def _finish(self, data: ExecutionRecord, status: str, reason: str | None) -> None:
+        data.status, data.failure_reason, data.ended_at = status, reason, utc_now().isoformat()
         self.records.save_execution(data)
 
     def describe_execution(self, execution_ref: str) -> ExecutionSummary:
@@ -222,7 +243,7 @@ class LocalTarget:
             for i in self.records.execution_ids()
         ]
         mine = [s for s in found if s.pipeline_name == pipeline_name]
-        return sorted(mine, key=lambda s: s.started_at or now(), reverse=True)
+        return sorted(mine, key=lambda s: s.started_at or utc_now(), reverse=True)
 
     def warm_up(self) -> None:
         """Start the store's warm job host now (if jobs start warm), without waiting for it."""
@@ -236,16 +257,24 @@ class LocalTarget:
 
     def list_endpoints(self) -> list[EndpointRef]:
         """Endpoints the endpoint helper knows, with their URL and status."""
-        infos = _endpoints().list_endpoints(self.store_root)
+        infos = self.endpoints().list_endpoints(self.store_root)
         return [EndpointRef(i.name, i.url, i.status) for i in infos]
 
     def invoke_endpoint(self, name: str, body: bytes, content_type: str, accept: str) -> bytes:
         """One request to a local endpoint (EndpointError on 4xx/5xx or when not serving)."""
-        return _endpoints().invoke(self.store_root, name, body, content_type, accept)
+        return self.endpoints().invoke(self.store_root, name, body, content_type, accept)
 
     def delete_endpoint(self, name: str) -> None:
         """Stop and forget a local endpoint."""
-        _endpoints().delete_endpoint(self.store_root, name)
+        self.endpoints().delete_endpoint(self.store_root, name)
+
+    def endpoints(self) -> EndpointManager:
+        """The endpoint manager, imported on first use (running a pipeline may not need it)."""
+        if self._endpoint_manager is None:
+            from pipeline.local.endpoint import manager
+
+            self._endpoint_manager = manager
+        return self._endpoint_manager
 
 
 class _ExecutionReport:
@@ -263,17 +292,14 @@ class _ExecutionReport:
         """Rewrite the report (``final``: the execution has ended, wait for every plot)."""
         try:
             if self.writer is None:
-                self.writer = importlib.import_module(REPORT_MODULE).ReportWriter(self.store_root)
+                from pipeline.report.write import ReportWriter
+
+                self.writer = ReportWriter(self.store_root)
             self.writer.write(self.execution_id, final=final)
         except Exception as err:  # the run's result matters more than its report
             note = f"report not written: {type(err).__name__}: {err}"
             if note not in self.notes:
                 self.notes.append(note)
-
-
-def _endpoints() -> Any:
-    """The endpoint helper's module, imported when first needed (it is not needed to run)."""
-    return importlib.import_module(ENDPOINTS_MODULE)
 
 
 def _execution_id(ref: str) -> str:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -23,20 +21,17 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    ProfileNotFound,
 )
 
+from pipeline.config import missing_role
 from pipeline.errors import (
     ConfigError,
     EndpointError,
     EndpointNotFoundError,
     ExecutionNotFoundError,
-    MoonpipeError,
     PipelineNotFoundError,
 )
+from pipeline.names import split_s3_uri
 from pipeline.targets.base import (
     EndpointRef,
     ExecutionSummary,
@@ -45,6 +40,15 @@ from pipeline.targets.base import (
     StepRecord,
     UpsertResult,
 )
+from pipeline.targets.sagemaker_errors import (
+    AwsError,
+    client_error,
+    is_not_found,
+    is_unimplemented,
+    one_line,
+    translate,
+)
+from pipeline.targets.sagemaker_steps import deployed_endpoint, metadata_arn, present, step_record
 
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
 STEPS_UNAVAILABLE = (
@@ -52,32 +56,6 @@ STEPS_UNAVAILABLE = (
     "ListPipelineExecutionSteps, so only the execution status is shown"
 )
 _CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, read_timeout=70)
-_BAD_CREDENTIALS = {
-    "UnrecognizedClientException",
-    "InvalidClientTokenId",
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "InvalidSignatureException",
-    "SignatureDoesNotMatch",
-}
-# Metadata key of ListPipelineExecutionSteps -> the step type Studio shows.
-_STEP_TYPES = {
-    "ProcessingJob": "Processing",
-    "TrainingJob": "Training",
-    "Condition": "Condition",
-    "Fail": "Fail",
-    "RegisterModel": "RegisterModel",
-    "Model": "Model",
-    "EndpointConfig": "EndpointConfig",
-    "Endpoint": "Endpoint",
-}
-_LOG_GROUPS = {"ProcessingJob": "ProcessingJobs", "TrainingJob": "TrainingJobs"}
-
-
-class AwsError(MoonpipeError):
-    """SageMaker or S3 refused a request that was well formed on our side."""
-
-    exit_code = 1
 
 
 class SageMakerTarget:
@@ -128,11 +106,8 @@ class SageMakerTarget:
         (no UpdatePipeline, so no new version in Studio), and an artifact S3 already holds
         with the same MD5 is not uploaded again.
         """
-        if not role_arn:
-            raise ConfigError(
-                "the sagemaker target needs an execution role; "
-                "set aws.role_arn in the config or pass --role-arn"
-            )
+        if not role_arn:  # the CLI's config check stops this first; callers may not
+            raise missing_role("the config file")
         for uri, body in sorted(pipeline.artifacts.items()):
             self._upload(uri, body)
         request = {
@@ -154,7 +129,7 @@ class SageMakerTarget:
         return UpsertResult(str(response["PipelineArn"]), changed=True)
 
     def _upload(self, uri: str, body: bytes) -> None:
-        bucket, key = split_s3_uri(uri)
+        bucket, key = artifact_location(uri)
         md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
         if self._stored_etag(bucket, key) == f'"{md5}"':
             return
@@ -237,10 +212,10 @@ class SageMakerTarget:
             except ClientError as exc:
                 error = exc.response.get("Error", {})
                 code, message = str(error.get("Code", "")), str(error.get("Message", ""))
-                if code != "ValidationException" or _is_not_found(code, message):
+                if code != "ValidationException" or is_not_found(code, message):
                     raise
                 raise ConfigError(
-                    f"could not stop execution {execution_ref}: {_one_line(message)}"
+                    f"could not stop execution {execution_ref}: {one_line(message)}"
                 ) from None
         return self.describe_execution(arn)
 
@@ -267,7 +242,7 @@ class SageMakerTarget:
             )
             return tuple(step_record(s) for page in pages for s in page["PipelineExecutionSteps"])
         except ClientError as exc:
-            if not _is_unimplemented(exc):
+            if not is_unimplemented(exc):
                 raise client_error(exc, f"list the steps of {arn}") from None
             self._steps_unavailable = True
             self.notes.append(STEPS_UNAVAILABLE)
@@ -288,11 +263,11 @@ class SageMakerTarget:
             execution_arn=arn,
             execution_id=arn.rsplit("/", 1)[-1],
             status=status,
-            failure_reason=_present(described.get("FailureReason")),
+            failure_reason=present(described.get("FailureReason")),
             parameters=parameters,
             steps=steps,
-            model_package_arn=_metadata_arn(steps, "RegisterModel"),
-            endpoint=_endpoint(steps),
+            model_package_arn=metadata_arn(steps, "RegisterModel"),
+            endpoint=deployed_endpoint(steps),
             started_at=described.get("CreationTime"),
             ended_at=described.get("LastModifiedTime") if status in TERMINAL else None,
         )
@@ -310,7 +285,7 @@ class SageMakerTarget:
                 execution_arn=row["PipelineExecutionArn"],
                 execution_id=row["PipelineExecutionArn"].rsplit("/", 1)[-1],
                 status=row["PipelineExecutionStatus"],
-                failure_reason=_present(row.get("PipelineExecutionFailureReason")),
+                failure_reason=present(row.get("PipelineExecutionFailureReason")),
                 started_at=row.get("StartTime"),
             )
             for row in rows
@@ -352,138 +327,18 @@ class SageMakerTarget:
         )
 
 
-@contextmanager
-def translate(action: str, not_found: MoonpipeError | None = None) -> Iterator[None]:
-    """Turn botocore failures inside the block into one-line MoonpipeErrors."""
+def artifact_location(uri: str) -> tuple[str, str]:
+    """An artifact's ``s3://bucket/key`` -> (bucket, key); an artifact needs a key."""
     try:
-        yield
-    except NoCredentialsError:
-        raise ConfigError(
-            "no AWS credentials found; configure a profile or set AWS_PROFILE"
-        ) from None
-    except ProfileNotFound as exc:
-        raise profile_error(str(exc.kwargs.get("profile", ""))) from None
-    except NoRegionError:
-        raise ConfigError(
-            "no AWS region set; set aws.region in the config or pass --region"
-        ) from None
-    except EndpointConnectionError as exc:
-        url = exc.kwargs.get("endpoint_url", "the AWS endpoint")
-        raise AwsError(
-            f"could not {action}: cannot reach {url}; check --region and the network"
-        ) from None
-    except ClientError as exc:
-        raise client_error(exc, action, not_found) from None
-    except BotoCoreError as exc:
-        raise AwsError(f"could not {action}: {_one_line(str(exc))}") from None
-
-
-def profile_error(profile: str) -> ConfigError:
-    """The missing-profile error, naming where the profile name came from and the fix."""
-    source = next((v for v in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") if os.environ.get(v)), None)
-    origin = f" (from {source})" if source else ""
-    return ConfigError(
-        f"AWS profile {profile!r}{origin} is not in your AWS config or credentials files; "
-        f"create it (aws configure --profile {profile}) or "
-        + (f"unset {source}" if source else "choose an existing profile")
-    )
-
-
-def client_error(
-    exc: ClientError, action: str, not_found: MoonpipeError | None = None
-) -> MoonpipeError:
-    """The MoonpipeError for one ClientError, by its error code."""
-    error = exc.response.get("Error", {})
-    code, message = str(error.get("Code", "")), _one_line(str(error.get("Message", "")))
-    if not_found is not None and _is_not_found(code, message):
-        return not_found
-    if code in _BAD_CREDENTIALS:
-        return ConfigError(
-            f"AWS rejected the credentials ({code}) trying to {action}; "
-            "refresh them or set AWS_PROFILE"
-        )
-    if code in {"AccessDenied", "AccessDeniedException"}:
-        return AwsError(
-            f"access denied trying to {action}: {message}; check the role or profile's permissions"
-        )
-    if code == "ModelError":
-        status = exc.response.get("OriginalStatusCode", "")
-        detail = _one_line(str(exc.response.get("OriginalMessage", message)))
-        return EndpointError(f"the model refused the request ({status}): {detail}")
-    return AwsError(f"could not {action}: {code}: {message}")
-
-
-def step_record(step: Mapping[str, Any]) -> StepRecord:
-    """A ListPipelineExecutionSteps entry as a StepRecord."""
-    metadata = dict(step.get("Metadata", {}))
-    kind = next((k for k in metadata if k in _STEP_TYPES), "")
-    return StepRecord(
-        name=step["StepName"],
-        step_type=_STEP_TYPES.get(kind, ""),
-        status=step["StepStatus"],
-        started_at=step.get("StartTime"),
-        ended_at=step.get("EndTime"),
-        cache_hit=bool(step.get("CacheHitResult", {}).get("SourcePipelineExecutionArn")),
-        failure_reason=_present(step.get("FailureReason")),
-        log_path=_log_path(kind, metadata),
-        metadata=metadata,
-    )
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> (bucket, key)."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not uri.startswith("s3://") or not bucket or not key:
+        bucket, key = split_s3_uri(uri)
+    except ValueError:
+        bucket, key = "", ""
+    if not key:
         raise ConfigError(f"artifact URI {uri!r} is not of the form s3://bucket/key")
     return bucket, key
-
-
-def _log_path(kind: str, metadata: Mapping[str, Any]) -> str | None:
-    """Where a job step's log lives: its CloudWatch log group and stream prefix."""
-    if kind not in _LOG_GROUPS or "Arn" not in metadata[kind]:
-        return None
-    job = str(metadata[kind]["Arn"]).rsplit("/", 1)[-1]
-    return f"CloudWatch /aws/sagemaker/{_LOG_GROUPS[kind]} stream {job}/..."
-
-
-def _metadata_arn(steps: tuple[StepRecord, ...], kind: str) -> str | None:
-    for record in steps:
-        arn = record.metadata.get(kind, {}).get("Arn")
-        if arn:
-            return str(arn)
-    return None
-
-
-def _endpoint(steps: tuple[StepRecord, ...]) -> EndpointRef | None:
-    arn = _metadata_arn(steps, "Endpoint")
-    return None if arn is None else EndpointRef(name=arn.rsplit("/", 1)[-1])
 
 
 def _same_pipeline(described: Mapping[str, Any], request: Mapping[str, Any]) -> bool:
     """True if UpdatePipeline with ``request`` would change nothing DescribePipeline shows."""
     keys = ("PipelineDefinition", "PipelineDescription", "RoleArn")
     return all(described.get(k) == request[k] for k in keys)
-
-
-def _is_not_found(code: str, message: str) -> bool:
-    lowered = message.lower()
-    return code in {"ResourceNotFound", "NoSuchBucket", "ResourceNotFoundException"} or (
-        code == "ValidationException"
-        and ("could not find" in lowered or "does not exist" in lowered or "not found" in lowered)
-    )
-
-
-def _is_unimplemented(exc: ClientError) -> bool:
-    """True for an API that is absent (moto answers 500 with an HTML page), not a hiccup."""
-    code = str(exc.response.get("Error", {}).get("Code", ""))
-    return code in {"500", "501", "NotImplemented", "NotImplementedError"}
-
-
-def _present(text: Any) -> str | None:
-    """Service strings that mean 'nothing' ('' and moto's 'None') become None."""
-    return None if text in (None, "", "None") else str(text)
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from types import ModuleType
 
@@ -9,6 +10,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_moons
 from sklearn.model_selection import train_test_split
+
+from tests.entrypoints.conftest import ENTRYPOINTS
 
 
 def read_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -105,3 +108,16 @@ def test_nonsense_options_fail_with_one_line_naming_the_option(
     jobs.assert_failed(job, 2, full, job.path("/opt/ml/output/message"))
     assert not job.path("/opt/ml/processing/train/train.csv").exists()
     assert not job.path("/opt/ml/processing/test/test.csv").exists()
+
+
+def test_the_failure_helpers_are_one_shape_copied_into_each_script() -> None:
+    # preprocess.py and evaluate.py ship alone (one file per processing job), so each script
+    # holds a copy; the copies must stay the same text, or the scripts drift apart again.
+    def helpers(script: str) -> dict[str, str]:
+        tree = ast.parse((ENTRYPOINTS / script).read_text())
+        wanted = {"write_failure", "fail", "OneLineParser"}
+        return {n.name: ast.unparse(n) for n in tree.body if getattr(n, "name", "") in wanted}
+
+    copies = [helpers(s) for s in ("preprocess.py", "evaluate.py", "train.py")]
+    assert set(copies[0]) == {"write_failure", "fail", "OneLineParser"}
+    assert copies[0] == copies[1] == copies[2]

@@ -1,12 +1,10 @@
-"""A fake endpoint helper: the real pipeline.local.endpoint.manager starts server processes."""
+"""A fake endpoint manager: the real pipeline.local.endpoint.manager starts server processes."""
 
 from __future__ import annotations
 
-import sys
-import types
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,20 +20,18 @@ class FakeEndpointInfo:
     status: str = "InService"
 
 
-@pytest.fixture
-def fake_endpoints(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Replace pipeline.local.endpoint.manager (which starts servers) with a recorder."""
-    calls: list[dict[str, Any]] = []
-    module = types.ModuleType("pipeline.local.endpoint.manager")
+class FakeEndpoints(list):  # type: ignore[type-arg]
+    """An endpoint manager that starts no server: it records each deploy (a list of calls)."""
 
     def deploy(
+        self,
         store_root: Path,
         endpoint_name: str,
         config_name: str,
         model_data: Path,
-        environment: dict[str, str],
+        environment: Mapping[str, str],
     ) -> FakeEndpointInfo:
-        calls.append(
+        self.append(
             {
                 "name": endpoint_name,
                 "config": config_name,
@@ -45,9 +41,19 @@ def fake_endpoints(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         )
         return FakeEndpointInfo(endpoint_name, "http://127.0.0.1:9/", config_name)
 
-    module.deploy = deploy  # type: ignore[attr-defined]
-    module.list_endpoints = lambda root: [  # type: ignore[attr-defined]
-        FakeEndpointInfo(c["name"], "http://127.0.0.1:9/", c["config"]) for c in calls
-    ]
-    monkeypatch.setitem(sys.modules, "pipeline.local.endpoint.manager", module)
-    return calls
+    def list_endpoints(self, store_root: Path) -> list[FakeEndpointInfo]:
+        return [FakeEndpointInfo(c["name"], "http://127.0.0.1:9/", c["config"]) for c in self]
+
+    def invoke(
+        self, store_root: Path, name: str, body: bytes, content_type: str, accept: str
+    ) -> bytes:
+        raise AssertionError("the fake endpoints serve nothing")
+
+    def delete_endpoint(self, store_root: Path, name: str) -> None:
+        raise AssertionError("the fake endpoints delete nothing")
+
+
+@pytest.fixture
+def fake_endpoints() -> FakeEndpoints:
+    """A recorder to pass as LocalTarget(..., endpoints=fake_endpoints)."""
+    return FakeEndpoints()

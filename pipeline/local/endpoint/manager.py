@@ -19,34 +19,35 @@ import contextlib
 import http.client
 import json
 import os
-import re
-import shutil
-import tarfile
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from pipeline.errors import EndpointError, EndpointNotFoundError, EndpointUsageError
+from pipeline.errors import EndpointError, EndpointUsageError
 from pipeline.local.container_paths import map_env
+from pipeline.local.endpoint.artifact import unpack_model
+from pipeline.local.endpoint.folder import (
+    check_name,
+    endpoint_folder,
+    in_progress_message,
+    read_record,
+    require_record,
+    settled_record,
+)
 from pipeline.local.endpoint.http_limits import MAX_PAYLOAD_BYTES
 from pipeline.local.endpoint.process import (
     find_servers,
     locked,
-    read_json_or_none,
     server_alive,
     spawn_server,
     stop_server,
     wait_until_serving,
 )
 from pipeline.local.endpoint.state import (
-    IN_PROGRESS,
     LOCK_FILE,
     RECORD_FILE,
     control,
@@ -55,8 +56,8 @@ from pipeline.local.endpoint.state import (
 )
 from pipeline.local.liveness import try_lock
 from pipeline.local.store.atomic import write_json
+from pipeline.names import utc_now
 
-_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's EndpointName rule
 _MODEL_ENV_DEFAULTS = {
     "SAGEMAKER_PROGRAM": "inference.py",
     "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
@@ -100,20 +101,20 @@ def deploy(
         EndpointError: bad name, unreadable archive, an update already in progress, or a
             model that fails to load (on an update the old model keeps serving).
     """
-    _check_name(endpoint_name, "endpoint")
-    _check_name(config_name, "endpoint config")
+    check_name(endpoint_name, "endpoint")
+    check_name(config_name, "endpoint config")
     if not Path(model_data).is_file():
         raise EndpointError(
             f"model data {model_data} does not exist; run the training step "
             "first or pass the path of a model.tar.gz"
         )
-    endpoint_dir = _endpoint_dir(store_root, endpoint_name)
+    endpoint_dir = endpoint_folder(store_root, endpoint_name)
     with try_lock(endpoint_dir / LOCK_FILE) as acquired:
         if not acquired:
-            raise EndpointError(_in_progress_message(endpoint_dir, endpoint_name))
-        record = _read_record(endpoint_dir)
+            raise EndpointError(in_progress_message(endpoint_dir, endpoint_name))
+        record = read_record(endpoint_dir)
         record = None if record is None else settle(endpoint_dir, record)
-        job_root = _unpack_model(endpoint_dir, config_name, Path(model_data))
+        job_root = unpack_model(endpoint_dir, config_name, Path(model_data))
         env = map_env({**_MODEL_ENV_DEFAULTS, **environment}, job_root)
         if record is not None and server_alive(record, endpoint_dir):
             record = _hot_swap(
@@ -140,35 +141,14 @@ def list_endpoints(store_root: Path) -> list[EndpointInfo]:
     """Every recorded endpoint, sorted by name; a dead server shows as OutOfService."""
     root = Path(store_root).resolve() / "endpoints"
     records = sorted(root.glob(f"*/{RECORD_FILE}")) if root.is_dir() else []
-    return [_info(_settled_record(p.parent) or {"name": p.parent.name}, p.parent) for p in records]
+    return [_info(settled_record(p.parent) or {"name": p.parent.name}, p.parent) for p in records]
 
 
 def describe_endpoint(store_root: Path, name: str) -> EndpointInfo:
     """One endpoint; raises EndpointError if there is none of that name."""
-    endpoint_dir = _endpoint_dir(store_root, name, create=False)
-    _require_record(endpoint_dir, name)
-    return _info(_settled_record(endpoint_dir) or {"name": name}, endpoint_dir)
-
-
-def _settled_record(endpoint_dir: Path) -> dict[str, Any] | None:
-    """The record; if its deployer is gone mid-way (lock free), settled from the facts."""
-    record = _read_record(endpoint_dir)
-    if record is None or record.get("status") not in IN_PROGRESS:
-        return record
-    with try_lock(endpoint_dir / LOCK_FILE) as acquired:
-        if not acquired:
-            return record  # a deployment is in progress: its status is the truth
-        record = _read_record(endpoint_dir)
-        return None if record is None else settle(endpoint_dir, record)
-
-
-def _in_progress_message(endpoint_dir: Path, name: str) -> str:
-    record = _read_record(endpoint_dir) or {}
-    status = record.get("status") if record.get("status") in IN_PROGRESS else "being deployed"
-    return (
-        f'Cannot update in-progress endpoint "{name}": it is {status} by another '
-        "execution; wait for it to finish (see --list-endpoints), then run again"
-    )
+    endpoint_dir = endpoint_folder(store_root, name, create=False)
+    require_record(endpoint_dir, name)
+    return _info(settled_record(endpoint_dir) or {"name": name}, endpoint_dir)
 
 
 def delete_endpoint(store_root: Path, name: str) -> None:
@@ -176,15 +156,15 @@ def delete_endpoint(store_root: Path, name: str) -> None:
 
     Models and server.log stay on disk: what was deployed is never lost.
     """
-    endpoint_dir = _endpoint_dir(store_root, name, create=False)
+    endpoint_dir = endpoint_folder(store_root, name, create=False)
     with locked(endpoint_dir):
-        record = _require_record(endpoint_dir, name)
+        record = require_record(endpoint_dir, name)
         pids = set(find_servers(endpoint_dir))  # also a server the record never learned of
         if server_alive(record, endpoint_dir):
             pids.add(int(record["pid"]))
         for pid in sorted(pids):
             stop_server(pid)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = utc_now().strftime("%Y%m%dT%H%M%S%fZ")
         os.replace(endpoint_dir / RECORD_FILE, endpoint_dir / f"endpoint.deleted-{stamp}.json")
         for leftover in ("server.json", "control.token"):
             (endpoint_dir / leftover).unlink(missing_ok=True)
@@ -324,7 +304,7 @@ def _new_record(
     pid: int | None,
     port: int | None,
 ) -> dict[str, Any]:
-    now = datetime.now(timezone.utc).isoformat()
+    now = utc_now().isoformat()
     history = list((previous or {}).get("history", []))
     history.append({"config_name": config_name, "model_dir": str(model_dir), "deployed_at": now})
     return {
@@ -360,83 +340,3 @@ def _info(record: Mapping[str, Any], endpoint_dir: Path) -> EndpointInfo:
         failure_reason=record.get("failure_reason"),
         log_path=str(endpoint_dir / "server.log"),
     )
-
-
-def _unpack_model(endpoint_dir: Path, config_name: str, model_data: Path) -> Path:
-    """Extract model_data to a new ``models/<config>/vNNN/model``; returns ``vNNN``."""
-    parent = endpoint_dir / "models" / config_name
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=parent))
-    try:
-        _safe_extract(model_data, staging / "model")
-        numbers = [int(p.name[1:]) for p in parent.glob("v[0-9]*") if p.name[1:].isdigit()]
-        target = parent / f"v{max(numbers, default=0) + 1:03d}"
-        os.rename(staging, target)  # we hold the endpoint lock: the name is still free
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
-
-
-def _safe_extract(archive: Path, dest: Path) -> None:
-    """Extract regular files and folders only, none outside ``dest``; else EndpointError."""
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
-            for member in members:
-                parts = PurePosixPath(member.name).parts
-                if (
-                    not (member.isfile() or member.isdir())
-                    or member.name.startswith("/")
-                    or ".." in parts
-                ):
-                    raise EndpointError(
-                        f"model data {archive} holds an unsafe member "
-                        f"{member.name!r} (link, device or path outside the "
-                        "archive); rebuild the archive"
-                    )
-            tar.extractall(dest, members=members, filter="data")
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise EndpointError(
-            f"model data {archive} is not a readable model.tar.gz ({exc}); re-run the training step"
-        ) from None
-
-
-def _endpoint_dir(store_root: Path, name: str, create: bool = True) -> Path:
-    _check_name(name, "endpoint")
-    path = Path(store_root).resolve() / "endpoints" / name
-    if create:
-        path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _check_name(name: str, what: str) -> None:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise EndpointUsageError(
-            f"invalid {what} name {name!r}: use 1-63 letters, digits "
-            "and hyphens, starting with a letter or digit"
-        )
-
-
-def _require_record(endpoint_dir: Path, name: str) -> dict[str, Any]:
-    record = _read_record(endpoint_dir)
-    if record is None:
-        raise EndpointNotFoundError(
-            f"endpoint {name!r} does not exist; run --list-endpoints to see the endpoints there are"
-        )
-    return record
-
-
-def _read_record(endpoint_dir: Path) -> dict[str, Any] | None:
-    """The record, None if absent; an unreadable record reads as a Failed endpoint."""
-    path = endpoint_dir / RECORD_FILE
-    if not path.exists():
-        return None
-    record = read_json_or_none(path)
-    if record is None:
-        return {
-            "name": endpoint_dir.name,
-            "status": "Failed",
-            "failure_reason": f"record {path} is unreadable; delete and redeploy",
-        }
-    return record

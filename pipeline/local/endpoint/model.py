@@ -20,10 +20,11 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from pipeline.names import utc_now
 
 # The server's logger: a load failure belongs in the same server.log as the request it broke.
 log = logging.getLogger("moonpipe.endpoint")
@@ -49,7 +50,7 @@ class LoadedModel:
     module: ModuleType
     model: Any
     default_accept: str = "application/json"
-    loaded_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    loaded_at: str = field(default_factory=lambda: utc_now().isoformat())
 
     def status(self) -> dict[str, Any]:
         """What the manager asks the control route: which config serves, since when."""

@@ -8,19 +8,48 @@ global state at the entry point only).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pipeline.local.definition import StepSpec
 from pipeline.local.orchestrator import StepOutcome
 from pipeline.local.store.objects import ObjectStore
+from pipeline.names import local_arn
+from pipeline.targets.base import LineListener
 
-LineListener = Callable[[str, str], None]
-"""Called with (step name, log line) for each line a job prints."""
 
-ACCOUNT = "000000000000"
+class EndpointManager(Protocol):
+    """What the engine asks of the endpoint helper (pipeline/local/endpoint/manager.py).
+
+    The module itself satisfies it; tests hand in a recorder that starts no server.
+    """
+
+    def deploy(
+        self,
+        store_root: Path,
+        endpoint_name: str,
+        config_name: str,
+        model_data: Path,
+        environment: Mapping[str, str],
+    ) -> Any:
+        """Create the endpoint or swap its model in place; returns its info (``url``)."""
+        ...
+
+    def list_endpoints(self, store_root: Path) -> list[Any]:
+        """Every endpoint's info (name, url, status)."""
+        ...
+
+    def invoke(
+        self, store_root: Path, name: str, body: bytes, content_type: str, accept: str
+    ) -> bytes:
+        """One request to a serving endpoint."""
+        ...
+
+    def delete_endpoint(self, store_root: Path, name: str) -> None:
+        """Stop and forget an endpoint."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -34,12 +63,13 @@ class StepContext:
     execution_id: str
     job_dir: Path
     log_path: Path
+    endpoints: Callable[[], EndpointManager]  # imported on first deploy (not needed to run)
     on_line: LineListener | None = None
     job_starter: Any = None  # pipeline.local.warm WarmStarter, or None: plain subprocesses
 
-    def arn(self, resource: str) -> str:
-        """A local ARN in SageMaker's shape for ``resource`` (e.g. ``model/name``)."""
-        return f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:{resource}"
+    def arn(self, resource_type: str, name: str) -> str:
+        """The local ARN of a resource this step made (pipeline.names' rule)."""
+        return local_arn(self.region, resource_type, name)
 
     def job_name(self, step_name: str) -> str:
         """A job (or model) name unique to this execution and step, valid as SageMaker's.

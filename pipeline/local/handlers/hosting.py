@@ -2,13 +2,12 @@
 
 Names the service generates (model names, per-execution endpoint config suffixes) are made
 here the same way every time, so later steps must read them from properties, as on
-SageMaker. The Endpoint step hands the resolved model to the endpoint helper
-(pipeline/local/endpoint/manager.py), imported only when a deployment happens.
+SageMaker. The Endpoint step hands the resolved model to the endpoint manager the context
+carries (pipeline/local/endpoint/manager.py, imported only when a deployment happens).
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from pipeline.errors import MoonpipeError
@@ -17,8 +16,6 @@ from pipeline.local.handlers.base import StepContext, failed
 from pipeline.local.orchestrator import StepOutcome
 from pipeline.local.store.objects import StoreError
 from pipeline.local.store.registry import Registry, RegistryError
-
-ENDPOINTS_MODULE = "pipeline.local.endpoint.manager"
 
 
 def endpoint_config_name(base: str, execution_id: str) -> str:
@@ -78,8 +75,7 @@ def deploy_endpoint(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> S
         model_data = ctx.objects.path(container["ModelDataUrl"])
         if not model_data.is_file():
             return failed(f"model data {container['ModelDataUrl']} is not in the local store")
-        endpoints = importlib.import_module(ENDPOINTS_MODULE)
-        info = endpoints.deploy(
+        info = ctx.endpoints().deploy(
             ctx.store_root, name, config_name, model_data, dict(container.get("Environment") or {})
         )
     except (RegistryError, StoreError, KeyError, MoonpipeError) as err:
@@ -87,7 +83,7 @@ def deploy_endpoint(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> S
     properties = {
         "EndpointName": name,
         "EndpointConfigName": config_name,
-        "EndpointArn": ctx.arn(f"endpoint/{name.lower()}"),
+        "EndpointArn": ctx.arn("endpoint", name),
         "EndpointStatus": "InService",
         "EndpointUrl": getattr(info, "url", None),
     }

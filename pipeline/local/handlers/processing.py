@@ -65,7 +65,7 @@ def run_processing(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> St
         return failed(f"processing output: {err}", log_path=str(ctx.log_path))
     properties = {
         **request,
-        "ProcessingJobArn": ctx.arn(f"processing-job/{job_name.lower()}"),
+        "ProcessingJobArn": ctx.arn("processing-job", job_name),
         "ProcessingJobStatus": "Completed",
         "ExitMessage": "",
     }

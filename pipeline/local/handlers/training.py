@@ -14,7 +14,6 @@ import re
 import sys
 import tarfile
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from pipeline.local.sandbox import (
 )
 from pipeline.local.store.atomic import write_json
 from pipeline.local.store.objects import S3Uri, StoreError, parse_s3_uri
+from pipeline.names import utc_now
 
 HOST = "algo-1"
 
@@ -227,7 +227,7 @@ class _MetricCollector:
                 except ValueError:
                     continue
                 self.series.setdefault(name, []).append(value)
-                self.seen_at[name] = datetime.now(timezone.utc).isoformat()
+                self.seen_at[name] = utc_now().isoformat()
 
     def tee(self, forward: Callable[[str], None] | None) -> Callable[[str], None]:
         """A line callback that feeds the metrics, then forwards the line (if anyone listens)."""
@@ -256,7 +256,7 @@ def _describe(
     return {
         **args,
         "TrainingJobName": job_name,
-        "TrainingJobArn": ctx.arn(f"training-job/{job_name.lower()}"),
+        "TrainingJobArn": ctx.arn("training-job", job_name),
         "TrainingJobStatus": "Completed",
         "ModelArtifacts": {"S3ModelArtifacts": str(output.child("model.tar.gz"))},
         "FinalMetricDataList": metrics.final(),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pipeline.local.sandbox import confined_files
 from pipeline.local.store.atomic import create_bytes
+from pipeline.names import split_s3_uri
 
 
 class StoreError(Exception):
@@ -40,12 +41,14 @@ class S3Uri:
 
 
 def parse_s3_uri(uri: str) -> S3Uri:
-    """Split and validate an S3 URI; a trailing ``/`` is allowed (a prefix)."""
-    if not isinstance(uri, str) or not uri.startswith("s3://"):
-        raise StoreError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    if not bucket or bucket in {".", ".."} or "\\" in bucket:
-        raise StoreError(f"{uri!r} has no valid bucket name")
+    """Split an S3 URI (pipeline.names' rule) and refuse keys that would leave the store.
+
+    A trailing ``/`` is allowed (a prefix).
+    """
+    try:
+        bucket, key = split_s3_uri(uri)
+    except ValueError as err:
+        raise StoreError(str(err)) from None
     key = key[:-1] if key.endswith("/") else key
     if key:
         for segment in key.split("/"):
@@ -91,10 +94,6 @@ class ObjectStore:
         if not target.is_file():
             raise StoreError(f"no object at {uri}")
         return target.read_bytes()
-
-    def exists(self, uri: str | S3Uri) -> bool:
-        """True for an existing object (not a prefix)."""
-        return self.path(uri).is_file()
 
     def list_prefix(self, uri: str) -> list[tuple[str, Path]]:
         """Objects matching an S3Prefix input, each with its path relative to the prefix.

@@ -15,26 +15,52 @@ before it touches the file system.
 
 from __future__ import annotations
 
-import re
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ExecutionNotFoundError, PipelineNotFoundError
 from pipeline.local.store.atomic import create_json, read_json, write_json
+from pipeline.names import check_record_name
 from pipeline.targets.base import StepRecord
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,255}$")
 
+@dataclass
+class ExecutionRecord:
+    """``executions/<id>/execution.json``: one execution's own record, as typed fields.
 
-def check_name(kind: str, name: str) -> str:
-    """Return ``name`` if SageMaker would accept it as a name, else raise ValueError."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(
-            f"{kind} name {name!r} is invalid; use letters, digits, '-' and '_' (max 256)"
-        )
-    return name
+    The JSON keys are the field names, in this order, exactly as before this class existed
+    (``runner`` only once a runner claimed the execution); keys this version does not know
+    are kept in ``extra`` and written back, so a newer record survives an older reader.
+    """
+
+    pipeline_name: str
+    pipeline_version: int | None
+    execution_id: str
+    execution_arn: str
+    status: str  # Executing | Succeeded | Failed | Stopped
+    parameters: dict[str, Any]
+    started_at: str  # ISO 8601, UTC
+    ended_at: str | None = None
+    failure_reason: str | None = None
+    ran: bool = False  # a runner has started it (False: recorded by --start, not yet run)
+    runner: dict[str, Any] | None = None  # the pid and start time of the process running it
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExecutionRecord:
+        """Read a stored record (any version: missing optional keys take their defaults)."""
+        known = {f.name for f in fields(cls)} - {"extra"}
+        typed = {k: v for k, v in data.items() if k in known}
+        return cls(**typed, extra={k: v for k, v in data.items() if k not in known})
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored JSON object (see the class docstring for why its shape never changes)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        if data["runner"] is None:
+            del data["runner"]
+        return {**data, **self.extra}
 
 
 class Records:
@@ -46,7 +72,7 @@ class Records:
     # pipelines -------------------------------------------------------------------------
     def pipeline_dir(self, name: str) -> Path:
         """The folder of one pipeline's versions."""
-        return self.root / "pipelines" / check_name("pipeline", name) / "versions"
+        return self.root / "pipelines" / check_record_name("pipeline", name) / "versions"
 
     def add_pipeline_version(self, name: str, record: dict[str, Any]) -> tuple[int, bool]:
         """Store a definition as the next version unless it equals the latest.
@@ -95,13 +121,14 @@ class Records:
     # executions ------------------------------------------------------------------------
     def execution_dir(self, execution_id: str) -> Path:
         """The folder that holds everything one execution wrote."""
-        return self.root / "executions" / check_name("execution", execution_id)
+        return self.root / "executions" / check_record_name("execution", execution_id)
 
-    def save_execution(self, record: dict[str, Any]) -> None:
+    def save_execution(self, record: ExecutionRecord) -> None:
         """Write (or rewrite, as its status moves) an execution's own record."""
-        write_json(self.execution_dir(record["execution_id"]) / "execution.json", record)
+        path = self.execution_dir(record.execution_id) / "execution.json"
+        write_json(path, record.to_json())
 
-    def execution(self, execution_id: str) -> dict[str, Any]:
+    def execution(self, execution_id: str) -> ExecutionRecord:
         """An execution's record; ExecutionNotFoundError if there is none."""
         try:
             path = self.execution_dir(execution_id) / "execution.json"
@@ -111,7 +138,7 @@ class Records:
             raise ExecutionNotFoundError(
                 f"no local execution {execution_id!r}; list them with --list-executions"
             )
-        return read_json(path)
+        return ExecutionRecord.from_json(read_json(path))
 
     def execution_ids(self) -> list[str]:
         """Every stored execution id (unordered)."""
@@ -134,7 +161,7 @@ class Records:
     # cache -----------------------------------------------------------------------------
     def cache_path(self, pipeline_name: str, key: str) -> Path:
         """Where the cache entry of one (pipeline, step arguments) key lives."""
-        return self.root / "cache" / check_name("pipeline", pipeline_name) / f"{key}.json"
+        return self.root / "cache" / check_record_name("pipeline", pipeline_name) / f"{key}.json"
 
 
 def _same_pipeline(old: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -14,12 +14,11 @@ config is never replaced, even by a concurrent writer.
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from pipeline.local.store.atomic import create_json, read_json
-from pipeline.local.store.records import check_name
+from pipeline.names import check_record_name, local_arn, utc_now
 
 
 class RegistryError(Exception):
@@ -29,16 +28,16 @@ class RegistryError(Exception):
 class Registry:
     """Reads and writes registry records of one store root."""
 
-    def __init__(self, root: Path, region: str, account: str = "000000000000") -> None:
+    def __init__(self, root: Path, region: str) -> None:
         self.root = root
-        self.prefix = f"arn:aws:sagemaker:{region}:{account}"
+        self.region = region
 
     def add_model_package(self, group: str, request: dict[str, Any]) -> dict[str, Any]:
         """Store the next version of ``group`` (creating the group); return its record."""
-        folder = self.root / "registry" / check_name("model package group", group)
+        folder = self.root / "registry" / check_record_name("model package group", group)
         group_file = folder / "group.json"
         if not group_file.exists():
-            group_arn = f"{self.prefix}:model-package-group/{group}"
+            group_arn = local_arn(self.region, "model-package-group", group)
             with contextlib.suppress(FileExistsError):  # a concurrent writer created it
                 create_json(
                     group_file,
@@ -56,7 +55,7 @@ class Registry:
                 **request,
                 "ModelPackageGroupName": group,
                 "ModelPackageVersion": version,
-                "ModelPackageArn": f"{self.prefix}:model-package/{group}/{version}",
+                "ModelPackageArn": local_arn(self.region, "model-package", f"{group}/{version}"),
                 "ModelPackageStatus": "Completed",
                 "CreationTime": _now(),
             }
@@ -67,31 +66,22 @@ class Registry:
             except FileExistsError:
                 continue  # another writer took this number; take the next one
 
-    def model_package(self, arn: str) -> dict[str, Any]:
-        """One package version by its ARN."""
-        group, _, version = arn.rpartition(":model-package/")[2].rpartition("/")
-        path = self.root / "registry" / check_name("model package group", group) / "versions"
-        return self._read(path / f"{int(version)}.json", f"model package {arn}")
-
-    def model_packages(self, group: str) -> list[dict[str, Any]]:
-        """Every version of a group, oldest first."""
-        folder = self.root / "registry" / check_name("model package group", group) / "versions"
-        return [read_json(p) for p in sorted(folder.glob("*.json"), key=lambda p: int(p.stem))]
-
     def add_model(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
         """Store a model; RegistryError if that name exists."""
         record = {
             **request,
             "ModelName": name,
-            "ModelArn": f"{self.prefix}:model/{name.lower()}",
+            "ModelArn": local_arn(self.region, "model", name),
             "CreationTime": _now(),
         }
-        return self._create(self.root / "models" / f"{check_name('model', name)}.json", record)
+        return self._create(
+            self.root / "models" / f"{check_record_name('model', name)}.json", record
+        )
 
     def model(self, name: str) -> dict[str, Any]:
         """A stored model by name."""
         return self._read(
-            self.root / "models" / f"{check_name('model', name)}.json", f"model {name}"
+            self.root / "models" / f"{check_record_name('model', name)}.json", f"model {name}"
         )
 
     def add_endpoint_config(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -99,15 +89,15 @@ class Registry:
         record = {
             **request,
             "EndpointConfigName": name,
-            "EndpointConfigArn": f"{self.prefix}:endpoint-config/{name.lower()}",
+            "EndpointConfigArn": local_arn(self.region, "endpoint-config", name),
             "CreationTime": _now(),
         }
-        path = self.root / "endpoint-configs" / f"{check_name('endpoint config', name)}.json"
+        path = self.root / "endpoint-configs" / f"{check_record_name('endpoint config', name)}.json"
         return self._create(path, record)
 
     def endpoint_config(self, name: str) -> dict[str, Any]:
         """A stored endpoint config by name."""
-        path = self.root / "endpoint-configs" / f"{check_name('endpoint config', name)}.json"
+        path = self.root / "endpoint-configs" / f"{check_record_name('endpoint config', name)}.json"
         return self._read(path, f"endpoint config {name}")
 
     @staticmethod
@@ -126,4 +116,4 @@ class Registry:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return utc_now().isoformat()

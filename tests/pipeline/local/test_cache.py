@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
-
-from pipeline.local.cache import CacheEntry, cache_key, lookup, parse_duration, remember
+from pipeline.local.cache import CacheEntry, cache_key, lookup, remember
 from pipeline.local.definition import StepSpec
 from pipeline.local.expressions import Scope
 
@@ -35,29 +33,6 @@ def test_key_ignores_the_execution_id_but_not_parameters() -> None:
     assert cache_key(SPEC, _scope("e1", 3)) != cache_key(SPEC, _scope("e1", 4))
     renamed = StepSpec("Other", "Processing", ARGS)
     assert cache_key(renamed, _scope("e1", 3)) != cache_key(SPEC, _scope("e1", 3))
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("P30D", timedelta(days=30)),
-        ("PT1H", timedelta(hours=1)),
-        ("P1W", timedelta(days=7)),
-        ("P1Y2M", timedelta(days=425)),
-        ("P1DT2H3M4S", timedelta(days=1, hours=2, minutes=3, seconds=4)),
-    ],
-)
-def test_durations(text: str, expected: timedelta) -> None:
-    assert parse_duration(text) == expected
-
-
-@pytest.mark.parametrize("text", ["30D", "P", "PT", "P1H", "P1DT"])
-def test_bad_durations(text: str) -> None:
-    with pytest.raises(ValueError) as caught:
-        parse_duration(text)
-    assert str(caught.value) == (
-        f"ExpireAfter {text!r} is not an ISO 8601 duration like P30D or PT1H"
-    )
 
 
 def test_hit_then_expiry(tmp_path: Path) -> None:

@@ -46,8 +46,13 @@ def _ctx(tmp_path: Path, lines: list[str] | None = None) -> StepContext:
         "exec1",
         tmp_path / "jobs" / "S",
         tmp_path / "logs" / "S.log",
-        None if lines is None else (lambda step, line: lines.append(line)),
+        endpoints=_no_endpoints,
+        on_line=None if lines is None else (lambda step, line: lines.append(line)),
     )
+
+
+def _no_endpoints() -> Any:
+    raise AssertionError("no handler under test deploys an endpoint")
 
 
 def _processing_args(script: str, arguments: list[str]) -> dict[str, Any]:

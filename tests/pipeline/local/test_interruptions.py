@@ -17,6 +17,7 @@ import sys
 import tarfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -264,7 +265,7 @@ def test_stop_kills_a_runner_that_does_not_let_go(store: Path, tmp_path: Path) -
         if holder.poll() is None:
             holder.kill()
     data = records.execution(execution_id)
-    assert (data["status"], data["failure_reason"]) == (
+    assert (data.status, data.failure_reason) == (
         "Stopped",
         "stopped by --stop before it finished",
     )
@@ -299,12 +300,13 @@ def test_a_second_runner_of_one_execution_is_refused(store: Path) -> None:
     arn = LocalTarget(store).start_execution("moonpipe", {})
     data = records.execution(arn.rsplit("/", 1)[-1])
     with (
-        interruptions.runner_claim(records, dict(data)),
+        interruptions.runner_claim(records, replace(data)),
         pytest.raises(MoonpipeError, match="already being run by another process"),
-        interruptions.runner_claim(records, dict(data)),
+        interruptions.runner_claim(records, replace(data)),
     ):
         pass  # pragma: no cover
-    assert os.getpid() == records.execution(data["execution_id"])["runner"]["pid"]
+    runner = records.execution(data.execution_id).runner
+    assert runner is not None and os.getpid() == runner["pid"]
 
 
 SERVING_TRAIN = (

@@ -218,7 +218,7 @@ def test_model_folder_linked_out_of_the_job_stores_no_model(tmp_path: Path, secr
         f"training output: /opt/ml/model/creds.txt is a link to {secret}, outside the job "
         "folder; outputs never follow links out (write the file itself into the output folder)"
     )
-    assert not store.exists("s3://b/models/pipelines-exec1-S/output/model.tar.gz")
+    assert not store.path("s3://b/models/pipelines-exec1-S/output/model.tar.gz").exists()
 
 
 CALLER_ONLY = {
@@ -273,7 +273,7 @@ def test_crafted_definition_fails_at_its_training_step_and_registers_nothing(
     definition = full_definition()
     hps = definition["Steps"][1]["Arguments"]["HyperParameters"]
     hps["sagemaker_program"] = json.dumps(str(host_script))
-    target = LocalTarget(tmp_path / "store")
+    target = LocalTarget(tmp_path / "store", endpoints=fake_endpoints)
     target.upsert_pipeline(pipeline(definition), None)
     summary = target.wait(target.start_execution("p", {}), lambda record: None)
     assert summary.status == "Failed"

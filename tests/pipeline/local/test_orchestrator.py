@@ -46,9 +46,14 @@ def _run(
         IDENTITY,
         params or {"Go": True},
         seen.append,
+        endpoints=_no_endpoints,
         handlers=HANDLERS_UNDER_TEST,
     )
     return result, seen
+
+
+def _no_endpoints() -> Any:
+    raise AssertionError("no step under test deploys an endpoint")
 
 
 def _job_step(name: str, **args: Any) -> dict[str, Any]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-import types
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,6 +14,7 @@ import run_pipeline
 from pipeline.errors import ConfigError
 from pipeline.report import actions
 from pipeline.targets.local import LocalTarget
+from tests.pipeline.conftest import FakeEndpoints
 from tests.pipeline.local.local_defs import pipeline
 
 
@@ -23,19 +22,14 @@ from tests.pipeline.local.local_defs import pipeline
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """A store with the hand-made pipeline, named as the config names it, run twice
     (HiddenDim 20, then 40); deployments go to a stand-in that starts no server."""
-    fake = types.ModuleType("pipeline.local.endpoint.manager")
-    fake.deploy = lambda root, name, config, *rest: SimpleNamespace(  # type: ignore[attr-defined]
-        name=name, url="http://127.0.0.1:9/", config_name=config, status="InService"
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(sys.modules, "pipeline.local.endpoint.manager", fake)
-        target = LocalTarget(tmp_path_factory.mktemp("actions") / "store")
-        target.upsert_pipeline(pipeline(name="moonpipe"), None)
-        ids = [
-            target.wait(target.start_execution("moonpipe", params), lambda r: None).execution_id
-            for params in ({}, {"HiddenDim": 40})
-        ]
-        yield SimpleNamespace(root=target.store_root, ids=ids)
+    root = tmp_path_factory.mktemp("actions") / "store"
+    target = LocalTarget(root, endpoints=FakeEndpoints())
+    target.upsert_pipeline(pipeline(name="moonpipe"), None)
+    ids = [
+        target.wait(target.start_execution("moonpipe", params), lambda r: None).execution_id
+        for params in ({}, {"HiddenDim": 40})
+    ]
+    yield SimpleNamespace(root=target.store_root, ids=ids)
 
 
 def _main(store: SimpleNamespace, *flags: str) -> int:

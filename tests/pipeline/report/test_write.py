@@ -21,7 +21,7 @@ def _statuses(path: Path) -> dict[str, str]:
 def test_run_writes_the_report_and_rewrites_it_after_each_step(
     tmp_path: Path, fake_endpoints: list[dict[str, Any]]
 ) -> None:
-    target = LocalTarget(tmp_path)
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints)
     target.upsert_pipeline(pipeline(), None)
     arn = target.start_execution("p", {})
     path = tmp_path / "executions" / arn.rsplit("/", 1)[-1] / "report.html"
@@ -58,7 +58,7 @@ def test_a_report_that_cannot_be_written_never_fails_the_run(
         raise OSError("disk full")
 
     monkeypatch.setattr(write.ReportWriter, "write", broken)
-    target = LocalTarget(tmp_path)
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints)
     target.upsert_pipeline(pipeline(), None)
     summary = target.wait(target.start_execution("p", {}), lambda record: None)
     assert summary.status == "Succeeded"
@@ -69,7 +69,7 @@ def test_a_report_that_cannot_be_written_never_fails_the_run(
 def test_report_out_writes_where_asked(
     tmp_path: Path, fake_endpoints: list[dict[str, Any]]
 ) -> None:
-    target = LocalTarget(tmp_path / "store")
+    target = LocalTarget(tmp_path / "store", endpoints=fake_endpoints)
     target.upsert_pipeline(pipeline(), None)
     summary = target.wait(target.start_execution("p", {}), lambda record: None)
     out = write.write_local_report(target.store_root, summary.execution_id, tmp_path / "r.html")

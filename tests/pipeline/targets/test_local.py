@@ -23,7 +23,7 @@ def _run(target: LocalTarget, **params: Any) -> tuple[Any, list[StepRecord]]:
 def test_full_run_reports_steps_metrics_package_and_endpoint(
     tmp_path: Path, fake_endpoints: list[dict[str, Any]]
 ) -> None:
-    target = LocalTarget(tmp_path)
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints)
     target.upsert_pipeline(pipeline(), None)
     summary, seen = _run(target)
     assert summary.status == "Succeeded", summary.failure_reason
@@ -56,7 +56,7 @@ def test_relative_store_root_runs_jobs_that_change_directory(
 ) -> None:
     """The shipped config says `.moonpipe`: job paths must not be re-rooted in a job's cwd."""
     monkeypatch.chdir(tmp_path)
-    target = LocalTarget(Path(".moonpipe"))
+    target = LocalTarget(Path(".moonpipe"), endpoints=fake_endpoints)
     target.upsert_pipeline(pipeline(), None)
     summary, _ = _run(target)
     assert summary.status == "Succeeded", summary.failure_reason
@@ -66,7 +66,7 @@ def test_relative_store_root_runs_jobs_that_change_directory(
 def test_fail_branch_ends_execution_with_its_message(
     tmp_path: Path, fake_endpoints: list[dict[str, Any]]
 ) -> None:
-    target = LocalTarget(tmp_path)
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints)
     target.upsert_pipeline(pipeline(), None)
     summary, _ = _run(target, Threshold=0.95)
     assert summary.status == "Failed"
@@ -78,11 +78,11 @@ def test_fail_branch_ends_execution_with_its_message(
 def test_records_survive_a_new_target_and_registry_keeps_versions(
     tmp_path: Path, fake_endpoints: list[dict[str, Any]]
 ) -> None:
-    first = LocalTarget(tmp_path)
+    first = LocalTarget(tmp_path, endpoints=fake_endpoints)
     first.upsert_pipeline(pipeline(), None)
     one, _ = _run(first)
     two, _ = _run(first, HiddenDim=40)
-    again = LocalTarget(tmp_path)
+    again = LocalTarget(tmp_path, endpoints=fake_endpoints)
     assert again.describe_execution(one.execution_arn).steps == one.steps
     assert again.describe_execution(two.execution_id).model_package_arn.endswith("/grp/2")
     assert [s.execution_id for s in again.list_executions("p")] == [
@@ -97,7 +97,7 @@ def test_records_survive_a_new_target_and_registry_keeps_versions(
 def test_changing_only_hidden_dim_reuses_the_data_step(
     tmp_path: Path, fake_endpoints: list[dict[str, Any]]
 ) -> None:
-    target = LocalTarget(tmp_path)
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints)
     target.upsert_pipeline(pipeline(), None)
     _run(target)
     second, _ = _run(target, HiddenDim=40)
@@ -126,7 +126,7 @@ def test_start_execution_rejects_bad_parameters(tmp_path: Path) -> None:
 def test_start_refuses_a_value_sagemaker_would_refuse_before_recording_anything(
     tmp_path: Path, fake_endpoints: list[dict[str, Any]]
 ) -> None:
-    target = LocalTarget(tmp_path)
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints)
     target.upsert_pipeline(pipeline(), None)
     with pytest.raises(ParameterError) as caught:
         target.start_execution("p", {"EndpointName": "my_endpoint"})
@@ -154,7 +154,7 @@ def test_a_value_known_only_when_its_step_runs_fails_that_step_before_it_is_sent
             "Path": "approval",
         }
     }
-    target = LocalTarget(tmp_path)
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints)
     target.upsert_pipeline(pipeline(definition), None)
     summary, _ = _run(target, Approval="approved")
     assert summary.status == "Failed"
@@ -174,7 +174,7 @@ def test_names_the_engine_generates_pass_the_gate_when_later_steps_send_them(
 ) -> None:
     """A Model step named with "_": its generated ModelName travels in the endpoint config."""
     text = json.dumps(full_definition()).replace("Cre-CreateModel", "Cre_CreateModel")
-    target = LocalTarget(tmp_path)
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints)
     target.upsert_pipeline(pipeline(json.loads(text)), None)
     summary, _ = _run(target)
     assert summary.status == "Succeeded", summary.failure_reason
@@ -214,3 +214,54 @@ def test_unknown_execution_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ExecutionNotFoundError) as caught:
         LocalTarget(tmp_path).describe_execution("arn:x/execution/nope")
     assert str(caught.value) == "no local execution 'nope'; list them with --list-executions"
+
+
+def test_one_command_parses_the_definition_once_and_reads_the_pipeline_once(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.targets.local as local_module
+
+    parsed: list[str] = []
+    real_parse = local_module.parse_definition
+    monkeypatch.setattr(
+        local_module, "parse_definition", lambda text: parsed.append(text) or real_parse(text)
+    )
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints)
+    reads: list[tuple[str, int | None]] = []
+    real_read = target.records.pipeline
+
+    def counting_read(name: str, version: int | None = None) -> dict[str, Any]:
+        reads.append((name, version))
+        return real_read(name, version)
+
+    monkeypatch.setattr(target.records, "pipeline", counting_read)
+    target.upsert_pipeline(pipeline(), None)  # --upsert --start --wait, as the CLI calls it
+    target.pipeline_parameters("p")
+    summary, _ = _run(target)
+    assert summary.status == "Succeeded", summary.failure_reason
+    assert len(parsed) == 1
+    assert reads == []  # the upsert stored it: nothing to read back
+    parsed.clear()
+    again = LocalTarget(tmp_path, endpoints=fake_endpoints)  # a later --start alone
+    monkeypatch.setattr(again.records, "pipeline", counting_read)
+    again.pipeline_parameters("p")
+    _run(again)
+    assert len(parsed) == 1 and reads == [("p", None)]
+
+
+def test_on_line_gets_each_job_line_with_its_step_as_it_runs(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    lines: list[tuple[str, str]] = []
+    target = LocalTarget(
+        tmp_path, endpoints=fake_endpoints, on_line=lambda s, x: lines.append((s, x))
+    )
+    target.upsert_pipeline(pipeline(), None)
+    summary, _ = _run(target)
+    assert summary.status == "Succeeded", summary.failure_reason
+    steps = [step for step, _ in lines]
+    assert {"Prep", "Train"} <= set(steps)
+    assert steps.index("Prep") < steps.index("Train")  # live, in run order
+    for step in ("Prep", "Train"):
+        logged = tmp_path / "executions" / summary.execution_id / "logs" / f"{step}.log"
+        assert [x for s, x in lines if s == step] == logged.read_text().splitlines()

@@ -5,9 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
-from pipeline.errors import ConfigError
 from pipeline.targets import make_target
 from pipeline.targets.sagemaker import SageMakerTarget
 
@@ -34,12 +31,3 @@ def test_local_target_runs_in_the_foreground(tmp_path: Path) -> None:
     target = make_target(config("local", str(tmp_path / "store")))
     assert isinstance(target, local.LocalTarget)
     assert (target.name, target.runs_in_foreground) == ("local", True)
-
-
-def test_unknown_target_is_a_config_error() -> None:
-    with pytest.raises(ConfigError) as caught:
-        make_target(config("cloud"))
-    assert (
-        str(caught.value)
-        == "unknown target 'cloud'; use one of: local, sagemaker (--target or config)"
-    )

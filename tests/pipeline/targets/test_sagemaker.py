@@ -27,12 +27,11 @@ from pipeline.errors import ConfigError, EndpointError, ExecutionNotFoundError, 
 from pipeline.targets.base import PipelineDefinition, StepRecord
 from pipeline.targets.sagemaker import (
     STEPS_UNAVAILABLE,
-    AwsError,
     SageMakerTarget,
-    split_s3_uri,
-    step_record,
-    translate,
+    artifact_location,
 )
+from pipeline.targets.sagemaker_errors import AwsError, translate
+from pipeline.targets.sagemaker_steps import step_record
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 PIPE = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/moonpipe"
@@ -213,9 +212,9 @@ def test_missing_endpoint_on_delete(target: SageMakerTarget, sm: Stubber) -> Non
 def test_upsert_without_role_sends_nothing(target: SageMakerTarget, sm: Stubber) -> None:
     with pytest.raises(ConfigError) as caught:
         target.upsert_pipeline(PipelineDefinition("moonpipe", "d", "{}"), None)
-    assert str(caught.value) == (
-        "the sagemaker target needs an execution role; "
-        "set aws.role_arn in the config or pass --role-arn"
+    assert str(caught.value) == (  # the config check's wording: one rule, one message
+        "aws.role_arn: target sagemaker needs the IAM role SageMaker runs the pipeline's jobs "
+        "as; pass --role-arn, set MOONPIPE_ROLE_ARN, or set aws.role_arn in the config file"
     )
 
 
@@ -280,11 +279,12 @@ def test_a_missing_profile_is_one_config_error_saying_how_to_fix(
     assert caught.value.exit_code == 2
 
 
-def test_split_s3_uri() -> None:
-    assert split_s3_uri("s3://bucket/a/b.py") == ("bucket", "a/b.py")
+@pytest.mark.parametrize("uri", ["s3://bucket", "s3://bucket/", "http://bucket/key", "s3:///key"])
+def test_artifact_location_needs_a_bucket_and_a_key(uri: str) -> None:
+    assert artifact_location("s3://bucket/a/b.py") == ("bucket", "a/b.py")
     with pytest.raises(ConfigError) as caught:
-        split_s3_uri("s3://bucket")
-    assert str(caught.value) == "artifact URI 's3://bucket' is not of the form s3://bucket/key"
+        artifact_location(uri)
+    assert str(caught.value) == f"artifact URI {uri!r} is not of the form s3://bucket/key"
 
 
 # --- end to end: the CLI against a real moto server -------------------------------------
@@ -324,13 +324,12 @@ def aws(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(pipeline_cli, "build_pipeline", cached_build)
     client("s3").create_bucket(Bucket=BUCKET)
     return env
 
 
 _BUILT: dict[str, PipelineDefinition] = {}
-_real_build = pipeline_cli.build_pipeline
+_real_build = pipeline_cli.build_definition
 
 
 def cached_build(cfg: Any) -> PipelineDefinition:
@@ -346,7 +345,7 @@ def client(service: str) -> Any:
 
 
 def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = run_pipeline.main(argv)
+    code = run_pipeline.main(argv, pipeline_cli.Services(build_pipeline=cached_build))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -385,7 +384,7 @@ def test_upsert_start_json_in_a_subprocess(aws: dict[str, str]) -> None:
     assert expected.artifacts, "the definition references code that must be uploaded"
     for uri in re.findall(r"s3://[^\"\s]+", expected.definition):
         if uri.endswith((".py", ".tar.gz", ".sh")):
-            assert split_s3_uri(uri)[1] in keys, f"{uri} is referenced but was not uploaded"
+            assert artifact_location(uri)[1] in keys, f"{uri} is referenced but was not uploaded"
     params = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=doc["execution_arn"])
     assert {"Name": "HiddenDim", "Value": "40"} in params["PipelineParameters"]
     assert "HiddenDim" in doc["parameters"]

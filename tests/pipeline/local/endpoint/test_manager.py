@@ -443,10 +443,6 @@ def test_an_answer_sent_before_the_body_was_read_is_reported() -> None:
     assert (status, json.loads(body)) == (413, {"error": "payload too large for this server"})
 
 
-@pytest.mark.skipif(
-    not (REPO / "entrypoints" / "inference.py").exists(),
-    reason="entrypoints/inference.py not written yet",
-)
 def test_a_model_trained_by_train_py_serves(store: Path, tmp_path: Path) -> None:
     """The real artifact (torch state_dict + code/) loads and answers through its handlers."""
     train_dir, model_dir = tmp_path / "train", tmp_path / "model"
