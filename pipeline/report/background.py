@@ -68,7 +68,7 @@ def follow(store_root: Path, execution_id: str) -> int:
     seen: tuple[float, ...] = ()
     deadline = time.monotonic() + _MAX_LIFETIME_S
     while time.monotonic() < deadline:
-        ended = settle(records, execution_id).get("status") not in (*RUNNING, "Stopping")
+        ended = settle(records, execution_id).status not in (*RUNNING, "Stopping")
         now_seen = _signature(execution_dir)
         if ended:
             writer.write(execution_id, final=True)

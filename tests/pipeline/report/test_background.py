@@ -28,7 +28,7 @@ def _final_report(path: Path, within_s: float = 120.0) -> str:
 def test_the_run_returns_first_and_the_follower_writes_the_final_report(
     tmp_path: Path, fake_endpoints: list[dict[str, Any]]
 ) -> None:
-    target = LocalTarget(tmp_path, report_in_background=True)
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints, report_in_background=True)
     target.upsert_pipeline(pipeline(), None)
     summary = target.wait(target.start_execution("p", {}), lambda record: None)
     path = tmp_path / "executions" / summary.execution_id / "report.html"
