@@ -66,8 +66,8 @@ def time_training(
     """One training process of the scripts in ``source``; returns (loop s, process wall s)."""
     code = root / "code"
     code.mkdir(parents=True, exist_ok=True)
-    for name in ("train.py", "model.py", "optim.py", "inference.py"):
-        shutil.copyfile(source / name, code / name)
+    for script in source.glob("*.py"):  # what sourcedir.tar.gz ships: every top-level script
+        shutil.copyfile(script, code / script.name)
     env = {
         **os.environ,
         "SM_CHANNEL_TRAIN": str(channel),

@@ -116,6 +116,7 @@ def run_pipeline_actions(
         if args.start:  # a typo in --param must not even update the pipeline
             declared = json.loads(pipeline.definition).get("Parameters", [])
             values = resolve_parameters(declared, overrides)
+            target.check_start_of(pipeline, {k: values[k] for k in overrides})
         upserted = target.upsert_pipeline(pipeline, cfg.aws.role_arn)
         pipeline_arn = upserted.pipeline_arn
         if not args.start:

@@ -113,3 +113,16 @@ def test_start_refuses_what_sagemaker_refuses_with_nothing_started_or_registered
     assert not (store / "executions").exists() or not any((store / "executions").iterdir())
     assert not (store / "registry").exists()
     assert json.loads(cli(store, "--list-executions", "--json").stdout) == []
+
+
+def test_upsert_with_a_start_sagemaker_would_refuse_stores_nothing(tmp_path: Path) -> None:
+    """--upsert --start gates the start before the upsert: no version, no object, no execution."""
+    store = tmp_path / "store"
+    done = cli(store, "--upsert", "--start", "--param", "EndpointInstanceType=ml.t3.medium")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(
+        "error: --param EndpointInstanceType=ml.t3.medium: step MoonEndpointConfig, "
+    )
+    assert done.stderr.count("\n") == 1 and done.stdout == ""
+    assert not (store / "pipelines").exists()
+    assert not (store / "s3").exists() and not (store / "executions").exists()

@@ -53,6 +53,9 @@ class FakeTarget:
         self.calls.append(("upsert", role_arn))
         return UpsertResult(ARN, self.upsert_changes, 3)
 
+    def check_start_of(self, pipeline: PipelineDefinition, parameters: Mapping[str, Any]) -> None:
+        self.calls.append(("check", dict(parameters)))
+
     def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:
         self.calls.append(("parameters", pipeline_name))
         return DECLARED
@@ -303,7 +306,9 @@ def test_upsert_start_wait_json_is_one_document_with_progress_on_stderr(
     assert doc["endpoint"] == {"name": "moonpipe-endpoint", "url": "http://127.0.0.1:1"}
     assert "started    PrepareMoonData (Processing)" in err
     assert ("start", {"HiddenDim": 40}) in world.target.calls  # typed, only the override
-    assert names(world.target) == ["upsert", "start", "wait"]
+    # the start is gated before the upsert, with the typed override: a refused start stores nothing
+    assert world.target.calls[0] == ("check", {"HiddenDim": 40})
+    assert names(world.target) == ["check", "upsert", "start", "wait"]
 
 
 @pytest.mark.parametrize(

@@ -144,6 +144,13 @@ class Target(Protocol):
         """Store the artifacts, then create or update the pipeline unless it is unchanged."""
         ...
 
+    def check_start_of(self, pipeline: PipelineDefinition, parameters: Mapping[str, Any]) -> None:
+        """Refuse now what a start of ``pipeline`` with these overrides would refuse.
+
+        Called by ``--upsert --start`` before the upsert, so a refused start stores nothing.
+        """
+        ...
+
     def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:
         """The stored definition's ``Parameters`` list (raises PipelineNotFoundError)."""
         ...

@@ -110,6 +110,11 @@ class LocalTarget:
         plan = self._plan(self._pipeline(pipeline_name)["PipelineDefinition"], pipeline_name)
         return [dict(p) for p in plan.parameters]
 
+    def check_start_of(self, pipeline: PipelineDefinition, parameters: Mapping[str, Any]) -> None:
+        """Gate a start of a definition not stored yet (``--upsert --start``): nothing is kept."""
+        plan = self._plan(pipeline.definition, pipeline.name)
+        self._checked_execution(plan, pipeline.name, 0, parameters)
+
     def start_execution(self, pipeline_name: str, parameters: Mapping[str, Any]) -> str:
         """Check the overrides as the service does and record a new execution.
 
@@ -118,11 +123,19 @@ class LocalTarget:
         """
         record = self._pipeline(pipeline_name)
         plan = self._plan(record["PipelineDefinition"], pipeline_name)
+        execution = self._checked_execution(plan, pipeline_name, record["Version"], parameters)
+        self.records.save_execution(execution)
+        return execution.execution_arn
+
+    def _checked_execution(
+        self, plan: Plan, pipeline_name: str, version: int, parameters: Mapping[str, Any]
+    ) -> ExecutionRecord:
+        """A new execution's record, once every request SageMaker would refuse is refused."""
         values = resolve_parameters([dict(p) for p in plan.parameters], parameters)
         execution_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
         execution = ExecutionRecord(
             pipeline_name=pipeline_name,
-            pipeline_version=record["Version"],
+            pipeline_version=version,
             execution_id=execution_id,
             execution_arn=f"{self.pipeline_arn(pipeline_name)}/execution/{execution_id}",
             status="Executing",
@@ -131,8 +144,7 @@ class LocalTarget:
         )
         variables = self._identity(execution).variables()
         check_start(plan, values, parameters, variables)  # what SageMaker refuses never starts
-        self.records.save_execution(execution)
-        return execution.execution_arn
+        return execution
 
     def _pipeline(self, name: str, version: int | None = None) -> dict[str, Any]:
         """A stored pipeline version (the newest by default), read once per command."""

@@ -165,6 +165,9 @@ class SageMakerTarget:
         definition = json.loads(self._describe_pipeline(pipeline_name)["PipelineDefinition"])
         return list(definition.get("Parameters", []))
 
+    def check_start_of(self, pipeline: PipelineDefinition, parameters: Mapping[str, Any]) -> None:
+        """Nothing to check here: SageMaker validates StartPipelineExecution itself."""
+
     def start_execution(self, pipeline_name: str, parameters: Mapping[str, Any]) -> str:
         """Start with these (already checked) overrides; values travel as strings."""
         request = [{"Name": k, "Value": str(v)} for k, v in parameters.items()]

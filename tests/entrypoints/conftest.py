@@ -98,7 +98,11 @@ def run_processing(root: Path, script: str, arguments: Sequence[str]) -> Job:
 
 def run_training(root: Path, arguments: Sequence[str], train_files: Mapping[str, bytes]) -> Job:
     """A script-mode training job: cwd /opt/ml/code, channel files, SM_* environment."""
-    install_code(root, TRAINING_CODE, ["train.py", "model.py", "optim.py", "inference.py"])
+    install_code(
+        root,
+        TRAINING_CODE,
+        ["train.py", "training_data.py", "model.py", "optim.py", "inference.py"],
+    )
     channel = host_path(TRAINING_ENV["SM_CHANNEL_TRAIN"], root)
     channel.mkdir(parents=True, exist_ok=True)
     for name, data in train_files.items():

@@ -127,7 +127,9 @@ def test_training_never_imports_torch_dynamo(
     jobs: ModuleType, tmp_path: Path, train_csv: bytes
 ) -> None:
     jobs.install_code(
-        tmp_path, jobs.TRAINING_CODE, ["train.py", "model.py", "optim.py", "inference.py"]
+        tmp_path,
+        jobs.TRAINING_CODE,
+        ["train.py", "training_data.py", "model.py", "optim.py", "inference.py"],
     )
     channel = jobs.host_path(jobs.TRAINING_ENV["SM_CHANNEL_TRAIN"], tmp_path)
     channel.mkdir(parents=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -73,9 +74,17 @@ def test_same_seed_gives_the_same_weight_bytes(
 
 
 @pytest.fixture(scope="module")
-def train_module(jobs) -> ModuleType:
-    """entrypoints/train.py imported by path (torch loads only when training starts)."""
-    return jobs.load_module(jobs.ENTRYPOINTS / "train.py", "train_under_test")
+def train_module(jobs) -> Iterator[ModuleType]:
+    """entrypoints/train.py imported by path (torch loads only when training starts).
+
+    Its siblings (training_data.py, model.py, optim.py) import as they do in the container,
+    where ``python train.py`` puts the script's folder on sys.path.
+    """
+    sys.path.insert(0, str(jobs.ENTRYPOINTS))
+    try:
+        yield jobs.load_module(jobs.ENTRYPOINTS / "train.py", "train_under_test")
+    finally:
+        sys.path.remove(str(jobs.ENTRYPOINTS))
 
 
 def test_hyperparameters_arrive_as_strings_every_one_with_a_default(train_module) -> None:
@@ -213,7 +222,7 @@ def test_well_formed_files_skip_the_row_by_row_parser(
     def refuse(*_args, **_kwargs) -> None:
         raise AssertionError("csv.reader used for a well-formed file")
 
-    monkeypatch.setattr(train_module.csv, "reader", refuse)
+    monkeypatch.setattr(csv, "reader", refuse)
     features, labels = train_module.load_training_data(tmp_path, 2)
     expected = [[float(v) for v in line.split(",")] for line in rows.splitlines()]
     assert features.dtype == labels.dtype == np.float32
