@@ -24,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_definition.py
+	$(PY) benchmarks/bench_job_start.py
 	$(PY) benchmarks/bench_local_run.py
 	$(PY) benchmarks/bench_endpoint.py
 

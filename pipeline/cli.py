@@ -94,6 +94,8 @@ def run(args: argparse.Namespace, console: Console, services: Services | None = 
         )
     target = services.make_target(cfg, console.job_line if args.follow else None)
     if args.upsert or args.start:
+        if args.start and hasattr(target, "warm_up"):
+            target.warm_up()  # the local target's job host imports torch while the SDK builds
         pipeline = _build_for_upsert(cfg, target, services) if args.upsert else None
         return run_pipeline_actions(args, cfg, target, overrides, console, pipeline)
     if args.retry is not None:
@@ -185,10 +187,23 @@ def run_management(
             args.invoke, read_data(args.data), args.content_type or "text/csv", accept
         )
         console.invoked(args.invoke, body, accept)
+    elif args.stop_host:
+        stop_warm_host(target, console)
     else:
         target.delete_endpoint(args.delete_endpoint)
         console.deleted(args.delete_endpoint)
     return 0
+
+
+def stop_warm_host(target: Any, console: Console) -> None:
+    """--stop-host: the local target's warm job host leaves (its running jobs end with it)."""
+    if getattr(target, "name", None) != "local":
+        raise ConfigError("--stop-host is for the local target (SageMaker runs no warm host)")
+    pid = target.stop_warm_host()
+    if console.json_mode:
+        console.emit_json({"warm_host": {"stopped": pid is not None, "pid": pid}})
+    else:
+        console.progress(f"warm host (pid {pid}) stopped" if pid else "no warm host was running")
 
 
 def _defaults(target: Target, pipeline_name: str) -> dict[str, Any]:

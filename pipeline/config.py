@@ -96,6 +96,8 @@ class AwsSection:
 @dataclass(frozen=True)
 class LocalSection:
     store_root: Path = field(metadata=_(directory))
+    job_start: str = field(metadata=_(one_of("warm", "subprocess")))
+    warm_host_idle_s: float = field(metadata=_(number(1.0, 86400.0)))
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,7 @@ _OVERRIDABLE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("aws.bucket", "bucket", ()),
     ("aws.role_arn", "role_arn", (ROLE_ENV_VAR,)),
     ("local.store_root", "store_root", ()),
+    ("local.job_start", "job_start", ("MOONPIPE_JOB_START",)),
 )
 
 

@@ -46,7 +46,8 @@ USAGE = """
                   [--json]
   run_pipeline.py --definition [settings] [--json]
   run_pipeline.py {--list-executions | --describe-execution ID | --stop ID | --list-endpoints |
-                   --invoke NAME --data FILE | --delete-endpoint NAME} [settings] [--json]
+                   --invoke NAME --data FILE | --delete-endpoint NAME | --stop-host}
+                  [settings] [--json]
   run_pipeline.py {--report [ID] | --compare ID ID [ID ...]} [--report-out PATH] [settings]"""
 
 
@@ -121,6 +122,11 @@ def _add_management_flags(manage: argparse._ArgumentGroup) -> None:
         "--accept", help="Accept for --invoke (default text/csv: one prediction per line)"
     )
     manage.add_argument("--delete-endpoint", metavar="NAME", help="delete the endpoint NAME")
+    manage.add_argument(
+        "--stop-host",
+        action="store_true",
+        help="stop the local store's warm job host now (it also leaves when idle)",
+    )
     manage.add_argument(
         "--report",
         nargs="?",
@@ -209,6 +215,7 @@ def _modes(args: argparse.Namespace) -> list[tuple[str, bool]]:
         ("--compare", args.compare is not None),
         ("--sweep", bool(args.sweep)),
         ("--retry", args.retry is not None),
+        ("--stop-host", args.stop_host),
     ]
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -28,14 +29,18 @@ REPORTS_SDK_IMPORT = """
 import sys
 import run_pipeline
 code = run_pipeline.main(sys.argv[1:])
+print("matplotlib imported:", "matplotlib" in sys.modules, file=sys.stderr)
 print("sagemaker imported:", "sagemaker" in sys.modules, file=sys.stderr)
 sys.exit(code)
 """
 
 
-def cli(store: Path, *flags: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    store: Path, *flags: str, code: str | None = None, job_start: str = "warm"
+) -> subprocess.CompletedProcess[str]:
     """run_pipeline.py (or ``code`` standing in for it) in a fresh process on ``store``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["MOONPIPE_JOB_START"] = job_start
     head = ["-c", code] if code else ["run_pipeline.py"]
     return subprocess.run(
         [sys.executable, *head, "--target", "local", "--store", str(store), *flags],
@@ -62,6 +67,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
     finally:
         cli(root, "--delete-endpoint", ENDPOINT)
+        cli(root, "--stop-host")
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +75,7 @@ def first(store: Path) -> dict[str, Any]:
     code, doc, stderr = run_json(store, "--start", "--wait", code=REPORTS_SDK_IMPORT)
     assert code == 0, stderr
     assert stderr.splitlines()[-1] == "sagemaker imported: False"  # --start needs no SDK
+    assert stderr.splitlines()[-2] == "matplotlib imported: False"  # the report is detached
     return doc
 
 
@@ -195,3 +202,36 @@ def test_crashing_step_fails_the_run_with_its_reason_and_keeps_its_log(store: Pa
     assert again["status"] == "Failed" and again["failure_reason"] == doc["failure_reason"]
     listed = json.loads(cli(store, "--list-executions", "--json").stdout)
     assert listed[0]["execution_id"] == doc["execution_id"] and len(listed) == 4
+
+
+def test_metrics_are_identical_with_jobs_started_cold(
+    tmp_path: Path, store: Path, first: dict[str, Any]
+) -> None:
+    """The same seed gives the same model forked from the warm host or in a fresh python."""
+    cold = tmp_path / "cold"
+    assert cli(cold, "--upsert", job_start="subprocess").returncode == 0
+    done = cli(
+        cold, "--json", "--start", "--param", "AccuracyThreshold=0.999", job_start="subprocess"
+    )
+    doc = json.loads(done.stdout)
+    assert [s["cache_hit"] for s in doc["steps"][:3]] == [False, False, False]
+    assert doc["metrics"] == first["metrics"]
+    assert not (cold / "warm").exists()  # no host was started for it
+
+
+def test_the_warm_host_served_the_store_and_stops_on_command(
+    store: Path, first: dict[str, Any]
+) -> None:
+    assert (store / "warm" / "host.sock").exists()
+    record = json.loads((store / "endpoints" / ENDPOINT / "endpoint.json").read_text())
+    cmdline = Path(f"/proc/{record['pid']}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[1].endswith(b"/warm/host.py")  # the first deploy was forked, torch warm
+    stopped = json.loads(cli(store, "--stop-host", "--json").stdout)
+    assert stopped["warm_host"]["stopped"] is True
+    deadline = time.monotonic() + 30
+    while (store / "warm" / "host.sock").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not (store / "warm" / "host.sock").exists()
+    assert _post(first["endpoint"]["url"], b"0.0,0.9\n", "text/csv")[0] == 200  # outlives it
+    again = cli(store, "--stop-host")
+    assert (again.returncode, again.stdout) == (0, "no warm host was running\n")

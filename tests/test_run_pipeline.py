@@ -734,3 +734,23 @@ def test_follow_on_sagemaker_is_a_usage_error(
         "CloudWatch (see --describe-execution); drop --follow\n"
     )
     assert world.target.calls == []
+
+
+def test_stop_host_is_for_the_local_target_only(
+    world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.target = FakeTarget(name="sagemaker", foreground=False)
+    code, out, err = run(["--stop-host"], capsys, world.services)
+    assert (code, out) == (2, "")
+    assert err == ("error: --stop-host is for the local target (SageMaker runs no warm host)\n")
+
+
+def test_stop_host_says_whether_a_host_was_running(
+    world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stopped = iter([4242, None])
+    world.target.stop_warm_host = lambda: next(stopped)
+    assert run(["--stop-host"], capsys, world.services)[:2] == (0, "warm host (pid 4242) stopped\n")
+    assert json.loads(run(["--stop-host", "--json"], capsys, world.services)[1]) == {
+        "warm_host": {"stopped": False, "pid": None}
+    }

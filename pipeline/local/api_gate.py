@@ -20,11 +20,13 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError, ParameterError
 from pipeline.local.definition import Plan, StepSpec, references
 from pipeline.local.expressions import Pending, Scope, UnresolvedReference, resolve
+from pipeline.local.gate_model import load_service_model
 from pipeline.local.handlers.hosting import endpoint_config_name
 
 if TYPE_CHECKING:
@@ -196,21 +198,18 @@ def _is_expression(value: Any) -> bool:
     )
 
 
+MODEL_CACHE: dict[str, Path] = {}  # "dir": where the local target keeps the model subset
+
+
+def cache_service_model_in(folder: Path) -> None:
+    """Keep the gate's part of the service model under ``folder`` (the store's cache)."""
+    MODEL_CACHE.setdefault("dir", Path(folder))
+
+
 @functools.cache
 def _service_model() -> Any:
-    """SageMaker's service model as botocore ships it, loaded once per process.
-
-    Read with a bare loader rather than ``botocore.session``: a session reads the AWS config
-    (a missing AWS_PROFILE would be an error) and ~/.aws/models, neither of which describes
-    the service; only botocore's own data does.
-    """
-    from botocore.loaders import Loader
-    from botocore.model import ServiceModel
-
-    loader = Loader(
-        include_default_search_paths=False, extra_search_paths=[Loader.BUILTIN_DATA_PATH]
-    )
-    return ServiceModel(loader.load_service_model("sagemaker", "service-2"), "sagemaker")
+    """SageMaker's service model as botocore ships it (the gate's operations), once per process."""
+    return load_service_model(OPERATIONS.values(), MODEL_CACHE.get("dir"))
 
 
 @functools.cache

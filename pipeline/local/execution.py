@@ -64,6 +64,7 @@ def run_execution(
     handlers: Mapping[str, Handler] = HANDLERS,
     preset: Mapping[str, Mapping[str, Any]] | None = None,
     selected: frozenset[str] | None = None,
+    job_starter: Any = None,
 ) -> RunResult:
     """Run every step of ``plan`` for this execution, persisting each record as it changes.
 
@@ -84,6 +85,7 @@ def run_execution(
             exec_dir / "logs" / f"{step_name}.log",
             endpoints,
             on_line,
+            job_starter,
         )
 
     def persist(record: StepRecord) -> None:

@@ -27,4 +27,12 @@ def make_target(cfg: PipelineConfig, on_line: LineListener | None = None) -> Tar
         return SageMakerTarget(region=cfg.aws.region, pipeline_name=cfg.pipeline.name)
     from pipeline.targets.local import LocalTarget
 
-    return LocalTarget(Path(cfg.local.store_root), region=cfg.aws.region, on_line=on_line)
+    local = cfg.local
+    return LocalTarget(
+        Path(local.store_root),
+        region=cfg.aws.region,
+        on_line=on_line,
+        job_start=getattr(local, "job_start", "subprocess"),
+        warm_idle_s=getattr(local, "warm_host_idle_s", 600.0),
+        report_in_background=True,  # a person's run need not wait for the plots
+    )

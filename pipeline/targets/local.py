@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError, ExecutionNotFoundError
-from pipeline.local.api_gate import check_start
+from pipeline.local.api_gate import cache_service_model_in, check_start
 from pipeline.local.definition import DefinitionError, Plan, parse_definition
 from pipeline.local.execution import ExecutionIdentity, run_execution, unsupported_step_types
 from pipeline.local.handlers import HANDLERS
@@ -25,8 +25,10 @@ from pipeline.local.selection import plan_selection, prepare_retry, preset_for, 
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import ExecutionRecord, Records
 from pipeline.local.summary import summarize
+from pipeline.local.warm.launch import warm_starter
 from pipeline.names import local_arn, utc_now
 from pipeline.overrides import resolve_parameters
+from pipeline.report.background import BackgroundReport
 from pipeline.targets.base import (
     EndpointRef,
     ExecutionSummary,
@@ -52,6 +54,9 @@ class LocalTarget:
         region: str = "us-east-1",
         on_line: LineListener | None = None,
         endpoints: EndpointManager | None = None,
+        job_start: str = "subprocess",
+        warm_idle_s: float = 600.0,
+        report_in_background: bool = False,
     ) -> None:
         """``endpoints``: the endpoint manager (default: pipeline.local.endpoint.manager,
         imported when first needed; tests pass a recorder that starts no server)."""
@@ -59,6 +64,9 @@ class LocalTarget:
         self.region = region
         self.on_line = on_line
         self._endpoint_manager = endpoints
+        self.job_start, self.warm_idle_s = job_start, warm_idle_s
+        self.report_in_background = report_in_background
+        cache_service_model_in(self.store_root / "gate")
         self.records = Records(self.store_root)
         self.objects = ObjectStore(self.store_root)
         self.notes: list[str] = []
@@ -215,7 +223,12 @@ class LocalTarget:
         """
         name = data.pipeline_name
         plan = self._plan(self._pipeline(name, data.pipeline_version)["PipelineDefinition"], name)
-        report = _ExecutionReport(self.store_root, data.execution_id, self.notes)
+        report: Any = (
+            BackgroundReport(self.store_root, data.execution_id, self.notes)
+            if self.report_in_background
+            else _ExecutionReport(self.store_root, data.execution_id, self.notes)
+        )
+        starter = warm_starter(self.store_root, self.job_start, self.warm_idle_s, self.notes)
 
         def on_step_then_report(step: StepRecord) -> None:
             on_step(step)
@@ -236,6 +249,7 @@ class LocalTarget:
                     self.on_line,
                     preset=preset,
                     selected=selected,
+                    job_starter=starter,
                 )
             except BaseException as exc:
                 status, reason = interrupted_outcome(
@@ -275,6 +289,16 @@ class LocalTarget:
         ]
         mine = [s for s in found if s.pipeline_name == pipeline_name]
         return sorted(mine, key=lambda s: s.started_at or utc_now(), reverse=True)
+
+    def warm_up(self) -> None:
+        """Start the store's warm job host now (if jobs start warm), without waiting for it."""
+        warm_starter(self.store_root, self.job_start, self.warm_idle_s, [])
+
+    def stop_warm_host(self) -> int | None:
+        """Ask the store's warm job host to leave now; its pid, or None if none was running."""
+        from pipeline.local.warm.client import WarmStarter
+
+        return WarmStarter(self.store_root).stop()
 
     def list_endpoints(self) -> list[EndpointRef]:
         """Endpoints the endpoint helper knows, with their URL and status."""

@@ -83,6 +83,8 @@ def test_config_is_frozen() -> None:
         ("caching.expire_after", "30 days", "caching.expire_after: must be an ISO 8601 duration like P30D or PT12H, got '30 days'"),
         ("caching.expire_after", "P", "caching.expire_after: must be an ISO 8601 duration like P30D or PT12H, got 'P'"),
         ("local.store_root", "", "local.store_root: must be a non-empty directory path, got ''"),
+        ("local.job_start", "fork", "local.job_start: must be one of warm, subprocess, got 'fork'"),
+        ("local.warm_host_idle_s", 0, "local.warm_host_idle_s: must be a number in [1.0, 86400.0], got 0"),
         ("training.epoch", 5, "training.epoch: unknown key; expected one of hidden_dim, epochs, learning_rate, batch_size, seed"),
         ("training", [1], "training: must be a mapping, got [1]"),
     ],
@@ -167,6 +169,17 @@ def test_role_precedence_flag_then_env_then_file() -> None:
     assert load_config(DEFAULT_CONFIG_PATH, {"role_arn": other}, env).aws.role_arn == other
     unrelated = {"SAGEMAKER_ROLE_ARN": ROLE}
     assert load_config(DEFAULT_CONFIG_PATH, {}, unrelated).aws.role_arn is None
+
+
+def test_job_start_comes_from_the_environment_then_the_file() -> None:
+    assert load_config(DEFAULT_CONFIG_PATH, {}, {}).local.job_start == "warm"
+    env = {"MOONPIPE_JOB_START": "subprocess"}
+    assert load_config(DEFAULT_CONFIG_PATH, {}, env).local.job_start == "subprocess"
+    with pytest.raises(ConfigError) as caught:
+        load_config(DEFAULT_CONFIG_PATH, {}, {"MOONPIPE_JOB_START": "cold"})
+    assert str(caught.value) == (
+        "MOONPIPE_JOB_START: local.job_start: must be one of warm, subprocess, got 'cold'"
+    )
 
 
 def test_other_flags_override_the_file(tmp_path: Path) -> None:

@@ -69,6 +69,9 @@ def spawn_server(
         "--port",
         str(port or 0),
     ]
+    forked = _spawn_warm(endpoint_dir, command[3:], _server_env(env))
+    if forked is not None:
+        return forked  # type: ignore[return-value]  (the same pid/poll/returncode surface)
     with open(endpoint_dir / "server.log", "ab") as log:
         proc = subprocess.Popen(
             command,
@@ -81,6 +84,35 @@ def spawn_server(
         )
     _children[proc.pid] = proc
     return proc
+
+
+class ForkedServer:
+    """A server forked from the store's warm host: not our child, so watched through /proc."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """-1 once the process has gone (its real exit code went to init)."""
+        if self.returncode is None and _exited(self.pid):
+            self.returncode = -1
+        return self.returncode
+
+
+def _spawn_warm(endpoint_dir: Path, args: list[str], env: dict[str, str]) -> ForkedServer | None:
+    """Fork the server from the store's warm host if one runs (torch is imported there).
+
+    None when there is no host or it cannot: the caller starts a fresh interpreter.
+    """
+    from pipeline.local.warm.client import WarmHostError, WarmStarter
+
+    starter = WarmStarter(endpoint_dir.parent.parent)  # <store>/endpoints/<name>
+    log = endpoint_dir / "server.log"
+    try:
+        return ForkedServer(starter.spawn_detached(SERVER_MODULE, args, env, endpoint_dir, log))
+    except (WarmHostError, OSError):
+        return None
 
 
 def wait_until_serving(proc: subprocess.Popen[bytes], endpoint_dir: Path, timeout_s: float) -> int:
@@ -127,9 +159,21 @@ def server_alive(record: Mapping[str, Any], endpoint_dir: Path) -> bool:
         state = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
-    return (
-        state != "Z" and SERVER_MODULE.encode() in cmdline and str(endpoint_dir).encode() in cmdline
-    )
+    if state == "Z":
+        return False
+    if SERVER_MODULE.encode() in cmdline and str(endpoint_dir).encode() in cmdline:
+        return True
+    return _forked_server(proc_dir, cmdline, endpoint_dir)
+
+
+def _forked_server(proc_dir: Path, cmdline: list[bytes], endpoint_dir: Path) -> bool:
+    """A server forked from the warm host keeps the host's command line; its cwd names it."""
+    if not any(arg.endswith(b"/warm/host.py") for arg in cmdline[:2]):
+        return False
+    try:
+        return Path(os.readlink(proc_dir / "cwd")) == endpoint_dir
+    except OSError:
+        return False
 
 
 def find_servers(endpoint_dir: Path) -> list[int]:
@@ -144,7 +188,8 @@ def find_servers(endpoint_dir: Path) -> list[int]:
         with contextlib.suppress(OSError, ValueError):
             args = cmdline.read_bytes().split(b"\0")
             at = args.index(wanted[1]) if wanted[1] in args else -1
-            if wanted[0] in args and 0 <= at < len(args) - 1 and args[at + 1] == wanted[2]:
+            ours = wanted[0] in args and 0 <= at < len(args) - 1 and args[at + 1] == wanted[2]
+            if ours or _forked_server(cmdline.parent, args, endpoint_dir):
                 pid = int(cmdline.parent.name)
                 if server_alive({"pid": pid}, endpoint_dir):
                     found.append(pid)

@@ -65,6 +65,7 @@ class StepContext:
     log_path: Path
     endpoints: Callable[[], EndpointManager]  # imported on first deploy (not needed to run)
     on_line: LineListener | None = None
+    job_starter: Any = None  # pipeline.local.warm WarmStarter, or None: plain subprocesses
 
     def arn(self, resource_type: str, name: str) -> str:
         """The local ARN of a resource this step made (pipeline.names' rule)."""

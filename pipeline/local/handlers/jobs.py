@@ -1,6 +1,7 @@
 """Job I/O shared by processing and training: inputs in, environment, the subprocess, logs.
 
-A job is a subprocess of the engine's own Python, with the job's /opt/ml mapped onto its
+A job is a subprocess of the engine's own Python, or a fork of the store's warm host
+(pipeline/local/warm/) that sees the same, with the job's /opt/ml mapped onto its
 folder in the store (pipeline/local/container_paths.py). Its output goes, merged, to the step's
 log file and line by line to an optional listener.
 """
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from pipeline.local.container_paths import host_path, map_args, map_env
 from pipeline.local.sandbox import PYTHON_NAMES, own_file
@@ -77,6 +78,18 @@ def job_environment(job_env: Mapping[str, str], job_root: Path) -> dict[str, str
     return env
 
 
+def host_environment() -> dict[str, str]:
+    """The environment of the warm job host: what every job's starts from, one thread each.
+
+    Each forked job replaces it with its own (job_environment); this only governs what the
+    host's imports see (thread counts are read when torch and numpy load).
+    """
+    env = {**host_basics(os.environ), **_IMAGE_PYTHON, "OMP_NUM_THREADS": "1"}
+    env["MKL_NUM_THREADS"] = "1"
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
 def host_basics(caller: Mapping[str, str]) -> dict[str, str]:
     """What a job needs from the caller's environment to run at all, and nothing else.
 
@@ -107,23 +120,18 @@ def run_job(
     cwd: Path,
     log_path: Path,
     on_line: Callable[[str], None] | None = None,
+    starter: Any = None,
 ) -> JobRun:
-    """Run the job to its end, merging stdout and stderr into ``log_path``."""
+    """Run the job to its end, merging stdout and stderr into ``log_path``.
+
+    ``starter`` (a pipeline.local.warm WarmStarter) forks the job from the warm host when it
+    can run this command; else, or when the host fails, the job is a plain subprocess.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
     with log_path.open("a", encoding="utf-8") as log:
         try:
-            proc = subprocess.Popen(
-                list(argv),
-                cwd=cwd,
-                env=dict(env),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                bufsize=1,
-                preexec_fn=_die_with_runner if _LIBC is not None else None,
-            )
+            proc = _start(argv, env, cwd, starter)
         except OSError as err:
             log.write(f"could not start {argv[0]}: {err}\n")
             return JobRun(127, (f"could not start {argv[0]}: {err.strerror}",))
@@ -134,6 +142,26 @@ def run_job(
             log.write("job stopped: the execution was interrupted or stopped\n")
             raise
         return JobRun(proc.wait(), tuple(tail))
+
+
+def _start(argv: Sequence[str], env: Mapping[str, str], cwd: Path, starter: Any) -> Any:
+    """A warm job when the starter can run it, else a subprocess (OSError: cannot start)."""
+    if starter is not None and starter.can_run(argv, cwd):
+        try:
+            return starter.start(argv, env, cwd)
+        except RuntimeError:  # WarmHostError: the plain path still works
+            pass
+    return subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        bufsize=1,
+        preexec_fn=_die_with_runner if _LIBC is not None else None,
+    )
 
 
 def _die_with_runner() -> None:

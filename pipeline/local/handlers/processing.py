@@ -55,7 +55,7 @@ def run_processing(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> St
         return failed(str(err), log_path=str(ctx.log_path))
     argv = command(container_argv, root)
     env = job_environment(args.get("Environment") or {}, root)
-    run = run_job(argv, env, root, ctx.log_path, ctx.lines_of(spec.name))
+    run = run_job(argv, env, root, ctx.log_path, ctx.lines_of(spec.name), ctx.job_starter)
     if run.exit_code != 0:
         reason = failure_reason(host_path("/opt/ml/output/message", root), run, root)
         return failed(reason, log_path=str(ctx.log_path))

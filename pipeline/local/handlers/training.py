@@ -64,7 +64,8 @@ def run_training(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
     )
     metrics = _MetricCollector(args.get("AlgorithmSpecification", {}).get("MetricDefinitions"))
     argv = [sys.executable if program.endswith(".py") else "/bin/sh", program, *user_args]
-    run = run_job(argv, env, root / "code", ctx.log_path, metrics.tee(ctx.lines_of(spec.name)))
+    lines = metrics.tee(ctx.lines_of(spec.name))
+    run = run_job(argv, env, root / "code", ctx.log_path, lines, ctx.job_starter)
     if run.exit_code != 0:
         reason = failure_reason(host_path("/opt/ml/output/failure", root), run, root)
         return failed(reason, log_path=str(ctx.log_path))

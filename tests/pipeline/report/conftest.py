@@ -42,6 +42,9 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     summary["store"] = str(store)
+    written = cli(store, "--report", "--json")  # the run's own report is written detached
+    assert written.returncode == 0, written.stderr[-3000:]
+    summary["report"] = json.loads(written.stdout)["report"]
     try:
         yield summary
     finally:

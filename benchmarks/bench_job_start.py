@@ -1,0 +1,81 @@
+"""Job start overhead: a fresh python per job (subprocess) versus a fork of the warm host.
+
+Each job is the engine's own run_job with a clean job environment, exactly as a step runs
+it. Two scripts: ``empty`` (the interpreter alone) and ``imports`` (numpy, pandas, sklearn
+and torch, what the entrypoints import before their first line of work). The difference
+between a step's duration and this overhead is the script's own time. Prints medians
+(goal: warm per-job start <= 0.2 s).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from pipeline.local.handlers.jobs import job_environment, run_job  # noqa: E402
+from pipeline.local.warm.client import WarmStarter  # noqa: E402
+
+ROUNDS = 7
+GOAL_S = 0.2
+SCRIPTS = {
+    "empty": "pass\n",
+    "imports": (
+        "import numpy, pandas, torch\n"
+        "from sklearn.datasets import make_moons\n"
+        "from sklearn.model_selection import train_test_split\n"
+    ),
+}
+
+
+def time_jobs(root: Path, script: Path, starter: WarmStarter | None) -> list[float]:
+    """Wall time of ROUNDS jobs running ``script`` (each in its own job folder)."""
+    walls = []
+    for n in range(ROUNDS):
+        job = root / f"{script.stem}-{'warm' if starter else 'cold'}-{n}"
+        env = job_environment({}, job)
+        started = time.perf_counter()
+        run = run_job([sys.executable, str(script)], env, job, job / "log", starter=starter)
+        walls.append(time.perf_counter() - started)
+        if run.exit_code != 0:
+            raise SystemExit(f"{script.name} failed: {run.tail}")
+    return walls
+
+
+def main() -> int:
+    """Print the median start overhead per script, cold and warm."""
+    with tempfile.TemporaryDirectory(prefix="moonpipe-bench-") as tmp:
+        root = Path(tmp)
+        starter = WarmStarter(root / "store", idle_s=120)
+        started = time.perf_counter()
+        starter.ensure()
+        try:
+            print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, {ROUNDS} jobs")
+            for name, text in SCRIPTS.items():
+                script = root / f"{name}.py"
+                script.write_text(text)
+                if name == "empty":  # the host's own imports, paid once per store
+                    time_jobs(root, script, starter)
+                    print(
+                        f"warm host ready after {time.perf_counter() - started:.2f} s (its imports)"
+                    )
+                for label, chosen in (("subprocess", None), ("warm", starter)):
+                    median = statistics.median(time_jobs(root, script, chosen))
+                    verdict = ""
+                    if label == "warm":
+                        verdict = " — meets" if median <= GOAL_S else " — misses"
+                        verdict += f" the {GOAL_S} s goal"
+                    print(f"  {name:<8} {label:<10} median {median:6.3f} s{verdict}")
+        finally:
+            starter.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

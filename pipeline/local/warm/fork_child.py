@@ -1,0 +1,158 @@
+"""What a forked child of the warm host does to become a job (or a detached server).
+
+Imported by host.py as a top-level module (the host runs as a program, this folder first on
+its path), and dropped from ``sys.modules`` before a job's code runs. It imports nothing
+of ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from typing import Any
+
+_BASE_PATH = [p for p in sys.path if p != os.path.dirname(os.path.abspath(__file__))]
+
+
+def run_job(request: dict[str, Any], out_fd: int) -> None:
+    """In the forked child: become the job (argv, env, cwd, output, signals), run, exit.
+
+    What ``python PROGRAM ARGS`` would do: ``sys.argv`` is the program and its arguments,
+    ``sys.path[0]`` the program's folder, ``__main__`` the program; an uncaught exception
+    prints its traceback (from the program's frames on) and exits 1; SystemExit's code is
+    the exit code; atexit handlers and non-daemon threads finish first.
+    """
+    code = 1
+    try:
+        program = become_job(request, out_fd)
+        code = _run_program(program)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+def run_module(request: dict[str, Any], out_fd: int) -> None:
+    """In a detached child: ``python -m MODULE ARGS`` with the request's env, cwd and log.
+
+    For servers, which must outlive the host: no parent-death signal. PYTHONPATH from the
+    request's environment is put on ``sys.path`` as the interpreter would.
+    """
+    code = 1
+    try:
+        become_job({**request, "argv": [request["module"], *request["argv"]]}, out_fd, False)
+        extra = [p for p in request["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
+        sys.path[:] = [os.getcwd(), *extra, *_BASE_PATH]
+        import runpy
+
+        runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as stop:
+        code = _exit_code(stop.code)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+def become_job(request: dict[str, Any], out_fd: int, die_with_host: bool = True) -> str:
+    """Take on the job's process state; returns the program's path."""
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if die_with_host:
+        _die_with_host()
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.close(out_fd)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    env = request["env"]
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(request["cwd"])
+    encoding = (env.get("PYTHONIOENCODING") or "utf-8").split(":")[0] or "utf-8"
+    sys.stdin = _text(0, "r", encoding, "strict")
+    sys.stdout = _text(1, "w", encoding, "strict")
+    sys.stderr = _text(2, "w", encoding, "backslashreplace")
+    sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
+    program = os.path.abspath(request["argv"][0])
+    sys.argv = list(request["argv"])
+    sys.argv[0] = request["argv"][0]
+    sys.path[:] = [os.path.dirname(program), *_BASE_PATH]
+    sys.modules.pop("fork_child", None)  # the job's own module of that name must win
+    return program
+
+
+def _text(fd: int, mode: str, encoding: str, errors: str) -> Any:
+    """A line-buffered text stream on ``fd``, as python -u gives a job (PYTHONUNBUFFERED)."""
+    return open(fd, mode, encoding=encoding, errors=errors, closefd=False, buffering=1)
+
+
+def _run_program(program: str) -> int:
+    import threading
+    import traceback
+
+    try:
+        _exec_main(program)
+        code = 0
+    except SystemExit as stop:
+        code = _exit_code(stop.code)
+    except BaseException as err:
+        tb = err.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename != program:
+            tb = tb.tb_next
+        traceback.print_exception(type(err), err, tb or err.__traceback__)
+        code = 1
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    import atexit
+
+    atexit._run_exitfuncs()
+    return code
+
+
+def _exec_main(program: str) -> None:
+    """Run the file as ``__main__`` the way the interpreter runs a script (runpy would
+    rewrite ``sys.argv[0]``): a fresh module, absolute ``__file__``, no ``__spec__``."""
+    import builtins
+    import io
+    import types
+
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=program, __builtins__=builtins, __cached__=None)
+    main.__spec__ = None
+    sys.modules["__main__"] = main
+    with io.open_code(program) as source:
+        code = compile(source.read(), program, "exec", dont_inherit=True)
+    exec(code, main.__dict__)
+
+
+def _exit_code(code: object) -> int:
+    """SystemExit's code as python's own exit: None 0, an int itself, else printed and 1."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _die_with_host() -> None:
+    """The kernel kills the job if the host dies (even by SIGKILL), as for a subprocess."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass

@@ -1,0 +1,250 @@
+"""The warm job host: imports the heavy libraries once, then forks each job from a clean parent.
+
+Run as a program (``python host.py WARM_DIR IDLE_S MODULE...``), never imported by the engine:
+it imports nothing of ours, so a job sees in ``sys.modules`` only what a fresh interpreter
+plus the preloaded libraries would hold. The parent never runs job code; every job is a
+fresh fork, so a module a job imports or a global it sets dies with it.
+
+Protocol, one Unix-socket connection per request (socket 0600 in a 0700 folder, and the
+peer's uid checked): a JSON line, plus for a job the write end of the job's output pipe
+passed as a file descriptor. Replies are JSON lines: ``{"pid": N}`` then ``{"exit": code}``.
+If the client goes away while its job runs, the job is killed (as PR_SET_PDEATHSIG does for
+a subprocess of the engine). The host leaves after ``IDLE_S`` without jobs, or when asked.
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import importlib
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from fork_child import run_job, run_module
+
+SOCKET_NAME = "host.sock"
+_TICK_S = 0.2
+
+
+def main(argv: list[str]) -> int:
+    """Bind first (clients may queue while the libraries load), preload, then serve."""
+    warm_dir, idle_s, modules = Path(argv[1]), float(argv[2]), argv[3:]
+    os.chdir(warm_dir)  # bind by a short relative name: store paths can pass 108 bytes
+    old = os.umask(0o177)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(SOCKET_NAME)
+    os.umask(old)
+    listener.listen(64)
+    mine = os.stat(SOCKET_NAME).st_ino
+    try:
+        host = Host(listener, idle_s)
+        preload(modules, between=host.tick)  # a job that comes early need not wait for torch
+        return host.serve()
+    finally:
+        listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(SOCKET_NAME).st_ino == mine:  # not a newer host's socket
+                os.unlink(SOCKET_NAME)
+
+
+def preload(modules: list[str], between: Any = None) -> None:
+    """Import what jobs will need; torch keeps one thread, set before any pool starts.
+
+    Thread pools and fork do not mix: a child forked while an OpenMP pool runs can hang.
+    torch's pools start lazily on the first parallel op, which the host never runs.
+    ``between`` serves requests that arrived meanwhile (a job forked before torch is
+    imported imports it itself, at a subprocess's cost, not more).
+    """
+    for name in modules:
+        if between is not None:
+            between(0.0)
+        try:
+            importlib.import_module(name)
+        except Exception as err:  # a job that needs it will say so itself
+            print(f"warm host: cannot preload {name}: {err}", file=sys.stderr, flush=True)
+        if name == "torch" and "torch" in sys.modules:
+            torch: Any = sys.modules["torch"]
+            torch.set_num_threads(1)
+            torch.set_num_interop_threads(1)
+
+
+class Host:
+    """A single-threaded select loop (no threads: forking a threaded process is unsafe)."""
+
+    def __init__(self, listener: socket.socket, idle_s: float) -> None:
+        self.listener, self.idle_s = listener, idle_s
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(listener, selectors.EVENT_READ)
+        # A job's end wakes the loop at once (SIGCHLD through a self-pipe), not at the next tick.
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        os.set_blocking(self.wake_r, False)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        signal.set_wakeup_fd(self.wake_w)
+        self.sel.register(self.wake_r, selectors.EVENT_READ)
+        self.jobs: dict[int, socket.socket] = {}  # pid -> the client's connection
+        self.last_busy = time.monotonic()
+        self.stopping = False
+
+    def tick(self, timeout: float) -> None:
+        """Handle what is ready (new requests, ended jobs, gone clients) within ``timeout``."""
+        for key, _ in self.sel.select(timeout):
+            if key.fileobj is self.listener:
+                self.accept()
+            elif key.fileobj == self.wake_r:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self.wake_r, 4096)
+            else:
+                self.client_gone(key.fileobj, key.data)  # type: ignore[arg-type]
+        self.reap()
+
+    def serve(self) -> int:
+        """Serve until idle for ``idle_s`` or stopped; children are reaped each tick."""
+        while not self.stopping:
+            self.tick(_TICK_S)
+            if self.jobs:
+                self.last_busy = time.monotonic()
+            elif time.monotonic() - self.last_busy > self.idle_s:
+                break
+        for pid in list(self.jobs):
+            _kill(pid)
+        self.reap(block=True)
+        return 0
+
+    def accept(self) -> None:
+        conn, _ = self.listener.accept()
+        try:
+            self.handle(conn)
+        except (OSError, ValueError) as err:
+            _reply(conn, {"error": f"{type(err).__name__}: {err}"})
+            conn.close()
+
+    def handle(self, conn: socket.socket) -> None:
+        conn.settimeout(5.0)
+        uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+        if uid != os.getuid():
+            raise ValueError("refused: another user")
+        request, fds = _receive(conn)
+        self.last_busy = time.monotonic()
+        if request.get("cmd") == "ping":
+            _reply(conn, {"pid": os.getpid()})
+            conn.close()
+        elif request.get("cmd") == "stop":
+            self.stopping = True
+            _reply(conn, {"stopping": os.getpid()})
+            conn.close()
+        elif request.get("cmd") == "run" and len(fds) == 1:
+            self.start(conn, request, fds[0])
+        elif request.get("cmd") == "spawn" and len(fds) == 1:
+            _reply(conn, {"pid": self.spawn(request, fds[0])})
+            conn.close()
+        else:
+            for fd in fds:
+                os.close(fd)
+            raise ValueError("unknown request")
+
+    def start(self, conn: socket.socket, request: dict[str, Any], out_fd: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            self._forget_parent()
+            run_job(request, out_fd)  # never returns
+        os.close(out_fd)
+        self.jobs[pid] = conn
+        _reply(conn, {"pid": pid})
+        conn.setblocking(False)
+        self.sel.register(conn, selectors.EVENT_READ, pid)
+
+    def spawn(self, request: dict[str, Any], out_fd: int) -> int:
+        """Start a detached server (its own session; it outlives the host); its pid.
+
+        A double fork: the middle process exits at once, so the server is nobody's child
+        here and is never killed with a job's client.
+        """
+        read_end, write_end = os.pipe()
+        middle = os.fork()
+        if middle == 0:
+            os.close(read_end)
+            os.setsid()
+            server = os.fork()
+            if server == 0:
+                os.close(write_end)
+                self._forget_parent()
+                run_module(request, out_fd)  # never returns
+            os.write(write_end, str(server).encode())
+            os._exit(0)
+        os.close(write_end)
+        os.close(out_fd)
+        with os.fdopen(read_end, "rb") as pipe:
+            server_pid = int(pipe.read() or b"0")
+        os.waitpid(middle, 0)
+        return server_pid
+
+    def _forget_parent(self) -> None:
+        signal.set_wakeup_fd(-1)
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+        self.listener.close()
+        for other in self.jobs.values():
+            other.close()
+
+    def client_gone(self, conn: socket.socket, pid: int) -> None:
+        """The client closed its end (it died or was killed): its job must not outlive it."""
+        try:
+            if conn.recv(1):
+                return
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        _kill(pid)
+
+    def reap(self, block: bool = False) -> None:
+        while self.jobs:
+            try:
+                pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self.jobs.pop(pid, None)
+            if conn is not None:
+                self.sel.unregister(conn)
+                conn.setblocking(True)
+                _reply(conn, {"exit": os.waitstatus_to_exitcode(status)})
+                conn.close()
+
+
+def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    fds = array.array("i")
+    data, ancdata, _, _ = conn.recvmsg(1 << 20, socket.CMSG_LEN(fds.itemsize))
+    for level, kind, payload in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+    while not data.endswith(b"\n"):
+        more = conn.recv(1 << 20)
+        if not more:
+            break
+        data += more
+    return json.loads(data), list(fds)
+
+
+def _reply(conn: socket.socket, message: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        conn.sendall(json.dumps(message).encode() + b"\n")
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

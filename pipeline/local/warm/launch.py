@@ -1,0 +1,31 @@
+"""How the local target picks its job starter: warm (the store's host) or plain subprocesses.
+
+``MOONPIPE_JOB_START`` / ``local.job_start`` choose; warm needs fork and a Unix socket
+(Linux). The host is started here, as the execution begins, so its imports run while the
+first step prepares its inputs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pipeline.local.warm.client import WarmHostError, WarmStarter
+
+JOB_START_CHOICES = ("warm", "subprocess")
+
+
+def warm_starter(
+    store_root: Path, job_start: str, idle_s: float, notes: list[str]
+) -> WarmStarter | None:
+    """A started WarmStarter, or None for plain subprocesses (with a note if warm failed)."""
+    if job_start != "warm" or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return None
+    starter = WarmStarter(store_root, idle_s)
+    try:
+        starter.ensure()
+    except (WarmHostError, OSError) as err:
+        notes.append(f"jobs started as subprocesses: the warm host did not start ({err})")
+        return None
+    return starter

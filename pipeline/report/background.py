@@ -1,0 +1,85 @@
+"""The execution report, written off the critical path by a detached, low-priority process.
+
+Importing matplotlib and drawing six plots (and scoring a decision boundary with torch) took
+seconds on every run; the CLI need not wait for it. :class:`BackgroundReport` starts one
+follower per execution (``python -m pipeline.report.background STORE ID``) that rewrites the
+page whenever the execution's records change, writes the final page once the execution has
+ended (or its runner died), and exits. ``--report`` regenerates the page in the foreground.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+_POLL_S = 0.5
+_MAX_LIFETIME_S = 24 * 3600.0
+_NICENESS = 10
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class BackgroundReport:
+    """Starts the follower; the local target calls :meth:`refresh` as it would the writer."""
+
+    def __init__(self, store_root: Path, execution_id: str, notes: list[str]) -> None:
+        self.notes = notes
+        path = Path(store_root) / "executions" / execution_id / "report.html"
+        log = Path(store_root) / "executions" / execution_id / "report.log"
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("ab") as out:
+                subprocess.Popen(
+                    [sys.executable, "-m", __name__, str(store_root), execution_id],
+                    cwd=REPO_ROOT,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=out,
+                    start_new_session=True,  # Ctrl-C of the run must not stop the report
+                )
+        except OSError as err:
+            notes.append(f"report not written: {type(err).__name__}: {err}")
+            return
+        notes.append(
+            f"report {path} is being written in the background "
+            "(run --report to write it now and wait for it)"
+        )
+
+    def refresh(self, final: bool = True) -> None:
+        """Nothing to do: the follower sees every record change itself."""
+
+
+def _signature(execution_dir: Path) -> tuple[float, ...]:
+    """Changes when the execution's record or any step record changes."""
+    files = [execution_dir / "execution.json", *sorted((execution_dir / "steps").glob("*"))]
+    return tuple(f.stat().st_mtime_ns for f in files if f.exists())
+
+
+def follow(store_root: Path, execution_id: str) -> int:
+    """Rewrite the report on each change until the execution has ended; then the final page."""
+    from pipeline.local.interruptions import RUNNING, settle
+    from pipeline.local.store.records import Records
+    from pipeline.report.write import ReportWriter
+
+    records, writer = Records(store_root), ReportWriter(store_root)
+    execution_dir = records.execution_dir(execution_id)
+    seen: tuple[float, ...] = ()
+    deadline = time.monotonic() + _MAX_LIFETIME_S
+    while time.monotonic() < deadline:
+        ended = settle(records, execution_id).status not in (*RUNNING, "Stopping")
+        now_seen = _signature(execution_dir)
+        if ended:
+            writer.write(execution_id, final=True)
+            return 0
+        if now_seen != seen:
+            seen = now_seen
+            writer.write(execution_id, final=False)
+        time.sleep(_POLL_S)
+    return 1
+
+
+if __name__ == "__main__":
+    os.nice(_NICENESS)
+    sys.exit(follow(Path(sys.argv[1]), sys.argv[2]))

@@ -1,0 +1,198 @@
+"""The warm host keeps jobs apart, outlives their crashes and stops, leaves when told or idle."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.local.handlers.jobs import job_environment, run_job
+from pipeline.local.warm.client import SOCKET_NAME, WarmStarter
+from tests.pipeline.local.warm.conftest import write
+
+SETS_STATE = """
+import json, sys
+import helper_mod
+helper_mod.VALUE = "set by job one"
+json.LEAKED = True
+sys.modules["planted"] = object()
+print("planted")
+"""
+READS_STATE = """
+import json, sys
+print("helper_mod" in sys.modules, hasattr(json, "LEAKED"), "planted" in sys.modules)
+import helper_mod
+print(helper_mod.VALUE)
+"""
+TORCH = """
+import torch
+print(torch.get_num_threads(), torch.get_num_interop_threads())
+a = torch.randn(300, 300)
+print(float((a @ a).sum()) == float((a @ a).sum()))
+"""
+HANGS = """
+import os, time
+open("pid", "w").write(str(os.getpid()))
+print("ready", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    return status.exists() and status.read_text().split()[2] != "Z"
+
+
+def _wait_gone(pid: int, within_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+def _job(tmp: Path, starter: WarmStarter, script: Path, on_line=None) -> tuple[int, str]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    env = job_environment({}, tmp)
+    log = tmp / "job.log"
+    run = run_job([sys.executable, str(script)], env, tmp, log, on_line, starter)
+    return run.exit_code, log.read_text()
+
+
+def test_a_global_or_module_one_job_sets_is_not_seen_by_the_next(
+    tmp_path: Path, starter: WarmStarter
+) -> None:
+    code = tmp_path / "code"
+    write(code, "helper_mod.py", "VALUE = 'fresh'\n")
+    one = _job(tmp_path / "one", starter, write(code, "one.py", SETS_STATE))
+    two = _job(tmp_path / "two", starter, write(code, "two.py", READS_STATE))
+    assert one == (0, "planted\n")
+    assert two == (0, "False False False\nfresh\n")
+
+
+def test_torch_keeps_one_thread_and_computes_in_every_forked_job(
+    tmp_path: Path, starter: WarmStarter
+) -> None:
+    script = write(tmp_path / "code", "torch_job.py", TORCH)
+    for n in range(2):  # a pool started by the first job must not hang the second
+        assert _job(tmp_path / str(n), starter, script) == (0, "1 1\nTrue\n")
+
+
+def test_a_stopped_hanging_job_ends_and_the_host_keeps_serving(
+    tmp_path: Path, starter: WarmStarter
+) -> None:
+    hangs = write(tmp_path / "code", "hangs.py", HANGS)
+
+    def stop_when_ready(line: str) -> None:  # what --stop does to the runner: an interrupt
+        if line == "ready":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _job(tmp_path / "hang", starter, hangs, stop_when_ready)
+    assert _wait_gone(int((tmp_path / "hang" / "pid").read_text()))
+    log = (tmp_path / "hang" / "job.log").read_text()
+    assert log == "ready\njob stopped: the execution was interrupted or stopped\n"
+    ok = write(tmp_path / "code", "ok.py", "print('still here')\n")
+    assert _job(tmp_path / "after", starter, ok) == (0, "still here\n")
+
+
+def test_a_job_dies_with_the_process_that_asked_for_it(tmp_path: Path) -> None:
+    """As PR_SET_PDEATHSIG does for subprocesses: a SIGKILLed runner leaves no job behind."""
+    store = tmp_path / "store"
+    hangs = write(tmp_path / "code", "hangs.py", HANGS)
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path\n"
+            "from pipeline.local.warm.client import WarmStarter\n"
+            "job = WarmStarter(Path(sys.argv[1]), 60, ()).start("
+            "[sys.executable, sys.argv[2]], {}, Path(sys.argv[3]))\n"
+            "print(job.pid, flush=True); job.stdout.readline(); print('ready', flush=True)\n"
+            "import time; time.sleep(600)",
+            str(store),
+            str(hangs),
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert runner.stdout is not None
+    job_pid = int(runner.stdout.readline())
+    assert runner.stdout.readline() == "ready\n"
+    assert _alive(job_pid)
+    runner.kill()
+    runner.wait()
+    try:
+        assert _wait_gone(job_pid)
+    finally:
+        WarmStarter(store).stop()
+
+
+def test_the_host_leaves_when_asked_and_when_idle(tmp_path: Path) -> None:
+    asked = WarmStarter(tmp_path / "a", idle_s=300, preload=())
+    pid = asked.ensure()
+    assert asked.ensure() == pid  # found through the store, not started twice
+    folder = tmp_path / "a" / "warm"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / SOCKET_NAME).stat().st_mode) == 0o600
+    assert asked.stop() == pid
+    assert _wait_gone(pid) and not (folder / SOCKET_NAME).exists()
+    assert asked.stop() is None
+
+    idle = WarmStarter(tmp_path / "b", idle_s=1, preload=())
+    idle_pid = idle.ensure()
+    assert _wait_gone(idle_pid, within_s=60)
+    assert not (tmp_path / "b" / "warm" / SOCKET_NAME).exists()
+
+
+def test_commands_that_are_not_a_python_script_run_as_subprocesses(
+    tmp_path: Path, starter: WarmStarter
+) -> None:
+    shell = write(tmp_path, "run.sh", 'echo "$PPID"\n')
+    script = write(tmp_path, "ppid.py", "import os\nprint(os.getppid())\n")
+    assert not starter.can_run(["/bin/sh", str(shell)], tmp_path)
+    assert not starter.can_run([sys.executable, "-u", str(script)], tmp_path)
+    assert starter.can_run([sys.executable, str(script)], tmp_path)
+    assert starter.can_run([sys.executable, "ppid.py"], tmp_path)  # as training jobs run
+    assert not starter.can_run([sys.executable, "ppid.py"], tmp_path / "elsewhere")
+    env = job_environment({}, tmp_path)
+    for argv, parent in (
+        (["/bin/sh", str(shell)], os.getpid()),
+        ([sys.executable, "-u", str(script)], os.getpid()),
+        ([sys.executable, str(script)], starter.ensure()),
+    ):
+        log = tmp_path / f"{len(argv)}-{argv[0].rsplit('/', 1)[-1]}.log"
+        assert run_job(argv, env, tmp_path, log, starter=starter).exit_code == 0
+        assert int(log.read_text()) == parent
+
+
+def test_threads_in_the_caller_do_not_matter(tmp_path: Path, starter: WarmStarter) -> None:
+    """Several runners' threads may start jobs at once (the host serialises nothing but forks)."""
+    script = write(tmp_path / "code", "n.py", "import sys\nprint(sys.argv[1])\n")
+    results: dict[int, tuple[int, str]] = {}
+
+    def one(n: int) -> None:
+        env = job_environment({}, tmp_path / str(n))
+        log = tmp_path / str(n) / "job.log"
+        run = run_job([sys.executable, str(script), str(n)], env, tmp_path, log, starter=starter)
+        results[n] = (run.exit_code, log.read_text())
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {n: (0, f"{n}\n") for n in range(4)}
+    assert signal.getsignal(signal.SIGCHLD) in (signal.SIG_DFL, None)
