@@ -135,14 +135,7 @@ class Console:
         ids = comparison.execution_ids
         rows = [(name, *(str(v) for v in values)) for name, values in comparison.differing.items()]
         rows += [
-            (
-                name,
-                *(
-                    ("" if v is None else _fmt(v))
-                    + ("*" if i in comparison.best.get(name, []) else "")
-                    for i, v in enumerate(values)
-                ),
-            )
+            (name, *(_marked(v, i in comparison.best.get(name, [])) for i, v in enumerate(values)))
             for name, values in comparison.metrics.items()
         ]
         self._table(("", *ids), rows)
@@ -331,6 +324,10 @@ def _wrapped(label: str, text: str) -> list[str]:
 
 def _pairs(values: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={_fmt(v)}" for k, v in values.items())
+
+
+def _marked(value: Any, best: bool) -> str:
+    return ("" if value is None else _fmt(value)) + ("*" if best else "")
 
 
 def _fmt(value: Any) -> str:

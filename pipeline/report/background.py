@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 _POLL_S = 0.5
 _MAX_LIFETIME_S = 24 * 3600.0
@@ -78,6 +79,31 @@ def follow(store_root: Path, execution_id: str) -> int:
             writer.write(execution_id, final=False)
         time.sleep(_POLL_S)
     return 1
+
+
+class InProcessReport:
+    """Keeps an execution's HTML report current: rewritten after each step and at the end.
+
+    pipeline.report (matplotlib, Jinja2) is imported on the first write only. A report
+    that cannot be written never fails the execution: the reason becomes a note.
+    """
+
+    def __init__(self, store_root: Path, execution_id: str, notes: list[str]) -> None:
+        self.store_root, self.execution_id, self.notes = store_root, execution_id, notes
+        self.writer: Any = None
+
+    def refresh(self, final: bool = True) -> None:
+        """Rewrite the report (``final``: the execution has ended, wait for every plot)."""
+        try:
+            if self.writer is None:
+                from pipeline.report.write import ReportWriter
+
+                self.writer = ReportWriter(self.store_root)
+            self.writer.write(self.execution_id, final=final)
+        except Exception as err:  # the run's result matters more than its report
+            note = f"report not written: {type(err).__name__}: {err}"
+            if note not in self.notes:
+                self.notes.append(note)
 
 
 if __name__ == "__main__":

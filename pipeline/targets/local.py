@@ -28,7 +28,7 @@ from pipeline.local.summary import summarize
 from pipeline.local.warm.launch import warm_starter
 from pipeline.names import local_arn, utc_now
 from pipeline.overrides import resolve_parameters
-from pipeline.report.background import BackgroundReport
+from pipeline.report.background import BackgroundReport, InProcessReport
 from pipeline.targets.base import (
     EndpointRef,
     ExecutionSummary,
@@ -226,7 +226,7 @@ class LocalTarget:
         report: Any = (
             BackgroundReport(self.store_root, data.execution_id, self.notes)
             if self.report_in_background
-            else _ExecutionReport(self.store_root, data.execution_id, self.notes)
+            else InProcessReport(self.store_root, data.execution_id, self.notes)
         )
         starter = warm_starter(self.store_root, self.job_start, self.warm_idle_s, self.notes)
 
@@ -320,31 +320,6 @@ class LocalTarget:
 
             self._endpoint_manager = manager
         return self._endpoint_manager
-
-
-class _ExecutionReport:
-    """Keeps an execution's HTML report current: rewritten after each step and at the end.
-
-    pipeline.report (matplotlib, Jinja2) is imported on the first write only. A report
-    that cannot be written never fails the execution: the reason becomes a note.
-    """
-
-    def __init__(self, store_root: Path, execution_id: str, notes: list[str]) -> None:
-        self.store_root, self.execution_id, self.notes = store_root, execution_id, notes
-        self.writer: Any = None
-
-    def refresh(self, final: bool = True) -> None:
-        """Rewrite the report (``final``: the execution has ended, wait for every plot)."""
-        try:
-            if self.writer is None:
-                from pipeline.report.write import ReportWriter
-
-                self.writer = ReportWriter(self.store_root)
-            self.writer.write(self.execution_id, final=final)
-        except Exception as err:  # the run's result matters more than its report
-            note = f"report not written: {type(err).__name__}: {err}"
-            if note not in self.notes:
-                self.notes.append(note)
 
 
 def _execution_id(ref: str) -> str:

@@ -26,28 +26,26 @@ from botocore.exceptions import (
 from pipeline.config import missing_role
 from pipeline.errors import (
     ConfigError,
-    EndpointError,
-    EndpointNotFoundError,
     ExecutionNotFoundError,
     PipelineNotFoundError,
 )
 from pipeline.names import split_s3_uri
 from pipeline.targets.base import (
-    EndpointRef,
     ExecutionSummary,
     PipelineDefinition,
     StepListener,
     StepRecord,
     UpsertResult,
 )
+from pipeline.targets.sagemaker_endpoints import EndpointCalls
 from pipeline.targets.sagemaker_errors import (
-    AwsError,
     client_error,
     is_not_found,
     is_unimplemented,
     one_line,
     translate,
 )
+from pipeline.targets.sagemaker_iteration import IterationCalls
 from pipeline.targets.sagemaker_steps import deployed_endpoint, metadata_arn, present, step_record
 
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
@@ -58,7 +56,7 @@ STEPS_UNAVAILABLE = (
 _CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, read_timeout=70)
 
 
-class SageMakerTarget:
+class SageMakerTarget(EndpointCalls, IterationCalls):
     """Target backed by SageMaker Pipelines; executions run on the service."""
 
     name = "sagemaker"
@@ -196,30 +194,6 @@ class SageMakerTarget:
             )
         return str(response["PipelineExecutionArn"])
 
-    def _source_arn(self, pipeline_name: str, source_execution: str | None) -> str:
-        if source_execution is not None:
-            return self._execution_arn(source_execution)
-        for summary in self.list_executions(pipeline_name):
-            if summary.status in ("Succeeded", "Failed"):
-                return summary.execution_arn
-        raise ConfigError(
-            f"pipeline {pipeline_name} has no Succeeded or Failed execution to take the "
-            "unselected steps from; run a full --start first"
-        )
-
-    def retry_execution(self, execution_ref: str) -> str:
-        """RetryPipelineExecution: the same execution resumes from the steps that failed."""
-        arn = self._execution_arn(execution_ref)
-        with translate(f"retry execution {execution_ref}"):
-            self._sm.retry_pipeline_execution(PipelineExecutionArn=arn)
-        return arn
-
-    def plan(self, pipeline_name: str) -> Any:
-        """The stored definition's graph (the local engine's parser is pure: no engine runs)."""
-        from pipeline.local.definition import parse_definition
-
-        return parse_definition(self._describe_pipeline(pipeline_name)["PipelineDefinition"])
-
     # -- executions ---------------------------------------------------------------------
 
     def wait(self, execution_arn: str, on_step: StepListener) -> ExecutionSummary:
@@ -337,39 +311,9 @@ class SageMakerTarget:
             for row in rows
         ]
 
-    # -- endpoints ----------------------------------------------------------------------
-
-    def list_endpoints(self) -> list[EndpointRef]:
-        """Every endpoint in the region with its status."""
-        with translate("list endpoints"):
-            pages = self._sm.get_paginator("list_endpoints").paginate()
-            rows = [e for page in pages for e in page["Endpoints"]]
-        return [EndpointRef(name=e["EndpointName"], status=e.get("EndpointStatus")) for e in rows]
-
-    def invoke_endpoint(self, name: str, body: bytes, content_type: str, accept: str) -> bytes:
-        """One request through sagemaker-runtime; a model's 4xx becomes an EndpointError."""
-        try:
-            with translate(f"invoke endpoint {name}", not_found=self._no_endpoint(name)):
-                response = self._runtime.invoke_endpoint(
-                    EndpointName=name, Body=body, ContentType=content_type, Accept=accept
-                )
-                return bytes(response["Body"].read())
-        except AwsError as exc:
-            raise EndpointError(str(exc)) from None
-
-    def delete_endpoint(self, name: str) -> None:
-        """Delete the endpoint (its config and model stay, as SageMaker keeps them)."""
-        with translate(f"delete endpoint {name}", not_found=self._no_endpoint(name)):
-            self._sm.delete_endpoint(EndpointName=name)
-
     def _no_pipeline(self, name: str) -> PipelineNotFoundError:
         return PipelineNotFoundError(
             f"pipeline {name} not found in {self.region}; create it with --upsert"
-        )
-
-    def _no_endpoint(self, name: str) -> EndpointNotFoundError:
-        return EndpointNotFoundError(
-            f"endpoint {name} not found in {self.region}; list them with --list-endpoints"
         )
 
 
