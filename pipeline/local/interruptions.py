@@ -21,7 +21,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipeline.errors import MoonpipeError
-from pipeline.local.liveness import is_held, owner_of_this_process, signal_owner, try_lock
+from pipeline.local.liveness import (
+    is_held,
+    owner_alive,
+    owner_of_this_process,
+    signal_owner,
+    try_lock,
+    waited_lock,
+)
 from pipeline.local.store.atomic import write_json
 from pipeline.local.store.records import ExecutionRecord, Records
 from pipeline.names import utc_now
@@ -85,18 +92,27 @@ def settle(records: Records, execution_id: str) -> ExecutionRecord:
     if data.status not in RUNNING or not data.runner:
         return data
     with try_lock(_lock_path(records, execution_id)) as acquired:
-        if not acquired:
-            return data  # the runner is alive and still working
-        data = records.execution(execution_id)  # it may have finished meanwhile
-        if data.status in RUNNING and data.runner:
-            pid = data.runner.get("pid")
-            status, reason = interrupted_outcome(
-                records,
-                execution_id,
-                f"the process running this execution (pid {pid}) ended before it finished "
-                "(killed?)",
-            )
-            close_execution(records, data, status, reason)
+        if acquired:
+            return _close_if_still_running(records, execution_id)
+    if data.runner.get("start_token") is None or owner_alive(data.runner):
+        return data  # the runner is alive and still working (or cannot be told apart)
+    # The runner is gone and another reader holds the lock while it settles the record (the
+    # report follower polls): wait for it, then read what it wrote.
+    with waited_lock(_lock_path(records, execution_id)):
+        return _close_if_still_running(records, execution_id)
+
+
+def _close_if_still_running(records: Records, execution_id: str) -> ExecutionRecord:
+    """Under the runner lock: end the record if it still says a runner is at work."""
+    data = records.execution(execution_id)  # it may have finished meanwhile
+    if data.status in RUNNING and data.runner:
+        pid = data.runner.get("pid")
+        status, reason = interrupted_outcome(
+            records,
+            execution_id,
+            f"the process running this execution (pid {pid}) ended before it finished (killed?)",
+        )
+        close_execution(records, data, status, reason)
     return data
 
 

@@ -63,6 +63,28 @@ def owner_of_this_process() -> dict[str, Any]:
     return {"pid": os.getpid(), "start_token": start_token(os.getpid())}
 
 
+def owner_alive(owner: Any) -> bool:
+    """True while the recorded owner is still that very process (pid and start time agree)."""
+    if not isinstance(owner, dict) or not isinstance(owner.get("pid"), int):
+        return False
+    token = start_token(owner["pid"])
+    return token is not None and token == owner.get("start_token")
+
+
+@contextlib.contextmanager
+def waited_lock(path: Path) -> Iterator[None]:
+    """Hold the lock on ``path``, waiting for whoever holds it now (a short critical section)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 def signal_owner(owner: Any, signum: int = signal.SIGTERM) -> bool:
     """Send ``signum`` to the recorded owner if it is still that very process; True if sent."""
     if not isinstance(owner, dict) or not isinstance(owner.get("pid"), int):

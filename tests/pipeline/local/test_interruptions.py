@@ -387,3 +387,49 @@ def test_killed_during_the_first_deploy_everything_stays_visible_and_deletable(
     assert deleted.returncode == 0, deleted.stderr
     assert find_servers(store / "endpoints" / "ep") == []
     assert json.loads(cli(store, "--list-endpoints", "--json").stdout) == []
+
+
+def test_a_reader_settling_a_dead_runner_does_not_make_another_reader_see_it_alive(
+    tmp_path: Path,
+) -> None:
+    """Two readers at once (the report follower polls): the second must not read 'Executing'.
+
+    The first holds the runner lock while it records the dead runner's execution as Failed;
+    a lock held by a reader is not a live runner, so the second waits and reads the result.
+    """
+    import threading
+
+    from pipeline.local.liveness import waited_lock
+    from pipeline.local.store.records import ExecutionRecord
+
+    records = Records(tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    running = ExecutionRecord(
+        pipeline_name="p",
+        pipeline_version=1,
+        execution_id="e1",
+        execution_arn="arn:aws:sagemaker:us-east-1:000000000000:pipeline/p/execution/e1",
+        status="Executing",
+        parameters={},
+        started_at="2026-12-01T00:00:00+00:00",
+        ran=True,
+        runner={"pid": dead.pid, "start_token": "1"},
+    )
+    records.save_execution(running)
+    lock = records.execution_dir("e1") / "runner.lock"
+    holding, release = threading.Event(), threading.Event()
+
+    def first_reader() -> None:
+        with waited_lock(lock):
+            holding.set()
+            release.wait(5)
+            interruptions.close_execution(records, records.execution("e1"), "Failed", "gone")
+
+    reader = threading.Thread(target=first_reader)
+    reader.start()
+    assert holding.wait(5)
+    threading.Timer(0.3, release.set).start()
+    seen = interruptions.settle(records, "e1")
+    reader.join()
+    assert (seen.status, seen.failure_reason) == ("Failed", "gone")
