@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +21,8 @@ import boto3
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.cli_runner import run_local_cli, upserted_store
+
 ENDPOINT = "moonpipe-endpoint"
 REPORTS_SDK_IMPORT = """
 import sys
@@ -38,19 +37,9 @@ sys.exit(code)
 def cli(
     store: Path, *flags: str, code: str | None = None, job_start: str = "warm"
 ) -> subprocess.CompletedProcess[str]:
-    """run_pipeline.py (or ``code`` standing in for it) in a fresh process on ``store``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["MOONPIPE_JOB_START"] = job_start
-    head = ["-c", code] if code else ["run_pipeline.py"]
-    return subprocess.run(
-        [sys.executable, *head, "--target", "local", "--store", str(store), *flags],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        check=False,
-        timeout=300,
-    )
+    """run_pipeline.py (or ``code`` standing in for it) in a fresh process on ``store``; jobs
+    start from the store's warm host unless ``job_start`` says otherwise."""
+    return run_local_cli(store, *flags, code=code, job_start=job_start)
 
 
 def run_json(store: Path, *flags: str, code: str | None = None) -> tuple[int, dict[str, Any], str]:
@@ -60,14 +49,8 @@ def run_json(store: Path, *flags: str, code: str | None = None) -> tuple[int, di
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("e2e") / "store"
-    upsert = cli(root, "--upsert")
-    assert upsert.returncode == 0, upsert.stderr
-    try:
+    with upserted_store(tmp_path_factory.mktemp("e2e") / "store", job_start="warm") as root:
         yield root
-    finally:
-        cli(root, "--delete-endpoint", ENDPOINT)
-        cli(root, "--stop-host")
 
 
 @pytest.fixture(scope="module")

@@ -8,43 +8,22 @@ one line naming the parameter, the step and the field, and nothing is started or
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.cli_runner import run_local_cli as cli
+from tests.cli_runner import upserted_store
+
 LONG_NAME = "e" * 60
-
-
-def cli(store: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    """run_pipeline.py in a fresh process on ``store`` (no AWS credentials reach it)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return subprocess.run(
-        [sys.executable, "run_pipeline.py", "--target", "local", "--store", str(store), *flags],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        check=False,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("gate") / "store"
-    upsert = cli(root, "--upsert")
-    assert upsert.returncode == 0, upsert.stderr
-    try:
+    # had a refused value run after all, its endpoint must not outlive the test
+    with upserted_store(tmp_path_factory.mktemp("gate") / "store") as root:
         yield root
-    finally:  # had a refused value run after all, its endpoint must not outlive the test
-        listed = cli(root, "--list-endpoints", "--json")
-        for endpoint in json.loads(listed.stdout or "[]"):
-            cli(root, "--delete-endpoint", endpoint["name"])
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,19 +15,16 @@ from typing import Any
 
 import pytest
 
-from tests.test_local_end_to_end import ENDPOINT, REPO, cli, run_json
+from tests.cli_runner import start_local_cli, upserted_store
+from tests.test_local_end_to_end import cli, run_json
 
 FAST = ("--param", "Epochs=30", "--param", "AccuracyThreshold=0.5")
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("rerun") / "store"
-    assert cli(root, "--upsert").returncode == 0
-    try:
+    with upserted_store(tmp_path_factory.mktemp("rerun") / "store", job_start="warm") as root:
         yield root
-    finally:
-        cli(root, "--delete-endpoint", ENDPOINT)
 
 
 @pytest.fixture(scope="module")
@@ -92,13 +87,7 @@ def test_invalid_selections_are_refused_before_anything_starts(
 def _killed_during_evaluation(store: Path) -> str:
     """Start a run, SIGKILL its process once evaluation starts; returns the execution id."""
     before = set((store / "executions").iterdir())
-    command = [sys.executable, "run_pipeline.py", "--store", str(store), "--start", *FAST]
-    runner = subprocess.Popen(
-        [*command, "--param", "HiddenDim=6"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    runner = start_local_cli(store, "--start", *FAST, "--param", "HiddenDim=6", capture=False)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         for folder in set((store / "executions").iterdir()) - before:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.cli_runner import run_local_cli, upserted_store
 from tests.test_local_end_to_end import ENDPOINT, cli, run_json
 
 # Short training, and a gate every point passes: this is about the sweep, not the model.
@@ -24,13 +25,8 @@ SWEEP = ("--sweep", "HiddenDim=4,8,16", "--param", "Epochs=30", "--param", "Accu
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("sweep") / "store"
-    upsert = cli(root, "--upsert")
-    assert upsert.returncode == 0, upsert.stderr
-    try:
+    with upserted_store(tmp_path_factory.mktemp("sweep") / "store", job_start="warm") as root:
         yield root
-    finally:
-        cli(root, "--delete-endpoint", ENDPOINT)
 
 
 @pytest.fixture(scope="module")
@@ -133,29 +129,7 @@ def test_deploy_best_serves_the_best_points_model_from_a_cached_rerun(
 
 
 def _invoke(store: Path, body: bytes) -> str:
-    import subprocess
-    import sys
-
-    from tests.test_local_end_to_end import REPO
-
-    done = subprocess.run(
-        [
-            sys.executable,
-            "run_pipeline.py",
-            "--store",
-            str(store),
-            "--invoke",
-            ENDPOINT,
-            "--data",
-            "-",
-            "--accept",
-            "application/json",
-        ],
-        input=body,
-        capture_output=True,
-        cwd=REPO,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr.decode()
-    return done.stdout.decode()
+    flags = ("--invoke", ENDPOINT, "--data", "-", "--accept", "application/json")
+    done = run_local_cli(store, *flags, stdin=body.decode(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout

@@ -8,37 +8,19 @@ the end.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-
-
-def cli(store: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    """run_pipeline.py in a fresh process on the local target and ``store``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return subprocess.run(
-        [sys.executable, "run_pipeline.py", "--target", "local", "--store", str(store), *flags],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        check=False,
-        timeout=600,
-    )
+from tests.cli_runner import run_local_cli as cli
 
 
 @pytest.fixture(scope="session")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The --json summary of one real local run (its store under ``summary["store"]``)."""
     store = tmp_path_factory.mktemp("report-run") / "store"
-    done = cli(store, "--upsert", "--start", "--wait", "--json")
+    done = cli(store, "--upsert", "--start", "--wait", "--json", timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     summary["store"] = str(store)

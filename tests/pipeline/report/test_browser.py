@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pipeline.report.model import definition_steps
-from tests.pipeline.report.conftest import REPO
+from tests.cli_runner import REPO
 
 PLOTS = ["data", "boundary", "roc", "pr", "loss", "confusion"]
 CHROMIUM_FLAGS = [
