@@ -12,13 +12,10 @@ job sleeps, waits until the job runs, then ends it. Printed medians:
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import signal
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -26,75 +23,34 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.targets.base import PipelineDefinition  # noqa: E402
 from pipeline.targets.local import LocalTarget  # noqa: E402
-from tests.pipeline.local.local_defs import (  # noqa: E402
-    PREP,
-    PREP_URI,
-    SOURCE_URI,
-    prep_step,
-    train_step,
-)
-
-SLEEPY_TRAIN = b"""
-import os, time
-out = os.environ["SM_OUTPUT_DATA_DIR"]
-os.makedirs(out, exist_ok=True)
-open(os.path.join(out, "running"), "w").close()
-time.sleep(120)
-"""
-
-
-def sleepy_pipeline() -> PipelineDefinition:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        info = tarfile.TarInfo("train.py")
-        info.size = len(SLEEPY_TRAIN)
-        tar.addfile(info, io.BytesIO(SLEEPY_TRAIN))
-    definition = {
-        "Version": "2020-12-01",
-        "Metadata": {},
-        "Parameters": [
-            {"Name": "HiddenDim", "Type": "Integer", "DefaultValue": 20},
-            {"Name": "Rows", "Type": "Integer", "DefaultValue": 3},
-        ],
-        "Steps": [prep_step(), train_step()],
-    }
-    return PipelineDefinition(
-        "moonpipe",
-        "bench",
-        json.dumps(definition),
-        {PREP_URI: PREP.encode(), SOURCE_URI: buffer.getvalue()},
-    )
-
-
-def cli(store: Path, *flags: str) -> list[str]:
-    return [sys.executable, "run_pipeline.py", "--target", "local", "--store", str(store), *flags]
+from tests.cli_runner import local_cli_command  # noqa: E402
+from tests.pipeline.local.slow_defs import running_job, slow_pipeline  # noqa: E402
 
 
 def running_execution(store: Path) -> tuple[subprocess.Popen[bytes], str]:
     """A runner whose training job is sleeping, and its execution id."""
     proc = subprocess.Popen(
-        cli(store, "--start", "--wait"),
+        local_cli_command(store, "--start", "--wait"),
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = list(store.glob("executions/*/jobs/Train/**/running"))
-        if found:
-            return proc, found[0].relative_to(store / "executions").parts[0]
-        time.sleep(0.02)
-    proc.kill()
-    raise SystemExit("the training job never started")
+    try:
+        return proc, running_job(store)[0]
+    except AssertionError:
+        proc.kill()
+        raise SystemExit("the training job never started") from None
 
 
 def one_stop(root: Path) -> float:
     proc, execution_id = running_execution(root)
     start = time.perf_counter()
     subprocess.run(
-        cli(root, "--stop", execution_id), cwd=REPO, check=True, stdout=subprocess.DEVNULL
+        local_cli_command(root, "--stop", execution_id),
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     took = time.perf_counter() - start
     proc.wait(timeout=60)
@@ -118,7 +74,7 @@ def main() -> None:
         for i in range(args.repeats):
             for kind, samples, fn in (("stop", stops, one_stop), ("term", terms, one_sigterm)):
                 root = Path(tmp) / f"{kind}{i}"
-                LocalTarget(root).upsert_pipeline(sleepy_pipeline(), None)
+                LocalTarget(root).upsert_pipeline(slow_pipeline("bench"), None)
                 samples.append(fn(root))
     print(
         f"--stop (whole CLI process, runner stopped): median "

@@ -323,15 +323,16 @@ def full_definition() -> dict[str, Any]:
     }
 
 
-def source_tarball() -> bytes:
-    """The same bytes on every call: the gzip header's time is fixed (the store is write-once,
-    so two upserts of "the same" tarball with different bytes would be refused)."""
+def source_tarball(script: str = TRAIN) -> bytes:
+    """sourcedir.tar.gz holding ``script`` as train.py; the same bytes on every call: the gzip
+    header's time is fixed (the store is write-once, so two upserts of "the same" tarball
+    with different bytes would be refused)."""
     buffer = io.BytesIO()
     with (
         gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped,
         tarfile.open(fileobj=zipped, mode="w") as tar,
     ):
-        data = textwrap.dedent(TRAIN).encode()
+        data = textwrap.dedent(script).encode()
         info = tarfile.TarInfo("train.py")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))

@@ -8,13 +8,11 @@ stopped from the test as a person (or a CI timeout) would.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -29,111 +27,40 @@ from pipeline.local.endpoint.process import find_servers
 from pipeline.local.store.records import Records
 from pipeline.targets.base import PipelineDefinition
 from pipeline.targets.local import LocalTarget
+from tests.cli_runner import REPO, run_local_cli, start_local_cli
 from tests.pipeline.local.endpoint.test_manager import _kill_servers_under
 from tests.pipeline.local.endpoint.test_state import SLOW_PROGRAM
 from tests.pipeline.local.local_defs import (
-    PREP,
-    PREP_URI,
     SOURCE_URI,
     TRAIN,
     artifacts,
     full_definition,
-    prep_step,
-    train_step,
+    source_tarball,
 )
-
-REPO = Path(__file__).resolve().parents[3]
-SLOW_TRAIN = """
-import os, time
-out = os.environ["SM_OUTPUT_DATA_DIR"]
-os.makedirs(out, exist_ok=True)
-with open(os.path.join(out, "slow.pid.tmp"), "w") as f:
-    f.write(str(os.getpid()))
-os.replace(os.path.join(out, "slow.pid.tmp"), os.path.join(out, "slow.pid"))
-time.sleep(120)
-"""
-
-
-def _tarball(script: str) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        data = script.encode()
-        info = tarfile.TarInfo("train.py")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def _slow_pipeline() -> PipelineDefinition:
-    definition = {
-        "Version": "2020-12-01",
-        "Metadata": {},
-        "Parameters": [
-            {"Name": "HiddenDim", "Type": "Integer", "DefaultValue": 20},
-            {"Name": "Rows", "Type": "Integer", "DefaultValue": 3},
-        ],
-        "Steps": [prep_step(), train_step()],
-    }
-    return PipelineDefinition(
-        "moonpipe",
-        "slow",
-        json.dumps(definition),
-        {PREP_URI: PREP.encode(), SOURCE_URI: _tarball(SLOW_TRAIN)},
-    )
+from tests.pipeline.local.slow_defs import running_job, slow_pipeline
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     root = (tmp_path / "store").resolve()
-    LocalTarget(root).upsert_pipeline(_slow_pipeline(), None)
+    LocalTarget(root).upsert_pipeline(slow_pipeline(), None)
     return root
 
 
 def cli(store: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "run_pipeline.py", "--target", "local", "--store", str(store), *flags],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-        timeout=120,
-    )
+    return run_local_cli(store, *flags, timeout=120)
 
 
 @pytest.fixture
 def runner(store: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
     """``--start --wait`` in its own process, once its training job is running: (proc, job pid)."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "run_pipeline.py",
-            "--target",
-            "local",
-            "--store",
-            str(store),
-            "--start",
-            "--wait",
-        ],
-        cwd=REPO,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = start_local_cli(store, "--start", "--wait")
     try:
-        yield proc, _job_pid(store)
+        yield proc, running_job(store)[1]
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
-
-
-def _job_pid(store: Path, timeout_s: float = 60) -> int:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for found in store.glob("executions/*/jobs/Train/**/slow.pid"):
-            return int(found.read_text())
-        time.sleep(0.05)
-    raise AssertionError("the training job never started")
 
 
 def _gone(pid: int, timeout_s: float = 15) -> bool:
@@ -334,7 +261,7 @@ def _deploying_pipeline() -> PipelineDefinition:
         "moonpipe",
         "deploys",
         json.dumps(full_definition()),
-        {**artifacts(), SOURCE_URI: _tarball(script)},
+        {**artifacts(), SOURCE_URI: source_tarball(script)},
     )
 
 
@@ -351,22 +278,7 @@ def test_killed_during_the_first_deploy_everything_stays_visible_and_deletable(
     deploy_store: Path, signum: int
 ) -> None:
     store = deploy_store
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "run_pipeline.py",
-            "--target",
-            "local",
-            "--store",
-            str(store),
-            "--start",
-            "--wait",
-        ],
-        cwd=REPO,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = start_local_cli(store, "--start", "--wait")
     record = store / "endpoints" / "ep" / "endpoint.json"
     deadline, creating = time.monotonic() + 90, False
     while not creating and proc.poll() is None and time.monotonic() < deadline:
