@@ -15,37 +15,19 @@ is stopped before the next one.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from _common import REPO, median_and_runs, quiet_cli, timed_cli
+
 ROUNDS = 3
 GOALS_S = {"fresh": 8.0, "rerun": 2.5}
 JOB_STEPS = ("PrepareMoonData", "TrainMoonClassifier", "EvaluateMoonClassifier")
 ENV = dict(os.environ)
-
-
-def run_cli(store: Path, *flags: str) -> tuple[float, dict]:
-    """Run the CLI with --json on ``store``; return (wall seconds, parsed summary)."""
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "run_pipeline.py"), "--store", str(store), "--json", *flags],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env=ENV,
-    )
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(flags)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return elapsed, json.loads(proc.stdout)
 
 
 def one_round(steps: dict[str, dict[str, list[float]]]) -> dict[str, float]:
@@ -58,7 +40,7 @@ def one_round(steps: dict[str, dict[str, list[float]]]) -> dict[str, float]:
                 ("fresh", ("--upsert", "--start", "--wait")),
                 ("rerun", ("--start", "--param", "HiddenDim=40")),
             ):
-                walls[scenario], summary = run_cli(store, *flags)
+                walls[scenario], summary = timed_cli(store, *flags, env=ENV)
                 if summary["status"] != "Succeeded":
                     raise SystemExit(f"{scenario} run ended {summary['status']}")
                 for step in summary["steps"]:
@@ -66,13 +48,7 @@ def one_round(steps: dict[str, dict[str, list[float]]]) -> dict[str, float]:
                     steps[scenario][label].append(step["duration_s"] or 0.0)
         finally:
             for flags in (("--delete-endpoint", "moonpipe-endpoint"), ("--stop-host",)):
-                subprocess.run(
-                    [sys.executable, str(REPO / "run_pipeline.py"), "--store", str(store), *flags],
-                    cwd=REPO,
-                    capture_output=True,
-                    check=False,
-                    env=ENV,
-                )
+                quiet_cli(store, *flags, env=ENV)
     return walls
 
 
@@ -115,13 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.getloadavg()[0]:.2f} after; job start overhead {overhead:.3f} s"
     )
     for scenario, times in walls.items():
-        median = statistics.median(times)
-        verdict = "meets" if median <= GOALS_S[scenario] else "misses"
-        runs = ", ".join(f"{t:.2f}" for t in times)
-        print(
-            f"{scenario}: median {median:.2f} s ({runs}) — {verdict} the "
-            f"{GOALS_S[scenario]:g} s goal"
-        )
+        verdict = "meets" if statistics.median(times) <= GOALS_S[scenario] else "misses"
+        print(f"{scenario}: {median_and_runs(times)} — {verdict} the {GOALS_S[scenario]:g} s goal")
         for label, durations in steps[scenario].items():
             median = statistics.median(durations)
             split = ""

@@ -11,15 +11,12 @@ The endpoint the runs start is deleted at the end.
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from _common import median_and_runs, timed_cli
+
 ROUNDS = 3
 BARE = """
 import sys, types
@@ -35,18 +32,7 @@ sys.exit(run_pipeline.main(sys.argv[1:]))
 
 def timed(store: Path, *flags: str, bare: bool = False) -> tuple[float, dict]:
     """Wall seconds and --json output of one CLI call in a fresh process."""
-    head = ["-c", BARE] if bare else [str(REPO / "run_pipeline.py")]
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, *head, "--target", "local", "--store", str(store), "--json", *flags],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(flags)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return elapsed, json.loads(proc.stdout)
+    return timed_cli(store, *flags, code=BARE if bare else None)
 
 
 def main() -> None:
@@ -71,10 +57,7 @@ def main() -> None:
         finally:
             timed(store, "--delete-endpoint", first["endpoint"]["name"])
     for name, values in walls.items():
-        print(
-            f"{name:<13} median {statistics.median(values):6.2f} s  "
-            f"({', '.join(f'{v:.2f}' for v in values)})"
-        )
+        print(f"{name:<13} {median_and_runs(values)}")
     added = statistics.median(walls["rerun+report"]) - statistics.median(walls["rerun-bare"])
     print(f"the report adds {added:.2f} s to a rerun (median difference)")
 

@@ -1,0 +1,70 @@
+"""What the CLI benchmarks share: one timed run_pipeline.py process, and how medians print.
+
+A benchmark measures what a person waits for, so every call is a fresh process (imports
+included) with ``--json``, whose output says what ran. The command line is the tests'
+(tests/cli_runner.py): the repository as working directory, ``--target local --store``.
+A benchmark runs as ``python benchmarks/bench_x.py``: its folder is on ``sys.path``, so
+``from _common import ...`` finds this module, which puts the repository there too.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.cli_runner import local_cli_command  # noqa: E402
+
+
+def timed_cli(
+    store: Path,
+    *flags: str,
+    code: str | None = None,
+    env: Mapping[str, str] | None = None,
+    ok: Collection[int] = (0,),
+) -> tuple[float, dict[str, Any]]:
+    """(wall seconds, parsed --json output) of one CLI process on ``store``.
+
+    ``code`` stands in for run_pipeline.py (``python -c``), e.g. to stub a part out; ``env``
+    replaces the inherited environment. An exit code outside ``ok`` ends the benchmark
+    with the command's flags and the tail of its stderr: a median of failures means nothing.
+    """
+    started = time.perf_counter()
+    proc = subprocess.run(
+        local_cli_command(store, "--json", *flags, code=code),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=None if env is None else dict(env),
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if proc.returncode not in ok:
+        raise SystemExit(f"{' '.join(flags)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return elapsed, json.loads(proc.stdout)
+
+
+def quiet_cli(store: Path, *flags: str, env: Mapping[str, str] | None = None) -> None:
+    """One CLI process whose output and exit code do not matter (clean-up between rounds)."""
+    subprocess.run(
+        local_cli_command(store, *flags),
+        cwd=REPO,
+        capture_output=True,
+        env=None if env is None else dict(env),
+        check=False,
+    )
+
+
+def median_and_runs(seconds: Sequence[float]) -> str:
+    """``median 1.23 s (1.20, 1.23, 1.31)``: the median, then every run, so noise shows."""
+    runs = ", ".join(f"{s:.2f}" for s in seconds)
+    return f"median {statistics.median(seconds):.2f} s ({runs})"
