@@ -28,8 +28,7 @@ from pipeline.local.store.records import Records
 from pipeline.targets.base import PipelineDefinition
 from pipeline.targets.local import LocalTarget
 from tests.cli_runner import REPO, run_local_cli, start_local_cli
-from tests.pipeline.local.endpoint.test_manager import _kill_servers_under
-from tests.pipeline.local.endpoint.test_state import SLOW_PROGRAM
+from tests.pipeline.local.endpoint.deployed import SLOW_PROGRAM, kill_servers_under
 from tests.pipeline.local.local_defs import (
     SOURCE_URI,
     TRAIN,
@@ -270,7 +269,7 @@ def deploy_store(tmp_path: Path) -> Iterator[Path]:
     root = (tmp_path / "store").resolve()
     LocalTarget(root).upsert_pipeline(_deploying_pipeline(), None)
     yield root
-    _kill_servers_under(root)
+    kill_servers_under(root)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])

@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +30,10 @@ from pipeline.local.endpoint.process import find_servers, spawn_server
 from pipeline.local.endpoint.state import LOCK_FILE
 from pipeline.local.liveness import try_lock
 from pipeline.targets.local import LocalTarget
-from tests.pipeline.local.endpoint.test_manager import PROGRAM, _kill_servers_under, make_artifact
+from tests.pipeline.local.endpoint.deployed import SLOW_PROGRAM, make_artifact
 from tests.pipeline.local.local_defs import pipeline
 
 REPO = Path(__file__).resolve().parents[4]
-# The same model, but loading takes a second: a window for the kill to land in.
-SLOW_PROGRAM = PROGRAM.replace(
-    "def model_fn(model_dir):\n", "def model_fn(model_dir):\n    import time; time.sleep(1.0)\n"
-)
 DEPLOYER = """
 import sys
 from pathlib import Path
@@ -52,16 +48,6 @@ except EndpointError as exc:
     print(f"error: {exc}")
 """
 SERVED = {"cfg-a": [3.0], "cfg-b": [-30.0]}  # what each model answers to "1,2"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Path]:
-    root = (tmp_path / "store").resolve()
-    yield root
-    for record in root.glob("endpoints/*/endpoint.json"):
-        with contextlib.suppress(EndpointError):
-            delete_endpoint(root, record.parent.name)
-    _kill_servers_under(root)
 
 
 @pytest.fixture
