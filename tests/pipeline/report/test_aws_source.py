@@ -4,23 +4,19 @@ the API (ListPipelineExecutionSteps and the Describe* calls of the jobs a step m
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import urllib.request
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
-from moto.server import ThreadedMotoServer
 
 import run_pipeline
 from pipeline.report.aws_source import BOUNDARY_NOTE, SERIES_NOTE, aws_facts, typed_parameters
 from pipeline.report.model import build_report
+from tests.moto_aws import client, fresh_account
+from tests.moto_aws import moto_url as moto_url
 from tests.pipeline.local.local_defs import full_definition
 from tests.pipeline.report.facts import QUALITY
 
@@ -29,45 +25,18 @@ ROLE = "arn:aws:iam::123456789012:role/Test"
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    """One moto server for the module, on a free port of 127.0.0.1."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def aws(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh moto account with the bucket and the pipeline; returns an execution's ARN."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"))
-    for name in [n for n in os.environ if n.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    _client("s3").create_bucket(Bucket=BUCKET)
-    sm = _client("sagemaker")
+    fresh_account(moto_url, tmp_path, monkeypatch)
+    client("s3").create_bucket(Bucket=BUCKET)
+    sm = client("sagemaker")
     sm.create_pipeline(
         PipelineName="moonpipe", RoleArn=ROLE, PipelineDefinition=json.dumps(full_definition())
     )
     return sm.start_pipeline_execution(
         PipelineName="moonpipe", PipelineParameters=[{"Name": "HiddenDim", "Value": "40"}]
     )["PipelineExecutionArn"]
-
-
-def _client(service: str) -> Any:
-    return boto3.Session(region_name="us-east-1").client(service)
 
 
 def test_report_from_moto_says_what_the_service_did_not_give(
@@ -204,13 +173,13 @@ def _stub_steps(stub: Stubber, arn: str) -> None:
 
 
 def test_steps_metrics_package_and_data_come_from_the_apis_and_s3(aws: str) -> None:
-    s3 = _client("s3")
+    s3 = client("s3")
     s3.put_object(
         Bucket=BUCKET, Key="out/evaluation/evaluation.json", Body=json.dumps(QUALITY).encode()
     )
     s3.put_object(Bucket=BUCKET, Key="out/train/train.csv", Body=b"0,0.1,0.2\n1,1.0,-0.3\n")
     s3.put_object(Bucket=BUCKET, Key="out/test/test.csv", Body=b"1,0.9,-0.1\n")
-    sm = _client("sagemaker")
+    sm = client("sagemaker")
     real = {
         name: getattr(sm, name)
         for name in ("describe_pipeline_execution", "describe_pipeline_definition_for_execution")

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,7 +16,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from botocore.stub import Stubber
-from moto.server import ThreadedMotoServer
 
 import run_pipeline
 from pipeline import cli as pipeline_cli
@@ -32,6 +29,8 @@ from pipeline.targets.sagemaker import (
 )
 from pipeline.targets.sagemaker_errors import AwsError, translate
 from pipeline.targets.sagemaker_steps import step_record
+from tests.moto_aws import client, fresh_account
+from tests.moto_aws import moto_url as moto_url
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 PIPE = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/moonpipe"
@@ -296,34 +295,10 @@ SAGEMAKER = ["--target", "sagemaker", "--region", "us-east-1", "--bucket", BUCKE
 PIPELINE_ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/moonpipe"
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    """One moto server for the module, on a free port of 127.0.0.1."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def aws(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A fresh moto account with the bucket; test-only credentials in the environment."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"))
-    for name in [n for n in os.environ if n.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    env = {
-        "AWS_ENDPOINT_URL": moto_url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    env = fresh_account(moto_url, tmp_path, monkeypatch)
     client("s3").create_bucket(Bucket=BUCKET)
     return env
 
@@ -338,10 +313,6 @@ def cached_build(cfg: Any) -> PipelineDefinition:
     if key not in _BUILT:
         _BUILT[key] = _real_build(cfg)
     return _BUILT[key]
-
-
-def client(service: str) -> Any:
-    return boto3.Session(region_name="us-east-1").client(service)
 
 
 def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
