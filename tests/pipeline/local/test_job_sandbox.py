@@ -61,15 +61,6 @@ def host_script(tmp_path: Path) -> Path:
     return script
 
 
-@pytest.fixture
-def secret(tmp_path: Path) -> Path:
-    """Stands for ~/.aws/credentials: a host file no job output may copy."""
-    path = tmp_path / "host-secret" / "credentials"
-    path.parent.mkdir()
-    path.write_text("aws_secret_access_key = do-not-copy")
-    return path
-
-
 def _store_script(store: ObjectStore, name: str, text: str) -> None:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
@@ -181,41 +172,45 @@ def _env_args(script: str, secret: Path, **env: str) -> dict[str, Any]:
 
 
 def test_processing_output_linked_out_of_the_job_stores_nothing(
-    tmp_path: Path, secret: Path
+    tmp_path: Path, host_secret: Path
 ) -> None:
     store = ObjectStore(tmp_path)
     store.put("s3://b/code/link.py", LINK_OUT.encode())
     store.put("s3://b/data/a.csv", b"1")
-    outcome = run_processing(_spec("Processing"), _env_args("link.py", secret), _ctx(tmp_path))
+    outcome = run_processing(_spec("Processing"), _env_args("link.py", host_secret), _ctx(tmp_path))
     assert outcome.status == "Failed"
     assert outcome.failure_reason == (
-        f"processing output: /opt/ml/processing/out/creds.txt is a link to {secret}, outside "
+        f"processing output: /opt/ml/processing/out/creds.txt is a link to {host_secret}, outside "
         "the job folder; outputs never follow links out (write the file itself into the output "
         "folder)"
     )
     assert store.list_prefix("s3://b/results/out") == []
 
 
-def test_failure_message_linked_out_of_the_job_is_not_read(tmp_path: Path, secret: Path) -> None:
+def test_failure_message_linked_out_of_the_job_is_not_read(
+    tmp_path: Path, host_secret: Path
+) -> None:
     store = ObjectStore(tmp_path)
     store.put("s3://b/code/link.py", LINK_OUT.encode())
     store.put("s3://b/data/a.csv", b"1")
-    args = _env_args("link.py", secret, MESSAGE="/opt/ml/output/message")
+    args = _env_args("link.py", host_secret, MESSAGE="/opt/ml/output/message")
     outcome = run_processing(_spec("Processing"), args, _ctx(tmp_path))
     assert outcome.failure_reason == (
         "exit code 1; last output: no output (message leads out of the job folder; not read)"
     )
 
 
-def test_model_folder_linked_out_of_the_job_stores_no_model(tmp_path: Path, secret: Path) -> None:
+def test_model_folder_linked_out_of_the_job_stores_no_model(
+    tmp_path: Path, host_secret: Path
+) -> None:
     store = ObjectStore(tmp_path)
     _store_script(store, "train.py", LINK_OUT)
     args = _training_args()
-    args["Environment"] = {"SECRET": str(secret)}
+    args["Environment"] = {"SECRET": str(host_secret)}
     outcome = run_training(_spec("Training"), args, _ctx(tmp_path))
     assert outcome.status == "Failed"
     assert outcome.failure_reason == (
-        f"training output: /opt/ml/model/creds.txt is a link to {secret}, outside the job "
+        f"training output: /opt/ml/model/creds.txt is a link to {host_secret}, outside the job "
         "folder; outputs never follow links out (write the file itself into the output folder)"
     )
     assert not store.path("s3://b/models/pipelines-exec1-S/output/model.tar.gz").exists()

@@ -21,15 +21,6 @@ FIX = "name a script inside the source directory, e.g. 'train.py'"
 
 
 @pytest.fixture
-def host_secret(tmp_path: Path) -> Path:
-    """A file outside every job folder, standing for ~/.aws/credentials."""
-    secret = tmp_path / "host" / "credentials"
-    secret.parent.mkdir()
-    secret.write_text("aws_secret_access_key = do-not-copy\n")
-    return secret
-
-
-@pytest.fixture
 def job(tmp_path: Path) -> Path:
     root = tmp_path / "job"
     (root / "code").mkdir(parents=True)
