@@ -8,6 +8,7 @@ carries (pipeline/local/endpoint/manager.py, imported only when a deployment hap
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pipeline.errors import MoonpipeError
@@ -41,24 +42,31 @@ def register_model(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> St
     return StepOutcome("Succeeded", record, metadata=metadata)
 
 
+def _kept(
+    add: Callable[[str, dict[str, Any]], dict[str, Any]],
+    name: str,
+    args: dict[str, Any],
+    name_key: str,
+) -> StepOutcome:
+    """Keep ``args`` as the registry record ``name`` (``add``); the step's metadata names it
+    under ``name_key``, as the service's response does. A refused record fails the step."""
+    try:
+        record = add(name, args)
+    except RegistryError as err:
+        return failed(str(err))
+    return StepOutcome("Succeeded", record, metadata={name_key: name})
+
+
 def create_model(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:
     """Store a model under a per-execution name unless the definition names it."""
     name = args.get("ModelName") or ctx.job_name(spec.name)
-    try:
-        record = _registry(ctx).add_model(name, args)
-    except RegistryError as err:
-        return failed(str(err))
-    return StepOutcome("Succeeded", record, metadata={"ModelName": name})
+    return _kept(_registry(ctx).add_model, name, args, "ModelName")
 
 
 def create_endpoint_config(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:
     """Store the config as ``<name>-<execution id>``: each execution gets its own."""
     name = endpoint_config_name(args.get("EndpointConfigName") or spec.name, ctx.execution_id)
-    try:
-        record = _registry(ctx).add_endpoint_config(name, args)
-    except RegistryError as err:
-        return failed(str(err))
-    return StepOutcome("Succeeded", record, metadata={"EndpointConfigName": name})
+    return _kept(_registry(ctx).add_endpoint_config, name, args, "EndpointConfigName")
 
 
 def deploy_endpoint(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:

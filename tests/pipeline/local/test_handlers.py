@@ -11,9 +11,11 @@ from typing import Any
 
 from pipeline.local.definition import StepSpec
 from pipeline.local.handlers.base import StepContext
+from pipeline.local.handlers.hosting import create_endpoint_config, create_model
 from pipeline.local.handlers.processing import run_processing
 from pipeline.local.handlers.training import run_training
 from pipeline.local.store.objects import ObjectStore
+from pipeline.local.store.registry import Registry
 from tests.pipeline.local.local_defs import LOSS_METRIC
 
 SPY = """
@@ -284,3 +286,29 @@ def test_metric_collector_skips_captures_that_are_not_numbers() -> None:
         collector.feed(line)
     assert collector.series == {"loss": [0.5, 0.25]}
     assert [m["Value"] for m in collector.final()] == [0.25]
+
+
+def test_model_and_endpoint_config_steps_name_their_record_and_never_replace_one(
+    tmp_path: Path,
+) -> None:
+    """CreateModel / CreateEndpointConfig: the metadata names the stored record; a name that
+    is taken fails the step with the registry's reason and leaves the first record alone."""
+    registry = Registry(tmp_path, "us-east-1")
+    model_args = {"ModelName": "m1", "PrimaryContainer": {"Image": "img"}}
+    config_args = {"ProductionVariants": [{"VariantName": "v", "ModelName": "m1"}]}
+    for make, args, key, name, stored in (
+        (create_model, model_args, "ModelName", "m1", registry.model),
+        (
+            create_endpoint_config,
+            config_args,
+            "EndpointConfigName",
+            "Cfg-exec1",
+            registry.endpoint_config,
+        ),
+    ):
+        first = make(StepSpec("Cfg", "X", {}), args, _ctx(tmp_path))
+        assert (first.status, first.metadata) == ("Succeeded", {key: name})
+        again = make(StepSpec("Cfg", "X", {}), {**args, "Tags": []}, _ctx(tmp_path))
+        assert again.status == "Failed"
+        assert again.failure_reason == f"{name} already exists; it is never replaced"
+        assert stored(name) == first.properties and "Tags" not in stored(name)
