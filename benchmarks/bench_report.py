@@ -6,7 +6,7 @@ In one store with one real run:
   rerun+report: run_pipeline.py --start --param HiddenDim=N (what a person runs)
   rerun-bare:   the same with the report writer stubbed out, so the difference is the cost
                 the report adds to a run (it is rewritten after every step)
-The endpoint the runs start is deleted at the end.
+The endpoint the runs start is deleted at the end and the store's warm host stopped.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from _common import median_and_runs, timed_cli
+from _common import median_and_runs, quiet_cli, timed_cli
 
 ROUNDS = 3
 BARE = """
@@ -54,8 +54,9 @@ def main() -> None:
                 walls["rerun-bare"].append(
                     timed(store, "--start", "--param", f"HiddenDim={22 + 2 * i}", bare=True)[0]
                 )
-        finally:
+        finally:  # the warm host too: one still writing its files fails the folder's removal
             timed(store, "--delete-endpoint", first["endpoint"]["name"])
+            quiet_cli(store, "--stop-host")
     for name, values in walls.items():
         print(f"{name:<13} {median_and_runs(values)}")
     added = statistics.median(walls["rerun+report"]) - statistics.median(walls["rerun-bare"])
