@@ -9,12 +9,15 @@ A benchmark runs as ``python benchmarks/bench_x.py``: its folder is on ``sys.pat
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +71,32 @@ def median_and_runs(seconds: Sequence[float]) -> str:
     """``median 1.23 s (1.20, 1.23, 1.31)``: the median, then every run, so noise shows."""
     runs = ", ".join(f"{s:.2f}" for s in seconds)
     return f"median {statistics.median(seconds):.2f} s ({runs})"
+
+
+@contextlib.contextmanager
+def scratch_folder(prefix: str = "moonpipe-bench-") -> Iterator[Path]:
+    """A temporary folder for a round's stores, removed when the round ends.
+
+    A run's report is written by a detached, low-priority follower that may still be
+    writing its last page when the CLI has exited; removing the folder under it fails
+    ("Directory not empty"), so the removal is retried for up to a minute.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        _remove_when_quiet(folder, timeout_s=60.0)
+
+
+def _remove_when_quiet(folder: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            shutil.rmtree(folder)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

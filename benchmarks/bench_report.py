@@ -12,10 +12,9 @@ The endpoint the runs start is deleted at the end and the store's warm host stop
 from __future__ import annotations
 
 import statistics
-import tempfile
 from pathlib import Path
 
-from _common import median_and_runs, quiet_cli, timed_cli
+from _common import median_and_runs, quiet_cli, scratch_folder, timed_cli
 
 ROUNDS = 3
 BARE = """
@@ -40,8 +39,8 @@ def main() -> None:
     walls: dict[str, list[float]] = {
         k: [] for k in ("report-warm", "report-cold", "rerun+report", "rerun-bare")
     }
-    with tempfile.TemporaryDirectory(prefix="moonpipe-bench-") as tmp:
-        store = Path(tmp) / "store"
+    with scratch_folder() as tmp:
+        store = tmp / "store"
         _, first = timed(store, "--upsert", "--start", "--wait")
         grid = store / "executions" / first["execution_id"] / "report-boundary.json"
         try:
@@ -54,7 +53,7 @@ def main() -> None:
                 walls["rerun-bare"].append(
                     timed(store, "--start", "--param", f"HiddenDim={22 + 2 * i}", bare=True)[0]
                 )
-        finally:  # the warm host too: one still writing its files fails the folder's removal
+        finally:  # the warm host too: it would otherwise idle on for ten minutes
             timed(store, "--delete-endpoint", first["endpoint"]["name"])
             quiet_cli(store, "--stop-host")
     for name, values in walls.items():
