@@ -72,6 +72,8 @@ def run_sweep_action(
     name = cfg.pipeline.name
     points = _points(args.sweep, overrides)
     check_points(target.pipeline_parameters(name), points)  # nothing starts on a typo
+    if hasattr(target, "warm_up"):
+        target.warm_up()  # the local job host imports torch while the first points start
     parallel = args.max_parallel or default_parallel(target)
     console.progress(f"sweep of {len(points)} points, {parallel} at a time, on {target.name}")
     last: dict[int, str] = {}
@@ -82,7 +84,15 @@ def run_sweep_action(
             last[point.index] = line
             console.progress(line)
 
-    run_sweep(target, name, points, parallel, on_change)
+    try:
+        run_sweep(target, name, points, parallel, on_change)
+    except KeyboardInterrupt:  # the stopped points still get their pages
+        if target.name == "local":
+            from pipeline.report.background import BackgroundReports
+
+            ids = [p.summary.execution_id for p in points if p.summary is not None]
+            BackgroundReports(target.store_root, ids, None, [])  # type: ignore[attr-defined]
+        raise
     metric = args.deploy_best or DEFAULT_METRIC
     order = ranked(points, metric)
     notes: list[str] = []
@@ -113,14 +123,25 @@ def _points(flags: list[str], overrides: dict[str, str]) -> list[Point]:
 
 
 def _comparison(target: Target, points: list[Point], notes: list[str]) -> Any:
-    """The comparison report of the points that ran (local target), or a note why not."""
-    ids = [p.summary.execution_id for p in points if p.summary is not None]
-    if len(ids) < 2:
-        return None
-    try:
-        from pipeline.report.actions import write_comparison
+    """The points' verdict now; their pages and the comparison page in the background.
 
-        return write_comparison(target, ids, None)
-    except MoonpipeError as err:
-        notes.append(f"no comparison report: {err}")
+    Locally, drawing the plots of four points took longer than the points' own training, so
+    only the verdict (records alone) is worked out here; SageMaker has no store to draw from.
+    """
+    ids = [p.summary.execution_id for p in points if p.summary is not None]
+    if target.name != "local":
+        if len(ids) >= 2:
+            notes.append("no comparison report: --compare works on the local target only for now")
         return None
+    from pipeline.report.background import BackgroundReports
+    from pipeline.report.write import comparison_path, local_comparison
+
+    store_root = target.store_root  # type: ignore[attr-defined]
+    comparison = None
+    if len(ids) >= 2:
+        try:
+            comparison = local_comparison(store_root, ids), comparison_path(store_root, ids)
+        except MoonpipeError as err:
+            notes.append(f"no comparison report: {err}")
+    BackgroundReports(store_root, ids, comparison[1] if comparison else None, notes)
+    return comparison

@@ -9,6 +9,7 @@ import csv
 import importlib.util
 import json
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,12 +35,19 @@ def swept(store: Path) -> tuple[int, dict[str, Any], str]:
     return run_json(store, *SWEEP)
 
 
+def _appears(path: Path, within_s: float = 120.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not path.is_file():
+        assert time.monotonic() < deadline, f"{path} was not written within {within_s} s"
+        time.sleep(0.2)
+
+
 def _described(store: Path, execution_id: str) -> dict[str, Any]:
     return json.loads(cli(store, "--describe-execution", execution_id, "--json").stdout)
 
 
 def test_every_point_succeeds_and_says_which_point_it_is(
-    swept: tuple[int, dict[str, Any], str],
+    store: Path, swept: tuple[int, dict[str, Any], str]
 ) -> None:
     code, doc, stderr = swept
     assert code == 0, stderr
@@ -53,7 +61,10 @@ def test_every_point_succeeds_and_says_which_point_it_is(
     accuracies = [p["metrics"]["accuracy"] for p in doc["points"]]
     assert accuracies == sorted(accuracies, reverse=True)  # ranked best first
     assert doc["best"]["execution_id"] == doc["points"][0]["execution_id"]
-    assert Path(doc["comparison_report"]).is_file()
+    assert any("being written in the background" in note for note in doc["notes"])
+    _appears(Path(doc["comparison_report"]))  # drawn after the sweep returned, pages first
+    for point in doc["points"]:
+        assert (store / "executions" / point["execution_id"] / "report.html").is_file()
     for index in range(1, 4):  # one live line per point, as it ends
         assert f"[{index}/3 " in stderr
 

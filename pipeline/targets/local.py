@@ -28,7 +28,7 @@ from pipeline.local.summary import summarize
 from pipeline.local.warm.launch import warm_starter
 from pipeline.names import local_arn, utc_now
 from pipeline.overrides import resolve_parameters
-from pipeline.report.background import BackgroundReport, InProcessReport
+from pipeline.report.background import REPORT_MODES
 from pipeline.targets.base import (
     EndpointRef,
     ExecutionSummary,
@@ -56,7 +56,7 @@ class LocalTarget:
         endpoints: EndpointManager | None = None,
         job_start: str = "subprocess",
         warm_idle_s: float = 600.0,
-        report_in_background: bool = False,
+        report: str = "in-process",
     ) -> None:
         """``endpoints``: the endpoint manager (default: pipeline.local.endpoint.manager,
         imported when first needed; tests pass a recorder that starts no server)."""
@@ -65,7 +65,7 @@ class LocalTarget:
         self.on_line = on_line
         self._endpoint_manager = endpoints
         self.job_start, self.warm_idle_s = job_start, warm_idle_s
-        self.report_in_background = report_in_background
+        self.report_mode = report  # one of REPORT_MODES
         cache_service_model_in(self.store_root / "gate")
         self.records = Records(self.store_root)
         self.objects = ObjectStore(self.store_root)
@@ -223,11 +223,7 @@ class LocalTarget:
         """
         name = data.pipeline_name
         plan = self._plan(self._pipeline(name, data.pipeline_version)["PipelineDefinition"], name)
-        report: Any = (
-            BackgroundReport(self.store_root, data.execution_id, self.notes)
-            if self.report_in_background
-            else InProcessReport(self.store_root, data.execution_id, self.notes)
-        )
+        report: Any = REPORT_MODES[self.report_mode](self.store_root, data.execution_id, self.notes)
         starter = warm_starter(self.store_root, self.job_start, self.warm_idle_s, self.notes)
 
         def on_step_then_report(step: StepRecord) -> None:
