@@ -1,4 +1,5 @@
-"""What the CLI benchmarks share: one timed run_pipeline.py process, and how medians print.
+"""What the CLI benchmarks share: one timed run_pipeline.py process, how medians print, and
+letting a store go quiet between scenarios.
 
 A benchmark measures what a person waits for, so every call is a fresh process (imports
 included) with ``--json``, whose output says what ran. The command line is the tests'
@@ -9,15 +10,12 @@ A benchmark runs as ``python benchmarks/bench_x.py``: its folder is on ``sys.pat
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,30 +71,29 @@ def median_and_runs(seconds: Sequence[float]) -> str:
     return f"median {statistics.median(seconds):.2f} s ({runs})"
 
 
-@contextlib.contextmanager
-def scratch_folder(prefix: str = "moonpipe-bench-") -> Iterator[Path]:
-    """A temporary folder for a round's stores, removed when the round ends.
+def let_go(store: Path, within_s: float = 180.0, stop_host: bool = True) -> None:
+    """Wait for the store's background report writers to finish (and stop its warm host),
+    so the next scenario starts on quiet cores and the store can be removed.
 
-    A run's report is written by a detached, low-priority follower that may still be
-    writing its last page when the CLI has exited; removing the folder under it fails
-    ("Directory not empty"), so the removal is retried for up to a minute.
+    A run's report is drawn by a detached, low-priority follower after the CLI has exited;
+    removing the store under it fails ("Directory not empty"), and timing the next run
+    beside it measures the follower too.
     """
-    folder = Path(tempfile.mkdtemp(prefix=prefix))
-    try:
-        yield folder
-    finally:
-        _remove_when_quiet(folder, timeout_s=60.0)
+    if stop_host:
+        quiet_cli(store, "--stop-host")
+    deadline = time.monotonic() + within_s
+    while _users(store, stop_host) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
-def _remove_when_quiet(folder: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
+def _users(store: Path, with_host: bool) -> list[str]:
+    """Processes whose command line names the store (report writers, the host, servers)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            shutil.rmtree(folder)
-            return
-        except FileNotFoundError:
-            return
+            text = cmdline.read_bytes().decode(errors="replace")
+            if str(store) in text and (with_host or "warm/host.py" not in text):
+                found.append(cmdline.parent.name)
         except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+            continue  # it ended while we looked
+    return found

@@ -22,7 +22,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from _common import REPO, median_and_runs, quiet_cli, scratch_folder, timed_cli
+from _common import REPO, let_go, median_and_runs, quiet_cli, timed_cli
 
 ROUNDS = 3
 GOALS_S = {"fresh": 8.0, "rerun": 2.5}
@@ -33,8 +33,8 @@ ENV = dict(os.environ)
 def one_round(steps: dict[str, dict[str, list[float]]]) -> dict[str, float]:
     """One fresh run and one rerun in a new store; records step durations into ``steps``."""
     walls: dict[str, float] = {}
-    with scratch_folder() as tmp:
-        store = tmp / "store"
+    with tempfile.TemporaryDirectory(prefix="moonpipe-bench-") as tmp:
+        store = Path(tmp) / "store"
         try:
             for scenario, flags in (
                 ("fresh", ("--upsert", "--start", "--wait")),
@@ -47,8 +47,8 @@ def one_round(steps: dict[str, dict[str, list[float]]]) -> dict[str, float]:
                     label = step["name"] + (" (cache hit)" if step["cache_hit"] else "")
                     steps[scenario][label].append(step["duration_s"] or 0.0)
         finally:
-            for flags in (("--delete-endpoint", "moonpipe-endpoint"), ("--stop-host",)):
-                quiet_cli(store, *flags, env=ENV)
+            quiet_cli(store, "--delete-endpoint", "moonpipe-endpoint", env=ENV)
+            let_go(store)  # stops the warm host, waits for the report writers
     return walls
 
 

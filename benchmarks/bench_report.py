@@ -12,9 +12,10 @@ The endpoint the runs start is deleted at the end and the store's warm host stop
 from __future__ import annotations
 
 import statistics
+import tempfile
 from pathlib import Path
 
-from _common import median_and_runs, quiet_cli, scratch_folder, timed_cli
+from _common import let_go, median_and_runs, timed_cli
 
 ROUNDS = 3
 BARE = """
@@ -39,8 +40,8 @@ def main() -> None:
     walls: dict[str, list[float]] = {
         k: [] for k in ("report-warm", "report-cold", "rerun+report", "rerun-bare")
     }
-    with scratch_folder() as tmp:
-        store = tmp / "store"
+    with tempfile.TemporaryDirectory(prefix="moonpipe-bench-") as tmp:
+        store = Path(tmp) / "store"
         _, first = timed(store, "--upsert", "--start", "--wait")
         grid = store / "executions" / first["execution_id"] / "report-boundary.json"
         try:
@@ -53,9 +54,9 @@ def main() -> None:
                 walls["rerun-bare"].append(
                     timed(store, "--start", "--param", f"HiddenDim={22 + 2 * i}", bare=True)[0]
                 )
-        finally:  # the warm host too: it would otherwise idle on for ten minutes
+        finally:
             timed(store, "--delete-endpoint", first["endpoint"]["name"])
-            quiet_cli(store, "--stop-host")
+            let_go(store)  # stops the warm host, waits for the report writers
     for name, values in walls.items():
         print(f"{name:<13} {median_and_runs(values)}")
     added = statistics.median(walls["rerun+report"]) - statistics.median(walls["rerun-bare"])
