@@ -229,6 +229,7 @@ def test_stop_from_another_process_stops_the_job_and_ends_stopped(
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 1
     assert f"execution {execution_id} Stopped" in out
+    assert f"  resume it:      python run_pipeline.py --retry {execution_id}\n" in out
     again = cli(store, "--stop", execution_id)
     assert (again.returncode, again.stderr) == (
         2,
