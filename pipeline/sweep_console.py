@@ -27,7 +27,9 @@ class LiveLines:
     def __init__(self, console: Console, points: Sequence[Point]) -> None:
         self.console, self.total = console, len(points)
         self.stream = console.err if console.json_mode else console.out
-        self.in_place = _is_terminal(self.stream)
+        # a block taller than the screen cannot be reached by cursor-up: one line per change
+        fits = len(points) < shutil.get_terminal_size().lines
+        self.in_place = fits and _is_terminal(self.stream)
         # on a terminal every point has a line from the start; elsewhere a line is a change
         self.lines = {p.index: point_line(p, self.total) for p in points if self.in_place}
         self.drawn = 0  # lines of the block already on the screen
