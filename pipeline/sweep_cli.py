@@ -73,8 +73,8 @@ def run_sweep_action(
 ) -> int:
     """Check every point, reuse the done ones, run the rest, rank, compare, promote if asked.
 
-    Returns 0 when every point succeeded (and the promotion, if any), 1 when not, 2 when the
-    points ran but none has the --deploy-best metric; Ctrl-C ends it with Interrupted (130).
+    Returns 0 when every point succeeded (and the promotion, if any), else 1 (also when the
+    points ran but none has the --deploy-best metric); Ctrl-C ends it with Interrupted (130).
     """
     name = cfg.pipeline.name
     points = _points(args.sweep, overrides)
@@ -125,7 +125,7 @@ def _finish(
         promoted = promote(target, name, order[0], console.step)
     sweep_result(console, order, metric, comparison, promoted, notes)
     if missing:
-        return 2
+        return 1  # the points ran (a misspelt name is refused before they do), nothing shipped
     failed = any(p.status != "Succeeded" for p in points)
     return 1 if failed or (promoted is not None and promoted.status != "Succeeded") else 0
 

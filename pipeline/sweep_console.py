@@ -149,5 +149,8 @@ def sweep_result(
     if promoted is not None:
         lines += ["", "deployed the best point:", *summary_lines(promoted, ())]
     elif best is not None and not interrupted:
-        lines.append("ship it with --deploy-best (reruns this point with Deploy=true, cached)")
+        lines.append(
+            "ship it: the same sweep with --deploy-best (its points are reused; the best "
+            "is rerun with Deploy=true, its steps cache hits)"
+        )
     console._print("\n".join(lines), console.out)
