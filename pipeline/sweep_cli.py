@@ -6,6 +6,7 @@ Kept out of pipeline.cli so that file only gains a flag group, a mode and a disp
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import Any
 
 from pipeline.console import Console
@@ -114,8 +115,9 @@ def _finish(
     console: Console,
 ) -> int:
     """Rank, compare, promote the best if asked, print it all; the exit code."""
-    order = ranked(points, metric)
     notes: list[str] = []
+    _read_metrics(target, points, notes)
+    order = ranked(points, metric)
     missing = missing_metric(metric, points) if args.deploy_best is not None else None
     notes += [missing] if missing else []
     comparison = _comparison(target, points, notes)
@@ -128,6 +130,18 @@ def _finish(
         return 1  # the points ran (a misspelt name is refused before they do), nothing shipped
     failed = any(p.status != "Succeeded" for p in points)
     return 1 if failed or (promoted is not None and promoted.status != "Succeeded") else 0
+
+
+def _read_metrics(target: Target, points: list[Point], notes: list[str]) -> None:
+    """On SageMaker a summary has no metrics: read each succeeded point's, to rank them."""
+    read = getattr(target, "execution_metrics", None)
+    for point in points:
+        if read is None or point.summary is None or point.summary.status != "Succeeded":
+            continue
+        try:
+            point.summary = replace(point.summary, metrics=read(point.summary.execution_arn))
+        except MoonpipeError as err:
+            notes.append(f"no metrics for {point.label()}: {err}")
 
 
 def interrupted_line(points: list[Point]) -> str:

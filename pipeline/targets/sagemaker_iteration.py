@@ -25,6 +25,7 @@ class IterationCalls:
     """retry_execution and plan of the Target protocol, and the selective start's source."""
 
     _sm: Any
+    _s3: Any
 
     def _execution_arn(self, execution_ref: str) -> str: ...
 
@@ -98,3 +99,14 @@ class IterationCalls:
             described = self._sm.describe_pipeline_execution(PipelineExecutionArn=arn)
         same = json.loads(ran["PipelineDefinition"]) == current
         return same and not described.get("SelectiveExecutionConfig")
+
+    def execution_metrics(self, execution_arn: str) -> dict[str, float]:
+        """The metrics a local summary holds, read as --report reads them here: the evaluation
+        report (the package's ModelMetrics, else the evaluation output on S3) and the training
+        job's FinalMetricDataList. DescribePipelineExecution carries none, so a sweep asks
+        once per succeeded point, to rank them."""
+        from pipeline.report.aws_source import aws_facts
+        from pipeline.report.model import build_report
+
+        report = build_report(aws_facts(self._sm, self._s3, execution_arn)[0])
+        return {**report.metrics, **report.training_final}

@@ -90,3 +90,25 @@ def test_the_interrupted_line_shows_what_the_service_says_and_nothing_to_resume(
         "interrupted; the sweep stopped its running points (none was running); 1 not started; "
         "run the sweep again"
     )
+
+
+def test_on_sagemaker_each_succeeded_points_metrics_are_read_to_rank_them() -> None:
+    from pipeline.errors import MoonpipeError
+    from pipeline.sweep import ranked
+    from pipeline.sweep_cli import _read_metrics
+
+    class Service:
+        def execution_metrics(self, arn: str) -> dict[str, float]:
+            if arn == "arn/c":
+                raise MoonpipeError("AccessDenied: s3:GetObject")
+            return {"accuracy": {"arn/a": 0.9, "arn/b": 0.95}[arn]}
+
+    points = grid(parse_axes(["HiddenDim=8,16,32,64"]))
+    outcomes = [("a", "Succeeded"), ("b", "Succeeded"), ("c", "Succeeded"), ("d", "Failed")]
+    for point, (name, status) in zip(points, outcomes, strict=True):
+        point.summary = ExecutionSummary("p", f"arn/{name}", name, status)
+    notes: list[str] = []
+    _read_metrics(Service(), points, notes)  # type: ignore[arg-type]
+    assert [p.values["HiddenDim"] for p in ranked(points, "accuracy")][:2] == ["16", "8"]
+    assert notes == ["no metrics for HiddenDim=32: AccessDenied: s3:GetObject"]
+    assert points[3].summary is not None and points[3].summary.metrics == {}
