@@ -59,6 +59,7 @@ class Point:
     execution_arn: str | None = None
     summary: ExecutionSummary | None = None
     error: str | None = None  # why it did not run or could not be followed
+    reused: bool = False  # an identical execution had already succeeded (see sweep_plan)
     worker: Any = field(default=None, repr=False)
 
     @property
@@ -178,7 +179,7 @@ def run_sweep(
     and is raised again once they are recorded Stopped.
     """
     runs = _runs_for(target)
-    pending, running = list(points), []
+    pending, running = [p for p in points if p.status not in TERMINAL], []  # reused: done
     try:
         while pending or running:
             while pending and len(running) < max_parallel:

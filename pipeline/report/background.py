@@ -75,10 +75,17 @@ class BackgroundReports:
         execution_ids: list[str],
         comparison: Path | None,
         notes: list[str],
+        pages: list[str] | None = None,
     ) -> None:
+        """``pages``: the executions whose own page is drawn (default: all; reused sweep
+        points already have theirs); ``comparison``: where the page comparing all goes."""
+        pages = execution_ids if pages is None else pages
+        if not pages and comparison is None:
+            return  # nothing to draw
         log = Path(store_root) / "comparisons" / "background.log"
         argv = [sys.executable, "-m", __name__, "--reports", str(store_root)]
-        argv += [str(Path(comparison).resolve()) if comparison else "-", *execution_ids]
+        argv += [str(Path(comparison).resolve()) if comparison else "-", ",".join(pages) or "-"]
+        argv += execution_ids
         try:
             log.parent.mkdir(parents=True, exist_ok=True)
             with log.open("ab") as out:
@@ -93,27 +100,38 @@ class BackgroundReports:
         except OSError as err:
             notes.append(f"reports not written: {type(err).__name__}: {err}")
             return
-        what = "the points' reports" + (" and the comparison report" if comparison else "")
+        what = [
+            w
+            for w, due in (("the points' reports", pages), ("the comparison report", comparison))
+            if due
+        ]
         notes.append(
-            f"{what} are being written in the background "
+            f"{' and '.join(what)} {'are' if pages else 'is'} being written in the background "
             "(--report ID or --compare ID ID ... writes one now and waits)"
         )
 
 
-def write_reports(store_root: Path, comparison: Path | None, execution_ids: list[str]) -> int:
-    """Each execution's final report, then the comparison page; one writer shares the plots."""
+def write_reports(
+    store_root: Path,
+    comparison: Path | None,
+    execution_ids: list[str],
+    pages: list[str] | None = None,
+) -> int:
+    """Final pages of ``pages`` (default: all), then the comparison of every execution that
+    can be read; one writer, so a plot drawn for a page is reused by the comparison."""
     from pipeline.report.write import ReportWriter, write_local_comparison
 
-    writer, written = ReportWriter(store_root), []
-    for execution_id in execution_ids:
+    writer, failed = ReportWriter(store_root), set()
+    for execution_id in execution_ids if pages is None else pages:
         try:
             writer.write(execution_id, final=True)
-            written.append(execution_id)
         except Exception as err:  # one bad point must not cost the others their pages
             print(f"report of {execution_id} not written: {type(err).__name__}: {err}")
-    if comparison is not None and len(written) >= 2:
-        write_local_comparison(store_root, written, comparison, writer)
-    return 0 if written == execution_ids else 1
+            failed.add(execution_id)
+    readable = [i for i in execution_ids if i not in failed]
+    if comparison is not None and len(readable) >= 2:
+        write_local_comparison(store_root, readable, comparison, writer)
+    return 1 if failed else 0
 
 
 def _signature(execution_dir: Path) -> tuple[float, ...]:
@@ -179,11 +197,13 @@ REPORT_MODES: dict[str, Any] = {
 
 
 def main(argv: list[str]) -> int:
-    """``STORE ID``: follow one execution; ``--reports STORE OUT|- ID...``: write_reports."""
+    """``STORE ID``: follow one execution; ``--reports STORE OUT|- PAGES|- ID...``: see
+    write_reports (PAGES: comma-separated ids)."""
     os.nice(_NICENESS)
     if argv[:1] == ["--reports"]:
         comparison = None if argv[2] == "-" else Path(argv[2])
-        return write_reports(Path(argv[1]), comparison, argv[3:])
+        pages = [] if argv[3] == "-" else argv[3].split(",")
+        return write_reports(Path(argv[1]), comparison, argv[4:], pages)
     return follow(Path(argv[0]), argv[1])
 
 

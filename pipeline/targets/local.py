@@ -21,7 +21,7 @@ from pipeline.local.handlers import HANDLERS
 from pipeline.local.handlers.base import EndpointManager
 from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
 from pipeline.local.interruptions import stop as stop_running
-from pipeline.local.selection import plan_selection, prepare_retry, preset_for, record_reused
+from pipeline.local.selection import plan_selection, preset_for, record_reused
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import ExecutionRecord, Records
 from pipeline.local.summary import summarize
@@ -38,12 +38,14 @@ from pipeline.targets.base import (
     StepRecord,
     UpsertResult,
 )
+from pipeline.targets.local_iteration import LocalIteration
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
-class LocalTarget:
-    """Runs pipeline definitions on this machine; see the module docstring."""
+class LocalTarget(LocalIteration):
+    """Runs pipeline definitions on this machine; see the module docstring (retry, plan and
+    reuse are in :class:`LocalIteration`)."""
 
     name = "local"
     runs_in_foreground = True
@@ -167,15 +169,6 @@ class LocalTarget:
         check_start(plan, values, parameters, variables)  # what SageMaker refuses never starts
         return execution
 
-    def retry_execution(self, execution_ref: str) -> str:
-        """RetryPipelineExecution: the same execution resumes where it failed (in :meth:`wait`)."""
-        data = settle(self.records, _execution_id(execution_ref))
-        return prepare_retry(self.records, data).execution_arn
-
-    def plan(self, pipeline_name: str) -> Plan:
-        """The newest stored definition, parsed (selective execution reads its graph)."""
-        return self._plan(self._pipeline(pipeline_name)["PipelineDefinition"], pipeline_name)
-
     def _pipeline(self, name: str, version: int | None = None) -> dict[str, Any]:
         """A stored pipeline version (the newest by default), read once per command."""
         key = (name, version)
@@ -208,8 +201,8 @@ class LocalTarget:
             self._finish(
                 data,
                 "Failed",
-                "the process running this execution stopped before "
-                "it finished; start a new execution",
+                "the process running this execution stopped before it finished; "
+                f"resume it with --retry {data.execution_id}",
             )
         elif data.status == "Executing":
             self._run(data, on_step)
