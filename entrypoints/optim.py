@@ -48,6 +48,7 @@ class Adam:
             param.grad = self.grad[start : start + param.numel()].view_as(param)
         self.exp_avg = torch.zeros_like(self.flat)
         self.exp_avg_sq = torch.zeros_like(self.flat)
+        self._denom = torch.empty_like(self.flat)  # step's scratch: no allocation per step
         self.steps = 0
 
     def zero_grad(self) -> None:
@@ -62,7 +63,8 @@ class Adam:
         self.exp_avg.lerp_(self.grad, 1 - beta1)
         self.exp_avg_sq.mul_(beta2).addcmul_(self.grad, self.grad, value=1 - beta2)
         step_size = self.lr / (1 - beta1**self.steps)
-        denom = (self.exp_avg_sq.sqrt() / (1 - beta2**self.steps) ** 0.5).add_(self.eps)
+        denom = torch.sqrt(self.exp_avg_sq, out=self._denom)
+        denom.div_((1 - beta2**self.steps) ** 0.5).add_(self.eps)
         self.flat.addcdiv_(self.exp_avg, denom, value=-step_size)
 
 
