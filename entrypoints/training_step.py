@@ -71,6 +71,8 @@ class _Buffers:
         self.grads = [torch.empty(rows, width) for width in widths[1:]]  # d loss / d outputs
         self.grads_t = [grad.t() for grad in self.grads]
         self.scores = torch.empty(rows, widths[-1])  # count_correct's logits
+        # the mean's divisor as a 0-dim tensor: div_ by a Python int converts it every call
+        self.rows = torch.tensor(float(rows))
 
 
 class TrainingStep:
@@ -120,13 +122,12 @@ class TrainingStep:
         ``features`` are standardised (MoonClassifier.scale), ``targets`` and ``logits`` [N, 1],
         ``mask`` [N, hidden] from :class:`DropoutMasks`.
         """
-        rows = features.shape[0]
-        buffers = self._buffers_for(rows)
+        buffers = self._buffers_for(features.shape[0])
         last = self._hidden_forward(features, buffers.hidden)
         torch.mul(last, mask, out=buffers.dropped)
         torch.addmm(self.biases[-1], buffers.dropped, self.weights_t[-1], out=logits)
         grad = buffers.grads[-1]
-        torch.sigmoid(logits, out=grad).sub_(targets).div_(rows)  # d mean loss / d logits
+        torch.sigmoid(logits, out=grad).sub_(targets).div_(buffers.rows)  # d mean loss / d logits
         inputs = [features, *buffers.hidden, buffers.dropped]
         del inputs[-2]  # the output layer multiplied the dropped activations, not the ReLU's
         for index in range(len(self.weights) - 1, -1, -1):
