@@ -63,14 +63,16 @@ class DropoutMasks:
 
 
 class _Buffers:
-    """Everything one step writes for a batch of ``rows`` rows, allocated once."""
+    """Everything a step (or, ``training=False``, a scoring pass) writes for ``rows`` rows."""
 
-    def __init__(self, rows: int, widths: list[int]) -> None:
+    def __init__(self, rows: int, widths: list[int], training: bool) -> None:
         self.hidden = [torch.empty(rows, width) for width in widths[1:-1]]  # ReLU outputs
+        self.scores = torch.empty(rows, widths[-1])  # count_correct's logits
+        if not training:
+            return
         self.dropped = torch.empty(rows, widths[-2])
         self.grads = [torch.empty(rows, width) for width in widths[1:]]  # d loss / d outputs
         self.grads_t = [grad.t() for grad in self.grads]
-        self.scores = torch.empty(rows, widths[-1])  # count_correct's logits
         # the mean's divisor as a 0-dim tensor: div_ by a Python int converts it every call
         self.rows = torch.tensor(float(rows))
 
@@ -90,16 +92,17 @@ class TrainingStep:
         self.biases = [m.bias.detach() for m in linears]
         self.weight_grads = [m.weight.grad for m in linears]
         self.bias_grads = [m.bias.grad for m in linears]
-        self._buffers: dict[int, _Buffers] = {}
+        self._buffers: dict[tuple[int, bool], _Buffers] = {}
 
     def masks(self, seed: int) -> DropoutMasks:
         """The dropout mask stream for this network's dropout layer."""
         return DropoutMasks(self.dropout, self.widths[-2], seed)
 
-    def _buffers_for(self, rows: int) -> _Buffers:
-        buffers = self._buffers.get(rows)
+    def _buffers_for(self, rows: int, training: bool = True) -> _Buffers:
+        """The buffers for ``rows`` rows, made on first use (a run sees two or three sizes)."""
+        buffers = self._buffers.get((rows, training))
         if buffers is None:
-            buffers = self._buffers[rows] = _Buffers(rows, self.widths)
+            buffers = self._buffers[rows, training] = _Buffers(rows, self.widths, training)
         return buffers
 
     def _hidden_forward(self, features: torch.Tensor, hidden: list[torch.Tensor]) -> torch.Tensor:
@@ -146,7 +149,7 @@ class TrainingStep:
         correct = 0
         for start in range(0, scaled.shape[0], SCORING_ROWS):
             features = scaled[start : start + SCORING_ROWS]
-            buffers = self._buffers_for(features.shape[0])
+            buffers = self._buffers_for(features.shape[0], training=False)
             last = self._hidden_forward(features, buffers.hidden)  # eval mode: no dropout
             scores = torch.addmm(self.biases[-1], last, self.weights_t[-1], out=buffers.scores)
             scores.sigmoid_().round_()
