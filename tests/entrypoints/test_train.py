@@ -36,6 +36,14 @@ def test_logs_one_exact_line_per_epoch_that_the_metric_regexes_read(default_trai
         assert loss >= 0 and 0 <= accuracy <= 1
 
 
+def test_logs_the_loops_wall_and_cpu_seconds_once_for_benchmarks(default_training) -> None:
+    lines = default_training.result.stdout.splitlines()
+    wall = [ln for ln in lines if re.fullmatch(r"training_seconds=\d+\.\d{4}", ln)]
+    cpu = [ln for ln in lines if re.fullmatch(r"training_cpu_seconds=\d+\.\d{4}", ln)]
+    assert len(wall) == len(cpu) == 1, lines[-5:]
+    assert float(cpu[0].split("=")[1]) > 0  # 100 epochs take CPU time, however busy the machine
+
+
 def test_artifacts_hold_tensors_only_and_ship_the_serving_code(jobs, model_dir: Path) -> None:
     state = torch.load(model_dir / "model.pth", weights_only=True, map_location="cpu")
     assert state and all(isinstance(v, torch.Tensor) for v in state.values())
