@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_job_start.py
 	$(PY) benchmarks/bench_local_run.py
 	$(PY) benchmarks/bench_endpoint.py
+	$(PY) benchmarks/bench_sweep.py 3
 
 clean:
 	rm -rf $(VENV) .moonpipe .pytest_cache .ruff_cache

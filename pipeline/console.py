@@ -282,6 +282,8 @@ def summary_lines(
     if summary.report:
         lines.append(f"  report:         {summary.report}")
     lines += [f"  note: {note}" for note in notes]
+    if summary.status == "Stopped" and "--retry" not in (summary.failure_reason or ""):
+        lines.append(f"  resume it:      python run_pipeline.py --retry {summary.execution_id}")
     if with_hint and summary.status == "Failed":
         lines.append(
             "  every step's reason and log: "

@@ -53,3 +53,10 @@ class StoreCorruptError(MoonpipeError):
     something else changed or truncated it); says which file, so it can be restored."""
 
     exit_code = 1
+
+
+class Interrupted(MoonpipeError):
+    """Ctrl-C (or SIGTERM) ended a command that has already recorded what it stopped; the
+    message says what that was (exit 130, as for any interrupted command)."""
+
+    exit_code = 130

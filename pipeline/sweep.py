@@ -8,7 +8,7 @@ evaluation steps are cache hits, so promotion costs seconds, not a retraining.
 
 The same verbs on both targets: points are StartPipelineExecution calls with a
 PipelineExecutionDisplayName, followed by describing them. Locally each running point is a
-worker process (``pipeline.sweep_worker``); on SageMaker the service runs them.
+worker (``pipeline.sweep_worker``, forked from the sweep); on SageMaker the service runs them.
 Nothing here prints: the sweep reports changes to a callback (pipeline.sweep_console).
 """
 
@@ -18,8 +18,6 @@ import contextlib
 import itertools
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +59,7 @@ class Point:
     execution_arn: str | None = None
     summary: ExecutionSummary | None = None
     error: str | None = None  # why it did not run or could not be followed
+    reused: bool = False  # an identical execution had already succeeded (see sweep_plan)
     worker: Any = field(default=None, repr=False)
 
     @property
@@ -154,40 +153,6 @@ PointListener = Callable[[Point], None]
 """Called with a point each time its status or running step changes."""
 
 
-class LocalWorkers:
-    """Starts a worker process per local point (see pipeline.sweep_worker)."""
-
-    def __init__(self, store_root: Path, region: str) -> None:
-        self.store_root, self.region = Path(store_root), region
-
-    def launch(self, point: Point) -> None:
-        """Run the point's recorded execution in a new session (Ctrl-C reaches us only)."""
-        log_dir = self.store_root / "sweeps"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        log = (log_dir / f"{point.execution_arn.rsplit('/', 1)[-1]}.worker.log").open("wb")
-        with log:
-            point.worker = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "pipeline.sweep_worker",
-                    str(self.store_root),
-                    self.region,
-                    str(point.execution_arn),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=Path(__file__).resolve().parents[1],
-            )
-
-    @staticmethod
-    def exited(point: Point) -> bool | None:
-        """True once the point's worker has exited."""
-        return point.worker is None or point.worker.poll() is not None
-
-
 class ServiceRuns:
     """SageMaker runs the points itself: nothing to launch, done when the status is final."""
 
@@ -206,7 +171,7 @@ def run_sweep(
     points: Sequence[Point],
     max_parallel: int,
     on_change: PointListener,
-    poll_s: float = 0.3,
+    poll_s: float = 0.1,
 ) -> list[Point]:
     """Run every point, at most ``max_parallel`` at once; a failed point is a row, not the end.
 
@@ -214,7 +179,7 @@ def run_sweep(
     and is raised again once they are recorded Stopped.
     """
     runs = _runs_for(target)
-    pending, running = list(points), []
+    pending, running = [p for p in points if p.status not in TERMINAL], []  # reused: done
     try:
         while pending or running:
             while pending and len(running) < max_parallel:
@@ -233,9 +198,16 @@ def run_sweep(
     return list(points)
 
 
-def _runs_for(target: Target) -> LocalWorkers | ServiceRuns:
+def _runs_for(target: Target) -> Any:
     if target.name == "local":
-        return LocalWorkers(Path(target.store_root), target.region)  # type: ignore[attr-defined]
+        from pipeline.sweep_worker import LocalWorkers
+
+        return LocalWorkers(
+            Path(target.store_root),  # type: ignore[attr-defined]
+            target.region,
+            target.job_start,  # type: ignore[attr-defined]
+            target.warm_idle_s,  # type: ignore[attr-defined]
+        )
     return ServiceRuns()
 
 

@@ -2,10 +2,14 @@
 
 Kept beside pipeline.console (which formats single executions) and written through its
 Console, so progress goes to stderr under --json and stdout then carries one JSON document.
+On a terminal the point lines are one block redrawn in place (ANSI cursor-up and clear-line:
+a few escape codes, so no library); in a log, a pipe or CI each change is a line of its own.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,43 @@ from pipeline.sweep import Point
 from pipeline.targets.base import ExecutionSummary
 
 _METRICS_SHOWN = ("accuracy", "f1", "auc", "train:loss")
+
+
+class LiveLines:
+    """The running sweep's point lines: redrawn in place on a terminal, else one per change."""
+
+    def __init__(self, console: Console, points: Sequence[Point]) -> None:
+        self.console, self.total = console, len(points)
+        self.stream = console.err if console.json_mode else console.out
+        # a block taller than the screen cannot be reached by cursor-up: one line per change
+        fits = len(points) < shutil.get_terminal_size().lines
+        self.in_place = fits and _is_terminal(self.stream)
+        # on a terminal every point has a line from the start; elsewhere a line is a change
+        self.lines = {p.index: point_line(p, self.total) for p in points if self.in_place}
+        self.drawn = 0  # lines of the block already on the screen
+
+    def show(self, point: Point) -> None:
+        """The PointListener: the point's line, if it changed."""
+        line = point_line(point, self.total)
+        if self.lines.get(point.index) == line and (self.drawn or not self.in_place):
+            return
+        self.lines[point.index] = line
+        if not self.in_place:
+            self.console.progress(line)
+            return
+        width = max(20, shutil.get_terminal_size().columns - 1)  # a wrapped line breaks "up"
+        up = f"\x1b[{self.drawn}A" if self.drawn else ""
+        rows = [f"\r\x1b[2K{self.lines[i][:width]}" for i in sorted(self.lines)]
+        self.console._print(up + "\n".join(rows), self.stream)
+        self.drawn = len(rows)
+
+
+def _is_terminal(stream: Any) -> bool:
+    """A terminal that understands cursor movement (not a pipe, a file, or TERM=dumb)."""
+    try:
+        return bool(stream.isatty()) and os.environ.get("TERM", "") != "dumb"
+    except (AttributeError, ValueError):
+        return False
 
 
 def point_line(point: Point, total: int) -> str:
@@ -28,7 +69,11 @@ def point_line(point: Point, total: int) -> str:
     tail = f"  {point.reason}" if point.reason else ""
     accuracy = point.metric("accuracy")
     score = "" if accuracy is None else f"  accuracy {accuracy:.4f}"
-    return f"{head} {point.status}{score}  {point.summary.execution_id}{tail}"
+    return f"{head} {_status(point)}{score}  {point.summary.execution_id}{tail}"
+
+
+def _status(point: Point) -> str:
+    return f"{point.status} (reused)" if point.reused else point.status
 
 
 def point_json(point: Point) -> dict[str, Any]:
@@ -40,6 +85,7 @@ def point_json(point: Point) -> dict[str, Any]:
         "execution_id": summary.execution_id if summary else None,
         "execution_arn": point.execution_arn,
         "status": point.status,
+        "reused": point.reused,
         "failure_reason": point.reason,
         "parameters": dict(summary.parameters) if summary else {},
         "metrics": dict(summary.metrics) if summary else {},
@@ -59,7 +105,7 @@ def sweep_table(ranked: Sequence[Point], metric: str) -> list[str]:
             [
                 str(rank) if point.status == "Succeeded" and values[0] is not None else "-",
                 *(point.values[a] for a in axes),
-                point.status,
+                _status(point),
                 *("" if v is None else f"{v:.4f}" for v in values),
                 point.summary.execution_id if point.summary else "",
                 (point.reason or "")[:60],
@@ -75,6 +121,7 @@ def sweep_result(
     comparison: tuple[Any, Path] | None,
     promoted: ExecutionSummary | None,
     notes: Sequence[str] = (),
+    interrupted: bool = False,
 ) -> None:
     """The sweep's end: the table (or JSON), the comparison's verdict and page, the promotion."""
     best = ranked[0] if ranked and ranked[0].metric(metric) is not None else None
@@ -87,6 +134,7 @@ def sweep_result(
                 "comparison_report": None if comparison is None else str(comparison[1]),
                 "deployed": None if promoted is None else execution_json(promoted, None),
                 "notes": list(notes),
+                "interrupted": interrupted,
             }
         )
         return
@@ -100,6 +148,9 @@ def sweep_result(
     lines += [f"note: {n}" for n in notes]
     if promoted is not None:
         lines += ["", "deployed the best point:", *summary_lines(promoted, ())]
-    elif best is not None:
-        lines.append("ship it with --deploy-best (reruns this point with Deploy=true, cached)")
+    elif best is not None and not interrupted:
+        lines.append(
+            "ship it: the same sweep with --deploy-best (its points are reused; the best "
+            "is rerun with Deploy=true, its steps cache hits)"
+        )
     console._print("\n".join(lines), console.out)

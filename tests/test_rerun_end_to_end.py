@@ -117,6 +117,7 @@ def test_killed_during_evaluation_then_retried_to_succeeded_without_rerunning_da
     execution_id = _killed_during_evaluation(store)
     failed = json.loads(cli(store, "--describe-execution", execution_id, "--json").stdout)
     assert failed["status"] == "Failed"
+    assert failed["failure_reason"].endswith(f"; resume it with --retry {execution_id}")
     first = {s["name"]: s for s in failed["steps"]}
     code, doc, stderr = run_json(store, "--retry", execution_id)
     assert code == 0, stderr

@@ -9,6 +9,7 @@ import csv
 import importlib.util
 import json
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,12 +39,19 @@ def swept(store: Path) -> tuple[int, dict[str, Any], str]:
     return run_json(store, *SWEEP)
 
 
+def _appears(path: Path, within_s: float = 120.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not path.is_file():
+        assert time.monotonic() < deadline, f"{path} was not written within {within_s} s"
+        time.sleep(0.2)
+
+
 def _described(store: Path, execution_id: str) -> dict[str, Any]:
     return json.loads(cli(store, "--describe-execution", execution_id, "--json").stdout)
 
 
 def test_every_point_succeeds_and_says_which_point_it_is(
-    swept: tuple[int, dict[str, Any], str],
+    store: Path, swept: tuple[int, dict[str, Any], str]
 ) -> None:
     code, doc, stderr = swept
     assert code == 0, stderr
@@ -57,7 +65,10 @@ def test_every_point_succeeds_and_says_which_point_it_is(
     accuracies = [p["metrics"]["accuracy"] for p in doc["points"]]
     assert accuracies == sorted(accuracies, reverse=True)  # ranked best first
     assert doc["best"]["execution_id"] == doc["points"][0]["execution_id"]
-    assert Path(doc["comparison_report"]).is_file()
+    assert any("being written in the background" in note for note in doc["notes"])
+    _appears(Path(doc["comparison_report"]))  # drawn after the sweep returned, pages first
+    for point in doc["points"]:
+        assert (store / "executions" / point["execution_id"] / "report.html").is_file()
     for index in range(1, 4):  # one live line per point, as it ends
         assert f"[{index}/3 " in stderr
 
@@ -102,11 +113,44 @@ def _package(store: Path, arn: str) -> dict[str, Any]:
     return json.loads(next((store / "registry").rglob(f"versions/{version}.json")).read_text())
 
 
+def _executions(store: Path) -> set[str]:
+    return {p.name for p in (store / "executions").iterdir()}
+
+
+def test_a_misspelt_deploy_best_metric_is_refused_before_any_point_runs(
+    store: Path, swept: tuple[int, dict[str, Any], str]
+) -> None:
+    before = _executions(store)
+    done = cli(store, *SWEEP, "--deploy-best", "acuracy")
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "error: --deploy-best acuracy: no such metric (did you mean accuracy?); the points "
+        "will have the evaluation report's accuracy, precision,"
+    )
+    assert done.stderr.count("\n") == 1 and "train:loss" in done.stderr
+    assert done.stdout == "" and _executions(store) == before
+
+
+def test_the_sweep_in_a_pipe_prints_a_line_per_change_and_no_cursor_codes(
+    swept: tuple[int, dict[str, Any], str],
+) -> None:
+    _, _, stderr = swept
+    assert "\x1b[" not in stderr
+    assert "[1/3 HiddenDim=4] Executing  " in stderr and "[1/3 HiddenDim=4] Succeeded" in stderr
+
+
 def test_deploy_best_serves_the_best_points_model_from_a_cached_rerun(
     store: Path, swept: tuple[int, dict[str, Any], str], tmp_path: Path
 ) -> None:
+    before = _executions(store)
     code, doc, stderr = run_json(store, *SWEEP, "--deploy-best")
     assert code == 0, stderr
+    # the same sweep again: every point is the execution that already did it, not a rerun
+    assert "sweep of 3 points (3 already done: reused; --rerun runs them again)" in stderr
+    assert [p["reused"] for p in doc["points"]] == [True, True, True]
+    first = {p["execution_id"] for p in swept[1]["points"]}
+    assert {p["execution_id"] for p in doc["points"]} == first
+    assert _executions(store) - before == {doc["deployed"]["execution_id"]}  # only the promotion
     deployed = doc["deployed"]
     assert deployed["status"] == "Succeeded"
     assert deployed["parameters"]["Deploy"] is True
@@ -159,3 +203,62 @@ def _invoke(store: Path, body: bytes) -> str:
     )
     assert done.returncode == 0, done.stderr.decode()
     return done.stdout.decode()
+
+
+def test_a_sweep_with_one_more_value_runs_only_the_new_point(
+    store: Path, swept: tuple[int, dict[str, Any], str]
+) -> None:
+    before = _executions(store)
+    wider = ("--sweep", "HiddenDim=4,8,16,6", *SWEEP[2:])
+    code, doc, stderr = run_json(store, *wider)
+    assert code == 0, stderr
+    reused = {p["point"]["HiddenDim"]: p["reused"] for p in doc["points"]}
+    assert reused == {"4": True, "8": True, "16": True, "6": False}
+    [new] = [p for p in doc["points"] if not p["reused"]]
+    assert _executions(store) - before == {new["execution_id"]}
+    assert "[1/4 HiddenDim=4] Succeeded (reused)" in stderr
+
+
+def test_on_a_terminal_the_point_lines_are_redrawn_in_place(store: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.test_local_end_to_end import REPO
+
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(TERM="xterm", COLUMNS="200", LINES="50")
+    argv = ["--store", str(store), "--sweep", "HiddenDim=4,8", *SWEEP[2:], "--rerun"]
+    proc = subprocess.Popen(
+        [sys.executable, "run_pipeline.py", *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        cwd=REPO,
+        env=env,
+    )
+    os.close(follower)
+    screen = _read_all(leader)
+    assert proc.wait(timeout=300) == 0, screen
+    assert "\x1b[2A" in screen  # back up over the block of two point lines...
+    assert "\r\x1b[2K[2/2 HiddenDim=8] Pending" in screen  # ...one line per point from the start
+    assert "\r\x1b[2K[2/2 HiddenDim=8] Succeeded" in screen  # ...redrawn as the points end
+
+
+def _read_all(fd: int) -> str:
+    """Everything a pty's far side wrote until it closed."""
+    import os
+
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the child side is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")

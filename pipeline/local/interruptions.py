@@ -70,7 +70,7 @@ def interrupted_outcome(records: Records, execution_id: str, how: str) -> tuple[
     """(status, reason) for an execution whose run ended early; ``how`` says what happened."""
     if stop_requested(records, execution_id):
         return "Stopped", "stopped by --stop before it finished"
-    return "Failed", f"{how}; start a new execution"
+    return "Failed", f"{how}; resume it with --retry {execution_id}"
 
 
 def close_execution(

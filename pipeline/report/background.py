@@ -52,6 +52,88 @@ class BackgroundReport:
         """Nothing to do: the follower sees every record change itself."""
 
 
+class DeferredReport:
+    """Writes nothing while the execution runs: a sweep writes its points' pages at its end.
+
+    Four points each followed by a process drawing plots (and scoring a boundary with torch)
+    slowed the points themselves; one process after the sweep draws them all, once.
+    """
+
+    def __init__(self, store_root: Path, execution_id: str, notes: list[str]) -> None:
+        self.notes = notes
+
+    def refresh(self, final: bool = True) -> None:
+        """Nothing: see :class:`BackgroundReports`."""
+
+
+class BackgroundReports:
+    """Starts one detached process writing several executions' reports, then a comparison."""
+
+    def __init__(
+        self,
+        store_root: Path,
+        execution_ids: list[str],
+        comparison: Path | None,
+        notes: list[str],
+        pages: list[str] | None = None,
+    ) -> None:
+        """``pages``: the executions whose own page is drawn (default: all; reused sweep
+        points already have theirs); ``comparison``: where the page comparing all goes."""
+        pages = execution_ids if pages is None else pages
+        if not pages and comparison is None:
+            return  # nothing to draw
+        log = Path(store_root) / "comparisons" / "background.log"
+        argv = [sys.executable, "-m", __name__, "--reports", str(store_root)]
+        argv += [str(Path(comparison).resolve()) if comparison else "-", ",".join(pages) or "-"]
+        argv += execution_ids
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("ab") as out:
+                subprocess.Popen(
+                    argv,
+                    cwd=REPO_ROOT,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=out,
+                    start_new_session=True,
+                )
+        except OSError as err:
+            notes.append(f"reports not written: {type(err).__name__}: {err}")
+            return
+        what = [
+            w
+            for w, due in (("the points' reports", pages), ("the comparison report", comparison))
+            if due
+        ]
+        notes.append(
+            f"{' and '.join(what)} {'are' if pages else 'is'} being written in the background "
+            "(--report ID or --compare ID ID ... writes one now and waits)"
+        )
+
+
+def write_reports(
+    store_root: Path,
+    comparison: Path | None,
+    execution_ids: list[str],
+    pages: list[str] | None = None,
+) -> int:
+    """Final pages of ``pages`` (default: all), then the comparison of every execution that
+    can be read; one writer, so a plot drawn for a page is reused by the comparison."""
+    from pipeline.report.write import ReportWriter, write_local_comparison
+
+    writer, failed = ReportWriter(store_root), set()
+    for execution_id in execution_ids if pages is None else pages:
+        try:
+            writer.write(execution_id, final=True)
+        except Exception as err:  # one bad point must not cost the others their pages
+            print(f"report of {execution_id} not written: {type(err).__name__}: {err}")
+            failed.add(execution_id)
+    readable = [i for i in execution_ids if i not in failed]
+    if comparison is not None and len(readable) >= 2:
+        write_local_comparison(store_root, readable, comparison, writer)
+    return 1 if failed else 0
+
+
 def _signature(execution_dir: Path) -> tuple[float, ...]:
     """Changes when the execution's record or any step record changes."""
     files = [execution_dir / "execution.json", *sorted((execution_dir / "steps").glob("*"))]
@@ -106,6 +188,24 @@ class InProcessReport:
                 self.notes.append(note)
 
 
-if __name__ == "__main__":
+REPORT_MODES: dict[str, Any] = {
+    "in-process": InProcessReport,  # tests and one-shot callers: the page exists on return
+    "background": BackgroundReport,  # a person's --start: the CLI returns before the plots
+    "deferred": DeferredReport,  # sweep points: BackgroundReports writes them at the end
+}
+"""How the local target keeps an execution's report (LocalTarget's ``report``)."""
+
+
+def main(argv: list[str]) -> int:
+    """``STORE ID``: follow one execution; ``--reports STORE OUT|- PAGES|- ID...``: see
+    write_reports (PAGES: comma-separated ids)."""
     os.nice(_NICENESS)
-    sys.exit(follow(Path(sys.argv[1]), sys.argv[2]))
+    if argv[:1] == ["--reports"]:
+        comparison = None if argv[2] == "-" else Path(argv[2])
+        pages = [] if argv[3] == "-" else argv[3].split(",")
+        return write_reports(Path(argv[1]), comparison, argv[4:], pages)
+    return follow(Path(argv[0]), argv[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -52,21 +52,31 @@ class ReportWriter:
 
 
 def write_local_comparison(
-    store_root: Path, execution_ids: list[str], out: Path | None = None
+    store_root: Path,
+    execution_ids: list[str],
+    out: Path | None = None,
+    writer: ReportWriter | None = None,
 ) -> tuple[Comparison, Path]:
     """Compare stored local executions; returns the comparison and the page's path."""
-    writer = ReportWriter(store_root)
+    writer = writer or ReportWriter(store_root)
     reports = [writer.model(i) for i in execution_ids]
     data = [plot_data(writer.store_root, i) for i in execution_ids]
     comparison = compare(reports)
     html = render_comparison(comparison, comparison_figures(reports, data))
-    path = (
-        Path(out)
-        if out is not None
-        else (writer.store_root / "comparisons" / f"{'-vs-'.join(execution_ids)}.html"[-200:])
-    )
+    path = Path(out) if out is not None else comparison_path(store_root, execution_ids)
     write_bytes(path, html.encode("utf-8"))
     return comparison, path
+
+
+def comparison_path(store_root: Path, execution_ids: list[str]) -> Path:
+    """Where a comparison page goes unless --report-out says otherwise."""
+    return Path(store_root) / "comparisons" / f"{'-vs-'.join(execution_ids)}.html"[-200:]
+
+
+def local_comparison(store_root: Path, execution_ids: list[str]) -> Comparison:
+    """The comparison's verdict alone: records only, no plot drawn, no model loaded."""
+    writer = ReportWriter(store_root)
+    return compare([writer.model(i) for i in execution_ids])
 
 
 def write_aws_report(sm: Any, s3: Any, execution_arn: str, out: Path) -> Path:

@@ -34,5 +34,5 @@ def make_target(cfg: PipelineConfig, on_line: LineListener | None = None) -> Tar
         on_line=on_line,
         job_start=getattr(local, "job_start", "subprocess"),
         warm_idle_s=getattr(local, "warm_host_idle_s", 600.0),
-        report_in_background=True,  # a person's run need not wait for the plots
+        report="background",  # a person's run need not wait for the plots
     )

@@ -21,14 +21,14 @@ from pipeline.local.handlers import HANDLERS
 from pipeline.local.handlers.base import EndpointManager
 from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
 from pipeline.local.interruptions import stop as stop_running
-from pipeline.local.selection import plan_selection, prepare_retry, preset_for, record_reused
+from pipeline.local.selection import plan_selection, preset_for, record_reused
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import ExecutionRecord, Records
 from pipeline.local.summary import summarize
 from pipeline.local.warm.launch import warm_starter
 from pipeline.names import local_arn, utc_now
 from pipeline.overrides import resolve_parameters
-from pipeline.report.background import BackgroundReport, InProcessReport
+from pipeline.report.background import REPORT_MODES
 from pipeline.targets.base import (
     EndpointRef,
     ExecutionSummary,
@@ -38,12 +38,14 @@ from pipeline.targets.base import (
     StepRecord,
     UpsertResult,
 )
+from pipeline.targets.local_iteration import LocalIteration
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
-class LocalTarget:
-    """Runs pipeline definitions on this machine; see the module docstring."""
+class LocalTarget(LocalIteration):
+    """Runs pipeline definitions on this machine; see the module docstring (retry, plan and
+    reuse are in :class:`LocalIteration`)."""
 
     name = "local"
     runs_in_foreground = True
@@ -56,7 +58,7 @@ class LocalTarget:
         endpoints: EndpointManager | None = None,
         job_start: str = "subprocess",
         warm_idle_s: float = 600.0,
-        report_in_background: bool = False,
+        report: str = "in-process",
     ) -> None:
         """``endpoints``: the endpoint manager (default: pipeline.local.endpoint.manager,
         imported when first needed; tests pass a recorder that starts no server)."""
@@ -65,7 +67,7 @@ class LocalTarget:
         self.on_line = on_line
         self._endpoint_manager = endpoints
         self.job_start, self.warm_idle_s = job_start, warm_idle_s
-        self.report_in_background = report_in_background
+        self.report_mode = report  # one of REPORT_MODES
         cache_service_model_in(self.store_root / "gate")
         self.records = Records(self.store_root)
         self.objects = ObjectStore(self.store_root)
@@ -167,15 +169,6 @@ class LocalTarget:
         check_start(plan, values, parameters, variables)  # what SageMaker refuses never starts
         return execution
 
-    def retry_execution(self, execution_ref: str) -> str:
-        """RetryPipelineExecution: the same execution resumes where it failed (in :meth:`wait`)."""
-        data = settle(self.records, _execution_id(execution_ref))
-        return prepare_retry(self.records, data).execution_arn
-
-    def plan(self, pipeline_name: str) -> Plan:
-        """The newest stored definition, parsed (selective execution reads its graph)."""
-        return self._plan(self._pipeline(pipeline_name)["PipelineDefinition"], pipeline_name)
-
     def _pipeline(self, name: str, version: int | None = None) -> dict[str, Any]:
         """A stored pipeline version (the newest by default), read once per command."""
         key = (name, version)
@@ -208,8 +201,8 @@ class LocalTarget:
             self._finish(
                 data,
                 "Failed",
-                "the process running this execution stopped before "
-                "it finished; start a new execution",
+                "the process running this execution stopped before it finished; "
+                f"resume it with --retry {data.execution_id}",
             )
         elif data.status == "Executing":
             self._run(data, on_step)
@@ -223,11 +216,7 @@ class LocalTarget:
         """
         name = data.pipeline_name
         plan = self._plan(self._pipeline(name, data.pipeline_version)["PipelineDefinition"], name)
-        report: Any = (
-            BackgroundReport(self.store_root, data.execution_id, self.notes)
-            if self.report_in_background
-            else InProcessReport(self.store_root, data.execution_id, self.notes)
-        )
+        report: Any = REPORT_MODES[self.report_mode](self.store_root, data.execution_id, self.notes)
         starter = warm_starter(self.store_root, self.job_start, self.warm_idle_s, self.notes)
 
         def on_step_then_report(step: StepRecord) -> None:

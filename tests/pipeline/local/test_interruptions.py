@@ -175,7 +175,9 @@ def test_sigterm_during_training_ends_like_ctrl_c(
     assert _gone(job), "the training job outlived the interrupted run"
     summary = _only_execution(store)
     assert summary["status"] == "Failed"
-    assert summary["failure_reason"] == "the execution was interrupted; start a new execution"
+    assert summary["failure_reason"] == (
+        f"the execution was interrupted; resume it with --retry {summary['execution_id']}"
+    )
     assert _steps(summary)["Train"] == ("Failed", summary["failure_reason"])
     assert _steps(summary)["Prep"][0] == "Succeeded"
 
@@ -191,7 +193,7 @@ def test_sigkill_of_the_runner_is_noticed_by_the_next_reader(
     assert summary["status"] == "Failed"
     assert summary["failure_reason"] == (
         f"the process running this execution (pid {proc.pid}) ended before it finished "
-        "(killed?); start a new execution"
+        f"(killed?); resume it with --retry {summary['execution_id']}"
     )
     assert _steps(summary)["Train"] == ("Failed", summary["failure_reason"])
     again = cli(store, "--stop", summary["execution_id"])
@@ -227,6 +229,7 @@ def test_stop_from_another_process_stops_the_job_and_ends_stopped(
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 1
     assert f"execution {execution_id} Stopped" in out
+    assert f"  resume it:      python run_pipeline.py --retry {execution_id}\n" in out
     again = cli(store, "--stop", execution_id)
     assert (again.returncode, again.stderr) == (
         2,

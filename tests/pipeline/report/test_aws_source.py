@@ -3,6 +3,7 @@ the API (ListPipelineExecutionSteps and the Describe* calls of the jobs a step m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -203,20 +204,15 @@ def _stub_steps(stub: Stubber, arn: str) -> None:
     )
 
 
-def test_steps_metrics_package_and_data_come_from_the_apis_and_s3(aws: str) -> None:
-    s3 = _client("s3")
-    s3.put_object(
-        Bucket=BUCKET, Key="out/evaluation/evaluation.json", Body=json.dumps(QUALITY).encode()
-    )
-    s3.put_object(Bucket=BUCKET, Key="out/train/train.csv", Body=b"0,0.1,0.2\n1,1.0,-0.3\n")
-    s3.put_object(Bucket=BUCKET, Key="out/test/test.csv", Body=b"1,0.9,-0.1\n")
-    sm = _client("sagemaker")
+@contextlib.contextmanager
+def _stubbed(sm: Any, aws: str) -> Iterator[Stubber]:
+    """moto's own answers first, then what moto cannot answer (see _stub_steps)."""
     real = {
         name: getattr(sm, name)
         for name in ("describe_pipeline_execution", "describe_pipeline_definition_for_execution")
     }
     moto_answers = {name: call(PipelineExecutionArn=aws) for name, call in real.items()}
-    with Stubber(sm) as stub:  # moto's own answers first, then what moto cannot answer
+    with Stubber(sm) as stub:
         for name, answer in moto_answers.items():
             stub.add_response(
                 name,
@@ -229,8 +225,39 @@ def test_steps_metrics_package_and_data_come_from_the_apis_and_s3(aws: str) -> N
             {"PipelineExecutionArn": aws},
         )
         _stub_steps(stub, aws)
-        facts, data = aws_facts(sm, s3, aws)
+        yield stub
         stub.assert_no_pending_responses()
+
+
+def test_a_sweep_reads_a_sagemaker_points_metrics_as_the_report_does(aws: str) -> None:
+    from pipeline.targets.sagemaker import SageMakerTarget
+
+    s3 = _client("s3")
+    s3.put_object(
+        Bucket=BUCKET, Key="out/evaluation/evaluation.json", Body=json.dumps(QUALITY).encode()
+    )
+    sm = _client("sagemaker")
+    target = SageMakerTarget("us-east-1", "moonpipe", session=boto3.Session())
+    target.__dict__.update(_sm=sm, _s3=s3)  # the cached clients, stubbed where moto lacks APIs
+    with _stubbed(sm, aws):
+        metrics = target.execution_metrics(aws)
+    # QUALITY's scalar values (tests/pipeline/report/facts.py) and the training job's final loss
+    assert metrics == {
+        "accuracy": 0.9, "precision": 0.8, "recall": 0.95, "f1": 0.87, "auc": 0.93,
+        "train:loss": 0.12,
+    }  # fmt: skip
+
+
+def test_steps_metrics_package_and_data_come_from_the_apis_and_s3(aws: str) -> None:
+    s3 = _client("s3")
+    s3.put_object(
+        Bucket=BUCKET, Key="out/evaluation/evaluation.json", Body=json.dumps(QUALITY).encode()
+    )
+    s3.put_object(Bucket=BUCKET, Key="out/train/train.csv", Body=b"0,0.1,0.2\n1,1.0,-0.3\n")
+    s3.put_object(Bucket=BUCKET, Key="out/test/test.csv", Body=b"1,0.9,-0.1\n")
+    sm = _client("sagemaker")
+    with _stubbed(sm, aws):
+        facts, data = aws_facts(sm, s3, aws)
     report = build_report(facts)
     status = {s.name: s.status for s in report.steps}
     assert status["Train"] == "Succeeded" and status["TooLow"] == "NotRun"

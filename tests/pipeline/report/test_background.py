@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipeline.report.background import BackgroundReports, write_reports
 from pipeline.targets.local import LocalTarget
 from tests.pipeline.local.local_defs import pipeline
 
@@ -28,7 +29,7 @@ def _final_report(path: Path, within_s: float = 120.0) -> str:
 def test_the_run_returns_first_and_the_follower_writes_the_final_report(
     tmp_path: Path, fake_endpoints: list[dict[str, Any]]
 ) -> None:
-    target = LocalTarget(tmp_path, endpoints=fake_endpoints, report_in_background=True)
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints, report="background")
     target.upsert_pipeline(pipeline(), None)
     summary = target.wait(target.start_execution("p", {}), lambda record: None)
     path = tmp_path / "executions" / summary.execution_id / "report.html"
@@ -42,3 +43,48 @@ def test_the_run_returns_first_and_the_follower_writes_the_final_report(
     assert 'data-metric="train:loss"' in html
     log = tmp_path / "executions" / summary.execution_id / "report.log"
     assert log.read_text() == ""  # the follower had nothing to complain about
+
+
+def _deferred_runs(store: Path, fake_endpoints: Any, hidden_dims: list[str]) -> list[str]:
+    """Executions run as sweep points run them: nothing written while they run."""
+    target = LocalTarget(store, endpoints=fake_endpoints, report="deferred")
+    target.upsert_pipeline(pipeline(), None)
+    ids = []
+    for hidden_dim in hidden_dims:
+        arn = target.start_execution("p", {"HiddenDim": hidden_dim})
+        ids.append(target.wait(arn, lambda record: None).execution_id)
+    assert target.notes == []
+    assert not list(store.glob("executions/*/report.html"))
+    return ids
+
+
+def test_write_reports_writes_every_page_then_the_comparison_and_survives_a_bad_id(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    ids = _deferred_runs(tmp_path, fake_endpoints, ["4", "8"])
+    out = tmp_path / "comparisons" / "both.html"
+    assert write_reports(tmp_path, out, ["nosuchrun", *ids]) == 1
+    for execution_id in ids:
+        path = tmp_path / "executions" / execution_id / "report.html"
+        assert 'id="execution-status">Succeeded' in path.read_text()
+    page = out.read_text()
+    assert all(execution_id in page for execution_id in ids)
+
+
+def test_background_reports_are_written_after_the_caller_has_moved_on(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    ids = _deferred_runs(tmp_path, fake_endpoints, ["4", "8"])
+    notes: list[str] = []
+    out = tmp_path / "comparisons" / "later.html"
+    BackgroundReports(tmp_path, ids, out, notes)
+    assert notes == [
+        "the points' reports and the comparison report are being written in the background "
+        "(--report ID or --compare ID ID ... writes one now and waits)"
+    ]
+    for execution_id in ids:
+        _final_report(tmp_path / "executions" / execution_id / "report.html")
+    deadline = time.monotonic() + 120
+    while not out.is_file() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ids[0] in out.read_text()

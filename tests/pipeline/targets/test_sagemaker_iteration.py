@@ -114,3 +114,69 @@ def test_sweep_against_moto_starts_one_named_gated_execution_per_point(
         "sweep-HiddenDim-16": {"HiddenDim": "16", **gate},
     }
     assert any("comparison report" in n or "local target" in n for n in doc["notes"])
+
+
+def _recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """Every SageMaker call the CLI makes from now on: (operation, the parameters sent)."""
+    sent: list[tuple[str, dict[str, Any]]] = []
+    real_client = SageMakerTarget._client
+
+    def recording_client(self: SageMakerTarget, service: str) -> Any:
+        made = real_client(self, service)
+        made.meta.events.register(
+            "provide-client-params.sagemaker.*",
+            lambda params, model, **_: sent.append((model.name, dict(params))),
+        )
+        return made
+
+    monkeypatch.setattr(SageMakerTarget, "_client", recording_client)
+    return sent
+
+
+def test_selective_start_against_moto_sends_the_selection_and_the_newest_source(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """moto accepts SelectiveExecutionConfig (it neither checks nor keeps it), so the request
+    is checked as the real server received it; RetryPipelineExecution is not implemented by
+    moto 5.2.5 (NotImplementedError), so retry stays Stubber-tested above."""
+    assert cli([*SAGEMAKER, "--role-arn", ROLE, "--upsert", "--start"], capsys)[0] == 0
+    [source] = client("sagemaker").list_pipeline_executions(PipelineName="moonpipe")[
+        "PipelineExecutionSummaries"
+    ]
+    sent = _recorded(monkeypatch)
+    code, _, err = cli([*SAGEMAKER, "--start", "--from-step", "EvaluateMoonClassifier"], capsys)
+    assert code == 0, err
+    [start] = [params for name, params in sent if name == "StartPipelineExecution"]
+    selection = start["SelectiveExecutionConfig"]
+    assert selection["SourcePipelineExecutionArn"] == source["PipelineExecutionArn"]
+    steps = [s["StepName"] for s in selection["SelectedSteps"]]
+    assert steps[0] == "EvaluateMoonClassifier" and "PrepareMoonData" not in steps
+    assert "TrainMoonClassifier" not in steps and "CheckAccuracy" in steps
+    assert start["PipelineParameters"] == []
+
+
+def test_a_sweep_run_again_on_sagemaker_starts_only_the_points_not_done(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli([*SAGEMAKER, "--role-arn", ROLE, "--upsert"], capsys)[0] == 0
+    assert cli([*SAGEMAKER, "--sweep", "HiddenDim=8,16"], capsys)[0] == 0
+    sent = _recorded(monkeypatch)
+    code, out, err = cli([*SAGEMAKER, "--sweep", "HiddenDim=8,16,32", "--json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert {p["point"]["HiddenDim"]: p["reused"] for p in doc["points"]} == {
+        "8": True, "16": True, "32": False,
+    }  # fmt: skip
+    starts = [params for name, params in sent if name == "StartPipelineExecution"]
+    assert [s["PipelineExecutionDisplayName"] for s in starts] == ["sweep-HiddenDim-32"]
+    asked = [name for name, _ in sent]
+    asked = asked[: asked.index("StartPipelineExecution")]  # the lookup before any start
+    assert asked.count("ListPipelineParametersForExecution") == 2 + 2  # scan, then describe
+    assert asked.count("DescribePipelineDefinitionForExecution") == 2  # one per match
+    sent.clear()
+    code, out, err = cli([*SAGEMAKER, "--sweep", "HiddenDim=8,16,32", "--rerun", "--json"], capsys)
+    assert code == 0, err
+    assert [p["reused"] for p in json.loads(out)["points"]] == [False, False, False]
+    assert [n for n, _ in sent].count("StartPipelineExecution") == 3
+    names = [n for n, _ in sent]
+    assert "ListPipelineExecutions" not in names[: names.index("StartPipelineExecution")]

@@ -1,0 +1,114 @@
+"""The --sweep action in a fresh process: Ctrl-C stops the running points and says so.
+
+A tiny definition whose training job sleeps (tests/pipeline/local/test_interruptions.py's)
+with the sweep's Deploy and ModelApprovalStatus parameters, so the points are surely running
+when SIGINT arrives and nothing trains.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline.sweep import grid, parse_axes
+from pipeline.sweep_cli import interrupted_line
+from pipeline.targets.base import ExecutionSummary, PipelineDefinition
+from pipeline.targets.local import LocalTarget
+from tests.pipeline.local.test_interruptions import REPO, _gone, _slow_pipeline, cli
+
+GATE = [
+    {"Name": "Deploy", "Type": "Boolean", "DefaultValue": True},
+    {"Name": "ModelApprovalStatus", "Type": "String", "DefaultValue": "Approved"},
+]
+
+
+def _sweepable_slow_pipeline() -> PipelineDefinition:
+    slow = _slow_pipeline()
+    definition = json.loads(slow.definition)
+    definition["Parameters"] += GATE
+    return PipelineDefinition(slow.name, slow.description, json.dumps(definition), slow.artifacts)
+
+
+def _job_pids(store: Path, count: int, timeout_s: float = 90) -> list[int]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = sorted(store.glob("executions/*/jobs/Train/**/slow.pid"))
+        if len(found) >= count:
+            return [int(p.read_text()) for p in found]
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} training jobs started")
+
+
+def test_ctrl_c_stops_the_running_points_says_which_and_exits_130(tmp_path: Path) -> None:
+    store = (tmp_path / "store").resolve()
+    LocalTarget(store).upsert_pipeline(_sweepable_slow_pipeline(), None)
+    proc = subprocess.Popen(
+        [sys.executable, "run_pipeline.py", "--target", "local", "--store", str(store),
+         "--sweep", "HiddenDim=1,2,3", "--max-parallel", "2"],
+        cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        jobs = _job_pids(store, 2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "recorded as Failed" not in out + err
+    listed = json.loads(cli(store, "--list-executions", "--json").stdout)
+    by_dim = {e["parameters"]["HiddenDim"]: e for e in listed}
+    assert sorted(by_dim) == [1, 2]  # the third point never started
+    assert [by_dim[d]["status"] for d in (1, 2)] == ["Stopped", "Stopped"]
+    first = by_dim[1]["execution_id"]
+    assert err.splitlines()[-1] == (
+        "error: interrupted; the sweep stopped its running points (HiddenDim=1: Stopped, "
+        f"HiddenDim=2: Stopped); 1 not started; resume one with --retry {first}, or run the "
+        "sweep again (points that succeeded are reused)"
+    )
+    table = out.splitlines()
+    assert table[-1].startswith("no point succeeded with a accuracy")
+    assert [r.split()[1:3] for r in table if r.startswith("-")] == [
+        ["1", "Stopped"], ["2", "Stopped"], ["3", "Pending"]
+    ]  # fmt: skip
+    assert all(_gone(job) for job in jobs), "a point's job outlived the interrupted sweep"
+
+
+def test_the_interrupted_line_shows_what_the_service_says_and_nothing_to_resume() -> None:
+    points = grid(parse_axes(["HiddenDim=8,16"]))
+    points[0].summary = ExecutionSummary("p", "arn/a", "a", "Stopping")
+    points[1].summary = ExecutionSummary("p", "arn/b", "b", "Succeeded")
+    assert interrupted_line(points) == (
+        "interrupted; the sweep stopped its running points (HiddenDim=8: Stopping); "
+        "resume one with --retry a, or run the sweep again (points that succeeded are reused)"
+    )
+    assert interrupted_line(grid(parse_axes(["HiddenDim=8"]))).startswith(
+        "interrupted; the sweep stopped its running points (none was running); 1 not started; "
+        "run the sweep again"
+    )
+
+
+def test_on_sagemaker_each_succeeded_points_metrics_are_read_to_rank_them() -> None:
+    from pipeline.errors import MoonpipeError
+    from pipeline.sweep import ranked
+    from pipeline.sweep_cli import _read_metrics
+
+    class Service:
+        def execution_metrics(self, arn: str) -> dict[str, float]:
+            if arn == "arn/c":
+                raise MoonpipeError("AccessDenied: s3:GetObject")
+            return {"accuracy": {"arn/a": 0.9, "arn/b": 0.95}[arn]}
+
+    points = grid(parse_axes(["HiddenDim=8,16,32,64"]))
+    outcomes = [("a", "Succeeded"), ("b", "Succeeded"), ("c", "Succeeded"), ("d", "Failed")]
+    for point, (name, status) in zip(points, outcomes, strict=True):
+        point.summary = ExecutionSummary("p", f"arn/{name}", name, status)
+    notes: list[str] = []
+    _read_metrics(Service(), points, notes)  # type: ignore[arg-type]
+    assert [p.values["HiddenDim"] for p in ranked(points, "accuracy")][:2] == ["16", "8"]
+    assert notes == ["no metrics for HiddenDim=32: AccessDenied: s3:GetObject"]
+    assert points[3].summary is not None and points[3].summary.metrics == {}

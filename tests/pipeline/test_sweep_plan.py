@@ -1,0 +1,149 @@
+"""pipeline.sweep_plan: the --deploy-best metric checked before any point runs, and points
+whose exact execution already succeeded reused instead of started again."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.local.definition import parse_definition
+from pipeline.sweep import grid, parse_axes, run_sweep
+from pipeline.sweep_plan import (
+    QUALITY_METRICS,
+    check_metric,
+    definition_metrics,
+    missing_metric,
+    reuse_done_points,
+)
+from pipeline.targets.base import ExecutionSummary
+from tests.pipeline.test_sweep import DECLARED, FakeService
+
+REPO = Path(__file__).resolve().parents[2]
+EPOCHS = {"Name": "Epochs", "Type": "Integer", "DefaultValue": 100}
+
+
+def _moonpipe_plan() -> Any:
+    """moonpipe's own definition as the SDK builds it (the build is cached per session)."""
+    from pipeline.config import DEFAULT_CONFIG_PATH, load_config
+    from tests.pipeline.targets.test_sagemaker import cached_build
+
+    cfg = load_config(DEFAULT_CONFIG_PATH, {"target": "local"}, {})
+    return parse_definition(cached_build(cfg).definition)
+
+
+def test_the_quality_metrics_are_the_ones_evaluate_py_writes() -> None:
+    import sys
+
+    sys.path.insert(0, str(REPO / "entrypoints"))
+    try:
+        from evaluate import compute_metrics
+    finally:
+        sys.path.remove(str(REPO / "entrypoints"))
+    report = compute_metrics(np.array([0, 1, 1, 0]), np.array([0.2, 0.7, 0.4, 0.1]))
+    scalars = [k for k, v in report["binary_classification_metrics"].items() if "value" in v]
+    assert scalars == list(QUALITY_METRICS)
+
+
+def test_moonpipe_points_have_the_report_and_the_training_metrics() -> None:
+    quality, training = definition_metrics(_moonpipe_plan())
+    assert quality == list(QUALITY_METRICS)
+    assert training == ["train:accuracy", "train:loss"]
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "f1", "false_positive_rate", "train:loss"])
+def test_a_metric_the_points_will_have_passes(metric: str) -> None:
+    check_metric(metric, _moonpipe_plan())
+
+
+def test_a_misspelt_metric_is_one_line_naming_the_metrics_that_exist() -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_metric("acuracy", _moonpipe_plan())
+    assert caught.value.exit_code == 2
+    assert str(caught.value) == (
+        "--deploy-best acuracy: no such metric (did you mean accuracy?); the points will have "
+        "the evaluation report's accuracy, precision, recall, f1, auc, true_positive_rate, "
+        "true_negative_rate, false_positive_rate, false_negative_rate; "
+        "the training job's train:accuracy, train:loss"
+    )
+
+
+def test_a_definition_without_an_evaluation_report_offers_only_its_training_metrics() -> None:
+    definition = {
+        "Version": "2020-12-01",
+        "Parameters": [],
+        "Steps": [
+            {
+                "Name": "T",
+                "Type": "Training",
+                "Arguments": {
+                    "AlgorithmSpecification": {"MetricDefinitions": [{"Name": "val:auc"}]}
+                },
+            }
+        ],
+    }
+    plan = parse_definition(json.dumps(definition))
+    with pytest.raises(ConfigError) as caught:
+        check_metric("accuracy", plan)
+    assert str(caught.value) == (
+        "--deploy-best accuracy: no such metric; the points will have the training job's val:auc"
+    )
+
+
+def _succeeded(point_index: int, metrics: Mapping[str, float]) -> ExecutionSummary:
+    return ExecutionSummary(
+        "p", f"arn/{point_index}", f"e{point_index}", "Succeeded", metrics=metrics
+    )
+
+
+def test_after_the_run_a_metric_no_point_has_is_said_with_the_ones_they_have() -> None:
+    points = grid(parse_axes(["HiddenDim=8,16"]))
+    for point in points:
+        point.summary = _succeeded(point.index, {"auc": 0.9, "accuracy": 0.8})
+    assert missing_metric("train:loss", points) == (
+        "no point has a train:loss metric; the points have: accuracy, auc"
+    )
+    assert missing_metric("auc", points) is None
+
+
+class ReusingService(FakeService):
+    """FakeService that already holds succeeded executions for some parameter sets."""
+
+    def __init__(self, done: Mapping[int, ExecutionSummary]) -> None:
+        super().__init__()
+        self.done = done  # HiddenDim -> the execution that ran it
+        self.asked: list[dict[str, Any]] = []
+
+    def reusable_executions(
+        self, name: str, wanted: Sequence[Mapping[str, Any]]
+    ) -> list[ExecutionSummary | None]:
+        self.asked += [dict(w) for w in wanted]
+        return [self.done.get(w["HiddenDim"]) for w in wanted]
+
+
+def test_a_point_that_already_succeeded_is_reused_and_never_started_again() -> None:
+    old = _succeeded(9, {"accuracy": 0.95})
+    target = ReusingService({16: old})
+    points = grid(parse_axes(["HiddenDim=8,16"]))
+    for point in points:
+        point.fixed = {"Epochs": "30"}
+    reuse_done_points(target, "moonpipe", [*DECLARED, EPOCHS], points)  # type: ignore[arg-type]
+    # asked with every resolved value, the sweep's own Deploy=false and approval included
+    assert target.asked[1] == {
+        "HiddenDim": 16,
+        "LearningRate": 0.05,
+        "ModelApprovalStatus": "PendingManualApproval",
+        "Deploy": False,
+        "Epochs": 30,
+    }
+    assert [p.reused for p in points] == [False, True]
+    assert points[1].summary is old and points[1].execution_arn == "arn/9"
+    run_sweep(target, "moonpipe", points, 2, lambda p: None, poll_s=0)  # type: ignore[arg-type]
+    assert [p["HiddenDim"] for p, _ in target.started] == ["8"]  # only the new point ran
+    assert [p.status for p in points] == ["Succeeded", "Succeeded"]
+    assert points[1].summary is old
