@@ -4,7 +4,9 @@ Each run is a fresh ``python train.py`` process laid out as the sagemaker-traini
 does it (cwd = the code folder, SM_* environment), so the numbers include nothing the real
 job would not do. Two times per run are reported separately:
 
-- ``loop``: the epoch loop alone, as train.py prints it (``training_seconds=``);
+- ``loop``: the epoch loop alone, as train.py prints it (``training_seconds=``), and its CPU
+  time (``training_cpu_seconds=``; "n/a" for code that does not print it): with other work
+  on the machine the wall time grows, the CPU time much less;
 - ``process``: the wall time of the whole process, including the import of torch (about
   3 s here; train.py's own optim.py keeps torch.optim from adding ~3 s of torch._dynamo).
 
@@ -38,6 +40,7 @@ from pathlib import Path
 ENTRYPOINTS = Path(__file__).resolve().parents[1] / "entrypoints"
 BATCH = 128  # train.py's default --batch_size
 LOOP_TIME = re.compile(r"^training_seconds=([0-9.]+)$", re.MULTILINE)
+LOOP_CPU = re.compile(r"^training_cpu_seconds=([0-9.]+)$", re.MULTILINE)
 
 
 def prepare_data(root: Path, num_points: int, test_size: float) -> Path:
@@ -62,8 +65,8 @@ def prepare_data(root: Path, num_points: int, test_size: float) -> Path:
 
 def time_training(
     root: Path, channel: Path, arguments: list[str], source: Path
-) -> tuple[float, float]:
-    """One training process of the scripts in ``source``; returns (loop s, process wall s)."""
+) -> tuple[float, float, float | None]:
+    """One training process of the scripts in ``source``: (loop s, process wall s, loop CPU s)."""
     code = root / "code"
     code.mkdir(parents=True, exist_ok=True)
     for script in source.glob("*.py"):  # what sourcedir.tar.gz ships: every top-level script
@@ -87,27 +90,39 @@ def time_training(
     match = LOOP_TIME.search(result.stdout)
     if result.returncode != 0 or match is None:
         raise SystemExit(f"bench_train.py: training failed: {result.stderr.strip()}")
-    return float(match.group(1)), wall
+    cpu = LOOP_CPU.search(result.stdout)
+    return float(match.group(1)), wall, float(cpu.group(1)) if cpu else None
 
 
 def bench(
     label: str, channel: Path, arguments: list[str], runs: int, source: Path, steps: int
 ) -> None:
     """Run ``runs`` trainings and print the medians (and the spread) of both times."""
-    loops, walls = [], []
+    loops, walls, cpus = [], [], []
     for run in range(runs):
         with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
-            loop, wall = time_training(Path(tmp), channel, arguments, source)
+            loop, wall, cpu = time_training(Path(tmp), channel, arguments, source)
         loops.append(loop)
         walls.append(wall)
-        print(f"  {label} run {run + 1}: loop {loop:.3f} s, process {wall:.3f} s", flush=True)
+        cpus.append(cpu)
+        print(
+            f"  {label} run {run + 1}: loop {loop:.3f} s (CPU {_seconds(cpu)}), "
+            f"process {wall:.3f} s",
+            flush=True,
+        )
+    cpu = statistics.median(cpus) if None not in cpus else None
     print(
         f"{label}: median loop {statistics.median(loops):.3f} s "
-        f"(min {min(loops):.3f}, max {max(loops):.3f}); median process "
+        f"(min {min(loops):.3f}, max {max(loops):.3f}; CPU {_seconds(cpu)}); median process "
         f"{statistics.median(walls):.3f} s over {runs} runs; "
         f"{statistics.median(loops) / steps * 1e6:.0f} us per {BATCH}-row step",
         flush=True,
     )
+
+
+def _seconds(value: float | None) -> str:
+    """A time for the table, or n/a when the code under test did not report it."""
+    return "n/a" if value is None else f"{value:.3f} s"
 
 
 def steps_of(points: int, epochs: int) -> int:

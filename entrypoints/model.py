@@ -13,10 +13,10 @@ Differences, and why:
 - Inputs are standardised inside the model with the training set's mean and standard
   deviation, kept as buffers, so they travel in the state_dict and the server needs no
   separate scaler file.
-- ``loss_and_gradients`` is the training step's forward and backward pass written out by
-  hand, because at this size autograd's bookkeeping costs more than the arithmetic (see
-  its docstring). It lives here, beside the layers it differentiates, so a change of shape
-  cannot miss it; tests/entrypoints/test_model.py holds it equal to autograd bit for bit.
+- The training step's forward and backward pass is written out by hand in training_step.py
+  (autograd's bookkeeping costs more than the arithmetic at this size); a change of shape
+  here must be mirrored there, and tests/entrypoints/test_training_step.py holds it equal to
+  autograd bit for bit. Serving needs only this file.
 
 Runs on torch 2.6 (serving image), 2.8 (training image) and the local 2.13: plain nn modules.
 """
@@ -24,12 +24,9 @@ Runs on torch 2.6 (serving image), 2.8 (training image) and the local 2.13: plai
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 DROPOUT = 0.3
-# ReLU's backward as autograd runs it (grad where the output is > 0, else +0.0)
-_RELU_BACKWARD = torch.ops.aten.threshold_backward.default
 
 
 class MoonClassifier(nn.Module):
@@ -68,54 +65,6 @@ class MoonClassifier(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Logits of shape [N, output_dim] for features of shape [N, input_dim]."""
         return self.layers(self.scale(features))
-
-    @torch.no_grad()
-    def loss_and_gradients(self, scaled: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Mean BCEWithLogitsLoss of a training minibatch; gradients into the ``.grad`` tensors.
-
-        The same numbers as ``F.binary_cross_entropy_with_logits(self.layers(scaled),
-        targets).backward()`` in training mode (dropout drawn from the global generator the
-        same way), bit for bit: the same kernels in autograd's order (linear backward as
-        ``grad.mm(W)`` and ``grad.t().mm(input)``, bias as ``grad.sum(0)``, ReLU by
-        threshold_backward). Why: for a 2→20→20→20→1 network, autograd's engine and the
-        module calls cost ~2x the step's arithmetic; by hand one step is ~40 kernel calls.
-
-        ``scaled`` are standardised features (:meth:`scale`), ``targets`` [N, 1]. Every
-        parameter must already hold a ``.grad`` of its shape (the flat Adam in optim.py gives
-        them); each is overwritten, not accumulated.
-        """
-        layers = [(m.weight, m.bias) for m in self.layers if isinstance(m, nn.Linear)]
-        grads = [(weight.grad, bias.grad) for weight, bias in layers]
-        if any(grad is None for pair in grads for grad in pair):
-            raise ValueError("loss_and_gradients needs every parameter to hold a .grad tensor")
-        hidden = [scaled]  # the scaled features, then each ReLU's output
-        for weight, bias in layers[:-1]:
-            hidden.append(F.linear(hidden[-1], weight, bias).relu_())
-        mask = self._dropout_mask(hidden[-1])
-        dropped = hidden[-1] if mask is None else hidden[-1] * mask
-        logits = F.linear(dropped, *layers[-1])
-        loss = F.binary_cross_entropy_with_logits(logits, targets)
-        grad = (logits.sigmoid() - targets).div_(logits.numel())  # d loss / d logits
-        inputs = [*hidden[:-1], dropped]  # what each Linear multiplied
-        for index in range(len(layers) - 1, -1, -1):
-            if index < len(layers) - 1:
-                grad = _RELU_BACKWARD(grad, hidden[index + 1], 0)
-            torch.mm(grad.t(), inputs[index], out=grads[index][0])  # autograd's weight grad
-            torch.sum(grad, 0, out=grads[index][1])
-            if index > 0:  # the features need no gradient
-                grad = grad.mm(layers[index][0])
-            if index == len(layers) - 1 and mask is not None:
-                grad.mul_(mask)
-        return loss
-
-    def _dropout_mask(self, hidden: torch.Tensor) -> torch.Tensor | None:
-        """nn.Dropout's training-mode noise, drawn exactly as ATen draws it (None: p is 0)."""
-        p = next(m for m in self.layers if isinstance(m, nn.Dropout)).p
-        if p == 0:
-            return None  # ATen returns the input itself and draws nothing
-        if p == 1:
-            return torch.zeros_like(hidden)
-        return torch.empty_like(hidden).bernoulli_(1 - p).div_(1 - p)
 
     @torch.no_grad()
     def predict_proba(self, features: torch.Tensor) -> torch.Tensor:

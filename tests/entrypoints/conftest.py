@@ -26,6 +26,15 @@ from pipeline.local.container_paths import host_path, map_args, map_env
 ENTRYPOINTS = Path(__file__).resolve().parents[2] / "entrypoints"
 PROCESSING_CODE = "/opt/ml/processing/input/code"
 TRAINING_CODE = "/opt/ml/code"
+# what sourcedir.tar.gz gives a training job: train.py and the siblings it imports or ships
+TRAINING_FILES = (
+    "train.py",
+    "training_data.py",
+    "training_step.py",
+    "model.py",
+    "optim.py",
+    "inference.py",
+)
 TRAINING_ENV = {
     "SM_CHANNEL_TRAIN": "/opt/ml/input/data/train",
     "SM_CHANNELS": '["train"]',
@@ -101,7 +110,7 @@ def run_training(root: Path, arguments: Sequence[str], train_files: Mapping[str,
     install_code(
         root,
         TRAINING_CODE,
-        ["train.py", "training_data.py", "model.py", "optim.py", "inference.py"],
+        TRAINING_FILES,
     )
     channel = host_path(TRAINING_ENV["SM_CHANNEL_TRAIN"], root)
     channel.mkdir(parents=True, exist_ok=True)

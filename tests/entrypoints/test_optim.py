@@ -126,11 +126,7 @@ print("loaded:", loaded)
 def test_training_never_imports_torch_dynamo(
     jobs: ModuleType, tmp_path: Path, train_csv: bytes
 ) -> None:
-    jobs.install_code(
-        tmp_path,
-        jobs.TRAINING_CODE,
-        ["train.py", "training_data.py", "model.py", "optim.py", "inference.py"],
-    )
+    jobs.install_code(tmp_path, jobs.TRAINING_CODE, jobs.TRAINING_FILES)
     channel = jobs.host_path(jobs.TRAINING_ENV["SM_CHANNEL_TRAIN"], tmp_path)
     channel.mkdir(parents=True)
     (channel / "train.csv").write_bytes(train_csv)

@@ -36,6 +36,14 @@ def test_logs_one_exact_line_per_epoch_that_the_metric_regexes_read(default_trai
         assert loss >= 0 and 0 <= accuracy <= 1
 
 
+def test_logs_the_loops_wall_and_cpu_seconds_once_for_benchmarks(default_training) -> None:
+    lines = default_training.result.stdout.splitlines()
+    wall = [ln for ln in lines if re.fullmatch(r"training_seconds=\d+\.\d{4}", ln)]
+    cpu = [ln for ln in lines if re.fullmatch(r"training_cpu_seconds=\d+\.\d{4}", ln)]
+    assert len(wall) == len(cpu) == 1, lines[-5:]
+    assert float(cpu[0].split("=")[1]) > 0  # 100 epochs take CPU time, however busy the machine
+
+
 def test_artifacts_hold_tensors_only_and_ship_the_serving_code(jobs, model_dir: Path) -> None:
     state = torch.load(model_dir / "model.pth", weights_only=True, map_location="cpu")
     assert state and all(isinstance(v, torch.Tensor) for v in state.values())
@@ -117,7 +125,7 @@ def test_hyperparameters_arrive_as_strings_every_one_with_a_default(train_module
 def code_on_path(jobs, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """``import model`` / ``import optim`` work as in the job's cwd; undone afterwards."""
     monkeypatch.syspath_prepend(str(jobs.ENTRYPOINTS))
-    before = {name: sys.modules.get(name) for name in ("model", "optim")}
+    before = {name: sys.modules.get(name) for name in ("model", "optim", "training_step")}
     yield
     for name, module in before.items():
         if module is None:
@@ -132,26 +140,51 @@ def _course_features(train_module, tmp_path: Path, train_csv: bytes) -> tuple:
     return train_module.load_training_data(tmp_path, 2)
 
 
-def _textbook_training(model_class, args, features, labels) -> torch.nn.Module:
-    """The loop as torch's tutorials write it: autograd, torch.optim, indexing per batch."""
+class _MaskedDropout(torch.nn.Module):
+    """nn.Dropout multiplying by train.py's mask stream, one batch of masks per call."""
+
+    def __init__(self, masks) -> None:
+        super().__init__()
+        self.masks = masks
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return hidden
+        return hidden * self.masks.draw(len(hidden))  # what ATen's dropout does with its noise
+
+
+def _textbook_training(model_class, args, features, labels) -> tuple[torch.nn.Module, list]:
+    """The loop as torch's tutorials write it: autograd, torch.optim, indexing per batch.
+
+    The one change: dropout's noise comes from train.py's DropoutMasks stream (seeded by
+    --seed) instead of torch's generator. Returns the model and the mean loss of each epoch.
+    """
     torch.manual_seed(args.seed)
     shuffle = torch.Generator().manual_seed(args.seed)
     x, y = torch.from_numpy(features), torch.from_numpy(labels).unsqueeze(1)
     model = model_class(2, args.hidden_dim, 1, num_hidden_layers=args.num_hidden_layers)
+    model.layers[-2] = _MaskedDropout(
+        sys.modules["training_step"].DropoutMasks(model.layers[-2].p, args.hidden_dim, args.seed)
+    )
     model.fit_scaling(x)
     adam = torch.optim.Adam(model.parameters(), lr=args.lr)
     steps = args.epochs * math.ceil(len(x) / args.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(adam, max_lr=args.lr, total_steps=steps)
     model.train()
+    losses = []
     for _ in range(args.epochs):
         order = torch.randperm(len(x), generator=shuffle)
+        total = 0.0
         for start in range(0, len(x), args.batch_size):
             batch = order[start : start + args.batch_size]
             adam.zero_grad()
-            torch.nn.BCEWithLogitsLoss()(model(x[batch]), y[batch]).backward()
+            loss = torch.nn.BCEWithLogitsLoss()(model(x[batch]), y[batch])
+            loss.backward()
             adam.step()
             schedule.step()
-    return model
+            total += loss.item() * len(batch)
+        losses.append(total / len(x))
+    return model, losses
 
 
 @pytest.mark.parametrize(
@@ -178,10 +211,18 @@ def test_training_gives_the_textbook_loops_weights_bit_for_bit(
     features, labels = _course_features(train_module, tmp_path, train_csv)
     args = train_module.parse_args(options)
     with redirect_stdout(io.StringIO()):
-        fast, _ = train_module.train_model(args, features, labels)
-    textbook = _textbook_training(sys.modules["model"].MoonClassifier, args, features, labels)
+        fast, history = train_module.train_model(args, features, labels)
+    textbook, losses = _textbook_training(
+        sys.modules["model"].MoonClassifier, args, features, labels
+    )
     expected = textbook.state_dict()
     assert all(torch.equal(tensor, expected[name]) for name, tensor in fast.state_dict().items())
+    # the loss is computed once per epoch now: the same mean, summed in another order
+    assert [h["train_loss"] for h in history] == pytest.approx(losses, rel=1e-6)
+    textbook.eval()
+    probabilities = textbook(torch.from_numpy(features)).sigmoid()[:, 0]
+    accuracy = float((probabilities.round() == torch.from_numpy(labels)).double().mean())
+    assert history[-1]["train_accuracy"] == accuracy  # the whole training set, eval mode
 
 
 def test_the_training_loop_builds_no_autograd_graph(
