@@ -9,56 +9,22 @@ Prints medians over ROUNDS (``python benchmarks/bench_sweep.py [ROUNDS]``).
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from _common import let_go, timed_cli
+
 POINTS = ("8", "16", "32", "64")
 
 
 def cli(store: Path, *flags: str) -> tuple[float, dict]:
-    """run_pipeline.py --json on ``store``; (wall seconds, parsed output)."""
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "run_pipeline.py"), "--store", str(store), "--json", *flags],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    elapsed = time.perf_counter() - started
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(flags)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return elapsed, json.loads(proc.stdout)
-
-
-def let_go(store: Path, within_s: float = 180.0, stop_host: bool = True) -> None:
-    """Wait for the store's background report writers to finish (and stop its warm host),
-    so the next scenario starts on quiet cores and the store can be removed."""
-    if stop_host:
-        cli(store, "--stop-host")
-    deadline = time.monotonic() + within_s
-    while _users(store, stop_host) and time.monotonic() < deadline:
-        time.sleep(0.2)
-
-
-def _users(store: Path, with_host: bool) -> list[str]:
-    """Processes whose command line names the store (report writers, the host, servers)."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().decode(errors="replace")
-            if str(store) in text and (with_host or "warm/host.py" not in text):
-                found.append(cmdline.parent.name)
-        except OSError:
-            continue  # it ended while we looked
-    return found
+    """run_pipeline.py --json on ``store``; (wall seconds, parsed output). A sweep with a
+    failed point exits 1 and is still a measurement."""
+    return timed_cli(store, *flags, ok=(0, 1))
 
 
 def fresh_store(tmp: str, name: str) -> Path:
