@@ -89,8 +89,8 @@ class LocalWorkers:
         """``fork``: default, when jobs start warm (a setting that says forking is safe here)."""
         self.store_root, self.region = Path(store_root), region
         self.job_start, self.idle_s = job_start, idle_s
-        self.fork = (job_start == "warm") if fork is None else fork
-        self.fork = self.fork and hasattr(os, "fork")
+        wanted = job_start == "warm" if fork is None else fork
+        self.fork = wanted and hasattr(os, "fork")
 
     def launch(self, point: Any) -> None:
         """Start the point's recorded execution; its output goes to the store's sweeps/ log."""

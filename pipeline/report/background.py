@@ -22,6 +22,21 @@ _NICENESS = 10
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def _detached(argv: list[str], log: Path) -> None:
+    """``python -m pipeline.report.background ARGV`` in a session of its own (Ctrl-C of the
+    run must not stop it), output appended to ``log``; OSError if it cannot be started."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        subprocess.Popen(
+            [sys.executable, "-m", __name__, *argv],
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+
+
 class BackgroundReport:
     """Starts the follower; the local target calls :meth:`refresh` as it would the writer."""
 
@@ -30,16 +45,7 @@ class BackgroundReport:
         path = Path(store_root) / "executions" / execution_id / "report.html"
         log = Path(store_root) / "executions" / execution_id / "report.log"
         try:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with log.open("ab") as out:
-                subprocess.Popen(
-                    [sys.executable, "-m", __name__, str(store_root), execution_id],
-                    cwd=REPO_ROOT,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=out,
-                    start_new_session=True,  # Ctrl-C of the run must not stop the report
-                )
+            _detached([str(store_root), execution_id], log)
         except OSError as err:
             notes.append(f"report not written: {type(err).__name__}: {err}")
             return
@@ -83,20 +89,14 @@ class BackgroundReports:
         if not pages and comparison is None:
             return  # nothing to draw
         log = Path(store_root) / "comparisons" / "background.log"
-        argv = [sys.executable, "-m", __name__, "--reports", str(store_root)]
-        argv += [str(Path(comparison).resolve()) if comparison else "-", ",".join(pages) or "-"]
-        argv += execution_ids
+        argv = [
+            "--reports",
+            str(store_root),
+            str(Path(comparison).resolve()) if comparison else "-",
+        ]
+        argv += [",".join(pages) or "-", *execution_ids]
         try:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with log.open("ab") as out:
-                subprocess.Popen(
-                    argv,
-                    cwd=REPO_ROOT,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=out,
-                    start_new_session=True,
-                )
+            _detached(argv, log)
         except OSError as err:
             notes.append(f"reports not written: {type(err).__name__}: {err}")
             return
