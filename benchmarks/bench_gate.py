@@ -22,7 +22,7 @@ RUNS = 7
 
 PROBE = """
 import json, sys, time
-from pipeline.local.definition import parse_definition
+from pipeline.local.graph import parse_definition
 from pipeline.overrides import resolve_parameters
 plan = parse_definition(open(sys.argv[1]).read())
 values = resolve_parameters([dict(p) for p in plan.parameters], {})

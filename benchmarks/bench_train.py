@@ -165,7 +165,7 @@ def main() -> int:
         "--code",
         type=Path,
         default=ENTRYPOINTS,
-        help="folder holding train.py, model.py, optim.py, inference.py",
+        help="folder holding train.py, network.py, optim.py, inference.py",
     )
     args = parser.parse_args()
     print(machine_info(), f"code: {args.code}", flush=True)

@@ -1,8 +1,8 @@
 """Serving handlers for the SageMaker PyTorch inference toolkit (and the local endpoint).
 
-This file travels inside model.tar.gz as code/inference.py next to code/model.py and is
+This file travels inside model.tar.gz as code/inference.py next to code/network.py and is
 imported from there (SAGEMAKER_PROGRAM=inference.py, SAGEMAKER_SUBMIT_DIRECTORY=
-/opt/ml/model/code). It imports only torch, numpy, the standard library and model.py from its
+/opt/ml/model/code). It imports only torch, numpy, the standard library and network.py from its
 own folder, so it runs on the torch 2.6 serving image and locally alike.
 
 Requests:  text/csv (rows of features, no label, no header), application/json (a list of rows,
@@ -76,8 +76,8 @@ def _media_type(value: str | None) -> str:
 
 
 def _load_model_module() -> Any:
-    """model.py from this file's folder, by path, so no other 'model' module can shadow it."""
-    path = Path(__file__).resolve().parent / "model.py"
+    """network.py from this file's folder, by path, so no other "network" module can shadow it."""
+    path = Path(__file__).resolve().parent / "network.py"
     spec = importlib.util.spec_from_file_location("moonpipe_serving_model", path)
     if spec is None or spec.loader is None:
         raise FileNotFoundError(f"cannot load {path}")

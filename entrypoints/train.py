@@ -1,6 +1,6 @@
 """TrainMoonClassifier: SageMaker script-mode training of the moon classifier.
 
-The sagemaker-training toolkit runs this file with cwd /opt/ml/code (model.py beside it) and the
+The sagemaker-training toolkit runs this file with cwd /opt/ml/code (network.py beside it) and the
 hyperparameters as command-line arguments, names unchanged::
 
     python train.py --batch_size 128 --epochs 100 --hidden_dim 20 --input_dim 2 --lr 0.05 \\
@@ -9,7 +9,7 @@ hyperparameters as command-line arguments, names unchanged::
 Data and destinations come from the environment the toolkit sets: every ``*.csv`` under
 ``SM_CHANNEL_TRAIN`` (label first, then ``input_dim`` features, no header) is read;
 ``SM_MODEL_DIR`` receives model.pth (a state_dict of tensors only), model_config.json and
-code/{inference.py,model.py} copied from beside this file, so the artifact serves itself;
+code/{inference.py,network.py} copied from beside this file, so the artifact serves itself;
 ``SM_OUTPUT_DATA_DIR`` receives training_history.json.
 
 Training: Adam with a one-cycle learning-rate schedule (``--lr`` is the peak), minibatches
@@ -45,7 +45,7 @@ from typing import Any, NoReturn
 import numpy as np
 from training_data import TrainingError, load_training_data
 
-SERVING_FILES = ("inference.py", "model.py")
+SERVING_FILES = ("inference.py", "network.py")
 MASK_BLOCK_STEPS = 64  # minibatches whose dropout masks are drawn at once
 
 
@@ -189,7 +189,7 @@ def train_model(
     numpy stream seeded by ``--seed`` (torch's bernoulli_ cost 10% of a step).
     """
     import torch
-    from model import MoonClassifier
+    from network import MoonClassifier
     from optim import Adam, OneCycleLR  # not torch.optim: that imports torch._dynamo (~3 s)
     from training_step import TrainingStep, epoch_loss
 

@@ -3,7 +3,7 @@
 The flags and the checks between them are pipeline/flags.py; everything a person reads is
 formatted by pipeline.console. What a command needs from the rest of the project (config, builder,
 target) arrives as one :class:`Services` argument, so tests hand in fakes instead of patching
-this module. Heavy imports (the SageMaker SDK through pipeline.build.definition, boto3 through
+this module. Heavy imports (the SageMaker SDK through pipeline.assembly.builder, boto3 through
 pipeline.targets.sagemaker, the local engine) happen only inside the service that needs them,
 so ``--start`` on the local target never loads the SDK.
 """
@@ -54,14 +54,14 @@ def param_overrides(assignments: list[str]) -> dict[str, str]:
 
 
 def build_definition(cfg: PipelineConfig) -> PipelineDefinition:
-    """pipeline.build.definition.build_pipeline, the only path that imports the SageMaker SDK
+    """pipeline.assembly.builder.build_pipeline, the only path that imports the SageMaker SDK
     (imported here, on first use, so other commands never pay for it)."""
     # The SDK logs "sagemaker.config INFO - Not applying SDK defaults..." to stdout, which
     # would corrupt --definition and --json output: keep its INFO chatter out, and send
     # anything it still prints while building to stderr.
     logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
     with contextlib.redirect_stdout(sys.stderr):
-        from pipeline.build.definition import build_pipeline
+        from pipeline.assembly.builder import build_pipeline
 
         return build_pipeline(cfg)
 

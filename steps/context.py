@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from sagemaker.workflow.pipeline_context import PipelineSession
     from sagemaker.workflow.steps import CacheConfig
 
-    from pipeline.build.parameters import PipelineParameters
+    from pipeline.assembly.parameters import PipelineParameters
     from pipeline.config import PipelineConfig
 
 # Where a processing job's own failure message goes; SageMaker reports its first 1 KB.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pipeline.build.offline_sdk import call_without_telemetry
+from pipeline.assembly.offline_sdk import call_without_telemetry
 from steps.context import BuildContext
 
 if TYPE_CHECKING:

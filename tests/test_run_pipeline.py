@@ -468,7 +468,7 @@ def test_definition_stdout_stays_pure_json_when_the_builder_prints(
 
     # the real cli.build_definition wrapper, around a fake definition module
     monkeypatch.setitem(
-        sys.modules, "pipeline.build.definition", SimpleNamespace(build_pipeline=noisy_build)
+        sys.modules, "pipeline.assembly.builder", SimpleNamespace(build_pipeline=noisy_build)
     )
     services = replace(world.services, build_pipeline=cli.build_definition)
     code, out, err = run(["--definition", "--json"], capsys, services)

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError, ParameterError
-from pipeline.local.definition import Plan, StepSpec, references
 from pipeline.local.expressions import Pending, Scope, UnresolvedReference, resolve
 from pipeline.local.gate_model import load_service_model
+from pipeline.local.graph import PipelineGraph, StepSpec, references
 from pipeline.local.handlers.hosting import endpoint_config_name
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def request_rejection(spec: StepSpec, args: Mapping[str, Any], execution_id: str
 
 
 def check_start(
-    plan: Plan,
+    plan: PipelineGraph,
     values: Mapping[str, Any],
     overrides: Mapping[str, Any],
     variables: Mapping[str, str],

@@ -20,8 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.local.definition import StepSpec
 from pipeline.local.expressions import Scope, resolve
+from pipeline.local.graph import StepSpec
 from pipeline.local.store.atomic import read_json, write_json
 from pipeline.names import parse_duration
 

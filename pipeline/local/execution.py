@@ -14,8 +14,8 @@ from typing import Any
 
 from pipeline.local import cache
 from pipeline.local.api_gate import request_rejection
-from pipeline.local.definition import Plan, StepSpec
 from pipeline.local.expressions import Scope, UnresolvedReference, walk
+from pipeline.local.graph import PipelineGraph, StepSpec
 from pipeline.local.handlers import HANDLERS
 from pipeline.local.handlers.base import EndpointManager, Handler, StepContext
 from pipeline.local.orchestrator import Executor, RunResult, StepOutcome, run_plan
@@ -47,7 +47,9 @@ class ExecutionIdentity:
         }
 
 
-def unsupported_step_types(plan: Plan, handlers: Mapping[str, Handler] = HANDLERS) -> list[str]:
+def unsupported_step_types(
+    plan: PipelineGraph, handlers: Mapping[str, Handler] = HANDLERS
+) -> list[str]:
     """Step types in the plan no handler knows (checked before anything runs)."""
     return sorted({s.step_type for s in plan.steps} - set(handlers))
 
@@ -55,7 +57,7 @@ def unsupported_step_types(plan: Plan, handlers: Mapping[str, Handler] = HANDLER
 def run_execution(
     store_root: Path,
     region: str,
-    plan: Plan,
+    plan: PipelineGraph,
     identity: ExecutionIdentity,
     parameters: Mapping[str, Any],
     on_step: StepListener,

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pipeline.local.definition import Plan, StepSpec, upstream
 from pipeline.local.expressions import Scope, UnresolvedReference, resolve
+from pipeline.local.graph import PipelineGraph, StepSpec, upstream
 from pipeline.names import utc_now
 from pipeline.targets.base import StepListener, StepRecord
 
@@ -49,7 +49,7 @@ Executor = Callable[[StepSpec, dict[str, Any], Scope], StepOutcome]
 
 
 def run_plan(
-    plan: Plan,
+    plan: PipelineGraph,
     scope: Scope,
     execute: Executor,
     on_step: StepListener,

@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from pipeline.errors import MoonpipeError
-from pipeline.local.definition import Plan, upstream
+from pipeline.local.graph import PipelineGraph, upstream
 from pipeline.local.store.records import ExecutionRecord, Records
 from pipeline.names import utc_now
 
@@ -74,7 +74,7 @@ def succeeded_properties(records: Records, execution_id: str) -> dict[str, Mappi
     }
 
 
-def ancestors(plan: Plan, names: Iterable[str]) -> set[str]:
+def ancestors(plan: PipelineGraph, names: Iterable[str]) -> set[str]:
     """Every step that ``names`` depend on, directly or not."""
     by_name = {s.name: s for s in plan.steps}
     found: set[str] = set()
@@ -87,7 +87,7 @@ def ancestors(plan: Plan, names: Iterable[str]) -> set[str]:
     return found
 
 
-def downstream(plan: Plan, name: str) -> set[str]:
+def downstream(plan: PipelineGraph, name: str) -> set[str]:
     """``name`` and every step that depends on it, directly or not (--from-step)."""
     found = {name}
     for spec in plan.steps:  # plan order is topological
@@ -96,7 +96,9 @@ def downstream(plan: Plan, name: str) -> set[str]:
     return found
 
 
-def check_selection(plan: Plan, pipeline_name: str, selected: Iterable[str]) -> frozenset[str]:
+def check_selection(
+    plan: PipelineGraph, pipeline_name: str, selected: Iterable[str]
+) -> frozenset[str]:
     """The selection, if the service would take it."""
     chosen = frozenset(selected)
     names = [s.name for s in plan.steps]
@@ -141,7 +143,7 @@ def check_source(
 
 
 def reuse_from_source(
-    records: Records, plan: Plan, source_id: str, selected: frozenset[str]
+    records: Records, plan: PipelineGraph, source_id: str, selected: frozenset[str]
 ) -> dict[str, Mapping[str, Any]]:
     """The unselected steps the selection depends on, with the source's properties."""
     available = succeeded_properties(records, source_id)
@@ -203,7 +205,7 @@ def latest_source(records: Records, pipeline_name: str) -> str:
 
 def plan_selection(
     records: Records,
-    plan: Plan,
+    plan: PipelineGraph,
     version: int,
     pipeline_name: str,
     selected_steps: Iterable[str],

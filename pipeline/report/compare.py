@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.report.model import Report
+from pipeline.report.report_model import Report
 
 LOWER_IS_BETTER = ("loss", "false_positive_rate", "false_negative_rate")
 

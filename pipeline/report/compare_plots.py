@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pipeline.report.model import Report
 from pipeline.report.plots import (
     Figure,
     PlotData,
@@ -13,6 +12,7 @@ from pipeline.report.plots import (
     to_data_uri,
     use_agg,
 )
+from pipeline.report.report_model import Report
 
 LINE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 

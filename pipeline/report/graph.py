@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.local.definition import Plan, parse_definition, upstream
+from pipeline.local.graph import PipelineGraph, parse_definition, upstream
 
 NODE_W, NODE_H, GAP_X, GAP_Y, MARGIN = 200, 58, 36, 46, 16
 
@@ -54,7 +54,7 @@ def layout_definition(definition: str) -> GraphLayout:
     return layout_plan(parse_definition(definition))
 
 
-def layout_plan(plan: Plan) -> GraphLayout:
+def layout_plan(plan: PipelineGraph) -> GraphLayout:
     """Layers by longest path, nodes centred in their layer, edges between box borders."""
     parents = {s.name: upstream(s) for s in plan.steps}
     direct = _reduce(parents)
@@ -103,7 +103,7 @@ def _place(name: str, index: int, count: int, depth: int, width: int) -> GraphNo
     return GraphNode(name, x, MARGIN + depth * (NODE_H + GAP_Y))
 
 
-def _edge(plan: Plan, source: str, target: str, nodes: dict[str, GraphNode]) -> GraphEdge:
+def _edge(plan: PipelineGraph, source: str, target: str, nodes: dict[str, GraphNode]) -> GraphEdge:
     a, b = nodes[source], nodes[target]
     gate = next((g for g in plan.step(target).gates if g.condition == source), None)
     label = "" if gate is None else ("if true" if gate.branch else "else")

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.report.model import Report
+from pipeline.report.report_model import Report
 
 DPI = 80
 COLORS = ("#1f77b4", "#d62728")  # class 0, class 1

@@ -12,8 +12,8 @@ from typing import Any
 
 from pipeline.report.compare import Comparison
 from pipeline.report.graph import GraphLayout
-from pipeline.report.model import Report
 from pipeline.report.plots import Figure
+from pipeline.report.report_model import Report
 
 
 @functools.cache

@@ -16,9 +16,9 @@ from pipeline.report.compare import Comparison, compare
 from pipeline.report.compare_plots import comparison_figures
 from pipeline.report.graph import layout_definition
 from pipeline.report.local_source import local_facts, plot_data, report_path
-from pipeline.report.model import Report, build_report
 from pipeline.report.plots import Figure, figures
 from pipeline.report.render import render_comparison, render_report
+from pipeline.report.report_model import Report, build_report
 
 MAX_REPORT_BYTES = 2_000_000
 

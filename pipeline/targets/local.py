@@ -15,8 +15,8 @@ from typing import Any
 
 from pipeline.errors import ConfigError, ExecutionNotFoundError
 from pipeline.local.api_gate import cache_service_model_in, check_start
-from pipeline.local.definition import DefinitionError, Plan, parse_definition
 from pipeline.local.execution import ExecutionIdentity, run_execution, unsupported_step_types
+from pipeline.local.graph import DefinitionError, PipelineGraph, parse_definition
 from pipeline.local.handlers import HANDLERS
 from pipeline.local.handlers.base import EndpointManager
 from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
@@ -74,7 +74,7 @@ class LocalTarget(LocalIteration):
         self.notes: list[str] = []
         # One command parses a definition and reads a pipeline record once: --upsert --start
         # used to parse it three times and read the record four.
-        self._plans: dict[str, Plan] = {}
+        self._plans: dict[str, PipelineGraph] = {}
         self._pipelines: dict[tuple[str, int | None], dict[str, Any]] = {}
 
     def pipeline_arn(self, pipeline_name: str) -> str:
@@ -151,7 +151,7 @@ class LocalTarget(LocalIteration):
         return execution.execution_arn
 
     def _checked_execution(
-        self, plan: Plan, pipeline_name: str, version: int, parameters: Mapping[str, Any]
+        self, plan: PipelineGraph, pipeline_name: str, version: int, parameters: Mapping[str, Any]
     ) -> ExecutionRecord:
         """A new execution's record, once every request SageMaker would refuse is refused."""
         values = resolve_parameters([dict(p) for p in plan.parameters], parameters)
@@ -177,7 +177,7 @@ class LocalTarget(LocalIteration):
             self._pipelines[key] = self._pipelines[(name, record["Version"])] = record
         return self._pipelines[key]
 
-    def _plan(self, definition: str, pipeline_name: str) -> Plan:
+    def _plan(self, definition: str, pipeline_name: str) -> PipelineGraph:
         """The checked plan of a definition, parsed once per command."""
         if definition not in self._plans:
             self._plans[definition] = _plan(definition, pipeline_name)
@@ -318,7 +318,7 @@ def _execution_id(ref: str) -> str:
     return execution_id
 
 
-def _plan(definition: str, pipeline_name: str) -> Plan:
+def _plan(definition: str, pipeline_name: str) -> PipelineGraph:
     """Parse and check a definition, as one clear error for people."""
     try:
         plan = parse_definition(definition)

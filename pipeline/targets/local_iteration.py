@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pipeline.local.definition import Plan
+from pipeline.local.graph import PipelineGraph
 from pipeline.local.interruptions import settle
 from pipeline.local.selection import prepare_retry
 from pipeline.local.store.objects import ObjectStore
@@ -26,7 +26,7 @@ class LocalIteration:
 
     def _pipeline(self, name: str, version: int | None = None) -> dict[str, Any]: ...
 
-    def _plan(self, definition: str, pipeline_name: str) -> Plan: ...
+    def _plan(self, definition: str, pipeline_name: str) -> PipelineGraph: ...
 
     def retry_execution(self, execution_ref: str) -> str:
         """RetryPipelineExecution: the same execution resumes where it failed (in ``wait``)."""
@@ -34,7 +34,7 @@ class LocalIteration:
         data = settle(self.records, execution_id)
         return prepare_retry(self.records, data).execution_arn
 
-    def plan(self, pipeline_name: str) -> Plan:
+    def plan(self, pipeline_name: str) -> PipelineGraph:
         """The newest stored definition, parsed (selective execution reads its graph)."""
         return self._plan(self._pipeline(pipeline_name)["PipelineDefinition"], pipeline_name)
 

@@ -1,6 +1,6 @@
 """The SageMaker target: SageMaker Pipelines through boto3 alone.
 
-The definition is already built (pipeline/build/definition.py), so the SDK's Pipeline.upsert
+The definition is already built (pipeline/assembly/builder.py), so the SDK's Pipeline.upsert
 adds nothing here; plain boto3 keeps --start, --wait and the management commands free of
 the SDK's multi-second import. Every botocore failure becomes a one-line MoonpipeError
 that says what to do. Clients come from one boto3.Session, which honours AWS_PROFILE and

@@ -55,7 +55,7 @@ class IterationCalls:
 
     def plan(self, pipeline_name: str) -> Any:
         """The stored definition's graph (the local engine's parser is pure: no engine runs)."""
-        from pipeline.local.definition import parse_definition
+        from pipeline.local.graph import parse_definition
 
         return parse_definition(self._describe_pipeline(pipeline_name)["PipelineDefinition"])
 
@@ -106,7 +106,7 @@ class IterationCalls:
         job's FinalMetricDataList. DescribePipelineExecution carries none, so a sweep asks
         once per succeeded point, to rank them."""
         from pipeline.report.aws_source import aws_facts
-        from pipeline.report.model import build_report
+        from pipeline.report.report_model import build_report
 
         report = build_report(aws_facts(self._sm, self._s3, execution_arn)[0])
         return {**report.metrics, **report.training_final}

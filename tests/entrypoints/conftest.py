@@ -31,7 +31,7 @@ TRAINING_FILES = (
     "train.py",
     "training_data.py",
     "training_step.py",
-    "model.py",
+    "network.py",
     "optim.py",
     "inference.py",
 )

@@ -50,7 +50,7 @@ def test_artifacts_hold_tensors_only_and_ship_the_serving_code(jobs, model_dir: 
     config = json.loads((model_dir / "model_config.json").read_text())
     assert (config["input_dim"], config["hidden_dim"], config["output_dim"]) == (2, 20, 1)
     assert state["layers.0.weight"].shape == (20, 2)
-    for name in ("inference.py", "model.py"):
+    for name in ("inference.py", "network.py"):
         assert (model_dir / "code" / name).read_bytes() == (jobs.ENTRYPOINTS / name).read_bytes()
 
 
@@ -85,7 +85,7 @@ def test_same_seed_gives_the_same_weight_bytes(
 def train_module(jobs) -> Iterator[ModuleType]:
     """entrypoints/train.py imported by path (torch loads only when training starts).
 
-    Its siblings (training_data.py, model.py, optim.py) import as they do in the container,
+    Its siblings (training_data.py, network.py, optim.py) import as they do in the container,
     where ``python train.py`` puts the script's folder on sys.path.
     """
     sys.path.insert(0, str(jobs.ENTRYPOINTS))
@@ -123,9 +123,9 @@ def test_hyperparameters_arrive_as_strings_every_one_with_a_default(train_module
 
 @pytest.fixture()
 def code_on_path(jobs, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """``import model`` / ``import optim`` work as in the job's cwd; undone afterwards."""
+    """``import network`` / ``import optim`` work as in the job's cwd; undone afterwards."""
     monkeypatch.syspath_prepend(str(jobs.ENTRYPOINTS))
-    before = {name: sys.modules.get(name) for name in ("model", "optim", "training_step")}
+    before = {name: sys.modules.get(name) for name in ("network", "optim", "training_step")}
     yield
     for name, module in before.items():
         if module is None:
@@ -213,7 +213,7 @@ def test_training_gives_the_textbook_loops_weights_bit_for_bit(
     with redirect_stdout(io.StringIO()):
         fast, history = train_module.train_model(args, features, labels)
     textbook, losses = _textbook_training(
-        sys.modules["model"].MoonClassifier, args, features, labels
+        sys.modules["network"].MoonClassifier, args, features, labels
     )
     expected = textbook.state_dict()
     assert all(torch.equal(tensor, expected[name]) for name, tensor in fast.state_dict().items())

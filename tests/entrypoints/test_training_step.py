@@ -12,8 +12,8 @@ import torch
 
 @pytest.fixture(scope="module")
 def modules(jobs: ModuleType) -> Iterator[tuple[ModuleType, ModuleType, ModuleType]]:
-    """model.py, optim.py and training_step.py imported by path, as siblings in the job."""
-    model = jobs.load_module(jobs.ENTRYPOINTS / "model.py", "step_test_model")
+    """network.py, optim.py and training_step.py imported by path, as siblings in the job."""
+    model = jobs.load_module(jobs.ENTRYPOINTS / "network.py", "step_test_model")
     optim = jobs.load_module(jobs.ENTRYPOINTS / "optim.py", "step_test_optim")
     step = jobs.load_module(jobs.ENTRYPOINTS / "training_step.py", "step_test_training_step")
     yield model, optim, step

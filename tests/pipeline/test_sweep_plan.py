@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.local.definition import parse_definition
+from pipeline.local.graph import parse_definition
 from pipeline.sweep import grid, parse_axes, run_sweep
 from pipeline.sweep_plan import (
     QUALITY_METRICS,

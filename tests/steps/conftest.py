@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.build.definition import build_pipeline
+from pipeline.assembly.builder import build_pipeline
 from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig, load_config
 from pipeline.targets.base import PipelineDefinition
 

@@ -4,7 +4,7 @@ Run as ``python -m pipeline.local.endpoint.server --endpoint-name N --endpoint-d
 --config-name C --model-dir M [--host H] [--port P]``; pipeline/local/endpoint/manager.py starts it.
 The model is served through its own handlers (``code/<SAGEMAKER_PROGRAM>`` inside the model
 archive), called the way the inference toolkit calls them, so what passes here serves there;
-loading and calling them is pipeline/local/endpoint/model.py, this module is only HTTP.
+loading and calling them is pipeline/local/endpoint/serving.py, this module is only HTTP.
 
 Routes:
 - ``GET /ping`` → 200 once a model is loaded (it is loaded before the port opens).
@@ -40,12 +40,12 @@ from pipeline.local.endpoint.http_limits import MAX_PAYLOAD_BYTES as MAX_PAYLOAD
 
 # The handler names stay importable from here too (tests and callers used them before the
 # model side moved out); the `X as X` form marks them as deliberate re-exports.
-from pipeline.local.endpoint.model import HandlerError as HandlerError
-from pipeline.local.endpoint.model import LoadedModel as LoadedModel
-from pipeline.local.endpoint.model import default_input_fn as default_input_fn
-from pipeline.local.endpoint.model import default_output_fn as default_output_fn
-from pipeline.local.endpoint.model import default_predict_fn as default_predict_fn
-from pipeline.local.endpoint.model import load_model as load_model
+from pipeline.local.endpoint.serving import HandlerError as HandlerError
+from pipeline.local.endpoint.serving import LoadedModel as LoadedModel
+from pipeline.local.endpoint.serving import default_input_fn as default_input_fn
+from pipeline.local.endpoint.serving import default_output_fn as default_output_fn
+from pipeline.local.endpoint.serving import default_predict_fn as default_predict_fn
+from pipeline.local.endpoint.serving import load_model as load_model
 
 CONTROL_PREFIX = "/_moonpipe/"
 TOKEN_HEADER = "X-Moonpipe-Token"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.local.definition import StepSpec
+from pipeline.local.graph import StepSpec
 from pipeline.local.orchestrator import StepOutcome
 from pipeline.local.store.objects import ObjectStore
 from pipeline.names import local_arn

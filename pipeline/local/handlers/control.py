@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.local.definition import StepSpec
 from pipeline.local.expressions import Scope, evaluate_conditions
+from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext
 from pipeline.local.orchestrator import StepOutcome
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pipeline.errors import MoonpipeError
-from pipeline.local.definition import StepSpec
+from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext, failed
 from pipeline.local.orchestrator import StepOutcome
 from pipeline.local.store.objects import StoreError

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.local.container_paths import host_path, map_env, map_path
-from pipeline.local.definition import StepSpec
+from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext, failed
 from pipeline.local.handlers.jobs import failure_reason, fetch_input, job_environment, run_job
 from pipeline.local.orchestrator import StepOutcome

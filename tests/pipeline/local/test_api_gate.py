@@ -25,8 +25,8 @@ from pipeline.local.api_gate import (
     request_rejection,
     request_violations,
 )
-from pipeline.local.definition import StepSpec, parse_definition
 from pipeline.local.expressions import Pending
+from pipeline.local.graph import StepSpec, parse_definition
 from pipeline.overrides import resolve_parameters
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
@@ -342,7 +342,7 @@ def test_violation_text() -> None:
 
 
 def _build_other_pipeline(code: Path) -> str:
-    from pipeline.build.offline_sdk import (
+    from pipeline.assembly.offline_sdk import (
         as_boto3_default,
         call_without_telemetry,
         import_sdk,
@@ -501,7 +501,7 @@ def test_a_default_value_is_named_as_the_default(other_definition: str) -> None:
 
 @pytest.fixture(scope="module")
 def moon_definition(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from pipeline.build.definition import build_pipeline
+    from pipeline.assembly.builder import build_pipeline
     from pipeline.config import DEFAULT_CONFIG_PATH, load_config
 
     code = tmp_path_factory.mktemp("moon-code")

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pipeline.local.cache import CacheEntry, cache_key, lookup, remember
-from pipeline.local.definition import StepSpec
 from pipeline.local.expressions import Scope
+from pipeline.local.graph import StepSpec
 
 ARGS = {
     "Out": {

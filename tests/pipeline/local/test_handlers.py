@@ -9,7 +9,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from pipeline.local.definition import StepSpec
+from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext
 from pipeline.local.handlers.hosting import create_endpoint_config, create_model
 from pipeline.local.handlers.processing import run_processing

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipeline.local.definition import StepSpec, parse_definition
 from pipeline.local.execution import ExecutionIdentity, run_execution
+from pipeline.local.graph import StepSpec, parse_definition
 from pipeline.local.handlers import HANDLERS
 from pipeline.local.handlers.base import StepContext
 from pipeline.local.orchestrator import StepOutcome

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.local.definition import parse_definition
+from pipeline.local.graph import parse_definition
 from pipeline.local.selection import (
     SelectionError,
     ancestors,

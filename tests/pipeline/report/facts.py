@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from pipeline.report.model import ExecutionFacts
+from pipeline.report.report_model import ExecutionFacts
 from pipeline.targets.base import StepRecord
 from tests.pipeline.local.local_defs import full_definition
 

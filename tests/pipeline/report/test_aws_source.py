@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 
 import run_pipeline
 from pipeline.report.aws_source import BOUNDARY_NOTE, SERIES_NOTE, aws_facts, typed_parameters
-from pipeline.report.model import build_report
+from pipeline.report.report_model import build_report
 from tests.moto_aws import client, fresh_account
 from tests.moto_aws import moto_url as moto_url
 from tests.pipeline.local.local_defs import full_definition

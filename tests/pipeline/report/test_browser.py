@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.report.model import definition_steps
+from pipeline.report.report_model import definition_steps
 from tests.cli_runner import REPO
 
 PLOTS = ["data", "boundary", "roc", "pr", "loss", "confusion"]

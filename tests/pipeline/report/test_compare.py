@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from pipeline.report.compare import compare, lower_is_better
-from pipeline.report.model import Report, build_report
+from pipeline.report.report_model import Report, build_report
 from tests.pipeline.report.facts import QUALITY, facts, upstream_steps
 
 

@@ -6,9 +6,9 @@ import json
 import re
 
 from pipeline.report.graph import layout_definition
-from pipeline.report.model import build_report
 from pipeline.report.plots import PlotData, figures
 from pipeline.report.render import render_report
+from pipeline.report.report_model import build_report
 from tests.pipeline.local.local_defs import full_definition
 from tests.pipeline.report.facts import QUALITY, facts, record, upstream_steps
 

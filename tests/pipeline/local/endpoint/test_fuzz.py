@@ -37,7 +37,7 @@ def write_real_model(model_dir: Path) -> Path:
     """A model folder as train.py leaves it: weights (a state dict), config, serving code."""
     code = model_dir / "code"
     code.mkdir(parents=True)
-    for name in ("inference.py", "model.py"):
+    for name in ("inference.py", "network.py"):
         shutil.copyfile(ENTRYPOINTS / name, code / name)
     config = {"input_dim": 2, "hidden_dim": 8, "output_dim": 1, "num_hidden_layers": 2}
     (model_dir / "model_config.json").write_text(json.dumps(config))

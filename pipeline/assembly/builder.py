@@ -10,7 +10,7 @@ caching keys on the definition, and the store is write-once. Three things would 
 * entrypoints/ collects ``__pycache__`` files whenever tests import them: only the top-level
   ``*.py`` files are staged;
 * the SDK's ``sourcedir.tar.gz`` carries the build time, owners and directory order:
-  every uploaded archive is re-packed by :func:`pipeline.build.archives.reproducible_artifact`.
+  every uploaded archive is re-packed by :func:`pipeline.assembly.archives.reproducible_artifact`.
 
 The staging folder is removed when the build ends, whatever happens.
 """
@@ -24,14 +24,14 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.build.archives import reproducible_artifact
-from pipeline.build.offline_sdk import (
+from pipeline.assembly.archives import reproducible_artifact
+from pipeline.assembly.offline_sdk import (
     as_boto3_default,
     import_sdk,
     make_pipeline_session,
     quiet_sdk,
 )
-from pipeline.build.parameters import declare_parameters
+from pipeline.assembly.parameters import declare_parameters
 from pipeline.config import PipelineConfig
 from pipeline.errors import MoonpipeError
 from pipeline.names import LOCAL_ACCOUNT

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.report.model import Report, build_report
+from pipeline.report.report_model import Report, build_report
 from pipeline.targets.base import StepRecord
 from tests.pipeline.report.facts import QUALITY, facts, record, upstream_steps
 

@@ -6,7 +6,7 @@ import gzip
 import io
 import tarfile
 
-from pipeline.build.archives import FIXED_MTIME, reproducible_artifact, reproducible_tar_gz
+from pipeline.assembly.archives import FIXED_MTIME, reproducible_artifact, reproducible_tar_gz
 
 FILES = {"train.py": b"print('train')\n", "model.py": b"class M: ...\n", "run.sh": b"#!/bin/sh\n"}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.local.endpoint.model import HandlerError, default_input_fn, load_model
+from pipeline.local.endpoint.serving import HandlerError, default_input_fn, load_model
 from tests.pipeline.local.endpoint.served import ECHO_PROGRAM, model_env, write_model
 
 

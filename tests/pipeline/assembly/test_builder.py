@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.build.definition import LOCAL_ROLE_ARN, STAGED_CODE, build_pipeline, staged_code
+from pipeline.assembly.builder import LOCAL_ROLE_ARN, STAGED_CODE, build_pipeline, staged_code
 from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig, load_config
 from pipeline.errors import ConfigError, MoonpipeError
 from pipeline.targets.base import PipelineDefinition
@@ -74,7 +74,7 @@ BUILD_SCRIPT = textwrap.dedent(
         socket.socket.connect_ex = refuse
         socket.getaddrinfo = refuse
     from pipeline.config import DEFAULT_CONFIG_PATH, load_config
-    from pipeline.build.definition import build_pipeline
+    from pipeline.assembly.builder import build_pipeline
     built = build_pipeline(load_config(DEFAULT_CONFIG_PATH, environ={}), code_dir)
     from sagemaker.config import load_sagemaker_config
     import hashlib
@@ -91,7 +91,7 @@ BUILD_SCRIPT = textwrap.dedent(
 
 def _stub_code(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    for name in ("preprocess.py", "train.py", "evaluate.py", "model.py", "inference.py"):
+    for name in ("preprocess.py", "train.py", "evaluate.py", "network.py", "inference.py"):
         (directory / name).write_text(f"print({name!r})\n")
     return directory
 
@@ -252,7 +252,7 @@ def test_staging_copies_only_the_scripts_and_is_removed_afterwards(tmp_path: Pat
 def test_staging_is_removed_when_the_build_fails(
     tmp_path: Path, cfg: PipelineConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipeline.build.definition as definition
+    import pipeline.assembly.builder as definition
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.local.definition import DefinitionError, Gate, parse_definition
+from pipeline.local.graph import DefinitionError, Gate, parse_definition
 
 
 def _definition(steps: list[dict[str, Any]]) -> str:

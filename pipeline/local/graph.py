@@ -50,7 +50,7 @@ class StepSpec:
 
 
 @dataclass(frozen=True)
-class Plan:
+class PipelineGraph:
     """A checked definition: parameters, and steps in a runnable order."""
 
     parameters: tuple[Mapping[str, Any], ...]
@@ -61,7 +61,7 @@ class Plan:
         return next(s for s in self.steps if s.name == name)
 
 
-def parse_definition(text: str) -> Plan:
+def parse_definition(text: str) -> PipelineGraph:
     """Parse and check a definition JSON string; steps come back in dependency order."""
     try:
         doc = json.loads(text)
@@ -75,7 +75,7 @@ def parse_definition(text: str) -> Plan:
     parameters = tuple(doc.get("Parameters") or ())
     specs = list(_flatten(doc.get("Steps") or [], ()))
     _check_references(specs, {p["Name"] for p in parameters})
-    return Plan(parameters, tuple(_order(specs)))
+    return PipelineGraph(parameters, tuple(_order(specs)))
 
 
 def _flatten(raw_steps: list[Any], gates: tuple[Gate, ...]) -> Iterator[StepSpec]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from pipeline.build.offline_sdk import import_sdk
+from pipeline.assembly.offline_sdk import import_sdk
 
 if TYPE_CHECKING:
     from sagemaker.workflow.parameters import (

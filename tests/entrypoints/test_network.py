@@ -1,4 +1,4 @@
-"""model.py: shapes, probability semantics and the loss the course script got wrong."""
+"""network.py: shapes, probability semantics and the loss the course script got wrong."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 
 @pytest.fixture(scope="module")
 def model_module(jobs: ModuleType) -> ModuleType:
-    """entrypoints/model.py imported by path."""
-    return jobs.load_module(jobs.ENTRYPOINTS / "model.py", "moon_model_under_test")
+    """entrypoints/network.py imported by path."""
+    return jobs.load_module(jobs.ENTRYPOINTS / "network.py", "moon_model_under_test")
 
 
 def test_hidden_dim_is_the_width_of_every_hidden_layer(model_module: ModuleType) -> None:

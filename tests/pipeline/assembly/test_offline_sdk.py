@@ -9,7 +9,7 @@ import os
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from pipeline.build.offline_sdk import (
+from pipeline.assembly.offline_sdk import (
     OfflineAws,
     _scoped_environ,
     as_boto3_default,
