@@ -23,11 +23,12 @@ from typing import Any
 
 from pipeline.config import PipelineConfig, load_config
 from pipeline.console import Console, upsert_line
-from pipeline.errors import ConfigError, MoonpipeError, ParameterError
+from pipeline.core.errors import ConfigError, MoonpipeError, ParameterError
+from pipeline.core.records import LineListener, PipelineDefinition
 from pipeline.overrides import parse_assignment, resolve_parameters
 from pipeline.selection_cli import run_retry, selection_kwargs
 from pipeline.targets import make_target
-from pipeline.targets.base import LineListener, PipelineDefinition, Target
+from pipeline.targets.base import Target
 
 
 def config_overrides(args: argparse.Namespace) -> dict[str, str]:

@@ -36,8 +36,8 @@ from pipeline.config_checks import (
     one_of,
     optional,
 )
-from pipeline.errors import ConfigError
-from pipeline.names import (
+from pipeline.core.errors import ConfigError
+from pipeline.core.names import (
     ISO_DURATION,
     PIPELINE_NAME,
     PIPELINE_NAME_TEXT,

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from pipeline.targets.base import EndpointRef, ExecutionSummary, StepRecord, UpsertResult
+from pipeline.core.records import EndpointRef, ExecutionSummary, StepRecord, UpsertResult
 
 LOG_TAIL_LINES = 15
 WIDTH = 100

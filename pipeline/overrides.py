@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pipeline.errors import ParameterError
+from pipeline.core.errors import ParameterError
 
 ParamValue = str | int | float | bool
 

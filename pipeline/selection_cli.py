@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from pipeline.console import Console
-from pipeline.errors import ConfigError
+from pipeline.core.errors import ConfigError
 from pipeline.targets.base import Target
 
 

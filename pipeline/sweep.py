@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ConfigError, MoonpipeError
+from pipeline.core.errors import ConfigError, MoonpipeError
+from pipeline.core.records import ExecutionSummary
 from pipeline.overrides import parse_assignment, resolve_parameters
-from pipeline.targets.base import ExecutionSummary, Target
+from pipeline.targets.base import Target
 
 POINT_OVERRIDES = {"Deploy": "false", "ModelApprovalStatus": "PendingManualApproval"}
 PROMOTE_OVERRIDES = {"Deploy": "true", "ModelApprovalStatus": "Approved"}

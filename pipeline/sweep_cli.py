@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from pipeline.console import Console
-from pipeline.errors import ConfigError, Interrupted, MoonpipeError
+from pipeline.core.errors import ConfigError, Interrupted, MoonpipeError
 from pipeline.sweep import (
     DEFAULT_METRIC,
     Point,

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.console import Console, execution_json, summary_lines, table_lines
+from pipeline.core.records import ExecutionSummary
 from pipeline.sweep import Point
-from pipeline.targets.base import ExecutionSummary
 
 _METRICS_SHOWN = ("accuracy", "f1", "auc", "train:loss")
 

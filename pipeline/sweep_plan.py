@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pipeline.errors import ConfigError
+from pipeline.core.errors import ConfigError
 from pipeline.overrides import resolve_parameters
 from pipeline.sweep import POINT_OVERRIDES, Point
 from pipeline.targets.base import Target

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pipeline.errors import MoonpipeError
+from pipeline.core.errors import MoonpipeError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,8 +18,8 @@ import pytest
 
 import run_pipeline
 from pipeline import cli
-from pipeline.errors import ConfigError, EndpointError, PipelineNotFoundError
-from pipeline.targets.base import (
+from pipeline.core.errors import ConfigError, EndpointError, PipelineNotFoundError
+from pipeline.core.records import (
     EndpointRef,
     ExecutionSummary,
     PipelineDefinition,

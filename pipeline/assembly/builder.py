@@ -33,9 +33,9 @@ from pipeline.assembly.offline_sdk import (
 )
 from pipeline.assembly.parameters import declare_parameters
 from pipeline.config import PipelineConfig
-from pipeline.errors import MoonpipeError
-from pipeline.names import LOCAL_ACCOUNT
-from pipeline.targets.base import PipelineDefinition
+from pipeline.core.errors import MoonpipeError
+from pipeline.core.names import LOCAL_ACCOUNT
+from pipeline.core.records import PipelineDefinition
 from steps.condition import build_condition_step
 from steps.context import BuildContext
 from steps.data import build_data_step

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import ConfigError, ParameterError
+from pipeline.core.errors import ConfigError, ParameterError
 from pipeline.local.expressions import Pending, Scope, UnresolvedReference, resolve
 from pipeline.local.gate_model import load_service_model
 from pipeline.local.graph import PipelineGraph, StepSpec, references

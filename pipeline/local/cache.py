@@ -20,10 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.names import parse_duration
 from pipeline.local.expressions import Scope, resolve
 from pipeline.local.graph import StepSpec
 from pipeline.local.store.atomic import read_json, write_json
-from pipeline.names import parse_duration
 
 
 @dataclass(frozen=True)

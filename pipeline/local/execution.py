@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.names import utc_now
+from pipeline.core.records import LineListener, StepListener, StepRecord
 from pipeline.local import cache
 from pipeline.local.api_gate import request_rejection
 from pipeline.local.expressions import Scope, UnresolvedReference, walk
@@ -21,8 +23,6 @@ from pipeline.local.handlers.base import EndpointManager, Handler, StepContext
 from pipeline.local.orchestrator import Executor, RunResult, StepOutcome, run_plan
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
-from pipeline.names import utc_now
-from pipeline.targets.base import LineListener, StepListener, StepRecord
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.names import check_record_name
+from pipeline.core.names import check_record_name
 
 SUPPORTED_VERSION = "2020-12-01"
 _STEP_REF = re.compile(r"^Steps\.([^.\[]+)")

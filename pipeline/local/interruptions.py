@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from pipeline.errors import MoonpipeError
+from pipeline.core.errors import MoonpipeError
+from pipeline.core.names import utc_now
 from pipeline.local.liveness import (
     is_held,
     owner_alive,
@@ -31,7 +32,6 @@ from pipeline.local.liveness import (
 )
 from pipeline.local.store.atomic import write_json
 from pipeline.local.store.records import ExecutionRecord, Records
-from pipeline.names import utc_now
 
 LOCK_FILE = "runner.lock"
 STOP_FILE = "stop.json"

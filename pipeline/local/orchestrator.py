@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pipeline.core.names import utc_now
+from pipeline.core.records import StepListener, StepRecord
 from pipeline.local.expressions import Scope, UnresolvedReference, resolve
 from pipeline.local.graph import PipelineGraph, StepSpec, upstream
-from pipeline.names import utc_now
-from pipeline.targets.base import StepListener, StepRecord
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from pipeline.errors import MoonpipeError
+from pipeline.core.errors import MoonpipeError
+from pipeline.core.names import utc_now
 from pipeline.local.graph import PipelineGraph, upstream
 from pipeline.local.store.records import ExecutionRecord, Records
-from pipeline.names import utc_now
 
 RETRYABLE = ("Failed", "Stopped")
 SOURCE_STATUSES = ("Succeeded", "Failed")

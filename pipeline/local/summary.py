@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from pipeline.core.records import EndpointRef, ExecutionSummary
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
-from pipeline.targets.base import EndpointRef, ExecutionSummary
 
 REPORT_KEY = "binary_classification_metrics"
 REPORT_FILE = "report.html"  # pipeline.report.local_source.REPORT_NAME, without its imports

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ConfigError, ExecutionNotFoundError
+from pipeline.core.errors import ConfigError, ExecutionNotFoundError
 
 
 def resolve_execution(target: Any, pipeline_name: str, ref: str | None) -> str:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pipeline.targets.base import StepRecord
+from pipeline.core.records import StepRecord
 
 QUALITY_KEY = "binary_classification_metrics"
 STATUSES = ("Succeeded", "Failed", "Executing", "Stopped", "NotRun")

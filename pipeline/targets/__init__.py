@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.config import PipelineConfig
-from pipeline.targets.base import LineListener, Target
+from pipeline.core.records import LineListener
+from pipeline.targets.base import Target
 
 
 def make_target(cfg: PipelineConfig, on_line: LineListener | None = None) -> Target:

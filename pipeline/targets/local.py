@@ -13,7 +13,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ConfigError, ExecutionNotFoundError
+from pipeline.core.errors import ConfigError, ExecutionNotFoundError
+from pipeline.core.names import local_arn, utc_now
+from pipeline.core.records import (
+    EndpointRef,
+    ExecutionSummary,
+    LineListener,
+    PipelineDefinition,
+    StepListener,
+    StepRecord,
+    UpsertResult,
+)
 from pipeline.local.api_gate import cache_service_model_in, check_start
 from pipeline.local.execution import ExecutionIdentity, run_execution, unsupported_step_types
 from pipeline.local.graph import DefinitionError, PipelineGraph, parse_definition
@@ -26,18 +36,8 @@ from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import ExecutionRecord, Records
 from pipeline.local.summary import summarize
 from pipeline.local.warm.launch import warm_starter
-from pipeline.names import local_arn, utc_now
 from pipeline.overrides import resolve_parameters
 from pipeline.report.background import REPORT_MODES
-from pipeline.targets.base import (
-    EndpointRef,
-    ExecutionSummary,
-    LineListener,
-    PipelineDefinition,
-    StepListener,
-    StepRecord,
-    UpsertResult,
-)
 from pipeline.targets.local_iteration import LocalIteration
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pipeline.core.records import ExecutionSummary
 from pipeline.local.graph import PipelineGraph
 from pipeline.local.interruptions import settle
 from pipeline.local.selection import prepare_retry
 from pipeline.local.store.objects import ObjectStore
 from pipeline.local.store.records import ExecutionRecord, Records
 from pipeline.local.summary import summarize
-from pipeline.targets.base import ExecutionSummary
 
 
 class LocalIteration:

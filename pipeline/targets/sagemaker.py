@@ -24,13 +24,13 @@ from botocore.exceptions import (
 )
 
 from pipeline.config import missing_role
-from pipeline.errors import (
+from pipeline.core.errors import (
     ConfigError,
     ExecutionNotFoundError,
     PipelineNotFoundError,
 )
-from pipeline.names import split_s3_uri
-from pipeline.targets.base import (
+from pipeline.core.names import split_s3_uri
+from pipeline.core.records import (
     ExecutionSummary,
     PipelineDefinition,
     StepListener,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.errors import EndpointError, EndpointNotFoundError
-from pipeline.targets.base import EndpointRef
+from pipeline.core.errors import EndpointError, EndpointNotFoundError
+from pipeline.core.records import EndpointRef
 from pipeline.targets.sagemaker_errors import AwsError, translate
 
 

@@ -19,7 +19,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from pipeline.errors import ConfigError, EndpointError, MoonpipeError
+from pipeline.core.errors import ConfigError, EndpointError, MoonpipeError
 
 _BAD_CREDENTIALS = {
     "UnrecognizedClientException",

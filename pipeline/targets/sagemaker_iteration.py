@@ -11,9 +11,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pipeline.errors import ConfigError, ParameterError
+from pipeline.core.errors import ConfigError, ParameterError
+from pipeline.core.records import ExecutionSummary
 from pipeline.overrides import resolve_parameters
-from pipeline.targets.base import ExecutionSummary
 from pipeline.targets.sagemaker_errors import translate
 
 # Succeeded executions a sweep looks through, newest first, for points it can reuse: each

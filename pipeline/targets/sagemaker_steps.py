@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline.targets.base import EndpointRef, StepRecord
+from pipeline.core.records import EndpointRef, StepRecord
 
 # Metadata key of ListPipelineExecutionSteps -> the step type Studio shows.
 _STEP_TYPES = {

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig, load_config
-from pipeline.errors import ConfigError
+from pipeline.core.errors import ConfigError
 
 ROLE = "arn:aws:iam::123456789012:role/MoonpipeSageMaker"
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pipeline.console import Console, step_lines, summary_lines, table_lines
-from pipeline.targets.base import EndpointRef, ExecutionSummary, StepRecord
+from pipeline.core.records import EndpointRef, ExecutionSummary, StepRecord
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

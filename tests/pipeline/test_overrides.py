@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.errors import ParameterError
+from pipeline.core.errors import ParameterError
 from pipeline.overrides import coerce_value, parse_assignment, resolve_parameters
 
 DECLARED = [

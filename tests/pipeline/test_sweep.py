@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.errors import ConfigError, MoonpipeError, ParameterError
+from pipeline.core.errors import ConfigError, MoonpipeError, ParameterError
+from pipeline.core.records import ExecutionSummary
 from pipeline.sweep import (
     POINT_OVERRIDES,
     Point,
@@ -18,7 +19,6 @@ from pipeline.sweep import (
     ranked,
     run_sweep,
 )
-from pipeline.targets.base import ExecutionSummary
 
 DECLARED = [
     {"Name": "HiddenDim", "Type": "Integer", "DefaultValue": 20},

@@ -12,9 +12,9 @@ import signal
 import time
 from pathlib import Path
 
+from pipeline.core.records import ExecutionSummary, PipelineDefinition
 from pipeline.sweep import grid, parse_axes
 from pipeline.sweep_cli import interrupted_line
-from pipeline.targets.base import ExecutionSummary, PipelineDefinition
 from pipeline.targets.local import LocalTarget
 from tests.cli_runner import start_local_cli
 from tests.pipeline.local.slow_defs import slow_pipeline
@@ -89,7 +89,7 @@ def test_the_interrupted_line_shows_what_the_service_says_and_nothing_to_resume(
 
 
 def test_on_sagemaker_each_succeeded_points_metrics_are_read_to_rank_them() -> None:
-    from pipeline.errors import MoonpipeError
+    from pipeline.core.errors import MoonpipeError
     from pipeline.sweep import ranked
     from pipeline.sweep_cli import _read_metrics
 

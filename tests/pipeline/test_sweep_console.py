@@ -8,9 +8,9 @@ import io
 import pytest
 
 from pipeline.console import Console
+from pipeline.core.records import ExecutionSummary
 from pipeline.sweep import grid, parse_axes
 from pipeline.sweep_console import LiveLines
-from pipeline.targets.base import ExecutionSummary
 
 
 class Terminal(io.StringIO):

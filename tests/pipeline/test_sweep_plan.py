@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pipeline.errors import ConfigError
+from pipeline.core.errors import ConfigError
+from pipeline.core.records import ExecutionSummary
 from pipeline.local.graph import parse_definition
 from pipeline.sweep import grid, parse_axes, run_sweep
 from pipeline.sweep_plan import (
@@ -21,7 +22,6 @@ from pipeline.sweep_plan import (
     missing_metric,
     reuse_done_points,
 )
-from pipeline.targets.base import ExecutionSummary
 from tests.pipeline.test_sweep import DECLARED, FakeService
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.assembly.builder import build_pipeline
 from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig, load_config
-from pipeline.targets.base import PipelineDefinition
+from pipeline.core.records import PipelineDefinition
 
 STUB_SCRIPTS = ("preprocess.py", "train.py", "evaluate.py", "model.py", "inference.py")
 

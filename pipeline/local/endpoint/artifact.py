@@ -14,7 +14,7 @@ import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from pipeline.errors import EndpointError
+from pipeline.core.errors import EndpointError
 
 
 def unpack_model(endpoint_dir: Path, config_name: str, model_data: Path) -> Path:

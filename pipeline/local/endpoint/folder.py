@@ -2,7 +2,7 @@
 (settled first when its deployer died half-way).
 
 Split from pipeline/local/endpoint/manager.py; names are checked against SageMaker's
-endpoint name rule (pipeline.names) before they become a folder.
+endpoint name rule (pipeline.core.names) before they become a folder.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import EndpointNotFoundError, EndpointUsageError
+from pipeline.core.errors import EndpointNotFoundError, EndpointUsageError
+from pipeline.core.names import RESOURCE_NAME_TEXT, is_resource_name
 from pipeline.local.endpoint.process import read_json_or_none
 from pipeline.local.endpoint.state import IN_PROGRESS, LOCK_FILE, RECORD_FILE, settle
 from pipeline.local.liveness import try_lock
-from pipeline.names import RESOURCE_NAME_TEXT, is_resource_name
 
 
 def endpoint_folder(store_root: Path, name: str, create: bool = True) -> Path:

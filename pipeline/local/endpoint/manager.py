@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import EndpointError, EndpointUsageError
+from pipeline.core.errors import EndpointError, EndpointUsageError
+from pipeline.core.names import utc_now
 from pipeline.local.container_paths import map_env
 from pipeline.local.endpoint.artifact import unpack_model
 from pipeline.local.endpoint.folder import (
@@ -56,7 +57,6 @@ from pipeline.local.endpoint.state import (
 )
 from pipeline.local.liveness import try_lock
 from pipeline.local.store.atomic import write_json
-from pipeline.names import utc_now
 
 _MODEL_ENV_DEFAULTS = {
     "SAGEMAKER_PROGRAM": "inference.py",

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import EndpointError, StoreCorruptError
+from pipeline.core.errors import EndpointError, StoreCorruptError
 from pipeline.local.store.atomic import read_json, write_bytes
 
 SERVER_MODULE = "pipeline.local.endpoint.server"

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pipeline.names import utc_now
+from pipeline.core.names import utc_now
 
 # The server's logger: a load failure belongs in the same server.log as the request it broke.
 log = logging.getLogger("moonpipe.endpoint")

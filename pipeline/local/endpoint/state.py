@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import EndpointError
+from pipeline.core.errors import EndpointError
 from pipeline.local.endpoint.process import (
     find_servers,
     loopback_opener,

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from pipeline.core.names import local_arn
+from pipeline.core.records import LineListener
 from pipeline.local.graph import StepSpec
 from pipeline.local.orchestrator import StepOutcome
 from pipeline.local.store.objects import ObjectStore
-from pipeline.names import local_arn
-from pipeline.targets.base import LineListener
 
 
 class EndpointManager(Protocol):
@@ -68,7 +68,7 @@ class StepContext:
     job_starter: Any = None  # pipeline.local.warm WarmStarter, or None: plain subprocesses
 
     def arn(self, resource_type: str, name: str) -> str:
-        """The local ARN of a resource this step made (pipeline.names' rule)."""
+        """The local ARN of a resource this step made (pipeline.core.names' rule)."""
         return local_arn(self.region, resource_type, name)
 
     def job_name(self, step_name: str) -> str:

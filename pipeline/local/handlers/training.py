@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.names import utc_now
 from pipeline.local.container_paths import host_path, map_env, map_path
 from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext, failed
@@ -31,7 +32,6 @@ from pipeline.local.sandbox import (
 )
 from pipeline.local.store.atomic import write_json
 from pipeline.local.store.objects import S3Uri, StoreError, parse_s3_uri
-from pipeline.names import utc_now
 
 HOST = "algo-1"
 

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import StoreCorruptError
+from pipeline.core.errors import StoreCorruptError
 
 
 def _temp_copy(path: Path, data: bytes) -> str:

@@ -15,9 +15,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.core.names import split_s3_uri
 from pipeline.local.sandbox import confined_files
 from pipeline.local.store.atomic import create_bytes
-from pipeline.names import split_s3_uri
 
 
 class StoreError(Exception):
@@ -41,7 +41,7 @@ class S3Uri:
 
 
 def parse_s3_uri(uri: str) -> S3Uri:
-    """Split an S3 URI (pipeline.names' rule) and refuse keys that would leave the store.
+    """Split an S3 URI (pipeline.core.names' rule) and refuse keys that would leave the store.
 
     A trailing ``/`` is allowed (a prefix).
     """

@@ -20,10 +20,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ExecutionNotFoundError, PipelineNotFoundError
+from pipeline.core.errors import ExecutionNotFoundError, PipelineNotFoundError
+from pipeline.core.names import check_record_name
+from pipeline.core.records import StepRecord
 from pipeline.local.store.atomic import create_json, read_json, write_json
-from pipeline.names import check_record_name
-from pipeline.targets.base import StepRecord
 
 
 @dataclass

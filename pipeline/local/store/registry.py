@@ -17,8 +17,8 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.names import check_record_name, local_arn, utc_now
 from pipeline.local.store.atomic import create_json, read_json
-from pipeline.names import check_record_name, local_arn, utc_now
 
 
 class RegistryError(Exception):

@@ -17,8 +17,8 @@ import pytest
 
 from pipeline.assembly.builder import LOCAL_ROLE_ARN, STAGED_CODE, build_pipeline, staged_code
 from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig, load_config
-from pipeline.errors import ConfigError, MoonpipeError
-from pipeline.targets.base import PipelineDefinition
+from pipeline.core.errors import ConfigError, MoonpipeError
+from pipeline.core.records import PipelineDefinition
 
 REPO = DEFAULT_CONFIG_PATH.parent.parent
 ROLE = "arn:aws:iam::123456789012:role/MoonpipeSageMaker"

@@ -9,7 +9,7 @@ import tarfile
 import textwrap
 from typing import Any
 
-from pipeline.targets.base import PipelineDefinition
+from pipeline.core.records import PipelineDefinition
 
 BUCKET = "bkt"
 PREP_URI = f"s3://{BUCKET}/code/prep.py"

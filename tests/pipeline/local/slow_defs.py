@@ -11,7 +11,7 @@ import json
 import time
 from pathlib import Path
 
-from pipeline.targets.base import PipelineDefinition
+from pipeline.core.records import PipelineDefinition
 from tests.pipeline.local.local_defs import (
     PREP,
     PREP_URI,

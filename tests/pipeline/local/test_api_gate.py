@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.errors import ConfigError, ParameterError
+from pipeline.core.errors import ConfigError, ParameterError
 from pipeline.local import api_gate
 from pipeline.local.api_gate import (
     Violation,

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.errors import MoonpipeError
+from pipeline.core.errors import MoonpipeError
+from pipeline.core.records import PipelineDefinition
 from pipeline.local import interruptions
 from pipeline.local.endpoint.process import find_servers
 from pipeline.local.store.records import Records
-from pipeline.targets.base import PipelineDefinition
 from pipeline.targets.local import LocalTarget
 from tests.cli_runner import REPO, run_local_cli, start_local_cli
 from tests.pipeline.local.endpoint.deployed import SLOW_PROGRAM, kill_servers_under

@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.records import StepRecord
 from pipeline.local.execution import ExecutionIdentity, run_execution
 from pipeline.local.graph import StepSpec, parse_definition
 from pipeline.local.handlers import HANDLERS
 from pipeline.local.handlers.base import StepContext
 from pipeline.local.orchestrator import StepOutcome
 from pipeline.local.store.records import Records
-from pipeline.targets.base import StepRecord
 
 IDENTITY = ExecutionIdentity("p", "arn:p", "e1", "arn:p/execution/e1", "2026-01-01T00:00:00")
 

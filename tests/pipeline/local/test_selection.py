@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.core.records import StepRecord
 from pipeline.local.graph import parse_definition
 from pipeline.local.selection import (
     SelectionError,
@@ -20,7 +21,6 @@ from pipeline.local.selection import (
     succeeded_properties,
 )
 from pipeline.local.store.records import ExecutionRecord, Records
-from pipeline.targets.base import StepRecord
 from tests.pipeline.local.local_defs import full_definition
 from tests.pipeline.local.test_orchestrator import _ended, _job_step, _run
 

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 import run_pipeline
-from pipeline.errors import ConfigError
+from pipeline.core.errors import ConfigError
 from pipeline.report import actions
 from pipeline.targets.local import LocalTarget
 from tests.pipeline.conftest import FakeEndpoints

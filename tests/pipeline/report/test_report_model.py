@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.core.records import StepRecord
 from pipeline.report.report_model import Report, build_report
-from pipeline.targets.base import StepRecord
 from tests.pipeline.report.facts import QUALITY, facts, record, upstream_steps
 
 HOSTING = ["Reg-RegisterModel", "Cre-CreateModel", "Cfg", "Deploy"]

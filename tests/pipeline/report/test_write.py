@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from pipeline.core.records import StepRecord
 from pipeline.report import write
-from pipeline.targets.base import StepRecord
 from pipeline.targets.local import LocalTarget
 from tests.pipeline.local.local_defs import pipeline
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.errors import ConfigError, ExecutionNotFoundError, ParameterError
-from pipeline.targets.base import StepRecord, UpsertResult
+from pipeline.core.errors import ConfigError, ExecutionNotFoundError, ParameterError
+from pipeline.core.records import StepRecord, UpsertResult
 from pipeline.targets.local import LocalTarget
 from tests.pipeline.local.local_defs import full_definition, pipeline
 

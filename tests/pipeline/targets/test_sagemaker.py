@@ -20,8 +20,8 @@ from botocore.stub import Stubber
 import run_pipeline
 from pipeline import cli as pipeline_cli
 from pipeline.config import DEFAULT_CONFIG_PATH as DEFAULT_CONFIG
-from pipeline.errors import ConfigError, EndpointError, ExecutionNotFoundError, MoonpipeError
-from pipeline.targets.base import PipelineDefinition, StepRecord
+from pipeline.core.errors import ConfigError, EndpointError, ExecutionNotFoundError, MoonpipeError
+from pipeline.core.records import PipelineDefinition, StepRecord
 from pipeline.targets.sagemaker import (
     STEPS_UNAVAILABLE,
     SageMakerTarget,

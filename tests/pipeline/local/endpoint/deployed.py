@@ -15,7 +15,7 @@ import signal
 import tarfile
 from pathlib import Path
 
-from pipeline.errors import EndpointError
+from pipeline.core.errors import EndpointError
 from pipeline.local.endpoint.manager import delete_endpoint
 
 # A pure-Python model: predicts scale * combine(features) per CSV row.

@@ -19,7 +19,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from pipeline.errors import EndpointError
+from pipeline.core.errors import EndpointError
 from pipeline.local.endpoint.manager import (
     _post,
     delete_endpoint,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.errors import EndpointError
+from pipeline.core.errors import EndpointError
 from pipeline.local.endpoint.manager import (
     delete_endpoint,
     deploy,
@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[4]
 DEPLOYER = """
 import sys
 from pathlib import Path
-from pipeline.errors import EndpointError
+from pipeline.core.errors import EndpointError
 from pipeline.local.endpoint.manager import deploy
 import time
 while not Path(sys.argv[4]).exists():  # a start line, so several deployers race for real

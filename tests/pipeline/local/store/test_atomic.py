@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import StoreCorruptError
+from pipeline.core.errors import StoreCorruptError
 from pipeline.local.store import atomic
 
 

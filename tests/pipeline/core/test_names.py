@@ -1,4 +1,4 @@
-"""pipeline.names: each shared rule once, and the places that used to hold a copy agree."""
+"""pipeline.core.names: each shared rule once, and the places that used to hold a copy agree."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import TARGETS
-from pipeline.flags import build_parser
-from pipeline.local.store.registry import Registry
-from pipeline.names import (
+from pipeline.core.names import (
     check_record_name,
     is_resource_name,
     local_arn,
@@ -18,6 +16,8 @@ from pipeline.names import (
     split_s3_uri,
     utc_now,
 )
+from pipeline.flags import build_parser
+from pipeline.local.store.registry import Registry
 
 
 @pytest.mark.parametrize(

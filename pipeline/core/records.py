@@ -1,0 +1,134 @@
+"""The records a target returns and the listeners it calls: plain frozen dataclasses.
+
+The bottom layer's data: the engine writes them, both targets return them, the report, the
+sweep and the console read them, so ``--json`` has one shape whatever the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PipelineDefinition:
+    """A built pipeline: what --upsert sends.
+
+    ``artifacts`` maps every s3:// URI the definition references and the SDK would have
+    uploaded while building it (code files, source tarballs) to its bytes; a target stores
+    them before it stores the definition, so no definition ever points at a missing object.
+    """
+
+    name: str
+    description: str
+    definition: str
+    artifacts: Mapping[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What --upsert did: ``changed`` is False when the target already held this exact
+    pipeline (definition, description, role), in which case nothing was written."""
+
+    pipeline_arn: str
+    changed: bool
+    version: int | None = None  # the stored version number where the target numbers them
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step of one execution, as ListPipelineExecutionSteps describes it."""
+
+    name: str
+    step_type: str
+    status: str  # Starting | Executing | Succeeded | Failed | Stopped
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    cache_hit: bool = False
+    failure_reason: str | None = None
+    log_path: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float | None:
+        """Wall time of the step, or None while it runs or when unknown."""
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class EndpointRef:
+    """An endpoint a run deployed. ``url`` is the local server's; None on SageMaker."""
+
+    name: str
+    url: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecutionSummary:
+    """An execution as a person (and --json) sees it."""
+
+    pipeline_name: str
+    execution_arn: str
+    execution_id: str
+    status: str  # Executing | Succeeded | Failed | Stopped | Stopping
+    failure_reason: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    steps: tuple[StepRecord, ...] = ()
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    model_package_arn: str | None = None
+    endpoint: EndpointRef | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    quality_report_uri: str | None = None  # where the model-quality report (evaluation) is
+    report: str | None = None  # the execution's HTML report, where one was written
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The --json object: stable keys, plain JSON types."""
+        return {
+            "pipeline_name": self.pipeline_name,
+            "execution_arn": self.execution_arn,
+            "execution_id": self.execution_id,
+            "status": self.status,
+            "failure_reason": self.failure_reason,
+            "parameters": dict(self.parameters),
+            "steps": [
+                {
+                    "name": s.name,
+                    "type": s.step_type,
+                    "status": s.status,
+                    "cache_hit": s.cache_hit,
+                    "reused_from": s.metadata.get("ReusedBySelectionFrom"),
+                    "source_execution_id": s.metadata.get("SourceExecutionId")
+                    or s.metadata.get("ReusedBySelectionFrom"),
+                    "duration_s": None if s.duration_s is None else round(s.duration_s, 3),
+                    "failure_reason": s.failure_reason,
+                    "log_path": s.log_path,
+                }
+                for s in self.steps
+            ],
+            "metrics": dict(self.metrics),
+            "model_package_arn": self.model_package_arn,
+            "endpoint": None
+            if self.endpoint is None
+            else {"name": self.endpoint.name, "url": self.endpoint.url},
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "quality_report_uri": self.quality_report_uri,
+            "report": self.report,
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+StepListener = Callable[[StepRecord], None]
+"""Called with a step's record each time its status changes (start, end)."""
+
+LineListener = Callable[[str, str], None]
+"""Called with (step name, line) for each line a running job prints (--follow)."""
