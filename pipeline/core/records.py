@@ -6,9 +6,10 @@ sweep and the console read them, so ``--json`` has one shape whatever the target
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 
@@ -125,6 +126,67 @@ class ExecutionSummary:
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """SageMaker's SelectiveExecutionConfig: only ``steps`` run; the steps they depend on are
+    reused from ``source`` (an execution id or ARN; None: the newest Succeeded or Failed)."""
+
+    steps: tuple[str, ...]
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecutionFacts:
+    """Everything a report (or the UI) shows of one execution, gathered by its target."""
+
+    target: str
+    pipeline_name: str
+    execution_id: str
+    execution_arn: str
+    status: str
+    definition: str
+    parameters: Mapping[str, Any]
+    steps: Sequence[tuple[StepRecord, Mapping[str, Any] | None]]
+    failure_reason: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    quality_report: Mapping[str, Any] | None = None
+    quality_report_uri: str | None = None
+    log_tails: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    notes: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class ExecutionData:
+    """What the plots need beyond the facts: the data step's points and the trained model.
+
+    ``train``/``test`` are arrays of rows ``label, x, y`` (None when the target cannot read
+    them); ``model_dir`` is the unpacked model.tar.gz where the target has it on disk;
+    ``note`` says what is missing and why.
+    """
+
+    train: Any = None
+    test: Any = None
+    model_artifact: str | None = None  # the artifact's URI (the boundary cache key)
+    model_file: Path | None = None  # the model.tar.gz on this machine, when there is one
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ModelPackageRef:
+    """One model package version, as ListModelPackages/DescribeModelPackage describe it."""
+
+    arn: str
+    group: str
+    version: int | None
+    approval_status: str
+    created_at: datetime | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    model_data_url: str | None = None
+    execution_id: str | None = None  # the pipeline execution that registered it
+    endpoints: tuple[str, ...] = ()  # the endpoints serving it now
 
 
 StepListener = Callable[[StepRecord], None]

@@ -19,9 +19,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline.core.records import StepRecord
+from pipeline.core.records import ExecutionFacts, StepRecord
 from pipeline.report.plots import PlotData
-from pipeline.report.report_model import QUALITY_KEY, ExecutionFacts
+from pipeline.report.report_model import QUALITY_KEY
 from pipeline.targets.sagemaker import STEPS_UNAVAILABLE
 from pipeline.targets.sagemaker_errors import client_error, is_unimplemented, translate
 from pipeline.targets.sagemaker_steps import step_record

@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.records import ExecutionFacts
 from pipeline.local.store.objects import ObjectStore
 from pipeline.local.store.records import Records
 from pipeline.local.summary import quality_report
 from pipeline.report.boundary import BoundaryError, BoundaryPending, BoundaryScorer
 from pipeline.report.plots import PlotData
-from pipeline.report.report_model import ExecutionFacts
 
 REPORT_NAME = "report.html"
 LOG_TAIL_LINES = 30

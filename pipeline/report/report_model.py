@@ -11,37 +11,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from pipeline.core.records import StepRecord
+from pipeline.core.records import ExecutionFacts, StepRecord
 
 QUALITY_KEY = "binary_classification_metrics"
 STATUSES = ("Succeeded", "Failed", "Executing", "Stopped", "NotRun")
 SCALAR_METRICS = ("accuracy", "precision", "recall", "f1", "auc")
 MAX_JSON_CHARS = 20_000
-
-
-@dataclass(frozen=True)
-class ExecutionFacts:
-    """Everything a report needs, gathered by a target-specific source (local or AWS)."""
-
-    target: str
-    pipeline_name: str
-    execution_id: str
-    execution_arn: str
-    status: str
-    definition: str
-    parameters: Mapping[str, Any]
-    steps: Sequence[tuple[StepRecord, Mapping[str, Any] | None]]
-    failure_reason: str | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    quality_report: Mapping[str, Any] | None = None
-    quality_report_uri: str | None = None
-    log_tails: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    notes: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

@@ -1,30 +1,71 @@
-"""The one interface the front drives, whatever the target.
+"""The one interface the front drives, whatever the target: every verb it uses, declared here.
 
-Two implementations: ``pipeline.targets.sagemaker.SageMakerTarget`` (boto3 → SageMaker
-Pipelines) and ``pipeline.targets.local.LocalTarget`` (the embedded engine). The records it
-returns live in pipeline.core.records.
+Two implementations: ``pipeline.targets.local.LocalTarget`` (the embedded engine, a thin
+adapter over pipeline.local.runner) and ``pipeline.targets.sagemaker.SageMakerTarget``
+(boto3 → SageMaker). The front (commands, sweep, report, UI) is type-checked against this
+Protocol and never asks which target it holds: where a target has nothing to do for a verb,
+its method is a no-op (or says, in one MoonpipeError, why the verb does not apply there).
+The records it returns live in pipeline.core.records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.core.records import (
     EndpointRef,
+    ExecutionData,
+    ExecutionFacts,
     ExecutionSummary,
+    ModelPackageRef,
     PipelineDefinition,
+    Selection,
     StepListener,
     UpsertResult,
 )
+from pipeline.local.graph import PipelineGraph
+
+
+class PointRun(Protocol):
+    """One started sweep point, as the sweep follows it."""
+
+    def exited(self) -> bool | None:
+        """True once our process running it has ended; None when the service runs it."""
+        ...
+
+    def wait(self) -> None:
+        """Block until our process running it has ended (returns at once on the service)."""
+        ...
+
+
+class PointRuns(Protocol):
+    """How a target runs a started sweep point: a local worker, or nothing (the service)."""
+
+    def launch(self, execution_arn: str) -> PointRun:
+        """Run the recorded execution (locally: in a worker of its own); return its handle."""
+        ...
 
 
 class Target(Protocol):
     """Where a pipeline lives and runs. Every method raises a MoonpipeError for people."""
 
-    name: str
-    runs_in_foreground: bool  # True: wait() is where the execution actually runs
+    name: str  # for people ("on local"); never branched on outside pipeline/targets/
     notes: list[str]  # one-line remarks for people, printed after the result
+    default_parallel: int  # sweep points running at once unless --max-parallel says
+
+    # -- checks a command makes before its heavy work --------------------------------------
+
+    def check_upsert_settings(self, role_arn: str | None) -> None:
+        """Refuse now (before the SDK builds anything) what an upsert would need and lack."""
+        ...
+
+    def check_follow(self) -> None:
+        """Refuse --follow where a job's output cannot be streamed (no-op where it can)."""
+        ...
+
+    # -- pipelines --------------------------------------------------------------------------
 
     def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> UpsertResult:
         """Store the artifacts, then create or update the pipeline unless it is unchanged."""
@@ -41,12 +82,23 @@ class Target(Protocol):
         """The stored definition's ``Parameters`` list (raises PipelineNotFoundError)."""
         ...
 
+    def pipeline_graph(self, pipeline_name: str) -> PipelineGraph:
+        """The stored (newest) definition, parsed: its steps, edges and parameters."""
+        ...
+
+    # -- executions -------------------------------------------------------------------------
+
     def start_execution(
-        self, pipeline_name: str, parameters: Mapping[str, Any], display_name: str | None = None
+        self,
+        pipeline_name: str,
+        parameters: Mapping[str, Any],
+        display_name: str | None = None,
+        selection: Selection | None = None,
     ) -> str:
         """Start an execution with these overrides (already checked); return its ARN.
 
-        ``display_name`` is SageMaker's PipelineExecutionDisplayName (a sweep names its points).
+        ``display_name`` is SageMaker's PipelineExecutionDisplayName (a sweep names its
+        points); ``selection`` its SelectiveExecutionConfig.
         """
         ...
 
@@ -65,9 +117,59 @@ class Target(Protocol):
         """
         ...
 
+    def retry_execution(self, execution_ref: str) -> str:
+        """RetryPipelineExecution: the same execution resumes from the steps that did not
+        succeed; returns its ARN (follow it with :meth:`wait`)."""
+        ...
+
     def list_executions(self, pipeline_name: str) -> list[ExecutionSummary]:
         """The pipeline's executions, newest first (steps may be left empty)."""
         ...
+
+    def reusable_executions(
+        self, pipeline_name: str, wanted: Sequence[Mapping[str, Any]]
+    ) -> list[ExecutionSummary | None]:
+        """For each resolved parameter set, the newest execution that already did exactly it
+        (Succeeded, the current definition, not a selective run), else None."""
+        ...
+
+    def execution_metrics(self, execution_ref: str) -> dict[str, float]:
+        """The execution's metrics (quality report and training metrics), for ranking."""
+        ...
+
+    def execution_facts(self, execution_ref: str) -> ExecutionFacts:
+        """Everything a report or the UI shows of one execution, read from the records."""
+        ...
+
+    def execution_data(self, execution_ref: str) -> ExecutionData:
+        """The data points and the trained model's folder, where the target has them."""
+        ...
+
+    # -- jobs and sweeps --------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Get ready to run jobs soon (locally: start the warm job host); may do nothing."""
+        ...
+
+    def stop_warm_host(self) -> int | None:
+        """--stop-host: the warm job host leaves now; its pid, or None if none ran."""
+        ...
+
+    def point_runs(self) -> PointRuns:
+        """How this target runs sweep points once started."""
+        ...
+
+    # -- reports ----------------------------------------------------------------------------
+
+    def report_path(self, execution_id: str) -> Path:
+        """Where an execution's HTML report is written unless --report-out says otherwise."""
+        ...
+
+    def comparison_path(self, execution_ids: Sequence[str]) -> Path:
+        """Where a comparison page is written unless --report-out says otherwise."""
+        ...
+
+    # -- endpoints --------------------------------------------------------------------------
 
     def list_endpoints(self) -> list[EndpointRef]:
         """Every endpoint with its status (and URL, locally)."""
@@ -79,4 +181,10 @@ class Target(Protocol):
 
     def delete_endpoint(self, name: str) -> None:
         """Delete the endpoint (locally: stop its server)."""
+        ...
+
+    # -- model registry ---------------------------------------------------------------------
+
+    def list_model_packages(self, group: str | None = None) -> list[ModelPackageRef]:
+        """Registered model packages (of one group, or all), newest first."""
         ...

@@ -6,8 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from pipeline.core.records import StepRecord
-from pipeline.report.report_model import ExecutionFacts
+from pipeline.core.records import ExecutionFacts, StepRecord
 from tests.pipeline.local.local_defs import full_definition
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
