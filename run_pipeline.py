@@ -18,7 +18,7 @@ from typing import Any
 
 from pipeline.cli import Services, run
 from pipeline.console import Console
-from pipeline.errors import MoonpipeError
+from pipeline.core.errors import MoonpipeError
 from pipeline.flags import build_parser, check_combination
 
 EXIT_INTERRUPTED = 130

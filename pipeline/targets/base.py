@@ -106,6 +106,14 @@ class Target(Protocol):
         """Follow (or, locally, run) the execution to its end, reporting each step."""
         ...
 
+    def run_or_follow(
+        self, execution_arn: str, wait: bool, on_step: StepListener
+    ) -> ExecutionSummary:
+        """What --start does once the execution is started: locally the execution runs
+        here, to its end, whatever ``wait`` says (there is no service to hand it to); on
+        SageMaker it is followed to its end only with ``wait``, else described once."""
+        ...
+
     def describe_execution(self, execution_ref: str) -> ExecutionSummary:
         """One execution by id or ARN (raises ExecutionNotFoundError)."""
         ...
