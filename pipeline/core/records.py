@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -194,3 +194,31 @@ StepListener = Callable[[StepRecord], None]
 
 LineListener = Callable[[str, str], None]
 """Called with (step name, line) for each line a running job prints (--follow)."""
+
+
+class ReportFollower(Protocol):
+    """Keeps one execution's page current while it runs."""
+
+    def refresh(self, final: bool = True) -> None:
+        """A step ended (``final``: the execution ended): bring the page up to date."""
+        ...
+
+
+class ReportKeeper(Protocol):
+    """How local executions get their HTML pages, handed to the local target by the front
+    (pipeline.report.background has the keepers), so the engine never imports the report."""
+
+    def follow(self, store_root: Path, execution_id: str, notes: list[str]) -> ReportFollower:
+        """Start keeping this execution's page; a note for people may be appended."""
+        ...
+
+    def draw_later(
+        self,
+        store_root: Path,
+        execution_ids: Sequence[str],
+        comparison: Path | None,
+        pages: Sequence[str],
+        notes: list[str],
+    ) -> None:
+        """Draw ``pages`` and then the comparison of ``execution_ids`` off the caller's path."""
+        ...

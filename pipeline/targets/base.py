@@ -177,6 +177,13 @@ class Target(Protocol):
         """Where a comparison page is written unless --report-out says otherwise."""
         ...
 
+    def draw_pages_later(
+        self, execution_ids: Sequence[str], comparison: Path | None, pages: Sequence[str]
+    ) -> None:
+        """After a sweep: draw the points' ``pages`` and the comparison page off the
+        command's path (a note says so); where the target keeps no pages, a note says that."""
+        ...
+
     # -- endpoints --------------------------------------------------------------------------
 
     def list_endpoints(self) -> list[EndpointRef]:
