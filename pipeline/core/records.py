@@ -163,14 +163,16 @@ class ExecutionData:
     """What the plots need beyond the facts: the data step's points and the trained model.
 
     ``train``/``test`` are arrays of rows ``label, x, y`` (None when the target cannot read
-    them); ``model_dir`` is the unpacked model.tar.gz where the target has it on disk;
-    ``note`` says what is missing and why.
+    them); ``model_file`` is the model.tar.gz where the target has it on this machine;
+    ``keep_dir`` is where a report may keep what it computed from them (the decision
+    boundary's grid), None where nothing is kept; ``note`` says what is missing and why.
     """
 
     train: Any = None
     test: Any = None
-    model_artifact: str | None = None  # the artifact's URI (the boundary cache key)
-    model_file: Path | None = None  # the model.tar.gz on this machine, when there is one
+    model_artifact: str | None = None  # the artifact's URI
+    model_file: Path | None = None
+    keep_dir: Path | None = None
     note: str = ""
 
 
