@@ -16,7 +16,6 @@ from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
 
 REPORT_KEY = "binary_classification_metrics"
-REPORT_FILE = "report.html"  # pipeline.report.local_source.REPORT_NAME, without its imports
 
 
 def summarize(
@@ -28,7 +27,7 @@ def summarize(
     properties = [p for _, p in steps if isinstance(p, Mapping)]
     package_arn = _first(properties, "ModelPackageArn")
     report_uri, quality = quality_report(objects, properties)
-    report_file = records.execution_dir(execution_id) / REPORT_FILE
+    report_file = records.layout.report(execution_id)
     return ExecutionSummary(
         pipeline_name=data.pipeline_name,
         execution_arn=data.execution_arn,

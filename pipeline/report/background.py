@@ -142,16 +142,17 @@ def _signature(execution_dir: Path) -> tuple[float, ...]:
 
 def follow(store_root: Path, execution_id: str) -> int:
     """Rewrite the report on each change until the execution has ended; then the final page."""
-    from pipeline.local.interruptions import RUNNING, settle
+    from pipeline.core.status import is_active
+    from pipeline.local.interruptions import settle
     from pipeline.local.store.records import Records
     from pipeline.report.write import ReportWriter
 
     records, writer = Records(store_root), ReportWriter(store_root)
-    execution_dir = records.execution_dir(execution_id)
+    execution_dir = records.layout.execution(execution_id)
     seen: tuple[float, ...] = ()
     deadline = time.monotonic() + _MAX_LIFETIME_S
     while time.monotonic() < deadline:
-        ended = settle(records, execution_id).status not in (*RUNNING, "Stopping")
+        ended = not is_active(settle(records, execution_id).status)
         now_seen = _signature(execution_dir)
         if ended:
             writer.write(execution_id, final=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.records import ExecutionFacts
+from pipeline.local.store.layout import StoreLayout
 from pipeline.local.store.objects import ObjectStore
 from pipeline.local.store.records import Records
 from pipeline.local.summary import quality_report
@@ -26,7 +27,7 @@ LOG_TAIL_LINES = 30
 
 def report_path(store_root: Path, execution_id: str) -> Path:
     """Where the local target keeps an execution's report."""
-    return Records(store_root).execution_dir(execution_id) / REPORT_NAME
+    return StoreLayout(store_root).report(execution_id)
 
 
 def local_facts(store_root: Path, execution_id: str) -> ExecutionFacts:
@@ -78,7 +79,7 @@ def plot_data(
     )
     if model_uri is None:
         return PlotData(train, test, None, "no trained model in this execution")
-    cache = records.execution_dir(execution_id) / "report-boundary.json"
+    cache = records.layout.report_keep(execution_id) / "report-boundary.json"
     bounds = _extent([p for p in (train, test) if p is not None])
     try:
         boundary = (scorer or BoundaryScorer()).boundary(

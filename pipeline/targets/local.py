@@ -197,14 +197,7 @@ class LocalTarget(LocalIteration):
     def wait(self, execution_arn: str, on_step: StepListener) -> ExecutionSummary:
         """Run the execution (once) to its end, reporting each step to ``on_step``."""
         data = settle(self.records, _execution_id(execution_arn))
-        if data.status == "Executing" and data.ran and not data.runner:
-            self._finish(
-                data,
-                "Failed",
-                "the process running this execution stopped before it finished; "
-                f"resume it with --retry {data.execution_id}",
-            )
-        elif data.status == "Executing":
+        if data.status == "Executing":
             self._run(data, on_step)
         return summarize(self.records, self.objects, data.execution_id)
 

@@ -331,7 +331,7 @@ def test_a_reader_settling_a_dead_runner_does_not_make_another_reader_see_it_ali
         runner={"pid": dead.pid, "start_token": "1"},
     )
     records.save_execution(running)
-    lock = records.execution_dir("e1") / "runner.lock"
+    lock = records.layout.runner_lock("e1")
     holding, release = threading.Event(), threading.Event()
 
     def first_reader() -> None:
@@ -347,3 +347,37 @@ def test_a_reader_settling_a_dead_runner_does_not_make_another_reader_see_it_ali
     seen = interruptions.settle(records, "e1")
     reader.join()
     assert (seen.status, seen.failure_reason) == ("Failed", "gone")
+
+
+def test_a_record_that_ran_without_naming_its_runner_is_settled_by_the_same_rule(
+    tmp_path: Path,
+) -> None:
+    """An older version's record: it ran, no runner named, nobody holds the lock. Every reader
+    (not only a second --wait) ends it, and its running step with it."""
+    from pipeline.core.records import StepRecord
+    from pipeline.local.store.records import ExecutionRecord
+
+    records = Records(tmp_path)
+    records.save_execution(
+        ExecutionRecord(
+            pipeline_name="p",
+            pipeline_version=1,
+            execution_id="e2",
+            execution_arn="arn:aws:sagemaker:us-east-1:000000000000:pipeline/p/execution/e2",
+            status="Executing",
+            parameters={},
+            started_at="2026-12-01T00:00:00+00:00",
+            ran=True,
+        )
+    )
+    records.save_step("e2", StepRecord("Train", "Training", "Executing"), None)
+    reason = (
+        "the process running this execution stopped before it finished; resume it with --retry e2"
+    )
+    seen = interruptions.settle(records, "e2")
+    assert (seen.status, seen.failure_reason) == ("Failed", reason)
+    [(step, _)] = records.steps("e2")
+    assert (step.status, step.failure_reason) == ("Failed", reason)
+    never_run = replace(seen, execution_id="e3", status="Executing", ran=False, ended_at=None)
+    records.save_execution(never_run)  # recorded by --start, not run yet: left alone
+    assert interruptions.settle(records, "e3").status == "Executing"
