@@ -65,6 +65,15 @@ class Registry:
             except FileExistsError:
                 continue  # another writer took this number; take the next one
 
+    def model_packages(self, group: str | None = None) -> list[dict[str, Any]]:
+        """Every stored package version (of ``group``, or of all groups), unordered."""
+        folders = (
+            [self.layout.model_package_group(group)]
+            if group is not None
+            else sorted(p for p in self.layout.registry().glob("*") if p.is_dir())
+        )
+        return [read_json(path) for f in folders for path in (f / "versions").glob("*.json")]
+
     def add_model(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
         """Store a model; RegistryError if that name exists."""
         record = {
