@@ -23,8 +23,8 @@ from pipeline.core.records import ExecutionFacts, StepRecord
 from pipeline.report.plots import PlotData
 from pipeline.report.report_model import QUALITY_KEY
 from pipeline.targets.sagemaker import STEPS_UNAVAILABLE
-from pipeline.targets.sagemaker_errors import client_error, is_unimplemented, translate
-from pipeline.targets.sagemaker_steps import step_record
+from pipeline.targets.sagemaker.errors import client_error, is_unimplemented, translate
+from pipeline.targets.sagemaker.steps import step_record
 
 BOUNDARY_NOTE = (
     "the decision boundary is not drawn for SageMaker executions: it needs the "

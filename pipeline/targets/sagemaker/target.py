@@ -37,16 +37,16 @@ from pipeline.core.records import (
     StepRecord,
     UpsertResult,
 )
-from pipeline.targets.sagemaker_endpoints import EndpointCalls
-from pipeline.targets.sagemaker_errors import (
+from pipeline.targets.sagemaker.endpoints import EndpointCalls
+from pipeline.targets.sagemaker.errors import (
     client_error,
     is_not_found,
     is_unimplemented,
     one_line,
     translate,
 )
-from pipeline.targets.sagemaker_iteration import IterationCalls
-from pipeline.targets.sagemaker_steps import deployed_endpoint, metadata_arn, present, step_record
+from pipeline.targets.sagemaker.reuse import IterationCalls
+from pipeline.targets.sagemaker.steps import deployed_endpoint, metadata_arn, present, step_record
 
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
 STEPS_UNAVAILABLE = (

@@ -14,7 +14,7 @@ from typing import Any
 from pipeline.core.errors import ConfigError, ParameterError
 from pipeline.core.records import ExecutionSummary
 from pipeline.overrides import resolve_parameters
-from pipeline.targets.sagemaker_errors import translate
+from pipeline.targets.sagemaker.errors import translate
 
 # Succeeded executions a sweep looks through, newest first, for points it can reuse: each
 # costs a ListPipelineParametersForExecution call (a match two more).

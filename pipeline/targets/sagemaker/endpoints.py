@@ -10,7 +10,7 @@ from typing import Any
 
 from pipeline.core.errors import EndpointError, EndpointNotFoundError
 from pipeline.core.records import EndpointRef
-from pipeline.targets.sagemaker_errors import AwsError, translate
+from pipeline.targets.sagemaker.errors import AwsError, translate
 
 
 class EndpointCalls:

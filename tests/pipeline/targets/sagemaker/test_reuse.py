@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from pipeline.targets.sagemaker import SageMakerTarget
-from tests.pipeline.targets.test_sagemaker import EXEC, PIPE, ROLE, SAGEMAKER, cli, client
+from tests.pipeline.targets.sagemaker.test_target import EXEC, PIPE, ROLE, SAGEMAKER, cli, client
 
 
 def test_selective_start_sends_the_selection_and_its_source(

@@ -22,13 +22,13 @@ from pipeline import cli as pipeline_cli
 from pipeline.config import DEFAULT_CONFIG_PATH as DEFAULT_CONFIG
 from pipeline.core.errors import ConfigError, EndpointError, ExecutionNotFoundError, MoonpipeError
 from pipeline.core.records import PipelineDefinition, StepRecord
-from pipeline.targets.sagemaker import (
+from pipeline.targets.sagemaker.errors import AwsError, translate
+from pipeline.targets.sagemaker.steps import step_record
+from pipeline.targets.sagemaker.target import (
     STEPS_UNAVAILABLE,
     SageMakerTarget,
     artifact_location,
 )
-from pipeline.targets.sagemaker_errors import AwsError, translate
-from pipeline.targets.sagemaker_steps import step_record
 from tests.moto_aws import client, fresh_account
 from tests.moto_aws import moto_url as moto_url
 
@@ -288,7 +288,7 @@ def test_artifact_location_needs_a_bucket_and_a_key(uri: str) -> None:
 
 # --- end to end: the CLI against a real moto server -------------------------------------
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 BUCKET = "moonpipe-test-bucket"
 ROLE = "arn:aws:iam::123456789012:role/Test"
 SAGEMAKER = ["--target", "sagemaker", "--region", "us-east-1", "--bucket", BUCKET]
