@@ -1,16 +1,26 @@
-"""What SageMaker's execution APIs return, as the Target protocol's records.
+"""An execution's steps: ListPipelineExecutionSteps, read once per ask, as StepRecords.
 
-ListPipelineExecutionSteps rows become StepRecords (step type from the metadata key, log
-location in CloudWatch); the execution's package and endpoint come from its steps' metadata.
-Split from pipeline/targets/sagemaker.py; the report's AWS source reads steps the same way.
+Rows become StepRecords (step type from the metadata key, log location in CloudWatch); the
+execution's package and endpoint come from its steps' metadata. :class:`StepReader` is the
+one place that calls the API, and the one that says so, once, when a SageMaker-compatible
+endpoint does not implement it (moto answers HTTP 500).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from pipeline.core.records import EndpointRef, StepRecord
+from pipeline.targets.sagemaker.clients import AwsClients
+from pipeline.targets.sagemaker.errors import client_error, is_unimplemented
+
+STEPS_UNAVAILABLE = (
+    "step details unavailable: this SageMaker API does not implement "
+    "ListPipelineExecutionSteps, so only the execution status is shown"
+)
 
 # Metadata key of ListPipelineExecutionSteps -> the step type Studio shows.
 _STEP_TYPES = {
@@ -24,6 +34,39 @@ _STEP_TYPES = {
     "Endpoint": "Endpoint",
 }
 _LOG_GROUPS = {"ProcessingJob": "ProcessingJobs", "TrainingJob": "TrainingJobs"}
+
+
+class StepReader:
+    """ListPipelineExecutionSteps for every room that needs an execution's steps.
+
+    ``notes`` is the target's list of remarks for people: the first time the API turns out
+    to be absent, :data:`STEPS_UNAVAILABLE` is added to it and the API is not asked again.
+    """
+
+    def __init__(self, clients: AwsClients, notes: list[str]) -> None:
+        self._clients = clients
+        self._notes = notes
+        self._unavailable = False
+
+    def raw(self, arn: str) -> list[dict[str, Any]] | None:
+        """The API's step entries, oldest first; None when the API does not offer them."""
+        if self._unavailable:
+            return None
+        try:
+            pages = self._clients.sm.get_paginator("list_pipeline_execution_steps").paginate(
+                PipelineExecutionArn=arn, SortOrder="Ascending"
+            )
+            return [dict(s) for page in pages for s in page["PipelineExecutionSteps"]]
+        except ClientError as exc:
+            if not is_unimplemented(exc):
+                raise client_error(exc, f"list the steps of {arn}") from None
+            self._unavailable = True
+            self._notes.append(STEPS_UNAVAILABLE)
+            return None
+
+    def records(self, arn: str) -> tuple[StepRecord, ...]:
+        """The execution's steps as records, oldest first; () when the API is absent."""
+        return tuple(step_record(s) for s in self.raw(arn) or ())
 
 
 def step_record(step: Mapping[str, Any]) -> StepRecord:
@@ -51,7 +94,8 @@ def _log_path(kind: str, metadata: Mapping[str, Any]) -> str | None:
     return f"CloudWatch /aws/sagemaker/{_LOG_GROUPS[kind]} stream {job}/..."
 
 
-def metadata_arn(steps: tuple[StepRecord, ...], kind: str) -> str | None:
+def metadata_arn(steps: Sequence[StepRecord], kind: str) -> str | None:
+    """The ARN of the first step whose metadata names a ``kind`` (RegisterModel, ...)."""
     for record in steps:
         arn = record.metadata.get(kind, {}).get("Arn")
         if arn:
@@ -59,7 +103,8 @@ def metadata_arn(steps: tuple[StepRecord, ...], kind: str) -> str | None:
     return None
 
 
-def deployed_endpoint(steps: tuple[StepRecord, ...]) -> EndpointRef | None:
+def deployed_endpoint(steps: Sequence[StepRecord]) -> EndpointRef | None:
+    """The endpoint an execution's Endpoint step made, if any."""
     arn = metadata_arn(steps, "Endpoint")
     return None if arn is None else EndpointRef(name=arn.rsplit("/", 1)[-1])
 

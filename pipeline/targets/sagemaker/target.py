@@ -1,66 +1,50 @@
-"""The SageMaker target: SageMaker Pipelines through boto3 alone.
+"""The SageMaker target: SageMaker Pipelines through boto3 alone, assembled from its rooms.
 
-The definition is already built (pipeline/assembly/builder.py), so the SDK's Pipeline.upsert
-adds nothing here; plain boto3 keeps --start, --wait and the management commands free of
-the SDK's multi-second import. Every botocore failure becomes a one-line MoonpipeError
-that says what to do. Clients come from one boto3.Session, which honours AWS_PROFILE and
-AWS_ENDPOINT_URL (the moto tests point it at a local server).
+Plain boto3 keeps --start, --wait and the management commands free of the SDK's
+multi-second import. :class:`SageMakerTarget` owns no AWS call itself: it holds one
+:class:`AwsClients` and hands it to a collaborator per role, each of which turns every
+botocore failure into a one-line MoonpipeError that says what to do::
+
+    SageMakerTarget
+      clients      AwsClients    one boto3.Session; sagemaker, s3, runtime clients
+      pipelines    Pipelines     upsert, the stored definition, its parameters and graph
+      executions   Executions    start, wait, describe, stop, retry, list
+      reuse        Reuse         which sweep points already ran
+      endpoints    Endpoints     list, invoke, delete
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from functools import cached_property
 from typing import Any
 
 import boto3
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-)
 
-from pipeline.config import missing_role
-from pipeline.core.errors import (
-    ConfigError,
-    ExecutionNotFoundError,
-    PipelineNotFoundError,
-)
-from pipeline.core.names import split_s3_uri
 from pipeline.core.records import (
+    EndpointRef,
     ExecutionSummary,
     PipelineDefinition,
+    Selection,
     StepListener,
-    StepRecord,
     UpsertResult,
 )
-from pipeline.targets.sagemaker.endpoints import EndpointCalls
-from pipeline.targets.sagemaker.errors import (
-    client_error,
-    is_not_found,
-    is_unimplemented,
-    one_line,
-    translate,
-)
-from pipeline.targets.sagemaker.reuse import IterationCalls
-from pipeline.targets.sagemaker.steps import deployed_endpoint, metadata_arn, present, step_record
+from pipeline.local.graph import PipelineGraph
+from pipeline.targets.sagemaker.clients import AwsClients
+from pipeline.targets.sagemaker.endpoints import Endpoints
+from pipeline.targets.sagemaker.executions import Executions, selection_of
+from pipeline.targets.sagemaker.pipelines import Pipelines, artifact_location
+from pipeline.targets.sagemaker.reuse import Reuse
+from pipeline.targets.sagemaker.steps import STEPS_UNAVAILABLE, StepReader
 
-TERMINAL = {"Succeeded", "Failed", "Stopped"}
-STEPS_UNAVAILABLE = (
-    "step details unavailable: this SageMaker API does not implement "
-    "ListPipelineExecutionSteps, so only the execution status is shown"
-)
-_CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, read_timeout=70)
+__all__ = ["STEPS_UNAVAILABLE", "SageMakerTarget", "artifact_location"]
 
 
-class SageMakerTarget(EndpointCalls, IterationCalls):
+class SageMakerTarget:
     """Target backed by SageMaker Pipelines; executions run on the service."""
 
     name = "sagemaker"
-    runs_in_foreground = False
+    runs_in_foreground = False  # read by pipeline/cli.py until it calls run_or_follow
 
     def __init__(
         self,
@@ -69,271 +53,116 @@ class SageMakerTarget(EndpointCalls, IterationCalls):
         session: boto3.Session | None = None,
         poll_interval_s: float = 15.0,
         sleep: Callable[[float], None] = time.sleep,
+        config_file: str = "the config file",
     ) -> None:
         self.region = region
         self.pipeline_name = pipeline_name
-        self.poll_interval_s = poll_interval_s
         self.notes: list[str] = []  # one-line remarks for people, printed after the result
-        with translate("read the AWS configuration"):
-            self._session = session or boto3.Session(region_name=region)
-        self._sleep = sleep
-        self._steps_unavailable = False
+        self.clients = AwsClients(region, session)
+        steps = StepReader(self.clients, self.notes)
+        self.pipelines = Pipelines(self.clients, config_file)
+        self.executions = Executions(
+            self.clients, self.pipelines, steps, pipeline_name, poll_interval_s, sleep
+        )
+        self.reuse = Reuse(self.clients, self.pipelines, self.executions)
+        self.endpoints = Endpoints(self.clients)
 
-    @cached_property
+    # The clients report/actions.py reads until it goes through execution_facts.
+    @property
     def _sm(self) -> Any:
-        return self._client("sagemaker")
+        return self.clients.sm
 
-    @cached_property
+    @property
     def _s3(self) -> Any:
-        return self._client("s3")
+        return self.clients.s3
 
-    @cached_property
-    def _runtime(self) -> Any:
-        return self._client("sagemaker-runtime")
-
-    def _client(self, service: str) -> Any:
-        with translate(f"create a {service} client"):
-            return self._session.client(service, config=_CLIENT_CONFIG)
-
-    # -- pipeline -------------------------------------------------------------------------
+    # -- pipelines --------------------------------------------------------------------------
 
     def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> UpsertResult:
-        """Upload changed artifacts, then create the pipeline, or update it if it differs.
-
-        A pipeline whose stored definition, description and role equal ours is left alone
-        (no UpdatePipeline, so no new version in Studio), and an artifact S3 already holds
-        with the same MD5 is not uploaded again.
-        """
-        if not role_arn:  # the CLI's config check stops this first; callers may not
-            raise missing_role("the config file")
-        for uri, body in sorted(pipeline.artifacts.items()):
-            self._upload(uri, body)
-        request = {
-            "PipelineName": pipeline.name,
-            "PipelineDefinition": pipeline.definition,
-            "RoleArn": role_arn,
-            "PipelineDescription": pipeline.description,
-            "PipelineDisplayName": pipeline.name,
-        }
-        existing = self._pipeline_or_none(pipeline.name)
-        if existing is not None and _same_pipeline(existing, request):
-            return UpsertResult(str(existing["PipelineArn"]), changed=False)
-        action = "create" if existing is None else "update"
-        with translate(f"{action} pipeline {pipeline.name}"):
-            if existing is None:
-                response = self._sm.create_pipeline(**request)
-            else:
-                response = self._sm.update_pipeline(**request)
-        return UpsertResult(str(response["PipelineArn"]), changed=True)
-
-    def _upload(self, uri: str, body: bytes) -> None:
-        bucket, key = artifact_location(uri)
-        md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
-        if self._stored_etag(bucket, key) == f'"{md5}"':
-            return
-        missing = ConfigError(
-            f"S3 bucket {bucket} does not exist or is not yours; create it or set "
-            "aws.bucket in the config (or pass --bucket)"
-        )
-        with translate(f"upload {uri}", not_found=missing):
-            self._s3.put_object(Bucket=bucket, Key=key, Body=body)
-
-    def _stored_etag(self, bucket: str, key: str) -> str | None:
-        """The object's ETag (an MD5 for a plain single-part upload), None if unknown.
-
-        Any failure only means "upload it": put_object then reports what is wrong.
-        """
-        try:
-            return str(self._s3.head_object(Bucket=bucket, Key=key).get("ETag"))
-        except (ClientError, BotoCoreError):
-            return None
-
-    def _pipeline_or_none(self, name: str) -> dict[str, Any] | None:
-        try:
-            return self._describe_pipeline(name)
-        except PipelineNotFoundError:
-            return None
-
-    def _describe_pipeline(self, name: str) -> dict[str, Any]:
-        with translate(f"describe pipeline {name}", not_found=self._no_pipeline(name)):
-            return dict(self._sm.describe_pipeline(PipelineName=name))
-
-    def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:
-        """The stored definition's Parameters list."""
-        definition = json.loads(self._describe_pipeline(pipeline_name)["PipelineDefinition"])
-        return list(definition.get("Parameters", []))
+        """Upload changed artifacts, then create or update the pipeline unless unchanged."""
+        return self.pipelines.upsert(pipeline, role_arn)
 
     def check_start_of(self, pipeline: PipelineDefinition, parameters: Mapping[str, Any]) -> None:
         """Nothing to check here: SageMaker validates StartPipelineExecution itself."""
+
+    def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:
+        """The stored definition's Parameters list."""
+        return self.pipelines.parameters(pipeline_name)
+
+    def pipeline_graph(self, pipeline_name: str) -> PipelineGraph:
+        """The stored definition, parsed."""
+        return self.pipelines.graph(pipeline_name)
+
+    plan = pipeline_graph  # the name pipeline/selection_cli.py and sweep_cli.py still use
+
+    # -- executions -------------------------------------------------------------------------
 
     def start_execution(
         self,
         pipeline_name: str,
         parameters: Mapping[str, Any],
         display_name: str | None = None,
+        selection: Selection | None = None,
+        *,
         selected_steps: Sequence[str] | None = None,
         source_execution: str | None = None,
     ) -> str:
-        """Start with these (already checked) overrides; values travel as strings.
+        """Start an execution with these (already checked) overrides; its ARN.
 
-        ``selected_steps`` becomes a SelectiveExecutionConfig whose source is
-        ``source_execution`` or the newest Succeeded or Failed execution.
+        ``selected_steps``/``source_execution`` are the older spelling of ``selection``
+        (pipeline/selection_cli.py still sends them).
         """
-        request = [{"Name": k, "Value": _wire(v)} for k, v in parameters.items()]
-        extra: dict[str, Any] = {}
-        if display_name is not None:
-            extra["PipelineExecutionDisplayName"] = display_name
-        if selected_steps:
-            extra["SelectiveExecutionConfig"] = {
-                "SourcePipelineExecutionArn": self._source_arn(pipeline_name, source_execution),
-                "SelectedSteps": [{"StepName": name} for name in selected_steps],
-            }
-        with translate(f"start pipeline {pipeline_name}", self._no_pipeline(pipeline_name)):
-            response = self._sm.start_pipeline_execution(
-                PipelineName=pipeline_name, PipelineParameters=request, **extra
-            )
-        return str(response["PipelineExecutionArn"])
-
-    # -- executions ---------------------------------------------------------------------
+        chosen = selection or selection_of(selected_steps, source_execution)
+        return self.executions.start(pipeline_name, parameters, display_name, chosen)
 
     def wait(self, execution_arn: str, on_step: StepListener) -> ExecutionSummary:
         """Poll the execution and its steps, reporting each status change, until it ends."""
-        reported: dict[str, str] = {}
-        while True:
-            described = self._describe_execution_raw(execution_arn, execution_arn)
-            steps = self._steps(execution_arn)
-            for record in steps:
-                if reported.get(record.name) != record.status:
-                    reported[record.name] = record.status
-                    on_step(record)
-            if described["PipelineExecutionStatus"] in TERMINAL:
-                return self._summary(described, steps)
-            self._sleep(self.poll_interval_s)
+        return self.executions.wait(execution_arn, on_step)
 
     def describe_execution(self, execution_ref: str) -> ExecutionSummary:
         """One execution by its id (under this pipeline) or its full ARN."""
-        arn = self._execution_arn(execution_ref)
-        described = self._describe_execution_raw(arn, execution_ref)
-        return self._summary(described, self._steps(arn))
+        return self.executions.describe(execution_ref)
 
     def stop_execution(self, execution_ref: str) -> ExecutionSummary:
-        """StopPipelineExecution; the execution shows Stopping until the service stops it.
+        """StopPipelineExecution; the execution shows Stopping until the service stops it."""
+        return self.executions.stop(execution_ref)
 
-        SageMaker answers a stop of an execution that already ended with a
-        ValidationException; its message reaches the user as one line (exit 2).
-        """
-        arn = self._execution_arn(execution_ref)
-        missing = ExecutionNotFoundError(
-            f"no execution {execution_ref} in {self.region}; list them with --list-executions"
-        )
-        with translate(f"stop execution {execution_ref}", not_found=missing):
-            try:
-                self._sm.stop_pipeline_execution(PipelineExecutionArn=arn)
-            except ClientError as exc:
-                error = exc.response.get("Error", {})
-                code, message = str(error.get("Code", "")), str(error.get("Message", ""))
-                if code != "ValidationException" or is_not_found(code, message):
-                    raise
-                raise ConfigError(
-                    f"could not stop execution {execution_ref}: {one_line(message)}"
-                ) from None
-        return self.describe_execution(arn)
-
-    def _execution_arn(self, execution_ref: str) -> str:
-        if execution_ref.startswith("arn:"):
-            return execution_ref
-        pipeline_arn = self._describe_pipeline(self.pipeline_name)["PipelineArn"]
-        return f"{pipeline_arn}/execution/{execution_ref}"
-
-    def _describe_execution_raw(self, arn: str, shown_as: str) -> dict[str, Any]:
-        missing = ExecutionNotFoundError(
-            f"no execution {shown_as} in {self.region}; list them with --list-executions"
-        )
-        with translate(f"describe execution {shown_as}", not_found=missing):
-            return dict(self._sm.describe_pipeline_execution(PipelineExecutionArn=arn))
-
-    def _steps(self, arn: str) -> tuple[StepRecord, ...]:
-        """The execution's steps, oldest first; () when the API does not offer them."""
-        if self._steps_unavailable:
-            return ()
-        try:
-            pages = self._sm.get_paginator("list_pipeline_execution_steps").paginate(
-                PipelineExecutionArn=arn, SortOrder="Ascending"
-            )
-            return tuple(step_record(s) for page in pages for s in page["PipelineExecutionSteps"])
-        except ClientError as exc:
-            if not is_unimplemented(exc):
-                raise client_error(exc, f"list the steps of {arn}") from None
-            self._steps_unavailable = True
-            self.notes.append(STEPS_UNAVAILABLE)
-            return ()
-
-    def _summary(
-        self, described: Mapping[str, Any], steps: tuple[StepRecord, ...]
-    ) -> ExecutionSummary:
-        arn = described["PipelineExecutionArn"]
-        status = described["PipelineExecutionStatus"]
-        with translate(f"list the parameters of {arn}"):
-            pages = self._sm.get_paginator("list_pipeline_parameters_for_execution").paginate(
-                PipelineExecutionArn=arn
-            )
-            parameters = {p["Name"]: p["Value"] for pg in pages for p in pg["PipelineParameters"]}
-        return ExecutionSummary(
-            pipeline_name=arn.split(":pipeline/")[-1].split("/")[0],
-            execution_arn=arn,
-            execution_id=arn.rsplit("/", 1)[-1],
-            status=status,
-            failure_reason=present(described.get("FailureReason")),
-            parameters=parameters,
-            steps=steps,
-            model_package_arn=metadata_arn(steps, "RegisterModel"),
-            endpoint=deployed_endpoint(steps),
-            started_at=described.get("CreationTime"),
-            ended_at=described.get("LastModifiedTime") if status in TERMINAL else None,
-        )
+    def retry_execution(self, execution_ref: str) -> str:
+        """RetryPipelineExecution: the same execution resumes from the steps that failed."""
+        return self.executions.retry(execution_ref)
 
     def list_executions(self, pipeline_name: str) -> list[ExecutionSummary]:
         """The pipeline's executions, newest first, without steps."""
-        with translate(f"list executions of {pipeline_name}", self._no_pipeline(pipeline_name)):
-            pages = self._sm.get_paginator("list_pipeline_executions").paginate(
-                PipelineName=pipeline_name, SortBy="CreationTime", SortOrder="Descending"
-            )
-            rows = [s for page in pages for s in page["PipelineExecutionSummaries"]]
-        return [
-            ExecutionSummary(
-                pipeline_name=pipeline_name,
-                execution_arn=row["PipelineExecutionArn"],
-                execution_id=row["PipelineExecutionArn"].rsplit("/", 1)[-1],
-                status=row["PipelineExecutionStatus"],
-                failure_reason=present(row.get("PipelineExecutionFailureReason")),
-                started_at=row.get("StartTime"),
-            )
-            for row in rows
-        ]
+        return self.executions.list(pipeline_name)
 
-    def _no_pipeline(self, name: str) -> PipelineNotFoundError:
-        return PipelineNotFoundError(
-            f"pipeline {name} not found in {self.region}; create it with --upsert"
-        )
+    def reusable_executions(
+        self, pipeline_name: str, wanted: Sequence[Mapping[str, Any]]
+    ) -> list[ExecutionSummary | None]:
+        """For each resolved parameter set, the newest execution that already did exactly it."""
+        return self.reuse.reusable_executions(pipeline_name, wanted)
 
+    def execution_metrics(self, execution_ref: str) -> dict[str, float]:
+        """The metrics a local summary holds, read as --report reads them here: the evaluation
+        report (the package's ModelMetrics, else the evaluation output on S3) and the training
+        job's FinalMetricDataList. DescribePipelineExecution carries none, so a sweep asks
+        once per succeeded point, to rank them."""
+        from pipeline.report.aws_source import aws_facts
+        from pipeline.report.report_model import build_report
 
-def artifact_location(uri: str) -> tuple[str, str]:
-    """An artifact's ``s3://bucket/key`` -> (bucket, key); an artifact needs a key."""
-    try:
-        bucket, key = split_s3_uri(uri)
-    except ValueError:
-        bucket, key = "", ""
-    if not key:
-        raise ConfigError(f"artifact URI {uri!r} is not of the form s3://bucket/key")
-    return bucket, key
+        arn = self.executions.arn_of(execution_ref)
+        report = build_report(aws_facts(self.clients.sm, self.clients.s3, arn)[0])
+        return {**report.metrics, **report.training_final}
 
+    # -- endpoints --------------------------------------------------------------------------
 
-def _same_pipeline(described: Mapping[str, Any], request: Mapping[str, Any]) -> bool:
-    """True if UpdatePipeline with ``request`` would change nothing DescribePipeline shows."""
-    keys = ("PipelineDefinition", "PipelineDescription", "RoleArn")
-    return all(described.get(k) == request[k] for k in keys)
+    def list_endpoints(self) -> list[EndpointRef]:
+        """Every endpoint in the region with its status."""
+        return self.endpoints.list()
 
+    def invoke_endpoint(self, name: str, body: bytes, content_type: str, accept: str) -> bytes:
+        """One request through sagemaker-runtime; a model's 4xx becomes an EndpointError."""
+        return self.endpoints.invoke(name, body, content_type, accept)
 
-def _wire(value: Any) -> str:
-    """A parameter value as StartPipelineExecution takes it (Booleans as true/false)."""
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+    def delete_endpoint(self, name: str) -> None:
+        """Delete the endpoint (its config and model stay, as SageMaker keeps them)."""
+        self.endpoints.delete(name)

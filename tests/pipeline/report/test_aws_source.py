@@ -209,7 +209,7 @@ def test_a_sweep_reads_a_sagemaker_points_metrics_as_the_report_does(aws: str) -
     )
     sm = client("sagemaker")
     target = SageMakerTarget("us-east-1", "moonpipe", session=boto3.Session())
-    target.__dict__.update(_sm=sm, _s3=s3)  # the cached clients, stubbed where moto lacks APIs
+    target.clients.__dict__.update(sm=sm, s3=s3)  # cached clients, stubbed where moto lacks APIs
     with _stubbed(sm, aws):
         metrics = target.execution_metrics(aws)
     # QUALITY's scalar values (tests/pipeline/report/facts.py) and the training job's final loss

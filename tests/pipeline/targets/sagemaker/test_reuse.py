@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
+from pipeline.core.records import Selection
 from pipeline.targets.sagemaker import SageMakerTarget
+from pipeline.targets.sagemaker.clients import AwsClients
 from tests.pipeline.targets.sagemaker.test_target import EXEC, PIPE, ROLE, SAGEMAKER, cli, client
 
 
@@ -32,8 +34,7 @@ def test_selective_start_sends_the_selection_and_its_source(
     arn = target.start_execution(
         "moonpipe",
         {"Deploy": False},
-        selected_steps=["EvaluateMoonClassifier"],
-        source_execution=f"{PIPE}/execution/src",
+        selection=Selection(("EvaluateMoonClassifier",), f"{PIPE}/execution/src"),
     )
     assert arn == EXEC
 
@@ -62,7 +63,7 @@ def test_selective_start_defaults_to_the_newest_ended_execution(
             },
         },
     )
-    assert target.start_execution("moonpipe", {}, selected_steps=["A", "B"]) == EXEC
+    assert target.start_execution("moonpipe", {}, selection=Selection(("A", "B"))) == EXEC
 
 
 def test_retry_sends_retry_pipeline_execution_for_the_same_arn(
@@ -119,9 +120,9 @@ def test_sweep_against_moto_starts_one_named_gated_execution_per_point(
 def _recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
     """Every SageMaker call the CLI makes from now on: (operation, the parameters sent)."""
     sent: list[tuple[str, dict[str, Any]]] = []
-    real_client = SageMakerTarget._client
+    real_client = AwsClients.client
 
-    def recording_client(self: SageMakerTarget, service: str) -> Any:
+    def recording_client(self: AwsClients, service: str) -> Any:
         made = real_client(self, service)
         made.meta.events.register(
             "provide-client-params.sagemaker.*",
@@ -129,7 +130,7 @@ def _recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]
         )
         return made
 
-    monkeypatch.setattr(SageMakerTarget, "_client", recording_client)
+    monkeypatch.setattr(AwsClients, "client", recording_client)
     return sent
 
 

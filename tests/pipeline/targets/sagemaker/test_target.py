@@ -22,6 +22,7 @@ from pipeline import cli as pipeline_cli
 from pipeline.config import DEFAULT_CONFIG_PATH as DEFAULT_CONFIG
 from pipeline.core.errors import ConfigError, EndpointError, ExecutionNotFoundError, MoonpipeError
 from pipeline.core.records import PipelineDefinition, StepRecord
+from pipeline.targets.sagemaker.clients import AwsClients
 from pipeline.targets.sagemaker.errors import AwsError, translate
 from pipeline.targets.sagemaker.steps import step_record
 from pipeline.targets.sagemaker.target import (
@@ -47,7 +48,7 @@ def target() -> SageMakerTarget:
 
 @pytest.fixture
 def sm(target: SageMakerTarget) -> Iterator[Stubber]:
-    with Stubber(target._sm) as stub:
+    with Stubber(target.clients.sm) as stub:
         yield stub
         stub.assert_no_pending_responses()
 
@@ -182,7 +183,7 @@ def test_start_sends_values_as_strings(target: SageMakerTarget, sm: Stubber) -> 
 
 
 def test_model_error_from_the_endpoint_is_an_endpoint_error(target: SageMakerTarget) -> None:
-    with Stubber(target._runtime) as runtime:
+    with Stubber(target.clients.runtime) as runtime:
         runtime.add_client_error(
             "invoke_endpoint",
             "ModelError",
@@ -388,14 +389,14 @@ def test_an_unchanged_upsert_sends_no_update_and_no_upload(
     aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sent: list[str] = []
-    real_client = SageMakerTarget._client
+    real_client = AwsClients.client
 
-    def recording_client(self: SageMakerTarget, service: str) -> Any:
+    def recording_client(self: AwsClients, service: str) -> Any:
         made = real_client(self, service)
         made.meta.events.register("before-call.*.*", lambda model, **_: sent.append(model.name))
         return made
 
-    monkeypatch.setattr(SageMakerTarget, "_client", recording_client)
+    monkeypatch.setattr(AwsClients, "client", recording_client)
     code, out, _ = cli([*SAGEMAKER, "--role-arn", ROLE, "--upsert", "--json"], capsys)
     assert (code, json.loads(out)["changed"]) == (0, True)
     assert sent.count("PutObject") == 3 and sent[-1] == "CreatePipeline"
