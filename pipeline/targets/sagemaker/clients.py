@@ -8,8 +8,9 @@ AWS_PROFILE and AWS_ENDPOINT_URL (the moto tests point it at a local server).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
@@ -17,6 +18,29 @@ from botocore.config import Config
 from pipeline.targets.sagemaker.errors import translate
 
 _CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, read_timeout=70)
+
+
+class Clients(Protocol):
+    """The clients a reader of records needs (the facts, the steps): an AwsClients, or
+    clients made elsewhere (:class:`ReadyClients`)."""
+
+    @property
+    def sm(self) -> Any:
+        """The sagemaker client."""
+        ...
+
+    @property
+    def s3(self) -> Any:
+        """The s3 client."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReadyClients:
+    """Clients someone else made (pipeline/report/aws_source.py's callers hold theirs)."""
+
+    sm: Any
+    s3: Any
 
 
 class AwsClients:

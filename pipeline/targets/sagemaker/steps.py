@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pipeline.core.records import EndpointRef, StepRecord
-from pipeline.targets.sagemaker.clients import AwsClients
+from pipeline.targets.sagemaker.clients import Clients
 from pipeline.targets.sagemaker.errors import client_error, is_unimplemented
 
 STEPS_UNAVAILABLE = (
@@ -43,7 +43,7 @@ class StepReader:
     to be absent, :data:`STEPS_UNAVAILABLE` is added to it and the API is not asked again.
     """
 
-    def __init__(self, clients: AwsClients, notes: list[str]) -> None:
+    def __init__(self, clients: Clients, notes: list[str]) -> None:
         self._clients = clients
         self._notes = notes
         self._unavailable = False

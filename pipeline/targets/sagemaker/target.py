@@ -10,6 +10,7 @@ botocore failure into a one-line MoonpipeError that says what to do::
       pipelines    Pipelines     upsert, the stored definition, its parameters and graph
       executions   Executions    start, wait, describe, stop, retry, list
       reuse        Reuse         which sweep points already ran
+      facts        Facts         a report's facts and data, the metrics a sweep ranks by
       endpoints    Endpoints     list, invoke, delete
 """
 
@@ -23,6 +24,8 @@ import boto3
 
 from pipeline.core.records import (
     EndpointRef,
+    ExecutionData,
+    ExecutionFacts,
     ExecutionSummary,
     PipelineDefinition,
     Selection,
@@ -33,6 +36,7 @@ from pipeline.local.graph import PipelineGraph
 from pipeline.targets.sagemaker.clients import AwsClients
 from pipeline.targets.sagemaker.endpoints import Endpoints
 from pipeline.targets.sagemaker.executions import Executions, selection_of
+from pipeline.targets.sagemaker.facts import Facts
 from pipeline.targets.sagemaker.pipelines import Pipelines, artifact_location
 from pipeline.targets.sagemaker.reuse import Reuse
 from pipeline.targets.sagemaker.steps import STEPS_UNAVAILABLE, StepReader
@@ -65,6 +69,7 @@ class SageMakerTarget:
             self.clients, self.pipelines, steps, pipeline_name, poll_interval_s, sleep
         )
         self.reuse = Reuse(self.clients, self.pipelines, self.executions)
+        self.facts = Facts(self.clients, steps, self.executions.not_found)
         self.endpoints = Endpoints(self.clients)
 
     # The clients report/actions.py reads until it goes through execution_facts.
@@ -142,16 +147,20 @@ class SageMakerTarget:
         return self.reuse.reusable_executions(pipeline_name, wanted)
 
     def execution_metrics(self, execution_ref: str) -> dict[str, float]:
-        """The metrics a local summary holds, read as --report reads them here: the evaluation
-        report (the package's ModelMetrics, else the evaluation output on S3) and the training
-        job's FinalMetricDataList. DescribePipelineExecution carries none, so a sweep asks
-        once per succeeded point, to rank them."""
-        from pipeline.report.aws_source import aws_facts
-        from pipeline.report.report_model import build_report
+        """The metrics a local summary holds, read as a report reads them here: the
+        evaluation report (the package's ModelMetrics, else the evaluation output on S3) and
+        the training job's FinalMetricDataList. DescribePipelineExecution carries none, so a
+        sweep asks once per succeeded point, to rank them."""
+        return self.facts.execution_metrics(self.executions.arn_of(execution_ref), execution_ref)
 
-        arn = self.executions.arn_of(execution_ref)
-        report = build_report(aws_facts(self.clients.sm, self.clients.s3, arn)[0])
-        return {**report.metrics, **report.training_final}
+    def execution_facts(self, execution_ref: str) -> ExecutionFacts:
+        """Everything a report shows of one execution, from the Describe/List APIs and S3."""
+        return self.facts.execution_facts(self.executions.arn_of(execution_ref), execution_ref)
+
+    def execution_data(self, execution_ref: str) -> ExecutionData:
+        """The data points (from S3) and the model artifact's URI; the model itself is not
+        on this machine, so there is no model file and the note says what that costs."""
+        return self.facts.execution_data(self.executions.arn_of(execution_ref), execution_ref)
 
     # -- endpoints --------------------------------------------------------------------------
 
