@@ -12,21 +12,25 @@ botocore failure into a one-line MoonpipeError that says what to do::
       reuse        Reuse         which sweep points already ran
       facts        Facts         a report's facts and data, the metrics a sweep ranks by
       endpoints    Endpoints     list, invoke, delete
+      registry     ModelRegistry the registered model package versions
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import boto3
 
+from pipeline.core.errors import ConfigError
 from pipeline.core.records import (
     EndpointRef,
     ExecutionData,
     ExecutionFacts,
     ExecutionSummary,
+    ModelPackageRef,
     PipelineDefinition,
     Selection,
     StepListener,
@@ -37,17 +41,28 @@ from pipeline.targets.sagemaker.clients import AwsClients
 from pipeline.targets.sagemaker.endpoints import Endpoints
 from pipeline.targets.sagemaker.executions import Executions, selection_of
 from pipeline.targets.sagemaker.facts import Facts
+from pipeline.targets.sagemaker.pages import NO_PAGES_LATER, comparison_path, report_path
 from pipeline.targets.sagemaker.pipelines import Pipelines, artifact_location
+from pipeline.targets.sagemaker.points import ServiceRuns
+from pipeline.targets.sagemaker.registry import ModelRegistry
 from pipeline.targets.sagemaker.reuse import Reuse
 from pipeline.targets.sagemaker.steps import STEPS_UNAVAILABLE, StepReader
 
 __all__ = ["STEPS_UNAVAILABLE", "SageMakerTarget", "artifact_location"]
+
+NO_FOLLOW = (
+    "--follow shows local jobs' output as they run; on SageMaker a job's log is in "
+    "CloudWatch (see --describe-execution); drop --follow"
+)
+NO_WARM_HOST = "--stop-host is for the local target (SageMaker runs no warm host)"
+SERVICE_PARALLEL = 4  # sweep points running at once on the service unless --max-parallel
 
 
 class SageMakerTarget:
     """Target backed by SageMaker Pipelines; executions run on the service."""
 
     name = "sagemaker"
+    default_parallel = SERVICE_PARALLEL
     runs_in_foreground = False  # read by pipeline/cli.py until it calls run_or_follow
 
     def __init__(
@@ -59,6 +74,8 @@ class SageMakerTarget:
         sleep: Callable[[float], None] = time.sleep,
         config_file: str = "the config file",
     ) -> None:
+        """``config_file`` is the config file as messages name it (where aws.role_arn is
+        set); ``session``, ``poll_interval_s`` and ``sleep`` are for tests."""
         self.region = region
         self.pipeline_name = pipeline_name
         self.notes: list[str] = []  # one-line remarks for people, printed after the result
@@ -71,6 +88,7 @@ class SageMakerTarget:
         self.reuse = Reuse(self.clients, self.pipelines, self.executions)
         self.facts = Facts(self.clients, steps, self.executions.not_found)
         self.endpoints = Endpoints(self.clients)
+        self.registry = ModelRegistry(self.clients)
 
     # The clients report/actions.py reads until it goes through execution_facts.
     @property
@@ -80,6 +98,16 @@ class SageMakerTarget:
     @property
     def _s3(self) -> Any:
         return self.clients.s3
+
+    # -- checks a command makes before its heavy work --------------------------------------
+
+    def check_upsert_settings(self, role_arn: str | None) -> None:
+        """An upsert needs the role SageMaker runs the pipeline's jobs as: refuse now."""
+        self.pipelines.check_role(role_arn)
+
+    def check_follow(self) -> None:
+        """A job's output cannot be streamed from here: its log is in CloudWatch."""
+        raise ConfigError(NO_FOLLOW)
 
     # -- pipelines --------------------------------------------------------------------------
 
@@ -124,6 +152,12 @@ class SageMakerTarget:
         """Poll the execution and its steps, reporting each status change, until it ends."""
         return self.executions.wait(execution_arn, on_step)
 
+    def run_or_follow(
+        self, execution_arn: str, wait: bool, on_step: StepListener
+    ) -> ExecutionSummary:
+        """The service runs it: followed to its end only with ``wait``, else described once."""
+        return self.executions.run_or_follow(execution_arn, wait, on_step)
+
     def describe_execution(self, execution_ref: str) -> ExecutionSummary:
         """One execution by its id (under this pipeline) or its full ARN."""
         return self.executions.describe(execution_ref)
@@ -162,6 +196,37 @@ class SageMakerTarget:
         on this machine, so there is no model file and the note says what that costs."""
         return self.facts.execution_data(self.executions.arn_of(execution_ref), execution_ref)
 
+    # -- jobs and sweeps --------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Nothing to get ready: the service starts the jobs."""
+
+    def stop_warm_host(self) -> int | None:
+        """SageMaker runs no warm host: --stop-host does not apply here."""
+        raise ConfigError(NO_WARM_HOST)
+
+    def point_runs(self) -> ServiceRuns:
+        """The service runs the points it started: nothing to launch."""
+        return ServiceRuns()
+
+    # -- reports ----------------------------------------------------------------------------
+
+    def report_path(self, execution_id: str) -> Path:
+        """``moonpipe-report-<id>.html`` in the working directory."""
+        return report_path(execution_id)
+
+    def comparison_path(self, execution_ids: Sequence[str]) -> Path:
+        """``moonpipe-comparison-<ids>.html`` in the working directory."""
+        return comparison_path(execution_ids)
+
+    def draw_pages_later(
+        self, execution_ids: Sequence[str], comparison: Path | None, pages: Sequence[str]
+    ) -> None:
+        """No page is kept for SageMaker executions, so none is drawn: a note says how to
+        write them (only when there was something to draw)."""
+        if (pages or comparison is not None) and NO_PAGES_LATER not in self.notes:
+            self.notes.append(NO_PAGES_LATER)
+
     # -- endpoints --------------------------------------------------------------------------
 
     def list_endpoints(self) -> list[EndpointRef]:
@@ -175,3 +240,9 @@ class SageMakerTarget:
     def delete_endpoint(self, name: str) -> None:
         """Delete the endpoint (its config and model stay, as SageMaker keeps them)."""
         self.endpoints.delete(name)
+
+    # -- model registry ---------------------------------------------------------------------
+
+    def list_model_packages(self, group: str | None = None) -> list[ModelPackageRef]:
+        """Registered model package versions (of one group, or all), newest first."""
+        return self.registry.list_model_packages(group)

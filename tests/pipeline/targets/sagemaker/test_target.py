@@ -1,337 +1,39 @@
-"""SageMakerTarget: response mapping and error translation (botocore Stubber, no network)."""
+"""SageMakerTarget: every verb of the Target protocol, and the CLI on the SageMaker target end
+to end against a real moto server."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from botocore.stub import Stubber
 
-import run_pipeline
-from pipeline import cli as pipeline_cli
 from pipeline.config import DEFAULT_CONFIG_PATH as DEFAULT_CONFIG
-from pipeline.core.errors import ConfigError, EndpointError, ExecutionNotFoundError, MoonpipeError
-from pipeline.core.records import PipelineDefinition, StepRecord
+from pipeline.core.errors import ConfigError, PipelineNotFoundError
+from pipeline.targets.base import Target
+from pipeline.targets.sagemaker import STEPS_UNAVAILABLE, SageMakerTarget
 from pipeline.targets.sagemaker.clients import AwsClients
-from pipeline.targets.sagemaker.errors import AwsError, translate
-from pipeline.targets.sagemaker.steps import step_record
-from pipeline.targets.sagemaker.target import (
-    STEPS_UNAVAILABLE,
-    SageMakerTarget,
-    artifact_location,
+from pipeline.targets.sagemaker.pages import NO_PAGES_LATER
+from pipeline.targets.sagemaker.pipelines import artifact_location
+from tests.moto_aws import client
+from tests.pipeline.targets.sagemaker.support import (
+    BUCKET,
+    EXEC,
+    PIPELINE_ARN,
+    REPO,
+    ROLE,
+    SAGEMAKER,
+    built_definition,
+    cli,
+    execution_count,
 )
-from tests.moto_aws import client, fresh_account
-from tests.moto_aws import moto_url as moto_url
-
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-PIPE = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/moonpipe"
-EXEC = f"{PIPE}/execution/abc"
-
-
-@pytest.fixture
-def target() -> SageMakerTarget:
-    session = boto3.Session(
-        region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    return SageMakerTarget("us-east-1", "moonpipe", session=session, sleep=lambda s: None)
-
-
-@pytest.fixture
-def sm(target: SageMakerTarget) -> Iterator[Stubber]:
-    with Stubber(target.clients.sm) as stub:
-        yield stub
-        stub.assert_no_pending_responses()
-
-
-def step(name: str, status: str, seconds: float | None = None, **extra: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {"StepName": name, "StepStatus": status, "StartTime": T0, **extra}
-    if seconds is not None:
-        entry["EndTime"] = T0 + timedelta(seconds=seconds)
-    return entry
-
-
-def poll(stub: Stubber, status: str, steps: list[dict[str, Any]]) -> None:
-    stub.add_response(
-        "describe_pipeline_execution",
-        {
-            "PipelineExecutionArn": EXEC,
-            "PipelineExecutionStatus": status,
-            "CreationTime": T0,
-            "LastModifiedTime": T0 + timedelta(seconds=30),
-        },
-        {"PipelineExecutionArn": EXEC},
-    )
-    stub.add_response(
-        "list_pipeline_execution_steps",
-        {"PipelineExecutionSteps": steps},
-        {"PipelineExecutionArn": EXEC, "SortOrder": "Ascending"},
-    )
-
-
-def test_wait_reports_each_status_change_once_and_summarises(
-    target: SageMakerTarget, sm: Stubber
-) -> None:
-    train_arn = "arn:aws:sagemaker:us-east-1:1:training-job/pipelines-abc-TrainMoon"
-    package = "arn:aws:sagemaker:us-east-1:1:model-package/moonpipe-models/3"
-    endpoint = "arn:aws:sagemaker:us-east-1:1:endpoint/moonpipe-endpoint"
-    poll(sm, "Executing", [step("PrepareMoonData", "Executing")])
-    poll(
-        sm,
-        "Executing",
-        [step("PrepareMoonData", "Succeeded", 5), step("TrainMoonClassifier", "Executing")],
-    )
-    final = [
-        step("PrepareMoonData", "Succeeded", 5),
-        step(
-            "TrainMoonClassifier",
-            "Succeeded",
-            9,
-            Metadata={"TrainingJob": {"Arn": train_arn}},
-            CacheHitResult={"SourcePipelineExecutionArn": f"{PIPE}/execution/old"},
-        ),
-        step(
-            "RegisterMoonModel-RegisterModel",
-            "Succeeded",
-            1,
-            Metadata={"RegisterModel": {"Arn": package}},
-        ),
-        step("DeployMoonEndpoint", "Succeeded", 60, Metadata={"Endpoint": {"Arn": endpoint}}),
-    ]
-    poll(sm, "Succeeded", final)
-    sm.add_response(
-        "list_pipeline_parameters_for_execution",
-        {"PipelineParameters": [{"Name": "HiddenDim", "Value": "40"}]},
-        {"PipelineExecutionArn": EXEC},
-    )
-    seen: list[StepRecord] = []
-    summary = target.wait(EXEC, seen.append)
-    assert [(r.name, r.status) for r in seen] == [
-        ("PrepareMoonData", "Executing"),
-        ("PrepareMoonData", "Succeeded"),
-        ("TrainMoonClassifier", "Executing"),
-        ("TrainMoonClassifier", "Succeeded"),
-        ("RegisterMoonModel-RegisterModel", "Succeeded"),
-        ("DeployMoonEndpoint", "Succeeded"),
-    ]
-    assert (summary.status, summary.execution_id, summary.pipeline_name) == (
-        "Succeeded",
-        "abc",
-        "moonpipe",
-    )
-    assert summary.parameters == {"HiddenDim": "40"}
-    assert summary.model_package_arn == package
-    assert summary.endpoint is not None and summary.endpoint.name == "moonpipe-endpoint"
-    train = summary.steps[1]
-    assert (train.step_type, train.cache_hit, train.duration_s) == ("Training", True, 9.0)
-    assert train.log_path == (
-        "CloudWatch /aws/sagemaker/TrainingJobs stream pipelines-abc-TrainMoon/..."
-    )
-    assert target.notes == []
-
-
-def test_failed_step_keeps_reason_and_a_job_less_step_has_no_log() -> None:
-    record = step_record(
-        step(
-            "CheckAccuracy",
-            "Failed",
-            0,
-            FailureReason="bad",
-            Metadata={"Condition": {"Outcome": "False"}},
-        )
-    )
-    assert (record.step_type, record.failure_reason, record.log_path) == ("Condition", "bad", None)
-
-
-def test_describe_execution_by_id_builds_the_arn_from_the_pipeline(
-    target: SageMakerTarget, sm: Stubber
-) -> None:
-    sm.add_response("describe_pipeline", {"PipelineArn": PIPE}, {"PipelineName": "moonpipe"})
-    sm.add_client_error(
-        "describe_pipeline_execution",
-        "ValidationException",
-        f"Could not find pipeline execution with PipelineExecutionArn {PIPE}/execution/nope.",
-        expected_params={"PipelineExecutionArn": f"{PIPE}/execution/nope"},
-    )
-    with pytest.raises(ExecutionNotFoundError) as caught:
-        target.describe_execution("nope")
-    assert str(caught.value) == ("no execution nope in us-east-1; list them with --list-executions")
-
-
-def test_start_sends_values_as_strings(target: SageMakerTarget, sm: Stubber) -> None:
-    sm.add_response(
-        "start_pipeline_execution",
-        {"PipelineExecutionArn": EXEC},
-        {
-            "PipelineName": "moonpipe",
-            "PipelineParameters": [
-                {"Name": "HiddenDim", "Value": "40"},
-                {"Name": "LearningRate", "Value": "0.5"},
-            ],
-        },
-    )
-    assert target.start_execution("moonpipe", {"HiddenDim": 40, "LearningRate": 0.5}) == EXEC
-
-
-def test_model_error_from_the_endpoint_is_an_endpoint_error(target: SageMakerTarget) -> None:
-    with Stubber(target.clients.runtime) as runtime:
-        runtime.add_client_error(
-            "invoke_endpoint",
-            "ModelError",
-            "Received client error (400)",
-            http_status_code=424,
-            modeled_fields={"OriginalStatusCode": 400, "OriginalMessage": "row 1: expected 2"},
-        )
-        with pytest.raises(EndpointError) as caught:
-            target.invoke_endpoint("ep", b"1\n", "text/csv", "text/csv")
-    assert str(caught.value) == "the model refused the request (400): row 1: expected 2"
-    assert caught.value.exit_code == 1
-
-
-def test_missing_endpoint_on_delete(target: SageMakerTarget, sm: Stubber) -> None:
-    sm.add_client_error(
-        "delete_endpoint", "ValidationException", "Could not find endpoint 'arn:...:endpoint/ep'."
-    )
-    with pytest.raises(EndpointError) as caught:
-        target.delete_endpoint("ep")
-    assert str(caught.value) == (
-        "endpoint ep not found in us-east-1; list them with --list-endpoints"
-    )
-    assert caught.value.exit_code == 2  # a usage error, as on the local target
-
-
-def test_upsert_without_role_sends_nothing(target: SageMakerTarget, sm: Stubber) -> None:
-    with pytest.raises(ConfigError) as caught:
-        target.upsert_pipeline(PipelineDefinition("moonpipe", "d", "{}"), None)
-    assert str(caught.value) == (  # the config check's wording: one rule, one message
-        "aws.role_arn: target sagemaker needs the IAM role SageMaker runs the pipeline's jobs "
-        "as; pass --role-arn, set MOONPIPE_ROLE_ARN, or set aws.role_arn in the config file"
-    )
-
-
-def client_error(code: str, message: str) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}}, "StartPipelineExecution")
-
-
-@pytest.mark.parametrize(
-    ("raised", "kind", "message"),
-    [
-        (
-            NoCredentialsError(),
-            ConfigError,
-            "no AWS credentials found; configure a profile or set AWS_PROFILE",
-        ),
-        (
-            EndpointConnectionError(endpoint_url="https://api.sagemaker.xx-1.amazonaws.com"),
-            AwsError,
-            "could not start pipeline moonpipe: cannot reach "
-            "https://api.sagemaker.xx-1.amazonaws.com; check --region and the network",
-        ),
-        (
-            client_error("ExpiredToken", "The security token included in the request is expired"),
-            ConfigError,
-            "AWS rejected the credentials (ExpiredToken) trying to start pipeline "
-            "moonpipe; refresh them or set AWS_PROFILE",
-        ),
-        (
-            client_error("AccessDeniedException", "User: x is not authorized\nto perform"),
-            AwsError,
-            "access denied trying to start pipeline moonpipe: User: x is not authorized "
-            "to perform; check the role or profile's permissions",
-        ),
-        (
-            client_error("ThrottlingException", "Rate exceeded"),
-            AwsError,
-            "could not start pipeline moonpipe: ThrottlingException: Rate exceeded",
-        ),
-    ],
-)
-def test_botocore_failures_become_one_line_errors(
-    raised: Exception, kind: type[MoonpipeError], message: str
-) -> None:
-    with pytest.raises(kind) as caught, translate("start pipeline moonpipe"):
-        raise raised
-    assert str(caught.value) == message
-
-
-def test_a_missing_profile_is_one_config_error_saying_how_to_fix(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("AWS_DEFAULT_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_PROFILE", "ml")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    with pytest.raises(ConfigError) as caught:
-        SageMakerTarget("eu-west-1", "moonpipe")
-    assert str(caught.value) == (
-        "AWS profile 'ml' (from AWS_PROFILE) is not in your AWS config or credentials files; "
-        "create it (aws configure --profile ml) or unset AWS_PROFILE"
-    )
-    assert caught.value.exit_code == 2
-
-
-@pytest.mark.parametrize("uri", ["s3://bucket", "s3://bucket/", "http://bucket/key", "s3:///key"])
-def test_artifact_location_needs_a_bucket_and_a_key(uri: str) -> None:
-    assert artifact_location("s3://bucket/a/b.py") == ("bucket", "a/b.py")
-    with pytest.raises(ConfigError) as caught:
-        artifact_location(uri)
-    assert str(caught.value) == f"artifact URI {uri!r} is not of the form s3://bucket/key"
-
-
-# --- end to end: the CLI against a real moto server -------------------------------------
-
-REPO = Path(__file__).resolve().parents[4]
-BUCKET = "moonpipe-test-bucket"
-ROLE = "arn:aws:iam::123456789012:role/Test"
-SAGEMAKER = ["--target", "sagemaker", "--region", "us-east-1", "--bucket", BUCKET]
-PIPELINE_ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/moonpipe"
-
-
-@pytest.fixture
-def aws(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A fresh moto account with the bucket; test-only credentials in the environment."""
-    env = fresh_account(moto_url, tmp_path, monkeypatch)
-    client("s3").create_bucket(Bucket=BUCKET)
-    return env
-
-
-_BUILT: dict[str, PipelineDefinition] = {}
-_real_build = pipeline_cli.build_definition
-
-
-def cached_build(cfg: Any) -> PipelineDefinition:
-    """The real builder, once per distinct config: the SDK build costs seconds per call."""
-    key = repr(cfg)
-    if key not in _BUILT:
-        _BUILT[key] = _real_build(cfg)
-    return _BUILT[key]
-
-
-def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = run_pipeline.main(argv, pipeline_cli.Services(build_pipeline=cached_build))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def execution_count() -> int:
-    pages = client("sagemaker").list_pipeline_executions(PipelineName="moonpipe")
-    return len(pages["PipelineExecutionSummaries"])
-
-
-def built_definition(config: Path = DEFAULT_CONFIG) -> PipelineDefinition:
-    from pipeline.config import load_config
-
-    overrides = {"target": "sagemaker", "bucket": BUCKET, "region": "us-east-1", "role_arn": ROLE}
-    return cached_build(load_config(config, overrides, {}))
 
 
 def test_upsert_start_json_in_a_subprocess(aws: dict[str, str]) -> None:
@@ -516,61 +218,6 @@ def test_definition_needs_no_credentials_at_all(tmp_path: Path) -> None:
     assert "HiddenDim" in {p["Name"] for p in definition["Parameters"]}
 
 
-def test_stop_sends_stop_pipeline_execution_and_shows_stopping(
-    target: SageMakerTarget, sm: Stubber
-) -> None:
-    sm.add_response(
-        "stop_pipeline_execution",
-        {"PipelineExecutionArn": EXEC},
-        {"PipelineExecutionArn": EXEC},
-    )
-    poll(sm, "Stopping", [step("Train", "Stopping")])
-    sm.add_response(
-        "list_pipeline_parameters_for_execution",
-        {"PipelineParameters": []},
-        {"PipelineExecutionArn": EXEC},
-    )
-    summary = target.stop_execution(EXEC)
-    assert (summary.status, [(s.name, s.status) for s in summary.steps]) == (
-        "Stopping",
-        [("Train", "Stopping")],
-    )
-
-
-def test_stop_of_an_ended_execution_is_one_line_exit_2(
-    target: SageMakerTarget, sm: Stubber
-) -> None:
-    sm.add_response("describe_pipeline", {"PipelineArn": PIPE}, {"PipelineName": "moonpipe"})
-    sm.add_client_error(
-        "stop_pipeline_execution",
-        "ValidationException",
-        "Pipeline execution with ARN abc status is Succeeded. Only Executing executions can be "
-        "stopped.",
-        expected_params={"PipelineExecutionArn": EXEC},
-    )
-    with pytest.raises(ConfigError) as caught:
-        target.stop_execution("abc")
-    assert str(caught.value) == (
-        "could not stop execution abc: Pipeline execution with ARN abc "
-        "status is Succeeded. Only Executing executions can be stopped."
-    )
-    assert caught.value.exit_code == 2
-
-
-def test_stop_of_an_unknown_execution_says_so(target: SageMakerTarget, sm: Stubber) -> None:
-    sm.add_client_error(
-        "stop_pipeline_execution",
-        "ValidationException",
-        f"Could not find pipeline execution with PipelineExecutionArn {EXEC}.",
-        expected_params={"PipelineExecutionArn": EXEC},
-    )
-    with pytest.raises(ExecutionNotFoundError) as caught:
-        target.stop_execution(EXEC)
-    assert str(caught.value) == (
-        f"no execution {EXEC} in us-east-1; list them with --list-executions"
-    )
-
-
 def test_stop_against_moto_is_a_clear_error(
     aws: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -581,3 +228,74 @@ def test_stop_against_moto_is_a_clear_error(
     assert (code, out) == (1, "")
     assert err.startswith(f"error: could not stop execution {listed[0]['execution_id']}: 500: ")
     assert err.count("\n") == 1 and "Traceback" not in err, err
+
+
+# --- the verbs of the Target protocol ----------------------------------------------------
+
+
+def test_every_verb_of_the_protocol_is_there_with_its_parameters(
+    target: SageMakerTarget,
+) -> None:
+    """A verb the front may call is never missing (mypy checks the types: ``checked``)."""
+    checked: Target = target
+    verbs = {
+        name: member
+        for name, member in vars(Target).items()
+        if inspect.isfunction(member) and not name.startswith("_")
+    }
+    assert len(verbs) >= 27  # every verb, not an empty loop
+    for name, verb in verbs.items():
+        wanted = list(inspect.signature(verb).parameters)[1:]  # without self
+        given = inspect.signature(getattr(checked, name)).parameters
+        assert list(given)[: len(wanted)] == wanted, name
+        for extra in list(given.values())[len(wanted) :]:  # only optional keywords beyond
+            assert extra.kind is extra.KEYWORD_ONLY and extra.default is not extra.empty, name
+    assert (target.name, target.default_parallel, target.notes) == ("sagemaker", 4, [])
+
+
+def test_follow_and_the_warm_host_do_not_apply_here_in_the_fronts_words(
+    target: SageMakerTarget, sm: Stubber
+) -> None:
+    with pytest.raises(ConfigError) as follow:
+        target.check_follow()
+    assert str(follow.value) == (
+        "--follow shows local jobs' output as they run; on SageMaker a job's log is in "
+        "CloudWatch (see --describe-execution); drop --follow"
+    )
+    with pytest.raises(ConfigError) as host:
+        target.stop_warm_host()
+    assert str(host.value) == "--stop-host is for the local target (SageMaker runs no warm host)"
+    assert follow.value.exit_code == host.value.exit_code == 2
+    target.warm_up()  # nothing to get ready, and no call sent (the Stubber has no answer)
+
+
+def test_pages_asked_for_later_are_not_drawn_and_a_note_says_how_to_write_them(
+    target: SageMakerTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    target.draw_pages_later(["a", "b"], None, [])
+    assert target.notes == []  # nothing was asked
+    comparison = target.comparison_path(["a", "b"])
+    target.draw_pages_later(["a", "b"], comparison, ["a", "b"])
+    target.draw_pages_later(["a", "b"], comparison, ["a"])
+    assert target.notes == [NO_PAGES_LATER]
+    assert "comparison report" in NO_PAGES_LATER and "--report ID" in NO_PAGES_LATER
+    assert list(tmp_path.iterdir()) == []
+    assert target.report_path("a") == tmp_path / "moonpipe-report-a.html"
+    assert comparison == tmp_path / "moonpipe-comparison-a-vs-b.html"
+    assert target.point_runs().launch(EXEC).exited() is None
+
+
+def test_the_stored_definition_as_a_graph(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli([*SAGEMAKER, "--role-arn", ROLE, "--upsert"], capsys)[0] == 0
+    target = SageMakerTarget("us-east-1", "moonpipe")
+    graph = target.pipeline_graph("moonpipe")
+    names = [s.name for s in graph.steps]
+    assert names[0] == "PrepareMoonData" and "TrainMoonClassifier" in names
+    assert [s.name for s in target.plan("moonpipe").steps] == names  # the older name
+    assert "HiddenDim" in {p["Name"] for p in target.pipeline_parameters("moonpipe")}
+    with pytest.raises(PipelineNotFoundError) as caught:
+        target.pipeline_graph("nope")
+    assert str(caught.value) == "pipeline nope not found in us-east-1; create it with --upsert"
