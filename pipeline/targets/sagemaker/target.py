@@ -63,7 +63,10 @@ class SageMakerTarget:
 
     name = "sagemaker"
     default_parallel = SERVICE_PARALLEL
-    runs_in_foreground = False  # read by pipeline/cli.py until it calls run_or_follow
+    # Transitional, for the front of today (pipeline/cli.py, selection_cli.py, sweep_cli.py,
+    # report/actions.py) until it drives the Protocol alone: runs_in_foreground, _sm/_s3,
+    # plan, and start_execution's selected_steps/source_execution. Then they go.
+    runs_in_foreground = False
 
     def __init__(
         self,
@@ -90,7 +93,6 @@ class SageMakerTarget:
         self.endpoints = Endpoints(self.clients)
         self.registry = ModelRegistry(self.clients)
 
-    # The clients report/actions.py reads until it goes through execution_facts.
     @property
     def _sm(self) -> Any:
         return self.clients.sm
@@ -126,7 +128,7 @@ class SageMakerTarget:
         """The stored definition, parsed."""
         return self.pipelines.graph(pipeline_name)
 
-    plan = pipeline_graph  # the name pipeline/selection_cli.py and sweep_cli.py still use
+    plan = pipeline_graph  # transitional (see the class's head)
 
     # -- executions -------------------------------------------------------------------------
 
@@ -143,7 +145,7 @@ class SageMakerTarget:
         """Start an execution with these (already checked) overrides; its ARN.
 
         ``selected_steps``/``source_execution`` are the older spelling of ``selection``
-        (pipeline/selection_cli.py still sends them).
+        (transitional: pipeline/selection_cli.py still sends them).
         """
         chosen = selection or selection_of(selected_steps, source_execution)
         return self.executions.start(pipeline_name, parameters, display_name, chosen)
