@@ -15,6 +15,7 @@ def config(target: str, store_root: str = ".moonpipe") -> SimpleNamespace:
         pipeline=SimpleNamespace(name="moonpipe"),
         aws=SimpleNamespace(region="eu-west-1"),
         local=SimpleNamespace(store_root=store_root),
+        shown_source=lambda: "config/pipeline.yaml",
     )
 
 
