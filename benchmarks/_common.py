@@ -65,6 +65,34 @@ def quiet_cli(store: Path, *flags: str, env: Mapping[str, str] | None = None) ->
     )
 
 
+FLOOR_CODE = "import torch, pandas, sklearn.metrics"
+
+
+def import_floor() -> float:
+    """Wall seconds of a fresh interpreter importing torch, pandas and sklearn.metrics: the
+    floor a cold run of the pipeline would pay before any work. Speed goals are ratios to it,
+    measured in the same run, so a busy machine moves the figure and its floor together."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", FLOOR_CODE], cwd=REPO, check=True)
+    return time.perf_counter() - started
+
+
+def ratio_line(label: str, seconds: Sequence[float], floors: Sequence[float], goal: float) -> str:
+    """``label: 0.31x the floor (median of 1.2 s / 3.9 s; runs ...) — meets the 0.35x goal``.
+
+    Each run is divided by the floor measured right beside it; the median of those ratios is
+    the figure.
+    """
+    ratios = [s / f for s, f in zip(seconds, floors, strict=True)]
+    median = statistics.median(ratios)
+    verdict = "meets" if median <= goal else "misses"
+    runs = ", ".join(f"{s:.2f}/{f:.2f}" for s, f in zip(seconds, floors, strict=True))
+    return (
+        f"{label}: {median:.2f}x the floor (median {statistics.median(seconds):.2f} s; "
+        f"run/floor s: {runs}) — {verdict} the {goal:g}x goal"
+    )
+
+
 def median_and_runs(seconds: Sequence[float]) -> str:
     """``median 1.23 s (1.20, 1.23, 1.31)``: the median, then every run, so noise shows."""
     runs = ", ".join(f"{s:.2f}" for s in seconds)

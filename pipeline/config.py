@@ -178,6 +178,10 @@ class PipelineConfig:
             raise missing_role(_shown(self.source))
         return self.aws.role_arn
 
+    def shown_source(self) -> str:
+        """The config file as messages name it (the SageMaker target's missing-role error)."""
+        return _shown(self.source)
+
 
 def missing_role(config_file: str) -> ConfigError:
     """The one wording of "no role" (the config check and SageMakerTarget.upsert_pipeline)."""

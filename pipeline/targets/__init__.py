@@ -32,7 +32,11 @@ def make_target(
     if cfg.target == "sagemaker":
         from pipeline.targets.sagemaker import SageMakerTarget
 
-        return SageMakerTarget(region=cfg.aws.region, pipeline_name=cfg.pipeline.name)
+        return SageMakerTarget(
+            region=cfg.aws.region,
+            pipeline_name=cfg.pipeline.name,
+            config_file=cfg.shown_source(),
+        )
     from pipeline.targets.local import LocalTarget
 
     local = cfg.local

@@ -31,7 +31,7 @@ EPOCHS = {"Name": "Epochs", "Type": "Integer", "DefaultValue": 100}
 def _moonpipe_plan() -> Any:
     """moonpipe's own definition as the SDK builds it (the build is cached per session)."""
     from pipeline.config import DEFAULT_CONFIG_PATH, load_config
-    from tests.pipeline.targets.test_sagemaker import cached_build
+    from tests.pipeline.targets.sagemaker.support import cached_build
 
     cfg = load_config(DEFAULT_CONFIG_PATH, {"target": "local"}, {})
     return parse_definition(cached_build(cfg).definition)

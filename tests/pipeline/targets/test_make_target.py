@@ -19,6 +19,7 @@ def config(
         pipeline=SimpleNamespace(name="moonpipe"),
         aws=SimpleNamespace(region="eu-west-1"),
         local=SimpleNamespace(store_root=store_root, job_start=job_start, warm_host_idle_s=idle_s),
+        shown_source=lambda: "config/pipeline.yaml",
     )
 
 

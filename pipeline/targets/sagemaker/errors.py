@@ -1,7 +1,7 @@
 """SageMaker's and botocore's failures as one-line MoonpipeErrors that say what to do.
 
-Split from pipeline/targets/sagemaker.py (the target itself) and shared with the report's
-AWS source, which reads the same APIs.
+Every room of the SageMaker target wraps its calls in :func:`translate`, so a person never
+sees a botocore traceback.
 """
 
 from __future__ import annotations
