@@ -26,6 +26,7 @@ from pipeline.console import Console, upsert_line
 from pipeline.core.errors import ConfigError, MoonpipeError, ParameterError
 from pipeline.core.records import LineListener, PipelineDefinition
 from pipeline.overrides import parse_assignment, resolve_parameters
+from pipeline.report.background import BackgroundKeeper
 from pipeline.selection_cli import run_retry, selection_kwargs
 from pipeline.targets import make_target
 from pipeline.targets.base import Target
@@ -71,13 +72,18 @@ def _load_config(path: Path, overrides: Mapping[str, str]) -> PipelineConfig:
     return load_config(path, overrides, os.environ)
 
 
+def _make_target(cfg: PipelineConfig, on_line: LineListener | None) -> Target:
+    """A person's run returns before its page's plots are drawn (a detached follower)."""
+    return make_target(cfg, on_line, reports=BackgroundKeeper())
+
+
 @dataclass(frozen=True)
 class Services:
     """What the CLI needs from the rest of the project; the defaults are the real ones."""
 
     load_config: Callable[[Path, Mapping[str, str]], PipelineConfig] = _load_config
     build_pipeline: Callable[[PipelineConfig], PipelineDefinition] = build_definition
-    make_target: Callable[[PipelineConfig, LineListener | None], Target] = make_target
+    make_target: Callable[[PipelineConfig, LineListener | None], Target] = _make_target
 
 
 def run(args: argparse.Namespace, console: Console, services: Services | None = None) -> int:

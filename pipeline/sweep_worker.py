@@ -1,171 +1,27 @@
-"""Run one stored local execution to its end in a process of its own: a sweep point.
-
-The sweep records each point's execution (so every point is checked before any runs) and
-hands it to a worker, in its own session: Ctrl-C reaches the sweep only, which then stops
-each point with --stop semantics (stop.json, SIGTERM) so every point ends recorded Stopped.
-
-A worker is forked from the sweep process, which has already imported the engine and
-loaded the API gate's model: a fresh interpreter per point paid ~0.5 s of imports and the
-gate's botocore load again, on cores the points share. Where jobs are not to be forked
-(``job_start: subprocess``) a worker is ``python -m pipeline.sweep_worker STORE_ROOT REGION
-EXECUTION_ARN JOB_START WARM_IDLE_S`` instead.
-"""
+"""Kept for pipeline/sweep.py until the front runs its points through ``Target.point_runs()``
+(issue 16, the front's part): the worker itself is the engine's, pipeline.local.points."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from pipeline.core.errors import MoonpipeError
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _terminate_like_ctrl_c(signum: int, frame: FrameType | None) -> None:
-    """--stop sends SIGTERM; unwinding as KeyboardInterrupt ends the execution Stopped."""
-    raise KeyboardInterrupt
-
-
-def run_point(store_root: Path, region: str, arn: str, job_start: str, idle_s: float) -> int:
-    """Run the execution; 0 when it succeeded, 1 when not, 2 when it could not be run."""
-    signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
-    from pipeline.targets.local import LocalTarget
-
-    target = LocalTarget(
-        store_root,
-        region,
-        job_start=job_start,
-        warm_idle_s=idle_s,
-        report="deferred",  # the sweep writes every point's page once it ends
-    )
-    try:
-        summary = target.wait(arn, lambda _record: None)
-    except MoonpipeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0 if summary.status == "Succeeded" else 1
-
-
-class ForkedWorker:
-    """A forked child running one point; polled and waited for like a Popen."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.returncode = pid, None
-
-    def poll(self) -> int | None:
-        """The exit code once the child has ended, else None (never blocks)."""
-        if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self) -> int:
-        """Block until the child has ended; its exit code."""
-        if self.returncode is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
+from pipeline.local.points import LocalPointRuns
 
 
 class LocalWorkers:
-    """Starts a worker per local point: forked when jobs may fork, else a new interpreter."""
+    """The sweep's old handle on point workers: ``launch`` sets ``point.worker``."""
 
     def __init__(
-        self,
-        store_root: Path,
-        region: str,
-        job_start: str,
-        idle_s: float,
-        fork: bool | None = None,
+        self, store_root: Path, region: str, job_start: str, idle_s: float, fork: bool | None = None
     ) -> None:
-        """``fork``: default, when jobs start warm (a setting that says forking is safe here)."""
-        self.store_root, self.region = Path(store_root), region
-        self.job_start, self.idle_s = job_start, idle_s
-        wanted = job_start == "warm" if fork is None else fork
-        self.fork = wanted and hasattr(os, "fork")
+        self.runs = LocalPointRuns(store_root, region, job_start, idle_s, fork)
 
     def launch(self, point: Any) -> None:
-        """Start the point's recorded execution; its output goes to the store's sweeps/ log."""
-        log_dir = self.store_root / "sweeps"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        log = log_dir / f"{str(point.execution_arn).rsplit('/', 1)[-1]}.worker.log"
-        point.worker = self._fork(point, log) if self.fork else self._spawn(point, log)
-
-    def _spawn(self, point: Any, log: Path) -> subprocess.Popen[bytes]:
-        argv = [sys.executable, "-m", __name__, str(self.store_root), self.region]
-        argv += [str(point.execution_arn), self.job_start, str(self.idle_s)]
-        with log.open("wb") as out:
-            return subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=REPO_ROOT,
-            )
-
-    def _fork(self, point: Any, log: Path) -> ForkedWorker:
-        sys.stdout.flush()
-        sys.stderr.flush()  # or the child would write the sweep's pending lines again
-        pid = os.fork()
-        if pid:
-            return ForkedWorker(pid)
-        code = 2
-        try:
-            _become_worker(log)
-            code = run_point(
-                self.store_root, self.region, str(point.execution_arn), self.job_start, self.idle_s
-            )
-        finally:
-            os._exit(code)  # never back into the sweep's loop, its atexit or its buffers
+        """Start the point's recorded execution in a worker of its own."""
+        point.worker = self.runs.launch(str(point.execution_arn))
 
     @staticmethod
     def exited(point: Any) -> bool | None:
         """True once the point's worker has exited."""
-        return point.worker is None or point.worker.poll() is not None
-
-
-def _become_worker(log: Path) -> None:
-    """In the child: its own session, output to the log, no descriptor of the sweep's kept.
-
-    Inherited descriptors would keep the sweep's locks and sockets alive after the sweep let
-    go of them (flock belongs to the open file, which the child would share).
-    """
-    os.setsid()
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.closerange(3, _max_fd())
-
-
-def _max_fd() -> int:
-    try:
-        return int(os.sysconf("SC_OPEN_MAX"))
-    except (ValueError, OSError):
-        return 4096
-
-
-def main(argv: list[str]) -> int:
-    """The subprocess worker's entry point (see the module docstring)."""
-    if len(argv) != 5:
-        print(
-            "usage: python -m pipeline.sweep_worker STORE_ROOT REGION EXECUTION_ARN "
-            "JOB_START WARM_IDLE_S"
-        )
-        return 2
-    return run_point(Path(argv[0]), argv[1], argv[2], argv[3], float(argv[4]))
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+        return point.worker is None or point.worker.exited()

@@ -139,7 +139,7 @@ def check_start(
 
 def _start_error(
     spec: StepSpec, violation: Violation, values: Mapping[str, Any], overrides: Mapping[str, Any]
-) -> ConfigError:
+) -> ConfigError | ParameterError:
     where = f"step {spec.name}, {violation} (SageMaker's {OPERATIONS[spec.step_type]})"
     names = parameters_behind(spec.arguments, violation.field)
     if not names:
@@ -296,7 +296,7 @@ class _Violations:
 
 
 def _problem(reason: str, details: Mapping[str, Any]) -> str:
-    value = details.get("param")
+    value: Any = details.get("param")
     limit = details.get("max_allowed", details.get("min_allowed"))
     problems = {
         "missing required field": lambda: "is required but missing",

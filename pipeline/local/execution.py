@@ -73,7 +73,6 @@ def run_execution(
     ``preset`` and ``selected``: see :func:`pipeline.local.orchestrator.run_plan`.
     """
     objects, records = ObjectStore(store_root), Records(store_root)
-    exec_dir = records.execution_dir(identity.execution_id)
     produced: dict[str, Mapping[str, Any]] = {}
 
     def context(step_name: str) -> StepContext:
@@ -83,8 +82,8 @@ def run_execution(
             region,
             identity.pipeline_name,
             identity.execution_id,
-            exec_dir / "jobs" / step_name,
-            exec_dir / "logs" / f"{step_name}.log",
+            records.layout.job(identity.execution_id, step_name),
+            records.layout.log(identity.execution_id, step_name),
             endpoints,
             on_line,
             job_starter,
@@ -116,7 +115,9 @@ def _executor(
             return StepOutcome("Failed", failure_reason=rejection)
         if not cache.is_enabled(spec):
             return run(spec, args, None)
-        entry_path = records.cache_path(identity.pipeline_name, cache.cache_key(spec, scope))
+        entry_path = records.layout.cache_entry(
+            identity.pipeline_name, cache.cache_key(spec, scope)
+        )
         with cache.exclusive(entry_path):  # parallel points compute a step once
             hit = cache.lookup(entry_path, spec.cache_config.get("ExpireAfter"), utc_now())
             if hit is None:

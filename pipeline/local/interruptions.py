@@ -2,9 +2,11 @@
 
 The process running an execution (its *runner*) holds ``executions/<id>/runner.lock`` for as
 long as it runs and records its pid and start time in ``execution.json``. Whoever reads an
-execution next (describe, list, wait, stop) settles it: an ``Executing`` record whose lock
-is free belongs to a runner that is gone, so it becomes Failed (or Stopped, if a stop was
-asked for) and so does the step it was running. Nothing stays "Executing" forever.
+execution next (describe, list, run, stop, the report) settles it: an ``Executing`` record
+that a runner claimed and whose lock is free belongs to a runner that is gone, so it becomes
+Failed (or Stopped, if a stop was asked for) and so does the step it was running. Nothing
+stays "Executing" forever. (A record that says it ran but names no runner, written by an
+older version, is settled by the same rule.)
 
 ``--stop`` from another process writes ``executions/<id>/stop.json`` and sends SIGTERM to the
 runner, which stops its job (SIGTERM, then SIGKILL after a grace period) and records Stopped,
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from pipeline.core.errors import MoonpipeError
 from pipeline.core.names import utc_now
+from pipeline.core.status import Status, is_active
 from pipeline.local.liveness import (
     is_held,
     owner_alive,
@@ -33,9 +36,6 @@ from pipeline.local.liveness import (
 from pipeline.local.store.atomic import write_json
 from pipeline.local.store.records import ExecutionRecord, Records
 
-LOCK_FILE = "runner.lock"
-STOP_FILE = "stop.json"
-RUNNING = ("Executing", "Starting")
 STOP_GRACE_S = 30.0  # the runner's own job grace (jobio) is shorter, so it normally wins
 
 
@@ -44,12 +44,12 @@ class ExecutionNotStoppableError(MoonpipeError):
 
 
 def _lock_path(records: Records, execution_id: str) -> Path:
-    return records.execution_dir(execution_id) / LOCK_FILE
+    return records.layout.runner_lock(execution_id)
 
 
 def stop_requested(records: Records, execution_id: str) -> bool:
     """True once someone ran --stop on this execution."""
-    return (records.execution_dir(execution_id) / STOP_FILE).is_file()
+    return records.layout.stop_request(execution_id).is_file()
 
 
 @contextlib.contextmanager
@@ -69,8 +69,8 @@ def runner_claim(records: Records, data: ExecutionRecord) -> Iterator[None]:
 def interrupted_outcome(records: Records, execution_id: str, how: str) -> tuple[str, str]:
     """(status, reason) for an execution whose run ended early; ``how`` says what happened."""
     if stop_requested(records, execution_id):
-        return "Stopped", "stopped by --stop before it finished"
-    return "Failed", f"{how}; resume it with --retry {execution_id}"
+        return Status.STOPPED, "stopped by --stop before it finished"
+    return Status.FAILED, f"{how}; resume it with --retry {execution_id}"
 
 
 def close_execution(
@@ -79,22 +79,27 @@ def close_execution(
     """End the execution and every step still running with ``status`` and ``reason``."""
     ended = utc_now()
     for record, properties in records.steps(data.execution_id):
-        if record.status in RUNNING:
+        if is_active(record.status):
             closed = replace(record, status=status, ended_at=ended, failure_reason=reason)
             records.save_step(data.execution_id, closed, properties)
     data.status, data.failure_reason, data.ended_at = status, reason, ended.isoformat()
     records.save_execution(data)
 
 
+def claimed(data: ExecutionRecord) -> bool:
+    """True while the record says a runner took it and has not ended it."""
+    return is_active(data.status) and (data.ran or bool(data.runner))
+
+
 def settle(records: Records, execution_id: str) -> ExecutionRecord:
     """The execution's record, ended first if its runner is gone (see the module docstring)."""
     data = records.execution(execution_id)
-    if data.status not in RUNNING or not data.runner:
-        return data
+    if not claimed(data):
+        return data  # ended, or recorded by --start and not run yet
     with try_lock(_lock_path(records, execution_id)) as acquired:
         if acquired:
             return _close_if_still_running(records, execution_id)
-    if data.runner.get("start_token") is None or owner_alive(data.runner):
+    if not data.runner or data.runner.get("start_token") is None or owner_alive(data.runner):
         return data  # the runner is alive and still working (or cannot be told apart)
     # The runner is gone and another reader holds the lock while it settles the record (the
     # report follower polls): wait for it, then read what it wrote.
@@ -105,31 +110,34 @@ def settle(records: Records, execution_id: str) -> ExecutionRecord:
 def _close_if_still_running(records: Records, execution_id: str) -> ExecutionRecord:
     """Under the runner lock: end the record if it still says a runner is at work."""
     data = records.execution(execution_id)  # it may have finished meanwhile
-    if data.status in RUNNING and data.runner:
-        pid = data.runner.get("pid")
-        status, reason = interrupted_outcome(
-            records,
-            execution_id,
-            f"the process running this execution (pid {pid}) ended before it finished (killed?)",
-        )
+    if claimed(data):
+        status, reason = interrupted_outcome(records, execution_id, _runner_gone(data))
         close_execution(records, data, status, reason)
     return data
+
+
+def _runner_gone(data: ExecutionRecord) -> str:
+    """What happened to the runner of a claimed execution whose lock is free."""
+    if not data.runner:
+        return "the process running this execution stopped before it finished"
+    pid = data.runner.get("pid")
+    return f"the process running this execution (pid {pid}) ended before it finished (killed?)"
 
 
 def stop(records: Records, execution_id: str, grace_s: float = STOP_GRACE_S) -> None:
     """Ask the runner to stop, wait for it to let go, kill it if it does not; then settle."""
     data = settle(records, execution_id)
-    if data.status not in RUNNING:
+    if not is_active(data.status):
         raise ExecutionNotStoppableError(
             f"cannot stop execution {execution_id}: it is already {data.status} "
             "(only an Executing execution can be stopped)"
         )
     write_json(
-        records.execution_dir(execution_id) / STOP_FILE,
+        records.layout.stop_request(execution_id),
         {"requested_at": utc_now().isoformat(), "by": owner_of_this_process()},
     )
     if not data.runner:  # recorded by --start but never run: nothing to signal
-        close_execution(records, data, "Stopped", "stopped by --stop before it ran")
+        close_execution(records, data, Status.STOPPED, "stopped by --stop before it ran")
         return
     lock = _lock_path(records, execution_id)
     signal_owner(data.runner, signal.SIGTERM)

@@ -20,12 +20,9 @@ from typing import Any
 
 from pipeline.core.errors import MoonpipeError
 from pipeline.core.names import utc_now
+from pipeline.core.status import RETRYABLE, SELECTION_SOURCES, Status
 from pipeline.local.graph import PipelineGraph, upstream
 from pipeline.local.store.records import ExecutionRecord, Records
-
-RETRYABLE = ("Failed", "Stopped")
-SOURCE_STATUSES = ("Succeeded", "Failed")
-STOP_FILE = "stop.json"
 
 
 class SelectionError(MoonpipeError):
@@ -42,19 +39,19 @@ def prepare_retry(records: Records, data: ExecutionRecord) -> ExecutionRecord:
         )
     attempts = list(data.extra.get("attempts", []))
     attempt = len(attempts) + 1
-    folder = records.execution_dir(execution_id)
-    archive = folder / "attempts" / str(attempt) / "steps"
+    layout = records.layout
+    archive = layout.attempt_steps(execution_id, attempt)
     archive.mkdir(parents=True, exist_ok=True)
     for record, _ in records.steps(execution_id):
-        if record.status != "Succeeded":  # kept as history, then rerun
-            path = folder / "steps" / f"{record.name}.json"
+        if record.status != Status.SUCCEEDED:  # kept as history, then rerun
+            path = layout.step_record(execution_id, record.name)
             shutil.copy2(path, archive / path.name)
             path.unlink()
-    (folder / STOP_FILE).unlink(missing_ok=True)
+    layout.stop_request(execution_id).unlink(missing_ok=True)
     history = {k: getattr(data, k) for k in ("status", "failure_reason", "started_at", "ended_at")}
     data = replace(
         data,
-        status="Executing",
+        status=Status.EXECUTING,
         failure_reason=None,
         ended_at=None,
         ran=False,
@@ -70,7 +67,7 @@ def succeeded_properties(records: Records, execution_id: str) -> dict[str, Mappi
     return {
         record.name: dict(properties or {})
         for record, properties in records.steps(execution_id)
-        if record.status == "Succeeded"
+        if record.status == Status.SUCCEEDED
     }
 
 
@@ -129,7 +126,7 @@ def check_source(
             f"SourcePipelineExecutionArn {arn} is an execution of pipeline "
             f"{source.pipeline_name}, not of {pipeline_name}"
         )
-    if source.status not in SOURCE_STATUSES:
+    if source.status not in SELECTION_SOURCES:
         raise SelectionError(
             f"SourcePipelineExecutionArn {arn} is {source.status}; the source "
             "execution's status can be either Failed or Success (wait for it to end)"
@@ -193,7 +190,7 @@ def latest_source(records: Records, pipeline_name: str) -> str:
     ended = [
         d
         for d in (records.execution(i) for i in records.execution_ids())
-        if d.pipeline_name == pipeline_name and d.status in SOURCE_STATUSES
+        if d.pipeline_name == pipeline_name and d.status in SELECTION_SOURCES
     ]
     if not ended:
         raise SelectionError(

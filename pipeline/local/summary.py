@@ -16,7 +16,6 @@ from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
 
 REPORT_KEY = "binary_classification_metrics"
-REPORT_FILE = "report.html"  # pipeline.report.local_source.REPORT_NAME, without its imports
 
 
 def summarize(
@@ -28,7 +27,7 @@ def summarize(
     properties = [p for _, p in steps if isinstance(p, Mapping)]
     package_arn = _first(properties, "ModelPackageArn")
     report_uri, quality = quality_report(objects, properties)
-    report_file = records.execution_dir(execution_id) / REPORT_FILE
+    report_file = records.layout.report(execution_id)
     return ExecutionSummary(
         pipeline_name=data.pipeline_name,
         execution_arn=data.execution_arn,
@@ -37,11 +36,11 @@ def summarize(
         failure_reason=data.failure_reason,
         parameters=data.parameters,
         steps=tuple(record for record, _ in steps) if with_steps else (),
-        metrics={**_metrics(quality), **_training_metrics(properties)},
+        metrics={**quality_metrics(quality), **_training_metrics(properties)},
         model_package_arn=package_arn,
         endpoint=_endpoint(properties),
-        started_at=_time(data.started_at),
-        ended_at=_time(data.ended_at),
+        started_at=parse_time(data.started_at),
+        ended_at=parse_time(data.ended_at),
         quality_report_uri=report_uri,
         report=str(report_file) if report_file.is_file() else None,
     )
@@ -71,13 +70,13 @@ def quality_report(
     for props in properties:
         candidates.extend(str(u) for u in (props.get("PropertyFiles") or {}).values())
     for uri in candidates:
-        report = _load(objects, uri)
+        report = load_json(objects, uri)
         if isinstance(report, Mapping) and isinstance(report.get(REPORT_KEY), Mapping):
             return uri, report
     return None, {}
 
 
-def _metrics(report: Mapping[str, Any]) -> dict[str, float]:
+def quality_metrics(report: Mapping[str, Any]) -> dict[str, float]:
     """Scalar metric values of the quality report."""
     return {
         name: float(entry["value"])
@@ -96,12 +95,14 @@ def _training_metrics(properties: list[Mapping[str, Any]]) -> dict[str, float]:
     }
 
 
-def _load(objects: ObjectStore, uri: str) -> Any:
+def load_json(objects: ObjectStore, uri: str) -> Any:
+    """The stored JSON object at ``uri``; None when it is missing or not JSON."""
     try:
         return json.loads(objects.get(uri))
     except (StoreError, ValueError):
         return None
 
 
-def _time(text: str | None) -> datetime | None:
+def parse_time(text: str | None) -> datetime | None:
+    """A stored ISO 8601 time (None stays None)."""
     return None if not text else datetime.fromisoformat(text)

@@ -1,10 +1,20 @@
-"""The execution report, written off the critical path by a detached, low-priority process.
+"""The report keepers a front hands the local target: how a local execution gets its page.
 
 Importing matplotlib and drawing six plots (and scoring a decision boundary with torch) took
-seconds on every run; the CLI need not wait for it. :class:`BackgroundReport` starts one
-follower per execution (``python -m pipeline.report.background STORE ID``) that rewrites the
-page whenever the execution's records change, writes the final page once the execution has
-ended (or its runner died), and exits. ``--report`` regenerates the page in the foreground.
+seconds on every run; the CLI need not wait for it. Three keepers (each a ReportKeeper of
+pipeline.core.records; the engine imports none of them):
+
+- :class:`BackgroundKeeper`, a person's CLI: one follower per execution (``python -m
+  pipeline.report.background STORE ID``, detached and niced) rewrites the page whenever the
+  execution's records change, writes the final page once it has ended (or its runner
+  died), and exits; a sweep's pages and its comparison are drawn by one detached process
+  after the sweep.
+- :class:`DeferredKeeper`: nothing is drawn while an execution runs; pages drawn later are
+  drawn in the background as above.
+- :class:`InProcessKeeper`, tests and one-shot callers: the page is rewritten in this
+  process after each step, so it exists when the run returns.
+
+``--report`` regenerates a page in the foreground.
 """
 
 from __future__ import annotations
@@ -13,8 +23,12 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from pipeline.core.records import ReportFollower
+from pipeline.local.store.layout import StoreLayout
 
 _POLL_S = 0.5
 _MAX_LIFETIME_S = 24 * 3600.0
@@ -38,12 +52,12 @@ def _detached(argv: list[str], log: Path) -> None:
 
 
 class BackgroundReport:
-    """Starts the follower; the local target calls :meth:`refresh` as it would the writer."""
+    """Starts the follower; the local run calls :meth:`refresh` as it would the writer."""
 
     def __init__(self, store_root: Path, execution_id: str, notes: list[str]) -> None:
         self.notes = notes
-        path = Path(store_root) / "executions" / execution_id / "report.html"
-        log = Path(store_root) / "executions" / execution_id / "report.log"
+        layout = StoreLayout(store_root)
+        path, log = layout.report(execution_id), layout.report_log(execution_id)
         try:
             _detached([str(store_root), execution_id], log)
         except OSError as err:
@@ -69,7 +83,7 @@ class DeferredReport:
         self.notes = notes
 
     def refresh(self, final: bool = True) -> None:
-        """Nothing: see :class:`BackgroundReports`."""
+        """Nothing: the pages are drawn after the sweep (:class:`BackgroundReports`)."""
 
 
 class BackgroundReports:
@@ -88,7 +102,7 @@ class BackgroundReports:
         pages = execution_ids if pages is None else pages
         if not pages and comparison is None:
             return  # nothing to draw
-        log = Path(store_root) / "comparisons" / "background.log"
+        log = StoreLayout(store_root).comparisons_log()
         argv = [
             "--reports",
             str(store_root),
@@ -114,45 +128,49 @@ class BackgroundReports:
 def write_reports(
     store_root: Path,
     comparison: Path | None,
-    execution_ids: list[str],
-    pages: list[str] | None = None,
+    execution_ids: Sequence[str],
+    pages: Sequence[str] | None = None,
+    say: Any = print,
 ) -> int:
     """Final pages of ``pages`` (default: all), then the comparison of every execution that
-    can be read; one writer, so a plot drawn for a page is reused by the comparison."""
-    from pipeline.report.write import ReportWriter, write_local_comparison
+    can be read; one writer, so a plot drawn for a page is reused by the comparison.
+    ``say`` gets a line for each page that could not be written."""
+    from pipeline.report.write import ReportWriter, write_comparison
+    from pipeline.targets.local import LocalTarget
 
-    writer, failed = ReportWriter(store_root), set()
+    writer, failed = ReportWriter(LocalTarget(store_root)), set()
     for execution_id in execution_ids if pages is None else pages:
         try:
             writer.write(execution_id, final=True)
         except Exception as err:  # one bad point must not cost the others their pages
-            print(f"report of {execution_id} not written: {type(err).__name__}: {err}")
+            say(f"report of {execution_id} not written: {type(err).__name__}: {err}")
             failed.add(execution_id)
     readable = [i for i in execution_ids if i not in failed]
     if comparison is not None and len(readable) >= 2:
-        write_local_comparison(store_root, readable, comparison, writer)
+        write_comparison(writer.target, readable, comparison, writer)
     return 1 if failed else 0
 
 
-def _signature(execution_dir: Path) -> tuple[float, ...]:
+def _signature(layout: StoreLayout, execution_id: str) -> tuple[float, ...]:
     """Changes when the execution's record or any step record changes."""
-    files = [execution_dir / "execution.json", *sorted((execution_dir / "steps").glob("*"))]
+    steps = sorted(layout.steps(execution_id).glob("*"))
+    files = [layout.execution_record(execution_id), *steps]
     return tuple(f.stat().st_mtime_ns for f in files if f.exists())
 
 
 def follow(store_root: Path, execution_id: str) -> int:
     """Rewrite the report on each change until the execution has ended; then the final page."""
-    from pipeline.local.interruptions import RUNNING, settle
-    from pipeline.local.store.records import Records
+    from pipeline.core.status import is_active
     from pipeline.report.write import ReportWriter
+    from pipeline.targets.local import LocalTarget
 
-    records, writer = Records(store_root), ReportWriter(store_root)
-    execution_dir = records.execution_dir(execution_id)
+    target = LocalTarget(store_root)
+    writer, layout = ReportWriter(target), StoreLayout(store_root)
     seen: tuple[float, ...] = ()
     deadline = time.monotonic() + _MAX_LIFETIME_S
     while time.monotonic() < deadline:
-        ended = settle(records, execution_id).status not in (*RUNNING, "Stopping")
-        now_seen = _signature(execution_dir)
+        ended = not is_active(target.describe_execution(execution_id).status)
+        now_seen = _signature(layout, execution_id)
         if ended:
             writer.write(execution_id, final=True)
             return 0
@@ -179,8 +197,9 @@ class InProcessReport:
         try:
             if self.writer is None:
                 from pipeline.report.write import ReportWriter
+                from pipeline.targets.local import LocalTarget
 
-                self.writer = ReportWriter(self.store_root)
+                self.writer = ReportWriter(LocalTarget(self.store_root))
             self.writer.write(self.execution_id, final=final)
         except Exception as err:  # the run's result matters more than its report
             note = f"report not written: {type(err).__name__}: {err}"
@@ -188,12 +207,52 @@ class InProcessReport:
                 self.notes.append(note)
 
 
-REPORT_MODES: dict[str, Any] = {
-    "in-process": InProcessReport,  # tests and one-shot callers: the page exists on return
-    "background": BackgroundReport,  # a person's --start: the CLI returns before the plots
-    "deferred": DeferredReport,  # sweep points: BackgroundReports writes them at the end
-}
-"""How the local target keeps an execution's report (LocalTarget's ``report``)."""
+class BackgroundKeeper:
+    """A person's CLI: the run returns before the plots; pages are drawn by detached
+    processes (the follower, or one writer after a sweep)."""
+
+    def follow(self, store_root: Path, execution_id: str, notes: list[str]) -> ReportFollower:
+        """Start the execution's follower (a note says where the page is)."""
+        return BackgroundReport(store_root, execution_id, notes)
+
+    def draw_later(
+        self,
+        store_root: Path,
+        execution_ids: Sequence[str],
+        comparison: Path | None,
+        pages: Sequence[str],
+        notes: list[str],
+    ) -> None:
+        """One detached process draws ``pages``, then the comparison."""
+        BackgroundReports(store_root, list(execution_ids), comparison, notes, list(pages))
+
+
+class DeferredKeeper(BackgroundKeeper):
+    """Nothing drawn while an execution runs (a sweep's point); later pages as the
+    background keeper draws them."""
+
+    def follow(self, store_root: Path, execution_id: str, notes: list[str]) -> ReportFollower:
+        """Draw nothing now."""
+        return DeferredReport(store_root, execution_id, notes)
+
+
+class InProcessKeeper:
+    """Tests and one-shot callers: the page exists when the run returns."""
+
+    def follow(self, store_root: Path, execution_id: str, notes: list[str]) -> ReportFollower:
+        """Rewrite the page in this process after each step and at the end."""
+        return InProcessReport(store_root, execution_id, notes)
+
+    def draw_later(
+        self,
+        store_root: Path,
+        execution_ids: Sequence[str],
+        comparison: Path | None,
+        pages: Sequence[str],
+        notes: list[str],
+    ) -> None:
+        """Draw ``pages`` and the comparison now, in this process (failures become notes)."""
+        write_reports(store_root, comparison, execution_ids, pages, notes.append)
 
 
 def main(argv: list[str]) -> int:

@@ -1,39 +1,47 @@
-"""Write a local execution's report: facts → model → layout + plots → one HTML file.
+"""Write an execution's report: the target's facts → model → layout + plots → one HTML file.
 
-:class:`ReportWriter` is what the local target keeps while an execution runs: it rewrites
-the page after every step (so a report of a running execution is never stale for long)
-and draws each plot only once per distinct input.
+The writer talks to a target through four verbs of the Target protocol only
+(execution_facts, execution_data, report_path, comparison_path), so the same code writes the
+page of a local execution and of a SageMaker one. :class:`ReportWriter` is what a local run
+keeps while it runs: it rewrites the page after every step (so a report of a running
+execution is never stale for long) and draws each plot only once per distinct input. The
+decision boundary is scored from ``ExecutionData.model_file`` (pipeline.report.boundary, a
+subprocess that loads the model the safe way) and its grid kept in ``keep_dir``.
 """
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pipeline.local.store.atomic import write_bytes
-from pipeline.report.boundary import BoundaryScorer
+from pipeline.report.boundary import BoundaryError, BoundaryPending, BoundaryScorer
 from pipeline.report.compare import Comparison, compare
 from pipeline.report.compare_plots import comparison_figures
 from pipeline.report.graph import layout_definition
-from pipeline.report.local_source import local_facts, plot_data, report_path
-from pipeline.report.plots import Figure, figures
+from pipeline.report.plots import Figure, PlotData, figures
 from pipeline.report.render import render_comparison, render_report
 from pipeline.report.report_model import Report, build_report
+from pipeline.targets.base import Target
 
 MAX_REPORT_BYTES = 2_000_000
+BOUNDARY_FILE = "report-boundary.json"  # in ExecutionData.keep_dir
 
 
 class ReportWriter:
-    """Writes the report of local executions in one store, caching drawn figures."""
+    """Writes the reports of one target's executions, caching drawn figures."""
 
-    def __init__(self, store_root: Path) -> None:
-        self.store_root = Path(store_root)
+    def __init__(self, target: Target) -> None:
+        self.target = target
         self._figures: dict[str, Figure] = {}
         self._scorer = BoundaryScorer()
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
     def model(self, execution_id: str) -> Report:
         """The report model of one execution (no plots drawn, no model loaded)."""
-        return build_report(local_facts(self.store_root, execution_id))
+        return build_report(self.target.execution_facts(execution_id))
 
     def write(self, execution_id: str, out: Path | None = None, final: bool = True) -> Path:
         """Render and atomically write the report; returns its path.
@@ -41,14 +49,88 @@ class ReportWriter:
         ``final=False`` (a rewrite while the execution runs) does not wait for a decision
         boundary still being scored in the background.
         """
-        facts = local_facts(self.store_root, execution_id)
+        facts = self.target.execution_facts(execution_id)
         report = build_report(facts)
-        data = plot_data(self.store_root, execution_id, self._scorer, wait=final)
+        data = self.plot_data(execution_id, wait=final)
         drawn = figures(report, data, self._figures)
         html = render_report(report, layout_definition(facts.definition), drawn)
-        path = Path(out) if out is not None else report_path(self.store_root, execution_id)
+        path = Path(out) if out is not None else self.target.report_path(execution_id)
         write_bytes(path, html.encode("utf-8"))
         return path
+
+    def plot_data(self, execution_id: str, wait: bool = True) -> PlotData:
+        """The data points and, once a model exists, its decision boundary (``wait=False``:
+        a boundary still being scored is left out for this rewrite)."""
+        data = self.target.execution_data(execution_id)
+        train, test = data.train, data.test
+        if data.model_file is None:
+            return PlotData(train, test, None, data.note) if data.note else PlotData(train, test)
+        keep = data.keep_dir if data.keep_dir is not None else self._scratch_dir()
+        bounds = _extent([p for p in (train, test) if p is not None])
+        model_uri = data.model_artifact or str(data.model_file)
+        try:
+            boundary = self._scorer.boundary(
+                keep / BOUNDARY_FILE, data.model_file, model_uri, bounds, wait
+            )
+        except BoundaryPending:
+            return PlotData(train, test, None, "the model is still being scored")
+        except BoundaryError as err:
+            return PlotData(train, test, None, str(err))
+        return PlotData(train, test, boundary)
+
+    def _scratch_dir(self) -> Path:
+        """Where a grid is kept for this writer's life when the target keeps none."""
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="moonpipe-report-")
+        return Path(self._scratch.name)
+
+
+def write_comparison(
+    target: Target,
+    execution_ids: Sequence[str],
+    out: Path | None = None,
+    writer: ReportWriter | None = None,
+) -> tuple[Comparison, Path]:
+    """Compare executions; returns the comparison and the page's path."""
+    writer = writer or ReportWriter(target)
+    reports = [writer.model(i) for i in execution_ids]
+    data = [writer.plot_data(i) for i in execution_ids]
+    comparison = compare(reports)
+    html = render_comparison(comparison, comparison_figures(reports, data))
+    path = Path(out) if out is not None else target.comparison_path(execution_ids)
+    write_bytes(path, html.encode("utf-8"))
+    return comparison, path
+
+
+def comparison_of(target: Target, execution_ids: Sequence[str]) -> Comparison:
+    """The comparison's verdict alone: records only, no plot drawn, no model loaded."""
+    writer = ReportWriter(target)
+    return compare([writer.model(i) for i in execution_ids])
+
+
+def _extent(arrays: list[Any]) -> tuple[float, float, float, float]:
+    if not arrays:
+        return (-1.5, 2.5, -1.0, 1.5)
+    import numpy as np
+
+    points = np.concatenate(arrays)
+    (x0, y0), (x1, y1) = points[:, 1:3].min(axis=0), points[:, 1:3].max(axis=0)
+    return (float(x0) - 0.5, float(x1) + 0.5, float(y0) - 0.5, float(y1) + 0.5)
+
+
+# -- kept for the front (pipeline/report/actions.py, pipeline/sweep_cli.py) until it calls the
+# -- functions above with a target (issue 16, the front's part); then these go.
+
+
+def _local(store_root: Path) -> Target:
+    from pipeline.targets.local import LocalTarget
+
+    return LocalTarget(store_root)
+
+
+def write_local_report(store_root: Path, execution_id: str, out: Path | None = None) -> Path:
+    """One-shot: write the report of a stored local execution; returns its path."""
+    return ReportWriter(_local(store_root)).write(execution_id, out)
 
 
 def write_local_comparison(
@@ -58,25 +140,20 @@ def write_local_comparison(
     writer: ReportWriter | None = None,
 ) -> tuple[Comparison, Path]:
     """Compare stored local executions; returns the comparison and the page's path."""
-    writer = writer or ReportWriter(store_root)
-    reports = [writer.model(i) for i in execution_ids]
-    data = [plot_data(writer.store_root, i) for i in execution_ids]
-    comparison = compare(reports)
-    html = render_comparison(comparison, comparison_figures(reports, data))
-    path = Path(out) if out is not None else comparison_path(store_root, execution_ids)
-    write_bytes(path, html.encode("utf-8"))
-    return comparison, path
-
-
-def comparison_path(store_root: Path, execution_ids: list[str]) -> Path:
-    """Where a comparison page goes unless --report-out says otherwise."""
-    return Path(store_root) / "comparisons" / f"{'-vs-'.join(execution_ids)}.html"[-200:]
+    target = writer.target if writer is not None else _local(store_root)
+    return write_comparison(target, execution_ids, out, writer)
 
 
 def local_comparison(store_root: Path, execution_ids: list[str]) -> Comparison:
-    """The comparison's verdict alone: records only, no plot drawn, no model loaded."""
-    writer = ReportWriter(store_root)
-    return compare([writer.model(i) for i in execution_ids])
+    """The verdict of stored local executions (records only)."""
+    return comparison_of(_local(store_root), execution_ids)
+
+
+def comparison_path(store_root: Path, execution_ids: list[str]) -> Path:
+    """Where a local comparison page goes unless --report-out says otherwise."""
+    from pipeline.local.store.layout import StoreLayout
+
+    return StoreLayout(store_root).comparison(execution_ids)
 
 
 def write_aws_report(sm: Any, s3: Any, execution_arn: str, out: Path) -> Path:
@@ -88,8 +165,3 @@ def write_aws_report(sm: Any, s3: Any, execution_arn: str, out: Path) -> Path:
     html = render_report(report, layout_definition(facts.definition), figures(report, data))
     write_bytes(out, html.encode("utf-8"))
     return out
-
-
-def write_local_report(store_root: Path, execution_id: str, out: Path | None = None) -> Path:
-    """One-shot: write the report of a stored local execution; returns its path."""
-    return ReportWriter(store_root).write(execution_id, out)

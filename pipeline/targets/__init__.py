@@ -9,16 +9,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.config import PipelineConfig
-from pipeline.core.records import LineListener
+from pipeline.core.records import LineListener, ReportKeeper
 from pipeline.targets.base import Target
 
 
-def make_target(cfg: PipelineConfig, on_line: LineListener | None = None) -> Target:
-    """The Target that ``cfg.target`` names, set up from the config.
+def make_target(
+    cfg: PipelineConfig,
+    on_line: LineListener | None = None,
+    reports: ReportKeeper | None = None,
+) -> Target:
+    """The Target that ``cfg.target`` names, set up from the config alone.
 
     Args:
-        cfg: a PipelineConfig (uses target, pipeline.name, aws.region, local.store_root).
+        cfg: a PipelineConfig (uses target, pipeline.name, aws.region, and local's
+            store_root, job_start and warm_host_idle_s).
         on_line: gets every line a local job prints, as it prints it (--follow).
+        reports: how local executions get their pages (pipeline.report.background has the
+            keepers); None: no page is drawn.
 
     ``cfg.target`` is one of pipeline.config.TARGETS: the config check refused any other.
     """
@@ -37,7 +44,7 @@ def make_target(cfg: PipelineConfig, on_line: LineListener | None = None) -> Tar
         Path(local.store_root),
         region=cfg.aws.region,
         on_line=on_line,
-        job_start=getattr(local, "job_start", "subprocess"),
-        warm_idle_s=getattr(local, "warm_host_idle_s", 600.0),
-        report="background",  # a person's run need not wait for the plots
+        job_start=local.job_start,
+        warm_idle_s=local.warm_host_idle_s,
+        reports=reports,
     )

@@ -1,54 +1,53 @@
-"""LocalTarget: the Target protocol backed by the embedded engine and a store on disk.
+"""LocalTarget: the Target protocol on this machine, a thin adapter over the local engine.
 
-Nothing here imports the SageMaker SDK (``--start`` alone must start fast). Executions run
-in the foreground, inside :meth:`LocalTarget.wait`; everything they write survives the
-process, so a later LocalTarget on the same store root describes and lists them.
+Every verb is one call into pipeline.local: the store's pipelines (pipelines.py), a run's
+lifecycle (runner.py: start, run, stop, settle, retry), what the records say of an execution
+(summary.py, facts.py), sweep points (points.py), the registry (packages.py) and the
+endpoints (endpoint/manager.py). Nothing here imports the SageMaker SDK (``--start`` alone
+must start fast). Executions run in the foreground, inside :meth:`LocalTarget.wait`;
+everything they write survives the process, so a later LocalTarget on the same store root
+describes and lists them. Where an execution's page is drawn is the front's choice: the
+``reports`` keeper it hands in (None: no page).
 """
 
 from __future__ import annotations
 
-import secrets
-import string
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.errors import ConfigError, ExecutionNotFoundError
-from pipeline.core.names import local_arn, utc_now
 from pipeline.core.records import (
     EndpointRef,
+    ExecutionData,
+    ExecutionFacts,
     ExecutionSummary,
     LineListener,
+    ModelPackageRef,
     PipelineDefinition,
+    ReportKeeper,
+    Selection,
     StepListener,
-    StepRecord,
     UpsertResult,
 )
-from pipeline.local.api_gate import cache_service_model_in, check_start
-from pipeline.local.execution import ExecutionIdentity, run_execution, unsupported_step_types
-from pipeline.local.graph import DefinitionError, PipelineGraph, parse_definition
-from pipeline.local.handlers import HANDLERS
+from pipeline.local import facts
+from pipeline.local.graph import PipelineGraph
 from pipeline.local.handlers.base import EndpointManager
-from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
-from pipeline.local.interruptions import stop as stop_running
-from pipeline.local.selection import plan_selection, preset_for, record_reused
-from pipeline.local.store.objects import ObjectStore, StoreError
-from pipeline.local.store.records import ExecutionRecord, Records
-from pipeline.local.summary import summarize
-from pipeline.local.warm.launch import warm_starter
-from pipeline.overrides import resolve_parameters
-from pipeline.report.background import REPORT_MODES
-from pipeline.targets.local_iteration import LocalIteration
+from pipeline.local.packages import model_packages
+from pipeline.local.points import LocalPointRuns
+from pipeline.local.runner import LocalRunner, open_store
+from pipeline.local.store.registry import Registry
 
-_ID_ALPHABET = string.ascii_lowercase + string.digits
+# Measured on the 2-core machine (benchmarks/bench_sweep.py): two points at once, each job
+# at one torch thread, is the most the cores take before points slow each other down.
+LOCAL_PARALLEL = 2
 
 
-class LocalTarget(LocalIteration):
-    """Runs pipeline definitions on this machine; see the module docstring (retry, plan and
-    reuse are in :class:`LocalIteration`)."""
+class LocalTarget:
+    """Runs pipeline definitions on this machine; see the module docstring."""
 
     name = "local"
-    runs_in_foreground = True
+    runs_in_foreground = True  # kept for pipeline/cli.py until the front calls run_or_follow
 
     def __init__(
         self,
@@ -58,276 +57,185 @@ class LocalTarget(LocalIteration):
         endpoints: EndpointManager | None = None,
         job_start: str = "subprocess",
         warm_idle_s: float = 600.0,
-        report: str = "in-process",
+        reports: ReportKeeper | None = None,
     ) -> None:
-        """``endpoints``: the endpoint manager (default: pipeline.local.endpoint.manager,
-        imported when first needed; tests pass a recorder that starts no server)."""
-        self.store_root = Path(store_root).resolve()  # jobs run in other cwds
-        self.region = region
-        self.on_line = on_line
-        self._endpoint_manager = endpoints
-        self.job_start, self.warm_idle_s = job_start, warm_idle_s
-        self.report_mode = report  # one of REPORT_MODES
-        cache_service_model_in(self.store_root / "gate")
-        self.records = Records(self.store_root)
-        self.objects = ObjectStore(self.store_root)
+        """Args:
+        store_root: the store (local.store_root); made absolute, as jobs run in other cwds.
+        region: the region of the ARNs the store makes (aws.region).
+        on_line: gets every line a job prints, as it prints it (--follow).
+        endpoints: the endpoint manager (default: pipeline.local.endpoint.manager, imported
+            when first needed; tests pass a recorder that starts no server).
+        job_start, warm_idle_s: local.job_start and local.warm_host_idle_s; make_target
+            passes the config's. Without them jobs start as plain subprocesses (what a test
+            or a script driving the engine wants: no job host outlives it).
+        reports: keeps each execution's HTML page (pipeline.report.background has the
+            keepers); None: no page is drawn.
+        """
         self.notes: list[str] = []
-        # One command parses a definition and reads a pipeline record once: --upsert --start
-        # used to parse it three times and read the record four.
-        self._plans: dict[str, PipelineGraph] = {}
-        self._pipelines: dict[tuple[str, int | None], dict[str, Any]] = {}
+        self.pipelines = open_store(store_root, region)
+        self.runner = LocalRunner(
+            self.pipelines,
+            job_start=job_start,
+            warm_idle_s=warm_idle_s,
+            on_line=on_line,
+            endpoints=endpoints,
+            reports=reports,
+            notes=self.notes,
+        )
+        self.records, self.objects = self.pipelines.records, self.pipelines.objects
+        self.layout = self.records.layout
+        self.store_root, self.region = self.runner.store_root, region
+        self.job_start, self.warm_idle_s = job_start, warm_idle_s
+        self.reports = reports
+        self.default_parallel = max(1, min(LOCAL_PARALLEL, os.cpu_count() or 1))
 
-    def pipeline_arn(self, pipeline_name: str) -> str:
-        """The ARN SageMaker would give the pipeline (names are lower-cased in ARNs)."""
-        return local_arn(self.region, "pipeline", pipeline_name)
+    # -- checks before heavy work: nothing to refuse locally -------------------------------
+
+    def check_upsert_settings(self, role_arn: str | None) -> None:
+        """Nothing: the local engine needs no role."""
+
+    def check_follow(self) -> None:
+        """Nothing: local jobs' output is streamed as they print it."""
+
+    # -- pipelines -------------------------------------------------------------------------
 
     def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> UpsertResult:
-        """Check the definition, store its artifacts, then keep it as the newest version.
-
-        An unchanged pipeline (same definition, description and role as the newest version)
-        stores nothing; artifacts already held with the same bytes are left as they are.
-        """
-        self._plan(pipeline.definition, pipeline.name)
-        try:
-            for uri, data in sorted(pipeline.artifacts.items()):
-                self.objects.put(uri, data)
-        except StoreError as err:
-            raise ConfigError(f"cannot store pipeline artifact: {err}") from None
-        record = {
-            "PipelineName": pipeline.name,
-            "PipelineDescription": pipeline.description,
-            "PipelineDefinition": pipeline.definition,
-            "RoleArn": role_arn,
-            "CreationTime": utc_now().isoformat(),
-        }
-        version, changed = self.records.add_pipeline_version(pipeline.name, record)
-        if changed:  # what is now the newest version, known without reading it back
-            stored = {**record, "Version": version}
-            self._pipelines[(pipeline.name, None)] = self._pipelines[(pipeline.name, version)] = (
-                stored
-            )
-        return UpsertResult(self.pipeline_arn(pipeline.name), changed, version)
-
-    def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:
-        """The newest stored definition's Parameters."""
-        plan = self._plan(self._pipeline(pipeline_name)["PipelineDefinition"], pipeline_name)
-        return [dict(p) for p in plan.parameters]
+        """Check the definition, store its artifacts, then keep it as the newest version."""
+        return self.pipelines.upsert(pipeline, role_arn)
 
     def check_start_of(self, pipeline: PipelineDefinition, parameters: Mapping[str, Any]) -> None:
         """Gate a start of a definition not stored yet (``--upsert --start``): nothing is kept."""
-        plan = self._plan(pipeline.definition, pipeline.name)
-        self._checked_execution(plan, pipeline.name, 0, parameters)
+        self.runner.check_start(pipeline, parameters)
+
+    def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:
+        """The newest stored definition's Parameters."""
+        return self.pipelines.parameters(pipeline_name)
+
+    def pipeline_graph(self, pipeline_name: str) -> PipelineGraph:
+        """The newest stored definition, parsed (selective execution reads its graph)."""
+        return self.pipelines.graph_of(pipeline_name)
+
+    def plan(self, pipeline_name: str) -> PipelineGraph:
+        """:meth:`pipeline_graph`, under the name the front still calls (until it moves)."""
+        return self.pipeline_graph(pipeline_name)
+
+    # -- executions ------------------------------------------------------------------------
 
     def start_execution(
         self,
         pipeline_name: str,
         parameters: Mapping[str, Any],
         display_name: str | None = None,
+        selection: Selection | None = None,
+        *,
         selected_steps: Sequence[str] | None = None,
         source_execution: str | None = None,
     ) -> str:
-        """Check the overrides as the service does and record a new execution.
+        """Check the overrides as the service does and record a new execution; its ARN.
 
-        It runs in :meth:`wait`. ``parameters`` are checked here even after the CLI checked
-        them: StartPipelineExecution refuses bad parameters whoever calls it. With
-        ``selected_steps`` only those run; the steps they depend on are reused from
-        ``source_execution`` (default: the newest Succeeded or Failed one).
+        It runs in :meth:`wait`. ``selected_steps``/``source_execution`` are the front's
+        older spelling of ``selection`` (kept until it passes a Selection).
         """
-        record = self._pipeline(pipeline_name)
-        plan = self._plan(record["PipelineDefinition"], pipeline_name)
-        execution = self._checked_execution(plan, pipeline_name, record["Version"], parameters)
-        selection, reused = None, {}
-        if selected_steps:
-            source_id = None if source_execution is None else _execution_id(source_execution)
-            selection, reused = plan_selection(
-                self.records, plan, record["Version"], pipeline_name, selected_steps, source_id
-            )
-        execution.extra.update(display_name=display_name, selection=selection)
-        self.records.save_execution(execution)
-        if selection:
-            record_reused(
-                self.records, execution.execution_id, selection["source_execution_id"], reused
-            )
-        return execution.execution_arn
-
-    def _checked_execution(
-        self, plan: PipelineGraph, pipeline_name: str, version: int, parameters: Mapping[str, Any]
-    ) -> ExecutionRecord:
-        """A new execution's record, once every request SageMaker would refuse is refused."""
-        values = resolve_parameters([dict(p) for p in plan.parameters], parameters)
-        execution_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
-        execution = ExecutionRecord(
-            pipeline_name=pipeline_name,
-            pipeline_version=version,
-            execution_id=execution_id,
-            execution_arn=f"{self.pipeline_arn(pipeline_name)}/execution/{execution_id}",
-            status="Executing",
-            parameters=values,
-            started_at=utc_now().isoformat(),
-        )
-        variables = self._identity(execution).variables()
-        check_start(plan, values, parameters, variables)  # what SageMaker refuses never starts
-        return execution
-
-    def _pipeline(self, name: str, version: int | None = None) -> dict[str, Any]:
-        """A stored pipeline version (the newest by default), read once per command."""
-        key = (name, version)
-        if key not in self._pipelines:
-            record = self.records.pipeline(name, version)
-            self._pipelines[key] = self._pipelines[(name, record["Version"])] = record
-        return self._pipelines[key]
-
-    def _plan(self, definition: str, pipeline_name: str) -> PipelineGraph:
-        """The checked plan of a definition, parsed once per command."""
-        if definition not in self._plans:
-            self._plans[definition] = _plan(definition, pipeline_name)
-        return self._plans[definition]
-
-    def _identity(self, execution: ExecutionRecord) -> ExecutionIdentity:
-        """The Execution.* variables of a recorded execution (the check and the run agree)."""
-        name = execution.pipeline_name
-        return ExecutionIdentity(
-            name,
-            self.pipeline_arn(name),
-            execution.execution_id,
-            execution.execution_arn,
-            execution.started_at,
-        )
+        if selection is None and selected_steps:
+            selection = Selection(tuple(selected_steps), source_execution)
+        return self.runner.start(pipeline_name, parameters, display_name, selection)
 
     def wait(self, execution_arn: str, on_step: StepListener) -> ExecutionSummary:
         """Run the execution (once) to its end, reporting each step to ``on_step``."""
-        data = settle(self.records, _execution_id(execution_arn))
-        if data.status == "Executing" and data.ran and not data.runner:
-            self._finish(
-                data,
-                "Failed",
-                "the process running this execution stopped before it finished; "
-                f"resume it with --retry {data.execution_id}",
-            )
-        elif data.status == "Executing":
-            self._run(data, on_step)
-        return summarize(self.records, self.objects, data.execution_id)
+        return self.runner.run(execution_arn, on_step)
 
-    def _run(self, data: ExecutionRecord, on_step: StepListener) -> None:
-        """Run while holding the runner lock; an interruption ends the records too.
-
-        A KeyboardInterrupt (Ctrl-C, or SIGTERM as run_pipeline.py maps it) after a --stop
-        is the stop working: the execution ends Stopped and the summary is returned.
-        """
-        name = data.pipeline_name
-        plan = self._plan(self._pipeline(name, data.pipeline_version)["PipelineDefinition"], name)
-        report: Any = REPORT_MODES[self.report_mode](self.store_root, data.execution_id, self.notes)
-        starter = warm_starter(self.store_root, self.job_start, self.warm_idle_s, self.notes)
-
-        def on_step_then_report(step: StepRecord) -> None:
-            on_step(step)
-            if step.status not in ("Starting", "Executing"):
-                report.refresh(final=False)
-
-        preset, selected = preset_for(self.records, data)
-        with runner_claim(self.records, data):
-            try:
-                result = run_execution(
-                    self.store_root,
-                    self.region,
-                    plan,
-                    self._identity(data),
-                    data.parameters,
-                    on_step_then_report,
-                    self.endpoints,
-                    self.on_line,
-                    preset=preset,
-                    selected=selected,
-                    job_starter=starter,
-                )
-            except BaseException as exc:
-                status, reason = interrupted_outcome(
-                    self.records, data.execution_id, "the execution was interrupted"
-                )
-                close_execution(self.records, data, status, reason)
-                report.refresh(final=False)  # an interrupted run must not wait for a plot
-                if status == "Stopped" and isinstance(exc, KeyboardInterrupt):
-                    return
-                raise
-            self._finish(data, result.status, result.failure_reason)
-        report.refresh()
-
-    def _finish(self, data: ExecutionRecord, status: str, reason: str | None) -> None:
-        data.status, data.failure_reason, data.ended_at = status, reason, utc_now().isoformat()
-        self.records.save_execution(data)
+    def run_or_follow(
+        self, execution_arn: str, wait: bool, on_step: StepListener
+    ) -> ExecutionSummary:
+        """The execution runs here, to its end, ``wait`` or not: there is no service."""
+        return self.runner.run(execution_arn, on_step)
 
     def describe_execution(self, execution_ref: str) -> ExecutionSummary:
         """One execution by id or ARN (settled first: a dead runner's shows as Failed)."""
-        execution_id = _execution_id(execution_ref)
-        settle(self.records, execution_id)
-        return summarize(self.records, self.objects, execution_id)
+        return self.runner.describe(execution_ref)
 
     def stop_execution(self, execution_ref: str) -> ExecutionSummary:
         """Stop a running execution from any process; it ends Stopped, as on SageMaker."""
-        execution_id = _execution_id(execution_ref)
-        stop_running(self.records, execution_id)
-        return summarize(self.records, self.objects, execution_id)
+        return self.runner.stop(execution_ref)
+
+    def retry_execution(self, execution_ref: str) -> str:
+        """RetryPipelineExecution: the same execution resumes where it failed (in ``wait``)."""
+        return self.runner.retry(execution_ref)
 
     def list_executions(self, pipeline_name: str) -> list[ExecutionSummary]:
         """The pipeline's executions, newest first (without their steps)."""
-        for execution_id in self.records.execution_ids():
-            settle(self.records, execution_id)
-        found = [
-            summarize(self.records, self.objects, i, with_steps=False)
-            for i in self.records.execution_ids()
-        ]
-        mine = [s for s in found if s.pipeline_name == pipeline_name]
-        return sorted(mine, key=lambda s: s.started_at or utc_now(), reverse=True)
+        return self.runner.executions(pipeline_name)
+
+    def reusable_executions(
+        self, pipeline_name: str, wanted: Sequence[Mapping[str, Any]]
+    ) -> list[ExecutionSummary | None]:
+        """For each resolved parameter set, the newest whole Succeeded run that did it."""
+        return self.runner.reusable(pipeline_name, wanted)
+
+    def execution_metrics(self, execution_ref: str) -> dict[str, float]:
+        """The quality report's and the training steps' metrics, as the summary has them."""
+        return dict(self.runner.describe(execution_ref).metrics)
+
+    def execution_facts(self, execution_ref: str) -> ExecutionFacts:
+        """Everything a report shows of the execution, from the store (settled first)."""
+        data = self.runner.settle(execution_ref)
+        return facts.execution_facts(self.records, self.objects, data.execution_id)
+
+    def execution_data(self, execution_ref: str) -> ExecutionData:
+        """The data step's points and the trained model's file in the store."""
+        data = self.runner.settle(execution_ref)
+        return facts.execution_data(self.records, self.objects, data.execution_id)
+
+    # -- jobs and sweeps -------------------------------------------------------------------
 
     def warm_up(self) -> None:
         """Start the store's warm job host now (if jobs start warm), without waiting for it."""
-        warm_starter(self.store_root, self.job_start, self.warm_idle_s, [])
+        self.runner.warm_up()
 
     def stop_warm_host(self) -> int | None:
         """Ask the store's warm job host to leave now; its pid, or None if none was running."""
-        from pipeline.local.warm.client import WarmStarter
+        return self.runner.stop_warm_host()
 
-        return WarmStarter(self.store_root).stop()
+    def point_runs(self) -> LocalPointRuns:
+        """A worker process per sweep point (forked when jobs start warm)."""
+        return LocalPointRuns(self.store_root, self.region, self.job_start, self.warm_idle_s)
+
+    # -- reports ---------------------------------------------------------------------------
+
+    def report_path(self, execution_id: str) -> Path:
+        """The store's page of the execution: ``executions/<id>/report.html``."""
+        return self.layout.report(execution_id)
+
+    def comparison_path(self, execution_ids: Sequence[str]) -> Path:
+        """The store's comparison page: ``comparisons/<a>-vs-<b>.html``."""
+        return self.layout.comparison(execution_ids)
+
+    def draw_pages_later(
+        self, execution_ids: Sequence[str], comparison: Path | None, pages: Sequence[str]
+    ) -> None:
+        """Hand the pages to the report keeper (it says in a note where they are drawn)."""
+        if self.reports is not None:
+            self.reports.draw_later(self.store_root, execution_ids, comparison, pages, self.notes)
+
+    # -- endpoints -------------------------------------------------------------------------
 
     def list_endpoints(self) -> list[EndpointRef]:
         """Endpoints the endpoint helper knows, with their URL and status."""
-        infos = self.endpoints().list_endpoints(self.store_root)
+        infos = self.runner.endpoints().list_endpoints(self.store_root)
         return [EndpointRef(i.name, i.url, i.status) for i in infos]
 
     def invoke_endpoint(self, name: str, body: bytes, content_type: str, accept: str) -> bytes:
         """One request to a local endpoint (EndpointError on 4xx/5xx or when not serving)."""
-        return self.endpoints().invoke(self.store_root, name, body, content_type, accept)
+        return self.runner.endpoints().invoke(self.store_root, name, body, content_type, accept)
 
     def delete_endpoint(self, name: str) -> None:
         """Stop and forget a local endpoint."""
-        self.endpoints().delete_endpoint(self.store_root, name)
+        self.runner.endpoints().delete_endpoint(self.store_root, name)
 
-    def endpoints(self) -> EndpointManager:
-        """The endpoint manager, imported on first use (running a pipeline may not need it)."""
-        if self._endpoint_manager is None:
-            from pipeline.local.endpoint import manager
+    # -- model registry --------------------------------------------------------------------
 
-            self._endpoint_manager = manager
-        return self._endpoint_manager
-
-
-def _execution_id(ref: str) -> str:
-    execution_id = ref.rstrip("/").rsplit("/", 1)[-1]
-    if not execution_id:
-        raise ExecutionNotFoundError(f"{ref!r} is not an execution id or ARN")
-    return execution_id
-
-
-def _plan(definition: str, pipeline_name: str) -> PipelineGraph:
-    """Parse and check a definition, as one clear error for people."""
-    try:
-        plan = parse_definition(definition)
-    except DefinitionError as err:
-        raise ConfigError(f"pipeline {pipeline_name}: {err}") from None
-    unknown = unsupported_step_types(plan)
-    if unknown:
-        raise ConfigError(
-            f"pipeline {pipeline_name}: the local engine cannot run step type "
-            f"{unknown[0]}; supported: {', '.join(HANDLERS)}"
-        )
-    return plan
+    def list_model_packages(self, group: str | None = None) -> list[ModelPackageRef]:
+        """The local registry's packages (of one group, or all), newest first."""
+        registry = Registry(self.store_root, self.region)
+        endpoints = self.runner.endpoints().list_endpoints(self.store_root)
+        return model_packages(self.records, self.objects, registry, endpoints, group)

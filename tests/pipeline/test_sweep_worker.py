@@ -1,86 +1,26 @@
-"""A sweep point's worker: forked from the sweep or a fresh interpreter, the same outcome."""
+"""The sweep's old handle on point workers, kept until the front uses Target.point_runs()."""
 
 from __future__ import annotations
 
-import fcntl
-import os
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
-from pipeline.sweep_worker import ForkedWorker, LocalWorkers, _become_worker
-from pipeline.targets.local import LocalTarget
+from pipeline.local.points import ForkedWorker
+from pipeline.sweep_worker import LocalWorkers
+from tests.pipeline.local.engine import local_runner
 from tests.pipeline.local.local_defs import full_definition, pipeline
 
 
-def _recorded(store: Path) -> tuple[LocalTarget, SimpleNamespace]:
-    """A stored execution of data → train → evaluate (no hosting: no server to clean up)."""
+def test_launch_sets_the_points_worker_and_exited_follows_it(tmp_path: Path) -> None:
     definition = full_definition()
-    definition["Steps"] = definition["Steps"][:3]
-    target = LocalTarget(store)
-    target.upsert_pipeline(pipeline(definition), None)
-    return target, SimpleNamespace(execution_arn=target.start_execution("p", {}), worker=None)
-
-
-@pytest.mark.parametrize("fork", [True, False], ids=["forked", "subprocess"])
-def test_a_worker_runs_the_recorded_execution_to_its_end(tmp_path: Path, fork: bool) -> None:
-    target, point = _recorded(tmp_path)
-    workers = LocalWorkers(tmp_path, "us-east-1", "subprocess", 60.0, fork=fork)
+    definition["Steps"] = definition["Steps"][:1]
+    runner = local_runner(tmp_path)
+    runner.pipelines.upsert(pipeline(definition), None)
+    point = SimpleNamespace(execution_arn=runner.start("p", {}), worker=None)
+    workers = LocalWorkers(tmp_path, "us-east-1", "subprocess", 60.0, fork=True)
+    assert workers.exited(point) is True  # not launched: nothing to wait for
     workers.launch(point)
-    assert isinstance(point.worker, ForkedWorker) is fork
-    assert point.worker.wait() == 0
-    assert workers.exited(point)
-    summary = target.describe_execution(point.execution_arn)
-    assert summary.status == "Succeeded", summary.failure_reason
-    assert [s.status for s in summary.steps] == ["Succeeded"] * 3
-    # deferred report: the sweep writes the pages once every point has ended
-    assert not (tmp_path / "executions" / summary.execution_id / "report.html").exists()
-    assert (tmp_path / "sweeps" / f"{summary.execution_id}.worker.log").is_file()
-
-
-def test_a_failed_execution_is_exit_code_1_of_a_forked_worker(tmp_path: Path) -> None:
-    target = LocalTarget(tmp_path)
-    target.upsert_pipeline(pipeline(), None)  # Accuracy below Threshold: the Fail step
-    arn = target.start_execution("p", {"Accuracy": "0.1"})
-    point = SimpleNamespace(execution_arn=arn, worker=None)
-    LocalWorkers(tmp_path, "us-east-1", "subprocess", 60.0, fork=True).launch(point)
-    assert point.worker.wait() == 1
-    assert target.describe_execution(arn).status == "Failed"
-
-
-def test_forked_worker_polls_without_blocking_then_waits_for_the_exit_code() -> None:
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: wait for the parent's word, then exit 3
-        os.read(read, 1)
-        os._exit(3)
-    worker = ForkedWorker(pid)
-    assert worker.poll() is None
-    os.write(write, b"x")
-    assert worker.wait() == 3 and worker.poll() == 3
-    os.close(read)
-    os.close(write)
-
-
-def test_a_forked_worker_keeps_none_of_the_sweeps_descriptors(tmp_path: Path) -> None:
-    """A lock the sweep holds must not live on in a child after the sweep lets it go."""
-    held = (tmp_path / "held.lock").open("w")
-    fcntl.flock(held, fcntl.LOCK_EX)
-    log = tmp_path / "child.log"
-    pid = os.fork()
-    if pid == 0:
-        try:
-            _become_worker(log)
-            leader = os.getsid(0) == os.getpid()
-            fds = " ".join(sorted(os.listdir("/proc/self/fd")))
-            os.write(1, f"{leader} {fds}".encode())  # fd 1: the log (sys.stdout is pytest's)
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
-    held.close()
-    leader, *fds = log.read_text().split()
-    assert leader == "True"  # a session of its own: the terminal's Ctrl-C reaches the sweep only
-    assert set(fds) <= {"0", "1", "2", "3"}  # 3: listdir's own handle on /proc/self/fd
-    with (tmp_path / "held.lock").open("w") as again:
-        fcntl.flock(again, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: nobody kept it
+    assert isinstance(point.worker.process, ForkedWorker)
+    point.worker.wait()
+    assert workers.exited(point) is True
+    assert runner.describe(point.execution_arn).status == "Succeeded"

@@ -15,12 +15,13 @@ from pipeline.core.names import RESOURCE_NAME_TEXT, is_resource_name
 from pipeline.local.endpoint.process import read_json_or_none
 from pipeline.local.endpoint.state import IN_PROGRESS, LOCK_FILE, RECORD_FILE, settle
 from pipeline.local.liveness import try_lock
+from pipeline.local.store.layout import StoreLayout
 
 
 def endpoint_folder(store_root: Path, name: str, create: bool = True) -> Path:
     """The endpoint's folder (made unless ``create`` is False); the name is checked first."""
     check_name(name, "endpoint")
-    path = Path(store_root).resolve() / "endpoints" / name
+    path = StoreLayout(Path(store_root).resolve()).endpoints() / name
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path

@@ -32,7 +32,7 @@ import time
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 from pipeline.local.endpoint.server_log import CappedLog, printable
 
@@ -187,15 +187,17 @@ class StrictRequestHandler(BaseHTTPRequestHandler):
         super().setup()
         self.rfile.close()  # replaced by a reader that enforces the request deadline
         self._reader = DeadlineReader(self.connection)
-        self.rfile = io.BufferedReader(self._reader, 65536)
+        self._buffered = io.BufferedReader(self._reader, 65536)
+        self.rfile = self._buffered
 
     def handle_one_request(self) -> None:
         """Wait IDLE_TIMEOUT_S for a request to start, then REQUEST_TIMEOUT_S for all of it."""
-        self.command, self.path, self.request_version = None, "", "HTTP/1.1"
+        # None until a request line is read, as http.server itself has it (typeshed says str)
+        self.command, self.path, self.request_version = cast(str, None), "", "HTTP/1.1"
         self.requestline, self._body_unread = "", False
         self._reader.deadline = time.monotonic() + IDLE_TIMEOUT_S
         try:
-            started = self.rfile.peek(1)
+            started = self._buffered.peek(1)
         except OSError:  # TimeoutError included: an idle keep-alive connection, closed quietly
             started = b""
         if not started:

@@ -57,6 +57,7 @@ from pipeline.local.endpoint.state import (
 )
 from pipeline.local.liveness import try_lock
 from pipeline.local.store.atomic import write_json
+from pipeline.local.store.layout import StoreLayout
 
 _MODEL_ENV_DEFAULTS = {
     "SAGEMAKER_PROGRAM": "inference.py",
@@ -139,7 +140,7 @@ def deploy(
 
 def list_endpoints(store_root: Path) -> list[EndpointInfo]:
     """Every recorded endpoint, sorted by name; a dead server shows as OutOfService."""
-    root = Path(store_root).resolve() / "endpoints"
+    root = StoreLayout(Path(store_root).resolve()).endpoints()
     records = sorted(root.glob(f"*/{RECORD_FILE}")) if root.is_dir() else []
     return [_info(settled_record(p.parent) or {"name": p.parent.name}, p.parent) for p in records]
 

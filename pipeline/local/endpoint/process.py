@@ -22,7 +22,7 @@ import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pipeline.core.errors import EndpointError, StoreCorruptError
 from pipeline.local.store.atomic import read_json, write_bytes
@@ -45,7 +45,7 @@ def spawn_server(
     env: Mapping[str, str],
     host: str,
     port: int | None,
-) -> subprocess.Popen[bytes]:
+) -> ServerProcess:
     """Write a fresh control token and start a detached server; does not wait for it."""
     token = endpoint_dir / "control.token"
     write_bytes(token, secrets.token_urlsafe(32).encode())
@@ -71,7 +71,7 @@ def spawn_server(
     ]
     forked = _spawn_warm(endpoint_dir, command[3:], _server_env(env))
     if forked is not None:
-        return forked  # type: ignore[return-value]  (the same pid/poll/returncode surface)
+        return forked
     with open(endpoint_dir / "server.log", "ab") as log:
         proc = subprocess.Popen(
             command,
@@ -84,6 +84,18 @@ def spawn_server(
         )
     _children[proc.pid] = proc
     return proc
+
+
+class ServerProcess(Protocol):
+    """A started server as the manager watches it: a Popen, or a :class:`ForkedServer`."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
 
 
 class ForkedServer:
@@ -115,7 +127,7 @@ def _spawn_warm(endpoint_dir: Path, args: list[str], env: dict[str, str]) -> For
         return None
 
 
-def wait_until_serving(proc: subprocess.Popen[bytes], endpoint_dir: Path, timeout_s: float) -> int:
+def wait_until_serving(proc: ServerProcess, endpoint_dir: Path, timeout_s: float) -> int:
     """The server's port once GET /ping answers 200; EndpointError if it dies or hangs."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

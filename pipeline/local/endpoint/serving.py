@@ -68,7 +68,7 @@ class LoadedModel:
             HandlerError: a client error (a handler exception with a 4xx ``status_code``).
         """
         accept = accept if accept and accept.strip() != "*/*" else self.default_accept
-        data = body
+        data: str | bytes = body
         if content_type.split(";")[0].strip().lower() in _TEXT_TYPES:
             try:
                 data = body.decode("utf-8")
@@ -117,7 +117,7 @@ def default_input_fn(data: str | bytes, content_type: str) -> Any:
                 if line.strip()
             ]
         if media == "application/x-npy":
-            return _load_npy(bytes(data))
+            return _load_npy(data.encode() if isinstance(data, str) else data)
     except RecursionError:
         raise HandlerError(400, f"cannot parse the {media} body: nested too deeply") from None
     except (ValueError, EOFError, OSError, MemoryError) as exc:

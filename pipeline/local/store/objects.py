@@ -18,6 +18,7 @@ from pathlib import Path
 from pipeline.core.names import split_s3_uri
 from pipeline.local.sandbox import confined_files
 from pipeline.local.store.atomic import create_bytes
+from pipeline.local.store.layout import StoreLayout
 
 
 class StoreError(Exception):
@@ -61,7 +62,7 @@ class ObjectStore:
     """Files standing for S3 objects under ``<root>/s3``."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root / "s3"
+        self.root = StoreLayout(root).s3()
 
     def path(self, uri: str | S3Uri) -> Path:
         """The file that holds (or would hold) the object or prefix at ``uri``."""

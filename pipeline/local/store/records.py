@@ -1,16 +1,8 @@
 """Pipelines, executions and step records on disk, so they survive the process that wrote them.
 
-Layout under the store root::
-
-    pipelines/<name>/versions/<n>.json     every definition version ever upserted
-    executions/<id>/execution.json          status, parameters, times, failure reason
-    executions/<id>/steps/<step>.json       one StepRecord (+ properties) per step
-    executions/<id>/logs/<step>.log         the merged stdout/stderr of a job
-    executions/<id>/jobs/<step>/            the job's /opt/ml
-    cache/<pipeline>/<key>.json             successful step runs, for CacheConfig
-
-Names become path segments, so every one is checked against SageMaker's own name rules
-before it touches the file system.
+Where each lives is pipeline.local.store.layout's (``pipelines/<name>/versions/<n>.json``,
+``executions/<id>/execution.json``, ``executions/<id>/steps/<step>.json``, ``cache/...``);
+this module reads and writes them.
 """
 
 from __future__ import annotations
@@ -21,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.errors import ExecutionNotFoundError, PipelineNotFoundError
-from pipeline.core.names import check_record_name
 from pipeline.core.records import StepRecord
 from pipeline.local.store.atomic import create_json, read_json, write_json
+from pipeline.local.store.layout import EXECUTION_RECORD, StoreLayout
 
 
 @dataclass
@@ -68,12 +60,9 @@ class Records:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.layout = StoreLayout(root)
 
     # pipelines -------------------------------------------------------------------------
-    def pipeline_dir(self, name: str) -> Path:
-        """The folder of one pipeline's versions."""
-        return self.root / "pipelines" / check_record_name("pipeline", name) / "versions"
-
     def add_pipeline_version(self, name: str, record: dict[str, Any]) -> tuple[int, bool]:
         """Store a definition as the next version unless it equals the latest.
 
@@ -89,7 +78,7 @@ class Records:
             if latest is not None and _same_pipeline(latest[1], record):
                 return latest[0], False
             number = 1 if latest is None else latest[0] + 1
-            path = self.pipeline_dir(name) / f"{number}.json"
+            path = self.layout.pipeline_versions(name) / f"{number}.json"
             try:
                 create_json(path, {**record, "Version": number})
             except FileExistsError:
@@ -98,7 +87,7 @@ class Records:
 
     def latest_pipeline_version(self, name: str) -> tuple[int, dict[str, Any]] | None:
         """(number, record) of the newest version, or None for an unknown pipeline."""
-        folder = self.pipeline_dir(name)
+        folder = self.layout.pipeline_versions(name)
         numbers = sorted(int(p.stem) for p in folder.glob("*.json")) if folder.is_dir() else []
         if not numbers:
             return None
@@ -107,7 +96,7 @@ class Records:
     def pipeline(self, name: str, version: int | None = None) -> dict[str, Any]:
         """One version's record (the newest by default); PipelineNotFoundError if none."""
         if version is not None:
-            path = self.pipeline_dir(name) / f"{version}.json"
+            path = self.layout.pipeline_versions(name) / f"{version}.json"
             if path.is_file():
                 return read_json(path)
         else:
@@ -119,19 +108,15 @@ class Records:
         )
 
     # executions ------------------------------------------------------------------------
-    def execution_dir(self, execution_id: str) -> Path:
-        """The folder that holds everything one execution wrote."""
-        return self.root / "executions" / check_record_name("execution", execution_id)
-
     def save_execution(self, record: ExecutionRecord) -> None:
         """Write (or rewrite, as its status moves) an execution's own record."""
-        path = self.execution_dir(record.execution_id) / "execution.json"
+        path = self.layout.execution_record(record.execution_id)
         write_json(path, record.to_json())
 
     def execution(self, execution_id: str) -> ExecutionRecord:
         """An execution's record; ExecutionNotFoundError if there is none."""
         try:
-            path = self.execution_dir(execution_id) / "execution.json"
+            path = self.layout.execution_record(execution_id)
         except ValueError:
             path = None
         if path is None or not path.is_file():
@@ -142,26 +127,22 @@ class Records:
 
     def execution_ids(self) -> list[str]:
         """Every stored execution id (unordered)."""
-        folder = self.root / "executions"
-        return [p.parent.name for p in folder.glob("*/execution.json")] if folder.is_dir() else []
+        folder = self.layout.executions()
+        found = folder.glob(f"*/{EXECUTION_RECORD}") if folder.is_dir() else []
+        return [p.parent.name for p in found]
 
     def save_step(self, execution_id: str, record: StepRecord, properties: Any) -> None:
         """Write a step's latest record together with the properties it produced."""
         data = asdict(record)
         data["properties"] = properties
-        write_json(self.execution_dir(execution_id) / "steps" / f"{record.name}.json", data)
+        write_json(self.layout.step_record(execution_id, record.name), data)
 
     def steps(self, execution_id: str) -> list[tuple[StepRecord, Any]]:
         """The execution's step records with their properties, in start order."""
-        folder = self.execution_dir(execution_id) / "steps"
+        folder = self.layout.steps(execution_id)
         loaded = [read_json(p) for p in folder.glob("*.json")] if folder.is_dir() else []
         pairs = [(_step_record(d), d.get("properties")) for d in loaded]
         return sorted(pairs, key=lambda pair: (pair[0].started_at or _NEVER, pair[0].name))
-
-    # cache -----------------------------------------------------------------------------
-    def cache_path(self, pipeline_name: str, key: str) -> Path:
-        """Where the cache entry of one (pipeline, step arguments) key lives."""
-        return self.root / "cache" / check_record_name("pipeline", pipeline_name) / f"{key}.json"
 
 
 def _same_pipeline(old: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -1,11 +1,8 @@
 """The local model registry, models and endpoint configs: records SageMaker never overwrites.
 
-Layout under the store root::
-
-    registry/<group>/group.json           a model package group
-    registry/<group>/versions/<n>.json    package version n (1, 2, …), never rewritten
-    models/<name>.json                    CreateModel requests
-    endpoint-configs/<name>.json          CreateEndpointConfig requests
+Where each lives is pipeline.local.store.layout's: ``registry/<group>/group.json`` (a model
+package group), ``registry/<group>/versions/<n>.json`` (package version n, never rewritten),
+``models/<name>.json`` and ``endpoint-configs/<name>.json`` (the Create* requests).
 
 Every record is created exclusively (atomic.create_json), so an existing package, model or
 config is never replaced, even by a concurrent writer.
@@ -17,8 +14,9 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.names import check_record_name, local_arn, utc_now
+from pipeline.core.names import local_arn, utc_now
 from pipeline.local.store.atomic import create_json, read_json
+from pipeline.local.store.layout import StoreLayout
 
 
 class RegistryError(Exception):
@@ -30,11 +28,12 @@ class Registry:
 
     def __init__(self, root: Path, region: str) -> None:
         self.root = root
+        self.layout = StoreLayout(root)
         self.region = region
 
     def add_model_package(self, group: str, request: dict[str, Any]) -> dict[str, Any]:
         """Store the next version of ``group`` (creating the group); return its record."""
-        folder = self.root / "registry" / check_record_name("model package group", group)
+        folder = self.layout.model_package_group(group)
         group_file = folder / "group.json"
         if not group_file.exists():
             group_arn = local_arn(self.region, "model-package-group", group)
@@ -66,6 +65,15 @@ class Registry:
             except FileExistsError:
                 continue  # another writer took this number; take the next one
 
+    def model_packages(self, group: str | None = None) -> list[dict[str, Any]]:
+        """Every stored package version (of ``group``, or of all groups), unordered."""
+        folders = (
+            [self.layout.model_package_group(group)]
+            if group is not None
+            else sorted(p for p in self.layout.registry().glob("*") if p.is_dir())
+        )
+        return [read_json(path) for f in folders for path in (f / "versions").glob("*.json")]
+
     def add_model(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
         """Store a model; RegistryError if that name exists."""
         record = {
@@ -74,15 +82,11 @@ class Registry:
             "ModelArn": local_arn(self.region, "model", name),
             "CreationTime": _now(),
         }
-        return self._create(
-            self.root / "models" / f"{check_record_name('model', name)}.json", record
-        )
+        return self._create(self.layout.model(name), record)
 
     def model(self, name: str) -> dict[str, Any]:
         """A stored model by name."""
-        return self._read(
-            self.root / "models" / f"{check_record_name('model', name)}.json", f"model {name}"
-        )
+        return self._read(self.layout.model(name), f"model {name}")
 
     def add_endpoint_config(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
         """Store an endpoint config; RegistryError if that name exists."""
@@ -92,13 +96,11 @@ class Registry:
             "EndpointConfigArn": local_arn(self.region, "endpoint-config", name),
             "CreationTime": _now(),
         }
-        path = self.root / "endpoint-configs" / f"{check_record_name('endpoint config', name)}.json"
-        return self._create(path, record)
+        return self._create(self.layout.endpoint_config(name), record)
 
     def endpoint_config(self, name: str) -> dict[str, Any]:
         """A stored endpoint config by name."""
-        path = self.root / "endpoint-configs" / f"{check_record_name('endpoint config', name)}.json"
-        return self._read(path, f"endpoint config {name}")
+        return self._read(self.layout.endpoint_config(name), f"endpoint config {name}")
 
     @staticmethod
     def _create(path: Path, record: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline.local.store.layout import StoreLayout
+
 HOST_PROGRAM = Path(__file__).with_name("host.py")
 SOCKET_NAME = "host.sock"
 DEFAULT_IDLE_S = 600.0
@@ -93,7 +95,7 @@ class WarmStarter:
     def __init__(
         self, store_root: Path, idle_s: float = DEFAULT_IDLE_S, preload: Sequence[str] = PRELOAD
     ) -> None:
-        self.warm_dir = Path(store_root) / "warm"
+        self.warm_dir = StoreLayout(store_root).warm()
         self.idle_s, self.preload = idle_s, tuple(preload)
 
     def can_run(self, argv: Sequence[str], cwd: Path) -> bool:

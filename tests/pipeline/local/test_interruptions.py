@@ -26,9 +26,9 @@ from pipeline.core.records import PipelineDefinition
 from pipeline.local import interruptions
 from pipeline.local.endpoint.process import find_servers
 from pipeline.local.store.records import Records
-from pipeline.targets.local import LocalTarget
 from tests.cli_runner import REPO, run_local_cli, start_local_cli
 from tests.pipeline.local.endpoint.deployed import SLOW_PROGRAM, kill_servers_under
+from tests.pipeline.local.engine import local_runner
 from tests.pipeline.local.local_defs import (
     SOURCE_URI,
     TRAIN,
@@ -42,7 +42,7 @@ from tests.pipeline.local.slow_defs import running_job, slow_pipeline
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     root = (tmp_path / "store").resolve()
-    LocalTarget(root).upsert_pipeline(slow_pipeline(), None)
+    local_runner(root).pipelines.upsert(slow_pipeline(), None)
     return root
 
 
@@ -177,8 +177,7 @@ def test_stop_of_an_unknown_execution_names_it(store: Path) -> None:
 def test_stop_kills_a_runner_that_does_not_let_go(store: Path, tmp_path: Path) -> None:
     """A runner deaf to SIGTERM is SIGKILLed after the grace period; the record says Stopped."""
     records = Records(store)
-    target = LocalTarget(store)
-    arn = target.start_execution("moonpipe", {})
+    arn = local_runner(store).start("moonpipe", {})
     execution_id = arn.rsplit("/", 1)[-1]
     holder = subprocess.Popen(
         [sys.executable, "-c", _DEAF_RUNNER, str(store), execution_id],
@@ -215,9 +214,8 @@ with runner_claim(records, data):
 
 
 def test_an_execution_never_run_can_be_stopped(store: Path) -> None:
-    target = LocalTarget(store)
-    arn = target.start_execution("moonpipe", {})
-    summary = target.stop_execution(arn)
+    runner = local_runner(store)
+    summary = runner.stop(runner.start("moonpipe", {}))
     assert (summary.status, summary.failure_reason) == (
         "Stopped",
         "stopped by --stop before it ran",
@@ -226,7 +224,7 @@ def test_an_execution_never_run_can_be_stopped(store: Path) -> None:
 
 def test_a_second_runner_of_one_execution_is_refused(store: Path) -> None:
     records = Records(store)
-    arn = LocalTarget(store).start_execution("moonpipe", {})
+    arn = local_runner(store).start("moonpipe", {})
     data = records.execution(arn.rsplit("/", 1)[-1])
     with (
         interruptions.runner_claim(records, replace(data)),
@@ -270,7 +268,7 @@ def _deploying_pipeline() -> PipelineDefinition:
 @pytest.fixture
 def deploy_store(tmp_path: Path) -> Iterator[Path]:
     root = (tmp_path / "store").resolve()
-    LocalTarget(root).upsert_pipeline(_deploying_pipeline(), None)
+    local_runner(root).pipelines.upsert(_deploying_pipeline(), None)
     yield root
     kill_servers_under(root)
 
@@ -331,7 +329,7 @@ def test_a_reader_settling_a_dead_runner_does_not_make_another_reader_see_it_ali
         runner={"pid": dead.pid, "start_token": "1"},
     )
     records.save_execution(running)
-    lock = records.execution_dir("e1") / "runner.lock"
+    lock = records.layout.runner_lock("e1")
     holding, release = threading.Event(), threading.Event()
 
     def first_reader() -> None:
@@ -347,3 +345,37 @@ def test_a_reader_settling_a_dead_runner_does_not_make_another_reader_see_it_ali
     seen = interruptions.settle(records, "e1")
     reader.join()
     assert (seen.status, seen.failure_reason) == ("Failed", "gone")
+
+
+def test_a_record_that_ran_without_naming_its_runner_is_settled_by_the_same_rule(
+    tmp_path: Path,
+) -> None:
+    """An older version's record: it ran, no runner named, nobody holds the lock. Every reader
+    (not only a second --wait) ends it, and its running step with it."""
+    from pipeline.core.records import StepRecord
+    from pipeline.local.store.records import ExecutionRecord
+
+    records = Records(tmp_path)
+    records.save_execution(
+        ExecutionRecord(
+            pipeline_name="p",
+            pipeline_version=1,
+            execution_id="e2",
+            execution_arn="arn:aws:sagemaker:us-east-1:000000000000:pipeline/p/execution/e2",
+            status="Executing",
+            parameters={},
+            started_at="2026-12-01T00:00:00+00:00",
+            ran=True,
+        )
+    )
+    records.save_step("e2", StepRecord("Train", "Training", "Executing"), None)
+    reason = (
+        "the process running this execution stopped before it finished; resume it with --retry e2"
+    )
+    seen = interruptions.settle(records, "e2")
+    assert (seen.status, seen.failure_reason) == ("Failed", reason)
+    [(step, _)] = records.steps("e2")
+    assert (step.status, step.failure_reason) == ("Failed", reason)
+    never_run = replace(seen, execution_id="e3", status="Executing", ran=False, ended_at=None)
+    records.save_execution(never_run)  # recorded by --start, not run yet: left alone
+    assert interruptions.settle(records, "e3").status == "Executing"

@@ -18,7 +18,7 @@ import pytest
 from pipeline.local.handlers.processing import run_processing
 from pipeline.local.handlers.training import run_training
 from pipeline.local.store.objects import ObjectStore
-from pipeline.targets.local import LocalTarget
+from tests.pipeline.local.engine import local_runner
 from tests.pipeline.local.local_defs import full_definition, pipeline
 from tests.pipeline.local.test_handlers import (
     SPY,
@@ -268,9 +268,9 @@ def test_crafted_definition_fails_at_its_training_step_and_registers_nothing(
     definition = full_definition()
     hps = definition["Steps"][1]["Arguments"]["HyperParameters"]
     hps["sagemaker_program"] = json.dumps(str(host_script))
-    target = LocalTarget(tmp_path / "store", endpoints=fake_endpoints)
-    target.upsert_pipeline(pipeline(definition), None)
-    summary = target.wait(target.start_execution("p", {}), lambda record: None)
+    runner = local_runner(tmp_path / "store", fake_endpoints)
+    runner.pipelines.upsert(pipeline(definition), None)
+    summary = runner.run(runner.start("p", {}), lambda record: None)
     assert summary.status == "Failed"
     assert [(s.name, s.status) for s in summary.steps] == [
         ("Prep", "Succeeded"),

@@ -1,4 +1,5 @@
-"""The CLI's runs leave the report to a detached follower: the run does not wait for plots."""
+"""The report keepers: the CLI's runs leave the page to a detached follower (the run does not
+wait for plots); a sweep's points draw nothing while they run; tests draw in process."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.report.background import BackgroundReports, write_reports
+from pipeline.report.background import (
+    BackgroundKeeper,
+    BackgroundReports,
+    DeferredKeeper,
+    InProcessKeeper,
+    write_reports,
+)
 from pipeline.targets.local import LocalTarget
 from tests.pipeline.local.local_defs import pipeline
 
@@ -29,7 +36,7 @@ def _final_report(path: Path, within_s: float = 120.0) -> str:
 def test_the_run_returns_first_and_the_follower_writes_the_final_report(
     tmp_path: Path, fake_endpoints: list[dict[str, Any]]
 ) -> None:
-    target = LocalTarget(tmp_path, endpoints=fake_endpoints, report="background")
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints, reports=BackgroundKeeper())
     target.upsert_pipeline(pipeline(), None)
     summary = target.wait(target.start_execution("p", {}), lambda record: None)
     path = tmp_path / "executions" / summary.execution_id / "report.html"
@@ -47,7 +54,7 @@ def test_the_run_returns_first_and_the_follower_writes_the_final_report(
 
 def _deferred_runs(store: Path, fake_endpoints: Any, hidden_dims: list[str]) -> list[str]:
     """Executions run as sweep points run them: nothing written while they run."""
-    target = LocalTarget(store, endpoints=fake_endpoints, report="deferred")
+    target = LocalTarget(store, endpoints=fake_endpoints, reports=DeferredKeeper())
     target.upsert_pipeline(pipeline(), None)
     ids = []
     for hidden_dim in hidden_dims:
@@ -88,3 +95,39 @@ def test_background_reports_are_written_after_the_caller_has_moved_on(
     while not out.is_file() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert ids[0] in out.read_text()
+
+
+def test_the_deferred_and_background_keepers_draw_a_sweeps_pages_in_the_background(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    ids = _deferred_runs(tmp_path, fake_endpoints, ["4", "8"])
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints, reports=DeferredKeeper())
+    out = tmp_path / "comparisons" / "deferred.html"
+    target.draw_pages_later(ids, out, ids[:1])
+    assert target.notes == [
+        "the points' reports and the comparison report are being written in the background "
+        "(--report ID or --compare ID ID ... writes one now and waits)"
+    ]
+    _final_report(tmp_path / "executions" / ids[0] / "report.html")
+    deadline = time.monotonic() + 120
+    while not out.is_file() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ids[1] in out.read_text()
+    assert not (tmp_path / "executions" / ids[1] / "report.html").exists()  # not asked for
+
+
+def test_the_in_process_keeper_draws_a_sweeps_pages_before_it_returns(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    ids = _deferred_runs(tmp_path, fake_endpoints, ["4", "8"])
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints, reports=InProcessKeeper())
+    out = tmp_path / "comparisons" / "now.html"
+    target.draw_pages_later(["nosuchrun", *ids], out, ["nosuchrun", *ids])
+    assert target.notes == [
+        "report of nosuchrun not written: ExecutionNotFoundError: no local execution "
+        "'nosuchrun'; list them with --list-executions"
+    ]
+    for execution_id in ids:
+        path = tmp_path / "executions" / execution_id / "report.html"
+        assert 'id="execution-status">Succeeded' in path.read_text()
+    assert all(execution_id in out.read_text() for execution_id in ids)

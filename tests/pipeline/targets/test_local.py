@@ -1,7 +1,9 @@
-"""LocalTarget end to end on a hand-made definition with tiny scripts and a fake endpoint."""
+"""LocalTarget end to end on a hand-made definition with tiny scripts and a fake endpoint:
+every verb of the Target protocol, as the front calls it."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -9,7 +11,8 @@ from typing import Any
 import pytest
 
 from pipeline.core.errors import ConfigError, ExecutionNotFoundError, ParameterError
-from pipeline.core.records import StepRecord, UpsertResult
+from pipeline.core.records import Selection, StepRecord, UpsertResult
+from pipeline.local.store.records import ExecutionRecord
 from pipeline.targets.local import LocalTarget
 from tests.pipeline.local.local_defs import full_definition, pipeline
 
@@ -219,7 +222,7 @@ def test_unknown_execution_is_a_clear_error(tmp_path: Path) -> None:
 def test_one_command_parses_the_definition_once_and_reads_the_pipeline_once(
     tmp_path: Path, fake_endpoints: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipeline.targets.local as local_module
+    import pipeline.local.pipelines as local_module
 
     parsed: list[str] = []
     real_parse = local_module.parse_definition
@@ -265,3 +268,236 @@ def test_on_line_gets_each_job_line_with_its_step_as_it_runs(
     for step in ("Prep", "Train"):
         logged = tmp_path / "executions" / summary.execution_id / "logs" / f"{step}.log"
         assert [x for s, x in lines if s == step] == logged.read_text().splitlines()
+
+
+# -- reusable_executions: only a whole, Succeeded run of the newest version with every
+# -- parameter equal counts as a sweep point already done.
+
+
+def _record(
+    target: LocalTarget, execution_id: str, parameters: dict[str, Any], **fields: Any
+) -> None:
+    values = {"pipeline_version": 1, "status": "Succeeded", "parameters": parameters}
+    values.update(fields)
+    extra = values.pop("extra", {})
+    target.records.save_execution(
+        ExecutionRecord(
+            pipeline_name="p",
+            execution_id=execution_id,
+            execution_arn=f"{target.pipelines.arn('p')}/execution/{execution_id}",
+            started_at=f"2026-01-01T00:00:0{len(execution_id)}+00:00",
+            extra=extra,
+            **values,
+        )
+    )
+
+
+def _upserted(tmp_path: Path) -> LocalTarget:
+    target = LocalTarget(tmp_path / "store")
+    target.upsert_pipeline(pipeline(), None)
+    return target
+
+
+def _resolved(target: LocalTarget, **overrides: Any) -> dict[str, Any]:
+    return {
+        p["Name"]: overrides.get(p["Name"], p["DefaultValue"])
+        for p in target.pipeline_graph("p").parameters
+    }
+
+
+def test_only_a_whole_succeeded_run_of_the_newest_version_with_equal_values_is_reused(
+    tmp_path: Path,
+) -> None:
+    target = _upserted(tmp_path)
+    wanted = _resolved(target)
+    other = {**wanted, next(iter(wanted)): "different"}
+    _record(target, "failed", wanted, status="Failed")
+    _record(target, "running", wanted, status="Executing")
+    _record(target, "selective", wanted, extra={"selection": {"source_execution_id": "x"}})
+    _record(target, "othervalues", other)
+    assert target.reusable_executions("p", [wanted, other]) == [
+        None,
+        target.describe_execution("othervalues"),
+    ]
+    _record(target, "good", wanted)
+    _record(target, "goodnewer", wanted)  # started later (a longer id): the newest is chosen
+    found = target.reusable_executions("p", [wanted])
+    assert [s.execution_id if s else None for s in found] == ["goodnewer"]
+
+
+def test_a_run_of_an_older_pipeline_version_is_not_reused(tmp_path: Path) -> None:
+    target = _upserted(tmp_path)
+    wanted = _resolved(target)
+    _record(target, "good", wanted)
+    changed = copy.deepcopy(full_definition())
+    changed["Steps"][0]["Arguments"]["AppSpecification"]["ContainerArguments"] = ["--v2"]
+    assert target.upsert_pipeline(pipeline(changed), None).version == 2
+    assert target.reusable_executions("p", [wanted]) == [None]
+
+
+# -- the rest of the protocol: per-target verbs, facts, reports, registry ----------------------
+
+
+def test_run_or_follow_runs_the_execution_here_whether_or_not_asked_to_wait(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    """There is no service to hand a local execution to: --start without --wait runs it."""
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints)
+    target.upsert_pipeline(pipeline(), None)
+    seen: list[StepRecord] = []
+    summary = target.run_or_follow(target.start_execution("p", {}), False, seen.append)
+    assert summary.status == "Succeeded", summary.failure_reason
+    assert [r.name for r in seen][:2] == ["Prep", "Prep"]
+    again = target.run_or_follow(summary.execution_arn, True, seen.append)
+    assert again == target.describe_execution(summary.execution_id)  # ended: only described
+
+
+def test_checks_that_guard_other_targets_refuse_nothing_here(tmp_path: Path) -> None:
+    target = LocalTarget(tmp_path)
+    target.check_upsert_settings(None)  # no role needed
+    target.check_follow()  # job output streams
+    assert target.notes == [] and not tmp_path.joinpath("pipelines").exists()
+    assert target.default_parallel in (1, 2)
+
+
+def test_a_selective_start_runs_only_the_selection_and_reuses_what_it_needs(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints)
+    target.upsert_pipeline(pipeline(), None)
+    source, _ = _run(target)
+    arn = target.start_execution("p", {}, selection=Selection(("Eval",), source.execution_id))
+    summary = target.wait(arn, lambda record: None)
+    assert summary.status == "Succeeded", summary.failure_reason
+    steps = {s.name: s for s in summary.steps}
+    assert sorted(steps) == ["Eval", "Prep", "Train"]
+    assert steps["Train"].metadata["ReusedBySelectionFrom"] == source.execution_id
+    assert "ReusedBySelectionFrom" not in steps["Eval"].metadata
+    # the front's older spelling gives the same execution
+    older = target.start_execution(
+        "p", {}, selected_steps=["Eval"], source_execution=source.execution_arn
+    )
+    assert sorted(s.name for s in target.wait(older, lambda r: None).steps) == sorted(steps)
+
+
+def test_metrics_facts_and_data_come_from_the_store(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints)
+    target.upsert_pipeline(pipeline(), None)
+    summary, _ = _run(target)
+    assert target.execution_metrics(summary.execution_arn) == dict(summary.metrics)
+    facts = target.execution_facts(summary.execution_id)
+    assert (facts.target, facts.status, facts.execution_arn) == (
+        "local",
+        "Succeeded",
+        summary.execution_arn,
+    )
+    assert [record.name for record, _ in facts.steps] == [s.name for s in summary.steps]
+    assert facts.quality_report_uri == summary.quality_report_uri
+    assert facts.quality_report is not None and "binary_classification_metrics" in (
+        facts.quality_report
+    )
+    assert json.loads(facts.definition)["Version"] == "2020-12-01"
+    assert facts.log_tails["Train"][-1] == "epoch=2 train_loss=0.5"
+    data = target.execution_data(summary.execution_arn)
+    run = tmp_path / "executions" / summary.execution_id
+    assert data.keep_dir == run and data.note == ""
+    assert data.model_file is not None and data.model_file.name == "model.tar.gz"
+    assert data.model_file.is_file() and str(data.model_artifact).startswith("s3://")
+    assert data.train is None  # the hand-made data step writes two columns, not label,x,y
+
+
+def test_an_execution_without_a_model_says_so_in_its_data(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    definition = full_definition()
+    definition["Steps"] = definition["Steps"][:1]
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints)
+    target.upsert_pipeline(pipeline(definition), None)
+    summary, _ = _run(target)
+    data = target.execution_data(summary.execution_id)
+    assert (data.model_file, data.note) == (None, "no trained model in this execution")
+
+
+def test_pages_live_in_the_store(tmp_path: Path) -> None:
+    target = LocalTarget(tmp_path)
+    assert target.report_path("abc") == target.store_root / "executions" / "abc" / "report.html"
+    assert target.comparison_path(["abc", "def"]) == (
+        target.store_root / "comparisons" / "abc-vs-def.html"
+    )
+
+
+class _Keeper:
+    """A ReportKeeper that records what it is asked to draw."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def follow(self, store_root: Path, execution_id: str, notes: list[str]) -> Any:
+        self.calls.append(("follow", store_root, execution_id))
+        return self
+
+    def refresh(self, final: bool = True) -> None:
+        self.calls.append(("refresh", final))
+
+    def draw_later(
+        self,
+        store_root: Path,
+        execution_ids: Any,
+        comparison: Path | None,
+        pages: Any,
+        notes: list[str],
+    ) -> None:
+        notes.append("drawn later")
+        self.calls.append(("later", store_root, list(execution_ids), comparison, list(pages)))
+
+
+def test_the_report_keeper_is_the_fronts(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    keeper = _Keeper()
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints, reports=keeper)
+    target.upsert_pipeline(pipeline(), None)
+    summary, _ = _run(target)
+    assert keeper.calls[0] == ("follow", tmp_path, summary.execution_id)
+    refreshes = [c for c in keeper.calls if c[0] == "refresh"]
+    assert refreshes[-1] == ("refresh", True) and ("refresh", False) in refreshes
+    keeper.calls.clear()
+    out = tmp_path / "c.html"
+    target.draw_pages_later(["a", "b"], out, ["b"])
+    assert keeper.calls == [("later", tmp_path, ["a", "b"], out, ["b"])]
+    assert target.notes == ["drawn later"]
+    bare = LocalTarget(tmp_path, endpoints=fake_endpoints)  # no keeper: no page, no note
+    bare.draw_pages_later(["a", "b"], out, ["b"])
+    assert bare.notes == [] and summary.report is None
+    assert not list(tmp_path.glob("executions/*/report.html"))
+
+
+def test_the_registry_lists_packages_newest_first_with_metrics_and_serving_endpoints(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints)
+    target.upsert_pipeline(pipeline(), None)
+    first, _ = _run(target)
+    second, _ = _run(target, HiddenDim=40)
+    del fake_endpoints[:-1]  # the endpoint now serves the second run's config only
+    packages = target.list_model_packages()
+    assert [(p.version, p.execution_id) for p in packages] == [
+        (2, second.execution_id),
+        (1, first.execution_id),
+    ]
+    newest = packages[0]
+    assert newest.arn == second.model_package_arn and newest.group == "grp"
+    assert (newest.approval_status, newest.metrics) == ("Approved", {"accuracy": 0.9, "auc": 0.5})
+    assert newest.endpoints == ("ep",) and packages[1].endpoints == ()
+    assert newest.model_data_url != packages[1].model_data_url
+    assert newest.created_at is not None
+    assert target.list_model_packages("grp") == packages
+    assert target.list_model_packages("other") == []
+
+
+def test_point_runs_run_points_as_the_config_says(tmp_path: Path) -> None:
+    runs = LocalTarget(tmp_path, job_start="warm", warm_idle_s=5.0).point_runs()
+    assert (runs.store_root, runs.job_start, runs.idle_s) == (tmp_path, "warm", 5.0)
+    assert runs.fork is True  # warm jobs fork: so may the points

@@ -29,8 +29,8 @@ from pipeline.local.endpoint.manager import (
 from pipeline.local.endpoint.process import find_servers, spawn_server
 from pipeline.local.endpoint.state import LOCK_FILE
 from pipeline.local.liveness import try_lock
-from pipeline.targets.local import LocalTarget
 from tests.pipeline.local.endpoint.deployed import SLOW_PROGRAM, make_artifact
+from tests.pipeline.local.engine import local_runner
 from tests.pipeline.local.local_defs import pipeline
 
 REPO = Path(__file__).resolve().parents[4]
@@ -243,12 +243,12 @@ def test_concurrent_deploys_to_one_endpoint_never_silently_replace_each_other(
 
 
 def test_an_endpoint_step_meeting_a_deploy_in_progress_fails_the_execution(store: Path) -> None:
-    target = LocalTarget(store)
-    target.upsert_pipeline(pipeline(), None)
+    runner = local_runner(store)
+    runner.pipelines.upsert(pipeline(), None)
     endpoint_dir = store / "endpoints" / "ep"
     endpoint_dir.mkdir(parents=True)
     with try_lock(endpoint_dir / LOCK_FILE):
-        summary = target.wait(target.start_execution("p", {}), lambda record: None)
+        summary = runner.run(runner.start("p", {}), lambda record: None)
     deploy_step = {s.name: s for s in summary.steps}["Deploy"]
     assert (summary.status, deploy_step.status) == ("Failed", "Failed")
     assert deploy_step.failure_reason == (

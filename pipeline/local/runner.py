@@ -1,0 +1,332 @@
+"""A local run's whole lifecycle: start, run, stop, settle, retry (kfp's pipeline_orchestrator).
+
+``start`` checks a request as StartPipelineExecution does and records the execution
+(``Executing``, not run yet); ``run`` claims the execution's runner lock, starts the job
+host, runs the graph (pipeline.local.execution) and records how it ended, interrupted or
+not; whoever reads an execution settles it first (pipeline.local.interruptions), so a
+runner that died never leaves it ``Executing``. ``stop`` and ``retry`` are the service's
+StopPipelineExecution and RetryPipelineExecution. The process that runs a sweep point
+(pipeline.local.points) is a runner too.
+
+The order of the writes in :meth:`LocalRunner.run` matters to every other reader of the
+store; see its docstring before moving a line.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline.core.names import utc_now
+from pipeline.core.records import (
+    ExecutionSummary,
+    LineListener,
+    PipelineDefinition,
+    ReportFollower,
+    ReportKeeper,
+    Selection,
+    StepListener,
+    StepRecord,
+)
+from pipeline.core.refs import execution_id as id_of
+from pipeline.core.status import Status, is_active
+from pipeline.local.api_gate import cache_service_model_in, check_start
+from pipeline.local.execution import ExecutionIdentity, run_execution
+from pipeline.local.graph import PipelineGraph
+from pipeline.local.handlers.base import EndpointManager
+from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
+from pipeline.local.interruptions import stop as stop_running
+from pipeline.local.pipelines import StoredPipelines
+from pipeline.local.selection import plan_selection, prepare_retry, preset_for, record_reused
+from pipeline.local.store.layout import StoreLayout
+from pipeline.local.store.objects import ObjectStore
+from pipeline.local.store.records import ExecutionRecord, Records
+from pipeline.local.summary import summarize
+from pipeline.local.warm.launch import warm_starter
+from pipeline.overrides import resolve_parameters
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+class _NoPage:
+    """The follower when no report keeper was given: nothing is drawn."""
+
+    def refresh(self, final: bool = True) -> None:
+        """Nothing to bring up to date."""
+
+
+def open_store(store_root: Path, region: str) -> StoredPipelines:
+    """The pipelines (records, objects) of the store at ``store_root``, ready to run.
+
+    The root is made absolute (jobs run in other working directories), and the API gate
+    keeps its part of SageMaker's service model in the store.
+    """
+    root = Path(store_root).resolve()
+    cache_service_model_in(StoreLayout(root).gate())
+    return StoredPipelines(Records(root), ObjectStore(root), region)
+
+
+class LocalRunner:
+    """Starts, runs, stops, settles and retries the executions of one store."""
+
+    def __init__(
+        self,
+        pipelines: StoredPipelines,
+        *,
+        job_start: str,
+        warm_idle_s: float,
+        on_line: LineListener | None = None,
+        endpoints: EndpointManager | None = None,
+        reports: ReportKeeper | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
+        """Args:
+        pipelines: the store's pipelines (its records and objects are the runner's too).
+        job_start: ``warm`` (the store's job host) or ``subprocess`` (local.job_start).
+        warm_idle_s: how long an idle job host stays (local.warm_host_idle_s).
+        on_line: gets every line a job prints, as it prints it (--follow).
+        endpoints: the endpoint manager (default: pipeline.local.endpoint.manager, imported
+            when first needed; tests pass a recorder that starts no server).
+        reports: keeps each run's HTML page (None: no page is drawn).
+        notes: where remarks for people go (shared with the caller).
+        """
+        self.pipelines = pipelines
+        self.records, self.objects = pipelines.records, pipelines.objects
+        self.store_root = Path(self.records.root)
+        self.job_start, self.warm_idle_s = job_start, warm_idle_s
+        self.on_line, self.reports = on_line, reports
+        self._endpoint_manager = endpoints
+        self.notes: list[str] = [] if notes is None else notes
+
+    # -- start -----------------------------------------------------------------------------
+
+    def check_start(self, pipeline: PipelineDefinition, parameters: Mapping[str, Any]) -> None:
+        """Refuse now what a start of a definition not stored yet would refuse (nothing kept)."""
+        graph = self.pipelines.graph(pipeline.definition, pipeline.name)
+        self._checked_execution(graph, pipeline.name, 0, parameters)
+
+    def start(
+        self,
+        pipeline_name: str,
+        parameters: Mapping[str, Any],
+        display_name: str | None = None,
+        selection: Selection | None = None,
+    ) -> str:
+        """Check the overrides as the service does and record a new execution; its ARN.
+
+        It runs in :meth:`run`. ``parameters`` are checked here even after the CLI checked
+        them: StartPipelineExecution refuses bad parameters whoever calls it. With a
+        ``selection`` only its steps run; the steps they depend on are reused from its
+        source (default: the newest Succeeded or Failed execution).
+        """
+        record = self.pipelines.version(pipeline_name)
+        graph = self.pipelines.graph(record["PipelineDefinition"], pipeline_name)
+        execution = self._checked_execution(graph, pipeline_name, record["Version"], parameters)
+        chosen: dict[str, Any] | None = None
+        reused: dict[str, Mapping[str, Any]] = {}
+        if selection is not None and selection.steps:
+            source_id = None if selection.source is None else id_of(selection.source)
+            chosen, reused = plan_selection(
+                self.records, graph, record["Version"], pipeline_name, selection.steps, source_id
+            )
+        execution.extra.update(display_name=display_name, selection=chosen)
+        self.records.save_execution(execution)
+        if chosen:
+            record_reused(
+                self.records, execution.execution_id, chosen["source_execution_id"], reused
+            )
+        return execution.execution_arn
+
+    def _checked_execution(
+        self,
+        graph: PipelineGraph,
+        pipeline_name: str,
+        version: int,
+        parameters: Mapping[str, Any],
+    ) -> ExecutionRecord:
+        """A new execution's record, once every request SageMaker would refuse is refused."""
+        values = resolve_parameters([dict(p) for p in graph.parameters], parameters)
+        execution_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
+        execution = ExecutionRecord(
+            pipeline_name=pipeline_name,
+            pipeline_version=version,
+            execution_id=execution_id,
+            execution_arn=f"{self.pipelines.arn(pipeline_name)}/execution/{execution_id}",
+            status=Status.EXECUTING,
+            parameters=values,
+            started_at=utc_now().isoformat(),
+        )
+        variables = self._identity(execution).variables()
+        check_start(graph, values, parameters, variables)  # what SageMaker refuses never starts
+        return execution
+
+    def _identity(self, execution: ExecutionRecord) -> ExecutionIdentity:
+        """The Execution.* variables of a recorded execution (the check and the run agree)."""
+        name = execution.pipeline_name
+        return ExecutionIdentity(
+            name,
+            self.pipelines.arn(name),
+            execution.execution_id,
+            execution.execution_arn,
+            execution.started_at,
+        )
+
+    # -- run -------------------------------------------------------------------------------
+
+    def run(self, execution_ref: str, on_step: StepListener) -> ExecutionSummary:
+        """Run the recorded execution (once) to its end, reporting each step to ``on_step``.
+
+        An execution that has ended is only described; one another live process runs is
+        refused (MoonpipeError: "already being run by another process").
+        """
+        data = settle(self.records, id_of(execution_ref))
+        if data.status == Status.EXECUTING:
+            self._run(data, on_step)
+        return summarize(self.records, self.objects, data.execution_id)
+
+    def _run(self, data: ExecutionRecord, on_step: StepListener) -> None:
+        """Run while holding the runner lock; an interruption ends the records too.
+
+        The writes, in order: (1) ``runner_claim`` takes ``runner.lock`` and records this
+        process as the runner (from then on a reader that finds the lock free settles the
+        execution as Failed, or Stopped after a --stop); (2) each step's record as it moves;
+        (3) the execution's end, still under the lock, so no reader sees the lock free while
+        the record says Executing. ``data`` was read by :meth:`run` before the claim: a
+        --stop of the not-yet-run execution in between is written over by (1) (the start
+        window, which issue 21 closes), so add nothing slow between that read and the claim
+        beyond what is there (the page keeper, the job host, the reused steps' records).
+
+        A KeyboardInterrupt (Ctrl-C, or SIGTERM as the CLI and the sweep worker map it)
+        after a --stop is the stop working: the execution ends Stopped and nothing is raised.
+        """
+        graph = self.pipelines.graph_of(data.pipeline_name, data.pipeline_version)
+        report = self._follower(data.execution_id)
+        starter = warm_starter(self.store_root, self.job_start, self.warm_idle_s, self.notes)
+
+        def on_step_then_report(step: StepRecord) -> None:
+            on_step(step)
+            if not is_active(step.status):
+                report.refresh(final=False)
+
+        preset, selected = preset_for(self.records, data)
+        with runner_claim(self.records, data):
+            try:
+                result = run_execution(
+                    self.store_root,
+                    self.pipelines.region,
+                    graph,
+                    self._identity(data),
+                    data.parameters,
+                    on_step_then_report,
+                    self.endpoints,
+                    self.on_line,
+                    preset=preset,
+                    selected=selected,
+                    job_starter=starter,
+                )
+            except BaseException as exc:
+                status, reason = interrupted_outcome(
+                    self.records, data.execution_id, "the execution was interrupted"
+                )
+                close_execution(self.records, data, status, reason)
+                report.refresh(final=False)  # an interrupted run must not wait for a plot
+                if status == Status.STOPPED and isinstance(exc, KeyboardInterrupt):
+                    return
+                raise
+            data.status, data.failure_reason = result.status, result.failure_reason
+            data.ended_at = utc_now().isoformat()
+            self.records.save_execution(data)
+        report.refresh()
+
+    def _follower(self, execution_id: str) -> ReportFollower:
+        if self.reports is None:
+            return _NoPage()
+        return self.reports.follow(self.store_root, execution_id, self.notes)
+
+    # -- read, stop, retry -----------------------------------------------------------------
+
+    def settle(self, execution_ref: str) -> ExecutionRecord:
+        """The execution's record, ended first if its runner is gone."""
+        return settle(self.records, id_of(execution_ref))
+
+    def describe(self, execution_ref: str) -> ExecutionSummary:
+        """One execution by id or ARN (settled first: a dead runner's shows as Failed)."""
+        data = self.settle(execution_ref)
+        return summarize(self.records, self.objects, data.execution_id)
+
+    def executions(self, pipeline_name: str) -> list[ExecutionSummary]:
+        """The pipeline's executions, newest first (without their steps)."""
+        for execution_id in self.records.execution_ids():
+            settle(self.records, execution_id)
+        found = [
+            summarize(self.records, self.objects, i, with_steps=False)
+            for i in self.records.execution_ids()
+        ]
+        mine = [s for s in found if s.pipeline_name == pipeline_name]
+        return sorted(mine, key=lambda s: s.started_at or utc_now(), reverse=True)
+
+    def stop(self, execution_ref: str) -> ExecutionSummary:
+        """Stop a running execution from any process; it ends Stopped, as on SageMaker."""
+        execution_id = id_of(execution_ref)
+        stop_running(self.records, execution_id)
+        return summarize(self.records, self.objects, execution_id)
+
+    def retry(self, execution_ref: str) -> str:
+        """RetryPipelineExecution: the same execution resumes where it failed (in :meth:`run`)."""
+        return prepare_retry(self.records, self.settle(execution_ref)).execution_arn
+
+    def reusable(
+        self, pipeline_name: str, wanted: Sequence[Mapping[str, Any]]
+    ) -> list[ExecutionSummary | None]:
+        """For each resolved parameter set, the newest execution that already did exactly it.
+
+        That is: Succeeded, of the pipeline's newest version, not a selective execution (its
+        reused steps came from another run), with every parameter value equal.
+        """
+        version = self.pipelines.version(pipeline_name)["Version"]
+        done = [
+            data
+            for data in map(self.records.execution, self.records.execution_ids())
+            if _complete_run(data, pipeline_name, version)
+        ]
+        done.sort(key=lambda data: data.started_at or "", reverse=True)
+        found: list[ExecutionSummary | None] = []
+        for values in wanted:
+            match = next((d for d in done if dict(d.parameters) == dict(values)), None)
+            found.append(
+                None if match is None else summarize(self.records, self.objects, match.execution_id)
+            )
+        return found
+
+    # -- the job host and the endpoints ----------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Start the store's warm job host now (if jobs start warm), without waiting for it."""
+        warm_starter(self.store_root, self.job_start, self.warm_idle_s, [])
+
+    def stop_warm_host(self) -> int | None:
+        """Ask the store's warm job host to leave now; its pid, or None if none was running."""
+        from pipeline.local.warm.client import WarmStarter
+
+        return WarmStarter(self.store_root).stop()
+
+    def endpoints(self) -> EndpointManager:
+        """The endpoint manager, imported on first use (running a pipeline may not need it)."""
+        if self._endpoint_manager is None:
+            from pipeline.local.endpoint import manager
+
+            self._endpoint_manager = manager
+        return self._endpoint_manager
+
+
+def _complete_run(data: ExecutionRecord, pipeline_name: str, version: int) -> bool:
+    """True for a Succeeded, whole (not selective) execution of this pipeline version."""
+    return (
+        data.pipeline_name == pipeline_name
+        and data.pipeline_version == version
+        and data.status == Status.SUCCEEDED
+        and not data.extra.get("selection")
+    )

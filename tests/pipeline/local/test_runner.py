@@ -1,0 +1,132 @@
+"""LocalRunner: a run's lifecycle in one process (the cross-process cases, killed and stopped
+runners, are in test_interruptions.py)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.core.errors import MoonpipeError
+from pipeline.core.records import StepRecord
+from pipeline.local import interruptions
+from pipeline.local.runner import LocalRunner
+from tests.pipeline.local.engine import local_runner
+from tests.pipeline.local.local_defs import full_definition, pipeline
+
+
+class _Keeper:
+    """A ReportKeeper recording the refreshes of the page it keeps."""
+
+    def __init__(self) -> None:
+        self.refreshes: list[bool] = []
+
+    def follow(self, store_root: Path, execution_id: str, notes: list[str]) -> Any:
+        return self
+
+    def refresh(self, final: bool = True) -> None:
+        self.refreshes.append(final)
+
+    def draw_later(self, *args: Any) -> None:
+        raise AssertionError("a run draws no later pages")
+
+
+def _runner(store: Path, **settings: Any) -> LocalRunner:
+    definition = full_definition()
+    definition["Steps"] = definition["Steps"][:3]  # data, train, evaluate: no hosting
+    runner = local_runner(store, **settings)
+    runner.pipelines.upsert(pipeline(definition), None)
+    return runner
+
+
+def _interrupt_at_train(record: StepRecord) -> None:
+    if (record.name, record.status) == ("Train", "Executing"):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_ends_the_execution_and_its_running_step_failed_and_goes_on_up(
+    tmp_path: Path,
+) -> None:
+    keeper = _Keeper()
+    runner = _runner(tmp_path, reports=keeper)
+    arn = runner.start("p", {})
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(arn, _interrupt_at_train)
+    summary = runner.describe(arn)
+    reason = f"the execution was interrupted; resume it with --retry {summary.execution_id}"
+    assert (summary.status, summary.failure_reason) == ("Failed", reason)
+    assert [(s.name, s.status) for s in summary.steps] == [
+        ("Prep", "Succeeded"),
+        ("Train", "Failed"),
+    ]
+    assert keeper.refreshes == [False, False]  # after Prep; after the interruption, no wait
+    assert not interruptions.claimed(runner.settle(arn))  # nothing left Executing
+
+
+def test_ctrl_c_after_a_stop_is_the_stop_working_the_run_returns(tmp_path: Path) -> None:
+    runner = _runner(tmp_path)
+    arn = runner.start("p", {})
+
+    def stop_then_interrupt(record: StepRecord) -> None:
+        if (record.name, record.status) == ("Train", "Executing"):
+            path = runner.records.layout.stop_request(record_id)
+            path.write_text(json.dumps({"by": "test"}))
+            raise KeyboardInterrupt
+
+    record_id = arn.rsplit("/", 1)[-1]
+    summary = runner.run(arn, stop_then_interrupt)
+    assert (summary.status, summary.failure_reason) == (
+        "Stopped",
+        "stopped by --stop before it finished",
+    )
+    assert {s.name: s.status for s in summary.steps}["Train"] == "Stopped"
+
+
+def test_a_retried_execution_resumes_from_the_step_that_did_not_succeed(tmp_path: Path) -> None:
+    runner = _runner(tmp_path)
+    arn = runner.start("p", {})
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(arn, _interrupt_at_train)
+    seen: list[StepRecord] = []
+    assert runner.retry(arn) == arn
+    summary = runner.run(arn, seen.append)
+    assert summary.status == "Succeeded", summary.failure_reason
+    assert [r.name for r in seen if r.status == "Executing"] == ["Train", "Eval"]
+    attempts = runner.records.execution(summary.execution_id).extra["attempts"]
+    assert [(a["attempt"], a["status"]) for a in attempts] == [(1, "Failed")]
+
+
+def test_an_ended_execution_is_only_described_and_a_held_one_refused(tmp_path: Path) -> None:
+    keeper = _Keeper()
+    runner = _runner(tmp_path, reports=keeper)
+    done = runner.run(runner.start("p", {}), lambda record: None)
+    keeper.refreshes.clear()
+    assert runner.run(done.execution_arn, lambda record: None) == done
+    assert keeper.refreshes == []  # not run again: nothing to draw
+    arn = runner.start("p", {})
+    data = runner.records.execution(arn.rsplit("/", 1)[-1])
+    with interruptions.runner_claim(runner.records, replace(data)):  # another runner
+        with pytest.raises(MoonpipeError, match="is already being run by another process"):
+            runner.run(arn, lambda record: None)
+        assert runner.describe(arn).status == "Executing"
+
+
+def test_the_runner_lock_is_held_until_the_end_is_recorded(tmp_path: Path) -> None:
+    """No reader may find the lock free while the record still says Executing."""
+    from pipeline.local.liveness import is_held
+
+    runner = _runner(tmp_path)
+    arn = runner.start("p", {})
+    execution_id = arn.rsplit("/", 1)[-1]
+    lock = runner.records.layout.runner_lock(execution_id)
+    seen: list[tuple[str, bool]] = []
+
+    def watch(record: StepRecord) -> None:
+        seen.append((runner.records.execution(execution_id).status, is_held(lock)))
+
+    assert runner.run(arn, watch).status == "Succeeded"
+    assert seen and all(held for _, held in seen)
+    assert not is_held(lock)
