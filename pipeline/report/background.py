@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,24 @@ REPORT_MODES: dict[str, Any] = {
     "deferred": DeferredReport,  # sweep points: BackgroundReports writes them at the end
 }
 """How the local target keeps an execution's report (LocalTarget's ``report``)."""
+
+
+class BackgroundKeeper:
+    """TEMP until engine-runner merge: the ReportKeeper the front hands make_target (today's
+    BackgroundReport and BackgroundReports behind the shape of pipeline.core.records)."""
+
+    def follow(self, store_root: Path, execution_id: str, notes: list[str]) -> BackgroundReport:
+        return BackgroundReport(store_root, execution_id, notes)
+
+    def draw_later(
+        self,
+        store_root: Path,
+        execution_ids: Sequence[str],
+        comparison: Path | None,
+        pages: Sequence[str],
+        notes: list[str],
+    ) -> None:
+        BackgroundReports(store_root, list(execution_ids), comparison, notes, list(pages))
 
 
 def main(argv: list[str]) -> int:

@@ -9,11 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.config import PipelineConfig
-from pipeline.core.records import LineListener
+from pipeline.core.records import LineListener, ReportKeeper
 from pipeline.targets.base import Target
 
 
-def make_target(cfg: PipelineConfig, on_line: LineListener | None = None) -> Target:
+def make_target(
+    cfg: PipelineConfig,
+    on_line: LineListener | None = None,
+    reports: ReportKeeper | None = None,  # TEMP until engine-runner merge: not used yet
+) -> Target:
     """The Target that ``cfg.target`` names, set up from the config.
 
     Args:

@@ -7,6 +7,7 @@ process, so a later LocalTarget on the same store root describes and lists them.
 
 from __future__ import annotations
 
+import os
 import secrets
 import string
 from collections.abc import Mapping, Sequence
@@ -17,9 +18,12 @@ from pipeline.core.errors import ConfigError, ExecutionNotFoundError
 from pipeline.core.names import local_arn, utc_now
 from pipeline.core.records import (
     EndpointRef,
+    ExecutionData,
+    ExecutionFacts,
     ExecutionSummary,
     LineListener,
     PipelineDefinition,
+    Selection,
     StepListener,
     StepRecord,
     UpsertResult,
@@ -123,6 +127,7 @@ class LocalTarget(LocalIteration):
         pipeline_name: str,
         parameters: Mapping[str, Any],
         display_name: str | None = None,
+        selection: Selection | None = None,  # TEMP until engine-runner merge
         selected_steps: Sequence[str] | None = None,
         source_execution: str | None = None,
     ) -> str:
@@ -133,20 +138,22 @@ class LocalTarget(LocalIteration):
         ``selected_steps`` only those run; the steps they depend on are reused from
         ``source_execution`` (default: the newest Succeeded or Failed one).
         """
+        if selection is not None:  # TEMP until engine-runner merge: the Protocol's Selection
+            selected_steps, source_execution = selection.steps, selection.source
         record = self._pipeline(pipeline_name)
         plan = self._plan(record["PipelineDefinition"], pipeline_name)
         execution = self._checked_execution(plan, pipeline_name, record["Version"], parameters)
-        selection, reused = None, {}
+        recorded, reused = None, {}  # TEMP until engine-runner merge: was "selection"
         if selected_steps:
             source_id = None if source_execution is None else _execution_id(source_execution)
-            selection, reused = plan_selection(
+            recorded, reused = plan_selection(
                 self.records, plan, record["Version"], pipeline_name, selected_steps, source_id
             )
-        execution.extra.update(display_name=display_name, selection=selection)
+        execution.extra.update(display_name=display_name, selection=recorded)
         self.records.save_execution(execution)
-        if selection:
+        if recorded:
             record_reused(
-                self.records, execution.execution_id, selection["source_execution_id"], reused
+                self.records, execution.execution_id, recorded["source_execution_id"], reused
             )
         return execution.execution_arn
 
@@ -309,6 +316,114 @@ class LocalTarget(LocalIteration):
 
             self._endpoint_manager = manager
         return self._endpoint_manager
+
+    # -- TEMP until engine-runner merge: the Protocol verbs the front calls, over today's code --
+
+    default_parallel = max(1, min(2, os.cpu_count() or 1))  # TEMP until engine-runner merge
+
+    def check_upsert_settings(self, role_arn: str | None) -> None:
+        """TEMP until engine-runner merge: nothing to check locally."""
+
+    def check_follow(self) -> None:
+        """TEMP until engine-runner merge: local jobs' output can be streamed."""
+
+    def pipeline_graph(self, pipeline_name: str) -> PipelineGraph:
+        """TEMP until engine-runner merge: today's ``plan``."""
+        return self.plan(pipeline_name)
+
+    def run_or_follow(
+        self, execution_arn: str, wait: bool, on_step: StepListener
+    ) -> ExecutionSummary:
+        """TEMP until engine-runner merge: the execution runs here, wait or not."""
+        return self.wait(execution_arn, on_step)
+
+    def execution_metrics(self, execution_ref: str) -> dict[str, float]:
+        """TEMP until engine-runner merge: the summary's metrics."""
+        return dict(self.describe_execution(execution_ref).metrics)
+
+    def execution_facts(self, execution_ref: str) -> ExecutionFacts:
+        """TEMP until engine-runner merge: report/local_source's facts."""
+        from pipeline.report.local_source import local_facts
+
+        return local_facts(self.store_root, _execution_id(execution_ref))
+
+    def execution_data(self, execution_ref: str) -> ExecutionData:
+        """TEMP until engine-runner merge: report/local_source's data and model."""
+        from pipeline.report.local_source import _points
+
+        execution_id = _execution_id(execution_ref)
+        props = [p for _, p in self.records.steps(execution_id) if isinstance(p, Mapping)]
+        train, test = (_points(self.objects, props, name) for name in ("train", "test"))
+        artifacts = [p.get("ModelArtifacts") for p in props]
+        uri = next((a["S3ModelArtifacts"] for a in artifacts if isinstance(a, Mapping)), None)
+        return ExecutionData(
+            train,
+            test,
+            uri,
+            None if uri is None else self.objects.path(uri),
+            self.records.execution_dir(execution_id),
+            "" if uri else "no trained model in this execution",
+        )
+
+    def report_path(self, execution_id: str) -> Path:
+        """TEMP until engine-runner merge: executions/<id>/report.html."""
+        from pipeline.report.local_source import report_path
+
+        return report_path(self.store_root, execution_id)
+
+    def comparison_path(self, execution_ids: Sequence[str]) -> Path:
+        """TEMP until engine-runner merge: comparisons/<ids>.html."""
+        from pipeline.report.write import comparison_path
+
+        return comparison_path(self.store_root, list(execution_ids))
+
+    def draw_pages_later(
+        self, execution_ids: Sequence[str], comparison: Path | None, pages: Sequence[str]
+    ) -> None:
+        """TEMP until engine-runner merge: today's BackgroundReports."""
+        from pipeline.report.background import BackgroundReports
+
+        BackgroundReports(self.store_root, list(execution_ids), comparison, self.notes, list(pages))
+
+    def point_runs(self) -> _TempPointRuns:
+        """TEMP until engine-runner merge: today's sweep workers behind the PointRuns shape."""
+        from pipeline.sweep_worker import LocalWorkers
+
+        workers = LocalWorkers(self.store_root, self.region, self.job_start, self.warm_idle_s)
+        return _TempPointRuns(workers)
+
+
+class _TempPointRuns:
+    """TEMP until engine-runner merge: PointRuns over pipeline.sweep_worker.LocalWorkers."""
+
+    def __init__(self, workers: Any) -> None:
+        self.workers = workers
+
+    def launch(self, execution_arn: str) -> _TempPointRun:
+        holder = _TempPoint(execution_arn)
+        self.workers.launch(holder)
+        return _TempPointRun(holder)
+
+
+class _TempPoint:
+    """TEMP until engine-runner merge: what LocalWorkers.launch reads and sets."""
+
+    def __init__(self, execution_arn: str) -> None:
+        self.execution_arn, self.worker = execution_arn, None
+
+
+class _TempPointRun:
+    """TEMP until engine-runner merge: a worker as the PointRun shape."""
+
+    def __init__(self, point: _TempPoint) -> None:
+        self.point = point
+
+    def exited(self) -> bool | None:
+        return bool(self.point.worker is None or self.point.worker.poll() is not None)
+
+    def wait(self) -> None:
+        if self.point.worker is not None:
+            self.point.worker.wait()
 
 
 def _execution_id(ref: str) -> str:

@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -31,8 +32,11 @@ from pipeline.core.errors import (
 )
 from pipeline.core.names import split_s3_uri
 from pipeline.core.records import (
+    ExecutionData,
+    ExecutionFacts,
     ExecutionSummary,
     PipelineDefinition,
+    Selection,
     StepListener,
     StepRecord,
     UpsertResult,
@@ -171,6 +175,7 @@ class SageMakerTarget(EndpointCalls, IterationCalls):
         pipeline_name: str,
         parameters: Mapping[str, Any],
         display_name: str | None = None,
+        selection: Selection | None = None,  # TEMP until sagemaker-target merge
         selected_steps: Sequence[str] | None = None,
         source_execution: str | None = None,
     ) -> str:
@@ -179,6 +184,8 @@ class SageMakerTarget(EndpointCalls, IterationCalls):
         ``selected_steps`` becomes a SelectiveExecutionConfig whose source is
         ``source_execution`` or the newest Succeeded or Failed execution.
         """
+        if selection is not None:  # TEMP until sagemaker-target merge: the Protocol's Selection
+            selected_steps, source_execution = selection.steps, selection.source
         request = [{"Name": k, "Value": _wire(v)} for k, v in parameters.items()]
         extra: dict[str, Any] = {}
         if display_name is not None:
@@ -315,6 +322,95 @@ class SageMakerTarget(EndpointCalls, IterationCalls):
         return PipelineNotFoundError(
             f"pipeline {name} not found in {self.region}; create it with --upsert"
         )
+
+    # -- TEMP until sagemaker-target merge: the Protocol verbs the front calls, over today's code
+
+    default_parallel = 4  # TEMP until sagemaker-target merge
+
+    def check_upsert_settings(self, role_arn: str | None) -> None:
+        """TEMP until sagemaker-target merge: the missing role, before the SDK builds."""
+        if not role_arn:
+            raise missing_role("the config file")
+
+    def check_follow(self) -> None:
+        """TEMP until sagemaker-target merge: cli.py's words."""
+        raise ConfigError(
+            "--follow shows local jobs' output as they run; on SageMaker a job's log is in "
+            "CloudWatch (see --describe-execution); drop --follow"
+        )
+
+    def pipeline_graph(self, pipeline_name: str) -> Any:
+        """TEMP until sagemaker-target merge: today's ``plan``."""
+        return self.plan(pipeline_name)
+
+    def run_or_follow(
+        self, execution_arn: str, wait: bool, on_step: StepListener
+    ) -> ExecutionSummary:
+        """TEMP until sagemaker-target merge: followed only when asked."""
+        if wait:
+            return self.wait(execution_arn, on_step)
+        return self.describe_execution(execution_arn)
+
+    def _temp_aws_facts(self, execution_ref: str) -> Any:
+        """TEMP until sagemaker-target merge: report/aws_source's facts, read once."""
+        from pipeline.report.aws_source import aws_facts
+
+        arn = self._execution_arn(execution_ref)
+        cache = self.__dict__.setdefault("_temp_facts", {})
+        if arn not in cache:
+            cache[arn] = aws_facts(self._sm, self._s3, arn)
+        return cache[arn]
+
+    def execution_facts(self, execution_ref: str) -> ExecutionFacts:
+        """TEMP until sagemaker-target merge."""
+        facts: ExecutionFacts = self._temp_aws_facts(execution_ref)[0]
+        return facts
+
+    def execution_data(self, execution_ref: str) -> ExecutionData:
+        """TEMP until sagemaker-target merge: no model on this machine."""
+        plot = self._temp_aws_facts(execution_ref)[1]
+        return ExecutionData(plot.train, plot.test, note=plot.boundary_note)
+
+    def report_path(self, execution_id: str) -> Path:
+        """TEMP until sagemaker-target merge: as report/actions.py had it."""
+        return Path.cwd() / f"moonpipe-report-{execution_id}.html"
+
+    def comparison_path(self, execution_ids: Sequence[str]) -> Path:
+        """TEMP until sagemaker-target merge."""
+        return Path.cwd() / f"moonpipe-comparison-{'-vs-'.join(execution_ids)}.html"[-200:]
+
+    def draw_pages_later(
+        self, execution_ids: Sequence[str], comparison: Path | None, pages: Sequence[str]
+    ) -> None:
+        """TEMP until sagemaker-target merge: nothing drawn, a note says so."""
+        self.notes.append(
+            "no comparison report or pages drawn: SageMaker keeps no pages; --report ID or "
+            "--compare ID ID ... writes one now"
+        )
+
+    def warm_up(self) -> None:
+        """TEMP until sagemaker-target merge: no warm host on SageMaker."""
+
+    def stop_warm_host(self) -> int | None:
+        """TEMP until sagemaker-target merge: cli.py's words."""
+        raise ConfigError("--stop-host is for the local target (SageMaker runs no warm host)")
+
+    def point_runs(self) -> _TempServiceRuns:
+        """TEMP until sagemaker-target merge: the service runs the points."""
+        return _TempServiceRuns()
+
+
+class _TempServiceRuns:
+    """TEMP until sagemaker-target merge: nothing to launch; no process of ours."""
+
+    def launch(self, execution_arn: str) -> _TempServiceRuns:
+        return self
+
+    def exited(self) -> bool | None:
+        return None
+
+    def wait(self) -> None:
+        return None
 
 
 def artifact_location(uri: str) -> tuple[str, str]:
