@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pipeline.report.compare import compare, lower_is_better
+from pipeline.core.ranking import lower_is_better
+from pipeline.report.compare import compare
 from pipeline.report.report_model import Report, build_report
 from tests.pipeline.report.facts import QUALITY, facts, upstream_steps
 
@@ -56,3 +57,4 @@ def test_executions_without_metrics_say_so() -> None:
 def test_lower_is_better_only_for_losses_and_false_rates() -> None:
     assert lower_is_better("train:loss") and lower_is_better("false_positive_rate")
     assert not lower_is_better("accuracy") and not lower_is_better("true_positive_rate")
+
