@@ -7,7 +7,6 @@ from pathlib import Path
 
 from pipeline.commands.base import Command
 from pipeline.commands.front import Front
-from pipeline.report.actions import write_comparison
 
 
 @dataclass(frozen=True)
@@ -20,6 +19,8 @@ class CompareExecutions:
 
 def compare(request: CompareExecutions, front: Front) -> int:
     """The table (best marked), the verdict, and the page's path as the last line."""
+    from pipeline.report.actions import write_comparison  # the report loads only when used
+
     comparison, path = write_comparison(front.target(), request.executions, request.out)
     front.console.compared(comparison, path)
     return 0

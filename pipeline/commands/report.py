@@ -7,7 +7,6 @@ from pathlib import Path
 
 from pipeline.commands.base import Command
 from pipeline.commands.front import Front
-from pipeline.report.actions import write_report
 
 
 @dataclass(frozen=True)
@@ -20,6 +19,8 @@ class WriteReport:
 
 def report(request: WriteReport, front: Front) -> int:
     """Write the page and print its path as the last line (``{"report": PATH}``)."""
+    from pipeline.report.actions import write_report  # the report loads only when used
+
     name = front.config().pipeline.name
     path = write_report(front.target(), name, request.execution, request.out)
     front.console.report_written(path)

@@ -17,7 +17,6 @@ from pipeline.core.errors import ConfigError
 from pipeline.core.records import PipelineDefinition, Selection
 from pipeline.core.refs import pipeline_arn_of
 from pipeline.core.status import Status, is_ended
-from pipeline.local.selection import check_selection, downstream
 from pipeline.overrides import ParamValue, param_overrides, resolve_parameters
 from pipeline.targets.base import Target
 
@@ -98,6 +97,8 @@ def selection_of(
     refused here, on both targets, if it names steps the stored definition has not."""
     if flags is None:
         return None
+    from pipeline.local.selection import check_selection, downstream  # a pure helper
+
     graph = target.pipeline_graph(pipeline_name)
     if flags.steps is not None:
         steps = list(flags.steps)

@@ -13,13 +13,15 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.console import Console, execution_json, summary_lines, table_lines
 from pipeline.core.records import ExecutionSummary
 from pipeline.core.status import Status
-from pipeline.report.compare import Comparison
 from pipeline.sweep.plan import Point
+
+if TYPE_CHECKING:
+    from pipeline.report.compare import Comparison
 
 _METRICS_SHOWN = ("accuracy", "f1", "auc", "train:loss")
 
@@ -49,7 +51,7 @@ class LiveLines:
         width = max(20, shutil.get_terminal_size().columns - 1)  # a wrapped line breaks "up"
         up = f"\x1b[{self.drawn}A" if self.drawn else ""
         rows = [f"\r\x1b[2K{self.lines[i][:width]}" for i in sorted(self.lines)]
-        self.console._print(up + "\n".join(rows), self.stream)
+        self.console.write(up + "\n".join(rows), self.stream)
         self.drawn = len(rows)
 
 
@@ -156,7 +158,7 @@ def sweep_result(
             "ship it: the same sweep with --deploy-best (its points are reused; the best "
             "is rerun with Deploy=true, its steps cache hits)"
         )
-    console._print("\n".join(lines), console.out)
+    console.write("\n".join(lines))
 
 
 def opening_line(points: Sequence[Point], parallel: int, target_name: str) -> str:

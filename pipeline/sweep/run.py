@@ -14,17 +14,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.core import ranking
 from pipeline.core.errors import MoonpipeError
 from pipeline.core.records import ExecutionSummary, StepListener
 from pipeline.core.status import ENDED, Status
-from pipeline.report.compare import Comparison
-
-# TEMP until engine-runner merge: import comparison_of from pipeline.report.write (PLAN-16)
-from pipeline.report.write_seam import comparison_of
 from pipeline.sweep.plan import POINT_OVERRIDES, PROMOTE_OVERRIDES, Point
 from pipeline.targets.base import PointRuns, Target
+
+if TYPE_CHECKING:  # the report loads once a sweep compares its points, not before
+    from pipeline.report.compare import Comparison
 
 PointListener = Callable[[Point], None]
 """Called with a point each time its status or running step changes."""
@@ -150,6 +150,9 @@ def compare_points(
     """The points' verdict now (records only); their pages and the comparison page drawn by
     the target off the command's path (locally, drawing four points' plots took longer
     than the points' own training). None when there is nothing to compare."""
+    # TEMP until engine-runner merge: import comparison_of from pipeline.report.write (PLAN-16)
+    from pipeline.report.write_seam import comparison_of
+
     ids = [p.summary.execution_id for p in points if p.summary is not None]
     comparison = None
     if len(ids) >= 2:

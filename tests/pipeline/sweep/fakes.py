@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pipeline.core.errors import MoonpipeError
-from pipeline.core.records import ExecutionSummary, Selection
+from pipeline.core.records import ExecutionFacts, ExecutionSummary, Selection
+from tests.pipeline.report.facts import facts, upstream_steps
 
 DECLARED = [
     {"Name": "HiddenDim", "Type": "Integer", "DefaultValue": 20},
@@ -79,6 +81,9 @@ class FakeService:
     def stop_execution(self, arn: str) -> ExecutionSummary:
         self.stopped.append(arn)
         return self.describe_execution(arn)
+
+    def execution_facts(self, execution_ref: str) -> ExecutionFacts:
+        return replace(facts(upstream_steps()), execution_id=execution_ref)
 
     def comparison_path(self, execution_ids: Sequence[str]) -> Path:
         return Path("/cmp") / "-vs-".join(execution_ids)

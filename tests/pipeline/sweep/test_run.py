@@ -111,24 +111,17 @@ def test_each_succeeded_points_metrics_are_read_from_the_target_to_rank_them() -
     assert points[3].summary is not None and points[3].summary.metrics == {}
 
 
-def test_the_points_pages_and_comparison_are_the_targets_to_draw_reused_pages_kept(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_points_pages_and_comparison_are_the_targets_to_draw_reused_pages_kept() -> None:
     target = FakeService()
     target.notes.append("a note of the target's own, not the sweep's")
     points = grid(parse_axes(["HiddenDim=8,16"]))
     _done(points[0], "Succeeded", 0.9, 8)
     _done(points[1], "Succeeded", 0.9, 16)
     points[1].reused = True  # its page exists: only the comparison is drawn for it
-    seen: list[list[str]] = []
-
-    def comparison_of(target: object, ids: list[str]) -> str:
-        seen.append(ids)
-        return "the verdict"
-
-    monkeypatch.setattr("pipeline.sweep.run.comparison_of", comparison_of)
     notes: list[str] = []
     found = compare_points(target, points, notes)  # type: ignore[arg-type]
-    assert seen == [["e0", "e1"]]
-    assert found == ("the verdict", target.comparison_path(["e0", "e1"]))
+    assert found is not None
+    comparison, page = found
+    assert comparison.execution_ids == ("e0", "e1")  # from the target's facts of each
+    assert page == target.comparison_path(["e0", "e1"])
     assert notes == ["pages of ['e0'], comparison /cmp/e0-vs-e1"]  # the target's note only
