@@ -21,7 +21,11 @@ from pipeline.core.status import ACTIVE, Status
 LOG_TAIL_LINES = 15
 WIDTH = 100
 _RUNNING = ACTIVE - {Status.STOPPING}  # a step shown as "started" (or "running")
-_VERB = {Status.SUCCEEDED: "succeeded", Status.FAILED: "FAILED", Status.STOPPED: "stopped"}
+_VERB: dict[str, str] = {
+    Status.SUCCEEDED: "succeeded",
+    Status.FAILED: "FAILED",
+    Status.STOPPED: "stopped",
+}
 
 
 class Console:
