@@ -16,8 +16,10 @@ import run_pipeline
 from pipeline.core.records import ExecutionData, ExecutionFacts, ExecutionSummary
 from pipeline.report import actions
 from pipeline.targets.local import LocalTarget
+from tests.moto_aws import client, fresh_account
+from tests.moto_aws import moto_url as moto_url
 from tests.pipeline.conftest import FakeEndpoints
-from tests.pipeline.local.local_defs import pipeline
+from tests.pipeline.local.local_defs import full_definition, pipeline
 from tests.pipeline.report.facts import QUALITY, facts, upstream_steps
 
 
@@ -183,3 +185,35 @@ def test_list_executions_shows_accuracy_and_changed_parameters(
     assert _main(store, "--list-executions", "--json") == 0
     listed = json.loads(capsys.readouterr().out)
     assert [e["changed_parameters"] for e in listed] == [{"HiddenDim": 40}, {}]
+
+
+def test_compare_on_sagemaker_from_moto(
+    moto_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--compare used to be local only; through the Target's verbs it works on SageMaker
+    (moto runs nothing, so there are no metrics: the verdict says so)."""
+    fresh_account(moto_url, tmp_path, monkeypatch)
+    client("s3").create_bucket(Bucket="moonpipe-compare-bucket")
+    sm = client("sagemaker")
+    sm.create_pipeline(
+        PipelineName="moonpipe",
+        RoleArn="arn:aws:iam::123456789012:role/Test",
+        PipelineDefinition=json.dumps(full_definition()),
+    )
+    arns = [
+        sm.start_pipeline_execution(
+            PipelineName="moonpipe", PipelineParameters=[{"Name": "HiddenDim", "Value": hidden}]
+        )["PipelineExecutionArn"]
+        for hidden in ("20", "40")
+    ]
+    out = tmp_path / "cmp.html"
+    argv = ["--target", "sagemaker", "--bucket", "moonpipe-compare-bucket", "--compare", *arns]
+    assert run_pipeline.main([*argv, "--report-out", str(out)]) == 0, capsys.readouterr().err
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split() == [arn.rsplit("/", 1)[1] for arn in arns]
+    assert lines[1].split() == ["HiddenDim", "20", "40"]
+    assert lines[-2:] == ["no execution has metrics to compare (did evaluation run?)", str(out)]
+    assert 'data-plot="boundary"' in out.read_text()
