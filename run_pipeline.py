@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Build, run and manage the moonpipe pipeline — on this machine or on SageMaker.
 
-A thin entry point: parse the flags, hand off to pipeline.cli, turn every MoonpipeError
-into one ``error: ...`` line and its exit code. ``python run_pipeline.py --help`` shows
-runnable examples.
+A thin entry point: parse the flags into one typed request (pipeline.flags), hand it to
+its command (pipeline.cli -> pipeline/commands/), turn every MoonpipeError into one
+``error: ...`` line and its exit code. ``python run_pipeline.py --help`` shows every action
+and runnable examples.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from pipeline.cli import Services, run
 from pipeline.console import Console
 from pipeline.core.errors import MoonpipeError
-from pipeline.flags import build_parser, check_combination
+from pipeline.flags import parse
 
 EXIT_INTERRUPTED = 130
 
@@ -30,16 +31,14 @@ def main(argv: Sequence[str] | None = None, services: Services | None = None) ->
     ``services``: what the commands use (config loader, builder, target); the real ones
     by default, fakes in tests.
     """
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-        check_combination(parser, args)
+        invocation = parse(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
-    console = Console(sys.stdout, sys.stderr, json_mode=args.json)
+    console = Console(sys.stdout, sys.stderr, json_mode=invocation.settings.json)
     previous = _on_sigterm(_terminate_like_ctrl_c)
     try:
-        return run(args, console, services)
+        return run(invocation, console, services)
     except MoonpipeError as exc:
         console.error(str(exc))
         return exc.exit_code

@@ -268,9 +268,9 @@ def _apply_overrides(
         if value is None:
             continue
         section, _sep, key = dotted.rpartition(".")
-        target = raw.setdefault(section, {}) if section else raw
-        if isinstance(target, dict):
-            target[key] = str(value) if isinstance(value, Path) else value
+        into = raw.setdefault(section, {}) if section else raw  # the mapping the key is in
+        if isinstance(into, dict):
+            into[key] = str(value) if isinstance(value, Path) else value
             origins[dotted] = origin
     return origins
 

@@ -16,11 +16,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pipeline.core.records import EndpointRef, ExecutionSummary, StepRecord, UpsertResult
+from pipeline.core.status import ACTIVE, Status
 
 LOG_TAIL_LINES = 15
 WIDTH = 100
-_RUNNING = {"Starting", "Executing"}
-_VERB = {"Succeeded": "succeeded", "Failed": "FAILED", "Stopped": "stopped"}
+_RUNNING = ACTIVE - {Status.STOPPING}  # a step shown as "started" (or "running")
+_VERB: dict[str, str] = {
+    Status.SUCCEEDED: "succeeded",
+    Status.FAILED: "FAILED",
+    Status.STOPPED: "stopped",
+}
 
 
 class Console:
@@ -172,6 +177,10 @@ class Console:
         else:
             self._print(f"endpoint {name} deleted", self.out)
 
+    def write(self, text: str, stream: TextIO | None = None) -> None:
+        """Text as is (a block of lines, a redraw) on ``stream`` (default: the results')."""
+        self._print(text, self.out if stream is None else stream)
+
     def _table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         if not rows:
             self._print("(none)", self.out)
@@ -245,8 +254,8 @@ def step_lines(record: StepRecord, show_start: bool = True) -> list[str]:
     lines = [f"  {verb:<10} {label}" + (f"  {', '.join(extras)}" if extras else "")]
     if record.failure_reason:
         lines.append(f"      reason: {record.failure_reason}")
-    if record.log_path and (record.status == "Failed" or not show_start):
-        lines += log_lines(record.log_path, tail=record.status == "Failed")
+    if record.log_path and (record.status == Status.FAILED or not show_start):
+        lines += log_lines(record.log_path, tail=record.status == Status.FAILED)
     return lines
 
 
@@ -282,9 +291,9 @@ def summary_lines(
     if summary.report:
         lines.append(f"  report:         {summary.report}")
     lines += [f"  note: {note}" for note in notes]
-    if summary.status == "Stopped" and "--retry" not in (summary.failure_reason or ""):
+    if summary.status == Status.STOPPED and "--retry" not in (summary.failure_reason or ""):
         lines.append(f"  resume it:      python run_pipeline.py --retry {summary.execution_id}")
-    if with_hint and summary.status == "Failed":
+    if with_hint and summary.status == Status.FAILED:
         lines.append(
             "  every step's reason and log: "
             f"python run_pipeline.py --describe-execution {summary.execution_id}"

@@ -1,16 +1,31 @@
-"""run_pipeline.py's flags: the parser --help shows, and the checks between flags.
+"""run_pipeline.py's flags: the parser --help shows, the checks between flags, and the one
+typed request (pipeline.commands) they become.
 
-Split from pipeline/cli.py, which carries out what the flags ask for.
+Nothing below :func:`parse` sees an ``argparse.Namespace``: :data:`_MODES` pairs each action's
+flag with the request it makes, for the check that only one action is given and for the
+request itself. The usage text is generated from pipeline.commands.TABLE.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pipeline.commands import Invocation, Request, usage
+from pipeline.commands.compare import CompareExecutions
+from pipeline.commands.definition import ShowDefinition
+from pipeline.commands.endpoints import CSV, DeleteEndpoint, InvokeEndpoint, ListEndpoints
+from pipeline.commands.executions import DescribeExecution, ListExecutions
+from pipeline.commands.front import Settings
+from pipeline.commands.host import StopHost
+from pipeline.commands.report import WriteReport
+from pipeline.commands.retry import RetryExecution
+from pipeline.commands.run import RunPipeline, SelectionFlags
+from pipeline.commands.stop import StopExecution
+from pipeline.commands.sweep import Sweep
 from pipeline.config import DEFAULT_CONFIG_PATH, TARGETS
-from pipeline.selection_cli import add_selection_flags, check_selection_flags
-from pipeline.sweep_cli import add_sweep_flags, check_sweep_flags
+from pipeline.sweep.plan import DEFAULT_METRIC
 
 EPILOG = """\
 examples (local target: no AWS account, runs on this machine):
@@ -21,6 +36,9 @@ examples (local target: no AWS account, runs on this machine):
   python run_pipeline.py --stop <execution-id>              # from another terminal
   python run_pipeline.py --report                          # HTML report of the latest run
   python run_pipeline.py --compare <id> <id>               # which is better, and why
+  python run_pipeline.py --sweep HiddenDim=8,16,32 --deploy-best   # compare, ship the best
+  python run_pipeline.py --start --from-step EvaluateMoonClassifier   # rerun evaluation only
+  python run_pipeline.py --retry <execution-id>            # resume a Failed or Stopped run
   printf '0.0,0.9\\n1.0,-0.5\\n' | python run_pipeline.py --invoke moonpipe-endpoint --data -
   python run_pipeline.py --definition > definition.json     # offline, no credentials
 
@@ -41,32 +59,55 @@ notes:
 """
 
 
-USAGE = """
-  run_pipeline.py [--upsert] [--start [--wait] [--follow] [--param NAME=VALUE ...]] [settings]
-                  [--json]
-  run_pipeline.py --definition [settings] [--json]
-  run_pipeline.py {--list-executions | --describe-execution ID | --stop ID | --list-endpoints |
-                   --invoke NAME --data FILE | --delete-endpoint NAME | --stop-host}
-                  [settings] [--json]
-  run_pipeline.py {--report [ID] | --compare ID ID [ID ...]} [--report-out PATH] [settings]"""
+def parse(argv: Sequence[str] | None = None) -> Invocation:
+    """The settings and the one request the flags ask for.
+
+    Raises:
+        SystemExit: --help (0), or a usage error argparse has printed (2).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_combination(parser, args)
+    [make] = [make for _, given, make in _modes(args) if given]
+    return Invocation(_settings(args), make(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
     """All flags, grouped the way --help shows them."""
     parser = argparse.ArgumentParser(
         prog="run_pipeline.py",
-        usage=USAGE,
         description="Build, run and manage the moonpipe pipeline locally or on SageMaker.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_pipeline_flags(parser.add_argument_group("pipeline actions (combine in this order)"))
     _add_management_flags(parser.add_argument_group("management (one at a time)"))
-    _add_settings_flags(parser.add_argument_group("settings (override the config file)"))
-    add_sweep_flags(parser)
-    add_selection_flags(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    settings = parser.add_argument_group("settings (override the config file)")
+    _add_settings_flags(settings)
+    _add_sweep_flags(parser.add_argument_group(SWEEP_GROUP))
+    _add_selection_flags(parser.add_argument_group("rerun part of a pipeline"))
+    json_flag = parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of text"
+    )
+    parser.usage = usage(_synopsis([*settings._group_actions, json_flag]))
     return parser
+
+
+SWEEP_GROUP = "sweeps (one execution per point; points never deploy)"
+
+
+def _synopsis(actions: Sequence[argparse.Action]) -> list[str]:
+    """``[--config PATH]``, ``[--target {local,sagemaker}]``...: flags as usage shows them."""
+    shown = []
+    for action in actions:
+        flag = action.option_strings[0]
+        if action.nargs == 0:
+            shown.append(f"[{flag}]")
+        elif action.choices:
+            shown.append(f"[{flag} {{{','.join(map(str, action.choices))}}}]")
+        else:
+            shown.append(f"[{flag} {action.metavar or action.dest.upper()}]")
+    return shown
 
 
 def _add_pipeline_flags(run: argparse._ArgumentGroup) -> None:
@@ -93,7 +134,7 @@ def _add_pipeline_flags(run: argparse._ArgumentGroup) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="override a pipeline parameter for --start (repeatable)",
+        help="override a pipeline parameter for --start or --sweep (repeatable)",
     )
     run.add_argument(
         "--definition",
@@ -117,9 +158,13 @@ def _add_management_flags(manage: argparse._ArgumentGroup) -> None:
         "--invoke", metavar="NAME", help="send --data to the endpoint NAME, print predictions"
     )
     manage.add_argument("--data", metavar="FILE", help="request body for --invoke; '-' reads stdin")
-    manage.add_argument("--content-type", help="Content-Type for --invoke (default text/csv)")
     manage.add_argument(
-        "--accept", help="Accept for --invoke (default text/csv: one prediction per line)"
+        "--content-type", metavar="TYPE", help=f"Content-Type for --invoke (default {CSV})"
+    )
+    manage.add_argument(
+        "--accept",
+        metavar="TYPE",
+        help=f"Accept for --invoke (default {CSV}: one prediction per line)",
     )
     manage.add_argument("--delete-endpoint", metavar="NAME", help="delete the endpoint NAME")
     manage.add_argument(
@@ -157,7 +202,7 @@ def _add_settings_flags(where: argparse._ArgumentGroup) -> None:
         help="pipeline config YAML (default: config/pipeline.yaml)",
     )
     where.add_argument("--target", choices=TARGETS, help="where to run (default: from config)")
-    where.add_argument("--region", help="AWS region")
+    where.add_argument("--region", help="AWS region (default: from config)")
     where.add_argument("--bucket", help="S3 bucket for code and data (sagemaker target)")
     where.add_argument(
         "--role-arn", help="SageMaker execution role for --upsert (sagemaker target)"
@@ -167,13 +212,65 @@ def _add_settings_flags(where: argparse._ArgumentGroup) -> None:
         "--store-root",
         dest="store",
         metavar="PATH",
-        help="local store root (local target; default .moonpipe)",
+        help="local store root (local target; default: the config's local.store_root)",
+    )
+
+
+def _add_sweep_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="run one execution per combination of values (repeatable: the product)",
+    )
+    group.add_argument(
+        "--max-parallel",
+        type=int,
+        metavar="N",
+        help="points running at once (default: the target's, 2 locally, 4 on SageMaker)",
+    )
+    group.add_argument(
+        "--deploy-best",
+        nargs="?",
+        const=DEFAULT_METRIC,
+        metavar="METRIC",
+        help=f"rerun the best point (by METRIC, default {DEFAULT_METRIC}) with Deploy=true, "
+        "Approved",
+    )
+    group.add_argument(
+        "--rerun",
+        action="store_true",
+        help="run every point again, even one whose exact execution already succeeded",
+    )
+
+
+def _add_selection_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--retry",
+        metavar="ID",
+        help="resume a Failed or Stopped execution from the steps that did not succeed",
+    )
+    group.add_argument(
+        "--steps",
+        metavar="A,B",
+        help="with --start: run only these steps; the rest is reused from --from-execution",
+    )
+    group.add_argument(
+        "--from-step",
+        metavar="NAME",
+        help="with --start: run NAME and every step downstream of it",
+    )
+    group.add_argument(
+        "--from-execution",
+        metavar="ID",
+        help="the execution unselected steps are reused from (default: the newest ended one)",
     )
 
 
 def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Reject flag combinations that make no sense (argparse error, exit 2)."""
-    modes = [flag for flag, on in _modes(args) if on]
+    modes = [flag for flag, given, _ in _modes(args) if given]
     if not modes:
         parser.error("nothing to do: give an action such as --upsert --start --wait (see --help)")
     if len(modes) > 1:
@@ -184,8 +281,8 @@ def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error("--follow needs --start (it shows the jobs of the execution --start runs)")
     if args.param and not (args.start or args.sweep):
         parser.error("--param needs --start (parameters apply to the execution --start starts)")
-    check_sweep_flags(parser, args)
-    check_selection_flags(parser, args)
+    _check_sweep_flags(parser, args)
+    _check_selection_flags(parser, args)
     for flag, value in (
         ("--data", args.data),
         ("--content-type", args.content_type),
@@ -201,21 +298,56 @@ def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error("--compare needs two or more execution ids (see --list-executions)")
 
 
-def _modes(args: argparse.Namespace) -> list[tuple[str, bool]]:
+def _check_sweep_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if not args.sweep:
+        if args.max_parallel is not None or args.deploy_best is not None or args.rerun:
+            parser.error("--max-parallel, --deploy-best and --rerun need --sweep NAME=V1,V2,...")
+        return
+    if args.max_parallel is not None and args.max_parallel < 1:
+        parser.error(f"--max-parallel must be 1 or more, got {args.max_parallel}")
+
+
+def _check_selection_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.steps is not None and args.from_step is not None:
+        parser.error("--steps cannot be combined with --from-step; choose one")
+    selective = args.steps is not None or args.from_step is not None
+    if selective and not args.start:
+        parser.error("--steps and --from-step need --start")
+    if args.from_execution is not None and not selective:
+        parser.error("--from-execution needs --steps or --from-step")
+
+
+RequestMaker = Callable[[argparse.Namespace], Request]
+
+
+def _modes(args: argparse.Namespace) -> list[tuple[str, bool, RequestMaker]]:
+    """Each action: its flag (as an error names it), whether it was given, its request."""
     return [
-        (_first_pipeline_flag(args), args.upsert or args.start or args.wait or args.follow),
-        ("--definition", args.definition),
-        ("--list-executions", args.list_executions),
-        ("--describe-execution", args.describe_execution is not None),
-        ("--stop", args.stop is not None),
-        ("--list-endpoints", args.list_endpoints),
-        ("--invoke", args.invoke is not None),
-        ("--delete-endpoint", args.delete_endpoint is not None),
-        ("--report", args.report is not None),
-        ("--compare", args.compare is not None),
-        ("--sweep", bool(args.sweep)),
-        ("--retry", args.retry is not None),
-        ("--stop-host", args.stop_host),
+        (_first_pipeline_flag(args), args.upsert or args.start or args.wait or args.follow, _run),
+        ("--definition", args.definition, lambda a: ShowDefinition()),
+        ("--list-executions", args.list_executions, lambda a: ListExecutions()),
+        (
+            "--describe-execution",
+            args.describe_execution is not None,
+            lambda a: DescribeExecution(a.describe_execution),
+        ),
+        ("--stop", args.stop is not None, lambda a: StopExecution(a.stop)),
+        ("--list-endpoints", args.list_endpoints, lambda a: ListEndpoints()),
+        ("--invoke", args.invoke is not None, _invoke),
+        ("--delete-endpoint", args.delete_endpoint is not None, _delete),
+        (
+            "--report",
+            args.report is not None,
+            lambda a: WriteReport(a.report or None, a.report_out),
+        ),
+        (
+            "--compare",
+            args.compare is not None,
+            lambda a: CompareExecutions(tuple(a.compare), a.report_out),
+        ),
+        ("--sweep", bool(args.sweep), _sweep),
+        ("--retry", args.retry is not None, lambda a: RetryExecution(a.retry)),
+        ("--stop-host", args.stop_host, lambda a: StopHost()),
     ]
 
 
@@ -223,3 +355,36 @@ def _first_pipeline_flag(args: argparse.Namespace) -> str:
     flags = ("upsert", "start", "wait", "follow")
     given = [f"--{name}" for name in flags if getattr(args, name)]
     return given[0] if given else "--upsert"
+
+
+def _run(args: argparse.Namespace) -> RunPipeline:
+    selective = args.steps is not None or args.from_step is not None
+    selection = None
+    if selective:
+        steps = None
+        if args.steps is not None:
+            steps = tuple(s.strip() for s in args.steps.split(",") if s.strip())
+        selection = SelectionFlags(steps, args.from_step, args.from_execution)
+    return RunPipeline(
+        args.upsert, args.start, args.wait, args.follow, tuple(args.param), selection
+    )
+
+
+def _invoke(args: argparse.Namespace) -> InvokeEndpoint:
+    return InvokeEndpoint(args.invoke, args.data, args.content_type or CSV, args.accept or CSV)
+
+
+def _delete(args: argparse.Namespace) -> DeleteEndpoint:
+    return DeleteEndpoint(args.delete_endpoint)
+
+
+def _sweep(args: argparse.Namespace) -> Sweep:
+    return Sweep(
+        tuple(args.sweep), tuple(args.param), args.max_parallel, args.deploy_best, args.rerun
+    )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings(
+        args.config, args.target, args.region, args.bucket, args.role_arn, args.store, args.json
+    )

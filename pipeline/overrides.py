@@ -34,6 +34,17 @@ def parse_assignment(text: str) -> tuple[str, str]:
     return name.strip(), value
 
 
+def param_overrides(assignments: Sequence[str]) -> dict[str, str]:
+    """--param NAME=VALUE flags as a mapping; a name given twice is a mistake."""
+    overrides: dict[str, str] = {}
+    for text in assignments:
+        name, value = parse_assignment(text)
+        if name in overrides:
+            raise ParameterError(f"--param {name} is given twice; keep one")
+        overrides[name] = value
+    return overrides
+
+
 def coerce_value(name: str, type_name: str, raw: Any) -> ParamValue:
     """Convert ``raw`` (a string from the CLI, or a JSON value) to the parameter's type.
 

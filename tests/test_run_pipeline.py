@@ -23,6 +23,7 @@ from pipeline.core.records import (
     EndpointRef,
     ExecutionSummary,
     PipelineDefinition,
+    Selection,
     StepRecord,
     UpsertResult,
 )
@@ -38,7 +39,9 @@ ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/moonpipe"
 
 
 class FakeTarget:
-    """Records every call; runs_in_foreground and the final status are settable."""
+    """Records every call; whether it runs in the foreground (as the local target does)
+    and the final status are settable; named "sagemaker", it refuses what SageMaker refuses
+    with a stand-in's words (the real words are the targets' own tests')."""
 
     def __init__(self, name: str = "local", foreground: bool = True, status: str = "Succeeded"):
         self.name = name
@@ -48,6 +51,28 @@ class FakeTarget:
         self.notes: list[str] = []
         self.on_line: Any = None
         self.calls: list[tuple[str, Any]] = []
+        self.default_parallel = 2
+
+    def check_upsert_settings(self, role_arn: str | None) -> None:
+        if self.name == "sagemaker":
+            require_role(role_arn)
+
+    def check_follow(self) -> None:
+        if self.name == "sagemaker":
+            raise ConfigError(FOLLOW_REFUSED)
+
+    def warm_up(self) -> None:
+        pass
+
+    def stop_warm_host(self) -> int | None:
+        if self.name == "sagemaker":
+            raise ConfigError(STOP_HOST_REFUSED)
+        return None
+
+    def run_or_follow(self, execution_arn: str, wait: bool, on_step: Any) -> ExecutionSummary:
+        if wait or self.runs_in_foreground:
+            return self.wait(execution_arn, on_step)
+        return self.describe_execution(execution_arn)
 
     def upsert_pipeline(self, pipeline: PipelineDefinition, role_arn: str | None) -> UpsertResult:
         self.calls.append(("upsert", role_arn))
@@ -60,7 +85,13 @@ class FakeTarget:
         self.calls.append(("parameters", pipeline_name))
         return DECLARED
 
-    def start_execution(self, pipeline_name: str, parameters: Mapping[str, Any]) -> str:
+    def start_execution(
+        self,
+        pipeline_name: str,
+        parameters: Mapping[str, Any],
+        display_name: str | None = None,
+        selection: Selection | None = None,
+    ) -> str:
         self.calls.append(("start", dict(parameters)))
         return f"{ARN}/execution/abc123"
 
@@ -115,6 +146,11 @@ class FakeTarget:
 
 
 ROLE_MISSING = "aws.role_arn: target sagemaker needs the IAM role; pass --role-arn"
+FOLLOW_REFUSED = (
+    "--follow shows local jobs' output as they run; on SageMaker a job's log is in "
+    "CloudWatch (see --describe-execution); drop --follow"
+)
+STOP_HOST_REFUSED = "--stop-host is for the local target (SageMaker runs no warm host)"
 
 
 def require_role(role_arn: str | None) -> str:
@@ -125,7 +161,6 @@ def require_role(role_arn: str | None) -> str:
 
 def fake_config(target: str = "local", role_arn: str | None = None) -> SimpleNamespace:
     return SimpleNamespace(
-        require_role=lambda: require_role(role_arn),
         target=target,
         pipeline=SimpleNamespace(name="moonpipe", description="moons"),
         aws=SimpleNamespace(region="us-east-1", bucket="b", prefix="p", role_arn=role_arn),
@@ -727,6 +762,7 @@ def test_follow_on_sagemaker_is_a_usage_error(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.cfg = fake_config(target="sagemaker", role_arn="arn:r")
+    world.target = FakeTarget(name="sagemaker", foreground=False)
     code, out, err = run(["--start", "--follow"], capsys, world.services)
     assert (code, out) == (2, "")
     assert err == (

@@ -1,19 +1,20 @@
 """Executions side by side: which parameters differ, which metrics are best, and why.
 
-Built from report models only, so it compares whatever the reports hold. "Best" is the
-highest value for a score and the lowest for an error or a loss (names ending in ``loss``
-or ``_rate`` of a false outcome); ties mark every tied execution.
+Built from report models only, so it compares whatever the reports hold. "Best" is
+pipeline.core.ranking's rule, the one --sweep ranks by: the highest value for a score and
+the lowest for a loss or a false-outcome rate; ties mark every tied execution, the one that
+started first named first (so the verdict names the winner the sweep's "best by" names).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from pipeline.core.ranking import Entry, tied_best
 from pipeline.report.report_model import Report
-
-LOWER_IS_BETTER = ("loss", "false_positive_rate", "false_negative_rate")
 
 
 @dataclass(frozen=True)
@@ -51,20 +52,16 @@ def compare(reports: Sequence[Report]) -> Comparison:
         name: [r.metrics.get(name, r.training_final.get(name)) for r in reports]
         for name in _metric_names(reports)
     }
-    best = {name: _best(name, row) for name, row in metrics.items()}
+    started = [_started(r) for r in reports]
+    best = {name: _best(name, row, started) for name, row in metrics.items()}
     return Comparison(
         ids,
         tuple(r.status for r in reports),
         differing,
         metrics,
         {k: v for k, v in best.items() if v},
-        _verdict(ids, differing, metrics),
+        _verdict(ids, differing, metrics, best),
     )
-
-
-def lower_is_better(metric: str) -> bool:
-    """True for losses and false-outcome rates."""
-    return metric.endswith(LOWER_IS_BETTER)
 
 
 def _metric_names(reports: Sequence[Report]) -> list[str]:
@@ -76,22 +73,33 @@ def _metric_names(reports: Sequence[Report]) -> list[str]:
     return names
 
 
-def _best(metric: str, row: Sequence[float | None]) -> list[int]:
+def _started(report: Report) -> datetime | None:
+    return datetime.fromisoformat(report.started_at) if report.started_at else None
+
+
+def _best(
+    metric: str, row: Sequence[float | None], started: Sequence[datetime | None]
+) -> list[int]:
+    """The best executions by ``metric`` (the one that started first first); none when
+    fewer than two have it or all have the same value: nothing to mark."""
     present = [v for v in row if v is not None]
     if len(present) < 2 or len(set(present)) == 1:
         return []
-    target = min(present) if lower_is_better(metric) else max(present)
-    return [i for i, v in enumerate(row) if v == target]
+    entries = [Entry(v, s) for v, s in zip(row, started, strict=True)]
+    return tied_best(entries, metric)
 
 
 def _verdict(
-    ids: Sequence[str], differing: dict[str, list[Any]], metrics: dict[str, list[float | None]]
+    ids: Sequence[str],
+    differing: dict[str, list[Any]],
+    metrics: dict[str, list[float | None]],
+    best: dict[str, list[int]],
 ) -> str:
     """One sentence: the best execution by accuracy (else the first metric), and its setting."""
     key = "accuracy" if "accuracy" in metrics else next(iter(metrics), None)
     if key is None:
         return "no execution has metrics to compare (did evaluation run?)"
-    winners = _best(key, metrics[key])
+    winners = best[key]
     if not winners:
         return f"no difference in {key} between these executions"
     win = winners[0]

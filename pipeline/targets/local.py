@@ -47,7 +47,6 @@ class LocalTarget:
     """Runs pipeline definitions on this machine; see the module docstring."""
 
     name = "local"
-    runs_in_foreground = True  # kept for pipeline/cli.py until the front calls run_or_follow
 
     def __init__(
         self,
@@ -115,10 +114,6 @@ class LocalTarget:
         """The newest stored definition, parsed (selective execution reads its graph)."""
         return self.pipelines.graph_of(pipeline_name)
 
-    def plan(self, pipeline_name: str) -> PipelineGraph:
-        """:meth:`pipeline_graph`, under the name the front still calls (until it moves)."""
-        return self.pipeline_graph(pipeline_name)
-
     # -- executions ------------------------------------------------------------------------
 
     def start_execution(
@@ -127,17 +122,11 @@ class LocalTarget:
         parameters: Mapping[str, Any],
         display_name: str | None = None,
         selection: Selection | None = None,
-        *,
-        selected_steps: Sequence[str] | None = None,
-        source_execution: str | None = None,
     ) -> str:
         """Check the overrides as the service does and record a new execution; its ARN.
 
-        It runs in :meth:`wait`. ``selected_steps``/``source_execution`` are the front's
-        older spelling of ``selection`` (kept until it passes a Selection).
+        It runs in :meth:`wait`.
         """
-        if selection is None and selected_steps:
-            selection = Selection(tuple(selected_steps), source_execution)
         return self.runner.start(pipeline_name, parameters, display_name, selection)
 
     def wait(self, execution_arn: str, on_step: StepListener) -> ExecutionSummary:

@@ -224,14 +224,20 @@ def test_require_role(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _entrypoint_defaults(script: str) -> Any:
-    """The argparse defaults of an entrypoint, read by importing it from its file."""
+    """The argparse defaults of an entrypoint, read by importing it from its file (with its
+    folder on the path, as in its container: train.py imports its neighbours)."""
     import importlib.util
+    import sys
 
     path = DEFAULT_CONFIG_PATH.parent.parent / "entrypoints" / script
     spec = importlib.util.spec_from_file_location(f"moonpipe_defaults_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
     return module.parse_args([])
 
 

@@ -8,7 +8,7 @@ steps until the status is final.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -219,12 +219,3 @@ class Executions:
 def _wire(value: Any) -> str:
     """A parameter value as StartPipelineExecution takes it (Booleans as true/false)."""
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
-
-
-def selection_of(
-    selected_steps: Sequence[str] | None, source_execution: str | None
-) -> Selection | None:
-    """The Selection the older keyword arguments describe (None for a whole run)."""
-    if not selected_steps:
-        return None
-    return Selection(tuple(selected_steps), source_execution)

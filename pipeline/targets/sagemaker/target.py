@@ -39,7 +39,7 @@ from pipeline.core.records import (
 from pipeline.local.graph import PipelineGraph
 from pipeline.targets.sagemaker.clients import AwsClients
 from pipeline.targets.sagemaker.endpoints import Endpoints
-from pipeline.targets.sagemaker.executions import Executions, selection_of
+from pipeline.targets.sagemaker.executions import Executions
 from pipeline.targets.sagemaker.facts import Facts
 from pipeline.targets.sagemaker.pages import NO_PAGES_LATER, comparison_path, report_path
 from pipeline.targets.sagemaker.pipelines import Pipelines, artifact_location
@@ -63,10 +63,6 @@ class SageMakerTarget:
 
     name = "sagemaker"
     default_parallel = SERVICE_PARALLEL
-    # Transitional, for the front of today (pipeline/cli.py, selection_cli.py, sweep_cli.py,
-    # report/actions.py) until it drives the Protocol alone: runs_in_foreground, _sm/_s3,
-    # plan, and start_execution's selected_steps/source_execution. Then they go.
-    runs_in_foreground = False
 
     def __init__(
         self,
@@ -92,14 +88,6 @@ class SageMakerTarget:
         self.facts = Facts(self.clients, steps, self.executions.not_found)
         self.endpoints = Endpoints(self.clients)
         self.registry = ModelRegistry(self.clients)
-
-    @property
-    def _sm(self) -> Any:
-        return self.clients.sm
-
-    @property
-    def _s3(self) -> Any:
-        return self.clients.s3
 
     # -- checks a command makes before its heavy work --------------------------------------
 
@@ -128,8 +116,6 @@ class SageMakerTarget:
         """The stored definition, parsed."""
         return self.pipelines.graph(pipeline_name)
 
-    plan = pipeline_graph  # transitional (see the class's head)
-
     # -- executions -------------------------------------------------------------------------
 
     def start_execution(
@@ -138,17 +124,9 @@ class SageMakerTarget:
         parameters: Mapping[str, Any],
         display_name: str | None = None,
         selection: Selection | None = None,
-        *,
-        selected_steps: Sequence[str] | None = None,
-        source_execution: str | None = None,
     ) -> str:
-        """Start an execution with these (already checked) overrides; its ARN.
-
-        ``selected_steps``/``source_execution`` are the older spelling of ``selection``
-        (transitional: pipeline/selection_cli.py still sends them).
-        """
-        chosen = selection or selection_of(selected_steps, source_execution)
-        return self.executions.start(pipeline_name, parameters, display_name, chosen)
+        """Start an execution with these (already checked) overrides; its ARN."""
+        return self.executions.start(pipeline_name, parameters, display_name, selection)
 
     def wait(self, execution_arn: str, on_step: StepListener) -> ExecutionSummary:
         """Poll the execution and its steps, reporting each status change, until it ends."""

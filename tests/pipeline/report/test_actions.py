@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 import run_pipeline
-from pipeline.core.errors import ConfigError
+from pipeline.core.records import ExecutionData, ExecutionFacts, ExecutionSummary
 from pipeline.report import actions
 from pipeline.targets.local import LocalTarget
+from tests.moto_aws import client, fresh_account
+from tests.moto_aws import moto_url as moto_url
 from tests.pipeline.conftest import FakeEndpoints
-from tests.pipeline.local.local_defs import pipeline
+from tests.pipeline.local.local_defs import full_definition, pipeline
+from tests.pipeline.report.facts import QUALITY, facts, upstream_steps
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +92,38 @@ def test_no_executions_yet_says_what_to_do(tmp_path: Path) -> None:
         actions.resolve_execution(target, "moonpipe", None)
 
 
-def test_sagemaker_compare_is_refused_in_one_line_not_faked() -> None:
-    sagemaker = SimpleNamespace(name="sagemaker")
-    with pytest.raises(ConfigError, match="--compare works on the local target only for now"):
-        actions.write_comparison(sagemaker, ["a", "b"], None)
+class FactsOnly:
+    """A target seen only through the Protocol's report verbs, with no model on this machine
+    (as SageMaker's): --compare used to refuse it ("local target only for now")."""
+
+    name = "sagemaker"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def describe_execution(self, ref: str) -> ExecutionSummary:
+        return ExecutionSummary("p", f"arn/{ref}", ref, "Succeeded")
+
+    def execution_facts(self, ref: str) -> ExecutionFacts:
+        quality = copy.deepcopy(QUALITY)
+        quality["binary_classification_metrics"]["accuracy"]["value"] = {"a": 0.9, "b": 0.95}[ref]
+        return replace(facts(upstream_steps(), quality_report=quality), execution_id=ref)
+
+    def execution_data(self, ref: str) -> ExecutionData:
+        return ExecutionData(note="the model is not on this machine")
+
+    def comparison_path(self, execution_ids: list[str]) -> Path:
+        return self.folder / f"{'-vs-'.join(execution_ids)}.html"
+
+
+def test_compare_needs_only_the_targets_report_verbs(tmp_path: Path) -> None:
+    target = FactsOnly(tmp_path)
+    comparison, page = actions.write_comparison(target, ["a", "arn/x/execution/b"], None)  # type: ignore[arg-type]
+    assert comparison.verdict == "b is best by accuracy: 0.9500 against 0.9000"
+    assert page == tmp_path / "a-vs-b.html"
+    html = page.read_text()
+    assert comparison.verdict in html
+    assert re.findall(r'data-plot="(\w+)"', html) == ["roc", "loss", "boundary"]
 
 
 def test_compare_prints_a_table_the_verdict_and_the_page_last(
@@ -152,3 +185,35 @@ def test_list_executions_shows_accuracy_and_changed_parameters(
     assert _main(store, "--list-executions", "--json") == 0
     listed = json.loads(capsys.readouterr().out)
     assert [e["changed_parameters"] for e in listed] == [{"HiddenDim": 40}, {}]
+
+
+def test_compare_on_sagemaker_from_moto(
+    moto_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--compare used to be local only; through the Target's verbs it works on SageMaker
+    (moto runs nothing, so there are no metrics: the verdict says so)."""
+    fresh_account(moto_url, tmp_path, monkeypatch)
+    client("s3").create_bucket(Bucket="moonpipe-compare-bucket")
+    sm = client("sagemaker")
+    sm.create_pipeline(
+        PipelineName="moonpipe",
+        RoleArn="arn:aws:iam::123456789012:role/Test",
+        PipelineDefinition=json.dumps(full_definition()),
+    )
+    arns = [
+        sm.start_pipeline_execution(
+            PipelineName="moonpipe", PipelineParameters=[{"Name": "HiddenDim", "Value": hidden}]
+        )["PipelineExecutionArn"]
+        for hidden in ("20", "40")
+    ]
+    out = tmp_path / "cmp.html"
+    argv = ["--target", "sagemaker", "--bucket", "moonpipe-compare-bucket", "--compare", *arns]
+    assert run_pipeline.main([*argv, "--report-out", str(out)]) == 0, capsys.readouterr().err
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split() == [arn.rsplit("/", 1)[1] for arn in arns]
+    assert lines[1].split() == ["HiddenDim", "20", "40"]
+    assert lines[-2:] == ["no execution has metrics to compare (did evaluation run?)", str(out)]
+    assert 'data-plot="boundary"' in out.read_text()

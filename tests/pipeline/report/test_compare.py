@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
-from pipeline.report.compare import compare, lower_is_better
+import pytest
+
+from pipeline.core.ranking import lower_is_better
+from pipeline.core.records import ExecutionFacts, ExecutionSummary
+from pipeline.report.compare import compare
 from pipeline.report.report_model import Report, build_report
-from tests.pipeline.report.facts import QUALITY, facts, upstream_steps
+from pipeline.sweep.plan import grid, parse_axes
+from pipeline.sweep.run import ranked
+from tests.pipeline.report.facts import QUALITY, T0, facts, upstream_steps
 
 
 def _report(execution_id: str, accuracy: float, loss: float, **params: Any) -> Report:
@@ -56,3 +64,60 @@ def test_executions_without_metrics_say_so() -> None:
 def test_lower_is_better_only_for_losses_and_false_rates() -> None:
     assert lower_is_better("train:loss") and lower_is_better("false_positive_rate")
     assert not lower_is_better("accuracy") and not lower_is_better("true_positive_rate")
+
+
+def _execution(execution_id: str, accuracy: float, minute: int, hidden: int) -> ExecutionFacts:
+    """One execution's facts: its accuracy, when it started, its HiddenDim."""
+    quality = copy.deepcopy(QUALITY)
+    quality["binary_classification_metrics"]["accuracy"]["value"] = accuracy
+    values = {
+        "HiddenDim": hidden,
+        "Rows": 3,
+        "Accuracy": 0.9,
+        "Threshold": 0.5,
+        "EndpointName": "e",
+    }
+    made = facts(upstream_steps(), quality_report=quality, parameters=values)
+    return replace(made, execution_id=execution_id, started_at=T0 + timedelta(minutes=minute))
+
+
+def _sweep_winner(executions: list[ExecutionFacts]) -> str:
+    """What --sweep's "best by accuracy" names, its points' metrics read as a target reads
+    them (the evaluation report and the training job's final metrics)."""
+    points = grid(parse_axes([f"HiddenDim={','.join(str(i) for i in range(len(executions)))}"]))
+    for point, done in zip(points, executions, strict=True):
+        report = build_report(done)
+        point.summary = ExecutionSummary(
+            "p", done.execution_arn, done.execution_id, done.status,
+            metrics={**report.metrics, **report.training_final}, started_at=done.started_at,
+        )  # fmt: skip
+    best = ranked(points, "accuracy")[0].summary
+    assert best is not None
+    return best.execution_id
+
+
+def _compare_winner(executions: list[ExecutionFacts]) -> str:
+    """What --compare's verdict names."""
+    return compare([build_report(e) for e in executions]).verdict.split(" is best by ")[0]
+
+
+@pytest.mark.parametrize(
+    "order",
+    [(0, 1, 2), (2, 1, 0), (1, 2, 0)],  # the same executions, listed in another order
+)
+def test_sweep_and_compare_name_the_same_winner_on_the_same_executions(
+    order: tuple[int, ...],
+) -> None:
+    tie = [  # two tie on accuracy: the one that started first wins, whatever its HiddenDim
+        _execution("late-small", 0.95, minute=5, hidden=8),
+        _execution("early-big", 0.95, minute=1, hidden=64),
+        _execution("worse", 0.90, minute=0, hidden=16),
+    ]
+    clear = [  # a clear winner, started last
+        _execution("first", 0.90, minute=0, hidden=8),
+        _execution("second", 0.92, minute=1, hidden=16),
+        _execution("third", 0.97, minute=2, hidden=32),
+    ]
+    for executions, winner in ((tie, "early-big"), (clear, "third")):
+        shown = [executions[i] for i in order]
+        assert _sweep_winner(shown) == _compare_winner(shown) == winner

@@ -77,8 +77,6 @@ def test_report_out_writes_where_asked(
     out = write.ReportWriter(target).write(summary.execution_id, tmp_path / "r.html")
     assert out == tmp_path / "r.html"
     assert _statuses(out) == _statuses(Path(str(summary.report)))
-    older = write.write_local_report(target.store_root, summary.execution_id, tmp_path / "o.html")
-    assert _statuses(older) == _statuses(out)  # the front's older call, kept until it moves
 
 
 def test_no_keeper_draws_no_page(tmp_path: Path, fake_endpoints: list[dict[str, Any]]) -> None:

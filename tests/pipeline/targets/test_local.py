@@ -373,11 +373,6 @@ def test_a_selective_start_runs_only_the_selection_and_reuses_what_it_needs(
     assert sorted(steps) == ["Eval", "Prep", "Train"]
     assert steps["Train"].metadata["ReusedBySelectionFrom"] == source.execution_id
     assert "ReusedBySelectionFrom" not in steps["Eval"].metadata
-    # the front's older spelling gives the same execution
-    older = target.start_execution(
-        "p", {}, selected_steps=["Eval"], source_execution=source.execution_arn
-    )
-    assert sorted(s.name for s in target.wait(older, lambda r: None).steps) == sorted(steps)
 
 
 def test_metrics_facts_and_data_come_from_the_store(

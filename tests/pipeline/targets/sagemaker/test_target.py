@@ -294,7 +294,6 @@ def test_the_stored_definition_as_a_graph(
     graph = target.pipeline_graph("moonpipe")
     names = [s.name for s in graph.steps]
     assert names[0] == "PrepareMoonData" and "TrainMoonClassifier" in names
-    assert [s.name for s in target.plan("moonpipe").steps] == names  # the older name
     assert "HiddenDim" in {p["Name"] for p in target.pipeline_parameters("moonpipe")}
     with pytest.raises(PipelineNotFoundError) as caught:
         target.pipeline_graph("nope")

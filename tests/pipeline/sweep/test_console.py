@@ -1,5 +1,6 @@
-"""pipeline.sweep_console.LiveLines: one block redrawn in place on a terminal, one line per
-change anywhere else (a pipe, a log, TERM=dumb, a block taller than the screen)."""
+"""pipeline.sweep.console: LiveLines (one block redrawn in place on a terminal, one line per
+change anywhere else: a pipe, a log, TERM=dumb, a block taller than the screen), and the
+line Ctrl-C ends a sweep with."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 
 from pipeline.console import Console
 from pipeline.core.records import ExecutionSummary
-from pipeline.sweep import grid, parse_axes
-from pipeline.sweep_console import LiveLines
+from pipeline.sweep.console import LiveLines, interrupted_line
+from pipeline.sweep.plan import grid, parse_axes
 
 
 class Terminal(io.StringIO):
@@ -66,3 +67,17 @@ def test_a_dumb_terminal_or_a_block_taller_than_the_screen_gets_lines(
     out = Terminal()
     _run_two_points(out)
     assert "\x1b[" not in out.getvalue()
+
+
+def test_the_interrupted_line_shows_what_the_service_says_and_nothing_to_resume() -> None:
+    points = grid(parse_axes(["HiddenDim=8,16"]))
+    points[0].summary = ExecutionSummary("p", "arn/a", "a", "Stopping")
+    points[1].summary = ExecutionSummary("p", "arn/b", "b", "Succeeded")
+    assert interrupted_line(points) == (
+        "interrupted; the sweep stopped its running points (HiddenDim=8: Stopping); "
+        "resume one with --retry a, or run the sweep again (points that succeeded are reused)"
+    )
+    assert interrupted_line(grid(parse_axes(["HiddenDim=8"]))).startswith(
+        "interrupted; the sweep stopped its running points (none was running); 1 not started; "
+        "run the sweep again"
+    )

@@ -1,5 +1,6 @@
-"""pipeline.sweep_plan: the --deploy-best metric checked before any point runs, and points
-whose exact execution already succeeded reused instead of started again."""
+"""pipeline.sweep.plan: the grid and its checks, the --deploy-best metric checked before any
+point runs, and points whose exact execution already succeeded reused instead of started
+again."""
 
 from __future__ import annotations
 
@@ -11,21 +12,84 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pipeline.core.errors import ConfigError
+from pipeline.core.errors import ConfigError, ParameterError
 from pipeline.core.records import ExecutionSummary
 from pipeline.local.graph import parse_definition
-from pipeline.sweep import grid, parse_axes, run_sweep
-from pipeline.sweep_plan import (
+from pipeline.sweep.plan import (
     QUALITY_METRICS,
     check_metric,
+    check_points,
     definition_metrics,
+    display_name,
+    grid,
     missing_metric,
+    parse_axes,
+    points_of,
     reuse_done_points,
 )
-from tests.pipeline.test_sweep import DECLARED, FakeService
+from pipeline.sweep.run import run_sweep
+from tests.pipeline.sweep.fakes import DECLARED, FakeService
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EPOCHS = {"Name": "Epochs", "Type": "Integer", "DefaultValue": 100}
+
+
+def test_grid_is_the_product_first_axis_slowest_with_names_saying_the_point() -> None:
+    points = grid(parse_axes(["HiddenDim=8,16", "LearningRate=0.01,0.05"]))
+    assert [p.values for p in points] == [
+        {"HiddenDim": "8", "LearningRate": "0.01"},
+        {"HiddenDim": "8", "LearningRate": "0.05"},
+        {"HiddenDim": "16", "LearningRate": "0.01"},
+        {"HiddenDim": "16", "LearningRate": "0.05"},
+    ]
+    assert points[1].display_name == "sweep-HiddenDim-8-LearningRate-0p05"
+    assert points[1].label() == "HiddenDim=8 LearningRate=0.05"
+
+
+def test_display_name_fits_sagemakers_pattern_and_length() -> None:
+    name = display_name({"EndpointName": "x" * 100, "Noise": "0.25"})
+    assert len(name) <= 82 and name.startswith("sweep-EndpointName-xxx")
+    assert display_name({"A": "-1.5e-3"}) == "sweep-A-1p5e-3"
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["HiddenDim"], "expected NAME=VALUE"),
+        (["HiddenDim="], "expected NAME=V1,V2,... with no empty value"),
+        (["HiddenDim=8,,16"], "with no empty value"),
+        (["HiddenDim=8,8"], "a value is listed twice"),
+        (["HiddenDim=8", "HiddenDim=16"], "--sweep HiddenDim is given twice"),
+        (["Deploy=true,false"], "the sweep sets Deploy itself"),
+    ],
+)
+def test_malformed_sweep_flags_are_one_line_errors(flags: list[str], says: str) -> None:
+    with pytest.raises((ConfigError, ParameterError)) as caught:
+        parse_axes(flags)
+    assert says in str(caught.value)
+
+
+def test_every_point_is_checked_before_anything_runs() -> None:
+    points = grid(parse_axes(["HiddenDim=8,big"]))
+    with pytest.raises(ParameterError) as caught:
+        check_points(DECLARED, points)
+    assert str(caught.value).startswith("parameter HiddenDim is Integer; 'big' is not a valid")
+
+
+def test_a_definition_without_the_deploy_gate_is_refused() -> None:
+    old = [p for p in DECLARED if p["Name"] != "Deploy"]
+    with pytest.raises(ConfigError) as caught:
+        check_points(old, grid(parse_axes(["HiddenDim=8"])))
+    assert "has no Deploy parameter" in str(caught.value) and "--upsert" in str(caught.value)
+
+
+def test_a_swept_name_set_with_param_too_or_too_many_points_is_refused() -> None:
+    with pytest.raises(ConfigError, match="HiddenDim is both swept and set with --param"):
+        points_of(["HiddenDim=8,16"], {"HiddenDim": "4"})
+    with pytest.raises(ConfigError, match="the sweep has 81 points; at most 64 per sweep"):
+        points_of(["A=1,2,3,4,5,6,7,8,9", "B=1,2,3,4,5,6,7,8,9"], {})
+    [point] = points_of(["HiddenDim=8"], {"Epochs": "30"})
+    assert point.fixed == {"Epochs": "30"}
 
 
 def _moonpipe_plan() -> Any:

@@ -1,4 +1,4 @@
-"""The --sweep action in a fresh process: Ctrl-C stops the running points and says so.
+"""The --sweep command in a fresh process: Ctrl-C stops the running points and says so.
 
 A tiny definition whose training job sleeps (tests/pipeline/local/slow_defs.py)
 with the sweep's Deploy and ModelApprovalStatus parameters, so the points are surely running
@@ -12,9 +12,7 @@ import signal
 import time
 from pathlib import Path
 
-from pipeline.core.records import ExecutionSummary, PipelineDefinition
-from pipeline.sweep import grid, parse_axes
-from pipeline.sweep_cli import interrupted_line
+from pipeline.core.records import PipelineDefinition
 from pipeline.targets.local import LocalTarget
 from tests.cli_runner import start_local_cli
 from tests.pipeline.local.slow_defs import slow_pipeline
@@ -72,39 +70,3 @@ def test_ctrl_c_stops_the_running_points_says_which_and_exits_130(tmp_path: Path
         ["1", "Stopped"], ["2", "Stopped"], ["3", "Pending"]
     ]  # fmt: skip
     assert all(_gone(job) for job in jobs), "a point's job outlived the interrupted sweep"
-
-
-def test_the_interrupted_line_shows_what_the_service_says_and_nothing_to_resume() -> None:
-    points = grid(parse_axes(["HiddenDim=8,16"]))
-    points[0].summary = ExecutionSummary("p", "arn/a", "a", "Stopping")
-    points[1].summary = ExecutionSummary("p", "arn/b", "b", "Succeeded")
-    assert interrupted_line(points) == (
-        "interrupted; the sweep stopped its running points (HiddenDim=8: Stopping); "
-        "resume one with --retry a, or run the sweep again (points that succeeded are reused)"
-    )
-    assert interrupted_line(grid(parse_axes(["HiddenDim=8"]))).startswith(
-        "interrupted; the sweep stopped its running points (none was running); 1 not started; "
-        "run the sweep again"
-    )
-
-
-def test_on_sagemaker_each_succeeded_points_metrics_are_read_to_rank_them() -> None:
-    from pipeline.core.errors import MoonpipeError
-    from pipeline.sweep import ranked
-    from pipeline.sweep_cli import _read_metrics
-
-    class Service:
-        def execution_metrics(self, arn: str) -> dict[str, float]:
-            if arn == "arn/c":
-                raise MoonpipeError("AccessDenied: s3:GetObject")
-            return {"accuracy": {"arn/a": 0.9, "arn/b": 0.95}[arn]}
-
-    points = grid(parse_axes(["HiddenDim=8,16,32,64"]))
-    outcomes = [("a", "Succeeded"), ("b", "Succeeded"), ("c", "Succeeded"), ("d", "Failed")]
-    for point, (name, status) in zip(points, outcomes, strict=True):
-        point.summary = ExecutionSummary("p", f"arn/{name}", name, status)
-    notes: list[str] = []
-    _read_metrics(Service(), points, notes)  # type: ignore[arg-type]
-    assert [p.values["HiddenDim"] for p in ranked(points, "accuracy")][:2] == ["16", "8"]
-    assert notes == ["no metrics for HiddenDim=32: AccessDenied: s3:GetObject"]
-    assert points[3].summary is not None and points[3].summary.metrics == {}

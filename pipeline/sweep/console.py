@@ -1,4 +1,5 @@
-"""What a person reads from a sweep: one live line per point, then the ranked table.
+"""What a person reads from a sweep: the opening line, one live line per point, then the
+ranked table (or the --json document), and the line Ctrl-C ends it with.
 
 Kept beside pipeline.console (which formats single executions) and written through its
 Console, so progress goes to stderr under --json and stdout then carries one JSON document.
@@ -12,11 +13,15 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.console import Console, execution_json, summary_lines, table_lines
 from pipeline.core.records import ExecutionSummary
-from pipeline.sweep import Point
+from pipeline.core.status import Status
+from pipeline.sweep.plan import Point
+
+if TYPE_CHECKING:
+    from pipeline.report.compare import Comparison
 
 _METRICS_SHOWN = ("accuracy", "f1", "auc", "train:loss")
 
@@ -46,7 +51,7 @@ class LiveLines:
         width = max(20, shutil.get_terminal_size().columns - 1)  # a wrapped line breaks "up"
         up = f"\x1b[{self.drawn}A" if self.drawn else ""
         rows = [f"\r\x1b[2K{self.lines[i][:width]}" for i in sorted(self.lines)]
-        self.console._print(up + "\n".join(rows), self.stream)
+        self.console.write(up + "\n".join(rows), self.stream)
         self.drawn = len(rows)
 
 
@@ -63,7 +68,7 @@ def point_line(point: Point, total: int) -> str:
     head = f"[{point.index + 1}/{total} {point.label()}]"
     if point.summary is None:
         return f"{head} {point.status}" + (f"  {point.reason}" if point.reason else "")
-    if point.status == "Executing":  # the newest step: running, or the last one to end
+    if point.status == Status.EXECUTING:  # the newest step: running, or the last one to end
         newest = point.summary.steps[-1].name if point.summary.steps else "starting"
         return f"{head} Executing  {newest}"
     tail = f"  {point.reason}" if point.reason else ""
@@ -103,7 +108,7 @@ def sweep_table(ranked: Sequence[Point], metric: str) -> list[str]:
         values = [point.metric(m) for m in shown]
         rows.append(
             [
-                str(rank) if point.status == "Succeeded" and values[0] is not None else "-",
+                str(rank) if point.status == Status.SUCCEEDED and values[0] is not None else "-",
                 *(point.values[a] for a in axes),
                 _status(point),
                 *("" if v is None else f"{v:.4f}" for v in values),
@@ -118,7 +123,7 @@ def sweep_result(
     console: Console,
     ranked: Sequence[Point],
     metric: str,
-    comparison: tuple[Any, Path] | None,
+    comparison: tuple[Comparison, Path] | None,
     promoted: ExecutionSummary | None,
     notes: Sequence[str] = (),
     interrupted: bool = False,
@@ -153,4 +158,24 @@ def sweep_result(
             "ship it: the same sweep with --deploy-best (its points are reused; the best "
             "is rerun with Deploy=true, its steps cache hits)"
         )
-    console._print("\n".join(lines), console.out)
+    console.write("\n".join(lines))
+
+
+def opening_line(points: Sequence[Point], parallel: int, target_name: str) -> str:
+    """``sweep of 3 points (1 already done: reused; ...), 2 at a time, on local``."""
+    reused = sum(p.reused for p in points)
+    done = f" ({reused} already done: reused; --rerun runs them again)" if reused else ""
+    return f"sweep of {len(points)} points{done}, {parallel} at a time, on {target_name}"
+
+
+def interrupted_line(points: Sequence[Point]) -> str:
+    """What Ctrl-C did to the sweep, point by point, and how to go on (the error line)."""
+    stopped = [p for p in points if p.status in (Status.STOPPED, Status.STOPPING)]
+    waiting = [p for p in points if p.status == Status.PENDING]
+    said = ", ".join(f"{p.label()}: {p.status}" for p in stopped) or "none was running"
+    line = f"interrupted; the sweep stopped its running points ({said})"
+    if waiting:
+        line += f"; {len(waiting)} not started"
+    ids = [p.summary.execution_id for p in stopped if p.summary is not None]
+    resume = f"resume one with --retry {ids[0]}, or " if ids else ""
+    return f"{line}; {resume}run the sweep again (points that succeeded are reused)"

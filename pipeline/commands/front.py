@@ -1,0 +1,80 @@
+"""What every command works with: the settings, the console, the config and the target.
+
+The settings come from the flags; the config is loaded, the definition built and the target
+made on first use only, through the callables run_pipeline.py's services hand in (the real
+ones by default, fakes in tests). So ``--definition`` never makes a target, a command reads
+its own flags (say, ``--param``) before the config is loaded, and nothing below the parser
+sees an ``argparse.Namespace``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig
+from pipeline.console import Console
+from pipeline.core.records import LineListener, PipelineDefinition
+from pipeline.targets.base import Target
+
+ConfigLoader = Callable[[Path, Mapping[str, str]], PipelineConfig]
+Builder = Callable[[PipelineConfig], PipelineDefinition]
+TargetMaker = Callable[[PipelineConfig, LineListener | None], Target]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where a command works: the config file, the flags that override its keys, --json."""
+
+    config: Path = DEFAULT_CONFIG_PATH
+    target: str | None = None
+    region: str | None = None
+    bucket: str | None = None
+    role_arn: str | None = None
+    store_root: str | None = None
+    json: bool = False
+
+    def config_overrides(self) -> dict[str, str]:
+        """The flags that override config keys, only those given."""
+        given = {
+            "target": self.target,
+            "region": self.region,
+            "bucket": self.bucket,
+            "role_arn": self.role_arn,
+            "store_root": self.store_root,
+        }
+        return {key: value for key, value in given.items() if value is not None}
+
+
+class Front:
+    """One invocation's console, and its config and target, each made once when first asked."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        console: Console,
+        load_config: ConfigLoader,
+        build_pipeline: Builder,
+        make_target: TargetMaker,
+    ) -> None:
+        self.settings, self.console = settings, console
+        self._load_config, self._build, self._make_target = load_config, build_pipeline, make_target
+        self._config: PipelineConfig | None = None
+        self._target: Target | None = None
+
+    def config(self) -> PipelineConfig:
+        """The validated config, the settings' overrides applied."""
+        if self._config is None:
+            self._config = self._load_config(self.settings.config, self.settings.config_overrides())
+        return self._config
+
+    def definition(self) -> PipelineDefinition:
+        """The pipeline built from the config (the only path that loads the SageMaker SDK)."""
+        return self._build(self.config())
+
+    def target(self, on_line: LineListener | None = None) -> Target:
+        """The config's target; ``on_line`` gets each line a job prints (--follow)."""
+        if self._target is None:
+            self._target = self._make_target(self.config(), on_line)
+        return self._target

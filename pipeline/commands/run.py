@@ -1,0 +1,122 @@
+"""--upsert, --start, --wait: the card's own command, and a selective start.
+
+``python run_pipeline.py --upsert --start [--wait] [--param ...]``: build the definition and
+store it, check the parameters, start an execution and see it through (locally it runs
+here; on SageMaker it is followed with --wait, else described once).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pipeline.commands.base import Command
+from pipeline.commands.front import Front
+from pipeline.console import upsert_line
+from pipeline.core.errors import ConfigError
+from pipeline.core.records import PipelineDefinition, Selection
+from pipeline.core.refs import pipeline_arn_of
+from pipeline.core.status import Status, is_ended
+from pipeline.overrides import ParamValue, param_overrides, resolve_parameters
+from pipeline.targets.base import Target
+
+
+@dataclass(frozen=True)
+class SelectionFlags:
+    """A selective start: --steps A,B or --from-step NAME, and --from-execution ID."""
+
+    steps: tuple[str, ...] | None = None
+    from_step: str | None = None
+    from_execution: str | None = None
+
+
+@dataclass(frozen=True)
+class RunPipeline:
+    """--upsert, then --start (with --wait, --follow, --param, a selection), in that order."""
+
+    upsert: bool = False
+    start: bool = False
+    wait: bool = False
+    follow: bool = False
+    params: tuple[str, ...] = ()  # NAME=VALUE, as given
+    selection: SelectionFlags | None = None
+
+
+def run_pipeline(request: RunPipeline, front: Front) -> int:
+    """Upsert and/or start; 1 when the execution ended other than Succeeded."""
+    overrides = param_overrides(request.params)
+    cfg = front.config()
+    target = front.target(front.console.job_line if request.follow else None)
+    if request.follow:
+        target.check_follow()
+    if request.upsert:
+        target.check_upsert_settings(cfg.aws.role_arn)  # before the SDK loads
+    if request.start:
+        target.warm_up()  # the local job host imports torch while the SDK builds
+    pipeline = front.definition() if request.upsert else None
+    name, console = cfg.pipeline.name, front.console
+    pipeline_arn, values = None, None
+    if pipeline is not None:
+        if request.start:  # a typo in --param must not even update the pipeline
+            values = _checked_start(target, pipeline, overrides)
+        upserted = target.upsert_pipeline(pipeline, cfg.aws.role_arn)
+        if not request.start:
+            console.upserted(name, target.name, upserted)
+            return 0
+        pipeline_arn = upserted.pipeline_arn
+        console.progress(upsert_line(name, target.name, upserted))
+    if values is None:
+        values = resolve_parameters(target.pipeline_parameters(name), overrides)
+    selection = selection_of(request.selection, target, name)
+    arn = target.start_execution(name, {k: values[k] for k in overrides}, selection=selection)
+    console.progress(f"started execution {arn}")
+    summary = target.run_or_follow(arn, request.wait, console.step)
+    console.execution(summary, pipeline_arn or pipeline_arn_of(arn), notes=target.notes)
+    return exit_code(summary.status)
+
+
+def exit_code(status: str) -> int:
+    """1 once the execution has ended other than Succeeded; 0 while it runs or after success."""
+    return 1 if is_ended(status) and status != Status.SUCCEEDED else 0
+
+
+def _checked_start(
+    target: Target, pipeline: PipelineDefinition, overrides: dict[str, str]
+) -> dict[str, ParamValue]:
+    """The start's values, refused now (before the upsert) if the start would be."""
+    declared = json.loads(pipeline.definition).get("Parameters", [])
+    values = resolve_parameters(declared, overrides)
+    target.check_start_of(pipeline, {k: values[k] for k in overrides})
+    return values
+
+
+def selection_of(
+    flags: SelectionFlags | None, target: Target, pipeline_name: str
+) -> Selection | None:
+    """The SelectiveExecutionConfig of --steps / --from-step (None for a full start),
+    refused here, on both targets, if it names steps the stored definition has not."""
+    if flags is None:
+        return None
+    from pipeline.local.selection import check_selection, downstream  # a pure helper
+
+    graph = target.pipeline_graph(pipeline_name)
+    if flags.steps is not None:
+        steps = list(flags.steps)
+        if not steps:
+            raise ConfigError("--steps needs step names, e.g. --steps EvaluateMoonClassifier")
+    else:
+        check_selection(graph, pipeline_name, [str(flags.from_step)])  # an unknown name
+        steps = sorted(downstream(graph, str(flags.from_step)))
+    check_selection(graph, pipeline_name, steps)
+    in_order = tuple(s.name for s in graph.steps if s.name in steps)
+    return Selection(in_order, flags.from_execution)
+
+
+COMMANDS = (
+    Command(
+        RunPipeline,
+        run_pipeline,
+        "[--upsert] [--start [--wait] [--follow] [--param NAME=VALUE ...]\n"
+        "                  [--steps A,B | --from-step NAME [--from-execution ID]]]",
+    ),
+)
