@@ -23,7 +23,7 @@ RUNS = 7
 PROBE = """
 import json, sys, time
 from pipeline.local.graph import parse_definition
-from pipeline.overrides import resolve_parameters
+from pipeline.core.parameters import resolve_parameters
 plan = parse_definition(open(sys.argv[1]).read())
 values = resolve_parameters([dict(p) for p in plan.parameters], {})
 variables = {"PipelineExecutionId": "abcdefghijkl", "PipelineName": "moonpipe",

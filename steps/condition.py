@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from steps.context import BuildContext
 
 if TYPE_CHECKING:
     from sagemaker.workflow.condition_step import ConditionStep
     from sagemaker.workflow.properties import PropertyFile
+    from sagemaker.workflow.step_collections import StepCollection
     from sagemaker.workflow.steps import ProcessingStep, Step
 
 STEP_NAME = "CheckAccuracy"
@@ -21,7 +22,7 @@ def build_condition_step(
     ctx: BuildContext,
     evaluation_step: ProcessingStep,
     report: PropertyFile,
-    if_steps: Sequence[Step],
+    if_steps: Sequence[Step | StepCollection],
 ) -> ConditionStep:
     """Build the accuracy gate: ``if_steps`` when accuracy >= AccuracyThreshold, else fail.
 
@@ -55,7 +56,8 @@ def build_condition_step(
     )
     return ConditionStep(
         name=STEP_NAME,
-        conditions=[ConditionGreaterThanOrEqualTo(left=accuracy, right=threshold)],
+        # The SDK's annotation of ``left`` omits JsonGet, which its own docs compare this way.
+        conditions=[ConditionGreaterThanOrEqualTo(left=cast(Any, accuracy), right=threshold)],
         if_steps=list(if_steps),
         else_steps=[fail],
         display_name="Check accuracy",

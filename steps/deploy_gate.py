@@ -16,13 +16,16 @@ from steps.context import BuildContext
 
 if TYPE_CHECKING:
     from sagemaker.workflow.condition_step import ConditionStep
+    from sagemaker.workflow.step_collections import StepCollection
     from sagemaker.workflow.steps import Step
 
 STEP_NAME = "DeployOrNot"
 
 
 def build_deploy_gate(
-    ctx: BuildContext, register_step: Step, hosting_steps: Sequence[Step]
+    ctx: BuildContext,
+    register_step: Step | StepCollection,
+    hosting_steps: Sequence[Step | StepCollection],
 ) -> ConditionStep:
     """Build the gate: ``hosting_steps`` run only when the parameter Deploy is true.
 

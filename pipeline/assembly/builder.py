@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.assembly.archives import reproducible_artifact
 from pipeline.assembly.offline_sdk import (
@@ -44,6 +45,9 @@ from steps.deployment import build_deployment_steps
 from steps.evaluation import build_evaluation_step
 from steps.registration import build_model_steps
 from steps.training import build_training_step
+
+if TYPE_CHECKING:
+    from pipeline.assembly.offline_sdk import OfflinePipelineSession
 
 ENTRYPOINTS_DIR = Path(__file__).resolve().parents[2] / "entrypoints"
 REQUIRED_SCRIPTS = ("preprocess.py", "train.py", "evaluate.py")
@@ -119,14 +123,16 @@ def build_pipeline(cfg: PipelineConfig, code_dir: Path = ENTRYPOINTS_DIR) -> Pip
 def _build(cfg: PipelineConfig, staged: Path, role_arn: str) -> PipelineDefinition:
     session = make_pipeline_session(cfg)
     with as_boto3_default(session):
-        return _assemble(BuildContext(cfg, declare_parameters(cfg), session, staged, role_arn))
+        context = BuildContext(cfg, declare_parameters(cfg), session, staged, role_arn)
+        return _assemble(context, session)
 
 
-def _assemble(ctx: BuildContext) -> PipelineDefinition:
-    """Build every step, wire them, and render the definition."""
+def _assemble(ctx: BuildContext, session: OfflinePipelineSession) -> PipelineDefinition:
+    """Build every step, wire them, and render the definition (``session`` keeps the code
+    the SDK uploads while rendering)."""
     from sagemaker.workflow.pipeline import Pipeline
 
-    cfg, session = ctx.cfg, ctx.session
+    cfg = ctx.cfg
 
     data = build_data_step(ctx)
     training = build_training_step(ctx, data)

@@ -47,7 +47,7 @@ import logging
 import os
 import warnings
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import botocore.credentials
@@ -244,12 +244,26 @@ def _offline_boto_session(region: str, offline: OfflineAws) -> boto3.Session:
     return boto3.Session(botocore_session=core, region_name=region)
 
 
+if TYPE_CHECKING:
+
+    class OfflinePipelineSession(PipelineSession):
+        """What :func:`make_pipeline_session` returns (the class is made at run time, once
+        the SDK is imported)."""
+
+        offline: OfflineAws
+
+        @property
+        def uploads(self) -> dict[str, bytes]:
+            """Every object written to S3 while building, by s3:// URI."""
+            ...
+
+
 @functools.cache
-def _session_class() -> type[PipelineSession]:
+def _session_class() -> type[OfflinePipelineSession]:
     import_sdk()
     from sagemaker.workflow.pipeline_context import PipelineSession
 
-    class OfflinePipelineSession(PipelineSession):
+    class _OfflineSession(PipelineSession):
         """A PipelineSession that applies no SDK defaults files and keeps its uploads."""
 
         offline: OfflineAws
@@ -262,10 +276,10 @@ def _session_class() -> type[PipelineSession]:
             """Every object written to S3 while building, by s3:// URI."""
             return dict(self.offline.objects)
 
-    return OfflinePipelineSession
+    return cast("type[OfflinePipelineSession]", _OfflineSession)
 
 
-def make_pipeline_session(cfg: PipelineConfig) -> PipelineSession:
+def make_pipeline_session(cfg: PipelineConfig) -> OfflinePipelineSession:
     """Create the offline PipelineSession a build uses.
 
     Args:

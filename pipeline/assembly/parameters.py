@@ -15,7 +15,7 @@ from pipeline.assembly.offline_sdk import import_sdk
 
 if TYPE_CHECKING:
     from sagemaker.workflow.parameters import (
-        ParameterBoolean,
+        Parameter,
         ParameterFloat,
         ParameterInteger,
         ParameterString,
@@ -46,7 +46,7 @@ class PipelineParameters:
     EndpointName: ParameterString
     # False keeps an execution away from the endpoint (sweep points): it stops after
     # registration. True (the default) deploys as every --start always did.
-    Deploy: ParameterBoolean
+    Deploy: Parameter  # the SDK's ParameterBoolean is a functools.partial of Parameter
 
     def all(self) -> list[Any]:
         """Every parameter, in declaration order (the order the definition lists them)."""

@@ -14,10 +14,10 @@ from pipeline.commands.base import Command
 from pipeline.commands.front import Front
 from pipeline.console import upsert_line
 from pipeline.core.errors import ConfigError
+from pipeline.core.parameters import ParamValue, param_overrides, resolve_parameters
 from pipeline.core.records import PipelineDefinition, Selection
 from pipeline.core.refs import pipeline_arn_of
 from pipeline.core.status import Status, is_ended
-from pipeline.overrides import ParamValue, param_overrides, resolve_parameters
 from pipeline.targets.base import Target
 
 

@@ -13,8 +13,8 @@ from pipeline.commands.base import Command
 from pipeline.commands.front import Front
 from pipeline.console import Console
 from pipeline.core.errors import Interrupted
+from pipeline.core.parameters import param_overrides
 from pipeline.core.status import Status
-from pipeline.overrides import param_overrides
 from pipeline.sweep.console import LiveLines, interrupted_line, opening_line, sweep_result
 from pipeline.sweep.plan import (
     DEFAULT_METRIC,

@@ -23,9 +23,13 @@ class Status(str, Enum):
     STOPPED = "Stopped"
     NOT_RUN = "NotRun"
 
-    # Printed and formatted as the word itself (Python 3.11+ would print "Status.FAILED").
-    __str__ = str.__str__
-    __format__ = str.__format__
+    def __str__(self) -> str:
+        """The word itself (an Enum mixed with str prints "Status.FAILED" otherwise)."""
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        """The word itself in f-strings and format(), whatever the Python version."""
+        return str.__format__(self, spec)
 
 
 ACTIVE = frozenset({Status.STARTING, Status.EXECUTING, Status.STOPPING})

@@ -220,7 +220,7 @@ def _validator() -> Any:
     """
     from botocore.validate import ParamValidator
 
-    class GateValidator(ParamValidator):  # type: ignore[misc]
+    class GateValidator(ParamValidator):
         def _shape_has_constraints(self, shape: Shape) -> bool:
             return True  # list items must reach _validate, where enums are checked
 

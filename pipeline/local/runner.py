@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.names import utc_now
+from pipeline.core.parameters import resolve_parameters
 from pipeline.core.records import (
     ExecutionSummary,
     LineListener,
@@ -46,7 +47,6 @@ from pipeline.local.store.objects import ObjectStore
 from pipeline.local.store.records import ExecutionRecord, Records
 from pipeline.local.summary import summarize
 from pipeline.local.warm.launch import warm_starter
-from pipeline.overrides import resolve_parameters
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 

@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
@@ -66,15 +66,9 @@ class BoundaryScorer:
             raise
         finally:
             self._jobs.pop(cache, None)
-        grid = {
-            "x0": job.bounds[0],
-            "x1": job.bounds[1],
-            "y0": job.bounds[2],
-            "y1": job.bounds[3],
-            "probabilities": probabilities,
-        }
-        write_json(cache, {"model": model_uri, "boundary": grid})
-        return Boundary(**grid)
+        boundary = Boundary(*job.bounds, probabilities=probabilities)
+        write_json(cache, {"model": model_uri, "boundary": asdict(boundary)})
+        return boundary
 
     def _start(self, cache: Path, archive: Path, bounds: Bounds) -> _Job:
         if not archive.is_file():

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.core.errors import ConfigError
+from pipeline.core.parameters import parse_assignment, resolve_parameters
 from pipeline.core.records import ExecutionSummary
 from pipeline.core.status import Status
 from pipeline.local.graph import PipelineGraph
-from pipeline.overrides import parse_assignment, resolve_parameters
 from pipeline.targets.base import PointRun, Target
 
 POINT_OVERRIDES = {"Deploy": "false", "ModelApprovalStatus": "PendingManualApproval"}

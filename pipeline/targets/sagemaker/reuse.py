@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pipeline.core.errors import ParameterError
+from pipeline.core.parameters import resolve_parameters
 from pipeline.core.records import ExecutionSummary
 from pipeline.core.status import Status
-from pipeline.overrides import resolve_parameters
 from pipeline.targets.sagemaker.clients import AwsClients
 from pipeline.targets.sagemaker.errors import translate
 from pipeline.targets.sagemaker.executions import Executions

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from pipeline.core.errors import ConfigError, ParameterError
+from pipeline.core.parameters import resolve_parameters
 from pipeline.local import api_gate
 from pipeline.local.api_gate import (
     Violation,
@@ -27,7 +28,6 @@ from pipeline.local.api_gate import (
 )
 from pipeline.local.expressions import Pending
 from pipeline.local.graph import StepSpec, parse_definition
-from pipeline.overrides import resolve_parameters
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 EXECUTION = "a1b2c3d4e5f6"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pipeline.core.errors import ParameterError
-from pipeline.overrides import coerce_value, parse_assignment, resolve_parameters
+from pipeline.core.parameters import coerce_value, parse_assignment, resolve_parameters
 
 DECLARED = [
     {"Name": "HiddenDim", "Type": "Integer", "DefaultValue": 20},
