@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
+
+# The edit-test loop: no fresh CLI processes running the pipeline, no browser (about a minute).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -n auto -m "not e2e and not browser"
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_train.py
@@ -29,6 +33,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_local_run.py
 	$(PY) benchmarks/bench_endpoint.py
 	$(PY) benchmarks/bench_sweep.py 3
+	$(PY) benchmarks/bench_speed.py 3
 
 clean:
 	rm -rf $(VENV) .moonpipe .pytest_cache .ruff_cache

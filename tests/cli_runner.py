@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 def local_cli_env(job_start: str | None = None) -> dict[str, str]:
     """This environment minus every ``AWS_*`` variable; ``job_start`` sets MOONPIPE_JOB_START.
 
-    Without ``job_start`` the suite's default (tests/conftest.py: plain subprocesses) holds.
+    Without ``job_start`` the config decides, as for a person (``warm``: the warm host).
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     if job_start is not None:

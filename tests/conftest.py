@@ -1,13 +1,100 @@
-"""Suite-wide defaults: jobs start as plain subprocesses unless a test asks for the warm host.
+"""Suite-wide rules: jobs start the way users' do, and nothing a test starts outlives it.
 
-A warm host outlives the run that started it (by design, for the next run); a suite that
-runs the CLI on hundreds of throwaway stores must not leave one host per store behind.
-The warm path has its own tests (tests/pipeline/local/warm/) and end-to-end runs, which set
-MOONPIPE_JOB_START=warm and stop their host.
+The suite runs the product's defaults: the CLI takes ``local.job_start`` from the config
+(``warm``: jobs fork from the store's warm host), as a person's ``make run`` does. The
+subprocess fallback has tests of its own that ask for it (``job_start="subprocess"``).
+
+A warm host, an endpoint server and a report follower outlive the command that started them
+(by design, for the next command). So after each test every process whose command line
+names that test's temporary folder is ended, and at the end of the session every process
+naming the session's temporary root: a test's store never leaves a host or a server behind,
+however the test ended.
+
+Markers (see pyproject.toml) sort the tests into lanes: ``e2e`` (a fresh CLI process runs
+the pipeline), ``aws`` (a moto server), ``browser`` (Chromium). The fast lane for the
+edit-test loop is ``pytest -m "not e2e and not browser"``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
-os.environ.setdefault("MOONPIPE_JOB_START", "subprocess")
+import pytest
+
+_GRACE_S = 5.0
+
+
+def processes_naming(folder: Path) -> list[int]:
+    """Pids of this user's processes (other than this one) whose command line names
+    ``folder``."""
+    base = str(folder)
+    inside = base + os.sep
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        pid = int(entry.name)
+        if pid == os.getpid():
+            continue
+        try:
+            if entry.stat().st_uid != os.getuid():
+                continue
+            argv = entry.joinpath("cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue  # it ended while we looked
+        if any(arg == base or inside in arg for arg in argv):
+            found.append(pid)
+    return found
+
+
+def end_processes_naming(folder: Path) -> None:
+    """SIGTERM each process naming ``folder``, SIGKILL what is left after a grace period."""
+    pids = processes_naming(folder)
+    for pid in pids:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + _GRACE_S
+    while pids and time.monotonic() < deadline:
+        time.sleep(0.05)
+        pids = [pid for pid in pids if _alive(pid)]
+    for pid in pids:
+        _signal(pid, signal.SIGKILL)
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signum)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that talks to the moto server is in the ``aws`` lane (the fixture says so)."""
+    for item in items:
+        if "moto_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.aws)
+
+
+@pytest.fixture(autouse=True)
+def _nothing_outlives_the_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that had a temporary folder, end every process that names it."""
+    yield
+    folder = request.node.funcargs.get("tmp_path")
+    if isinstance(folder, Path):
+        end_processes_naming(folder)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _nothing_outlives_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end, end every process naming the session's temporary root (module-scoped
+    stores included)."""
+    yield
+    end_processes_naming(tmp_path_factory.getbasetemp())

@@ -23,6 +23,8 @@ import pytest
 
 from tests.cli_runner import run_local_cli, upserted_store
 
+pytestmark = pytest.mark.e2e
+
 ENDPOINT = "moonpipe-endpoint"
 REPORTS_SDK_IMPORT = """
 import sys

@@ -16,6 +16,8 @@ import pytest
 from tests.cli_runner import run_local_cli as cli
 from tests.cli_runner import upserted_store
 
+pytestmark = pytest.mark.e2e
+
 LONG_NAME = "e" * 60
 
 

@@ -18,6 +18,8 @@ import pytest
 from tests.cli_runner import start_local_cli, upserted_store
 from tests.test_local_end_to_end import cli, run_json
 
+pytestmark = pytest.mark.e2e
+
 FAST = ("--param", "Epochs=30", "--param", "AccuracyThreshold=0.5")
 
 

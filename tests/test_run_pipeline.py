@@ -511,6 +511,7 @@ def test_definition_stdout_stays_pure_json_when_the_builder_prints(
     assert err == "sagemaker.config INFO - Not applying SDK defaults\n"
 
 
+@pytest.mark.e2e
 def test_help_runs_as_a_script() -> None:
     done = subprocess.run(
         [sys.executable, str(REPO / "run_pipeline.py"), "--help"],
@@ -523,6 +524,7 @@ def test_help_runs_as_a_script() -> None:
     assert "exit codes: 0 success" in done.stdout.lower()
 
 
+@pytest.mark.e2e
 def test_sigterm_is_ctrl_c_only_while_main_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -592,6 +594,7 @@ def objects_state(store: Path) -> dict[Path, tuple[int, int]]:
     return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in files}
 
 
+@pytest.mark.e2e
 def test_a_second_upsert_changes_nothing_and_a_changed_one_stores_a_version(
     tmp_path: Path,
 ) -> None:
@@ -622,6 +625,7 @@ def test_a_second_upsert_changes_nothing_and_a_changed_one_stores_a_version(
     assert '"DefaultValue": 7' in versions[2]
 
 
+@pytest.mark.e2e
 def test_parallel_upserts_on_one_store_never_fail(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
     config = str(changed_config(tmp_path))
@@ -665,6 +669,7 @@ def run_clean(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     return done.returncode, done.stdout, done.stderr
 
 
+@pytest.mark.e2e
 def test_a_missing_aws_profile_is_one_line_saying_how_to_fix(tmp_path: Path) -> None:
     env = without_aws(tmp_path, AWS_PROFILE="ml")
     argv = ["--target", "sagemaker", "--region", "eu-west-1", "--list-executions"]
@@ -676,6 +681,7 @@ def test_a_missing_aws_profile_is_one_line_saying_how_to_fix(tmp_path: Path) -> 
     )
 
 
+@pytest.mark.e2e
 def test_a_region_without_the_images_is_one_config_line(tmp_path: Path) -> None:
     argv = [
         "--target",
@@ -722,6 +728,7 @@ def test_a_region_without_the_images_is_one_config_line(tmp_path: Path) -> None:
         ),
     ],
 )
+@pytest.mark.e2e
 def test_endpoint_usage_errors_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:
     data = tmp_path / "points.csv"
     data.write_text("0.0,0.9\n")
@@ -730,6 +737,7 @@ def test_endpoint_usage_errors_exit_2(tmp_path: Path, argv: list[str], message: 
     assert run_clean(argv, without_aws(tmp_path)) == (2, "", f"error: {message.format(**paths)}\n")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("argv", [["--list-executions", "--json"], ["--list-endpoints"]])
 def test_output_into_a_pipe_whose_reader_left_ends_quietly(tmp_path: Path, argv: list[str]) -> None:
     proc = start_cli([*argv, "--store", str(tmp_path / "store")], **without_aws(tmp_path))
@@ -739,6 +747,7 @@ def test_output_into_a_pipe_whose_reader_left_ends_quietly(tmp_path: Path, argv:
     assert (proc.wait(timeout=600), err) == (0, "")
 
 
+@pytest.mark.e2e
 def test_follow_prints_job_output_indented_under_its_step(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -751,6 +760,7 @@ def test_follow_prints_job_output_indented_under_its_step(
     ]
 
 
+@pytest.mark.e2e
 def test_without_follow_no_job_output_is_printed(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -758,6 +768,7 @@ def test_without_follow_no_job_output_is_printed(
     assert code == 0 and world.target.on_line is None and "wrote 450" not in err
 
 
+@pytest.mark.e2e
 def test_follow_on_sagemaker_is_a_usage_error(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -772,6 +783,7 @@ def test_follow_on_sagemaker_is_a_usage_error(
     assert world.target.calls == []
 
 
+@pytest.mark.e2e
 def test_stop_host_is_for_the_local_target_only(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -781,6 +793,7 @@ def test_stop_host_is_for_the_local_target_only(
     assert err == ("error: --stop-host is for the local target (SageMaker runs no warm host)\n")
 
 
+@pytest.mark.e2e
 def test_stop_host_says_whether_a_host_was_running(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:

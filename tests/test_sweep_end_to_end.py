@@ -20,6 +20,8 @@ import pytest
 from tests.cli_runner import run_local_cli, upserted_store
 from tests.test_local_end_to_end import ENDPOINT, cli, run_json
 
+pytestmark = pytest.mark.e2e
+
 # Short training, and a gate every point passes: this is about the sweep, not the model.
 SWEEP = ("--sweep", "HiddenDim=4,8,16", "--param", "Epochs=30", "--param", "AccuracyThreshold=0.5")
 

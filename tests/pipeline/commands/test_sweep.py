@@ -12,11 +12,15 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from pipeline.core.records import PipelineDefinition
 from pipeline.targets.local import LocalTarget
 from tests.cli_runner import start_local_cli
 from tests.pipeline.local.slow_defs import slow_pipeline
 from tests.pipeline.local.test_interruptions import _gone, cli
+
+pytestmark = pytest.mark.e2e
 
 GATE = [
     {"Name": "Deploy", "Type": "Boolean", "DefaultValue": True},

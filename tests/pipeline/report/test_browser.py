@@ -18,6 +18,8 @@ import pytest
 from pipeline.report.report_model import definition_steps
 from tests.cli_runner import REPO
 
+pytestmark = pytest.mark.browser
+
 PLOTS = ["data", "boundary", "roc", "pr", "loss", "confusion"]
 CHROMIUM_FLAGS = [
     "--no-sandbox",
