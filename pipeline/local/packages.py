@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from pipeline.core.quality import is_quality_report, quality_metrics, statistics_uri
 from pipeline.core.records import ModelPackageRef
 from pipeline.local.store.objects import ObjectStore
 from pipeline.local.store.records import Records
 from pipeline.local.store.registry import Registry, RegistryError
-from pipeline.local.summary import REPORT_KEY, load_json, parse_time, quality_metrics
+from pipeline.local.summary import load_json, parse_time
 
 _EARLIEST = datetime.min
 
@@ -66,12 +67,9 @@ def _model_data_urls(record: Mapping[str, Any]) -> list[str]:
 
 def _metrics(objects: ObjectStore, record: Mapping[str, Any]) -> dict[str, float]:
     """The scalar metrics of the package's ModelMetrics.ModelQuality statistics."""
-    stats = ((record.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}
-    uri = stats.get("S3Uri")
-    report = load_json(objects, uri) if isinstance(uri, str) else None
-    if not isinstance(report, Mapping) or not isinstance(report.get(REPORT_KEY), Mapping):
-        return {}
-    return quality_metrics(report)
+    uri = statistics_uri(record)
+    report = load_json(objects, uri) if uri is not None else None
+    return quality_metrics(report) if is_quality_report(report) else {}
 
 
 def _registering_executions(records: Records) -> dict[str, str]:

@@ -11,11 +11,15 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from pipeline.core.quality import (
+    is_quality_report,
+    quality_metrics,
+    statistics_uri,
+    training_metrics,
+)
 from pipeline.core.records import EndpointRef, ExecutionSummary
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
-
-REPORT_KEY = "binary_classification_metrics"
 
 
 def summarize(
@@ -36,7 +40,7 @@ def summarize(
         failure_reason=data.failure_reason,
         parameters=data.parameters,
         steps=tuple(record for record, _ in steps) if with_steps else (),
-        metrics={**quality_metrics(quality), **_training_metrics(properties)},
+        metrics={**quality_metrics(quality), **training_metrics(properties)},
         model_package_arn=package_arn,
         endpoint=_endpoint(properties),
         started_at=parse_time(data.started_at),
@@ -62,37 +66,14 @@ def quality_report(
 ) -> tuple[str | None, Mapping[str, Any]]:
     """(URI, document) of the quality report: the package's ModelMetrics, else a property
     file holding such a report."""
-    candidates = []
-    for props in properties:
-        stats = ((props.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics")
-        if isinstance(stats, Mapping) and isinstance(stats.get("S3Uri"), str):
-            candidates.append(stats["S3Uri"])
+    candidates = [uri for uri in map(statistics_uri, properties) if uri is not None]
     for props in properties:
         candidates.extend(str(u) for u in (props.get("PropertyFiles") or {}).values())
     for uri in candidates:
         report = load_json(objects, uri)
-        if isinstance(report, Mapping) and isinstance(report.get(REPORT_KEY), Mapping):
+        if is_quality_report(report):
             return uri, report
     return None, {}
-
-
-def quality_metrics(report: Mapping[str, Any]) -> dict[str, float]:
-    """Scalar metric values of the quality report."""
-    return {
-        name: float(entry["value"])
-        for name, entry in (report.get(REPORT_KEY) or {}).items()
-        if isinstance(entry, Mapping) and isinstance(entry.get("value"), (int, float))
-    }
-
-
-def _training_metrics(properties: list[Mapping[str, Any]]) -> dict[str, float]:
-    """A training step's FinalMetricDataList (its MetricDefinitions applied to the log)."""
-    return {
-        m["MetricName"]: float(m["Value"])
-        for props in properties
-        for m in props.get("FinalMetricDataList") or []
-        if isinstance(m, Mapping) and isinstance(m.get("Value"), (int, float))
-    }
 
 
 def load_json(objects: ObjectStore, uri: str) -> Any:

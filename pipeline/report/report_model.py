@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from pipeline.core.quality import QUALITY_KEY
 from pipeline.core.records import ExecutionFacts, StepRecord
 
-QUALITY_KEY = "binary_classification_metrics"
 STATUSES = ("Succeeded", "Failed", "Executing", "Stopped", "NotRun")
 SCALAR_METRICS = ("accuracy", "precision", "recall", "f1", "auc")
 MAX_JSON_CHARS = 20_000

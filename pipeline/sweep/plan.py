@@ -21,6 +21,7 @@ from typing import Any
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.parameters import parse_assignment, resolve_parameters
+from pipeline.core.quality import QUALITY_METRICS
 from pipeline.core.records import ExecutionSummary
 from pipeline.core.status import Status
 from pipeline.local.graph import PipelineGraph
@@ -31,20 +32,6 @@ PROMOTE_OVERRIDES = {"Deploy": "true", "ModelApprovalStatus": "Approved"}
 DEFAULT_METRIC = "accuracy"
 MAX_POINTS = 64
 _DISPLAY_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}$")
-
-# The scalar metrics of SageMaker's binary-classification model-quality report, as
-# entrypoints/evaluate.py writes them (tests/pipeline/sweep/test_plan.py keeps the two equal).
-QUALITY_METRICS = (
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "auc",
-    "true_positive_rate",
-    "true_negative_rate",
-    "false_positive_rate",
-    "false_negative_rate",
-)
 
 
 @dataclass(frozen=True)

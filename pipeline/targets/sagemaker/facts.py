@@ -19,17 +19,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pipeline.core.errors import MoonpipeError
+from pipeline.core.quality import quality_metrics, training_metrics
 from pipeline.core.records import ExecutionData, ExecutionFacts, StepRecord
 from pipeline.core.refs import execution_id, pipeline_name_of
 from pipeline.core.status import Status, is_ended
 from pipeline.targets.sagemaker.clients import Clients
 from pipeline.targets.sagemaker.errors import translate
-from pipeline.targets.sagemaker.quality import (
-    quality_document,
-    quality_metrics,
-    read_object,
-    training_metrics,
-)
+from pipeline.targets.sagemaker.quality import quality_document, read_object
 from pipeline.targets.sagemaker.steps import STEPS_UNAVAILABLE, StepReader, step_record
 
 BOUNDARY_NOTE = (

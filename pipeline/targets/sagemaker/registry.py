@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pipeline.core.quality import quality_metrics
 from pipeline.core.records import ModelPackageRef
 from pipeline.core.refs import execution_id
 from pipeline.targets.sagemaker.clients import AwsClients
 from pipeline.targets.sagemaker.errors import translate
-from pipeline.targets.sagemaker.quality import quality_document, quality_metrics
+from pipeline.targets.sagemaker.quality import quality_document
 
 _EXECUTION = ":pipeline/"  # GeneratedBy of a package a pipeline's RegisterModel step made
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from pipeline.core.errors import ConfigError, ParameterError
+from pipeline.core.quality import QUALITY_METRICS
 from pipeline.core.records import ExecutionSummary
 from pipeline.local.graph import parse_definition
 from pipeline.sweep.plan import (
-    QUALITY_METRICS,
     check_metric,
     check_points,
     definition_metrics,
