@@ -198,6 +198,19 @@ LineListener = Callable[[str, str], None]
 """Called with (step name, line) for each line a running job prints (--follow)."""
 
 
+@dataclass(frozen=True)
+class StepLog:
+    """What a step's job printed so far (merged stdout and stderr), as far as the target has
+    it: locally the step's log file; on SageMaker, where the log is in CloudWatch, ``text`` is
+    empty and ``note`` says where to look."""
+
+    step_name: str
+    text: str
+    path: str | None = None  # the log file, where there is one on this machine
+    complete: bool = False  # True once the step has ended (nothing more will be written)
+    note: str = ""
+
+
 class ReportFollower(Protocol):
     """Keeps one execution's page current while it runs."""
 

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.records import ExecutionData, ExecutionFacts
+from pipeline.core.records import ExecutionData, ExecutionFacts, StepLog
+from pipeline.core.status import is_active
 from pipeline.local.store.objects import ObjectStore
 from pipeline.local.store.records import Records
 from pipeline.local.summary import parse_time, quality_report
@@ -88,3 +89,24 @@ def _tail(log_path: str | None) -> list[str]:
     if path is None or not path.is_file():
         return []
     return path.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:]
+
+
+def step_log(records: Records, execution_id: str, step_name: str, offset: int = 0) -> StepLog:
+    """What the step's job wrote to its log, from character ``offset`` on.
+
+    Steps that run no job (Condition, RegisterModel, ...) have no log: empty text and a note.
+    A log is read as UTF-8 with bad bytes replaced: it is the job's own output.
+    """
+    known = {record.name: record for record, _ in records.steps(execution_id)}
+    record = known.get(step_name)
+    if record is None:
+        return StepLog(step_name, "", None, False, f"step {step_name} has not started")
+    ended = not is_active(record.status)
+    if not record.log_path:
+        return StepLog(step_name, "", None, ended, f"step {step_name} runs no job: no log")
+    path = Path(record.log_path)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return StepLog(step_name, "", str(path), ended, "its log file is gone")
+    return StepLog(step_name, text[max(0, offset) :], str(path), ended)

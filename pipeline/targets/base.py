@@ -23,6 +23,7 @@ from pipeline.core.records import (
     PipelineDefinition,
     Selection,
     StepListener,
+    StepLog,
     UpsertResult,
 )
 from pipeline.local.graph import PipelineGraph
@@ -151,6 +152,10 @@ class Target(Protocol):
 
     def execution_data(self, execution_ref: str) -> ExecutionData:
         """The data points and the trained model's folder, where the target has them."""
+        ...
+
+    def step_log(self, execution_ref: str, step_name: str, offset: int = 0) -> StepLog:
+        """What the step's job printed, from character ``offset`` on (the UI streams it)."""
         ...
 
     # -- jobs and sweeps --------------------------------------------------------------------

@@ -28,6 +28,7 @@ from pipeline.core.records import (
     ReportKeeper,
     Selection,
     StepListener,
+    StepLog,
     UpsertResult,
 )
 from pipeline.local import facts
@@ -174,6 +175,11 @@ class LocalTarget:
         """The data step's points and the trained model's file in the store."""
         data = self.runner.settle(execution_ref)
         return facts.execution_data(self.records, self.objects, data.execution_id)
+
+    def step_log(self, execution_ref: str, step_name: str, offset: int = 0) -> StepLog:
+        """The step's log file from ``offset`` on (settled first: a dead runner's step ends)."""
+        data = self.runner.settle(execution_ref)
+        return facts.step_log(self.records, data.execution_id, step_name, offset)
 
     # -- jobs and sweeps -------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from pipeline.core.records import (
     PipelineDefinition,
     Selection,
     StepListener,
+    StepLog,
     UpsertResult,
 )
 from pipeline.local.graph import PipelineGraph
@@ -53,6 +54,10 @@ __all__ = ["STEPS_UNAVAILABLE", "SageMakerTarget", "artifact_location"]
 NO_FOLLOW = (
     "--follow shows local jobs' output as they run; on SageMaker a job's log is in "
     "CloudWatch (see --describe-execution); drop --follow"
+)
+CLOUDWATCH_NOTE = (
+    "step {step}: its job's log is in CloudWatch Logs (/aws/sagemaker/TrainingJobs or "
+    "/aws/sagemaker/ProcessingJobs, stream named after the job); moonpipe does not read it"
 )
 NO_WARM_HOST = "--stop-host is for the local target (SageMaker runs no warm host)"
 SERVICE_PARALLEL = 4  # sweep points running at once on the service unless --max-parallel
@@ -175,6 +180,11 @@ class SageMakerTarget:
         """The data points (from S3) and the model artifact's URI; the model itself is not
         on this machine, so there is no model file and the note says what that costs."""
         return self.facts.execution_data(self.executions.arn_of(execution_ref), execution_ref)
+
+    def step_log(self, execution_ref: str, step_name: str, offset: int = 0) -> StepLog:
+        """SageMaker keeps a job's output in CloudWatch Logs, which this target does not read:
+        no text, and a note saying where the log is."""
+        return StepLog(step_name, "", None, True, CLOUDWATCH_NOTE.format(step=step_name))
 
     # -- jobs and sweeps --------------------------------------------------------------------
 

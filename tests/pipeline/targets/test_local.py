@@ -375,6 +375,33 @@ def test_a_selective_start_runs_only_the_selection_and_reuses_what_it_needs(
     assert "ReusedBySelectionFrom" not in steps["Eval"].metadata
 
 
+def test_a_steps_log_is_read_from_an_offset_and_a_step_without_a_job_says_so(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    target = LocalTarget(tmp_path, endpoints=fake_endpoints)
+    target.upsert_pipeline(pipeline(), None)
+    summary, _ = _run(target)
+    whole = target.step_log(summary.execution_id, "Train")
+    assert whole.complete and whole.path is not None and whole.note == ""
+    assert whole.text.splitlines()[-1] == "epoch=2 train_loss=0.5"
+    assert whole.text == Path(whole.path).read_text(encoding="utf-8")
+    rest = target.step_log(summary.execution_arn, "Train", offset=len(whole.text) - 5)
+    assert rest.text == whole.text[-5:]
+    register = next(s.name for s in summary.steps if s.step_type == "RegisterModel")
+    no_job = target.step_log(summary.execution_id, register)
+    assert (no_job.text, no_job.path, no_job.note) == (
+        "",
+        None,
+        f"step {register} runs no job: no log",
+    )
+    unknown = target.step_log(summary.execution_id, "Nope")
+    assert (unknown.text, unknown.complete, unknown.note) == (
+        "",
+        False,
+        "step Nope has not started",
+    )
+
+
 def test_metrics_facts_and_data_come_from_the_store(
     tmp_path: Path, fake_endpoints: list[dict[str, Any]]
 ) -> None:

@@ -269,6 +269,14 @@ def test_follow_and_the_warm_host_do_not_apply_here_in_the_fronts_words(
     target.warm_up()  # nothing to get ready, and no call sent (the Stubber has no answer)
 
 
+def test_a_steps_log_is_not_faked_the_note_says_it_is_in_cloudwatch(
+    target: SageMakerTarget, sm: Stubber
+) -> None:
+    log = target.step_log("abc123", "TrainMoonClassifier", offset=10)
+    assert (log.text, log.path, log.complete) == ("", None, True)
+    assert log.note.startswith("step TrainMoonClassifier: its job's log is in CloudWatch Logs")
+
+
 def test_pages_asked_for_later_are_not_drawn_and_a_note_says_how_to_write_them(
     target: SageMakerTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
