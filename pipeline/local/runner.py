@@ -41,6 +41,7 @@ from pipeline.local.handlers.base import EndpointManager
 from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
 from pipeline.local.interruptions import stop as stop_running
 from pipeline.local.pipelines import StoredPipelines
+from pipeline.local.runtime.mode import job_runtime
 from pipeline.local.selection import plan_selection, prepare_retry, preset_for, record_reused
 from pipeline.local.store.layout import StoreLayout
 from pipeline.local.store.objects import ObjectStore
@@ -204,7 +205,7 @@ class LocalRunner:
         """
         graph = self.pipelines.graph_of(data.pipeline_name, data.pipeline_version)
         report = self._follower(data.execution_id)
-        starter = warm_starter(self.store_root, self.job_start, self.warm_idle_s, self.notes)
+        runtime = job_runtime(self.store_root, self.job_start, self.warm_idle_s, self.notes)
 
         def on_step_then_report(step: StepRecord) -> None:
             on_step(step)
@@ -225,7 +226,7 @@ class LocalRunner:
                     self.on_line,
                     preset=preset,
                     selected=selected,
-                    job_starter=starter,
+                    job_starter=runtime,
                 )
             except BaseException as exc:
                 status, reason = interrupted_outcome(
