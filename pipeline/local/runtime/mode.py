@@ -137,7 +137,4 @@ def image_note(image_uri: str) -> str | None:
     if not found:
         return None
     name = image_uri.rsplit("/", 1)[-1]
-    return (
-        f"jobs of image {name} run this machine's interpreter: " + "; ".join(found) + " (a job "
-        "that fails here on something the image has, or the reverse, may be this difference)"
-    )
+    return f"image {name} differs from the interpreter jobs run here: " + "; ".join(found)

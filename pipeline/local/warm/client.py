@@ -277,10 +277,10 @@ class WarmStarter:
             os.close(folder)
         return conn
 
-    def _open_folder(self, tighten: bool = False) -> int:
+    def _open_folder(self) -> int:
         """The warm folder, opened without following a link; refused unless it is this
-        user's own and closed to everyone else (``tighten``: an own folder open to others
-        is closed first, as the host's starter has always made it)."""
+        user's own (an own folder open to others is closed first, as the host's starter has
+        always made it: what others may have put in it is checked one by one)."""
         try:
             folder = os.open(self.warm_dir, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
         except FileNotFoundError:
@@ -291,7 +291,7 @@ class WarmStarter:
                 f"{err.strerror}); remove it and run again"
             ) from None
         info = os.fstat(folder)
-        if tighten and info.st_uid == os.getuid() and info.st_mode & 0o077:
+        if info.st_uid == os.getuid() and info.st_mode & 0o077:
             os.chmod(f"/proc/self/fd/{folder}", 0o700)
             info = os.fstat(folder)
         if info.st_uid != os.getuid() or info.st_mode & 0o077:
@@ -325,7 +325,7 @@ class WarmStarter:
     def _lock(self) -> Iterator[None]:
         """One starter at a time per store (two CLIs must not start two hosts)."""
         self.warm_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(self._open_folder(tighten=True))  # refused before anything is written
+        os.close(self._open_folder())  # refused before anything is written into it
         with open(self.warm_dir / "start.lock", "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield

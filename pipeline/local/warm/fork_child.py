@@ -60,8 +60,7 @@ def run_module(request: dict[str, Any], out_fd: int) -> None:
     code = 1
     try:
         become_job({**request, "argv": [request["module"], *request["argv"]]}, out_fd, False)
-        extra = [p for p in request["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
-        sys.path[:] = [os.getcwd(), *extra, *_BASE_PATH]
+        sys.path[:] = [os.getcwd(), *_python_path(request["env"]), *_BASE_PATH]
         import runpy
 
         runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
@@ -116,10 +115,16 @@ def become_job(
     program = os.path.abspath(request["argv"][0])
     sys.argv = list(request["argv"])
     sys.argv[0] = request["argv"][0]
-    sys.path[:] = [os.path.dirname(program), *_BASE_PATH]
+    sys.path[:] = [os.path.dirname(program), *_python_path(env), *_BASE_PATH]
     for name in [m for m in sys.modules if m.split(".")[0] in _OURS]:
         del sys.modules[name]  # the job's own modules of these names must win
     return program
+
+
+def _python_path(env: dict[str, str]) -> list[str]:
+    """PYTHONPATH's folders, which an interpreter puts after the script's own (a job's
+    requirements layer among them)."""
+    return [os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
 
 
 def _network(request: dict[str, Any], share: Sequence[int]) -> NetworkShare | None:
