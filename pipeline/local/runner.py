@@ -41,13 +41,12 @@ from pipeline.local.handlers.base import EndpointManager
 from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
 from pipeline.local.interruptions import stop as stop_running
 from pipeline.local.pipelines import StoredPipelines
-from pipeline.local.runtime.mode import job_runtime
 from pipeline.local.selection import plan_selection, prepare_retry, preset_for, record_reused
 from pipeline.local.store.layout import StoreLayout
 from pipeline.local.store.objects import ObjectStore
 from pipeline.local.store.records import ExecutionRecord, Records
 from pipeline.local.summary import summarize
-from pipeline.local.warm.launch import warm_starter
+from pipeline.local.warm.launch import job_runtime, warm_starter
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 

@@ -69,8 +69,10 @@ def run_training(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
         channels = [_lay_out(args, raw_hps, code_uri, host, hosts, ctx) for host in hosts]
         program_file(program, host_path(CODE_DIR, hosts[0].root))
         layer = _requirements_layer(hosts[0].root, runtime)
-    except (SandboxError, LayerError) as err:
+    except SandboxError as err:
         return failed(f"training job refused: {err}", log_path=log)
+    except LayerError as err:
+        return failed(str(err), log_path=log)
     except (ValueError, StoreError, tarfile.TarError) as err:
         return failed(f"training input: {err}", log_path=log)
     notes = runtime.job_notes(args.get("AlgorithmSpecification", {}).get("TrainingImage"))

@@ -8,14 +8,14 @@ a person should read about what is not emulated (the fallback, an image whose Py
 framework differs from the engine's) are collected here, once per execution.
 
 ``MOONPIPE_JOB_ISOLATION=paths`` asks for the fallback where namespaces work (the test suite
-runs its end-to-end tests both ways).
+runs its end-to-end tests both ways). The run's JobRuntime is made by
+pipeline.local.warm.launch.job_runtime, with the store's warm host.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from pipeline.local.store.layout import StoreLayout
 
 ISOLATION_VARIABLE = "MOONPIPE_JOB_ISOLATION"
 ISOLATION_CHOICES = ("namespaces", "paths")
-_NOT_EMULATED = (
+NOT_EMULATED = (
     "/opt/ml is mapped onto the job's folder only where the definition names it, so "
     "hard-coded /opt/ml paths, FrameworkProcessor's runproc.sh and the SDK's repack step "
     "fail, and network isolation, the read-only host, a private /tmp and the stopping of "
@@ -50,7 +50,7 @@ class JobRuntime:
     """
 
     store_root: Path
-    starter: Any = None
+    starter: Any = None  # pipeline.local.warm.client.WarmStarter, or None
     namespaces: bool = False
     fallback: str | None = None
     grace_s: float = SAGEMAKER_GRACE_S
@@ -88,26 +88,6 @@ class JobRuntime:
     def layer_cache(self) -> Path:
         """Where requirements.txt layers are kept, by content."""
         return StoreLayout(self.store_root).layers()
-
-
-def job_runtime(
-    store_root: Path,
-    job_start: str,
-    idle_s: float,
-    notes: list[str],
-    environ: Mapping[str, str] | None = None,
-) -> JobRuntime:
-    """The run's JobRuntime: namespaces where they work, the warm host if ``job_start`` is
-    warm (a note when either is not to be had)."""
-    from pipeline.local.warm.launch import warm_starter
-
-    environ = os.environ if environ is None else environ
-    reason = isolation_refused(environ.get(ISOLATION_VARIABLE, ""))
-    starter = warm_starter(store_root, job_start, idle_s, notes)
-    if reason is None:
-        return JobRuntime(store_root, starter, True, notes=notes)
-    fallback = f"jobs run without namespaces of their own ({reason}): {_NOT_EMULATED}"
-    return JobRuntime(store_root, starter, False, fallback, notes=notes)
 
 
 def isolation_refused(asked: str) -> str | None:

@@ -156,6 +156,14 @@ class WarmStarter:
             except WarmHostError:
                 return self._spawn()
 
+    def preloaded(self) -> bool:
+        """Whether the host has imported every library it preloads (a job forked earlier
+        imports them itself, as a fresh interpreter would)."""
+        try:
+            return bool(self._request({"cmd": "ping"}).get("preloaded"))
+        except WarmHostError:
+            return False
+
     def start(
         self,
         argv: Sequence[str],

@@ -55,6 +55,7 @@ def main(argv: list[str]) -> int:
         with open(KEY_NAME, "rb") as key:
             host = Host(listener, idle_s, key.read())
         preload(modules, between=host.tick)  # a job that comes early need not wait for torch
+        host.preloaded = True
         return host.serve()
     finally:
         listener.close()
@@ -101,6 +102,7 @@ class Host:
         self.jobs: dict[int, socket.socket] = {}  # pid -> the client's connection
         self.last_busy = time.monotonic()
         self.stopping = False
+        self.preloaded = False  # a job forked before imports what it needs itself
 
     def tick(self, timeout: float) -> None:
         """Handle what is ready (new requests, ended jobs, gone clients) within ``timeout``."""
@@ -148,7 +150,7 @@ class Host:
         request, fds = _receive(conn)
         self.last_busy = time.monotonic()
         if request.get("cmd") == "ping":
-            _reply(conn, {"pid": os.getpid()})
+            _reply(conn, {"pid": os.getpid(), "preloaded": self.preloaded})
             conn.close()
         elif request.get("cmd") == "stop":
             self.stopping = True

@@ -118,7 +118,7 @@ pathlib.Path("/opt/ml/processing/out/seen.txt").write_text(seen)
 WRITES_OUTSIDE = """
 import errno, json, os, pathlib, sys
 seen = {}
-for target in sys.argv[1:] + ["/etc/moonpipe-escape", "/usr/moonpipe-escape"]:
+for target in sys.argv[1:]:
     try:
         pathlib.Path(target).write_text("escaped")
         seen[target] = "written"
@@ -160,6 +160,19 @@ def _sklearn(session: Any, **kw: Any) -> Any:
         instance_count=kw.pop("instance_count", 1),
         sagemaker_session=session,
         **kw,
+    )
+
+
+def _pytorch_processor(session: Any) -> Any:
+    from sagemaker.pytorch.processing import PyTorchProcessor
+
+    return PyTorchProcessor(
+        framework_version="2.6.0",
+        py_version="py312",
+        role=ROLE,
+        instance_type=INSTANCE,
+        instance_count=1,
+        sagemaker_session=session,
     )
 
 
@@ -238,7 +251,6 @@ def test_a_framework_processor_with_source_dir_and_requirements(
     which cds into /opt/ml/processing/input/code and pip-installs requirements.txt: here
     a pinned package that is already installed, so its pip changes nothing."""
     from sagemaker.processing import ProcessingOutput
-    from sagemaker.pytorch.processing import PyTorchProcessor
     from sagemaker.workflow.steps import ProcessingStep
 
     code = write(
@@ -251,15 +263,7 @@ def test_a_framework_processor_with_source_dir_and_requirements(
     )
 
     def steps(session: Any) -> list[Any]:
-        processor = PyTorchProcessor(
-            framework_version="2.6.0",
-            py_version="py312",
-            role=ROLE,
-            instance_type=INSTANCE,
-            instance_count=1,
-            sagemaker_session=session,
-        )
-        args = processor.run(
+        args = _pytorch_processor(session).run(
             code="process.py",
             source_dir=str(code),
             outputs=[ProcessingOutput(output_name="out", source="/opt/ml/processing/out")],
@@ -278,7 +282,6 @@ def test_a_framework_processor_with_source_dir_and_requirements(
 def test_a_requirement_no_local_wheel_has_fails_the_step_naming_it(
     store: Path, tmp_path: Path, with_namespaces: None
 ) -> None:
-    from sagemaker.pytorch.processing import PyTorchProcessor
     from sagemaker.workflow.steps import ProcessingStep
 
     code = write(
@@ -287,15 +290,7 @@ def test_a_requirement_no_local_wheel_has_fails_the_step_naming_it(
     )
 
     def steps(session: Any) -> list[Any]:
-        processor = PyTorchProcessor(
-            framework_version="2.6.0",
-            py_version="py312",
-            role=ROLE,
-            instance_type=INSTANCE,
-            instance_count=1,
-            sagemaker_session=session,
-        )
-        args = processor.run(code="process.py", source_dir=str(code))
+        args = _pytorch_processor(session).run(code="process.py", source_dir=str(code))
         return [ProcessingStep(name="Framework", step_args=args)]
 
     summary, _ = run(store, build("missing-requirement", steps))
@@ -477,26 +472,27 @@ def test_a_job_cannot_write_outside_its_folder(
     in_tmp = tmp_path / "outside.txt"  # /tmp is the job's own: this path is not there
     beside = Path(__file__).with_name(f"escaped-{os.getpid()}.txt")  # the read-only host
     in_store = store / "executions" / "planted.txt"
+    system = [Path(f"/{top}/moonpipe-escape-{os.getpid()}") for top in ("etc", "usr")]
 
     def steps(session: Any) -> list[Any]:
         args = _sklearn(session).run(
             code=str(code / "escape.py"),
-            arguments=[str(in_tmp), str(beside), str(in_store)],
+            arguments=[str(p) for p in (in_tmp, beside, in_store, *system)],
             outputs=[ProcessingOutput(output_name="out", source="/opt/ml/processing/out")],
         )
         return [ProcessingStep(name="Escape", step_args=args)]
 
     try:
         summary, props = run(store, build("escape", steps))
-        assert not in_tmp.exists() and not beside.exists() and not in_store.exists()
+        assert not any(p.exists() for p in (in_tmp, beside, in_store, *system))
     finally:
-        beside.unlink(missing_ok=True)
+        for planted in (beside, *system):
+            planted.unlink(missing_ok=True)
     assert summary.status == "Succeeded", step(summary, "Escape").failure_reason
     uri = props["Escape"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
     seen = json.loads(ObjectStore(store).get(f"{uri}/seen.json"))
     assert set(seen.values()) <= {"EROFS", "EACCES", "ENOENT"}, seen
     assert seen[str(beside)] == "EROFS"
-    assert not Path("/etc/moonpipe-escape").exists() and not Path("/usr/moonpipe-escape").exists()
 
 
 def test_training_output_data_becomes_output_tar_gz_beside_the_model(

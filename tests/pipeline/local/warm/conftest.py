@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from pipeline.local.warm.client import WarmStarter
 def starter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmStarter]:
     warm = WarmStarter(tmp_path_factory.mktemp("warm") / "store", idle_s=300)
     warm.ensure()
+    deadline = time.monotonic() + 120
+    while not warm.preloaded() and time.monotonic() < deadline:  # torch's threads set
+        time.sleep(0.05)
     try:
         yield warm
     finally:
