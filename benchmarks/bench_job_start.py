@@ -39,15 +39,18 @@ SCRIPTS = {
 
 
 def time_jobs(
-    root: Path, script: Path, starter: WarmStarter | None, namespaces: bool
+    root: Path, script: Path, starter: WarmStarter | None, namespaces: bool | None = None
 ) -> list[float]:
-    """Wall time of ROUNDS jobs running ``script`` (each in its own job folder)."""
+    """Wall time of ROUNDS jobs running ``script`` (each in its own job folder), in the
+    job's namespaces or with paths mapped (None: as a run here would)."""
     walls = []
+    if namespaces is None:
+        namespaces = namespaces_unavailable() is None
     runtime = JobRuntime(root / "store", starter, namespaces)
     for n in range(ROUNDS):
         kind = f"{'warm' if starter else 'cold'}-{'ns' if namespaces else 'paths'}"
         job = root / f"{script.stem}-{kind}-{n}"
-        (job / "code").mkdir(parents=True)
+        (job / "code").mkdir(parents=True, exist_ok=True)
         (job / "code" / script.name).write_bytes(script.read_bytes())
         command = JobCommand([sys.executable, f"/opt/ml/code/{script.name}"], {}, "/opt/ml")
         started = time.perf_counter()
