@@ -7,11 +7,11 @@ through Processing outputs named ``train`` and ``test``, the model through Model
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.records import ExecutionData, ExecutionFacts, StepLog
+from pipeline.core.records import ExecutionData, ExecutionFacts, StepLog, StepRecord
 from pipeline.core.status import is_active
 from pipeline.local.store.objects import ObjectStore
 from pipeline.local.store.records import Records
@@ -43,7 +43,15 @@ def execution_facts(records: Records, objects: ObjectStore, execution_id: str) -
         quality_report=report,
         quality_report_uri=uri,
         log_tails={r.name: _tail(r.log_path) for r, _ in steps if r.log_path},
+        notes=runtime_notes(r for r, _ in steps),
     )
+
+
+def runtime_notes(records: Iterable[StepRecord]) -> tuple[str, ...]:
+    """What the execution's jobs said about their runtime (the fallback, an image that differs
+    from this machine's interpreter), each note once, in step order."""
+    found = (note for r in records for note in (r.metadata or {}).get("RuntimeNotes", ()))
+    return tuple(dict.fromkeys(found))
 
 
 def execution_data(records: Records, objects: ObjectStore, execution_id: str) -> ExecutionData:

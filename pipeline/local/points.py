@@ -130,6 +130,7 @@ class LocalPointRuns:
         argv = [sys.executable, "-m", __name__, str(self.store_root), self.region]
         argv += [execution_arn, self.job_start, str(self.idle_s)]
         with log.open("wb") as out:
+            os.fchmod(out.fileno(), 0o600)  # the run's output is its user's only (issue 21)
             return subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
@@ -163,7 +164,7 @@ def become_worker(log: Path) -> None:
     """
     os.setsid()
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(fd, 1)

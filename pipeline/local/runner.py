@@ -46,7 +46,7 @@ from pipeline.local.store.layout import StoreLayout
 from pipeline.local.store.objects import ObjectStore
 from pipeline.local.store.records import ExecutionRecord, Records
 from pipeline.local.summary import summarize
-from pipeline.local.warm.launch import warm_starter
+from pipeline.local.warm.launch import job_runtime, warm_starter
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -204,7 +204,7 @@ class LocalRunner:
         """
         graph = self.pipelines.graph_of(data.pipeline_name, data.pipeline_version)
         report = self._follower(data.execution_id)
-        starter = warm_starter(self.store_root, self.job_start, self.warm_idle_s, self.notes)
+        runtime = job_runtime(self.store_root, self.job_start, self.warm_idle_s, self.notes)
 
         def on_step_then_report(step: StepRecord) -> None:
             on_step(step)
@@ -225,7 +225,7 @@ class LocalRunner:
                     self.on_line,
                     preset=preset,
                     selected=selected,
-                    job_starter=starter,
+                    job_starter=runtime,
                 )
             except BaseException as exc:
                 status, reason = interrupted_outcome(

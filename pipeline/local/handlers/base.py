@@ -65,7 +65,8 @@ class StepContext:
     log_path: Path
     endpoints: Callable[[], EndpointManager]  # imported on first deploy (not needed to run)
     on_line: LineListener | None = None
-    job_starter: Any = None  # pipeline.local.warm WarmStarter, or None: plain subprocesses
+    job_starter: Any = None  # the run's pipeline.local.runtime.mode.JobRuntime (None: the
+    # fallback's path mapping, plain subprocesses)
 
     def arn(self, resource_type: str, name: str) -> str:
         """The local ARN of a resource this step made (pipeline.core.names' rule)."""

@@ -6,7 +6,7 @@ Every room asks a :class:`StoreLayout` for its paths instead of joining folder n
     executions/<id>/execution.json              status, parameters, times, failure reason
     executions/<id>/steps/<step>.json           one StepRecord (+ properties) per step
     executions/<id>/logs/<step>.log             the merged stdout/stderr of a job
-    executions/<id>/jobs/<step>/                the job's /opt/ml
+    executions/<id>/jobs/<step>/                the job's /opt/ml (<step>/algo-N/: each host's)
     executions/<id>/attempts/<n>/steps/         a retried attempt's step records
     executions/<id>/runner.lock, stop.json      the runner's lock, a --stop request
     executions/<id>/report.html, report.log     the execution's page, its writer's log
@@ -15,7 +15,8 @@ Every room asks a :class:`StoreLayout` for its paths instead of joining folder n
     models/<name>.json                          CreateModel requests
     endpoint-configs/<name>.json                CreateEndpointConfig requests
     endpoints/<name>/                           a live endpoint (pipeline.local.endpoint)
-    warm/                                       the warm job host (socket, log, lock)
+    warm/                                       the warm job host (socket, log, lock, key)
+    layers/<hash>/                              requirements.txt layers jobs get, by content
     gate/                                       the API gate's cached service model
     sweeps/<id>.worker.log                      a sweep point's worker output
     comparisons/<a>-vs-<b>.html, background.log comparison pages and their writer's log
@@ -135,6 +136,10 @@ class StoreLayout:
     def warm(self) -> Path:
         """The warm job host's folder."""
         return self.root / "warm"
+
+    def layers(self) -> Path:
+        """requirements.txt layers jobs get on PYTHONPATH, one folder per content hash."""
+        return self.root / "layers"
 
     def gate(self) -> Path:
         """The API gate's cached part of SageMaker's service model."""

@@ -6,8 +6,11 @@ plus the preloaded libraries would hold. The parent never runs job code; every j
 fresh fork, so a module a job imports or a global it sets dies with it.
 
 Protocol, one Unix-socket connection per request (socket 0600 in a 0700 folder, and the
-peer's uid checked): a JSON line, plus for a job the write end of the job's output pipe
-passed as a file descriptor. Replies are JSON lines: ``{"pid": N}`` then ``{"exit": code}``.
+peer's uid checked): first the client's nonce, answered with ``{"proof": HMAC}`` under the
+store's key (``host.key``, read at start: the host proves it is this store's before it is
+sent anything); then a JSON line, plus for a job the write end of the job's output pipe
+(and a shared network's namespaces) passed as file descriptors. Replies are JSON lines:
+``{"pid": N}`` then ``{"exit": code}``. A job with a ``view`` runs in its own namespaces.
 If the client goes away while its job runs, the job is killed (as PR_SET_PDEATHSIG does for
 a subprocess of the engine). The host leaves after ``IDLE_S`` without jobs, or when asked.
 """
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import array
 import contextlib
+import hashlib
+import hmac
 import importlib
 import json
 import os
@@ -31,7 +36,9 @@ from typing import Any
 from fork_child import run_job, run_module
 
 SOCKET_NAME = "host.sock"
+KEY_NAME = "host.key"
 _TICK_S = 0.2
+_MAX_FDS = 4  # a job's output pipe, and a shared network's two namespaces
 
 
 def main(argv: list[str]) -> int:
@@ -45,8 +52,10 @@ def main(argv: list[str]) -> int:
     listener.listen(64)
     mine = os.stat(SOCKET_NAME).st_ino
     try:
-        host = Host(listener, idle_s)
+        with open(KEY_NAME, "rb") as key:
+            host = Host(listener, idle_s, key.read())
         preload(modules, between=host.tick)  # a job that comes early need not wait for torch
+        host.preloaded = True
         return host.serve()
     finally:
         listener.close()
@@ -79,8 +88,8 @@ def preload(modules: list[str], between: Any = None) -> None:
 class Host:
     """A single-threaded select loop (no threads: forking a threaded process is unsafe)."""
 
-    def __init__(self, listener: socket.socket, idle_s: float) -> None:
-        self.listener, self.idle_s = listener, idle_s
+    def __init__(self, listener: socket.socket, idle_s: float, key: bytes) -> None:
+        self.listener, self.idle_s, self.key = listener, idle_s, key
         self.sel = selectors.DefaultSelector()
         self.sel.register(listener, selectors.EVENT_READ)
         # A job's end wakes the loop at once (SIGCHLD through a self-pipe), not at the next tick.
@@ -93,6 +102,7 @@ class Host:
         self.jobs: dict[int, socket.socket] = {}  # pid -> the client's connection
         self.last_busy = time.monotonic()
         self.stopping = False
+        self.preloaded = False  # a job forked before imports what it needs itself
 
     def tick(self, timeout: float) -> None:
         """Handle what is ready (new requests, ended jobs, gone clients) within ``timeout``."""
@@ -132,17 +142,22 @@ class Host:
         uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
         if uid != os.getuid():
             raise ValueError("refused: another user")
+        hello, stray = _receive(conn)
+        for fd in stray:
+            os.close(fd)
+        nonce = str(hello.get("nonce", "")).encode()
+        _reply(conn, {"proof": hmac.new(self.key, nonce, hashlib.sha256).hexdigest()})
         request, fds = _receive(conn)
         self.last_busy = time.monotonic()
         if request.get("cmd") == "ping":
-            _reply(conn, {"pid": os.getpid()})
+            _reply(conn, {"pid": os.getpid(), "preloaded": self.preloaded})
             conn.close()
         elif request.get("cmd") == "stop":
             self.stopping = True
             _reply(conn, {"stopping": os.getpid()})
             conn.close()
-        elif request.get("cmd") == "run" and len(fds) == 1:
-            self.start(conn, request, fds[0])
+        elif request.get("cmd") == "run" and len(fds) >= 1:
+            self.start(conn, request, fds[0], fds[1:])
         elif request.get("cmd") == "spawn" and len(fds) == 1:
             _reply(conn, {"pid": self.spawn(request, fds[0])})
             conn.close()
@@ -151,12 +166,16 @@ class Host:
                 os.close(fd)
             raise ValueError("unknown request")
 
-    def start(self, conn: socket.socket, request: dict[str, Any], out_fd: int) -> None:
+    def start(
+        self, conn: socket.socket, request: dict[str, Any], out_fd: int, share: list[int]
+    ) -> None:
         pid = os.fork()
         if pid == 0:
             self._forget_parent()
-            run_job(request, out_fd)  # never returns
+            run_job(request, out_fd, share)  # never returns
         os.close(out_fd)
+        for fd in share:
+            os.close(fd)
         self.jobs[pid] = conn
         _reply(conn, {"pid": pid})
         conn.setblocking(False)
@@ -224,7 +243,7 @@ class Host:
 
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     fds = array.array("i")
-    data, ancdata, _, _ = conn.recvmsg(1 << 20, socket.CMSG_LEN(fds.itemsize))
+    data, ancdata, _, _ = conn.recvmsg(1 << 20, socket.CMSG_SPACE(_MAX_FDS * fds.itemsize))
     for level, kind, payload in ancdata:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])

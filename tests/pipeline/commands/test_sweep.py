@@ -17,7 +17,7 @@ import pytest
 from pipeline.core.records import PipelineDefinition
 from pipeline.targets.local import LocalTarget
 from tests.cli_runner import start_local_cli
-from tests.pipeline.local.slow_defs import slow_pipeline
+from tests.pipeline.local.slow_defs import job_pid, slow_pipeline
 from tests.pipeline.local.test_interruptions import _gone, cli
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ def _job_pids(store: Path, count: int, timeout_s: float = 90) -> list[int]:
     while time.monotonic() < deadline:
         found = sorted(store.glob("executions/*/jobs/Train/**/slow.pid"))
         if len(found) >= count:
-            return [int(p.read_text()) for p in found]
+            return [job_pid(p) for p in found]
         time.sleep(0.05)
     raise AssertionError(f"fewer than {count} training jobs started")
 
