@@ -15,6 +15,7 @@ import signal
 import site
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,12 +39,18 @@ _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
+_LIVE: set[Any] = set()  # this process's running jobs (parallel steps run them in threads)
+_LIVE_LOCK = threading.Lock()
+
+
 @dataclass(frozen=True)
 class JobRun:
-    """How a job's process ended, with its last lines for a failure reason."""
+    """How a job's process ended, with its last lines for a failure reason; ``start_errno``
+    is set when it could not even start (the OSError's errno)."""
 
     exit_code: int
     tail: tuple[str, ...]
+    start_errno: int | None = None
 
 
 def fetch_input(objects: ObjectStore, uri: str, container_path: str, job_root: Path) -> Path:
@@ -134,14 +141,34 @@ def run_job(
             proc = _start(argv, env, cwd, starter)
         except OSError as err:
             log.write(f"could not start {argv[0]}: {err}\n")
-            return JobRun(127, (f"could not start {argv[0]}: {err.strerror}",))
+            return JobRun(127, (f"could not start {argv[0]}: {err.strerror}",), err.errno)
+        with _LIVE_LOCK:
+            _LIVE.add(proc)
         try:
             _follow(proc, log, tail, on_line)
         except BaseException:  # Ctrl-C, SIGTERM or --stop: the job must not outlive the run
             stop_job(proc)
             log.write("job stopped: the execution was interrupted or stopped\n")
             raise
+        finally:
+            with _LIVE_LOCK:
+                _LIVE.discard(proc)
         return JobRun(proc.wait(), tuple(tail))
+
+
+def stop_live_jobs() -> None:
+    """Stop every job this process still runs (SIGTERM, SIGKILL after the grace), at once.
+
+    For an interruption that reaches the main thread while parallel steps run their jobs in
+    other threads: each job's end unblocks the thread that follows it.
+    """
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    stoppers = [threading.Thread(target=stop_job, args=(proc,)) for proc in live]
+    for thread in stoppers:
+        thread.start()
+    for thread in stoppers:
+        thread.join()
 
 
 def _start(argv: Sequence[str], env: Mapping[str, str], cwd: Path, starter: Any) -> Any:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.names import utc_now
+from pipeline.local import describe
 from pipeline.local.container_paths import host_path
 from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext, failed
@@ -22,6 +24,7 @@ from pipeline.local.handlers.jobs import (
     run_job,
 )
 from pipeline.local.orchestrator import StepOutcome
+from pipeline.local.policies import job_failure_type
 from pipeline.local.sandbox import (
     SandboxError,
     check_code_paths,
@@ -55,20 +58,20 @@ def run_processing(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> St
         return failed(str(err), log_path=str(ctx.log_path))
     argv = command(container_argv, root)
     env = job_environment(args.get("Environment") or {}, root)
+    started = utc_now()
     run = run_job(argv, env, root, ctx.log_path, ctx.lines_of(spec.name), ctx.job_starter)
+    finished = utc_now()
     if run.exit_code != 0:
         reason = failure_reason(host_path("/opt/ml/output/message", root), run, root)
-        return failed(reason, log_path=str(ctx.log_path))
+        kind = job_failure_type(run.exit_code, run.start_errno)
+        return failed(reason, log_path=str(ctx.log_path), error_type=kind)
     try:
         _upload_outputs(args, ctx)
     except (ValueError, StoreError) as err:
         return failed(f"processing output: {err}", log_path=str(ctx.log_path))
-    properties = {
-        **request,
-        "ProcessingJobArn": ctx.arn("processing-job", job_name),
-        "ProcessingJobStatus": "Completed",
-        "ExitMessage": "",
-    }
+    times = describe.JobTimes.until_now(ctx.created_at, started, finished)
+    arn = ctx.arn("processing-job", job_name)
+    properties = describe.processing_job(request, job_name, arn, times)
     return StepOutcome(
         "Succeeded",
         properties,

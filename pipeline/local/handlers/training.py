@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.names import utc_now
+from pipeline.local import describe
 from pipeline.local.container_paths import host_path, map_env, map_path
 from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext, failed
 from pipeline.local.handlers.jobs import failure_reason, fetch_input, job_environment, run_job
 from pipeline.local.orchestrator import StepOutcome
+from pipeline.local.policies import job_failure_type
 from pipeline.local.sandbox import (
     SandboxError,
     check_code_paths,
@@ -31,7 +33,7 @@ from pipeline.local.sandbox import (
     program_file,
 )
 from pipeline.local.store.atomic import write_json
-from pipeline.local.store.objects import S3Uri, StoreError, parse_s3_uri
+from pipeline.local.store.objects import StoreError, parse_s3_uri
 
 HOST = "algo-1"
 
@@ -65,16 +67,27 @@ def run_training(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
     metrics = _MetricCollector(args.get("AlgorithmSpecification", {}).get("MetricDefinitions"))
     argv = [sys.executable if program.endswith(".py") else "/bin/sh", program, *user_args]
     lines = metrics.tee(ctx.lines_of(spec.name))
+    started = utc_now()
     run = run_job(argv, env, root / "code", ctx.log_path, lines, ctx.job_starter)
+    finished = utc_now()
     if run.exit_code != 0:
         reason = failure_reason(host_path("/opt/ml/output/failure", root), run, root)
-        return failed(reason, log_path=str(ctx.log_path))
+        kind = job_failure_type(run.exit_code, run.start_errno)
+        return failed(reason, log_path=str(ctx.log_path), error_type=kind)
     output = parse_s3_uri(args["OutputDataConfig"]["S3OutputPath"]).child(f"{job_name}/output")
     try:
         ctx.objects.put(output.child("model.tar.gz"), _tar(host_path("/opt/ml/model", root), root))
     except (StoreError, SandboxError) as err:
         return failed(f"training output: {err}", log_path=str(ctx.log_path))
-    properties = _describe(args, job_name, output, metrics, ctx)
+    properties = describe.training_job(
+        args,
+        job_name,
+        ctx.arn("training-job", job_name),
+        str(output.child("model.tar.gz")),
+        metrics.final(),
+        metrics.series,
+        describe.JobTimes.until_now(ctx.created_at, started, finished),
+    )
     return StepOutcome(
         "Succeeded",
         properties,
@@ -245,20 +258,3 @@ class _MetricCollector:
             {"MetricName": k, "Value": v, "Timestamp": self.seen_at[k]}
             for k, v in self.last.items()
         ]
-
-
-def _describe(
-    args: dict[str, Any], job_name: str, output: S3Uri, metrics: _MetricCollector, ctx: StepContext
-) -> dict[str, Any]:
-    """DescribeTrainingJob's shape, plus ``MetricSeries`` (every value each MetricDefinition
-    matched, in log order): what SageMaker sends to CloudWatch and Studio charts per epoch.
-    """
-    return {
-        **args,
-        "TrainingJobName": job_name,
-        "TrainingJobArn": ctx.arn("training-job", job_name),
-        "TrainingJobStatus": "Completed",
-        "ModelArtifacts": {"S3ModelArtifacts": str(output.child("model.tar.gz"))},
-        "FinalMetricDataList": metrics.final(),
-        "MetricSeries": {name: list(values) for name, values in metrics.series.items()},
-    }
