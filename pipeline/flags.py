@@ -208,6 +208,20 @@ def _add_settings_flags(where: argparse._ArgumentGroup) -> None:
         "--role-arn", help="SageMaker execution role for --upsert (sagemaker target)"
     )
     where.add_argument(
+        "--module-name",
+        metavar="PKG.MODULE",
+        help="the pipeline to build: a module whose get_pipeline(region, role, "
+        "default_bucket, ...) returns an SDK Pipeline, the MLOps template's way "
+        "(default: moonpipe's own, pipeline.assembly.moonpipe)",
+    )
+    where.add_argument(
+        "--kwargs",
+        metavar="JSON",
+        help="get_pipeline's arguments as a JSON object, e.g. "
+        """'{"pipeline_name": "Abalone"}' (region, role and default_bucket default to """
+        "the config's)",
+    )
+    where.add_argument(
         "--store",
         "--store-root",
         dest="store",
@@ -386,5 +400,13 @@ def _sweep(args: argparse.Namespace) -> Sweep:
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
-        args.config, args.target, args.region, args.bucket, args.role_arn, args.store, args.json
+        args.config,
+        args.target,
+        args.region,
+        args.bucket,
+        args.role_arn,
+        args.store,
+        args.json,
+        module_name=args.module_name,
+        kwargs=args.kwargs,
     )
