@@ -41,6 +41,8 @@ examples (local target: no AWS account, runs on this machine):
   python run_pipeline.py --retry <execution-id>            # resume a Failed or Stopped run
   printf '0.0,0.9\\n1.0,-0.5\\n' | python run_pipeline.py --invoke moonpipe-endpoint --data -
   python run_pipeline.py --definition > definition.json     # offline, no credentials
+  python run_pipeline.py --module-name pipelines.abalone.pipeline \
+      --kwargs '{"pipeline_name": "Abalone"}' --upsert --start   # any SDK pipeline module
 
 examples (SageMaker; credentials from your AWS profile, e.g. AWS_PROFILE=ml):
   python run_pipeline.py --target sagemaker --region eu-west-1 --bucket my-bucket \\
@@ -135,6 +137,13 @@ def _add_pipeline_flags(run: argparse._ArgumentGroup) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="override a pipeline parameter for --start or --sweep (repeatable)",
+    )
+    run.add_argument(
+        "--max-parallel-steps",
+        type=int,
+        metavar="N",
+        help="with --upsert: the pipeline's ParallelismConfiguration, at most N steps at once "
+        "(default: every step whose dependencies are met)",
     )
     run.add_argument(
         "--definition",
@@ -293,6 +302,10 @@ def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error("--wait needs --start (it follows the execution that --start starts)")
     if args.follow and not args.start:
         parser.error("--follow needs --start (it shows the jobs of the execution --start runs)")
+    if args.max_parallel_steps is not None and not args.upsert:
+        parser.error("--max-parallel-steps needs --upsert (it is kept with the pipeline)")
+    if args.max_parallel_steps is not None and args.max_parallel_steps < 1:
+        parser.error(f"--max-parallel-steps must be 1 or more, got {args.max_parallel_steps}")
     if args.param and not (args.start or args.sweep):
         parser.error("--param needs --start (parameters apply to the execution --start starts)")
     _check_sweep_flags(parser, args)
@@ -380,7 +393,13 @@ def _run(args: argparse.Namespace) -> RunPipeline:
             steps = tuple(s.strip() for s in args.steps.split(",") if s.strip())
         selection = SelectionFlags(steps, args.from_step, args.from_execution)
     return RunPipeline(
-        args.upsert, args.start, args.wait, args.follow, tuple(args.param), selection
+        args.upsert,
+        args.start,
+        args.wait,
+        args.follow,
+        tuple(args.param),
+        selection,
+        max_parallel_steps=args.max_parallel_steps,
     )
 
 
