@@ -211,8 +211,9 @@ def test_upsert_rejects_unknown_step_types_and_cycles(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         target.upsert_pipeline(pipeline(bad), None)
     assert str(caught.value) == (
-        "pipeline p: the local engine cannot run step type Transform; supported: Processing, "
-        "Training, Condition, Fail, RegisterModel, Model, EndpointConfig, Endpoint"
+        "pipeline p: the local engine cannot run 1 step: Prep (Transform); the step types it "
+        "runs are Processing, Training, Condition, Fail, RegisterModel, Model, EndpointConfig, "
+        "Endpoint"
     )
     assert not (tmp_path / "pipelines").exists()
 
