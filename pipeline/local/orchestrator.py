@@ -48,6 +48,7 @@ from pipeline.local.policies import policy_for
 STEP_REASON_MAX = 1024
 EXECUTION_REASON_MAX = 1300
 _ELLIPSIS = "…"
+_STOP_POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -251,9 +252,9 @@ class _Walk:
         """Interrupted: stop the worker threads' jobs and wait for them to let go."""
         with self.lock:
             self.cancelled.set()
-        if running:
-            self.stop_jobs()
-            wait(running)
+        while running and not all(f.done() for f in running):
+            self.stop_jobs()  # again for a job a thread started after the last call
+            wait(running, timeout=_STOP_POLL_S)
 
     def _result(self) -> RunResult:
         if not self.failures:
