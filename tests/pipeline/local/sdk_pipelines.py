@@ -37,7 +37,8 @@ STEP_SCRIPT = textwrap.dedent(
     parser.add_argument("rest", nargs="*")
     args = parser.parse_args()
     time.sleep(args.sleep)
-    print("slept", args.sleep, flush=True)
+    if args.sleep:
+        print("slept", args.sleep, flush=True)
     if args.kill_unless is not None and not args.job.endswith(args.kill_unless):
         os.kill(os.getpid(), signal.SIGKILL)
     if args.fail is not None:
