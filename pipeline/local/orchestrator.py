@@ -144,6 +144,7 @@ class _Walk:
         self.plan, self.scope, self.execute = plan, scope, execute
         self.on_step, self.stop_jobs = on_step, stop_jobs
         self.properties: dict[str, Mapping[str, Any]] = dict(scope.steps)
+        self.needs = {spec.name: upstream(spec) for spec in plan.steps}
         self.branches: dict[str, bool] = {}
         self.done: set[str] = set()
         self.skipped: set[str] = set()
@@ -186,7 +187,7 @@ class _Walk:
         for spec in self.plan.steps:
             if spec.name in self.done or spec.name in self.skipped or spec.name in running:
                 continue
-            needed = upstream(spec)
+            needed = self.needs[spec.name]
             if needed & self.skipped or any(
                 self.branches.get(g.condition, g.branch) is not g.branch for g in spec.gates
             ):
@@ -201,7 +202,8 @@ class _Walk:
         if outcome.status != "Succeeded":
             self.failures.append((spec.name, outcome))
             return
-        self.properties[spec.name] = outcome.properties
+        with self.lock:  # worker threads copy the properties they resolve against
+            self.properties[spec.name] = outcome.properties
         branch = outcome.branch
         if branch is None and spec.step_type == "Condition":
             branch = outcome_branch(outcome.properties)
