@@ -22,7 +22,7 @@ and never referenceable: :data:`EXTENSIONS`.
 
 from __future__ import annotations
 
-import difflib
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -49,7 +49,7 @@ CONDITION_PROPERTIES = ("Outcome",)
 # moonpipe's additions: every value a MetricDefinition matched (what SageMaker sends to
 # CloudWatch and Studio charts per epoch), the local endpoint's URL.
 EXTENSIONS = {"Training": ("MetricSeries",), "Endpoint": ("EndpointUrl",)}
-_TOKEN = re.compile(r"\.?([A-Za-z_][\w:-]*)|\[(-?\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
+_TOKEN = r"\.?([A-Za-z_][\w:-]*)|\[(-?\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]"
 _NEAREST = 1
 
 
@@ -293,9 +293,9 @@ def _indexed(token: str) -> bool:
 def _tokens(path: str) -> list[str | int] | None:
     """``A.B['k'][0].C`` -> ["A", "B", "\\0k", 0, "C"] (quoted keys marked); None if unreadable."""
     found: list[str | int] = []
-    position = 0
+    position, token = 0, _compiled(_TOKEN)
     while position < len(path):
-        match = _TOKEN.match(path, position)
+        match = token.match(path, position)
         if match is None:
             return None
         position = match.end()
@@ -315,6 +315,13 @@ def _shown(token: str | int) -> str:
     return f"key [{token[1:]!r}]" if _indexed(token) else f"member {token!r}"
 
 
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)  # at first use: the upsert check, not every run's import
+
+
 def _nearest(token: str, members: Iterable[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(token, list(members), n=_NEAREST)
     return f" (did you mean {close[0]}?)" if close else ""

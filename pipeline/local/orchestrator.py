@@ -31,16 +31,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from pipeline.core.names import utc_now
 from pipeline.core.records import StepListener, StepRecord
 from pipeline.local.expressions import Scope, UnresolvedReference
 from pipeline.local.graph import PipelineGraph, StepSpec, upstream
 from pipeline.local.policies import policy_for
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 # Maximum lengths in SageMaker's API model (botocore): PipelineExecutionStep.FailureReason
 # (shape FailureReason) and DescribePipelineExecutionResponse.FailureReason
@@ -164,12 +166,11 @@ class _Walk:
                     self.finish(spec, self.attempts(spec))
                     continue
                 for spec in ready[: max(0, limit - len(running))]:
-                    pool = pool or ThreadPoolExecutor(limit, thread_name_prefix="step")
+                    pool = pool or _pool(limit)
                     running[pool.submit(self.attempts, spec)] = spec
                 if not running:
                     break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
+                for future in _first_done(running):
                     self.finish(running.pop(future), future.result())
         except BaseException:
             self._cancel(running)
@@ -254,9 +255,11 @@ class _Walk:
         """Interrupted: stop the worker threads' jobs and wait for them to let go."""
         with self.lock:
             self.cancelled.set()
-        while running and not all(f.done() for f in running):
+        pending = dict(running)
+        while pending:
             self.stop_jobs()  # again for a job a thread started after the last call
-            wait(running, timeout=_STOP_POLL_S)
+            _first_done(pending, timeout=_STOP_POLL_S)
+            pending = {f: s for f, s in pending.items() if not f.done()}
 
     def _result(self) -> RunResult:
         if not self.failures:
@@ -266,6 +269,22 @@ class _Walk:
             for name, outcome in self.failures
         ]
         return RunResult("Failed", cap("; ".join(reasons), EXECUTION_REASON_MAX), self.properties)
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """Worker threads for steps that run side by side (imported only when some do)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(workers, thread_name_prefix="step")
+
+
+def _first_done(
+    running: Mapping[Future[StepOutcome], StepSpec], timeout: float | None = None
+) -> set[Future[StepOutcome]]:
+    """The running steps' futures that are done once the first is (or ``timeout`` passed)."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    return wait(running, timeout=timeout, return_when=FIRST_COMPLETED).done
 
 
 def _executing(

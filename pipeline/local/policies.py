@@ -23,6 +23,7 @@ Sources (the full table is docs/semantics.md):
 from __future__ import annotations
 
 import errno
+import functools
 import re
 import signal
 from collections.abc import Mapping, Sequence
@@ -70,13 +71,18 @@ RETRYABLE_TYPES = frozenset(
     }
 )
 
-_DURATION = re.compile(
+_DURATION = (
     r"(?P<p>[Pp])?"
     r"(?:(?P<years>\d+)[Yy])?(?:(?P<months>\d+)[Mm])?(?:(?P<weeks>\d+)[Ww])?(?:(?P<days>\d+)[Dd])?"
     r"(?:[Tt](?=\d)(?:(?P<hours>\d+)[Hh])?(?:(?P<minutes>\d+)[Mm])?(?:(?P<seconds>\d+)[Ss])?)?"
 )
 _DAYS_PER = {"years": 365, "months": 30, "weeks": 7, "days": 1}
 _SECONDS_PER = {"hours": 3600, "minutes": 60, "seconds": 1}
+
+
+@functools.cache
+def _duration() -> re.Pattern[str]:
+    return re.compile(_DURATION)
 
 
 class PolicyError(ValueError):
@@ -90,7 +96,7 @@ def parse_expire_after(text: object) -> timedelta:
     Raises:
         PolicyError: not such a duration (the message shows the accepted forms).
     """
-    match = _DURATION.fullmatch(text) if isinstance(text, str) else None
+    match = _duration().fullmatch(text) if isinstance(text, str) else None
     parts = {k: int(v) for k, v in match.groupdict().items() if v and k != "p"} if match else {}
     if not parts:
         raise PolicyError(
