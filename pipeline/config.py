@@ -171,6 +171,9 @@ class PipelineConfig:
     endpoint: EndpointSection
     caching: CachingSection
     source: Path = field(default=DEFAULT_CONFIG_PATH, metadata={"internal": True})
+    # --module-name / --kwargs (JSON text): the pipeline module to build; None: moonpipe's own
+    module_name: str | None = field(default=None, metadata={"internal": True})
+    module_kwargs: str = field(default="{}", metadata={"internal": True})
 
     def require_role(self) -> str:
         """The role ARN, or a ConfigError saying how to give one (call before an upsert)."""

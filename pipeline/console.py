@@ -251,11 +251,24 @@ def step_lines(record: StepRecord, show_start: bool = True) -> list[str]:
     extras = [_seconds(record.duration_s)] if record.duration_s is not None else []
     extras += ["cache hit"] if record.cache_hit else []
     extras += [f"reused from {r}"] if (r := record.metadata.get("ReusedBySelectionFrom")) else []
+    extras += [f"attempt {record.attempt_count}"] if (record.attempt_count or 1) > 1 else []
     lines = [f"  {verb:<10} {label}" + (f"  {', '.join(extras)}" if extras else "")]
     if record.failure_reason:
         lines.append(f"      reason: {record.failure_reason}")
+    if not show_start:  # --describe-execution: why it was (not) a cache hit, its attempts
+        lines += _cache_and_attempts(record)
     if record.log_path and (record.status == Status.FAILED or not show_start):
         lines += log_lines(record.log_path, tail=record.status == Status.FAILED)
+    return lines
+
+
+def _cache_and_attempts(record: StepRecord) -> list[str]:
+    lines = [f"      cache {why}"] if (why := record.metadata.get("CacheReason")) else []
+    for earlier in record.metadata.get("Attempts") or []:
+        lines.append(
+            f"      attempt {earlier.get('AttemptCount')} failed "
+            f"({earlier.get('ExceptionType')}, retried): {earlier.get('FailureReason')}"
+        )
     return lines
 
 

@@ -41,6 +41,8 @@ examples (local target: no AWS account, runs on this machine):
   python run_pipeline.py --retry <execution-id>            # resume a Failed or Stopped run
   printf '0.0,0.9\\n1.0,-0.5\\n' | python run_pipeline.py --invoke moonpipe-endpoint --data -
   python run_pipeline.py --definition > definition.json     # offline, no credentials
+  python run_pipeline.py --module-name pipelines.abalone.pipeline \
+      --kwargs '{"pipeline_name": "Abalone"}' --upsert --start   # any SDK pipeline module
 
 examples (SageMaker; credentials from your AWS profile, e.g. AWS_PROFILE=ml):
   python run_pipeline.py --target sagemaker --region eu-west-1 --bucket my-bucket \\
@@ -137,6 +139,13 @@ def _add_pipeline_flags(run: argparse._ArgumentGroup) -> None:
         help="override a pipeline parameter for --start or --sweep (repeatable)",
     )
     run.add_argument(
+        "--max-parallel-steps",
+        type=int,
+        metavar="N",
+        help="with --upsert: the pipeline's ParallelismConfiguration, at most N steps at once "
+        "(default: every step whose dependencies are met)",
+    )
+    run.add_argument(
         "--definition",
         action="store_true",
         help="print the definition JSON and exit (offline, no credentials)",
@@ -206,6 +215,20 @@ def _add_settings_flags(where: argparse._ArgumentGroup) -> None:
     where.add_argument("--bucket", help="S3 bucket for code and data (sagemaker target)")
     where.add_argument(
         "--role-arn", help="SageMaker execution role for --upsert (sagemaker target)"
+    )
+    where.add_argument(
+        "--module-name",
+        metavar="PKG.MODULE",
+        help="the pipeline to build: a module whose get_pipeline(region, role, "
+        "default_bucket, ...) returns an SDK Pipeline, the MLOps template's way "
+        "(default: moonpipe's own, pipeline.assembly.moonpipe)",
+    )
+    where.add_argument(
+        "--kwargs",
+        metavar="JSON",
+        help="get_pipeline's arguments as a JSON object, e.g. "
+        """'{"pipeline_name": "Abalone"}' (region, role and default_bucket default to """
+        "the config's)",
     )
     where.add_argument(
         "--store",
@@ -279,6 +302,10 @@ def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error("--wait needs --start (it follows the execution that --start starts)")
     if args.follow and not args.start:
         parser.error("--follow needs --start (it shows the jobs of the execution --start runs)")
+    if args.max_parallel_steps is not None and not args.upsert:
+        parser.error("--max-parallel-steps needs --upsert (it is kept with the pipeline)")
+    if args.max_parallel_steps is not None and args.max_parallel_steps < 1:
+        parser.error(f"--max-parallel-steps must be 1 or more, got {args.max_parallel_steps}")
     if args.param and not (args.start or args.sweep):
         parser.error("--param needs --start (parameters apply to the execution --start starts)")
     _check_sweep_flags(parser, args)
@@ -366,7 +393,13 @@ def _run(args: argparse.Namespace) -> RunPipeline:
             steps = tuple(s.strip() for s in args.steps.split(",") if s.strip())
         selection = SelectionFlags(steps, args.from_step, args.from_execution)
     return RunPipeline(
-        args.upsert, args.start, args.wait, args.follow, tuple(args.param), selection
+        args.upsert,
+        args.start,
+        args.wait,
+        args.follow,
+        tuple(args.param),
+        selection,
+        max_parallel_steps=args.max_parallel_steps,
     )
 
 
@@ -386,5 +419,13 @@ def _sweep(args: argparse.Namespace) -> Sweep:
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
-        args.config, args.target, args.region, args.bucket, args.role_arn, args.store, args.json
+        args.config,
+        args.target,
+        args.region,
+        args.bucket,
+        args.role_arn,
+        args.store,
+        args.json,
+        module_name=args.module_name,
+        kwargs=args.kwargs,
     )

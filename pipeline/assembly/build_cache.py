@@ -15,7 +15,10 @@ when every one of those inputs is unchanged:
 * the name and version of every installed distribution the build imported (the SDK,
   boto3, botocore, their dependencies), and the Python version.
 
-Any difference is a miss and a real build, whose result replaces the entry. An entry that
+Any difference is a miss and a real build, whose result replaces the entry. A pipeline of
+another module (``--module-name``) is never cached: its sources and the files its SDK
+objects read (code, source folders) live outside the repository and are not imported, so
+nothing here could tell that they changed. An entry that
 cannot be read is a miss too, never an error. Entries live under the local store root
 (``<store>/build-cache/``), beside what they describe, so a fresh clone starts with none.
 Looking up costs a few milliseconds: hashing some forty files and reading package versions,
@@ -35,6 +38,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pipeline.assembly.module_names import DEFAULT_MODULE
 from pipeline.core.records import PipelineDefinition
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -80,6 +84,8 @@ def lookup(cache_dir: Path, config: Any, root: Path = REPO_ROOT) -> PipelineDefi
 
     ``root``: the repository the build's files are read from (tests use a copy).
     """
+    if not cacheable(config):
+        return None
     entry = _read(cache_dir / f"{config_key(config)}.json")
     if entry is None:
         return None
@@ -108,6 +114,8 @@ def build_through(
     Returns:
         (definition, True when it came from the cache).
     """
+    if not cacheable(config):
+        return build(config), False
     found = lookup(cache_dir, config, root)
     if found is not None:
         return found, True
@@ -115,6 +123,12 @@ def build_through(
     built = build(config)
     remember(cache_dir, config, built, inputs_of(set(sys.modules) - loaded_before, root))
     return built, False
+
+
+def cacheable(config: Any) -> bool:
+    """True for moonpipe's own pipeline (no other module named in the config)."""
+    module = getattr(config, "module_name", None)
+    return module is None or module == DEFAULT_MODULE
 
 
 def remember(cache_dir: Path, config: Any, built: PipelineDefinition, inputs: BuildInputs) -> None:

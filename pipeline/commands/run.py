@@ -8,7 +8,7 @@ here; on SageMaker it is followed with --wait, else described once).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipeline.commands.base import Command
 from pipeline.commands.front import Front
@@ -40,6 +40,7 @@ class RunPipeline:
     follow: bool = False
     params: tuple[str, ...] = ()  # NAME=VALUE, as given
     selection: SelectionFlags | None = None
+    max_parallel_steps: int | None = None  # --upsert's ParallelismConfiguration
 
 
 def run_pipeline(request: RunPipeline, front: Front) -> int:
@@ -54,6 +55,8 @@ def run_pipeline(request: RunPipeline, front: Front) -> int:
     if request.start:
         target.warm_up()  # the local job host imports torch while the SDK builds
     pipeline = front.definition() if request.upsert else None
+    if pipeline is not None and request.max_parallel_steps is not None:
+        pipeline = replace(pipeline, max_parallel_steps=request.max_parallel_steps)
     name, console = cfg.pipeline.name, front.console
     pipeline_arn, values = None, None
     if pipeline is not None:
@@ -116,7 +119,8 @@ COMMANDS = (
     Command(
         RunPipeline,
         run_pipeline,
-        "[--upsert] [--start [--wait] [--follow] [--param NAME=VALUE ...]\n"
+        "[--upsert [--max-parallel-steps N]] [--start [--wait] [--follow] "
+        "[--param NAME=VALUE ...]\n"
         "                  [--steps A,B | --from-step NAME [--from-execution ID]]]",
     ),
 )

@@ -2,7 +2,10 @@
 
 StartPipelineExecution rejects unknown names and values of the wrong type before it
 starts anything; both targets apply this same check before a start is sent (SageMaker)
-or run (local), so a typo never costs a run.
+or run (local), so a typo never costs a run. A ParameterString's ``EnumValues`` are held to
+as well: no AWS page says whether the service refuses a value outside them, but it refuses
+other parameter values at start with a ValidationException (aws/sagemaker-python-sdk#4016),
+so a value no enum allows is refused here, before anything runs (docs/semantics.md).
 """
 
 from __future__ import annotations
@@ -109,8 +112,18 @@ def resolve_parameters(
         type_name = spec.get("Type", "String")
         if name in overrides:
             values[name] = coerce_value(name, type_name, overrides[name])
+            _check_enum(name, spec, values[name])
         elif "DefaultValue" in spec:
             values[name] = coerce_value(name, type_name, spec["DefaultValue"])
         else:
             raise ParameterError(f"parameter {name} has no default; pass --param {name}=VALUE")
     return values
+
+
+def _check_enum(name: str, spec: Mapping[str, Any], value: ParamValue) -> None:
+    allowed = spec.get("EnumValues")
+    if isinstance(allowed, list) and allowed and value not in allowed:
+        raise ParameterError(
+            f"parameter {name} takes one of its EnumValues: {', '.join(map(str, allowed))}; "
+            f"got {value!r}"
+        )

@@ -20,12 +20,15 @@ class PipelineDefinition:
     ``artifacts`` maps every s3:// URI the definition references and the SDK would have
     uploaded while building it (code files, source tarballs) to its bytes; a target stores
     them before it stores the definition, so no definition ever points at a missing object.
+    ``max_parallel_steps`` is the pipeline's ParallelismConfiguration (CreatePipeline's
+    MaxParallelExecutionSteps; None: none given, every ready step runs at once).
     """
 
     name: str
     description: str
     definition: str
     artifacts: Mapping[str, bytes] = field(default_factory=dict)
+    max_parallel_steps: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class StepRecord:
     failure_reason: str | None = None
     log_path: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    attempt_count: int | None = None  # AttemptCount: the current attempt (RetryPolicies), 1-based
 
     @property
     def duration_s(self) -> float | None:
@@ -109,6 +113,9 @@ class ExecutionSummary:
                     "duration_s": None if s.duration_s is None else round(s.duration_s, 3),
                     "failure_reason": s.failure_reason,
                     "log_path": s.log_path,
+                    "attempt_count": s.attempt_count,
+                    "attempts": list(s.metadata.get("Attempts") or []),
+                    "cache": s.metadata.get("CacheReason"),
                 }
                 for s in self.steps
             ],

@@ -49,6 +49,8 @@ JOB_STOP_GRACE_S = 5.0
 CONTAINER_HOME = "/root"  # HOME in SageMaker's framework images
 _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+_LIVE: set[Any] = set()  # this process's running jobs (parallel steps run them in threads)
+_LIVE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class JobRun:
     tail: tuple[str, ...]
     over_limit: bool = False
     host: int = 0
+    start_errno: int | None = None  # set when it could not even start (OSError's errno)
 
 
 @dataclass(frozen=True)
@@ -229,8 +232,11 @@ def run_job(
                 stop_job(proc)
             program = jobs[0][1].argv[0] if jobs[0][1].argv else "the job"
             log.write(f"could not start {program}: {err}\n")
-            return JobRun(127, (f"could not start {program}: {err.strerror or err}",))
+            line = f"could not start {program}: {err.strerror or err}"
+            return JobRun(127, (line,), start_errno=err.errno)
         watches = [Watch(proc, limit) for proc in procs]
+        with _LIVE_LOCK:
+            _LIVE.update(procs)
         try:
             codes = _follow(procs, hosts, log, tail, on_line)
         except BaseException:  # Ctrl-C, SIGTERM or --stop: the job must not outlive the run
@@ -241,9 +247,26 @@ def run_job(
         finally:
             for watch in watches:
                 watch.end()
+            with _LIVE_LOCK:
+                _LIVE.difference_update(procs)
     failing = next((i for i, code in enumerate(codes) if code != 0), 0)
     over = any(watch.over_limit for watch in watches)
     return JobRun(codes[failing], tuple(tail), over, failing)
+
+
+def stop_live_jobs() -> None:
+    """Stop every job this process still runs (SIGTERM, SIGKILL after the grace), at once.
+
+    For an interruption that reaches the main thread while parallel steps run their jobs in
+    other threads: each job's end unblocks the thread that follows it.
+    """
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    stoppers = [threading.Thread(target=stop_job, args=(proc,)) for proc in live]
+    for thread in stoppers:
+        thread.start()
+    for thread in stoppers:
+        thread.join()
 
 
 @contextlib.contextmanager

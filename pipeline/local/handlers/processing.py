@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.names import utc_now
+from pipeline.local import describe
 from pipeline.local.container_paths import CONTAINER_ROOT, host_path
 from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext, failed
@@ -27,6 +29,7 @@ from pipeline.local.handlers.jobs import (
     run_job,
 )
 from pipeline.local.orchestrator import StepOutcome
+from pipeline.local.policies import job_failure_type
 from pipeline.local.runtime.hosts import Host, instance_count, job_hosts, resource_config
 from pipeline.local.runtime.layers import LayerError, layer_for, requirements_in_sourcedir
 from pipeline.local.runtime.limits import Limit, over_limit_reason, processing_status
@@ -68,6 +71,7 @@ def run_processing(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> St
     job = JobCommand(container_argv, dict(args.get("Environment") or {}), CONTAINER_ROOT)
     limit = Limit.of(args.get("StoppingCondition"), runtime.grace_s)
     isolated = bool((args.get("NetworkConfig") or {}).get("EnableNetworkIsolation"))
+    started = utc_now()
     run = run_job(
         [(host, job) for host in hosts],
         ctx.log_path,
@@ -77,6 +81,7 @@ def run_processing(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> St
         limit=limit,
         layer=layer,
     )
+    finished = utc_now()
     metadata: dict[str, Any] = {"ProcessingJobName": job_name}
     if notes:
         metadata["RuntimeNotes"] = notes
@@ -88,12 +93,14 @@ def run_processing(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> St
     if run.exit_code != 0:
         root = hosts[run.host].root
         reason = failure_reason(host_path("/opt/ml/output/message", root), run, root)
-        return failed(reason, log_path=log, metadata=metadata)
+        kind = job_failure_type(run.exit_code, run.start_errno)
+        return failed(reason, log_path=log, metadata=metadata, error_type=kind)
     try:
         _upload_outputs(args, hosts, ctx)
     except (ValueError, StoreError) as err:
         return failed(f"processing output: {err}", log_path=log, metadata=metadata)
-    properties.update(processing_status(False, 0, None), ExitMessage="")
+    times = describe.JobTimes.until_now(ctx.created_at, started, finished)
+    properties = describe.processing_job(request, job_name, properties["ProcessingJobArn"], times)
     return StepOutcome("Succeeded", properties, log_path=log, metadata=metadata)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.names import utc_now
+from pipeline.local import describe
 from pipeline.local.container_paths import host_path, map_path
 from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext, failed
@@ -35,6 +36,7 @@ from pipeline.local.handlers.jobs import (
     run_job,
 )
 from pipeline.local.orchestrator import StepOutcome
+from pipeline.local.policies import job_failure_type
 from pipeline.local.runtime.hosts import Host, instance_count, job_hosts, resource_config
 from pipeline.local.runtime.layers import LayerError, layer_for
 from pipeline.local.runtime.limits import Limit, over_limit_reason, training_status
@@ -47,7 +49,7 @@ from pipeline.local.sandbox import (
     program_file,
 )
 from pipeline.local.store.atomic import write_json
-from pipeline.local.store.objects import S3Uri, StoreError, parse_s3_uri
+from pipeline.local.store.objects import StoreError, parse_s3_uri
 
 CODE_DIR = "/opt/ml/code"
 DATA_DIR = "/opt/ml/output/data"
@@ -89,6 +91,7 @@ def run_training(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
         )
     metrics = _MetricCollector(args.get("AlgorithmSpecification", {}).get("MetricDefinitions"))
     limit = Limit.of(args.get("StoppingCondition"), runtime.grace_s)
+    started = utc_now()
     run = run_job(
         jobs,
         ctx.log_path,
@@ -98,21 +101,29 @@ def run_training(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
         limit=limit,
         layer=layer,
     )
+    finished = utc_now()
     metadata: dict[str, Any] = {"TrainingJobName": job_name, "metrics": metrics.last}
     if notes:
         metadata["RuntimeNotes"] = notes
     if run.exit_code != 0 and not run.over_limit:
-        return failed(_reason(run, hosts), log_path=log, metadata=metadata)
+        kind = job_failure_type(run.exit_code, run.start_errno)
+        return failed(_reason(run, hosts), log_path=log, metadata=metadata, error_type=kind)
     output = parse_s3_uri(args["OutputDataConfig"]["S3OutputPath"]).child(f"{job_name}/output")
     try:
         for name, folder in (("model.tar.gz", "/opt/ml/model"), ("output.tar.gz", DATA_DIR)):
             ctx.objects.put(output.child(name), _tar(hosts, folder))
     except (StoreError, SandboxError) as err:
         return failed(f"training output: {err}", log_path=log, metadata=metadata)
-    properties = {
-        **_describe(args, job_name, output, metrics, ctx),
-        **training_status(run.over_limit, run.exit_code, None),
-    }
+    described = describe.training_job(
+        args,
+        job_name,
+        ctx.arn("training-job", job_name),
+        str(output.child("model.tar.gz")),
+        metrics.final(),
+        metrics.series,
+        describe.JobTimes.until_now(ctx.created_at, started, finished),
+    )
+    properties = {**described, **training_status(run.over_limit, run.exit_code, None)}
     if run.over_limit:
         reason = over_limit_reason("Training", job_name, limit)
         return failed(reason, log_path=log, properties=properties, metadata=metadata)
@@ -311,20 +322,3 @@ class _MetricCollector:
             {"MetricName": k, "Value": v, "Timestamp": self.seen_at[k]}
             for k, v in self.last.items()
         ]
-
-
-def _describe(
-    args: dict[str, Any], job_name: str, output: S3Uri, metrics: _MetricCollector, ctx: StepContext
-) -> dict[str, Any]:
-    """DescribeTrainingJob's shape, plus ``MetricSeries`` (every value each MetricDefinition
-    matched, in log order): what SageMaker sends to CloudWatch and Studio charts per epoch.
-    """
-    return {
-        **args,
-        "TrainingJobName": job_name,
-        "TrainingJobArn": ctx.arn("training-job", job_name),
-        "TrainingJobStatus": "Completed",
-        "ModelArtifacts": {"S3ModelArtifacts": str(output.child("model.tar.gz"))},
-        "FinalMetricDataList": metrics.final(),
-        "MetricSeries": {name: list(values) for name, values in metrics.series.items()},
-    }

@@ -6,7 +6,7 @@ Every room asks a :class:`StoreLayout` for its paths instead of joining folder n
     executions/<id>/execution.json              status, parameters, times, failure reason
     executions/<id>/steps/<step>.json           one StepRecord (+ properties) per step
     executions/<id>/logs/<step>.log             the merged stdout/stderr of a job
-    executions/<id>/jobs/<step>/                the job's /opt/ml (<step>/algo-N/: each host's)
+    executions/<id>/jobs/<step>/                its /opt/ml (algo-N/ per host; <step>.<n>/ a retry)
     executions/<id>/attempts/<n>/steps/         a retried attempt's step records
     executions/<id>/runner.lock, stop.json      the runner's lock, a --stop request
     executions/<id>/report.html, report.log     the execution's page, its writer's log
@@ -80,6 +80,17 @@ class StoreLayout:
     def job(self, execution_id: str, step_name: str) -> Path:
         """The job's folder (its /opt/ml)."""
         return self.execution(execution_id) / "jobs" / step_name
+
+    def job_attempt(self, execution_id: str, step_name: str, attempt: int) -> Path:
+        """The job folder of a step's ``attempt`` (RetryPolicies): the first is :meth:`job`,
+        a retry gets ``jobs/<step>.<n>`` (no step name holds a dot)."""
+        first = self.job(execution_id, step_name)
+        return first if attempt == 1 else first.with_name(f"{step_name}.{attempt}")
+
+    def log_attempt(self, execution_id: str, step_name: str, attempt: int) -> Path:
+        """The log of a step's ``attempt``: :meth:`log`, or ``logs/<step>.<n>.log``."""
+        first = self.log(execution_id, step_name)
+        return first if attempt == 1 else first.with_name(f"{step_name}.{attempt}.log")
 
     def attempt_steps(self, execution_id: str, attempt: int) -> Path:
         """Where a retry keeps the step records of attempt ``attempt``."""

@@ -146,8 +146,9 @@ class Records:
 
 
 def _same_pipeline(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """What UpdatePipeline would change: the definition, the description, the role."""
-    keys = ("PipelineDefinition", "PipelineDescription", "RoleArn")
+    """What UpdatePipeline would change: the definition, the description, the role, the
+    ParallelismConfiguration."""
+    keys = ("PipelineDefinition", "PipelineDescription", "RoleArn", "ParallelismConfiguration")
     return all(old.get(k) == new.get(k) for k in keys)
 
 

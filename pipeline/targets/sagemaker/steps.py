@@ -83,6 +83,7 @@ def step_record(step: Mapping[str, Any]) -> StepRecord:
         failure_reason=present(step.get("FailureReason")),
         log_path=_log_path(kind, metadata),
         metadata=metadata,
+        attempt_count=step.get("AttemptCount"),
     )
 
 

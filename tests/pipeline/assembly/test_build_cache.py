@@ -94,6 +94,24 @@ def test_a_config_value_the_build_sees_rebuilds_but_the_engine_settings_do_not(
     assert builder.calls == 2
 
 
+@dataclasses.dataclass(frozen=True)
+class ModuleConfig(Config):
+    module_name: str | None = "modelbuild.tiny.pipeline"
+    module_kwargs: str = "{}"
+
+
+def test_another_module_is_never_cached_its_sources_are_outside_the_repository(
+    repo: Path, tmp_path: Path
+) -> None:
+    builder = CountingBuild()
+    assert not build(repo, tmp_path / "c", builder, ModuleConfig())
+    assert not build(repo, tmp_path / "c", builder, ModuleConfig())
+    assert builder.calls == 2 and not (tmp_path / "c").exists()
+    own = ModuleConfig(module_name="pipeline.assembly.moonpipe")
+    build(repo, tmp_path / "c", builder, own)
+    assert build(repo, tmp_path / "c", builder, own)
+
+
 def test_a_changed_project_module_rebuilds(repo: Path, tmp_path: Path) -> None:
     builder = CountingBuild()
     build(repo, tmp_path / "c", builder)
