@@ -29,9 +29,9 @@ import pytest
 _GRACE_S = 5.0
 
 
-def processes_naming(folder: Path) -> list[int]:
-    """Pids of this user's processes (other than this one) whose command line names
-    ``folder``."""
+def processes_naming(folder: Path, any_user: bool = False) -> list[int]:
+    """Pids of this user's processes (every user's with ``any_user``), other than this one,
+    whose command line names ``folder``."""
     base = str(folder)
     inside = base + os.sep
     found = []
@@ -40,7 +40,7 @@ def processes_naming(folder: Path) -> list[int]:
         if pid == os.getpid():
             continue
         try:
-            if entry.stat().st_uid != os.getuid():
+            if not any_user and entry.stat().st_uid != os.getuid():
                 continue
             argv = entry.joinpath("cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:

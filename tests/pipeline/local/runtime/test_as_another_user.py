@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import processes_naming
 from tests.pipeline.local.runtime.conftest import needs_namespaces
 from tests.pipeline.local.runtime.other_user import REPO, other_uid, run_as_other_user
 
@@ -54,4 +55,6 @@ def test_the_runtime_and_the_sdk_pipelines_as_a_user_that_is_not_root(home: Path
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert " passed" in summary and "failed" not in summary and "error" not in summary
-    assert os.getuid() == 0 and not any(home.glob("pytest/**/*.sock"))
+    # the other user's session left nothing running (its warm hosts ended with its tests;
+    # the sockets the refusal tests planted stay as files, which is fine)
+    assert processes_naming(home, any_user=True) == []
