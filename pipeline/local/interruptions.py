@@ -14,12 +14,14 @@ the holder writes the record, re-reading it first.
 ``--stop`` from another process writes ``executions/<id>/stop.json``, then signals the
 runner the record names, re-reading it until the lock is free: a starter names itself the
 runner before it looks for stop.json, so the runner sees the request or the stopper sees the
-runner. The runner stops its job (SIGTERM, then SIGKILL after a grace period) and records
-Stopped, as SageMaker's StopPipelineExecution does; a holder that does not let go in time is
-killed. Ctrl-C and SIGTERM (which the CLI and the sweep's workers turn into
-KeyboardInterrupt) end the execution Stopped too, at whatever moment they arrive; after a
-SIGKILL the next reader ends it Failed. While the holder records the end, Ctrl-C and SIGTERM
-wait (:func:`deferred_interrupts`), so the record is never left half-ended.
+runner. (A starter that has not become the runner after a second is signalled too; a sweep
+is its points' starter only while it hands each to its worker, with signals held.) The
+runner stops its job (SIGTERM, then SIGKILL after a grace period) and records Stopped, as
+SageMaker's StopPipelineExecution does; a holder that does not let go in time is killed.
+Ctrl-C and SIGTERM (which the CLI and the sweep's workers turn into KeyboardInterrupt) end
+the execution Stopped too, at whatever moment they arrive; after a SIGKILL the next reader
+ends it Failed. While the holder records the end, Ctrl-C and SIGTERM wait
+(:func:`deferred_interrupts`), so the record is never left half-ended.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from pipeline.local.store.records import ExecutionRecord, Records
 
 STOP_GRACE_S = 30.0  # the runner's own job grace (jobio) is shorter, so it normally wins
 SETTLE_WAIT_S = 10.0  # how long a reader waits for a holder it cannot see to let go
+STARTER_GRACE_S = 1.0  # a starter names itself the runner in ms; a stop signals it after this
 RESERVE_BYTES = 256 * 1024  # kept free by a runner, to record its end on a full disk
 STOPPED_BY_STOP = "stopped by --stop before it finished"
 _POLL_S = 0.02
@@ -373,19 +376,21 @@ def stop(records: Records, execution_id: str, grace_s: float = STOP_GRACE_S) -> 
 
 
 def _signal_until_let_go(records: Records, execution_id: str, grace_s: float) -> None:
-    """SIGTERM each runner the record names while the lock is held; SIGKILL the holder after
-    ``grace_s``."""
+    """SIGTERM each runner the record names while the lock is held (a starter once it had
+    :data:`STARTER_GRACE_S` to become the runner); SIGKILL the holder after ``grace_s``."""
     lock, signalled = _lock_path(records, execution_id), set()
-    deadline = time.monotonic() + grace_s
+    begun = time.monotonic()
+    deadline = begun + grace_s
     killed_at: float | None = None
     while is_held(lock):
         data = records.execution(execution_id)
         if not is_active(data.status):
             return  # its end is recorded; the lock goes next
-        if data.runner and _key(data.runner) not in signalled:
-            signal_owner(data.runner, signal.SIGTERM)
-            signalled.add(_key(data.runner))
         now = time.monotonic()
+        owner = data.runner or (data.starter if now > begun + STARTER_GRACE_S else None)
+        if owner and owner.get("pid") != os.getpid() and _key(owner) not in signalled:
+            signal_owner(owner, signal.SIGTERM)
+            signalled.add(_key(owner))
         if killed_at is None and now > deadline:
             for owner in (data.runner, data.starter):
                 if owner and owner.get("pid") != os.getpid():
