@@ -149,14 +149,13 @@ def ended_as_killed(summary: dict[str, Any], signum: int) -> None:
         assert summary["failure_reason"].endswith(f"--retry {summary['execution_id']}"), summary
 
 
-def a_stopped_execution(store: Path) -> str:
-    """The id of an execution stopped while Fit naps (a --retry resumes it)."""
-    paused = Paused(store, "host", "--start", "--param", "NapSeconds=0")
-    paused.proc.send_signal(signal.SIGINT)
-    paused.let_go()
-    [done] = executions(store)
-    assert done["status"] == "Stopped", done
-    return str(done["execution_id"])
+def a_failed_execution(store: Path) -> str:
+    """The id of an execution whose Fit failed (a --retry runs Fit again: it fails again)."""
+    done = cli(store, "--start", "--param", "Banner=fail:on purpose")
+    assert done.returncode == 1, done.stderr
+    [failed] = executions(store)
+    assert failed["status"] == "Failed", failed
+    return str(failed["execution_id"])
 
 
 # -- --start ---------------------------------------------------------------------------------
@@ -226,7 +225,7 @@ def test_a_stop_in_the_start_window_is_never_lost(store: Path, moment: str) -> N
 def test_retry_killed_in_the_start_window_ends_the_execution(
     store: Path, signum: int, moment: str, host_up: bool
 ) -> None:
-    execution_id = a_stopped_execution(store)
+    execution_id = a_failed_execution(store)
     host(store, host_up)
     paused = Paused(store, moment, "--retry", execution_id)
     paused.proc.send_signal(signum)
@@ -234,13 +233,13 @@ def test_retry_killed_in_the_start_window_ends_the_execution(
     assert "Traceback" not in err
     [summary] = executions(store)
     ended_as_killed(summary, signum)
-    again = cli(store, "--retry", execution_id)  # and it can still be resumed
-    assert again.returncode == 0, again.stderr
-    assert executions(store)[0]["status"] == "Succeeded"
+    again = cli(store, "--retry", execution_id)  # and it can still be resumed (Fit fails again)
+    assert (again.returncode, executions(store)[0]["status"]) == (1, "Failed"), again.stderr
+    assert "step Fit failed" in executions(store)[0]["failure_reason"]
 
 
 def test_a_stop_during_a_retry_start_is_never_lost(store: Path) -> None:
-    execution_id = a_stopped_execution(store)
+    execution_id = a_failed_execution(store)
     paused = Paused(store, "host", "--retry", execution_id)
     stopped = cli(store, "--stop", execution_id, "--json")
     assert json.loads(stopped.stdout)["status"] == "Stopped", stopped.stderr
