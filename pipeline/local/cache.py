@@ -23,7 +23,8 @@ from typing import Any
 from pipeline.core.names import parse_duration
 from pipeline.local.expressions import Scope, resolve
 from pipeline.local.graph import StepSpec
-from pipeline.local.store.atomic import read_json, write_json
+from pipeline.local.store.atomic import write_json
+from pipeline.local.store.schema import CacheEntryRecord, read_record
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def lookup(path: Path, expire_after: str | None, moment: datetime) -> CacheEntry
     """The stored entry at ``path`` if there is one and it has not expired at ``moment``."""
     if not path.is_file():
         return None
-    data = read_json(path)
+    data = read_record(path, CacheEntryRecord)
     entry = CacheEntry(
         data["execution_id"], datetime.fromisoformat(data["ended_at"]), data["properties"]
     )

@@ -98,7 +98,7 @@ def run_execution(
         execution=identity.variables(),
         read_json=lambda uri: _read_json(objects, uri),
     )
-    execute = _executor(handlers, context, records, identity, produced)
+    execute = _executor(handlers, context, records, objects, identity, produced)
     return run_plan(plan, scope, execute, persist, preset, selected)
 
 
@@ -106,6 +106,7 @@ def _executor(
     handlers: Mapping[str, Handler],
     context: Any,
     records: Records,
+    objects: ObjectStore,
     identity: ExecutionIdentity,
     produced: dict[str, Mapping[str, Any]],
 ) -> Executor:
@@ -122,6 +123,14 @@ def _executor(
             hit = cache.lookup(entry_path, spec.cache_config.get("ExpireAfter"), utc_now())
             if hit is None:
                 return run(spec, args, entry_path)
+            damage = objects.damage_in(hit.properties)  # a hit is only as good as its objects
+            if damage is not None:
+                entry_path.unlink(missing_ok=True)  # not used again: the next run recomputes
+                return StepOutcome(
+                    "Failed",
+                    failure_reason=f"cache hit of execution {hit.execution_id} not used: "
+                    f"{damage}; run it again to compute the step anew",
+                )
         produced[spec.name] = hit.properties
         return StepOutcome(
             "Succeeded",
