@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import os
 import signal
 import threading
@@ -48,7 +49,7 @@ from pipeline.local.liveness import (
     signal_owner,
     start_token,
 )
-from pipeline.local.store.atomic import write_json
+from pipeline.local.store.atomic import write_failure, write_json
 from pipeline.local.store.records import ExecutionRecord, Records
 
 STOP_GRACE_S = 30.0  # the runner's own job grace (jobio) is shorter, so it normally wins
@@ -187,7 +188,9 @@ def begin_run(claim: Claim) -> ExecutionRecord | None:
     with deferred_interrupts():
         records.save_execution(data)
     claim.running = True
-    keep_reserve(records, execution_id)
+    if not records.layout.space_reserve(execution_id).exists():  # kept from its start
+        with contextlib.suppress(StoreWriteError):
+            keep_reserve(records, execution_id)
     if stop_requested(records, execution_id):
         close_execution(records, execution_id, Status.STOPPED, "stopped by --stop before it ran")
         return None
@@ -195,15 +198,40 @@ def begin_run(claim: Claim) -> ExecutionRecord | None:
 
 
 def keep_reserve(records: Records, execution_id: str) -> None:
-    """Set space aside for recording the end of the run (freed by :func:`free_reserve`):
-    a run that fills the disk still records why it ended. Best effort."""
+    """Set space aside for recording how the run ends (freed by :func:`free_reserve` just
+    before): a run that fills the disk still records why it ended.
+
+    Raises:
+        StoreWriteError: the disk is already too full to hold it (nothing should start).
+    """
     path = records.layout.space_reserve(execution_id)
-    with contextlib.suppress(OSError):
+    try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            _allocate(fd, RESERVE_BYTES)
         finally:
             os.close(fd)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        failure = write_failure(path, err)
+        if failure is None:
+            raise
+        raise StoreWriteError(
+            f"cannot start execution {execution_id}: {str(failure).split(': ', 1)[1]} (a run "
+            f"keeps {RESERVE_BYTES // 1024} KB free for recording how it ends)"
+        ) from None
+
+
+def _allocate(fd: int, size: int) -> None:
+    """Give the file ``size`` bytes of disk now (zeros where the file system cannot
+    allocate without writing)."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as err:
+        if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+        os.pwrite(fd, bytes(size), 0)
 
 
 def free_reserve(records: Records, execution_id: str) -> None:

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pipeline.local.store.atomic import write_failure
+
 
 def _open_lock(path: Path) -> int:
     """The lock file, opened (and made, in a writable store); a read-only store's existing
@@ -26,9 +28,12 @@ def _open_lock(path: Path) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as err:
-        if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM) or not path.exists():
+        if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM) and path.exists():
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        failure = write_failure(path, err)  # a read-only or full store: one line
+        if failure is None:
             raise
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        raise failure from None
 
 
 def acquire(path: Path) -> int | None:

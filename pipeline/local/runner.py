@@ -46,7 +46,9 @@ from pipeline.local.interruptions import (
     close_execution,
     deferred_interrupts,
     finish,
+    free_reserve,
     hold,
+    keep_reserve,
     outcome_of_error,
     settle,
     stop_requested,
@@ -169,6 +171,7 @@ class LocalRunner:
         claim = hold(self.records, execution_id)
         execution.starter = owner_of_this_process()
         try:
+            keep_reserve(self.records, execution_id)  # no room to record its end: no start
             with deferred_interrupts():
                 if chosen:
                     source = chosen["source_execution_id"]
@@ -343,10 +346,12 @@ class LocalRunner:
         check_retryable(self.settle(execution_id))  # the service's words for a running one
         claim = hold(self.records, execution_id)
         try:
+            keep_reserve(self.records, execution_id)
             with deferred_interrupts():
                 current = self.records.execution(execution_id)  # re-read under the hold
                 data = prepare_retry(self.records, current, owner_of_this_process())
         except BaseException:
+            free_reserve(self.records, execution_id)
             claim.release()
             raise
         return data.execution_arn

@@ -34,8 +34,8 @@ MAX_DEPTH = 64
 _TEMP_NAME_PART = 64  # of the target's name in a temp file's name, so long names still fit
 
 _CAUSES = {
-    errno.ENOSPC: ("the disk is full", "free some space, then try again"),
-    errno.EDQUOT: ("the disk quota is used up", "free some space, then try again"),
+    errno.ENOSPC: ("the disk is full", "free some space first"),
+    errno.EDQUOT: ("the disk quota is used up", "free some space first"),
     errno.EROFS: (
         "the file system is read-only",
         "use a writable store (local.store_root in the config)",
