@@ -55,9 +55,10 @@ class StoreCorruptError(MoonpipeError):
     exit_code = 1
 
 
-class StoreWriteError(MoonpipeError):
+class StoreWriteError(MoonpipeError, OSError):
     """The store cannot be written: its disk is full, it is read-only or not ours to write.
-    The message names the file and the cause in one line (never a traceback)."""
+    The message names the file and the cause in one line (never a traceback). Still an
+    OSError, so code that copes with a failed write (``except OSError``) keeps coping."""
 
     exit_code = 1
 

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.errors import StoreCorruptError
 from pipeline.core.names import parse_duration
 from pipeline.local.expressions import Scope, resolve
 from pipeline.local.graph import StepSpec
@@ -53,7 +54,10 @@ def lookup(path: Path, expire_after: str | None, moment: datetime) -> CacheEntry
     """The stored entry at ``path`` if there is one and it has not expired at ``moment``."""
     if not path.is_file():
         return None
-    data = read_record(path, CacheEntryRecord)
+    try:
+        data = read_record(path, CacheEntryRecord)
+    except StoreCorruptError:
+        return None  # a damaged entry is a miss: the step runs and its result replaces it
     entry = CacheEntry(
         data["execution_id"], datetime.fromisoformat(data["ended_at"]), data["properties"]
     )
