@@ -336,7 +336,7 @@ def _wrapped(label: str, text: str) -> list[str]:
 
 
 def _pairs(values: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={_fmt(v)}" for k, v in values.items())
+    return plain(", ".join(f"{k}={_fmt(v)}" for k, v in values.items()))  # values: anyone's
 
 
 def _marked(value: Any, best: bool) -> str:
