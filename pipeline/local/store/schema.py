@@ -72,6 +72,23 @@ class ModelPackageRecord(TypedDict, total=False):
     ModelMetrics: dict[str, Any]
 
 
+class EndpointRecord(TypedDict, total=False):
+    """``endpoints/<name>/endpoint.json``: a live endpoint (pipeline.local.endpoint)."""
+
+    name: str
+    status: str
+    config_name: str
+    model_dir: str | None
+    environment: dict[str, str]
+    pid: int | None
+    port: int | None
+    url: str | None
+    failure_reason: str | None
+    created_at: str
+    updated_at: str
+    history: list[dict[str, Any]]
+
+
 class NamedRecord(TypedDict, total=False):
     """A model, an endpoint config or a model package group: a Create* request kept."""
 
@@ -320,6 +337,7 @@ __all__ = [
     "MAX_STEP_NAME",
     "CacheEntryRecord",
     "DefinitionModel",
+    "EndpointRecord",
     "ModelPackageRecord",
     "NamedRecord",
     "ObjectDigestRecord",

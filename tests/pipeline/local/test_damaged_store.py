@@ -285,3 +285,16 @@ def test_the_step_name_cap_is_sagemakers() -> None:
 
     model = botocore.session.get_session().get_service_model("sagemaker")
     assert model.shape_for("StepName").metadata["max"] == MAX_STEP_NAME
+
+
+def test_an_endpoint_record_of_the_wrong_shape_reads_as_a_failed_endpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``"port": "y"`` was a ValueError traceback in --list-endpoints."""
+    record = tmp_path / "store" / "endpoints" / "ep" / "endpoint.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"name": "ep", "status": "InService", "port": "y", "pid": 1}))
+    code, out, err = cli(tmp_path / "store", capsys, "--list-endpoints", "--json")
+    assert (code, err) == (0, "")
+    [endpoint] = json.loads(out)
+    assert (endpoint["name"], endpoint["status"]) == ("ep", "Failed")
