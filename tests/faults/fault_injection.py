@@ -512,8 +512,12 @@ FAMILIES: dict[str, tuple[float, Callable[[Lab, Case], None]]] = {
 }
 
 
-def plan(cases: int, rng: random.Random, root: bool) -> list[str]:
-    shares = {f: share for f, (share, _) in FAMILIES.items() if root or f != "full disk"}
+def plan(cases: int, rng: random.Random, root: bool, only: str | None) -> list[str]:
+    shares = {
+        f: share
+        for f, (share, _) in FAMILIES.items()
+        if (root or f != "full disk") and (only is None or f == only)
+    }
     total = sum(shares.values())
     counts = {f: max(1, round(cases * share / total)) for f, share in shares.items()}
     order = [f for f, n in counts.items() for _ in range(n)]
@@ -526,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=240)
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--keep", action="store_true", help="keep the stores (for a look)")
+    parser.add_argument("--family", choices=sorted(FAMILIES), help="only cases of this family")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     root = os.geteuid() == 0
@@ -534,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Case] = []
     try:
         lab = Lab(folder, rng)
-        families = plan(args.cases, rng, root)
+        families = plan(args.cases, rng, root, args.family)
         for number, family in enumerate(families, 1):
             case = Case(family, "")
             try:
