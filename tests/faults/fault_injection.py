@@ -12,8 +12,8 @@ for what must never happen; the totals are printed last:
 * lost stop: ``--stop`` said Stopped (or another end) and the execution ended otherwise, or
   ran a step after it returned;
 * traceback: "Traceback" in anything a command printed;
-* faked result: a step recorded Succeeded that used a damaged object (a cache hit or a job
-  input), or an execution Succeeded with a step that did not;
+* faked result: a step recorded Succeeded that used a damaged object (a cache hit's outputs,
+  a job's inputs or outputs), or an execution Succeeded with a step that did not;
 * store object changed: an object stored before the case whose bytes changed (objects the
   case damaged on purpose excepted), or a device/FIFO that --report-out replaced.
 
@@ -164,7 +164,10 @@ class Lab:
             for record, properties in steps:
                 if record.status != "Succeeded" or not isinstance(properties, dict):
                     continue
-                for uri in [*output_uris(properties), *_input_uris(properties)]:
+                # a cache hit read nothing now: its outputs must be intact; a job read its
+                # inputs too (SageMaker keys a hit on the inputs' URIs, not their bytes)
+                read = [] if record.cache_hit else _input_uris(properties)
+                for uri in [*output_uris(properties), *read]:
                     used = _damaged_under(objects, uri, damaged)
                     if used:
                         case.bad("faked", f"{execution_id}/{record.name} Succeeded using {used}")
