@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None, services: Services | None = None) ->
     except KeyboardInterrupt:
         console.error(
             "interrupted; a SageMaker execution keeps running, a local one is recorded as "
-            "Failed (see --list-executions)"
+            "Stopped (resume it with --retry ID; see --list-executions)"
         )
         return EXIT_INTERRUPTED
     finally:

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from pipeline.core.records import EndpointRef, ExecutionSummary, StepRecord, UpsertResult
 from pipeline.core.status import ACTIVE, Status
+from pipeline.core.text import plain
 
 LOG_TAIL_LINES = 15
 WIDTH = 100
@@ -51,7 +52,7 @@ class Console:
 
     def job_line(self, step_name: str, line: str) -> None:
         """--follow: one line of a running job's output, indented under its step."""
-        self.progress(f"      | {line}")
+        self.progress(f"      | {plain(line)}")
 
     def error(self, message: str) -> None:
         """The one line every MoonpipeError becomes."""
@@ -254,7 +255,7 @@ def step_lines(record: StepRecord, show_start: bool = True) -> list[str]:
     extras += [f"attempt {record.attempt_count}"] if (record.attempt_count or 1) > 1 else []
     lines = [f"  {verb:<10} {label}" + (f"  {', '.join(extras)}" if extras else "")]
     if record.failure_reason:
-        lines.append(f"      reason: {record.failure_reason}")
+        lines.append(f"      reason: {plain(record.failure_reason)}")
     if not show_start:  # --describe-execution: why it was (not) a cache hit, its attempts
         lines += _cache_and_attempts(record)
     if record.log_path and (record.status == Status.FAILED or not show_start):
@@ -267,7 +268,7 @@ def _cache_and_attempts(record: StepRecord) -> list[str]:
     for earlier in record.metadata.get("Attempts") or []:
         lines.append(
             f"      attempt {earlier.get('AttemptCount')} failed "
-            f"({earlier.get('ExceptionType')}, retried): {earlier.get('FailureReason')}"
+            f"({earlier.get('ExceptionType')}, retried): {plain(str(earlier.get('FailureReason')))}"
         )
     return lines
 
@@ -277,7 +278,8 @@ def log_lines(log_path: str, tail: bool) -> list[str]:
     path = Path(log_path)
     if not tail or not path.is_file():
         return [f"      log: {log_path}"]
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:]
+    text = plain(path.read_text(encoding="utf-8", errors="replace"))  # a job's: no escapes
+    lines = text.splitlines()[-LOG_TAIL_LINES:]
     return [f"      log: {log_path} (last {len(lines)} lines)"] + [f"      | {x}" for x in lines]
 
 
@@ -347,7 +349,7 @@ def _wrapped(label: str, text: str) -> list[str]:
 
 
 def _pairs(values: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={_fmt(v)}" for k, v in values.items())
+    return plain(", ".join(f"{k}={_fmt(v)}" for k, v in values.items()))  # values: anyone's
 
 
 def _marked(value: Any, best: bool) -> str:

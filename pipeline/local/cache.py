@@ -34,9 +34,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.errors import StoreCorruptError
 from pipeline.local.graph import StepSpec
 from pipeline.local.policies import CachePolicy
-from pipeline.local.store.atomic import read_json, write_json
+from pipeline.local.store.atomic import write_json
+from pipeline.local.store.schema import CacheEntryRecord, read_record
 
 # "Default cache key attributes by pipeline step type" (docs.aws.amazon.com/sagemaker/latest/
 # dg/pipelines-default-keys.html). A dotted entry is a child attribute: for Tuning and AutoML
@@ -221,7 +223,10 @@ def _step_digest(step: str) -> str:
 def _read(path: Path) -> CacheEntry | None:
     if not path.is_file():
         return None
-    data = read_json(path)
+    try:
+        data = read_record(path, CacheEntryRecord)
+    except StoreCorruptError:
+        return None  # a damaged entry is a miss: the step runs and its result replaces it
     return CacheEntry(
         data["execution_id"],
         datetime.fromisoformat(data["ended_at"]),

@@ -116,7 +116,7 @@ def run_execution(
         execution=identity.variables(),
         read_json=lambda uri: _read_json(objects, uri),
     )
-    execute = _executor(handlers, context, records, identity, produced)
+    execute = _executor(handlers, context, records, objects, identity, produced)
     return run_plan(plan, scope, execute, persist, preset, selected, stop_live_jobs)
 
 
@@ -136,6 +136,7 @@ def _executor(
     handlers: Mapping[str, Handler],
     context: Callable[[str, int], StepContext],
     records: Records,
+    objects: ObjectStore,
     identity: ExecutionIdentity,
     produced: dict[str, Mapping[str, Any]],
 ) -> Executor:
@@ -156,6 +157,14 @@ def _executor(
                 outcome = run(spec, args, attempt, (entry_path, key))
                 return replace(
                     outcome, metadata={**outcome.metadata, "CacheReason": f"miss: {found.reason}"}
+                )
+            damage = objects.damage_in(found.entry.properties)  # only as good as its objects
+            if damage is not None:
+                entry_path.unlink(missing_ok=True)  # not used again: the next run recomputes
+                return StepOutcome(
+                    "Failed",
+                    failure_reason=f"cache hit of execution {found.entry.execution_id} not "
+                    f"used: {damage}; run it again to compute the step anew",
                 )
         produced[spec.name] = found.entry.properties
         return StepOutcome(

@@ -101,6 +101,10 @@ def _read(path: Path, operations: list[str]) -> dict[str, Any] | None:
     ops = data.get("operations") if isinstance(data, dict) else None
     if not isinstance(ops, dict) or sorted(ops) != operations:
         return None
+    try:  # a damaged cache is read again from botocore, never a traceback
+        subset(data, operations)
+    except (KeyError, TypeError, AttributeError):
+        return None
     return dict(data)
 
 

@@ -22,6 +22,7 @@ from pipeline.local.graph import DefinitionError, PipelineGraph, parse_definitio
 from pipeline.local.handlers import HANDLERS
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
+from pipeline.local.store.schema import definition_problem
 
 
 class StoredPipelines:
@@ -101,7 +102,14 @@ class StoredPipelines:
 
 
 def checked_graph(definition: str, pipeline_name: str) -> PipelineGraph:
-    """Parse and check a definition, as one clear error for people."""
+    """Parse and check a definition, as one clear error for people.
+
+    Its size, nesting and shape are checked first (pipeline.local.store.schema): a
+    definition read back from the store passes the same check as one being upserted.
+    """
+    problem = definition_problem(definition)
+    if problem is not None:
+        raise ConfigError(f"pipeline {pipeline_name}: the definition {problem}")
     try:
         graph = parse_definition(definition)
     except DefinitionError as err:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,8 @@ from pipeline.core.quality import (
     statistics_uri,
     training_metrics,
 )
-from pipeline.core.records import EndpointRef, ExecutionSummary
+from pipeline.core.records import EndpointRef, ExecutionSummary, StepRecord
+from pipeline.core.text import plain_or_none
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
 
@@ -37,9 +39,9 @@ def summarize(
         execution_arn=data.execution_arn,
         execution_id=data.execution_id,
         status=data.status,
-        failure_reason=data.failure_reason,
+        failure_reason=plain_or_none(data.failure_reason),  # a job's text: no escapes
         parameters=data.parameters,
-        steps=tuple(record for record, _ in steps) if with_steps else (),
+        steps=tuple(_plain(record) for record, _ in steps) if with_steps else (),
         metrics={**quality_metrics(quality), **training_metrics(properties)},
         model_package_arn=package_arn,
         endpoint=_endpoint(properties),
@@ -48,6 +50,11 @@ def summarize(
         quality_report_uri=report_uri,
         report=str(report_file) if report_file.is_file() else None,
     )
+
+
+def _plain(record: StepRecord) -> StepRecord:
+    """The step with its reason (a job's own text) stripped of terminal control sequences."""
+    return replace(record, failure_reason=plain_or_none(record.failure_reason))
 
 
 def _first(properties: Iterable[Mapping[str, Any]], key: str) -> Any:

@@ -182,6 +182,12 @@ class Target(Protocol):
         """Where a comparison page is written unless --report-out says otherwise."""
         ...
 
+    def keeps_path(self, path: Path) -> bool:
+        """True when ``path`` lies among what the target keeps on this machine, which
+        --report-out must never write over (locally the store: its write-once objects and
+        records); SageMaker keeps nothing here."""
+        ...
+
     def draw_pages_later(
         self, execution_ids: Sequence[str], comparison: Path | None, pages: Sequence[str]
     ) -> None:

@@ -205,6 +205,10 @@ class LocalTarget:
         """The store's comparison page: ``comparisons/<a>-vs-<b>.html``."""
         return self.layout.comparison(execution_ids)
 
+    def keeps_path(self, path: Path) -> bool:
+        """True for any path inside the store (links followed)."""
+        return Path(path).resolve().is_relative_to(self.store_root.resolve())
+
     def draw_pages_later(
         self, execution_ids: Sequence[str], comparison: Path | None, pages: Sequence[str]
     ) -> None:

@@ -16,6 +16,7 @@ from pipeline.local.endpoint.process import read_json_or_none
 from pipeline.local.endpoint.state import IN_PROGRESS, LOCK_FILE, RECORD_FILE, settle
 from pipeline.local.liveness import try_lock
 from pipeline.local.store.layout import StoreLayout
+from pipeline.local.store.schema import EndpointRecord, problem_of
 
 
 def endpoint_folder(store_root: Path, name: str, create: bool = True) -> Path:
@@ -49,7 +50,7 @@ def read_record(endpoint_dir: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     record = read_json_or_none(path)
-    if record is None:
+    if record is None or problem_of(record, EndpointRecord, "") is not None:
         return {
             "name": endpoint_dir.name,
             "status": "Failed",

@@ -90,9 +90,7 @@ def deploy_endpoint(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> S
         if not variants:
             return failed(f"endpoint config {config_name} has no ProductionVariants")
         container = registry.model(variants[0]["ModelName"]).get("PrimaryContainer") or {}
-        model_data = ctx.objects.path(container["ModelDataUrl"])
-        if not model_data.is_file():
-            return failed(f"model data {container['ModelDataUrl']} is not in the local store")
+        model_data = ctx.objects.verified_path(container["ModelDataUrl"])  # never damaged
         info = ctx.endpoints().deploy(
             ctx.store_root, name, config_name, model_data, dict(container.get("Environment") or {})
         )

@@ -9,6 +9,7 @@ Every room asks a :class:`StoreLayout` for its paths instead of joining folder n
     executions/<id>/jobs/<step>/                its /opt/ml (algo-N/ per host; <step>.<n>/ a retry)
     executions/<id>/attempts/<n>/steps/         a retried attempt's step records
     executions/<id>/runner.lock, stop.json      the runner's lock, a --stop request
+    executions/<id>/.reserve                    space kept while it runs, to record its end
     executions/<id>/report.html, report.log     the execution's page, its writer's log
     cache/<pipeline>/<key>.json                 successful step runs, for CacheConfig
     registry/<group>/group.json, versions/<n>.json   model package groups and versions
@@ -21,6 +22,7 @@ Every room asks a :class:`StoreLayout` for its paths instead of joining folder n
     sweeps/<id>.worker.log                      a sweep point's worker output
     comparisons/<a>-vs-<b>.html, background.log comparison pages and their writer's log
     s3/<bucket>/<key>                           the file-backed S3
+    digests/<bucket>/<key>                      each object's digest, recorded as it is stored
 
 Names become path segments, so each is checked against SageMaker's own name rules before it
 touches the file system (endpoint names by pipeline.local.endpoint.folder).
@@ -71,15 +73,15 @@ class StoreLayout:
 
     def step_record(self, execution_id: str, step_name: str) -> Path:
         """One step's latest record."""
-        return self.steps(execution_id) / f"{step_name}.json"
+        return self.steps(execution_id) / f"{check_record_name('step', step_name)}.json"
 
     def log(self, execution_id: str, step_name: str) -> Path:
         """The merged output of a step's job."""
-        return self.execution(execution_id) / "logs" / f"{step_name}.log"
+        return self.execution(execution_id) / "logs" / f"{check_record_name('step', step_name)}.log"
 
     def job(self, execution_id: str, step_name: str) -> Path:
         """The job's folder (its /opt/ml)."""
-        return self.execution(execution_id) / "jobs" / step_name
+        return self.execution(execution_id) / "jobs" / check_record_name("step", step_name)
 
     def job_attempt(self, execution_id: str, step_name: str, attempt: int) -> Path:
         """The job folder of a step's ``attempt`` (RetryPolicies): the first is :meth:`job`,
@@ -103,6 +105,10 @@ class StoreLayout:
     def stop_request(self, execution_id: str) -> Path:
         """Written by --stop."""
         return self.execution(execution_id) / STOP_REQUEST
+
+    def space_reserve(self, execution_id: str) -> Path:
+        """Space its runner keeps, freed to record the end when the disk is full."""
+        return self.execution(execution_id) / ".reserve"
 
     def report(self, execution_id: str) -> Path:
         """The execution's HTML report."""
@@ -159,6 +165,10 @@ class StoreLayout:
     def s3(self) -> Path:
         """The file-backed S3's root."""
         return self.root / "s3"
+
+    def digests(self) -> Path:
+        """The root of the objects' digests (``digests/<bucket>/<key>``, as ``s3/``)."""
+        return self.root / "digests"
 
     # sweeps and comparisons --------------------------------------------------------------
     def sweep_worker_log(self, execution_id: str) -> Path:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.names import local_arn, utc_now
-from pipeline.local.store.atomic import create_json, read_json
+from pipeline.local.store.atomic import create_json
 from pipeline.local.store.layout import StoreLayout
+from pipeline.local.store.schema import ModelPackageRecord, NamedRecord, read_record
 
 
 class RegistryError(Exception):
@@ -47,9 +48,7 @@ class Registry:
                     },
                 )
         while True:
-            version = 1 + max(
-                (int(p.stem) for p in (folder / "versions").glob("*.json")), default=0
-            )
+            version = 1 + max((n for n, _ in _versions(folder)), default=0)
             record = {
                 **request,
                 "ModelPackageGroupName": group,
@@ -72,7 +71,7 @@ class Registry:
             if group is not None
             else sorted(p for p in self.layout.registry().glob("*") if p.is_dir())
         )
-        return [read_json(path) for f in folders for path in (f / "versions").glob("*.json")]
+        return [read_record(path, ModelPackageRecord) for f in folders for _, path in _versions(f)]
 
     def add_model(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
         """Store a model; RegistryError if that name exists."""
@@ -114,7 +113,14 @@ class Registry:
     def _read(path: Path, what: str) -> dict[str, Any]:
         if not path.is_file():
             raise RegistryError(f"{what} does not exist in the local store")
-        return read_json(path)
+        return read_record(path, NamedRecord)
+
+
+def _versions(group_folder: Path) -> list[tuple[int, Path]]:
+    """(number, file) of a group's package versions: ``versions/<n>.json`` (anything else
+    someone left there is not a version)."""
+    found = (group_folder / "versions").glob("*.json")
+    return sorted((int(p.stem), p) for p in found if p.stem.isdigit() and p.stem.isascii())
 
 
 def _now() -> str:

@@ -209,6 +209,10 @@ class SageMakerTarget:
         """``moonpipe-comparison-<ids>.html`` in the working directory."""
         return comparison_path(execution_ids)
 
+    def keeps_path(self, path: Path) -> bool:
+        """False: SageMaker keeps nothing on this machine."""
+        return False
+
     def draw_pages_later(
         self, execution_ids: Sequence[str], comparison: Path | None, pages: Sequence[str]
     ) -> None:
