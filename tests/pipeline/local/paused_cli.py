@@ -39,12 +39,12 @@ if moment == "recorded":
             return result
         setattr(runner_module.LocalRunner, name, after)
 elif moment == "host":
-    real_starter = runner_module.warm_starter
-    def starter(*args, **kwargs):
+    real_runtime = runner_module.job_runtime
+    def runtime(*args, **kwargs):
         if sys._getframe(1).f_code.co_name == "_run":  # not the early warm_up
             pause()
-        return real_starter(*args, **kwargs)
-    runner_module.warm_starter = starter
+        return real_runtime(*args, **kwargs)
+    runner_module.job_runtime = runtime
 import run_pipeline
 sys.exit(run_pipeline.main(sys.argv[1:]))
 """

@@ -417,11 +417,14 @@ def test_ctrl_c_while_parallel_steps_run_stops_every_job_and_closes_every_step(
     with pytest.raises(KeyboardInterrupt):
         runs.runner.run(arn, interrupt_once_both_run)
     summary = runs.runner.describe(arn)
-    reason = f"the execution was interrupted; resume it with --retry {summary.execution_id}"
-    assert (summary.status, summary.failure_reason) == ("Failed", reason)
+    reason = (
+        "interrupted (Ctrl-C or SIGTERM) before it finished; "
+        f"resume it with --retry {summary.execution_id}"
+    )
+    assert (summary.status, summary.failure_reason) == ("Stopped", reason)
     assert {(s.name, s.status, s.failure_reason) for s in summary.steps} == {
-        ("A", "Failed", reason),
-        ("B", "Failed", reason),
+        ("A", "Stopped", reason),
+        ("B", "Stopped", reason),
     }
     for step in summary.steps:  # each job was stopped, not waited for
         log = runs.runner.records.layout.log(summary.execution_id, step.name)
@@ -503,10 +506,13 @@ class _FlakyStarter:
     def __init__(self) -> None:
         self.calls = 0
 
-    def can_run(self, argv: Any, cwd: Any) -> bool:
+    def can_run(self, argv: Any, script: Any) -> bool:
         return self.calls == 0
 
-    def start(self, argv: Any, env: Any, cwd: Any) -> Any:
+    def shadowed_by(self, layer: Any) -> bool:
+        return False
+
+    def start(self, argv: Any, env: Any, cwd: Any, view: Any = None) -> Any:
         self.calls += 1
         raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
 
@@ -514,10 +520,10 @@ class _FlakyStarter:
 def test_a_job_that_could_not_start_is_retried_as_an_internal_error(
     runs: Runs, code: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipeline.local.runner as runner_module
+    import pipeline.local.warm.launch as launch
 
     starter = _FlakyStarter()
-    monkeypatch.setattr(runner_module, "warm_starter", lambda *args: starter)
+    monkeypatch.setattr(launch, "warm_starter", lambda *args: starter)
     runs.upsert(_retried(code, "", [_policy("internal", max_attempts=1)]))
     summary = runs.run("retried")
     assert summary.status == "Succeeded", summary.failure_reason
