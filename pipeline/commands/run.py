@@ -52,7 +52,7 @@ def run_pipeline(request: RunPipeline, front: Front) -> int:
     if request.upsert:
         target.check_upsert_settings(cfg.aws.role_arn)  # before the SDK loads
     if request.start:
-        target.warm_up()  # the local job host imports torch while the SDK builds
+        target.warm_up()  # a local job host imports while the SDK builds and the checks run
     pipeline = front.definition() if request.upsert else None
     name, console = cfg.pipeline.name, front.console
     pipeline_arn, values = None, None
