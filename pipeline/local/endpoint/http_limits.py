@@ -15,6 +15,9 @@ checked before any work is done for the request.
   ``LARGE_BODY_BYTES`` are read and served ``LARGE_BODY_SLOTS`` at a time, which bounds the
   memory the parsers can take, whatever the number of clients.
 - Log: one line per client error, capped (pipeline/local/endpoint/server_log.py).
+- Draining (SIGTERM, ``--delete-endpoint``): no new connection is taken; each open one
+  answers the request it is on, or one that arrives within ``DRAIN_GRACE_S``, with
+  ``Connection: close`` and closes; nothing in flight is reset.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
-from pipeline.local.endpoint.server_log import CappedLog, printable
+from pipeline.local.endpoint.server_log import LOG_MAX_BYTES, CappedLog, printable
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's real-time invocation limit
 LISTEN_BACKLOG = 1024
@@ -45,6 +48,9 @@ WRITE_TIMEOUT_S = 30.0
 LARGE_BODY_BYTES = 256 * 1024
 LARGE_BODY_SLOTS = 2
 LINGER_S = 2.0  # after answering a body it did not read, the server drains it this long
+DRAIN_GRACE_S = 1.0  # draining, an idle keep-alive connection waits this long for a request
+DRAIN_TIMEOUT_S = 8.0  # draining ends by then (the manager SIGKILLs a server after 10 s)
+_WAKE_S = 0.25  # a reader waiting for bytes looks at its deadline this often (drain lowers it)
 
 _DIGITS = re.compile(r"[0-9]{1,12}")
 # What the standard library's own parser answers, made 4xx: an unknown method is not allowed
@@ -98,11 +104,15 @@ class DeadlineReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("request deadline passed")
-        self._sock.settimeout(remaining)
-        return self._sock.recv_into(buffer)
+        while True:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("request deadline passed")
+            self._sock.settimeout(min(remaining, _WAKE_S))
+            try:
+                return self._sock.recv_into(buffer)
+            except TimeoutError:
+                continue  # the deadline may have moved (a drain): look again
 
 
 _date_cache: tuple[int, str] = (0, "")
@@ -118,16 +128,75 @@ def http_date() -> str:
 
 
 class BoundedThreadingServer(ThreadingHTTPServer):
-    """A thread per connection, at most MAX_CONNECTIONS of them, behind a real backlog."""
+    """A thread per connection, at most MAX_CONNECTIONS of them, behind a real backlog.
+
+    ``listener``: serve on this bound, listening socket (shared with the other worker
+    processes of a pre-forked server) instead of binding ``address``; ``share``: how many
+    processes share it, so the connection, large-body and log limits hold for them all.
+    """
 
     daemon_threads = True
     request_queue_size = LISTEN_BACKLOG  # bursts wait in the kernel instead of a reset
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(address, handler)
-        self.connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        self.large_body_slots = threading.BoundedSemaphore(LARGE_BODY_SLOTS)
-        self.client_log = CappedLog(logging.getLogger("moonpipe.endpoint"))
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        listener: socket.socket | None = None,
+        share: int = 1,
+    ) -> None:
+        super().__init__(address, handler, bind_and_activate=listener is None)
+        if listener is not None:
+            self.socket.close()
+            self.socket = listener
+            self.server_address = listener.getsockname()[:2]
+        self.max_connections = max(1, MAX_CONNECTIONS // share)
+        self.connection_slots = threading.BoundedSemaphore(self.max_connections)
+        self.large_body_slots = threading.BoundedSemaphore(max(1, LARGE_BODY_SLOTS // share))
+        self.client_log = CappedLog(
+            logging.getLogger("moonpipe.endpoint"), max_bytes=LOG_MAX_BYTES // share
+        )
+        self.draining = False
+        self.drain_deadline = math.inf
+        self._open: set[StrictRequestHandler] = set()
+        self._open_lock = threading.Lock()
+
+    def opened(self, handler: StrictRequestHandler) -> None:
+        with self._open_lock:
+            self._open.add(handler)
+
+    def closed(self, handler: StrictRequestHandler) -> None:
+        with self._open_lock:
+            self._open.discard(handler)
+
+    def drain(self, grace_s: float = DRAIN_GRACE_S, within_s: float = DRAIN_TIMEOUT_S) -> bool:
+        """Stop taking connections and let the open ones finish (see the module docstring);
+        call from another thread than serve_forever's. True once every connection has
+        closed, False if some were still open after ``within_s``."""
+        self.drain_deadline = time.monotonic() + grace_s
+        self.draining = True  # a connection that starts to wait from now on sees it
+        with self._open_lock:
+            for handler in self._open:
+                handler.drain_by(self.drain_deadline)  # one already waiting
+        self.shutdown()
+        self._take_queued()
+        deadline = time.monotonic() + within_s
+        taken = 0
+        while taken < self.max_connections:
+            if not self.connection_slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                return False
+            taken += 1
+        return True
+
+    def _take_queued(self) -> None:
+        """Serve the connections the kernel completed before the listener stopped taking
+        new ones (a non-blocking listener says when there are none left)."""
+        while True:
+            try:
+                request, client_address = self.get_request()
+            except OSError:
+                return
+            self.process_request(request, client_address)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Start a connection's thread once one of MAX_CONNECTIONS slots is free."""
@@ -183,12 +252,24 @@ class StrictRequestHandler(BaseHTTPRequestHandler):
     _body_unread = False
     _reader: DeadlineReader
 
+    _idle = False
+
     def setup(self) -> None:
         super().setup()
         self.rfile.close()  # replaced by a reader that enforces the request deadline
         self._reader = DeadlineReader(self.connection)
         self._buffered = io.BufferedReader(self._reader, 65536)
         self.rfile = self._buffered
+        self.server.opened(self)
+
+    def finish(self) -> None:
+        self.server.closed(self)
+        super().finish()
+
+    def drain_by(self, deadline: float) -> None:
+        """The server drains: if waiting for a request, wait no later than ``deadline``."""
+        if self._idle:
+            self._reader.deadline = min(self._reader.deadline, deadline)
 
     def handle_one_request(self) -> None:
         """Wait IDLE_TIMEOUT_S for a request to start, then REQUEST_TIMEOUT_S for all of it."""
@@ -196,10 +277,14 @@ class StrictRequestHandler(BaseHTTPRequestHandler):
         self.command, self.path, self.request_version = cast(str, None), "", "HTTP/1.1"
         self.requestline, self._body_unread = "", False
         self._reader.deadline = time.monotonic() + IDLE_TIMEOUT_S
+        self._idle = True  # before looking at draining: drain() sees one or the other
+        if self.server.draining:
+            self._reader.deadline = min(self._reader.deadline, self.server.drain_deadline)
         try:
             started = self._buffered.peek(1)
         except OSError:  # TimeoutError included: an idle keep-alive connection, closed quietly
             started = b""
+        self._idle = False
         if not started:
             self.close_connection = True
             return
@@ -311,8 +396,8 @@ class StrictRequestHandler(BaseHTTPRequestHandler):
             f"Content-Length: {len(body)}",
         ]
         lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
-        if self._body_unread:  # unread bytes would parse as the next request: hang up instead
-            self.close_connection = True
+        if self._body_unread or self.server.draining:  # unread bytes would parse as the next
+            self.close_connection = True  # request, and a draining server takes no next one
         if self.close_connection:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
