@@ -43,19 +43,46 @@ def require_record(endpoint_dir: Path, name: str) -> dict[str, Any]:
     return record
 
 
+# What each member of a record may hold; a record that breaks this reads as unreadable.
+_SHAPE: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "status": (str,),
+    "config_name": (str,),
+    "model_dir": (str, type(None)),
+    "environment": (dict,),
+    "pid": (int, type(None)),
+    "port": (int, type(None)),
+    "url": (str,),
+    "failure_reason": (str, type(None)),
+    "history": (list,),
+    "pending": (dict, type(None)),
+}
+
+
 def read_record(endpoint_dir: Path) -> dict[str, Any] | None:
-    """The record, None if absent; an unreadable record reads as a Failed endpoint."""
+    """The record, None if absent; an unreadable record (not JSON, or a member of the wrong
+    kind) reads as a Failed endpoint, and the next deploy finds its server by the facts
+    (manager.deploy)."""
     path = endpoint_dir / RECORD_FILE
     if not path.exists():
         return None
     record = read_json_or_none(path)
-    if record is None:
+    if record is None or not well_formed(record):
         return {
             "name": endpoint_dir.name,
             "status": "Failed",
-            "failure_reason": f"record {path} is unreadable; delete and redeploy",
+            "failure_reason": f"record {path} is unreadable; deploy again or delete it",
         }
     return record
+
+
+def well_formed(record: dict[str, Any]) -> bool:
+    """Every member the record has is of its kind (bool is no port), and it has a status."""
+    return "status" in record and all(
+        isinstance(record[key], kinds) and not isinstance(record[key], bool)
+        for key, kinds in _SHAPE.items()
+        if key in record
+    )
 
 
 def settled_record(endpoint_dir: Path) -> dict[str, Any] | None:

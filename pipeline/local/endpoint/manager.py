@@ -43,6 +43,7 @@ from pipeline.local.endpoint.http_limits import MAX_PAYLOAD_BYTES
 from pipeline.local.endpoint.process import (
     find_servers,
     locked,
+    read_json_or_none,
     server_alive,
     spawn_server,
     stop_server,
@@ -115,6 +116,8 @@ def deploy(
             raise EndpointError(in_progress_message(endpoint_dir, endpoint_name))
         record = read_record(endpoint_dir)
         record = None if record is None else settle(endpoint_dir, record)
+        if record is None or not server_alive(record, endpoint_dir):
+            record = _unrecorded_server(endpoint_dir, endpoint_name) or record
         job_root = unpack_model(endpoint_dir, config_name, Path(model_data))
         env = map_env({**_MODEL_ENV_DEFAULTS, **environment}, job_root)
         if record is not None and server_alive(record, endpoint_dir):
@@ -294,6 +297,29 @@ def _hot_swap(
         raise EndpointError(reason) from None
     write_json(endpoint_dir / RECORD_FILE, updated)
     return updated
+
+
+def _unrecorded_server(endpoint_dir: Path, name: str) -> dict[str, Any] | None:
+    """A live server of this endpoint that the record does not name (a damaged or missing
+    record), as a record made from its own facts: its ready file (pid, port) and its status
+    route (what it serves). The deploy then swaps into it, so there is never a second server
+    on one endpoint; a server that cannot say what it serves is stopped first.
+    """
+    ready = read_json_or_none(endpoint_dir / "server.json") or {}
+    found = None
+    for pid in find_servers(endpoint_dir):
+        port = ready.get("port")
+        if found is None and ready.get("pid") == pid and isinstance(port, int):
+            url = f"http://127.0.0.1:{port}"
+            with contextlib.suppress(EndpointError, KeyError, TypeError):
+                served = control(endpoint_dir, {"url": url}, "status", None, 10)
+                found = _new_record(
+                    None, name, str(served["config_name"]), Path(served["model_dir"]), {}, pid, port
+                )
+                found.update(url=url, created_at=served.get("loaded_at", found["created_at"]))
+                continue
+        stop_server(pid)
+    return found
 
 
 def _new_record(
