@@ -23,7 +23,9 @@ checked before any work is done for the request.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import io
+import itertools
 import json
 import logging
 import math
@@ -53,6 +55,9 @@ DRAIN_TIMEOUT_S = 8.0  # draining ends by then (the manager SIGKILLs a server af
 _WAKE_S = 0.25  # a reader waiting for bytes looks at its deadline this often (drain lowers it)
 
 _DIGITS = re.compile(r"[0-9]{1,12}")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110's token)
+_MAX_LINE = 65536  # http.client's limits on a header block
+_MAX_HEADERS = 100
 # What the standard library's own parser answers, made 4xx: an unknown method is not allowed
 # here (405, not 501), and HTTP/2 or another version is a malformed request to us (not 505).
 _PROTOCOL_STATUS = {501: 405, 505: 400}
@@ -86,6 +91,53 @@ def content_length(values: list[str] | None, chunked: bool) -> int:
             f"{MAX_PAYLOAD_BYTES}-byte limit; send smaller batches",
         )
     return length
+
+
+class BadHeaders(ValueError):
+    """A header block the server will not read: ``status``, ``reason`` and ``detail`` are
+    what send_error answers (the standard library's words)."""
+
+    def __init__(self, status: int, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.reason, self.detail = status, reason, detail
+
+
+def read_headers(rfile: io.BufferedIOBase) -> http.client.HTTPMessage:
+    """The header block up to its blank line, as http.client.parse_headers reads it (lines
+    of at most 65536 bytes, at most 100 of them, folded lines joined), without the email
+    parser. A line that is no ``Name: value`` is a 400 (the email parser would silently
+    have taken it, and every header after it, for the body)."""
+    fields: list[list[str]] = []
+    for lines in itertools.count(1):
+        line = rfile.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise BadHeaders(431, "Line too long", "header line")
+        if line in (b"\r\n", b"\n", b""):
+            break
+        if lines > _MAX_HEADERS:  # folded lines count, as in http.client
+            raise BadHeaders(431, "Too many headers", f"got more than {_MAX_HEADERS} headers")
+        text = line.decode("iso-8859-1").rstrip("\r\n")
+        if text[:1] in (" ", "\t") and fields:  # a folded line continues the one before
+            fields[-1][1] = f"{fields[-1][1]} {text.strip()}"
+            continue
+        name, colon, value = text.partition(":")
+        if not colon or not _TOKEN.fullmatch(name):
+            raise BadHeaders(400, "Bad header line", printable(text))
+        fields.append([name, value.strip(" \t")])
+    message = http.client.HTTPMessage()
+    for name, value in fields:
+        message.set_raw(name, value)
+    return message
+
+
+def _version_number(version: str) -> tuple[int, int] | None:
+    """(1, 1) for ``HTTP/1.1``; None for anything the standard library would refuse."""
+    if not version.startswith("HTTP/"):
+        return None
+    parts = version.split("/", 1)[1].split(".")
+    if len(parts) != 2 or not all(p.isdigit() and len(p) <= 10 for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
 
 
 class DeadlineReader(io.RawIOBase):
@@ -309,6 +361,56 @@ class StrictRequestHandler(BaseHTTPRequestHandler):
             else:
                 method()
         self.wfile.flush()
+
+    def parse_request(self) -> bool:
+        """The standard library's parse_request (request line, then headers), with the
+        headers read by :func:`read_headers` instead of the email parser (a fifth of a small
+        request's time went there). Same answers for bad request lines and header blocks."""
+        self.command = cast(str, None)  # set in case of error on the first line
+        self.request_version = version = self.default_request_version
+        self.close_connection = True
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if not words:
+            return False
+        if len(words) >= 3:  # enough to determine the protocol version
+            version = words[-1]
+            number = _version_number(version)
+            if number is None:
+                self.send_error(400, f"Bad request version ({version!r})")
+                return False
+            if number >= (1, 1) and self.protocol_version >= "HTTP/1.1":
+                self.close_connection = False
+            if number >= (2, 0):
+                self.send_error(505, f"Invalid HTTP version ({version.split('/', 1)[1]})")
+                return False
+            self.request_version = version
+        if not 2 <= len(words) <= 3:
+            self.send_error(400, f"Bad request syntax ({self.requestline!r})")
+            return False
+        command, path = words[:2]
+        if len(words) == 2:
+            self.close_connection = True
+            if command != "GET":
+                self.send_error(400, f"Bad HTTP/0.9 request type ({command!r})")
+                return False
+        self.command, self.path = command, path
+        if self.path.startswith("//"):
+            self.path = "/" + self.path.lstrip("/")
+        try:
+            self.headers = read_headers(self.rfile)
+        except BadHeaders as err:
+            self.send_error(err.status, err.reason, err.detail)
+            return False
+        connection = self.headers.get("Connection", "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive" and self.protocol_version >= "HTTP/1.1":
+            self.close_connection = False
+        expect = self.headers.get("Expect", "")
+        if expect.lower() == "100-continue" and self.request_version >= "HTTP/1.1":
+            return bool(self.handle_expect_100())
+        return True
 
     def _timed_out(self) -> None:
         self.close_connection = True
