@@ -7,8 +7,10 @@ The server (pipeline/local/endpoint/server.py) is a detached process, like a rea
 lives until deleted; starting, watching and stopping it is pipeline/local/endpoint/process.py.
 A redeploy of a live endpoint loads the new model inside the running server and swaps it in,
 so the URL stays the same and no request is refused: the manager POSTs ``/_moonpipe/reload``
-(loopback, with the token) and confirms with ``GET /_moonpipe/status``; the reload answers
-422 with the load error while the old model keeps serving. Delete = SIGTERM.
+(loopback, with the token), which answers with the new model's status once every worker of
+the server serves it, or 422 with the load error while the old model keeps serving.
+Delete = SIGTERM, which drains the server. A deploy never starts a second server beside one
+the record does not name (a damaged record): it finds it by the facts and swaps into it.
 
 Nothing here imports torch: the engine imports this module for every run.
 """
@@ -272,8 +274,9 @@ def _hot_swap(
 ) -> dict[str, Any]:
     """Ask the live server to load the new model and swap; the old one serves meanwhile.
 
-    Record the pending model (Updating), swap, confirm with the server, then commit: a kill
-    in between leaves a record endpoint_state settles by asking the server what it serves.
+    Record the pending model (Updating), swap (the server's answer confirms what it serves),
+    then commit: a kill in between leaves a record endpoint_state settles by asking the
+    server what it serves.
     """
     spec = {"config_name": config_name, "model_dir": str(model_dir), "environment": env}
     updated = _new_record(
@@ -282,8 +285,8 @@ def _hot_swap(
     updated["url"] = record["url"]
     write_json(endpoint_dir / RECORD_FILE, {**record, "status": "Updating", "pending": updated})
     try:
+        # The reload answers once every worker serves the new model, with its status.
         status = control(endpoint_dir, record, "reload", json.dumps(spec).encode(), timeout_s)
-        status = control(endpoint_dir, record, "status", None, timeout_s)
         if status.get("config_name") != config_name:
             raise EndpointError(f"server still reports {status.get('config_name')!r}")
     except EndpointError as exc:
