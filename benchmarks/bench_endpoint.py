@@ -161,7 +161,9 @@ def _paced_process(
         worker.start()
     for worker in workers:
         worker.join()
-    counts.put((sum(len(t) for t in took), sum(failed), [t for times in took for t in times]))
+    elapsed = time.perf_counter() - begin  # longer than ``seconds`` if answers came late
+    answers = [t for times in took for t in times]
+    counts.put((len(answers), sum(failed), answers, elapsed))
 
 
 def paced(port: int, clients: int, rate: float, seconds: float = 3.0) -> tuple[float, int, float]:
@@ -183,7 +185,7 @@ def paced(port: int, clients: int, rate: float, seconds: float = 3.0) -> tuple[f
         proc.join()
     took = sorted(t for r in results for t in r[2])
     p99 = took[int(len(took) * 0.99)] if took else float("nan")
-    return sum(r[0] for r in results) / seconds, sum(r[1] for r in results), p99
+    return sum(r[0] for r in results) / max(r[3] for r in results), sum(r[1] for r in results), p99
 
 
 def throughput(port: int, clients: int, seconds: float = 3.0) -> tuple[float, int, float]:
