@@ -40,6 +40,14 @@ def build_definition(cfg: PipelineConfig) -> PipelineDefinition:
         return build_pipeline(cfg)
 
 
+def cached_definition(cfg: PipelineConfig) -> PipelineDefinition:
+    """:func:`build_definition`, answered by the checkout's build cache without the SDK when
+    nothing the build read has changed (pipeline/assembly/build_cache.py)."""
+    from pipeline.assembly import build_cache
+
+    return build_cache.build_through(build_cache.default_dir(), cfg, build_definition)[0]
+
+
 def _load_config(path: Path, overrides: Mapping[str, str]) -> PipelineConfig:
     return load_config(path, overrides, os.environ)
 
@@ -55,7 +63,7 @@ class Services:
     """What the CLI needs from the rest of the project; the defaults are the real ones."""
 
     load_config: ConfigLoader = _load_config
-    build_pipeline: Builder = build_definition
+    build_pipeline: Builder = cached_definition
     make_target: TargetMaker = target_for_people
 
 

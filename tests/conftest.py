@@ -93,6 +93,21 @@ def _nothing_outlives_the_test(request: pytest.FixtureRequest) -> Iterator[None]
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _the_session_s_own_build_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Definitions built by the CLI are cached in a folder of this run (shared by its xdist
+    workers), not in the checkout's: a test's build never answers a person's."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "build-cache"
+    saved = os.environ.get("MOONPIPE_BUILD_CACHE")
+    os.environ["MOONPIPE_BUILD_CACHE"] = str(folder)
+    yield
+    if saved is None:
+        os.environ.pop("MOONPIPE_BUILD_CACHE", None)
+    else:
+        os.environ["MOONPIPE_BUILD_CACHE"] = saved
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _nothing_outlives_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """At the end, end every process naming the session's temporary root (module-scoped
     stores included)."""

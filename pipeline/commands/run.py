@@ -53,7 +53,7 @@ def run_pipeline(request: RunPipeline, front: Front) -> int:
     if request.upsert:
         target.check_upsert_settings(cfg.aws.role_arn)  # before the SDK loads
     if request.start:
-        target.warm_up()  # the local job host imports torch while the SDK builds
+        target.warm_up()  # a local job host imports while the SDK builds and the checks run
     pipeline = front.definition() if request.upsert else None
     if pipeline is not None and request.max_parallel_steps is not None:
         pipeline = replace(pipeline, max_parallel_steps=request.max_parallel_steps)

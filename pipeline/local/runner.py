@@ -68,7 +68,8 @@ from pipeline.local.store.layout import StoreLayout
 from pipeline.local.store.objects import ObjectStore
 from pipeline.local.store.records import ExecutionRecord, Records
 from pipeline.local.summary import summarize
-from pipeline.local.warm.launch import job_runtime, warm_starter
+from pipeline.local.warm.launch import job_runtime
+from pipeline.local.warm.launch import prepare as prepare_warm_host
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -382,8 +383,9 @@ class LocalRunner:
     # -- the job host and the endpoints ----------------------------------------------------
 
     def warm_up(self) -> None:
-        """Start the store's warm job host now (if jobs start warm), without waiting for it."""
-        warm_starter(self.store_root, self.job_start, self.warm_idle_s, [])
+        """Let a job host import now (if jobs start warm); it serves this store once an
+        execution runs, and leaves with this process if none does (nothing is created)."""
+        prepare_warm_host(self.store_root, self.job_start, self.warm_idle_s)
 
     def stop_warm_host(self) -> int | None:
         """Ask the store's warm job host to leave now; its pid, or None if none was running."""

@@ -161,7 +161,8 @@ class Target(Protocol):
     # -- jobs and sweeps --------------------------------------------------------------------
 
     def warm_up(self) -> None:
-        """Get ready to run jobs soon (locally: start the warm job host); may do nothing."""
+        """Get ready to run jobs soon, changing nothing (locally: a job host starts importing,
+        and serves the store only once an execution runs); may do nothing."""
         ...
 
     def stop_warm_host(self) -> int | None:

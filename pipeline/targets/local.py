@@ -184,7 +184,8 @@ class LocalTarget:
     # -- jobs and sweeps -------------------------------------------------------------------
 
     def warm_up(self) -> None:
-        """Start the store's warm job host now (if jobs start warm), without waiting for it."""
+        """Let a job host import now (if jobs start warm); it serves the store once an
+        execution runs, and leaves with this process if none does."""
         self.runner.warm_up()
 
     def stop_warm_host(self) -> int | None:

@@ -92,6 +92,7 @@ class EndpointRecord(TypedDict, total=False):
     created_at: str
     updated_at: str
     history: list[dict[str, Any]]
+    pending: dict[str, Any] | None  # a hot swap on its way (pipeline.local.endpoint)
 
 
 class NamedRecord(TypedDict, total=False):

@@ -43,6 +43,11 @@ PRELOAD = ("numpy", "pandas", "sklearn.datasets", "sklearn.model_selection", "to
 _START_TIMEOUT_S = 30.0
 
 
+# The pending host this process started (WarmStarter.prepare), until a job needs it; a
+# process forked from this one (a sweep point's worker) inherits it and may take it too.
+_pending: subprocess.Popen[bytes] | None = None
+
+
 class WarmHostError(RuntimeError):
     """The warm host could not be reached or started (the caller falls back to a subprocess)."""
 
@@ -117,6 +122,37 @@ class WarmStarter:
         self.warm_dir = StoreLayout(store_root).warm()
         self.idle_s, self.preload = idle_s, tuple(preload)
 
+    def prepare(self) -> None:
+        """Start a pending host for this store now, unless a host serves it (host.py): it
+        imports while the command checks its request and serves once :meth:`ensure` needs
+        it. If nothing does, it leaves when this process ends: a refused command leaves
+        neither a process nor a file behind."""
+        global _pending
+        if _pending is not None or self._serving():
+            return
+        from pipeline.local.handlers.jobs import host_environment
+
+        _pending = subprocess.Popen(
+            self._command(pending=True),
+            cwd="/",
+            env=host_environment(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def _serving(self) -> bool:
+        try:
+            self._request({"cmd": "ping"})
+        except WarmHostError:
+            return False
+        return True
+
+    def _command(self, pending: bool = False) -> list[str]:
+        head = [sys.executable, str(HOST_PROGRAM)] + (["--pending"] if pending else [])
+        return [*head, str(self.warm_dir), str(self.idle_s), *self.preload]
+
     def can_run(self, argv: Sequence[str], script: Path) -> bool:
         """Only ``<our python> SCRIPT.py ARGS`` whose SCRIPT is the file ``script`` (a shell
         wrapper or interpreter flags need a real exec)."""
@@ -154,7 +190,12 @@ class WarmStarter:
             except WarmHostRefused:
                 raise
             except WarmHostError:
-                return self._spawn()
+                pass
+            with contextlib.suppress(FileNotFoundError):
+                (self.warm_dir / SOCKET_NAME).unlink()  # a dead host's socket
+            if not self._key():
+                _write_key(self.warm_dir / KEY_NAME)  # before any host reads it
+            return self._adopt_pending() or self._spawn()
 
     def preloaded(self) -> bool:
         """Whether the host has imported every library it preloads (a job forked earlier
@@ -338,24 +379,29 @@ class WarmStarter:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
 
+    def _adopt_pending(self) -> int | None:
+        """Tell the pending host (:meth:`prepare`) to serve; its pid, or None if there is
+        none for this store (or it has gone)."""
+        global _pending
+        pending = _pending
+        if pending is None or pending.stdin is None or pending.args != self._command(True):
+            return None
+        _pending = None
+        try:
+            pending.stdin.write(b"serve\n")
+            pending.stdin.flush()
+        except OSError:
+            return None  # it has gone
+        return self._wait_for_socket(pending)
+
     def _spawn(self) -> int:
         """Start the host detached (own session, clean environment) and wait for its socket."""
-        with contextlib.suppress(FileNotFoundError):
-            (self.warm_dir / SOCKET_NAME).unlink()  # a dead host's socket
-        if not self._key():
-            _write_key(self.warm_dir / KEY_NAME)
         from pipeline.local.handlers.jobs import host_environment
 
         with open(self.warm_dir / "host.log", "ab") as log:
             os.fchmod(log.fileno(), 0o600)
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    str(HOST_PROGRAM),
-                    str(self.warm_dir),
-                    str(self.idle_s),
-                    *self.preload,
-                ],
+                self._command(),
                 cwd=self.warm_dir,
                 env=host_environment(),
                 stdin=subprocess.DEVNULL,
@@ -363,12 +409,25 @@ class WarmStarter:
                 stderr=log,
                 start_new_session=True,
             )
+        return self._wait_for_socket(proc)
+
+    def _wait_for_socket(self, proc: subprocess.Popen[bytes]) -> int:
         deadline = time.monotonic() + _START_TIMEOUT_S
         while not (self.warm_dir / SOCKET_NAME).exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
+            if not _alive(proc) or time.monotonic() > deadline:
                 raise WarmHostError(f"warm host did not start; see {self.warm_dir / 'host.log'}")
-            time.sleep(0.01)
+            time.sleep(0.005)
         return proc.pid
+
+
+def _alive(proc: subprocess.Popen[bytes]) -> bool:
+    """The process runs: by /proc, as a sweep worker forked from its parent cannot poll() it
+    (a host that ended stays a zombie of its parent until polled)."""
+    try:
+        state = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 class _Lines:

@@ -13,6 +13,13 @@ sent anything); then a JSON line, plus for a job the write end of the job's outp
 ``{"pid": N}`` then ``{"exit": code}``. A job with a ``view`` runs in its own namespaces.
 If the client goes away while its job runs, the job is killed (as PR_SET_PDEATHSIG does for
 a subprocess of the engine). The host leaves after ``IDLE_S`` without jobs, or when asked.
+
+A host may be started before its command knows it will run anything (``python host.py
+--pending WARM_DIR IDLE_S MODULE...``): it imports at once but creates nothing and serves
+nobody until its starter writes a line on its stdin (having written the store's key); if
+stdin closes first (the command was refused, or ended without a job) it leaves at once. So
+a command overlaps these imports with its own checks, and a refused command still leaves
+nothing behind.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -37,12 +45,16 @@ from fork_child import run_job, run_module
 
 SOCKET_NAME = "host.sock"
 KEY_NAME = "host.key"
+LOG_NAME = "host.log"
+PENDING = "--pending"
 _TICK_S = 0.2
 _MAX_FDS = 4  # a job's output pipe, and a shared network's two namespaces
 
 
 def main(argv: list[str]) -> int:
     """Bind first (clients may queue while the libraries load), preload, then serve."""
+    if argv[1] == PENDING:
+        return _main_pending(Path(argv[2]), float(argv[3]), argv[4:])
     warm_dir, idle_s, modules = Path(argv[1]), float(argv[2]), argv[3:]
     os.chdir(warm_dir)  # bind by a short relative name: store paths can pass 108 bytes
     old = os.umask(0o177)
@@ -62,6 +74,79 @@ def main(argv: list[str]) -> int:
         with contextlib.suppress(FileNotFoundError):
             if os.stat(SOCKET_NAME).st_ino == mine:  # not a newer host's socket
                 os.unlink(SOCKET_NAME)
+
+
+def _main_pending(warm_dir: Path, idle_s: float, modules: list[str]) -> int:
+    """A pending host: preload now; bind and serve once told (see the module docstring)."""
+    commit = _Commitment(warm_dir, idle_s)
+    host: Host | None = None
+
+    def between(timeout: float) -> None:
+        nonlocal host
+        if host is None and commit.ready.is_set():
+            host = commit.host()
+        if host is not None:
+            host.tick(timeout)
+
+    preload(modules, between=between)
+    commit.ready.wait()
+    host = host or commit.host()
+    host.preloaded = True
+    try:
+        return host.serve()
+    finally:
+        host.listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(SOCKET_NAME).st_ino == commit.inode:  # not a newer host's socket
+                os.unlink(SOCKET_NAME)
+
+
+class _Commitment:
+    """Waits on stdin for the store (in a thread, so imports go on meanwhile) and binds there.
+
+    The thread ends before the first fork: :meth:`host` joins it.
+    """
+
+    def __init__(self, warm_dir: Path, idle_s: float) -> None:
+        self.ready = threading.Event()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.warm_dir, self.idle_s, self.inode, self.key = warm_dir, idle_s, -1, b""
+        self._thread = threading.Thread(target=self._wait, name="commit", daemon=True)
+        self._thread.start()
+
+    def _wait(self) -> None:
+        try:
+            self._bind_when_told()
+        except BaseException as err:  # a host that cannot serve must not wait for ever
+            print(f"warm host: cannot serve: {err}", file=sys.stderr, flush=True)
+            os._exit(1)
+
+    def _bind_when_told(self) -> None:
+        if not sys.stdin.buffer.readline():
+            os._exit(0)  # abandoned: nothing was created, nothing is left
+        folder = os.open(self.warm_dir, os.O_PATH | os.O_DIRECTORY)
+        try:  # by the folder's handle: a store's path can pass the 108 bytes a socket takes
+            with open(f"/proc/self/fd/{folder}/{KEY_NAME}", "rb") as key:
+                self.key = key.read()
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+            log = os.open(f"/proc/self/fd/{folder}/{LOG_NAME}", flags, 0o600)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            os.close(log)
+            old = os.umask(0o177)
+            self.listener.bind(f"/proc/self/fd/{folder}/{SOCKET_NAME}")
+            os.umask(old)
+            self.inode = os.stat(f"/proc/self/fd/{folder}/{SOCKET_NAME}").st_ino
+        finally:
+            os.close(folder)
+        self.listener.listen(64)
+        self.ready.set()
+
+    def host(self) -> Host:
+        """The serving host, in the main thread (signals), once bound."""
+        self._thread.join()
+        os.chdir(self.warm_dir)
+        return Host(self.listener, self.idle_s, self.key)
 
 
 def preload(modules: list[str], between: Any = None) -> None:
