@@ -12,11 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.local.handlers.jobs import job_environment, run_job
 from pipeline.local.warm import client
 from pipeline.local.warm.client import WarmStarter
 from tests.conftest import processes_naming
-from tests.pipeline.local.warm.conftest import write
+from tests.pipeline.local.warm.conftest import run_in, write
 
 PREPARES_THEN_ENDS = """
 import sys, time
@@ -61,10 +60,8 @@ def test_the_prepared_host_serves_the_store_once_a_job_needs_it(tmp_path: Path) 
         assert client._pending is None
         job = tmp_path / "job"
         write(job, "hello.py", "import numpy\nprint('hello from', numpy.__name__)\n")
-        log = tmp_path / "hello.log"
-        argv = [sys.executable, "hello.py"]
-        assert run_job(argv, job_environment({}, job), job, log, starter=starter).exit_code == 0
-        assert "hello from numpy" in log.read_text()
+        run, log = run_in(job, starter, [sys.executable, "hello.py"])
+        assert run.exit_code == 0 and "hello from numpy" in log, log
         assert (store / "warm" / "host.log").exists()
     finally:
         starter.stop()
