@@ -80,7 +80,8 @@ def parse(argv: Sequence[str] | None = None) -> Invocation:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with "did you mean" for a mistyped flag (Python 3.11's argparse has none)."""
+    """argparse, with "did you mean" for a mistyped flag (Python 3.11's argparse has none),
+    and a usage error as one line (--help shows the usage)."""
 
     def error(self, message: str) -> NoReturn:
         """One line, exit 2; an unknown flag gets the nearest real one."""
@@ -94,7 +95,7 @@ class Parser(argparse.ArgumentParser):
                 said.append(f"{word}{guess}")
             message = ("unrecognized argument " if len(said) == 1 else prefix) + ", ".join(said)
             message += "; see --help"
-        super().error(message)
+        self.exit(2, f"{self.prog}: error: {message}\n")  # one line, not the whole usage
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -240,7 +240,10 @@ PARAM_NEEDS = (
             ["--deploy-best"],
             "--deploy-best needs --sweep NAME=V1,V2,... (e.g. --sweep HiddenDim=8,16)",
         ),
-        (["--deploy-best", "acuracy"], "--deploy-best needs --sweep NAME=V1,V2,... (e.g. --sweep HiddenDim=8,16)"),
+        (
+            ["--deploy-best", "acuracy"],
+            "--deploy-best needs --sweep NAME=V1,V2,... (e.g. --sweep HiddenDim=8,16)",
+        ),
         (["--endpoint-name", "e"], "--endpoint-name needs --deploy-model-package"),
         (["--limit", "5"], "--limit needs --list-executions"),
         (["--from-step", "EvaluateMoonClassifier"], "--steps and --from-step need --start"),
@@ -250,7 +253,10 @@ PARAM_NEEDS = (
             ["--start", "--parm", "HiddenDim=4"],
             "unrecognized arguments: --parm (did you mean --param?), HiddenDim=4; see --help",
         ),
-        (["--list-endpionts"], "unrecognized argument --list-endpionts (did you mean --list-endpoints?); see --help"),
+        (
+            ["--list-endpionts"],
+            "unrecognized argument --list-endpionts (did you mean --list-endpoints?); see --help",
+        ),
         (["--invoke", "e"], "--invoke needs --data FILE.csv (or --data - to read stdin)"),
         (
             ["--start", "--target", "cloud"],
