@@ -69,8 +69,8 @@ def main(argv: Sequence[str] | None = None, services: Services | None = None) ->
 def _not_set_up(exc: ModuleNotFoundError, console: Console) -> int:
     """A package moonpipe needs is missing from this Python: one line, exit 2. A module of
     moonpipe's own that is missing is a broken checkout, not a set-up step: raised."""
-    name = exc.name or ""
-    if name.split(".")[0] in ("pipeline", "steps", "entrypoints"):
+    name = (exc.name or "").split(".")[0]
+    if name in ("pipeline", "steps", "entrypoints"):
         raise exc
     console.error(missing_dependency(name, sys.executable))
     return EXIT_USAGE

@@ -31,7 +31,8 @@ from pipeline.core.status import ACTIVE, Status
 LOG_TAIL_LINES = 15
 WIDTH = 100
 LIST_LIMIT = 20  # --list-executions' rows unless --limit says
-_CELL = 40  # a table cell longer than this is cut (the whole value is in --json)
+TABLE_WIDTH = 120  # a listing's rows fit in this; the whole values are in --json
+_CELL = 30  # a cell longer than this is cut (the last column gets what the row has left)
 MetricPatterns = Mapping[str, Sequence[tuple[str, str]]]  # step -> (metric name, regex)
 _RUNNING = ACTIVE - {Status.STOPPING}  # a step shown as "started" (or "running")
 _VERB: dict[str, str] = {
@@ -324,7 +325,7 @@ class Console:
             self._print("(none)", self.out)
             return
         if fit:
-            rows = [[_cut(cell) for cell in row] for row in rows]
+            rows = fitted(header, rows)
         self._print("\n".join(table_lines(header, rows)), self.out)
 
     def _print(self, text: str, stream: TextIO) -> None:
@@ -635,13 +636,14 @@ def summary_lines(
         lines.append(f"  failure reason: {summary.failure_reason}")
     if summary.parameters:
         lines += _wrapped("  parameters:     ", _pairs(summary.parameters))
-    reused = [s for s in summary.steps if s.metadata.get("ReusedBySelectionFrom")]
-    if reused:
-        sources = sorted({str(s.metadata["ReusedBySelectionFrom"]) for s in reused})
-        lines += _wrapped(
-            "  reused:         ",
-            f"{', '.join(s.name for s in reused)} from {', '.join(sources)}",
-        )
+    reused: dict[str, list[StepRecord]] = {}
+    for step in summary.steps:
+        if step.metadata.get("ReusedBySelectionFrom"):
+            reused.setdefault(str(step.metadata["ReusedBySelectionFrom"]), []).append(step)
+    for steps in reused.values():  # the steps, their source, and what the source ran with
+        names = ", ".join(s.name for s in steps)
+        said = reused_text(steps[0], defaults).removeprefix("reused ")
+        lines += _wrapped("  reused:         ", f"{names} {said}")
     mismatch = reuse_mismatch(summary)
     if mismatch:
         lines.append(f"  {mismatch}")
@@ -744,9 +746,17 @@ def _duration(summary: ExecutionSummary) -> str:
     return _seconds(summary.duration_s)
 
 
-def _cut(cell: str) -> str:
-    """A table cell of at most :data:`_CELL` characters (``…`` says it was cut)."""
-    return cell if len(cell) <= _CELL else cell[: _CELL - 1] + "…"
+def fitted(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Rows whose cells are cut (``…`` says where) so each line fits :data:`TABLE_WIDTH`:
+    every cell at most :data:`_CELL` characters, the last column what the others leave."""
+    cut = [[_cut(str(cell), _CELL) for cell in row[:-1]] + [str(row[-1])] for row in rows]
+    widths = [max(len(str(r[i])) for r in [header, *cut]) for i in range(len(header) - 1)]
+    room = max(20, TABLE_WIDTH - sum(widths) - 2 * (len(header) - 1))
+    return [[*row[:-1], _cut(row[-1], room)] for row in cut]
+
+
+def _cut(cell: str, width: int) -> str:
+    return cell if len(cell) <= width else cell[: width - 1] + "…"
 
 
 def _when(moment: datetime | None) -> str:

@@ -65,7 +65,7 @@ def test_param_overrides_the_sources_value_and_the_mismatch_is_one_line(
         "(this execution: HiddenDim=40)"
     )
     lines = summary_lines(summary, store="/s", defaults=DEFAULTS)
-    assert f"  reused:         Prep, Train from {source}" in lines
+    assert f"  reused:         Prep, Train from {source} (ran with HiddenDim=8)" in lines
     assert sum(line.startswith("  parameters differ: ") for line in lines) == 1
     train = next(s for s in summary.steps if s.name == "Train")
     assert step_lines(train, show_start=False, defaults=DEFAULTS)[0].endswith(
