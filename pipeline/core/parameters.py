@@ -93,10 +93,10 @@ def nearest_name(name: str, names: Iterable[str]) -> str | None:
     same = flat.get(re.sub(r"[^a-z0-9]", "", name.lower()))
     if same is not None:
         return same
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
     if close:
         return close[0]
-    lowered = difflib.get_close_matches(name.lower(), list(flat), n=1, cutoff=0.6)
+    lowered = difflib.get_close_matches(name.lower(), list(flat), n=1, cutoff=0.75)
     return flat[lowered[0]] if lowered else None
 
 

@@ -172,7 +172,8 @@ def test_stop_of_an_unknown_execution_names_it(store: Path) -> None:
     done = cli(store, "--stop", "nosuchexec")
     assert (done.returncode, done.stderr) == (
         2,
-        "error: no local execution 'nosuchexec'; list them with --list-executions\n",
+        f"error: no local execution 'nosuchexec'; list them with --list-executions "
+        f"(store: {store})\n",
     )
 
 

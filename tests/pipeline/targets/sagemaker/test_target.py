@@ -76,6 +76,7 @@ def test_second_upsert_updates_the_pipeline(
     )
     assert code == 0
     assert json.loads(out) == {
+        "store": None,  # SageMaker keeps every record: no local store
         "pipeline_name": "moonpipe",
         "pipeline_arn": PIPELINE_ARN,
         "changed": True,
