@@ -235,7 +235,8 @@ class Console:
         self._store_line()
 
     def model_packages(self, packages: Sequence[ModelPackageRef]) -> None:
-        """--list-model-packages: group, version, approval, metrics, the endpoints serving it."""
+        """--list-model-packages: group, version, approval, accuracy (every metric in --json),
+        the execution that registered it, the endpoints serving it."""
         if self.json_mode:
             self.emit_result({"model_packages": [package_json(p) for p in packages]})
             return
@@ -245,13 +246,13 @@ class Console:
                 "" if p.version is None else str(p.version),
                 p.approval_status,
                 _when(p.created_at),
-                _pairs({k: p.metrics[k] for k in _PACKAGE_METRICS if k in p.metrics}),
+                _fmt(p.metrics["accuracy"]) if "accuracy" in p.metrics else "",
                 p.execution_id or "",
                 ", ".join(p.endpoints),
             )
             for p in packages
         ]
-        header = ("GROUP", "VERSION", "APPROVAL", "CREATED", "METRICS", "EXECUTION", "SERVED BY")
+        header = ("GROUP", "VERSION", "APPROVAL", "CREATED", "ACCURACY", "EXECUTION", "SERVED BY")
         self._table(header, rows, fit=True)
         self._store_line()
 
@@ -350,7 +351,6 @@ class Console:
             _point_at_devnull(stream)
 
 
-_PACKAGE_METRICS = ("accuracy", "f1", "auc")
 _EPOCH = re.compile(r"\bepoch\b\s*[=:]?\s*(\d+)", re.IGNORECASE)
 PIPE_INTERVAL_S = 1.0  # in a pipe, a step's progress line at most once a second
 

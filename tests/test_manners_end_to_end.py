@@ -170,7 +170,7 @@ def test_the_registry_is_listed_approved_rejected_and_deployed_from_the_cli(
     assert (doc["endpoint"]["name"], doc["endpoint"]["status"]) == ("manners-ep", "InService")
     table = cli(store, "--list-model-packages").stdout.splitlines()
     assert table[0].split() == [
-        "GROUP", "VERSION", "APPROVAL", "CREATED", "METRICS", "EXECUTION", "SERVED", "BY",
+        "GROUP", "VERSION", "APPROVAL", "CREATED", "ACCURACY", "EXECUTION", "SERVED", "BY",
     ]  # fmt: skip
     [row] = [r for r in table[1:] if r.split()[:2] == ["moonpipe-models", "1"]]
     assert "manners-ep" in row
