@@ -181,10 +181,7 @@ def best_line(ranked: Sequence[Point], metric: str) -> str:
         return f"best by {metric}: {best.label()} ({top:.4f}){against}{none}"
     names = ", ".join(p.label() for p in tied)
     every = "all points tie" if len(tied) == len(ranked) else f"{names} tie"
-    return (
-        f"{every} on {metric} ({top:.4f}); {best.label()} started first, so it ranks first"
-        f"{none}"
-    )
+    return f"{every} on {metric} ({top:.4f}); {best.label()} started first, so it ranks first{none}"
 
 
 def opening_line(points: Sequence[Point], parallel: int, target_name: str) -> str:
