@@ -146,6 +146,10 @@ class FakeTarget:
     def delete_endpoint(self, name: str) -> None:
         self.calls.append(("delete", name))
 
+    def retry_execution(self, execution_ref: str) -> str:
+        self.calls.append(("retry", execution_ref))
+        return f"{ARN}/execution/{execution_ref}"
+
 
 ROLE_MISSING = "aws.role_arn: target sagemaker needs the IAM role; pass --role-arn"
 FOLLOW_REFUSED = (
@@ -848,3 +852,26 @@ def test_stop_host_says_whether_a_host_was_running(
     assert json.loads(run(["--stop-host", "--json"], capsys, world.services)[1]) == {
         "warm_host": {"stopped": False, "pid": None}
     }
+
+
+@pytest.mark.parametrize(
+    ("target", "flags", "calls"),
+    [
+        ("sagemaker", ["--wait"], ["retry", "parameters", "wait"]),  # followed to its end
+        ("sagemaker", [], ["retry", "parameters", "describe"]),  # described once, as --start
+        ("local", [], ["retry", "parameters", "wait"]),  # runs here, --wait or not
+    ],
+)
+def test_retry_with_wait_is_accepted_and_follows_on_the_service(
+    world: SimpleNamespace,
+    capsys: pytest.CaptureFixture[str],
+    target: str,
+    flags: list[str],
+    calls: list[str],
+) -> None:
+    """Issue 20: --retry ID --wait was refused ("--wait cannot be combined with --retry")."""
+    world.target = FakeTarget(name=target, foreground=target == "local")
+    code, out, err = run(["--retry", "abc123", *flags], capsys, world.services)
+    assert code == 0, err
+    assert names(world.target) == calls
+    assert out.startswith(f"retrying execution {ARN}/execution/abc123\n")
