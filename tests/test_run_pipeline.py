@@ -850,7 +850,8 @@ def test_stop_host_says_whether_a_host_was_running(
     world.target.stop_warm_host = lambda: next(stopped)
     assert run(["--stop-host"], capsys, world.services)[:2] == (0, "warm host (pid 4242) stopped\n")
     assert json.loads(run(["--stop-host", "--json"], capsys, world.services)[1]) == {
-        "warm_host": {"stopped": False, "pid": None}
+        "store": STORE,
+        "warm_host": {"stopped": False, "pid": None},
     }
 
 
