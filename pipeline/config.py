@@ -200,9 +200,7 @@ PARAMETER_SETTINGS: dict[str, tuple[str, str]] = {
     "BatchSize": ("Integer", "training.batch_size"),
     "TrainSeed": ("Integer", "training.seed"),
     "AccuracyThreshold": ("Float", "evaluation.accuracy_threshold"),
-    "ModelApprovalStatus": ("String", "registry.approval_status"),
-    "EndpointName": ("String", "endpoint.name"),
-}
+}  # names, approval statuses and instance types: the API gate checks them, in SageMaker's words
 
 
 def check_own_parameters(overrides: Mapping[str, str]) -> None:

@@ -179,7 +179,9 @@ def test_the_registry_is_listed_approved_rejected_and_deployed_from_the_cli(
     assert "manners-ep" in first["endpoints"]  # which endpoint serves it
 
 
-def test_a_finite_input_the_model_cannot_score_is_a_client_error(store: Path) -> None:
+def test_a_finite_input_the_model_cannot_score_is_a_client_error(
+    store: Path, source: dict[str, Any]
+) -> None:
     """Issue 20: [[3.4e38,0]] (finite in float32) got a 500 from the endpoint."""
     listed = json.loads(cli(store, "--list-endpoints", "--json").stdout)["endpoints"]
     name = listed[0]["name"]
@@ -213,8 +215,8 @@ def test_a_finite_input_the_model_cannot_score_is_a_client_error(store: Path) ->
         (("--deploy-best",), "run_pipeline.py: error: --deploy-best needs --sweep"),
         (
             ("--start", "--from-step", "EvaluateMoonClasifier"),
-            "error: --from-step EvaluateMoonClasifier: no such step (did you mean "
-            "EvaluateMoonClassifier?);",
+            "error: SelectedSteps: EvaluateMoonClasifier is not a step of pipeline moonpipe "
+            "(did you mean EvaluateMoonClassifier?);",
         ),
     ],
 )

@@ -133,23 +133,26 @@ def selection_of(
         if not steps:
             raise ConfigError("--steps needs step names, e.g. --steps EvaluateMoonClassifier")
         for step in steps:
-            _known_step(graph, "--steps", step)
+            _known_step(graph, pipeline_name, step)
     else:
-        _known_step(graph, "--from-step", str(flags.from_step))
+        _known_step(graph, pipeline_name, str(flags.from_step))
         steps = sorted(downstream(graph, str(flags.from_step)))
     check_selection(graph, pipeline_name, steps)
     in_order = tuple(s.name for s in graph.steps if s.name in steps)
     return Selection(in_order, flags.from_execution)
 
 
-def _known_step(graph: PipelineGraph, flag: str, name: str) -> None:
-    """Refuse a step the definition has not, with the nearest name."""
+def _known_step(graph: PipelineGraph, pipeline_name: str, name: str) -> None:
+    """Refuse a step the definition has not, in the service's words, with the nearest name."""
     names = [s.name for s in graph.steps]
     if name in names:
         return
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     guess = f" (did you mean {close[0]}?)" if close else ""
-    raise ConfigError(f"{flag} {name}: no such step{guess}; the steps: {', '.join(names)}")
+    raise ConfigError(
+        f"SelectedSteps: {name} is not a step of pipeline {pipeline_name}{guess}; "
+        f"its steps: {', '.join(names)}"
+    )
 
 
 COMMANDS = (

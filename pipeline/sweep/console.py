@@ -171,7 +171,7 @@ def best_line(ranked: Sequence[Point], metric: str) -> str:
         said = ", ".join(f"{p.label()} ({p.status})" for p in lacking)
         none = f"; {said} {'has' if len(lacking) == 1 else 'have'} no {metric}"
     if not scored:
-        return f"no point succeeded with a {metric}; nothing to promote{none}"
+        return f"no point succeeded with {metric}; nothing to promote{none}"
     best = scored[0]
     top = best.metric(metric)
     tied = [p for p in scored if p.metric(metric) == top]
