@@ -21,6 +21,7 @@ from pipeline.commands import Invocation, dispatch
 from pipeline.commands.front import Builder, ConfigLoader, Front, TargetMaker
 from pipeline.config import PipelineConfig, load_config
 from pipeline.console import Console
+from pipeline.core.errors import ExecutionNotFoundError, PipelineNotFoundError
 from pipeline.core.records import LineListener, PipelineDefinition
 from pipeline.report.background import BackgroundKeeper
 from pipeline.targets import make_target
@@ -77,4 +78,10 @@ def run(invocation: Invocation, console: Console, services: Services | None = No
         services.build_pipeline,
         services.make_target,
     )
-    return dispatch(invocation.request, front)
+    try:
+        return dispatch(invocation.request, front)
+    except (PipelineNotFoundError, ExecutionNotFoundError) as exc:
+        store = console.store
+        if store is None or store in str(exc):
+            raise
+        raise type(exc)(f"{exc} (store: {store})") from None  # which store had none

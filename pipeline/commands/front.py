@@ -114,4 +114,5 @@ class Front:
         """The config's target; ``on_line`` gets each line a job prints (--follow)."""
         if self._target is None:
             self._target = self._make_target(self.config(), on_line)
+            self.console.store = self._target.store  # every result names the store it used
         return self._target

@@ -10,9 +10,10 @@ so a value no enum allows is refused here, before anything runs (docs/semantics.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pipeline.core.errors import ParameterError
@@ -87,6 +88,21 @@ def _typed(type_name: str, raw: Any) -> ParamValue | None:
     return float(raw)
 
 
+def nearest_name(name: str, names: Iterable[str]) -> str | None:
+    """The declared name a person most likely meant: the same letters in another case or
+    spelling (``hidden_dim`` -> ``HiddenDim``), else the closest by difflib."""
+    names = list(names)
+    flat = {re.sub(r"[^a-z0-9]", "", n.lower()): n for n in names}
+    same = flat.get(re.sub(r"[^a-z0-9]", "", name.lower()))
+    if same is not None:
+        return same
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    if close:
+        return close[0]
+    lowered = difflib.get_close_matches(name.lower(), list(flat), n=1, cutoff=0.75)
+    return flat[lowered[0]] if lowered else None
+
+
 def resolve_parameters(
     declared: Sequence[Mapping[str, Any]], overrides: Mapping[str, Any]
 ) -> dict[str, ParamValue]:
@@ -103,8 +119,10 @@ def resolve_parameters(
     by_name = {p["Name"]: p for p in declared}
     unknown = sorted(set(overrides) - set(by_name))
     if unknown:
+        guess = nearest_name(unknown[0], by_name)
+        hint = f" (did you mean {guess}?)" if guess else ""
         raise ParameterError(
-            f"unknown pipeline parameter {unknown[0]}; this pipeline declares: "
+            f"unknown pipeline parameter {unknown[0]}{hint}; this pipeline declares: "
             + ", ".join(sorted(by_name))
         )
     values: dict[str, ParamValue] = {}

@@ -91,6 +91,18 @@ class ExecutionSummary:
     ended_at: datetime | None = None
     quality_report_uri: str | None = None  # where the model-quality report (evaluation) is
     report: str | None = None  # the execution's HTML report, where one was written
+    # time it spent running: a retried execution's idle time between attempts left out
+    # (None: ended_at - started_at, or unknown while it runs)
+    running_s: float | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds it ran (its attempts' running time after a retry); None while it runs."""
+        if self.running_s is not None:
+            return self.running_s
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
 
     def to_json_dict(self) -> dict[str, Any]:
         """The --json object: stable keys, plain JSON types."""
@@ -110,6 +122,7 @@ class ExecutionSummary:
                     "reused_from": s.metadata.get("ReusedBySelectionFrom"),
                     "source_execution_id": s.metadata.get("SourceExecutionId")
                     or s.metadata.get("ReusedBySelectionFrom"),
+                    "source_parameters": s.metadata.get("SourceParameters"),
                     "duration_s": None if s.duration_s is None else round(s.duration_s, 3),
                     "failure_reason": s.failure_reason,
                     "log_path": s.log_path,
@@ -126,6 +139,7 @@ class ExecutionSummary:
             else {"name": self.endpoint.name, "url": self.endpoint.url},
             "started_at": _iso(self.started_at),
             "ended_at": _iso(self.ended_at),
+            "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
             "quality_report_uri": self.quality_report_uri,
             "report": self.report,
         }

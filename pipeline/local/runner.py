@@ -143,18 +143,25 @@ class LocalRunner:
         It runs in :meth:`run`. ``parameters`` are checked here even after the CLI checked
         them: StartPipelineExecution refuses bad parameters whoever calls it. With a
         ``selection`` only its steps run; the steps they depend on are reused from its
-        source (default: the newest Succeeded or Failed execution).
+        source (default: the newest Succeeded or Failed execution), and the execution
+        starts with the source's parameter values, ``parameters`` overriding them.
         """
         record = self.pipelines.version(pipeline_name)
         graph = self.pipelines.graph(record["PipelineDefinition"], pipeline_name)
-        execution = self._checked_execution(graph, pipeline_name, record["Version"], parameters)
         chosen: dict[str, Any] | None = None
         reused: dict[str, Mapping[str, Any]] = {}
+        source_values: Mapping[str, Any] = {}
         if selection is not None and selection.steps:
             source_id = None if selection.source is None else id_of(selection.source)
             chosen, reused = plan_selection(
                 self.records, graph, record["Version"], pipeline_name, selection.steps, source_id
             )
+            # SageMaker's guide: a selective run starts with its source's parameter values
+            # (the reused steps' outputs were made with them); the overrides win.
+            source_values = self.records.execution(chosen["source_execution_id"]).parameters
+        execution = self._checked_execution(
+            graph, pipeline_name, record["Version"], parameters, source_values
+        )
         execution.extra.update(display_name=display_name, selection=chosen)
         self._record_held(execution, chosen, reused)
         return execution.execution_arn
@@ -190,9 +197,16 @@ class LocalRunner:
         pipeline_name: str,
         version: int,
         parameters: Mapping[str, Any],
+        base: Mapping[str, Any] | None = None,
     ) -> ExecutionRecord:
-        """A new execution's record, once every request SageMaker would refuse is refused."""
-        values = resolve_parameters([dict(p) for p in graph.parameters], parameters)
+        """A new execution's record, once every request SageMaker would refuse is refused.
+
+        ``base``: values that replace the defaults (a selective run's source's), under the
+        ``parameters`` given; only declared names are taken from it."""
+        declared = [dict(p) for p in graph.parameters]
+        names = {p["Name"] for p in declared}
+        start_with = {k: v for k, v in (base or {}).items() if k in names}
+        values = resolve_parameters(declared, {**start_with, **parameters})
         execution_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
         execution = ExecutionRecord(
             pipeline_name=pipeline_name,

@@ -68,7 +68,13 @@ def prepare_retry(
         ran=False,
         runner=None,
         starter=starter,
-        extra={**data.extra, "attempts": [*attempts, {"attempt": attempt, **history}]},
+        extra={
+            **data.extra,
+            "attempts": [
+                *attempts,
+                {"attempt": attempt, **history, "resumed_at": utc_now().isoformat()},
+            ],
+        },
     )
     records.save_execution(data)
     return data
@@ -171,6 +177,7 @@ def record_reused(
 ) -> None:
     """A Succeeded record per reused step, saying it was reused by selection, and from where."""
     source = {r.name: r for r, _ in records.steps(source_id)}
+    ran_with = dict(records.execution(source_id).parameters)  # shown beside each reused step
     moment = utc_now()
     for name, properties in reused.items():
         record = replace(
@@ -179,7 +186,11 @@ def record_reused(
             ended_at=moment,
             cache_hit=False,
             log_path=source[name].log_path,
-            metadata={**source[name].metadata, "ReusedBySelectionFrom": source_id},
+            metadata={
+                **source[name].metadata,
+                "ReusedBySelectionFrom": source_id,
+                "SourceParameters": ran_with,
+            },
         )
         records.save_step(execution_id, record, properties)
 

@@ -49,12 +49,34 @@ def summarize(
         ended_at=parse_time(data.ended_at),
         quality_report_uri=report_uri,
         report=str(report_file) if report_file.is_file() else None,
+        running_s=running_seconds(data.started_at, data.ended_at, data.extra.get("attempts")),
     )
 
 
 def _plain(record: StepRecord) -> StepRecord:
     """The step with its reason (a job's own text) stripped of terminal control sequences."""
     return replace(record, failure_reason=plain_or_none(record.failure_reason))
+
+
+def running_seconds(started_at: str | None, ended_at: str | None, attempts: Any) -> float | None:
+    """How long a retried execution ran: each attempt from its start (the first: the
+    execution's start; a later one: when --retry resumed it) to its end, the idle time
+    between them left out. None when it was never retried (the wall time is the running
+    time), has not ended, or was retried before resumption times were recorded."""
+    if not attempts or not started_at or not ended_at:
+        return None
+    total, start = 0.0, started_at
+    for attempt in attempts:
+        end, resumed = attempt.get("ended_at"), attempt.get("resumed_at")
+        if not end or not resumed:
+            return None
+        total += _seconds_between(start, end)
+        start = resumed
+    return total + _seconds_between(start, ended_at)
+
+
+def _seconds_between(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
 def _first(properties: Iterable[Mapping[str, Any]], key: str) -> Any:

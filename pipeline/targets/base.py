@@ -53,6 +53,7 @@ class Target(Protocol):
     """Where a pipeline lives and runs. Every method raises a MoonpipeError for people."""
 
     name: str  # for people ("on local"); never branched on outside pipeline/targets/
+    store: str | None  # the local store's folder (absolute); None where the service keeps all
     notes: list[str]  # one-line remarks for people, printed after the result
     default_parallel: int  # sweep points running at once unless --max-parallel says
 
@@ -214,4 +215,16 @@ class Target(Protocol):
 
     def list_model_packages(self, group: str | None = None) -> list[ModelPackageRef]:
         """Registered model packages (of one group, or all), newest first."""
+        ...
+
+    def update_model_package(self, package_ref: str, approval_status: str) -> ModelPackageRef:
+        """UpdateModelPackage: set a package version's ModelApprovalStatus (Approved,
+        Rejected or PendingManualApproval); ``package_ref`` is its ARN. The package as it
+        is now."""
+        ...
+
+    def deploy_model_package(self, package_ref: str, endpoint_name: str) -> EndpointRef:
+        """Serve an Approved package version (its ARN) from ``endpoint_name``: a model and an
+        endpoint config of its own, then the endpoint created, or updated in place, under
+        the pipeline's deploy rules (the API gate; one update of an endpoint at a time)."""
         ...

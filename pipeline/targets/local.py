@@ -34,7 +34,7 @@ from pipeline.core.records import (
 from pipeline.local import facts
 from pipeline.local.graph import PipelineGraph
 from pipeline.local.handlers.base import EndpointManager
-from pipeline.local.packages import model_packages
+from pipeline.local.packages import deploy_package, model_packages, update_approval
 from pipeline.local.points import LocalPointRuns
 from pipeline.local.runner import LocalRunner, open_store
 from pipeline.local.store.registry import Registry
@@ -85,6 +85,7 @@ class LocalTarget:
         self.records, self.objects = self.pipelines.records, self.pipelines.objects
         self.layout = self.records.layout
         self.store_root, self.region = self.runner.store_root, region
+        self.store: str | None = str(self.store_root)
         self.job_start, self.warm_idle_s = job_start, warm_idle_s
         self.reports = reports
         self.default_parallel = max(1, min(LOCAL_PARALLEL, os.cpu_count() or 1))
@@ -239,3 +240,25 @@ class LocalTarget:
         registry = Registry(self.store_root, self.region)
         endpoints = self.runner.endpoints().list_endpoints(self.store_root)
         return model_packages(self.records, self.objects, registry, endpoints, group)
+
+    def update_model_package(self, package_ref: str, approval_status: str) -> ModelPackageRef:
+        """UpdateModelPackage in the local registry (kept beside the version's record)."""
+        registry = Registry(self.store_root, self.region)
+        arn = update_approval(registry, package_ref, approval_status)["ModelPackageArn"]
+        return self._package(arn)
+
+    def deploy_model_package(self, package_ref: str, endpoint_name: str) -> EndpointRef:
+        """Serve an Approved package from a local endpoint, created or swapped in place."""
+        registry = Registry(self.store_root, self.region)
+        info = deploy_package(
+            registry,
+            self.objects,
+            self.runner.endpoints(),
+            self.store_root,
+            package_ref,
+            endpoint_name,
+        )
+        return EndpointRef(info.name, info.url, info.status)
+
+    def _package(self, arn: str) -> ModelPackageRef:
+        return next(p for p in self.list_model_packages() if p.arn == arn)

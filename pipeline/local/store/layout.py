@@ -13,6 +13,7 @@ Every room asks a :class:`StoreLayout` for its paths instead of joining folder n
     executions/<id>/report.html, report.log     the execution's page, its writer's log
     cache/<pipeline>/<key>.json                 successful step runs, for CacheConfig
     registry/<group>/group.json, versions/<n>.json   model package groups and versions
+    registry/<group>/updates/<n>/<k>.json       a version's approval changes (UpdateModelPackage)
     models/<name>.json                          CreateModel requests
     endpoint-configs/<name>.json                CreateEndpointConfig requests
     endpoints/<name>/                           a live endpoint (pipeline.local.endpoint)
@@ -135,6 +136,11 @@ class StoreLayout:
     def model_package_group(self, group: str) -> Path:
         """One group's folder (group.json, versions/<n>.json)."""
         return self.registry() / check_record_name("model package group", group)
+
+    def model_package_updates(self, group: str, version: int) -> Path:
+        """The UpdateModelPackage records of one version (``updates/<n>/<k>.json``, the
+        newest k wins): a version's own record is never rewritten."""
+        return self.model_package_group(group) / "updates" / str(int(version))
 
     def model(self, name: str) -> Path:
         """A CreateModel record."""

@@ -67,6 +67,7 @@ class SageMakerTarget:
     """Target backed by SageMaker Pipelines; executions run on the service."""
 
     name = "sagemaker"
+    store: str | None = None  # the service keeps every record: no local store
     default_parallel = SERVICE_PARALLEL
 
     def __init__(
@@ -240,3 +241,18 @@ class SageMakerTarget:
     def list_model_packages(self, group: str | None = None) -> list[ModelPackageRef]:
         """Registered model package versions (of one group, or all), newest first."""
         return self.registry.list_model_packages(group)
+
+    def update_model_package(self, package_ref: str, approval_status: str) -> ModelPackageRef:
+        """UpdateModelPackage: the package version's approval status."""
+        return self.registry.update(package_ref, approval_status)
+
+    def deploy_model_package(self, package_ref: str, endpoint_name: str) -> EndpointRef:
+        """CreateModel, CreateEndpointConfig, then CreateEndpoint or UpdateEndpoint; the
+        model runs as the pipeline's own role (the one its deploy steps use)."""
+        role = str(self.pipelines.describe(self.pipeline_name).get("RoleArn") or "")
+        if not role:
+            raise ConfigError(
+                f"pipeline {self.pipeline_name} names no role to run the model as; "
+                "run --upsert with --role-arn first"
+            )
+        return self.registry.deploy(package_ref, endpoint_name, role)

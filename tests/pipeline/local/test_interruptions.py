@@ -77,7 +77,7 @@ def _gone(pid: int, timeout_s: float = 15) -> bool:
 def _only_execution(store: Path) -> dict[str, Any]:
     code = cli(store, "--list-executions", "--json")
     assert code.returncode == 0, code.stderr
-    [execution] = json.loads(code.stdout)
+    [execution] = json.loads(code.stdout)["executions"]
     described = cli(store, "--describe-execution", execution["execution_id"], "--json")
     assert described.returncode == 0, described.stderr
     return json.loads(described.stdout)
@@ -144,7 +144,9 @@ def test_stop_from_another_process_stops_the_job_and_ends_stopped(
     store: Path, runner: tuple[subprocess.Popen[str], int]
 ) -> None:
     proc, job = runner
-    execution_id = json.loads(cli(store, "--list-executions", "--json").stdout)[0]["execution_id"]
+    execution_id = json.loads(cli(store, "--list-executions", "--json").stdout)["executions"][0][
+        "execution_id"
+    ]
     stopped = cli(store, "--stop", execution_id, "--json")
     assert stopped.returncode == 0, stopped.stderr
     summary = json.loads(stopped.stdout)
@@ -170,7 +172,8 @@ def test_stop_of_an_unknown_execution_names_it(store: Path) -> None:
     done = cli(store, "--stop", "nosuchexec")
     assert (done.returncode, done.stderr) == (
         2,
-        "error: no local execution 'nosuchexec'; list them with --list-executions\n",
+        f"error: no local execution 'nosuchexec'; list them with --list-executions "
+        f"(store: {store})\n",
     )
 
 
@@ -310,13 +313,13 @@ def test_killed_during_the_first_deploy_everything_stays_visible_and_deletable(
     assert summary["status"] == ("Stopped" if signum == signal.SIGTERM else "Failed")
     assert _steps(summary)["Deploy"] == (summary["status"], summary["failure_reason"])
     listed = cli(store, "--list-endpoints", "--json")
-    assert [e["name"] for e in json.loads(listed.stdout)] == ["ep"]
+    assert [e["name"] for e in json.loads(listed.stdout)["endpoints"]] == ["ep"]
     stop = cli(store, "--stop", summary["execution_id"])
     assert (stop.returncode, stop.stderr.startswith("error: cannot stop execution")) == (2, True)
     deleted = cli(store, "--delete-endpoint", "ep")
     assert deleted.returncode == 0, deleted.stderr
     assert find_servers(store / "endpoints" / "ep") == []
-    assert json.loads(cli(store, "--list-endpoints", "--json").stdout) == []
+    assert json.loads(cli(store, "--list-endpoints", "--json").stdout)["endpoints"] == []
 
 
 def test_a_reader_settling_a_dead_runner_does_not_make_another_reader_see_it_alive(
