@@ -264,23 +264,17 @@ def _build_root(view: JobView) -> None:
     if proc is not None:
         L.move_mount(proc, _STAGE + "/proc")
         os.close(proc)
-    for path, m in over.items():
-        target = _STAGE + path
-        _make_mountpoint(target, m)
-        if m.kind == "bind":
-            L.move_mount(sources[path], target)
-            os.close(sources[path])
-        elif m.kind in ("tmpfs", "empty"):
-            mode = (
-                "mode=1777" if path == "/tmp" else "mode=0755" if m.kind == "empty" else "mode=0700"
-            )
-            L.mount("tmpfs", target, "tmpfs", L.MS_NOSUID | L.MS_NODEV, mode)
+    # Shallowest first, kept folders among the overrides: a kept folder inside a private
+    # /tmp (a checkout under /tmp, its .venv) goes on after /tmp's tmpfs, and the store shown
+    # empty inside that checkout after the checkout, never hidden under it.
+    steps: list[tuple[str, _Mount | int]] = [*over.items(), *kept]
+    for path, what in sorted(steps, key=lambda step: step[0].count("/")):
+        if isinstance(what, int):
+            os.makedirs(_STAGE + path, 0o755, exist_ok=True)
+            L.move_mount(what, _STAGE + path)
+            os.close(what)
         else:
-            _bind_text(target, m.text)
-    for path, fd in kept:
-        os.makedirs(_STAGE + path, 0o755, exist_ok=True)
-        L.move_mount(fd, _STAGE + path)
-        os.close(fd)
+            _mount_override(path, what, sources)
     for path, m in over.items():
         if m.kind == "empty":  # read-only once what is kept inside has its mount point
             L.mount_setattr(_STAGE + path, L.MOUNT_ATTR_RDONLY, recursive=False)
@@ -288,6 +282,21 @@ def _build_root(view: JobView) -> None:
     os.chdir(_STAGE)
     L.pivot_root(".", "." + _OLD_ROOT)
     os.chdir("/")
+
+
+def _mount_override(path: str, m: _Mount, sources: dict[str, int]) -> None:
+    """Show ``m`` at ``path`` of the stage: a bind of its cloned source, a fresh tmpfs (an
+    empty one for a hidden folder) or a text file."""
+    target = _STAGE + path
+    _make_mountpoint(target, m)
+    if m.kind == "bind":
+        L.move_mount(sources[path], target)
+        os.close(sources[path])
+    elif m.kind in ("tmpfs", "empty"):
+        mode = "mode=1777" if path == "/tmp" else "mode=0755" if m.kind == "empty" else "mode=0700"
+        L.mount("tmpfs", target, "tmpfs", L.MS_NOSUID | L.MS_NODEV, mode)
+    else:
+        _bind_text(target, m.text)
 
 
 def _finish_root(with_proc: bool) -> None:

@@ -289,6 +289,34 @@ def test_the_store_is_hidden_but_its_layer_cache_kept(tmp_path: Path) -> None:
         shutil.rmtree(store)
 
 
+def test_a_checkout_under_tmp_keeps_its_code_and_hides_its_store(tmp_path: Path) -> None:
+    """A fresh clone under /tmp (its .venv kept inside the private /tmp) with the store in
+    the checkout, as `make run` makes it: every job failed with mount_setattr's EINVAL, the
+    checkout's bind covering the store's empty mount."""
+    checkout = tmp_path / "moonpipe"
+    (checkout / ".venv/lib").mkdir(parents=True)
+    (checkout / ".venv/lib/site.py").write_text("VENV = 1\n")
+    store = checkout / ".moonpipe"
+    (store / "warm").mkdir(parents=True)
+    (store / "warm/host.key").write_text("secret")
+    job_root = store / "executions/e1/jobs/A"
+    job_root.mkdir(parents=True)
+
+    def job() -> dict:
+        return {
+            "venv": open(str(checkout / ".venv/lib/site.py")).read(),
+            "store": sorted(os.listdir(str(store))),
+            "tmp": sorted(os.listdir("/tmp")),
+        }
+
+    seen = view(job_root, hide=(store,), keep=(*view(job_root).keep, checkout))
+    result, code = in_job(job, seen)
+    assert code == 0, result
+    assert result["venv"] == "VENV = 1\n"
+    assert result["store"] == []  # hidden, not visible through the kept checkout
+    assert result["tmp"] == [str(tmp_path.relative_to("/tmp")).split("/")[0]]
+
+
 def test_namespaces_are_available_here() -> None:
     """Where the suite runs (CI: Linux, root), namespaces work: the fallback is not taken by
     accident. Elsewhere available() names why, in one line."""
