@@ -285,7 +285,8 @@ def test_the_wrong_python_is_told_how_to_set_up(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env=local_cli_env(),
+        # an empty build cache: a cached definition would not need the SDK at all
+        env={**local_cli_env(), "MOONPIPE_BUILD_CACHE": str(tmp_path / "build-cache")},
         check=False,
         timeout=120,
     )

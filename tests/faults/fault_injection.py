@@ -118,10 +118,11 @@ class Lab:
         executions are read one by one)."""
         if not _all_let_go(store):
             case.notes.append("a runner was still working after 120 s")
-        listed = run_local_cli(store, "--list-executions", "--json", timeout=300)
+        listed = run_local_cli(store, "--list-executions", "--limit", "0", "--json", timeout=300)
         check_output(case, "--list-executions", listed)
         if listed.returncode == 0:
-            statuses = {s["execution_id"]: s["status"] for s in json.loads(listed.stdout)}
+            every = json.loads(listed.stdout)["executions"]
+            statuses = {s["execution_id"]: s["status"] for s in every}
         elif damaged_record:
             statuses = self.statuses_one_by_one(case, store)
         else:
@@ -295,7 +296,7 @@ def _failed_execution(lab: Lab, case: Case, store: Path) -> str | None:
     done = run_local_cli(store, "--start", "--param", "Banner=fail:on purpose", timeout=300)
     check_output(case, "--start (to fail)", done)
     fresh = executions_of(store)
-    listed = json.loads(run_local_cli(store, "--list-executions", "--json").stdout or "[]")
+    listed = _listed(store)
     failed = [s["execution_id"] for s in listed if s["status"] == "Failed"]
     return next((f for f in failed if f in fresh), None)
 
@@ -464,7 +465,7 @@ def full_disk(lab: Lab, case: Case) -> None:
         done = run_local_cli(store, "--start", "--param", f"Rows={rows}", timeout=300)
         check_output(case, "--start", done)
         lab.settle_and_check(case, store, before, known)
-        for summary in json.loads(run_local_cli(store, "--list-executions", "--json").stdout):
+        for summary in _listed(store):
             if "killed?" in (summary["failure_reason"] or ""):
                 case.notes.append(f"cause lost: {summary['failure_reason']}")
     finally:
@@ -583,3 +584,13 @@ def report(results: list[Case], root: bool, took_s: float) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _listed(store: Path) -> list[dict[str, Any]]:
+    """Every execution of the store, as --list-executions --json gives them (none if it
+    cannot)."""
+    done = run_local_cli(store, "--list-executions", "--limit", "0", "--json")
+    try:
+        return list(json.loads(done.stdout)["executions"])
+    except (ValueError, KeyError, TypeError):
+        return []

@@ -296,5 +296,5 @@ def test_an_endpoint_record_of_the_wrong_shape_reads_as_a_failed_endpoint(
     record.write_text(json.dumps({"name": "ep", "status": "InService", "port": "y", "pid": 1}))
     code, out, err = cli(tmp_path / "store", capsys, "--list-endpoints", "--json")
     assert (code, err) == (0, "")
-    [endpoint] = json.loads(out)
+    [endpoint] = json.loads(out)["endpoints"]
     assert (endpoint["name"], endpoint["status"]) == ("ep", "Failed")

@@ -63,7 +63,7 @@ def fill_leaving(mount: Path, free_kb: int) -> None:
 def newest(store: Path) -> dict[str, Any]:
     listed = run_local_cli(store, "--list-executions", "--json")
     assert listed.returncode == 0, listed.stderr
-    return dict(json.loads(listed.stdout)[0])
+    return dict(json.loads(listed.stdout)["executions"][0])
 
 
 def last_error(stderr: str) -> str:
@@ -81,7 +81,7 @@ def test_a_run_that_fills_the_disk_records_why(
         run = run_local_cli(store, "--start", "--param", "Rows=2000")
         assert run.returncode == 1
         summary = newest(store)
-        assert summary["status"] == "Failed", summary
+        assert summary["status"] == "Failed", (summary, run.stdout[-2000:], run.stderr[-2000:])
         assert "the disk is full; free some space first" in summary["failure_reason"], summary
         assert "killed?" not in summary["failure_reason"]
         if run.stderr.strip():

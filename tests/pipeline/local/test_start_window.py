@@ -42,9 +42,9 @@ def cli(store: Path, *flags: str) -> subprocess.CompletedProcess[str]:
 
 def executions(store: Path) -> list[dict[str, Any]]:
     """Every execution, as a fresh --list-executions reads it (newest first)."""
-    listed = cli(store, "--list-executions", "--json")
+    listed = cli(store, "--list-executions", "--limit", "0", "--json")
     assert listed.returncode == 0, listed.stderr
-    return list(json.loads(listed.stdout))
+    return list(json.loads(listed.stdout)["executions"])
 
 
 def when_every_runner_let_go(store: Path, timeout_s: float = 120) -> None:
