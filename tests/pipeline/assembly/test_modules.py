@@ -308,7 +308,12 @@ def test_a_template_module_upserts_twice_unchanged_then_runs_with_the_other_flag
     assert low.returncode == 1
     assert json.loads(low.stdout)["failure_reason"].startswith("accuracy ")
     assert json.loads(low.stdout)["failure_reason"].endswith(" is below 1.5")
-    rerun = _cli(root, store, "--start", "--json", "--from-step", "EvaluateModel")
+    # a selective run starts with its source's values (the failed run's Threshold=1.5)
+    again_low = _cli(root, store, "--start", "--json", "--from-step", "EvaluateModel")
+    assert json.loads(again_low.stdout)["failure_reason"].endswith(" is below 1.5")
+    rerun = _cli(
+        root, store, "--start", "--json", "--from-step", "EvaluateModel", "--param", "Threshold=0.5"
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert [s["name"] for s in json.loads(rerun.stdout)["steps"]][-2:] == [
         "EvaluateModel",
@@ -320,7 +325,7 @@ def test_a_template_module_upserts_twice_unchanged_then_runs_with_the_other_flag
         "error: parameter Mode takes one of its EnumValues: small, large; got 'medium'",
     )
     listed = _cli(root, store, "--list-executions", "--json")
-    assert listed.returncode == 0 and json.loads(listed.stdout)["total"] == 3
+    assert listed.returncode == 0 and json.loads(listed.stdout)["total"] == 4
 
 
 @pytest.mark.e2e
