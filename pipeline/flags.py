@@ -24,6 +24,7 @@ from pipeline.commands.retry import RetryExecution
 from pipeline.commands.run import RunPipeline, SelectionFlags
 from pipeline.commands.stop import StopExecution
 from pipeline.commands.sweep import Sweep
+from pipeline.commands.ui import ServeUI
 from pipeline.config import DEFAULT_CONFIG_PATH, TARGETS
 from pipeline.sweep.plan import DEFAULT_METRIC
 
@@ -41,6 +42,7 @@ examples (local target: no AWS account, runs on this machine):
   python run_pipeline.py --retry <execution-id>            # resume a Failed or Stopped run
   printf '0.0,0.9\\n1.0,-0.5\\n' | python run_pipeline.py --invoke moonpipe-endpoint --data -
   python run_pipeline.py --definition > definition.json     # offline, no credentials
+  python run_pipeline.py --ui                              # the studio in your browser
 
 examples (SageMaker; credentials from your AWS profile, e.g. AWS_PROFILE=ml):
   python run_pipeline.py --target sagemaker --region eu-west-1 --bucket my-bucket \\
@@ -191,6 +193,14 @@ def _add_management_flags(manage: argparse._ArgumentGroup) -> None:
         metavar="ID",
         help="compare two or more executions: a table here and an HTML comparison report",
     )
+    manage.add_argument(
+        "--ui",
+        action="store_true",
+        help="serve the local studio on 127.0.0.1 (first line: its URL with the token)",
+    )
+    manage.add_argument(
+        "--port", type=int, metavar="N", help="the port --ui listens on (default: a free one)"
+    )
 
 
 def _add_settings_flags(where: argparse._ArgumentGroup) -> None:
@@ -294,6 +304,10 @@ def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error("--invoke needs --data FILE.csv (or --data - to read stdin)")
     if args.report_out is not None and args.report is None and args.compare is None:
         parser.error("--report-out can only be used with --report or --compare")
+    if args.port is not None and not args.ui:
+        parser.error("--port can only be used with --ui")
+    if args.port is not None and not 0 <= args.port <= 65535:
+        parser.error(f"--port must be between 1 and 65535 (0: any free port), got {args.port}")
     if args.compare is not None and len(args.compare) < 2:
         parser.error("--compare needs two or more execution ids (see --list-executions)")
 
@@ -348,6 +362,7 @@ def _modes(args: argparse.Namespace) -> list[tuple[str, bool, RequestMaker]]:
         ("--sweep", bool(args.sweep), _sweep),
         ("--retry", args.retry is not None, lambda a: RetryExecution(a.retry)),
         ("--stop-host", args.stop_host, lambda a: StopHost()),
+        ("--ui", args.ui, lambda a: ServeUI(a.port or 0)),
     ]
 
 

@@ -23,6 +23,7 @@ from pipeline.commands import (
     run,
     stop,
     sweep,
+    ui,
 )
 from pipeline.commands.base import Command
 from pipeline.commands.compare import CompareExecutions
@@ -36,6 +37,7 @@ from pipeline.commands.retry import RetryExecution
 from pipeline.commands.run import RunPipeline
 from pipeline.commands.stop import StopExecution
 from pipeline.commands.sweep import Sweep
+from pipeline.commands.ui import ServeUI
 
 Request = (
     RunPipeline
@@ -51,6 +53,7 @@ Request = (
     | InvokeEndpoint
     | DeleteEndpoint
     | StopHost
+    | ServeUI
 )
 
 COMMANDS: tuple[Command[Any], ...] = (
@@ -64,6 +67,7 @@ COMMANDS: tuple[Command[Any], ...] = (
     *sweep.COMMANDS,
     *endpoints.COMMANDS,
     *host.COMMANDS,
+    *ui.COMMANDS,
 )
 USAGE_WIDTH = 96
 _AND_ANY = "  and any of: "

@@ -87,6 +87,7 @@ class ExecutionSummary:
     ended_at: datetime | None = None
     quality_report_uri: str | None = None  # where the model-quality report (evaluation) is
     report: str | None = None  # the execution's HTML report, where one was written
+    display_name: str | None = None  # PipelineExecutionDisplayName (a sweep names its points)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The --json object: stable keys, plain JSON types."""

@@ -242,9 +242,6 @@ def _step_view(
     facts: ExecutionFacts,
 ) -> StepView:
     record, props = found if found is not None else (None, None)
-    args = {
-        k: v for k, v in (raw.get("Arguments") or {}).items() if k not in ("IfSteps", "ElseSteps")
-    }
     props = props if isinstance(props, Mapping) else {}
     metadata = record.metadata if record is not None else {}
     outcome = metadata.get("Outcome")
@@ -259,11 +256,23 @@ def _step_view(
         source_execution=metadata.get("SourceExecutionId"),
         branch=outcome if isinstance(outcome, bool) else None,
         failure_reason=record.failure_reason if record is not None else None,
-        request=_json({k: props.get(k, v) for k, v in args.items()}),
-        outputs=_json({k: v for k, v in props.items() if k not in args}) if props else "",
+        request=_json(step_request(raw, props)),
+        outputs=_json(step_outputs(raw, props)) if props else "",
         log_path=record.log_path if record is not None else None,
         log_tail=tuple(facts.log_tails.get(raw["Name"], ())),
     )
+
+
+def step_request(raw: Mapping[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
+    """The step's arguments, each resolved where the step's properties have it."""
+    args = raw.get("Arguments") or {}
+    return {k: props.get(k, v) for k, v in args.items() if k not in ("IfSteps", "ElseSteps")}
+
+
+def step_outputs(raw: Mapping[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
+    """The step's properties that are not its arguments: what it produced."""
+    args = raw.get("Arguments") or {}
+    return {k: v for k, v in props.items() if k not in args}
 
 
 def _merged(properties: Sequence[Mapping[str, Any]], key: str) -> dict[str, list[float]]:

@@ -37,13 +37,15 @@ def run_sweep(
     max_parallel: int,
     on_change: PointListener,
     poll_s: float = 0.1,
+    runs: PointRuns | None = None,
 ) -> list[Point]:
     """Run every point, at most ``max_parallel`` at once; a failed point is a row, not the end.
 
     Ctrl-C (KeyboardInterrupt) stops every running point (StopPipelineExecution semantics)
-    and is raised again once they are recorded Stopped.
+    and is raised again once they are recorded Stopped. ``runs``: how points are run
+    (default: the target's ``point_runs()``; the UI's server asks for fresh interpreters).
     """
-    runs = target.point_runs()
+    runs = runs or target.point_runs()
     pending = [p for p in points if p.status not in ENDED]  # a reused point is done
     running: list[Point] = []
     try:

@@ -168,8 +168,10 @@ class Target(Protocol):
         """--stop-host: the warm job host leaves now; its pid, or None if none ran."""
         ...
 
-    def point_runs(self) -> PointRuns:
-        """How this target runs sweep points once started."""
+    def point_runs(self, fresh: bool = False) -> PointRuns:
+        """How this target runs started executions off the caller's path (sweep points, the
+        UI's starts). ``fresh``: each in a new interpreter, never forked (locally), for a
+        caller with threads of its own, such as the UI's server."""
         ...
 
     # -- reports ----------------------------------------------------------------------------
@@ -207,4 +209,13 @@ class Target(Protocol):
 
     def list_model_packages(self, group: str | None = None) -> list[ModelPackageRef]:
         """Registered model packages (of one group, or all), newest first."""
+        ...
+
+    def update_model_package(self, package_ref: str, approval_status: str) -> ModelPackageRef:
+        """UpdateModelPackage: set a version's approval (Approved | Rejected |
+        PendingManualApproval); the package as it is now."""
+        ...
+
+    def deploy_model_package(self, package_ref: str, endpoint_name: str) -> EndpointRef:
+        """Serve a registered version on ``endpoint_name`` (created, or updated if it exists)."""
         ...

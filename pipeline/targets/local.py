@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.errors import MoonpipeError
 from pipeline.core.records import (
     EndpointRef,
     ExecutionData,
@@ -191,9 +192,16 @@ class LocalTarget:
         """Ask the store's warm job host to leave now; its pid, or None if none was running."""
         return self.runner.stop_warm_host()
 
-    def point_runs(self) -> LocalPointRuns:
-        """A worker process per sweep point (forked when jobs start warm)."""
-        return LocalPointRuns(self.store_root, self.region, self.job_start, self.warm_idle_s)
+    def point_runs(self, fresh: bool = False) -> LocalPointRuns:
+        """A worker process per started execution (forked when jobs start warm, unless
+        ``fresh``: a new interpreter, for a caller with threads)."""
+        return LocalPointRuns(
+            self.store_root,
+            self.region,
+            self.job_start,
+            self.warm_idle_s,
+            fork=False if fresh else None,
+        )
 
     # -- reports ---------------------------------------------------------------------------
 
@@ -234,3 +242,17 @@ class LocalTarget:
         registry = Registry(self.store_root, self.region)
         endpoints = self.runner.endpoints().list_endpoints(self.store_root)
         return model_packages(self.records, self.objects, registry, endpoints, group)
+
+    def update_model_package(self, package_ref: str, approval_status: str) -> ModelPackageRef:
+        """Not yet on this branch: issue 20 brings the local twin of UpdateModelPackage."""
+        raise MoonpipeError(_REGISTRY_VERBS_LATER)
+
+    def deploy_model_package(self, package_ref: str, endpoint_name: str) -> EndpointRef:
+        """Not yet on this branch: issue 20 brings deploying a registered version."""
+        raise MoonpipeError(_REGISTRY_VERBS_LATER)
+
+
+_REGISTRY_VERBS_LATER = (
+    "approving and deploying a model package from here needs issue 20's registry verbs; "
+    "until then run the pipeline with --param ModelApprovalStatus=Approved --param Deploy=true"
+)

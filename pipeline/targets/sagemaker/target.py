@@ -195,8 +195,8 @@ class SageMakerTarget:
         """SageMaker runs no warm host: --stop-host does not apply here."""
         raise ConfigError(NO_WARM_HOST)
 
-    def point_runs(self) -> ServiceRuns:
-        """The service runs the points it started: nothing to launch."""
+    def point_runs(self, fresh: bool = False) -> ServiceRuns:
+        """The service runs the executions it started: nothing to launch."""
         return ServiceRuns()
 
     # -- reports ----------------------------------------------------------------------------
@@ -236,3 +236,17 @@ class SageMakerTarget:
     def list_model_packages(self, group: str | None = None) -> list[ModelPackageRef]:
         """Registered model package versions (of one group, or all), newest first."""
         return self.registry.list_model_packages(group)
+
+    def update_model_package(self, package_ref: str, approval_status: str) -> ModelPackageRef:
+        """Not yet on this branch: issue 20 brings UpdateModelPackage."""
+        raise ConfigError(REGISTRY_VERBS_LATER)
+
+    def deploy_model_package(self, package_ref: str, endpoint_name: str) -> EndpointRef:
+        """Not yet on this branch: issue 20 brings deploying a registered version."""
+        raise ConfigError(REGISTRY_VERBS_LATER)
+
+
+REGISTRY_VERBS_LATER = (
+    "approving and deploying a model package needs issue 20's registry verbs "
+    "(UpdateModelPackage, CreateEndpoint); use the SageMaker console meanwhile"
+)
