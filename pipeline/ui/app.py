@@ -98,7 +98,7 @@ class Pages:
         except MoonpipeError as err:
             names = [p["Name"] for p in self.studio.declared()]
             field = views.field_of(str(err), names)
-            return JSONResponse({"error": str(err), "field": field}, status_code=400)
+            return refused(str(err), field=field)
         return JSONResponse({"execution_id": execution_id(arn), "execution_arn": arn})
 
     def sweep(self, request: Request) -> Response:
@@ -106,7 +106,7 @@ class Pages:
         axes = [a.strip() for a in str(form.get("axes", "")).split(";") if a.strip()]
         params = [p.strip() for p in str(form.get("params", "")).split(";") if p.strip()]
         if not axes:
-            return JSONResponse({"error": "give an axis such as HiddenDim=8,16,32"}, 400)
+            return refused("give an axis such as HiddenDim=8,16,32")
         return _acted(lambda: {"points": self.studio.sweep(axes, params)})
 
     # -- one execution ---------------------------------------------------------------------
@@ -257,14 +257,14 @@ class Pages:
         form = _json_body(request)
         arn, endpoint = str(form.get("arn", "")), str(form.get("endpoint", "")).strip()
         if not endpoint:
-            return JSONResponse({"error": "give the endpoint's name"}, 400)
+            return refused("give the endpoint's name")
         return _acted(lambda: _endpoint(self.target.deploy_model_package(arn, endpoint)))
 
     def invoke(self, request: Request) -> Response:
         name = request.path_params["endpoint"]
         body = str(_json_body(request).get("body", "")).encode()
         if len(body) > MAX_INVOKE_BYTES:
-            return JSONResponse({"error": "a few rows only from here (64 kB at most)"}, 400)
+            return refused("a few rows only from here (64 kB at most)")
         return _acted(
             lambda: {
                 "text": self.target.invoke_endpoint(name, body, "text/csv", "text/csv").decode(
@@ -275,11 +275,18 @@ class Pages:
 
 
 def _acted(action: Callable[[], dict[str, Any]]) -> Response:
-    """The action's JSON, or its refusal as ``{"error": ...}`` (400)."""
+    """The action's JSON, or its refusal as ``{"error": ...}``."""
     try:
         return JSONResponse(action())
     except MoonpipeError as err:
-        return JSONResponse({"error": str(err)}, 400)
+        return refused(str(err))
+
+
+def refused(reason: str, **more: Any) -> Response:
+    """An action the target (or the gate) refused: said in place on the page. HTTP 200, as
+    the request itself was fine and answered (a 4xx would be a console error in the
+    browser for what is an ordinary answer); ``error`` carries the one-line reason."""
+    return JSONResponse({"error": reason, **more})
 
 
 def _status(summary: ExecutionSummary) -> dict[str, Any]:
@@ -327,7 +334,7 @@ def make_app(studio: Studio, token: str, port: int) -> Guard:
                 return handler(request)
             except MoonpipeError as err:
                 if request.url.path.startswith("/api/"):
-                    return JSONResponse({"error": str(err)}, 400)
+                    return refused(str(err))
                 return pages.page("message.html.j2", 404, message=str(err))
 
         return handling

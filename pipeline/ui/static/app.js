@@ -14,7 +14,7 @@ async function post(url, data) {
     body: JSON.stringify(data || {}),
   });
   const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
-  if (!response.ok) {
+  if (!response.ok || body.error) {
     const error = new Error(body.error || `HTTP ${response.status}`);
     error.field = body.field;
     throw error;

@@ -124,12 +124,12 @@ def test_compare_needs_only_the_targets_report_verbs(tmp_path: Path) -> None:
     html = page.read_text()
     assert comparison.verdict in html
     assert re.findall(r'data-plot="([\w-]+)"', html) == [
-            "roc",
-            "pr",
-            "loss",
-            "boundary",
-            "metric-vs-parameter",
-        ]
+        "roc",
+        "pr",
+        "loss",
+        "boundary",
+        "metric-vs-parameter",
+    ]
 
 
 def test_compare_prints_a_table_the_verdict_and_the_page_last(
@@ -144,12 +144,12 @@ def test_compare_prints_a_table_the_verdict_and_the_page_last(
     assert page.parent == store.root / "comparisons"
     html = page.read_text()
     assert re.findall(r'data-plot="([\w-]+)"', html) == [
-            "roc",
-            "pr",
-            "loss",
-            "boundary",
-            "metric-vs-parameter",
-        ]
+        "roc",
+        "pr",
+        "loss",
+        "boundary",
+        "metric-vs-parameter",
+    ]
     assert 'data-param="HiddenDim"' in html
 
 
