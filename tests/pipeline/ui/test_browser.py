@@ -124,7 +124,7 @@ def test_a_sweep_started_here_is_grouped_and_three_points_compare_legibly(
     page.goto(ui_url)
     sweep = page.locator("form#start-sweep")
     sweep.locator('[name="axes"]').fill("HiddenDim=4,8,16")
-    sweep.locator('[name="params"]').fill("Epochs=30")
+    sweep.locator('[name="params"]').fill("Epochs=30;AccuracyThreshold=0.5")
     sweep.locator('[data-action="sweep"]').click()
     page.wait_for_selector("#sweep-started:not([hidden])")
     points = 'tr[data-sweep][data-status="Succeeded"]'
