@@ -36,4 +36,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_speed.py 3
 
 clean:
-	rm -rf $(VENV) .moonpipe .pytest_cache .ruff_cache
+	rm -rf $(VENV) .moonpipe .moonpipe-build .pytest_cache .ruff_cache

@@ -15,22 +15,30 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipeline.cli import Services, run
-from pipeline.console import Console
+from pipeline.console import Console, missing_dependency  # the standard library only
 from pipeline.core.errors import MoonpipeError
-from pipeline.flags import parse
+
+if TYPE_CHECKING:
+    from pipeline.cli import Services
 
 EXIT_INTERRUPTED = 130
+EXIT_USAGE = 2
 
 
 def main(argv: Sequence[str] | None = None, services: Services | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 run failed, 2 usage/config error).
 
     ``services``: what the commands use (config loader, builder, target); the real ones
-    by default, fakes in tests.
+    by default, fakes in tests. Run by a Python without moonpipe's packages (the system's,
+    not the virtualenv's), it says so in one line and how to set up (exit 2).
     """
+    try:
+        from pipeline.cli import run
+        from pipeline.flags import parse
+    except ModuleNotFoundError as exc:
+        return _not_set_up(exc, Console(sys.stdout, sys.stderr))
     try:
         invocation = parse(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
@@ -42,6 +50,8 @@ def main(argv: Sequence[str] | None = None, services: Services | None = None) ->
     except MoonpipeError as exc:
         console.error(str(exc))
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        return _not_set_up(exc, console)
     except BrokenPipeError:  # a write outside the Console met a reader that went away
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -49,11 +59,21 @@ def main(argv: Sequence[str] | None = None, services: Services | None = None) ->
     except KeyboardInterrupt:
         console.error(
             "interrupted; a SageMaker execution keeps running, a local one is recorded as "
-            "Failed (see --list-executions)"
+            "Stopped (resume it with --retry ID; see --list-executions)"
         )
         return EXIT_INTERRUPTED
     finally:
         _on_sigterm(previous)
+
+
+def _not_set_up(exc: ModuleNotFoundError, console: Console) -> int:
+    """A package moonpipe needs is missing from this Python: one line, exit 2. A module of
+    moonpipe's own that is missing is a broken checkout, not a set-up step: raised."""
+    name = (exc.name or "").split(".")[0]
+    if name in ("pipeline", "steps", "entrypoints"):
+        raise exc
+    console.error(missing_dependency(name, sys.executable))
+    return EXIT_USAGE
 
 
 def _on_sigterm(handler: Any) -> Any:

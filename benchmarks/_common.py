@@ -77,7 +77,9 @@ def import_floor() -> float:
     return time.perf_counter() - started
 
 
-def ratio_line(label: str, seconds: Sequence[float], floors: Sequence[float], goal: float) -> str:
+def ratio_line(
+    label: str, seconds: Sequence[float], floors: Sequence[float], goal: float | None
+) -> str:
     """``label: 0.31x the floor (median of 1.2 s / 3.9 s; runs ...) — meets the 0.35x goal``.
 
     Each run is divided by the floor measured right beside it; the median of those ratios is
@@ -85,12 +87,14 @@ def ratio_line(label: str, seconds: Sequence[float], floors: Sequence[float], go
     """
     ratios = [s / f for s, f in zip(seconds, floors, strict=True)]
     median = statistics.median(ratios)
-    verdict = "meets" if median <= goal else "misses"
     runs = ", ".join(f"{s:.2f}/{f:.2f}" for s, f in zip(seconds, floors, strict=True))
-    return (
+    line = (
         f"{label}: {median:.2f}x the floor (median {statistics.median(seconds):.2f} s; "
-        f"run/floor s: {runs}) — {verdict} the {goal:g}x goal"
+        f"run/floor s: {runs})"
     )
+    if goal is None:
+        return line + " — no goal"
+    return f"{line} — {'meets' if median <= goal else 'misses'} the {goal:g}x goal"
 
 
 def median_and_runs(seconds: Sequence[float]) -> str:

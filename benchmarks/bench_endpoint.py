@@ -42,6 +42,8 @@ from endpoint_fuzz import hostile_requests, run_fuzz  # noqa: E402
 from pipeline.local.endpoint.manager import delete_endpoint, deploy  # noqa: E402
 
 ROW = b"0.5,-0.25\n"
+GOAL_RATE = 2000.0  # issue 22: 16 keep-alive clients at 2,000 requests/s, p99 <= 5 ms
+GOAL_P99_S = 0.005
 CSV = {"Content-Type": "text/csv", "Accept": "application/json"}
 
 
@@ -102,14 +104,16 @@ def latencies(port: int, n: int) -> list[float]:
 
 def _client_process(port: int, threads: int, seconds: float, counts: multiprocessing.Queue) -> None:
     ok, failed = [0] * threads, [0] * threads
+    took: list[list[float]] = [[] for _ in range(threads)]
 
     def loop(i: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
+        while (start := time.perf_counter()) < deadline:
             try:
                 if post(conn, ROW) == 200:
                     ok[i] += 1
+                    took[i].append(time.perf_counter() - start)
                     continue
             except (OSError, http.client.HTTPException):
                 conn.close()  # reset or dropped: count it, reconnect, go on
@@ -121,12 +125,72 @@ def _client_process(port: int, threads: int, seconds: float, counts: multiproces
         worker.start()
     for worker in workers:
         worker.join()
-    counts.put((sum(ok), sum(failed)))
+    counts.put((sum(ok), sum(failed), [t for times in took for t in times]))
 
 
-def throughput(port: int, clients: int, seconds: float = 3.0) -> tuple[float, int]:
-    """(200s per second, failed requests) with ``clients`` keep-alive connections spread over
-    up to 4 client processes."""
+def _paced_process(
+    port: int, threads: int, rate: float, seconds: float, counts: multiprocessing.Queue
+) -> None:
+    """Each thread sends at ``rate`` requests/s on its kept-alive connection, on a fixed
+    schedule; a request's latency counts from its scheduled time (so a late answer delays
+    the next sends' clocks too, not only its own: no coordinated omission)."""
+    took: list[list[float]] = [[] for _ in range(threads)]
+    failed = [0] * threads
+    begin = time.perf_counter() + 0.2
+
+    def loop(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        due = begin + i / (rate * threads)  # the threads' sends are spread out
+        while due < begin + seconds:
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            try:
+                if post(conn, ROW) == 200:
+                    took[i].append(time.perf_counter() - due)
+                else:
+                    failed[i] += 1
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                failed[i] += 1
+            due += 1 / rate
+        conn.close()
+
+    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - begin  # longer than ``seconds`` if answers came late
+    answers = [t for times in took for t in times]
+    counts.put((len(answers), sum(failed), answers, elapsed))
+
+
+def paced(port: int, clients: int, rate: float, seconds: float = 3.0) -> tuple[float, int, float]:
+    """(answered requests/s, failed, p99 latency in s) with ``clients`` keep-alive clients
+    sending ``rate`` requests/s in all, spread over up to 4 client processes."""
+    processes = min(clients, 4)
+    counts: multiprocessing.Queue = multiprocessing.Queue()
+    each = clients // processes
+    procs = [
+        multiprocessing.Process(
+            target=_paced_process, args=(port, each, rate / clients, seconds, counts)
+        )
+        for _ in range(processes)
+    ]
+    for proc in procs:
+        proc.start()
+    results = [counts.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    took = sorted(t for r in results for t in r[2])
+    p99 = took[int(len(took) * 0.99)] if took else float("nan")
+    return sum(r[0] for r in results) / max(r[3] for r in results), sum(r[1] for r in results), p99
+
+
+def throughput(port: int, clients: int, seconds: float = 3.0) -> tuple[float, int, float]:
+    """(200s per second, failed requests, p99 latency of a request in seconds) with
+    ``clients`` keep-alive connections spread over up to 4 client processes."""
     processes = min(clients, 4)
     counts: multiprocessing.Queue = multiprocessing.Queue()
     procs = [
@@ -140,7 +204,9 @@ def throughput(port: int, clients: int, seconds: float = 3.0) -> tuple[float, in
     results = [counts.get() for _ in procs]
     for proc in procs:
         proc.join()
-    return sum(r[0] for r in results) / seconds, sum(r[1] for r in results)
+    took = sorted(t for r in results for t in r[2])
+    p99 = took[int(len(took) * 0.99)] if took else float("nan")
+    return sum(r[0] for r in results) / seconds, sum(r[1] for r in results), p99
 
 
 def burst(port: int, clients: int = 300, requests_each: int = 3) -> dict[str, int]:
@@ -193,23 +259,26 @@ def med(values: list[float], scale: float = 1.0, fmt: str = ".2f") -> str:
 def measure(port: int, pid: int, repeats: int, fuzz: int) -> None:
     p50, p99, batches, big = [], [], [], []
     rates: dict[int, list[float]] = {c: [] for c in (1, 4, 16, 64)}
+    tails: dict[int, list[float]] = {c: [] for c in rates}
     failures: dict[int, int] = dict.fromkeys(rates, 0)
     for _ in range(repeats):
         samples = sorted(latencies(port, 2000))
         p50.append(samples[len(samples) // 2])
         p99.append(samples[int(len(samples) * 0.99)])
         for clients in rates:
-            rate, failed = throughput(port, clients)
+            rate, failed, tail = throughput(port, clients)
             rates[clients].append(rate)
+            tails[clients].append(tail)
             failures[clients] += failed
         batches.append(batch_seconds(port, 100_000))
         big.append(batch_seconds(port, 6 * 1024 * 1024 // 20))  # rows of <= 20 bytes
     print(f"single row, keep-alive: p50 {med(p50, 1000, '.3f')} ms, p99 {med(p99, 1000, '.3f')} ms")
     for clients, values in rates.items():
         print(
-            f"throughput, {clients:2d} clients: {med(values, 1, '.0f')} requests/s "
-            f"({failures[clients]} failed in {repeats} runs)"
+            f"throughput, {clients:2d} clients: {med(values, 1, '.0f')} requests/s, p99 "
+            f"{med(tails[clients], 1000, '.2f')} ms ({failures[clients]} failed in {repeats} runs)"
         )
+    print(goal_line(port, 16, repeats))
     print(
         f"100,000-row CSV batch: {med(batches, 1000, '.0f')} ms; 6 MiB CSV body: "
         f"{med(big, 1000, '.0f')} ms"
@@ -223,10 +292,38 @@ def measure(port: int, pid: int, repeats: int, fuzz: int) -> None:
     print(f"after the fuzz: {burst(port, 50, 1)} (50 fresh clients)")
 
 
+def only_throughput(port: int, clients: int, repeats: int) -> None:
+    """``--only CLIENTS``: the throughput and goal lines alone (the edit-measure loop)."""
+    runs = [throughput(port, clients) for _ in range(repeats)]
+    print(
+        f"throughput, {clients:2d} clients: {med([r[0] for r in runs], 1, '.0f')} requests/s, "
+        f"p99 {med([r[2] for r in runs], 1000, '.2f')} ms ({sum(r[1] for r in runs)} failed; "
+        f"runs: {', '.join(f'{r[0]:.0f}' for r in runs)}; load {os.getloadavg()[0]:.1f})"
+    )
+    print(goal_line(port, clients, repeats))
+
+
+def goal_line(port: int, clients: int, repeats: int, rate: float = GOAL_RATE) -> str:
+    """Issue 22's goal: ``clients`` keep-alive clients sending ``rate`` requests/s in all."""
+    runs = [paced(port, clients, rate) for _ in range(repeats)]
+    p99 = statistics.median(r[2] for r in runs)
+    answered = statistics.median(r[0] for r in runs)
+    verdict = "meets" if answered >= rate * 0.98 and p99 <= GOAL_P99_S else "misses"
+    return (
+        f"{clients} clients sending {rate:,.0f} requests/s: {answered:,.0f} answered/s, p99 "
+        f"{p99 * 1000:.2f} ms ({sum(r[1] for r in runs)} failed; p99 of each run: "
+        f"{', '.join(f'{r[2] * 1000:.2f}' for r in runs)} ms) — {verdict} the goal "
+        f"(>= {rate:,.0f}/s, p99 <= {GOAL_P99_S * 1000:g} ms)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fuzz", type=int, default=10_000)
+    parser.add_argument(
+        "--only", type=int, metavar="CLIENTS", help="measure only the throughput with CLIENTS"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store, model = Path(tmp) / "store", train_artifact(Path(tmp))
@@ -246,7 +343,10 @@ def main() -> None:
         )
         try:
             assert info.port is not None and info.pid is not None
-            measure(info.port, info.pid, args.repeats, args.fuzz)
+            if args.only:
+                only_throughput(info.port, args.only, args.repeats)
+            else:
+                measure(info.port, info.pid, args.repeats, args.fuzz)
         finally:
             delete_endpoint(store, "bench")
 

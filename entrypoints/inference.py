@@ -12,7 +12,8 @@ Responses: the probability of class 1 per row as text/csv (one value per line),
 application/json (an array of numbers) or application/x-npy (float array of shape (n,));
 no Accept or */* means application/json.
 
-Client errors raise :class:`InferenceError` with ``status_code`` 400 (bad body), 406
+Client errors raise :class:`InferenceError` with ``status_code`` 400 (bad body, or finite
+values the model's float32 arithmetic cannot score), 406
 (unsupported Accept), 413 (too many rows) or 415 (unsupported Content-Type) and a one-line
 message. It is the toolkit's GenericInferenceToolkitError when sagemaker_inference is
 importable, so the toolkit answers with that status instead of 500.
@@ -99,6 +100,9 @@ def model_fn(model_dir: str) -> torch.nn.Module:
         num_hidden_layers=config.get("num_hidden_layers", 3),
     )
     state = torch.load(root / "model.pth", weights_only=True, map_location="cpu")
+    broken = [name for name, tensor in state.items() if not torch.isfinite(tensor).all()]
+    if broken:  # a model fault, caught at load: a non-finite answer is then the input's doing
+        raise ValueError(f"model.pth holds NaN or infinite weights ({broken[0]})")
     model.load_state_dict(state)
     model.eval()
     model.input_dim = int(config["input_dim"])
@@ -286,11 +290,22 @@ def predict_fn(input_data: np.ndarray, model: torch.nn.Module) -> np.ndarray:
         got = features.shape[1] if features.ndim == 2 else f"shape {features.shape}"
         raise InferenceError(400, f"each row must have {expected} features, got {got}")
     with torch.inference_mode():  # cheaper than no_grad: no version counters either
-        return (
+        probabilities = (
             model.predict_proba(torch.from_numpy(np.ascontiguousarray(features)))
             .numpy()
             .astype(np.float64)
         )
+    unscorable = np.flatnonzero(~np.isfinite(probabilities.reshape(len(features), -1)).all(axis=1))
+    if unscorable.size:  # finite input whose float32 arithmetic overflows: the client's to fix
+        row = int(unscorable[0])
+        largest = float(np.abs(features[row]).max())
+        raise InferenceError(
+            400,
+            f"row {row + 1} cannot be scored: its features (up to {largest:.3g} in magnitude) "
+            "overflow the model's float32 arithmetic; send features on the scale it was "
+            "trained on",
+        )
+    return probabilities
 
 
 def output_fn(prediction: np.ndarray, accept: str | None) -> tuple[bytes | str, str]:

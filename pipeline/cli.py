@@ -21,6 +21,7 @@ from pipeline.commands import Invocation, dispatch
 from pipeline.commands.front import Builder, ConfigLoader, Front, TargetMaker
 from pipeline.config import PipelineConfig, load_config
 from pipeline.console import Console
+from pipeline.core.errors import ExecutionNotFoundError, PipelineNotFoundError
 from pipeline.core.records import LineListener, PipelineDefinition
 from pipeline.report.background import BackgroundKeeper
 from pipeline.targets import make_target
@@ -40,6 +41,14 @@ def build_definition(cfg: PipelineConfig) -> PipelineDefinition:
         return build_pipeline(cfg)
 
 
+def cached_definition(cfg: PipelineConfig) -> PipelineDefinition:
+    """:func:`build_definition`, answered by the checkout's build cache without the SDK when
+    nothing the build read has changed (pipeline/assembly/build_cache.py)."""
+    from pipeline.assembly import build_cache
+
+    return build_cache.build_through(build_cache.default_dir(), cfg, build_definition)[0]
+
+
 def _load_config(path: Path, overrides: Mapping[str, str]) -> PipelineConfig:
     return load_config(path, overrides, os.environ)
 
@@ -55,7 +64,7 @@ class Services:
     """What the CLI needs from the rest of the project; the defaults are the real ones."""
 
     load_config: ConfigLoader = _load_config
-    build_pipeline: Builder = build_definition
+    build_pipeline: Builder = cached_definition
     make_target: TargetMaker = target_for_people
 
 
@@ -69,4 +78,10 @@ def run(invocation: Invocation, console: Console, services: Services | None = No
         services.build_pipeline,
         services.make_target,
     )
-    return dispatch(invocation.request, front)
+    try:
+        return dispatch(invocation.request, front)
+    except (PipelineNotFoundError, ExecutionNotFoundError) as exc:
+        store = console.store
+        if store is None or store in str(exc):
+            raise
+        raise type(exc)(f"{exc} (store: {store})") from None  # which store had none

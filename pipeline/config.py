@@ -18,6 +18,7 @@ not silently decide which role runs our jobs.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ from pipeline.config_checks import (
     one_of,
     optional,
 )
-from pipeline.core.errors import ConfigError
+from pipeline.core.errors import ConfigError, ParameterError
 from pipeline.core.names import (
     ISO_DURATION,
     PIPELINE_NAME,
@@ -44,6 +45,7 @@ from pipeline.core.names import (
     RESOURCE_NAME,
     RESOURCE_NAME_TEXT,
 )
+from pipeline.core.parameters import coerce_value
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "pipeline.yaml"
 
@@ -171,6 +173,9 @@ class PipelineConfig:
     endpoint: EndpointSection
     caching: CachingSection
     source: Path = field(default=DEFAULT_CONFIG_PATH, metadata={"internal": True})
+    # --module-name / --kwargs (JSON text): the pipeline module to build; None: moonpipe's own
+    module_name: str | None = field(default=None, metadata={"internal": True})
+    module_kwargs: str = field(default="{}", metadata={"internal": True})
 
     def require_role(self) -> str:
         """The role ARN, or a ConfigError saying how to give one (call before an upsert)."""
@@ -181,6 +186,60 @@ class PipelineConfig:
     def shown_source(self) -> str:
         """The config file as messages name it (the SageMaker target's missing-role error)."""
         return _shown(self.source)
+
+
+# moonpipe's own pipeline parameters -> (their type, the config key whose default and range
+# they share). A --param value outside the key's documented range is refused before
+# anything starts, instead of failing inside a job (Epochs=0, HiddenDim=-5).
+PARAMETER_SETTINGS: dict[str, tuple[str, str]] = {
+    "NumPoints": ("Integer", "data.num_points"),
+    "Noise": ("Float", "data.noise"),
+    "TestSize": ("Float", "data.test_size"),
+    "DataSeed": ("Integer", "data.seed"),
+    "SplitSeed": ("Integer", "data.split_seed"),
+    "HiddenDim": ("Integer", "training.hidden_dim"),
+    "Epochs": ("Integer", "training.epochs"),
+    "LearningRate": ("Float", "training.learning_rate"),
+    "BatchSize": ("Integer", "training.batch_size"),
+    "TrainSeed": ("Integer", "training.seed"),
+    "AccuracyThreshold": ("Float", "evaluation.accuracy_threshold"),
+}  # names, approval statuses and instance types: the API gate checks them, in SageMaker's words
+
+
+def check_own_parameters(overrides: Mapping[str, str]) -> None:
+    """Refuse a ``--param`` value of moonpipe's own parameters outside its documented range
+    (the range of the config key it shares, see :data:`PARAMETER_SETTINGS`).
+
+    A value that is not even of the parameter's type is left to the start's own check
+    (pipeline.core.parameters), which says so against the stored definition.
+
+    Raises:
+        ParameterError: one line naming the flag, the range and where it is documented.
+    """
+    for name, raw in overrides.items():
+        if name not in PARAMETER_SETTINGS:
+            continue
+        kind, dotted = PARAMETER_SETTINGS[name]
+        try:
+            value = coerce_value(name, kind, raw)
+        except ParameterError:
+            continue
+        try:
+            _leaf_check(dotted)(value)
+        except Invalid as problem:
+            raise ParameterError(
+                f"--param {name}={raw}: {name} {problem} (the range of {dotted}, "
+                "see the parameter table in the README)"
+            ) from None
+
+
+def _leaf_check(dotted: str) -> Check:
+    """The check the schema gives the config key ``dotted`` (e.g. training.epochs)."""
+    section, key = dotted.split(".")
+    cls = get_type_hints(PipelineConfig)[section]
+    spec = next(f for f in dataclasses.fields(cls) if f.name == key)
+    check: Check = spec.metadata["check"]
+    return check
 
 
 def missing_role(config_file: str) -> ConfigError:
@@ -207,6 +266,7 @@ def load_config(
     path: Path,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> PipelineConfig:
     """Read, merge and validate the configuration.
 
@@ -216,9 +276,11 @@ def load_config(
             None means "not given".
         environ: the environment to read (``os.environ`` when None is passed by the CLI,
             an explicit mapping in tests).
+        cwd: where the command stands (default: the working directory); a relative store
+            root is found from there (:func:`find_store`).
 
     Returns:
-        The validated, frozen configuration.
+        The validated, frozen configuration; ``local.store_root`` is absolute.
 
     Raises:
         ConfigError: one line naming the source, the key and the problem.
@@ -227,7 +289,41 @@ def load_config(
     raw = _read_yaml(path, shown)
     origins = _apply_overrides(raw, overrides or {}, environ or {})
     config = _build(PipelineConfig, raw, "", shown, origins)
-    return dataclasses.replace(config, source=path)
+    here = Path.cwd() if cwd is None else cwd
+    given = config.local.store_root
+    if "local.store_root" in origins:  # a flag's path is relative to where the command stands
+        store = given if given.is_absolute() else here / given
+    else:
+        store = find_store(given, path, here)
+    local = dataclasses.replace(config.local, store_root=Path(os.path.abspath(store)))
+    return dataclasses.replace(config, local=local, source=path)
+
+
+def project_of(config_file: Path) -> Path:
+    """The project a config file belongs to: the folder holding its ``config/`` folder (the
+    shipped layout), else the file's own folder."""
+    folder = Path(os.path.abspath(config_file)).parent
+    return folder.parent if folder.name == "config" else folder
+
+
+def find_store(store_root: Path, config_file: Path, start: Path) -> Path:
+    """Where a relative ``local.store_root`` is, found the way git finds its repository.
+
+    From ``start`` up: the first folder that holds a store of that name already, or the
+    config's project (the walk stops there); from outside the project, the project's store.
+    So every command finds the same store wherever it stands in the project, and a store
+    made elsewhere on purpose (``--store``, then worked in) is found from inside it.
+    """
+    if store_root.is_absolute():
+        return store_root
+    project = project_of(config_file)
+    here = Path(os.path.abspath(start))
+    for folder in (here, *here.parents):
+        if (folder / store_root).is_dir():
+            return folder / store_root
+        if folder == project:
+            break
+    return project / store_root
 
 
 def _shown(path: Path) -> str:

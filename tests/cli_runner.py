@@ -90,6 +90,6 @@ def upserted_store(root: Path, job_start: str | None = None) -> Iterator[Path]:
         yield root
     finally:
         listed = run_local_cli(root, "--list-endpoints", "--json", job_start=job_start)
-        for endpoint in json.loads(listed.stdout or "[]"):
+        for endpoint in json.loads(listed.stdout or "{}").get("endpoints", []):
             run_local_cli(root, "--delete-endpoint", endpoint["name"], job_start=job_start)
         run_local_cli(root, "--stop-host", job_start=job_start)

@@ -29,9 +29,9 @@ import pytest
 _GRACE_S = 5.0
 
 
-def processes_naming(folder: Path) -> list[int]:
-    """Pids of this user's processes (other than this one) whose command line names
-    ``folder``."""
+def processes_naming(folder: Path, any_user: bool = False) -> list[int]:
+    """Pids of this user's processes (every user's with ``any_user``), other than this one,
+    whose command line names ``folder``."""
     base = str(folder)
     inside = base + os.sep
     found = []
@@ -40,7 +40,7 @@ def processes_naming(folder: Path) -> list[int]:
         if pid == os.getpid():
             continue
         try:
-            if entry.stat().st_uid != os.getuid():
+            if not any_user and entry.stat().st_uid != os.getuid():
                 continue
             argv = entry.joinpath("cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
@@ -90,6 +90,21 @@ def _nothing_outlives_the_test(request: pytest.FixtureRequest) -> Iterator[None]
     folder = request.node.funcargs.get("tmp_path")
     if isinstance(folder, Path):
         end_processes_naming(folder)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _the_session_s_own_build_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Definitions built by the CLI are cached in a folder of this run (shared by its xdist
+    workers), not in the checkout's: a test's build never answers a person's."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "build-cache"
+    saved = os.environ.get("MOONPIPE_BUILD_CACHE")
+    os.environ["MOONPIPE_BUILD_CACHE"] = str(folder)
+    yield
+    if saved is None:
+        os.environ.pop("MOONPIPE_BUILD_CACHE", None)
+    else:
+        os.environ["MOONPIPE_BUILD_CACHE"] = saved
 
 
 @pytest.fixture(autouse=True, scope="session")

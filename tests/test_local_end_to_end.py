@@ -153,7 +153,7 @@ def test_rerun_with_only_hidden_dim_changed_reuses_data_and_redeploys(
     assert doc["model_package_arn"].endswith("/moonpipe-models/2")
     assert doc["endpoint"]["url"] == first["endpoint"]["url"]  # updated in place
     listed = cli(store, "--list-endpoints", "--json")
-    [endpoint] = json.loads(listed.stdout)
+    [endpoint] = json.loads(listed.stdout)["endpoints"]
     assert endpoint["name"] == ENDPOINT and endpoint["status"] == "InService"
 
 
@@ -175,7 +175,7 @@ def test_below_threshold_fails_registers_nothing_and_leaves_the_endpoint(
 
 
 def test_crashing_step_fails_the_run_with_its_reason_and_keeps_its_log(store: Path) -> None:
-    code, doc, _ = run_json(store, "--start", "--param", "NumPoints=1")
+    code, doc, _ = run_json(store, "--start", "--param", "NumPoints=10", "--param", "TestSize=0.95")
     assert code == 1 and doc["status"] == "Failed"
     [step] = doc["steps"]
     assert step["name"] == "PrepareMoonData" and step["status"] == "Failed"
@@ -185,7 +185,7 @@ def test_crashing_step_fails_the_run_with_its_reason_and_keeps_its_log(store: Pa
     assert described.returncode == 0  # records survive: a new process reads them back
     again = json.loads(described.stdout)
     assert again["status"] == "Failed" and again["failure_reason"] == doc["failure_reason"]
-    listed = json.loads(cli(store, "--list-executions", "--json").stdout)
+    listed = json.loads(cli(store, "--list-executions", "--json").stdout)["executions"]
     assert listed[0]["execution_id"] == doc["execution_id"] and len(listed) == 4
 
 

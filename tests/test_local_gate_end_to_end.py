@@ -93,7 +93,7 @@ def test_start_refuses_what_sagemaker_refuses_with_nothing_started_or_registered
     assert line.startswith(starts) and line.endswith(ends), line
     assert not (store / "executions").exists() or not any((store / "executions").iterdir())
     assert not (store / "registry").exists()
-    assert json.loads(cli(store, "--list-executions", "--json").stdout) == []
+    assert json.loads(cli(store, "--list-executions", "--json").stdout)["executions"] == []
 
 
 def test_upsert_with_a_start_sagemaker_would_refuse_stores_nothing(tmp_path: Path) -> None:

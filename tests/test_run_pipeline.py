@@ -36,6 +36,7 @@ DECLARED = [
     {"Name": "EndpointName", "Type": "String", "DefaultValue": "moonpipe-endpoint"},
 ]
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/moonpipe"
+STORE = "/work/project/.moonpipe"
 
 
 class FakeTarget:
@@ -45,6 +46,7 @@ class FakeTarget:
 
     def __init__(self, name: str = "local", foreground: bool = True, status: str = "Succeeded"):
         self.name = name
+        self.store = STORE if name == "local" else None
         self.runs_in_foreground = foreground
         self.final_status = status
         self.upsert_changes = True
@@ -144,6 +146,10 @@ class FakeTarget:
     def delete_endpoint(self, name: str) -> None:
         self.calls.append(("delete", name))
 
+    def retry_execution(self, execution_ref: str) -> str:
+        self.calls.append(("retry", execution_ref))
+        return f"{ARN}/execution/{execution_ref}"
+
 
 ROLE_MISSING = "aws.role_arn: target sagemaker needs the IAM role; pass --role-arn"
 FOLLOW_REFUSED = (
@@ -208,6 +214,12 @@ def test_help_shows_runnable_examples_for_both_targets(capsys: pytest.CaptureFix
     assert "--target sagemaker --start --wait --param HiddenDim=40" in out
 
 
+PARAM_NEEDS = (
+    "--param needs --start (parameters apply to the execution --start starts) "
+    "or --sweep (shared by every point)"
+)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -218,14 +230,37 @@ def test_help_shows_runnable_examples_for_both_targets(capsys: pytest.CaptureFix
             ["--list-endpoints", "--list-executions"],
             "--list-executions cannot be combined with --list-endpoints",
         ),
-        (["--wait"], "--wait needs --start (it follows the execution that --start starts)"),
-        (["--follow"], "--follow needs --start (it shows the jobs of the execution --start runs)"),
+        (["--wait"], "--wait needs --start or --retry (it follows the execution they run)"),
         (
-            ["--upsert", "--param", "HiddenDim=4"],
-            "--param needs --start (parameters apply to the execution --start starts)",
+            ["--follow"],
+            "--follow needs --start or --retry (it shows the jobs of the execution they run)",
         ),
-        (["--list-endpoints", "--data", "f.csv"], "--data can only be used with --invoke"),
-        (["--start", "--accept", "text/csv"], "--accept can only be used with --invoke"),
+        (["--upsert", "--param", "HiddenDim=4"], PARAM_NEEDS),
+        (["--list-endpoints", "--data", "f.csv"], "--data needs --invoke"),
+        (["--start", "--accept", "text/csv"], "--accept needs --invoke"),
+        # issue 20: a flag without its action named the action, not "nothing to do"
+        (["--param", "HiddenDim=40"], PARAM_NEEDS),
+        (
+            ["--deploy-best"],
+            "--deploy-best needs --sweep NAME=V1,V2,... (e.g. --sweep HiddenDim=8,16)",
+        ),
+        (
+            ["--deploy-best", "acuracy"],
+            "--deploy-best needs --sweep NAME=V1,V2,... (e.g. --sweep HiddenDim=8,16)",
+        ),
+        (["--endpoint-name", "e"], "--endpoint-name needs --deploy-model-package"),
+        (["--limit", "5"], "--limit needs --list-executions"),
+        (["--from-step", "EvaluateMoonClassifier"], "--steps and --from-step need --start"),
+        # issue 20: did you mean, for flags
+        (["--strat"], "unrecognized argument --strat (did you mean --start?); see --help"),
+        (
+            ["--start", "--parm", "HiddenDim=4"],
+            "unrecognized arguments: --parm (did you mean --param?), HiddenDim=4; see --help",
+        ),
+        (
+            ["--list-endpionts"],
+            "unrecognized argument --list-endpionts (did you mean --list-endpoints?); see --help",
+        ),
         (["--invoke", "e"], "--invoke needs --data FILE.csv (or --data - to read stdin)"),
         (
             ["--start", "--target", "cloud"],
@@ -361,11 +396,17 @@ def test_upsert_says_whether_it_stored_a_version(
     world: SimpleNamespace, changes: bool, line: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.target.upsert_changes = changes
-    assert run(["--upsert"], capsys, world.services) == (0, line + "\n", "")
+    assert run(["--upsert"], capsys, world.services) == (0, f"{line}\nstore: {STORE}\n", "")
     code, out, _ = run(["--upsert", "--json"], capsys, world.services)
     assert (code, json.loads(out)) == (
         0,
-        {"pipeline_name": "moonpipe", "pipeline_arn": ARN, "changed": changes, "version": 3},
+        {
+            "store": STORE,
+            "pipeline_name": "moonpipe",
+            "pipeline_arn": ARN,
+            "changed": changes,
+            "version": 3,
+        },
     )
     code, out, err = run(["--upsert", "--start", "--json"], capsys, world.services)
     assert code == 0 and err.splitlines()[0] == line
@@ -413,7 +454,7 @@ def test_target_errors_become_one_line_and_their_exit_code(
     assert run(["--start"], capsys, world.services) == (
         2,
         "",
-        "error: pipeline moonpipe not found; create it with --upsert\n",
+        f"error: pipeline moonpipe not found; create it with --upsert (store: {STORE})\n",
     )
     code, out, err = run(["--invoke", "refuses", "--data", "-"], capsys, world.services)
     assert (code, out, err) == (1, "", "error: the model refused the request (400): bad row\n")
@@ -456,15 +497,20 @@ def test_management_commands_json_shapes(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     executions = json.loads(run(["--list-executions", "--json"], capsys, world.services)[1])
-    assert [e["execution_id"] for e in executions] == ["e2", "e1"]
+    assert (executions["store"], executions["total"]) == (STORE, 2)
+    assert [e["execution_id"] for e in executions["executions"]] == ["e2", "e1"]
     endpoints = json.loads(run(["--list-endpoints", "--json"], capsys, world.services)[1])
-    assert endpoints == [
-        {"name": "moonpipe-endpoint", "status": "InService", "url": "http://127.0.0.1:8080"}
-    ]
+    assert endpoints == {
+        "store": STORE,
+        "endpoints": [
+            {"name": "moonpipe-endpoint", "status": "InService", "url": "http://127.0.0.1:8080"}
+        ],
+    }
     described = json.loads(run(["--describe-execution", "e1", "--json"], capsys, world.services)[1])
-    assert described["execution_id"] == "e1"
+    assert (described["execution_id"], described["store"]) == ("e1", STORE)
     assert json.loads(run(["--delete-endpoint", "ep", "--json"], capsys, world.services)[1]) == {
-        "deleted_endpoint": "ep"
+        "store": STORE,
+        "deleted_endpoint": "ep",
     }
     assert ("delete", "ep") in world.target.calls
 
@@ -535,11 +581,13 @@ def test_sigterm_is_ctrl_c_only_while_main_runs(
     before = signal.getsignal(signal.SIGTERM)
     store = ["--target", "local", "--store", str(tmp_path / "store")]
 
+    real = cli.run
+
     def spy(args: Any, console: Any, services: Any = None) -> int:
         seen.append(signal.getsignal(signal.SIGTERM))
-        return cli.run(args, console, services)
+        return real(args, console, services)
 
-    monkeypatch.setattr(run_pipeline, "run", spy)
+    monkeypatch.setattr(cli, "run", spy)
     assert run_pipeline.main(["--list-executions", *store]) == 0
     codes: list[int] = []
     worker = threading.Thread(
@@ -602,6 +650,7 @@ def test_a_second_upsert_changes_nothing_and_a_changed_one_stores_a_version(
     code, out, err = finish(start_cli(["--upsert", "--store", store, "--json"]))
     assert code == 0, err
     assert json.loads(out) == {
+        "store": store,
         "pipeline_name": "moonpipe",
         "pipeline_arn": LOCAL_ARN,
         "changed": True,
@@ -612,7 +661,7 @@ def test_a_second_upsert_changes_nothing_and_a_changed_one_stores_a_version(
     assert finish(start_cli(["--upsert", "--store", store])) == (
         0,
         "pipeline moonpipe unchanged on local (version 1 is this definition; nothing "
-        f"written): {LOCAL_ARN}\n",
+        f"written): {LOCAL_ARN}\nstore: {store}\n",
         "",
     )
     assert objects_state(tmp_path / "store") == before
@@ -765,7 +814,7 @@ def test_without_follow_no_job_output_is_printed(
     world: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run(["--start", "--json"], capsys, world.services)
-    assert code == 0 and world.target.on_line is None and "wrote 450" not in err
+    assert code == 0 and "wrote 450" not in err
 
 
 @pytest.mark.e2e
@@ -801,5 +850,29 @@ def test_stop_host_says_whether_a_host_was_running(
     world.target.stop_warm_host = lambda: next(stopped)
     assert run(["--stop-host"], capsys, world.services)[:2] == (0, "warm host (pid 4242) stopped\n")
     assert json.loads(run(["--stop-host", "--json"], capsys, world.services)[1]) == {
-        "warm_host": {"stopped": False, "pid": None}
+        "store": STORE,
+        "warm_host": {"stopped": False, "pid": None},
     }
+
+
+@pytest.mark.parametrize(
+    ("target", "flags", "calls"),
+    [
+        ("sagemaker", ["--wait"], ["retry", "parameters", "wait"]),  # followed to its end
+        ("sagemaker", [], ["retry", "parameters", "describe"]),  # described once, as --start
+        ("local", [], ["retry", "parameters", "wait"]),  # runs here, --wait or not
+    ],
+)
+def test_retry_with_wait_is_accepted_and_follows_on_the_service(
+    world: SimpleNamespace,
+    capsys: pytest.CaptureFixture[str],
+    target: str,
+    flags: list[str],
+    calls: list[str],
+) -> None:
+    """Issue 20: --retry ID --wait was refused ("--wait cannot be combined with --retry")."""
+    world.target = FakeTarget(name=target, foreground=target == "local")
+    code, out, err = run(["--retry", "abc123", *flags], capsys, world.services)
+    assert code == 0, err
+    assert names(world.target) == calls
+    assert out.startswith(f"retrying execution {ARN}/execution/abc123\n")

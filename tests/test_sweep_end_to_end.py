@@ -53,10 +53,10 @@ def test_every_point_succeeds_and_says_which_point_it_is(
 ) -> None:
     code, doc, stderr = swept
     assert code == 0, stderr
-    assert sorted(p["point"]["HiddenDim"] for p in doc["points"]) == ["16", "4", "8"]
+    assert sorted(p["point"]["HiddenDim"] for p in doc["points"]) == [4, 8, 16]  # typed
     for point in doc["points"]:
         assert point["status"] == "Succeeded" and point["failure_reason"] is None
-        assert point["parameters"]["HiddenDim"] == int(point["point"]["HiddenDim"])
+        assert point["parameters"]["HiddenDim"] == point["point"]["HiddenDim"]
         assert point["parameters"]["Epochs"] == 30
         assert point["parameters"]["Deploy"] is False
         assert point["display_name"] == f"sweep-HiddenDim-{point['point']['HiddenDim']}"
@@ -84,7 +84,7 @@ def test_data_step_runs_at_most_once_and_no_point_touches_the_endpoint(
         assert "CreateMoonModel-CreateModel" not in steps
         assert "DeployMoonEndpoint" not in steps
     assert ran_data <= 1
-    assert json.loads(cli(store, "--list-endpoints", "--json").stdout) == []
+    assert json.loads(cli(store, "--list-endpoints", "--json").stdout)["endpoints"] == []
     packages = [json.loads(p.read_text()) for p in (store / "registry").rglob("versions/*.json")]
     assert sorted(p["ModelApprovalStatus"] for p in packages) == ["PendingManualApproval"] * 3
 
@@ -152,7 +152,7 @@ def test_deploy_best_serves_the_best_points_model_from_a_cached_rerun(
     deployed = doc["deployed"]
     assert deployed["status"] == "Succeeded"
     assert deployed["parameters"]["Deploy"] is True
-    assert deployed["parameters"]["HiddenDim"] == int(doc["best"]["point"]["HiddenDim"])
+    assert deployed["parameters"]["HiddenDim"] == doc["best"]["point"]["HiddenDim"]
     hits = {s["name"]: s["cache_hit"] for s in deployed["steps"]}
     assert hits["PrepareMoonData"] and hits["TrainMoonClassifier"]
     assert hits["EvaluateMoonClassifier"]
@@ -189,7 +189,7 @@ def test_a_sweep_with_one_more_value_runs_only_the_new_point(
     code, doc, stderr = run_json(store, *wider)
     assert code == 0, stderr
     reused = {p["point"]["HiddenDim"]: p["reused"] for p in doc["points"]}
-    assert reused == {"4": True, "8": True, "16": True, "6": False}
+    assert reused == {4: True, 8: True, 16: True, 6: False}
     [new] = [p for p in doc["points"] if not p["reused"]]
     assert _executions(store) - before == {new["execution_id"]}
     assert "[1/4 HiddenDim=4] Succeeded (reused)" in stderr

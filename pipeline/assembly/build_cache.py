@@ -15,30 +15,44 @@ when every one of those inputs is unchanged:
 * the name and version of every installed distribution the build imported (the SDK,
   boto3, botocore, their dependencies), and the Python version.
 
-Any difference is a miss and a real build, whose result replaces the entry. An entry that
-cannot be read is a miss too, never an error. Entries live under the local store root
-(``<store>/build-cache/``), beside what they describe, so a fresh clone starts with none.
-Looking up costs a few milliseconds: hashing some forty files and reading package versions,
-with no import of the SDK or of boto3.
+* any other module the build imported from outside an installed distribution (a pipeline
+  module of the user's, say), by its absolute path and content.
+
+Any difference is a miss and a real build, whose result replaces the entry. A pipeline of
+another module (``--module-name``) is never cached: the files its SDK objects read (code,
+source folders) live outside the repository and are not imported, so nothing here could
+tell that they changed. An entry that cannot be read is a miss too, never an error. Entries
+live in the checkout they describe (``<repo>/.moonpipe-build/``, git-ignored;
+``MOONPIPE_BUILD_CACHE`` names another folder), so every store of a checkout shares them and
+a fresh clone starts with none; the newest ``MAX_ENTRIES`` are kept. Looking up costs a few
+milliseconds: hashing some forty files and reading package versions, with no import of the
+SDK or of boto3.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pipeline.assembly.module_names import DEFAULT_MODULE
 from pipeline.core.records import PipelineDefinition
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FORMAT = 1
+CACHE_ENV = "MOONPIPE_BUILD_CACHE"
+DEFAULT_DIR = REPO_ROOT / ".moonpipe-build"
+MAX_ENTRIES = 32  # one per config built; tests build many
 # Always part of a build, whether or not this process had imported them already.
 BUILD_PACKAGES = (
     "pipeline.assembly",
@@ -67,10 +81,16 @@ class BuildInputs:
         return all(_version(name) == version for name, version in self.distributions.items())
 
 
+def default_dir() -> Path:
+    """The checkout's cache folder, or the one ``MOONPIPE_BUILD_CACHE`` names."""
+    return Path(os.environ.get(CACHE_ENV) or DEFAULT_DIR)
+
+
 def config_key(config: Any) -> str:
     """The entry name for a config: a digest of every value a build can see."""
     values = dataclasses.asdict(config)
     values.pop("local", None)  # store root, job start, idle time: read by the engine only
+    values.pop("source", None)  # where the values came from: only error messages name it
     text = json.dumps({"format": FORMAT, "config": values}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -80,6 +100,8 @@ def lookup(cache_dir: Path, config: Any, root: Path = REPO_ROOT) -> PipelineDefi
 
     ``root``: the repository the build's files are read from (tests use a copy).
     """
+    if not cacheable(config):
+        return None
     entry = _read(cache_dir / f"{config_key(config)}.json")
     if entry is None:
         return None
@@ -87,7 +109,7 @@ def lookup(cache_dir: Path, config: Any, root: Path = REPO_ROOT) -> PipelineDefi
         inputs = BuildInputs(entry["files"], entry["distributions"], entry["python"])
         if not inputs.still_hold(root):
             return None
-        return PipelineDefinition(
+        found = PipelineDefinition(
             name=entry["name"],
             description=entry["description"],
             definition=entry["definition"],
@@ -95,6 +117,9 @@ def lookup(cache_dir: Path, config: Any, root: Path = REPO_ROOT) -> PipelineDefi
         )
     except (KeyError, TypeError, ValueError, AttributeError, OSError):
         return None  # damaged or from another format: build again
+    with contextlib.suppress(OSError):  # the newest entries are the ones kept
+        os.utime(cache_dir / f"{config_key(config)}.json")
+    return found
 
 
 def build_through(
@@ -108,6 +133,8 @@ def build_through(
     Returns:
         (definition, True when it came from the cache).
     """
+    if not cacheable(config):
+        return build(config), False
     found = lookup(cache_dir, config, root)
     if found is not None:
         return found, True
@@ -115,6 +142,12 @@ def build_through(
     built = build(config)
     remember(cache_dir, config, built, inputs_of(set(sys.modules) - loaded_before, root))
     return built, False
+
+
+def cacheable(config: Any) -> bool:
+    """True for moonpipe's own pipeline (no other module named in the config)."""
+    module = getattr(config, "module_name", None)
+    return module is None or module == DEFAULT_MODULE
 
 
 def remember(cache_dir: Path, config: Any, built: PipelineDefinition, inputs: BuildInputs) -> None:
@@ -135,29 +168,41 @@ def remember(cache_dir: Path, config: Any, built: PipelineDefinition, inputs: Bu
         partial = path.with_name(f".{path.name}.{_token()}")
         partial.write_text(json.dumps(entry, sort_keys=True))
         partial.replace(path)
+        _prune(cache_dir)
     except OSError:
         return  # a cache that cannot be written costs the next build its speed, nothing else
 
 
+def _prune(cache_dir: Path) -> None:
+    """Keep the ``MAX_ENTRIES`` entries used last (a lookup that answers touches its entry)."""
+    entries = sorted(cache_dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in entries[MAX_ENTRIES:]:
+        stale.unlink(missing_ok=True)
+
+
 def inputs_of(imported_now: Iterable[str], root: Path = REPO_ROOT) -> BuildInputs:
-    """The inputs of a build that imported ``imported_now`` (plus what a build always reads)."""
+    """The inputs of a build that imported ``imported_now`` (plus what a build always reads).
+
+    Files: every module of ours the build imported or always reads, and any module from
+    outside an installed distribution it imported (by absolute path when it is not in
+    ``root``). Distributions: those of every module loaded when the build ended, whether
+    the build or the process before it imported them (the SDK may use what was there).
+    """
     names = set(imported_now) | {
         name
         for name in sys.modules
         if any(name == p or name.startswith(p + ".") for p in BUILD_PACKAGES)
     }
     files: dict[str, str] = {}
-    top_levels: set[str] = set()
     for name in sorted(names):
         path = _module_file(name)
-        if path is None:
+        if path is None or _installed(path):
             continue
-        if path.is_relative_to(root) and not _installed(path):
-            files[path.relative_to(root).as_posix()] = _digest(path)
-        else:
-            top_levels.add(name.split(".")[0])
+        key = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+        files[key] = _digest(path)
     for path in sorted((root / "entrypoints").glob("*.py")):
         files[path.relative_to(root).as_posix()] = _digest(path)
+    top_levels = {name.split(".")[0] for name in list(sys.modules)} - set(sys.stdlib_module_names)
     return BuildInputs(files, _distributions(top_levels), _python())
 
 
@@ -199,10 +244,39 @@ def _digest(path: Path) -> str:
 
 
 def _version(name: str) -> str | None:
+    """The installed version of a distribution; from its ``.dist-info`` folder's name when
+    there is one (metadata.version parses the whole METADATA file with the email parser:
+    ~1 ms each, most of a lookup), else from its metadata."""
+    found = _installed_versions().get(_normalized(name))
+    if found is not None:
+        return found
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+
+
+@functools.cache
+def _installed_versions() -> dict[str, str]:
+    """Normalized distribution name -> version, from ``NAME-VERSION.dist-info`` folders on
+    sys.path (the first of a name wins, as the import system finds it first)."""
+    versions: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = sorted(os.listdir(entry or "."))
+        except OSError:
+            continue
+        for folder in names:
+            if folder.endswith(".dist-info") and folder.count("-") == 1:
+                name, version = folder[: -len(".dist-info")].split("-")
+                versions.setdefault(_normalized(name), version)
+    return versions
+
+
+def _normalized(name: str) -> str:
+    """PEP 503's normal form: ``PyYAML`` and ``pyyaml``, ``typing_extensions`` and
+    ``typing-extensions`` are one distribution."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _python() -> str:

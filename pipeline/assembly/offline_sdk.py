@@ -35,6 +35,12 @@ it runs on. The SDK (v2.257) fights that in four ways; each is handled here, onc
   answers every call before a request is built: S3 writes are captured as bytes, the
   bucket check the SDK makes is answered from config, anything else is a bug and raises.
   No fake credentials exist anywhere.
+* **Pipelines that make their own sessions.** A module written the MLOps template's way
+  (``get_pipeline(region, role, default_bucket, ...)``) builds ``boto3.Session(region)``,
+  ``sagemaker.session.Session`` or ``PipelineSession`` itself. :func:`offline_build` makes
+  every botocore session the building thread creates an offline one as above (the same
+  handler, so every upload of every session is captured in one place), applies no SDK
+  defaults file, and sends no telemetry, for the duration of the build only.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ import functools
 import hashlib
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -182,13 +189,13 @@ class OfflineAws:
         self, event_name: str, context: dict[str, Any], **_: Any
     ) -> tuple[AWSResponse, dict[str, Any]]:
         """``before-call``: capture S3 writes, confirm the bucket, refuse everything else."""
-        operation = event_name.rsplit(".", 1)[-1]
+        service, operation = event_name.split(".")[1], event_name.rsplit(".", 1)[-1]
         params = context.get(_API_PARAMS, {})
-        answer = getattr(self, "_s3_" + operation, None)
-        if not event_name.startswith("before-call.s3.") or answer is None:
+        answer = getattr(self, f"_{service}_{operation}", None)
+        if service not in ("s3", "sts") or answer is None:
             raise RuntimeError(
-                f"building the pipeline tried to call AWS ({event_name[12:]}); a build must "
-                "stay offline - this is a moonpipe bug"
+                f"building the pipeline tried to call AWS ({event_name[12:]}); a build stays "
+                "offline: give what it looks up (the role, the bucket) as an argument"
             )
         return AWSResponse("https://offline.invalid/", 200, {}, None), answer(params)
 
@@ -221,6 +228,13 @@ class OfflineAws:
     def _s3_HeadBucket(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return {}
 
+    def _sts_GetCallerIdentity(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        # Session.default_bucket() without a bucket names one after the account.
+        from pipeline.core.names import LOCAL_ACCOUNT
+
+        arn = f"arn:aws:iam::{LOCAL_ACCOUNT}:user/moonpipe-offline-build"
+        return {"Account": LOCAL_ACCOUNT, "Arn": arn, "UserId": "moonpipe-offline-build"}
+
 
 def _read_body(body: Any) -> bytes:
     if isinstance(body, (bytes, bytearray)):
@@ -232,8 +246,18 @@ def _read_body(body: Any) -> bytes:
 
 def _offline_boto_session(region: str, offline: OfflineAws) -> boto3.Session:
     """A boto3 session with no credentials, no profile (files) and every call answered locally."""
+    core = botocore.session.Session()
+    _make_offline(core, offline)
+    return boto3.Session(botocore_session=core, region_name=region)
+
+
+def _make_offline(core: botocore.session.Session, offline: OfflineAws) -> None:
+    """Turn a new botocore session into one that reads no AWS files or credentials and whose
+    every call ``offline`` answers."""
+    if getattr(core, "_moonpipe_offline", None) is offline:
+        return
     # No profile variable at all: AWS_PROFILE would name a profile os.devnull does not hold.
-    core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    core.session_var_map.update({"profile": (None, None, None, None)})
     core.set_config_variable("config_file", os.devnull)
     core.set_config_variable("credentials_file", os.devnull)
     core.register_component(
@@ -241,7 +265,53 @@ def _offline_boto_session(region: str, offline: OfflineAws) -> boto3.Session:
     )
     core.register("before-parameter-build", offline.remember_params)
     core.register("before-call", offline.on_call)
-    return boto3.Session(botocore_session=core, region_name=region)
+    core._moonpipe_offline = offline
+
+
+@contextlib.contextmanager
+def offline_build(region: str, bucket: str) -> Iterator[OfflineAws]:
+    """Build any SDK pipeline offline: every session the calling thread creates is offline.
+
+    For the block, in the calling thread only (another thread's sessions are its own):
+    each new botocore session (so each boto3 session, SageMaker Session and PipelineSession
+    made on it) reads no AWS files, has no credentials and has its calls answered by the one
+    :class:`OfflineAws` this yields, whose ``objects`` collect every upload; a session made
+    without a region gets ``region``; boto3's default session is a fresh one; no SDK
+    defaults file is read and no telemetry is sent. Everything is put back afterwards.
+    """
+    import_sdk()
+    import sagemaker.telemetry.telemetry_logging as telemetry
+
+    offline = OfflineAws(bucket)
+    builder = threading.get_ident()
+    original_init = botocore.session.Session.__init__
+
+    def offline_init(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if threading.get_ident() == builder:
+            _make_offline(self, offline)
+            self.set_config_variable("region", region)
+
+    saved_default, saved_send = boto3.DEFAULT_SESSION, telemetry._send_telemetry_request
+    quiet_defaults = {
+        "SAGEMAKER_ADMIN_CONFIG_OVERRIDE": os.devnull,
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    botocore.session.Session.__init__ = offline_init
+    telemetry._send_telemetry_request = _no_telemetry
+    boto3.DEFAULT_SESSION = None
+    try:
+        with _scoped_environ(quiet_defaults):
+            yield offline
+    finally:
+        botocore.session.Session.__init__ = original_init
+        telemetry._send_telemetry_request = saved_send
+        boto3.DEFAULT_SESSION = saved_default
+
+
+def _no_telemetry(*args: Any, **kwargs: Any) -> None:
+    """What the SDK's telemetry request becomes while a pipeline builds (nothing is sent)."""
 
 
 if TYPE_CHECKING:

@@ -18,6 +18,7 @@ from pipeline.commands import (
     endpoints,
     executions,
     host,
+    registry,
     report,
     retry,
     run,
@@ -32,6 +33,7 @@ from pipeline.commands.endpoints import DeleteEndpoint, InvokeEndpoint, ListEndp
 from pipeline.commands.executions import DescribeExecution, ListExecutions
 from pipeline.commands.front import Front, Settings
 from pipeline.commands.host import StopHost
+from pipeline.commands.registry import DeployModelPackage, ListModelPackages, UpdateModelPackage
 from pipeline.commands.report import WriteReport
 from pipeline.commands.retry import RetryExecution
 from pipeline.commands.run import RunPipeline
@@ -54,6 +56,9 @@ Request = (
     | DeleteEndpoint
     | StopHost
     | ServeUI
+    | ListModelPackages
+    | UpdateModelPackage
+    | DeployModelPackage
 )
 
 COMMANDS: tuple[Command[Any], ...] = (
@@ -66,6 +71,7 @@ COMMANDS: tuple[Command[Any], ...] = (
     *compare.COMMANDS,
     *sweep.COMMANDS,
     *endpoints.COMMANDS,
+    *registry.COMMANDS,
     *host.COMMANDS,
     *ui.COMMANDS,
 )

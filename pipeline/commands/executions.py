@@ -7,13 +7,16 @@ from typing import Any
 
 from pipeline.commands.base import Command
 from pipeline.commands.front import Front
+from pipeline.console import LIST_LIMIT
 from pipeline.core.errors import MoonpipeError
 from pipeline.targets.base import Target
 
 
 @dataclass(frozen=True)
 class ListExecutions:
-    """--list-executions."""
+    """--list-executions [--limit N]."""
+
+    limit: int = LIST_LIMIT  # the newest N; 0: all
 
 
 @dataclass(frozen=True)
@@ -27,18 +30,21 @@ def list_executions(request: ListExecutions, front: Front) -> int:
     """The pipeline's executions, newest first, with the parameters that differ from the
     stored definition's defaults."""
     name, target = front.config().pipeline.name, front.target()
-    front.console.executions(target.list_executions(name), _defaults(target, name))
+    found = target.list_executions(name)
+    front.console.executions(found, defaults(target, name), request.limit)
     return 0
 
 
 def describe_execution(request: DescribeExecution, front: Front) -> int:
     """One execution with every step, its reason and its log."""
     target = front.target()
-    front.console.described(target.describe_execution(request.execution), target.notes)
+    summary = target.describe_execution(request.execution)
+    front.console.defaults = defaults(target, summary.pipeline_name)
+    front.console.described(summary, target.notes)
     return 0
 
 
-def _defaults(target: Target, pipeline_name: str) -> dict[str, Any]:
+def defaults(target: Target, pipeline_name: str) -> dict[str, Any]:
     """The stored definition's parameter defaults ({} when there is no pipeline yet)."""
     try:
         declared = target.pipeline_parameters(pipeline_name)
@@ -48,6 +54,6 @@ def _defaults(target: Target, pipeline_name: str) -> dict[str, Any]:
 
 
 COMMANDS = (
-    Command(ListExecutions, list_executions, "--list-executions"),
+    Command(ListExecutions, list_executions, "--list-executions [--limit N]"),
     Command(DescribeExecution, describe_execution, "--describe-execution ID"),
 )

@@ -18,7 +18,7 @@ def stop_host(request: StopHost, front: Front) -> int:
     pid = front.target().stop_warm_host()
     console = front.console
     if console.json_mode:
-        console.emit_json({"warm_host": {"stopped": pid is not None, "pid": pid}})
+        console.emit_result({"warm_host": {"stopped": pid is not None, "pid": pid}})
     else:
         console.progress(f"warm host (pid {pid}) stopped" if pid else "no warm host was running")
     return 0

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from pipeline.commands.base import Command
 from pipeline.commands.front import Front
+from pipeline.config import check_own_parameters
 from pipeline.console import Console
 from pipeline.core.errors import Interrupted
 from pipeline.core.parameters import param_overrides
@@ -54,8 +55,10 @@ def sweep(request: Sweep, front: Front) -> int:
     points ran but none has the --deploy-best metric); Ctrl-C ends it with Interrupted (130).
     """
     overrides = param_overrides(request.params)
-    name, target, console = front.config().pipeline.name, front.target(), front.console
     points = points_of(request.axes, overrides)
+    for point in points:  # moonpipe's documented ranges, before anything starts
+        check_own_parameters(point.parameters({}))
+    name, target, console = front.config().pipeline.name, front.target(), front.console
     declared = target.pipeline_parameters(name)
     check_points(declared, points)  # nothing starts on a typo in a value...
     metric = request.deploy_best or DEFAULT_METRIC

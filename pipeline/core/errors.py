@@ -55,6 +55,14 @@ class StoreCorruptError(MoonpipeError):
     exit_code = 1
 
 
+class StoreWriteError(MoonpipeError, OSError):
+    """The store cannot be written: its disk is full, it is read-only or not ours to write.
+    The message names the file and the cause in one line (never a traceback). Still an
+    OSError, so code that copes with a failed write (``except OSError``) keeps coping."""
+
+    exit_code = 1
+
+
 class Interrupted(MoonpipeError):
     """Ctrl-C (or SIGTERM) ended a command that has already recorded what it stopped; the
     message says what that was (exit 130, as for any interrupted command)."""

@@ -2,14 +2,18 @@
 
 StartPipelineExecution rejects unknown names and values of the wrong type before it
 starts anything; both targets apply this same check before a start is sent (SageMaker)
-or run (local), so a typo never costs a run.
+or run (local), so a typo never costs a run. A ParameterString's ``EnumValues`` are held to
+as well: no AWS page says whether the service refuses a value outside them, but it refuses
+other parameter values at start with a ValidationException (aws/sagemaker-python-sdk#4016),
+so a value no enum allows is refused here, before anything runs (docs/semantics.md).
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pipeline.core.errors import ParameterError
@@ -84,6 +88,21 @@ def _typed(type_name: str, raw: Any) -> ParamValue | None:
     return float(raw)
 
 
+def nearest_name(name: str, names: Iterable[str]) -> str | None:
+    """The declared name a person most likely meant: the same letters in another case or
+    spelling (``hidden_dim`` -> ``HiddenDim``), else the closest by difflib."""
+    names = list(names)
+    flat = {re.sub(r"[^a-z0-9]", "", n.lower()): n for n in names}
+    same = flat.get(re.sub(r"[^a-z0-9]", "", name.lower()))
+    if same is not None:
+        return same
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    if close:
+        return close[0]
+    lowered = difflib.get_close_matches(name.lower(), list(flat), n=1, cutoff=0.75)
+    return flat[lowered[0]] if lowered else None
+
+
 def resolve_parameters(
     declared: Sequence[Mapping[str, Any]], overrides: Mapping[str, Any]
 ) -> dict[str, ParamValue]:
@@ -100,8 +119,10 @@ def resolve_parameters(
     by_name = {p["Name"]: p for p in declared}
     unknown = sorted(set(overrides) - set(by_name))
     if unknown:
+        guess = nearest_name(unknown[0], by_name)
+        hint = f" (did you mean {guess}?)" if guess else ""
         raise ParameterError(
-            f"unknown pipeline parameter {unknown[0]}; this pipeline declares: "
+            f"unknown pipeline parameter {unknown[0]}{hint}; this pipeline declares: "
             + ", ".join(sorted(by_name))
         )
     values: dict[str, ParamValue] = {}
@@ -109,8 +130,18 @@ def resolve_parameters(
         type_name = spec.get("Type", "String")
         if name in overrides:
             values[name] = coerce_value(name, type_name, overrides[name])
+            _check_enum(name, spec, values[name])
         elif "DefaultValue" in spec:
             values[name] = coerce_value(name, type_name, spec["DefaultValue"])
         else:
             raise ParameterError(f"parameter {name} has no default; pass --param {name}=VALUE")
     return values
+
+
+def _check_enum(name: str, spec: Mapping[str, Any], value: ParamValue) -> None:
+    allowed = spec.get("EnumValues")
+    if isinstance(allowed, list) and allowed and value not in allowed:
+        raise ParameterError(
+            f"parameter {name} takes one of its EnumValues: {', '.join(map(str, allowed))}; "
+            f"got {value!r}"
+        )

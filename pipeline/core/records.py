@@ -20,12 +20,15 @@ class PipelineDefinition:
     ``artifacts`` maps every s3:// URI the definition references and the SDK would have
     uploaded while building it (code files, source tarballs) to its bytes; a target stores
     them before it stores the definition, so no definition ever points at a missing object.
+    ``max_parallel_steps`` is the pipeline's ParallelismConfiguration (CreatePipeline's
+    MaxParallelExecutionSteps; None: none given, every ready step runs at once).
     """
 
     name: str
     description: str
     definition: str
     artifacts: Mapping[str, bytes] = field(default_factory=dict)
+    max_parallel_steps: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class StepRecord:
     failure_reason: str | None = None
     log_path: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    attempt_count: int | None = None  # AttemptCount: the current attempt (RetryPolicies), 1-based
 
     @property
     def duration_s(self) -> float | None:
@@ -88,6 +92,18 @@ class ExecutionSummary:
     quality_report_uri: str | None = None  # where the model-quality report (evaluation) is
     report: str | None = None  # the execution's HTML report, where one was written
     display_name: str | None = None  # PipelineExecutionDisplayName (a sweep names its points)
+    # time it spent running: a retried execution's idle time between attempts left out
+    # (None: ended_at - started_at, or unknown while it runs)
+    running_s: float | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds it ran (its attempts' running time after a retry); None while it runs."""
+        if self.running_s is not None:
+            return self.running_s
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
 
     def to_json_dict(self) -> dict[str, Any]:
         """The --json object: stable keys, plain JSON types."""
@@ -107,9 +123,13 @@ class ExecutionSummary:
                     "reused_from": s.metadata.get("ReusedBySelectionFrom"),
                     "source_execution_id": s.metadata.get("SourceExecutionId")
                     or s.metadata.get("ReusedBySelectionFrom"),
+                    "source_parameters": s.metadata.get("SourceParameters"),
                     "duration_s": None if s.duration_s is None else round(s.duration_s, 3),
                     "failure_reason": s.failure_reason,
                     "log_path": s.log_path,
+                    "attempt_count": s.attempt_count,
+                    "attempts": list(s.metadata.get("Attempts") or []),
+                    "cache": s.metadata.get("CacheReason"),
                 }
                 for s in self.steps
             ],
@@ -120,6 +140,7 @@ class ExecutionSummary:
             else {"name": self.endpoint.name, "url": self.endpoint.url},
             "started_at": _iso(self.started_at),
             "ended_at": _iso(self.ended_at),
+            "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
             "quality_report_uri": self.quality_report_uri,
             "report": self.report,
         }

@@ -19,14 +19,14 @@ import difflib
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from pipeline.core.errors import ConfigError, ParameterError
 from pipeline.local.expressions import Pending, Scope, UnresolvedReference, resolve
-from pipeline.local.gate_model import load_service_model
-from pipeline.local.graph import PipelineGraph, StepSpec, references
+from pipeline.local.gate_model import cache_service_model_in as cache_service_model_in
+from pipeline.local.gate_model import service_model
+from pipeline.local.graph import JOB_NAME_VARIABLES, PipelineGraph, StepSpec, references
 from pipeline.local.handlers.hosting import endpoint_config_name
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def request_violations(
         return []
     request = with_service_members(step_type, step_name, args, execution_id)
     found = _Violations()
-    shape = _service_model().operation_model(operation).input_shape
+    shape = service_model().operation_model(operation).input_shape
     _validator()._validate(request, shape, found, "")
     return found.items
 
@@ -126,8 +126,10 @@ def check_start(
     for spec in plan.steps:
         if spec.step_type not in OPERATIONS:
             continue
+        job = GENERATED_MEMBERS.get(spec.step_type, "")
+        own = {job: GENERATED_NAME} if job in JOB_NAME_VARIABLES else {}
         try:
-            args = resolve(dict(spec.arguments), scope)
+            args = resolve(dict(spec.arguments), replace(scope, execution={**variables, **own}))
         except UnresolvedReference:
             continue  # refused with its reason when the step runs
         violations = request_violations(
@@ -196,20 +198,6 @@ def _is_expression(value: Any) -> bool:
         and len(value) == 1
         and ("Get" in value or "Std:Join" in value or "Std:JsonGet" in value)
     )
-
-
-MODEL_CACHE: dict[str, Path] = {}  # "dir": where the local target keeps the model subset
-
-
-def cache_service_model_in(folder: Path) -> None:
-    """Keep the gate's part of the service model under ``folder`` (the store's cache)."""
-    MODEL_CACHE.setdefault("dir", Path(folder))
-
-
-@functools.cache
-def _service_model() -> Any:
-    """SageMaker's service model as botocore ships it (the gate's operations), once per process."""
-    return load_service_model(OPERATIONS.values(), MODEL_CACHE.get("dir"))
 
 
 @functools.cache

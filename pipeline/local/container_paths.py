@@ -1,4 +1,8 @@
-"""Map SageMaker container paths onto a job directory on this machine.
+"""Map SageMaker container paths onto a job directory on this machine (the fallback).
+
+With namespaces a job sees ``/opt/ml`` at its real path and nothing is mapped
+(pipeline/local/runtime/namespace.py); the engine still uses :func:`host_path` to lay a job's
+folder out. Where namespaces are not available, jobs run with this mapping.
 
 Every path an entrypoint uses reaches it from the definition (ContainerEntrypoint,
 ContainerArguments, Environment, SM_* variables, the job's config files), always spelled

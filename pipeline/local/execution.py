@@ -1,12 +1,14 @@
 """Run one stored execution: the entry point where all state is gathered, once.
 
-Builds the expression scope, the handler dispatch with caching and property files, and the
-listener that persists every step record; then hands the plan to the orchestrator.
+Builds the expression scope, the handler dispatch with argument resolution, the API gate,
+caching and property files, and the listener that persists every step record; then hands
+the plan to the orchestrator.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,10 +18,11 @@ from pipeline.core.names import utc_now
 from pipeline.core.records import LineListener, StepListener, StepRecord
 from pipeline.local import cache
 from pipeline.local.api_gate import request_rejection
-from pipeline.local.expressions import Scope, UnresolvedReference, walk
-from pipeline.local.graph import PipelineGraph, StepSpec
+from pipeline.local.expressions import Scope, UnresolvedReference, resolve, walk
+from pipeline.local.graph import JOB_NAME_VARIABLES, PipelineGraph, StepSpec
 from pipeline.local.handlers import HANDLERS
-from pipeline.local.handlers.base import EndpointManager, Handler, StepContext
+from pipeline.local.handlers.base import EndpointManager, Handler, StepContext, job_name
+from pipeline.local.handlers.jobs import stop_live_jobs
 from pipeline.local.orchestrator import Executor, RunResult, StepOutcome, run_plan
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
@@ -35,23 +38,36 @@ class ExecutionIdentity:
     execution_arn: str
     start: str
 
-    def variables(self) -> dict[str, str]:
-        """The values ``{"Get": "Execution.X"}`` resolves to."""
+    def variables(self) -> dict[str, Any]:
+        """The values ``{"Get": "Execution.X"}`` resolves to; CurrentDateTime is read each
+        time it is resolved ("the time when the variable is being evaluated"). The job-name
+        variables are each step's own (:func:`step_scope`)."""
         return {
             "PipelineName": self.pipeline_name,
             "PipelineArn": self.pipeline_arn,
             "PipelineExecutionId": self.execution_id,
             "PipelineExecutionArn": self.execution_arn,
             "StartDateTime": self.start,
-            "CurrentDateTime": self.start,
+            "CurrentDateTime": lambda: utc_now().isoformat(),
         }
 
 
-def unsupported_step_types(
+def step_scope(scope: Scope, spec: StepSpec, execution_id: str, attempt: int) -> Scope:
+    """``scope`` plus the job-name variable of a Processing or Training step: "the name of
+    the processing/training job launched by the processing/training step" (the SDK's
+    readthedocs), i.e. the job this attempt of ``spec`` runs."""
+    names = [v for v, owner in JOB_NAME_VARIABLES.items() if owner == spec.step_type]
+    if not names:
+        return scope
+    job = job_name(execution_id, spec.name, attempt)
+    return replace(scope, execution={**scope.execution, names[0]: job})
+
+
+def unsupported_steps(
     plan: PipelineGraph, handlers: Mapping[str, Handler] = HANDLERS
-) -> list[str]:
-    """Step types in the plan no handler knows (checked before anything runs)."""
-    return sorted({s.step_type for s in plan.steps} - set(handlers))
+) -> list[StepSpec]:
+    """The plan's steps of a type no handler knows, in plan order (checked before any run)."""
+    return [s for s in plan.steps if s.step_type not in handlers]
 
 
 def run_execution(
@@ -74,19 +90,21 @@ def run_execution(
     """
     objects, records = ObjectStore(store_root), Records(store_root)
     produced: dict[str, Mapping[str, Any]] = {}
+    lines = _one_at_a_time(on_line)  # parallel steps' jobs print at once
 
-    def context(step_name: str) -> StepContext:
+    def context(step_name: str, attempt: int) -> StepContext:
         return StepContext(
             store_root,
             objects,
             region,
             identity.pipeline_name,
             identity.execution_id,
-            records.layout.job(identity.execution_id, step_name),
-            records.layout.log(identity.execution_id, step_name),
+            records.layout.job_attempt(identity.execution_id, step_name, attempt),
+            records.layout.log_attempt(identity.execution_id, step_name, attempt),
             endpoints,
-            on_line,
+            lines,
             job_starter,
+            attempt=attempt,
         )
 
     def persist(record: StepRecord) -> None:
@@ -98,46 +116,83 @@ def run_execution(
         execution=identity.variables(),
         read_json=lambda uri: _read_json(objects, uri),
     )
-    execute = _executor(handlers, context, records, identity, produced)
-    return run_plan(plan, scope, execute, persist, preset, selected)
+    execute = _executor(handlers, context, records, objects, identity, produced)
+    return run_plan(plan, scope, execute, persist, preset, selected, stop_live_jobs)
+
+
+def _one_at_a_time(on_line: LineListener | None) -> LineListener | None:
+    if on_line is None:
+        return None
+    lock = threading.Lock()
+
+    def locked(step_name: str, line: str) -> None:
+        with lock:
+            on_line(step_name, line)
+
+    return locked
 
 
 def _executor(
     handlers: Mapping[str, Handler],
-    context: Any,
+    context: Callable[[str, int], StepContext],
     records: Records,
+    objects: ObjectStore,
     identity: ExecutionIdentity,
     produced: dict[str, Mapping[str, Any]],
 ) -> Executor:
-    def execute(spec: StepSpec, args: dict[str, Any], scope: Scope) -> StepOutcome:
+    def execute(spec: StepSpec, scope: Scope, attempt: int) -> StepOutcome:
+        args = resolve(
+            dict(spec.arguments), step_scope(scope, spec, identity.execution_id, attempt)
+        )
         rejection = request_rejection(spec, args, identity.execution_id)
         if rejection is not None:
             return StepOutcome("Failed", failure_reason=rejection)
         if not cache.is_enabled(spec):
-            return run(spec, args, None)
-        entry_path = records.layout.cache_entry(
-            identity.pipeline_name, cache.cache_key(spec, scope)
-        )
+            return run(spec, args, attempt, None)
+        key = cache.cache_key(spec, args)
+        entry_path = records.layout.cache_entry(identity.pipeline_name, cache.entry_name(key))
         with cache.exclusive(entry_path):  # parallel points compute a step once
-            hit = cache.lookup(entry_path, spec.cache_config.get("ExpireAfter"), utc_now())
-            if hit is None:
-                return run(spec, args, entry_path)
-        produced[spec.name] = hit.properties
+            found = cache.lookup(entry_path, key, spec.cache, utc_now())
+            if found.entry is None:
+                outcome = run(spec, args, attempt, (entry_path, key))
+                return replace(
+                    outcome, metadata={**outcome.metadata, "CacheReason": f"miss: {found.reason}"}
+                )
+            damage = objects.damage_in(found.entry.properties)  # only as good as its objects
+            if damage is not None:
+                entry_path.unlink(missing_ok=True)  # not used again: the next run recomputes
+                return StepOutcome(
+                    "Failed",
+                    failure_reason=f"cache hit of execution {found.entry.execution_id} not "
+                    f"used: {damage}; run it again to compute the step anew",
+                )
+        produced[spec.name] = found.entry.properties
         return StepOutcome(
             "Succeeded",
-            hit.properties,
+            found.entry.properties,
             cache_hit=True,
-            metadata={"SourceExecutionId": hit.execution_id},
+            metadata={
+                "SourceExecutionId": found.entry.execution_id,
+                "CacheReason": f"hit: {found.reason}",
+            },
         )
 
-    def run(spec: StepSpec, args: dict[str, Any], entry_path: Path | None) -> StepOutcome:
-        outcome = handlers[spec.step_type](spec, args, context(spec.name))
+    def run(
+        spec: StepSpec,
+        args: dict[str, Any],
+        attempt: int,
+        entry: tuple[Path, cache.CacheKey] | None,
+    ) -> StepOutcome:
+        outcome = handlers[spec.step_type](spec, args, context(spec.name, attempt))
         if outcome.status == "Succeeded":
             outcome = replace(outcome, properties=_with_property_files(spec, outcome.properties))
-            if entry_path is not None:
+            if entry is not None:
+                entry_path, key = entry
                 cache.remember(
                     entry_path,
-                    cache.CacheEntry(identity.execution_id, utc_now(), outcome.properties),
+                    cache.CacheEntry(
+                        identity.execution_id, utc_now(), outcome.properties, key.attributes
+                    ),
                 )
         produced[spec.name] = outcome.properties
         return outcome

@@ -52,17 +52,17 @@ def _no_files(uri: str) -> Any:
 class Scope:
     """What expressions can see.
 
-    ``execution`` holds the Execution.* variables; when ``symbolic_execution`` is set they
-    stay as ``{Execution.X}`` placeholders instead (the cache key must not depend on them).
-    ``steps`` maps each finished step to its Describe*-shaped properties; with
-    ``defer_steps`` set, step references resolve to :class:`Pending` instead.
+    ``execution`` holds the Execution.* variables; a callable value is called each time the
+    variable is resolved (CurrentDateTime: "the time when the variable is being evaluated
+    during an execution", the SDK's readthedocs). ``steps`` maps each finished step to its
+    Describe*-shaped properties; with ``defer_steps`` set, step references resolve to
+    :class:`Pending` instead.
     """
 
     parameters: Mapping[str, Any] = field(default_factory=dict)
     execution: Mapping[str, Any] = field(default_factory=dict)
     steps: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     read_json: Callable[[str], Any] = _no_files
-    symbolic_execution: bool = False
     defer_steps: bool = False
 
 
@@ -89,11 +89,10 @@ def get(reference: str, scope: Scope) -> Any:
             raise UnresolvedReference(reference, "no such pipeline parameter")
         return scope.parameters[rest]
     if root == "Execution":
-        if scope.symbolic_execution:
-            return "{" + reference + "}"
         if rest not in scope.execution:
             raise UnresolvedReference(reference, "unknown execution variable")
-        return scope.execution[rest]
+        value = scope.execution[rest]
+        return value() if callable(value) else value
     if root == "Steps":
         if scope.defer_steps:
             return Pending(reference)

@@ -7,13 +7,13 @@ through Processing outputs named ``train`` and ``test``, the model through Model
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.records import ExecutionData, ExecutionFacts, StepLog
+from pipeline.core.records import ExecutionData, ExecutionFacts, StepLog, StepRecord
 from pipeline.core.status import is_active
-from pipeline.local.store.objects import ObjectStore
+from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
 from pipeline.local.summary import parse_time, quality_report
 
@@ -43,7 +43,15 @@ def execution_facts(records: Records, objects: ObjectStore, execution_id: str) -
         quality_report=report,
         quality_report_uri=uri,
         log_tails={r.name: _tail(r.log_path) for r, _ in steps if r.log_path},
+        notes=runtime_notes(r for r, _ in steps),
     )
+
+
+def runtime_notes(records: Iterable[StepRecord]) -> tuple[str, ...]:
+    """What the execution's jobs said about their runtime (the fallback, an image that differs
+    from this machine's interpreter), each note once, in step order."""
+    found = (note for r in records for note in (r.metadata or {}).get("RuntimeNotes", ()))
+    return tuple(dict.fromkeys(found))
 
 
 def execution_data(records: Records, objects: ObjectStore, execution_id: str) -> ExecutionData:
@@ -61,7 +69,11 @@ def execution_data(records: Records, objects: ObjectStore, execution_id: str) ->
     keep = records.layout.report_keep(execution_id)
     if model_uri is None:
         return ExecutionData(train, test, keep_dir=keep, note=NO_MODEL)
-    return ExecutionData(train, test, model_uri, objects.path(model_uri), keep)
+    try:
+        model_file = objects.verified_path(model_uri)
+    except StoreError as err:  # the page says so instead of drawing another model
+        return ExecutionData(train, test, keep_dir=keep, note=f"no trained model shown: {err}")
+    return ExecutionData(train, test, model_uri, model_file, keep)
 
 
 def _points(objects: ObjectStore, properties: Sequence[Mapping[str, Any]], name: str) -> Any:
@@ -73,9 +85,13 @@ def _points(objects: ObjectStore, properties: Sequence[Mapping[str, Any]], name:
             uri = (output.get("S3Output") or {}).get("S3Uri")
             if output.get("OutputName") != name or not isinstance(uri, str):
                 continue
+            try:
+                found = objects.verified_prefix(uri)
+            except StoreError:
+                return None  # damaged data is not drawn (the step that reads it fails)
             rows = [
                 np.loadtxt(path, delimiter=",", ndmin=2)
-                for rel, path in objects.list_prefix(uri)
+                for rel, path in found
                 if rel.endswith(".csv")
             ]
             rows = [r for r in rows if r.shape[1] >= 3]

@@ -1,14 +1,17 @@
-"""The part of SageMaker's service model the API gate reads, cached in the store.
+"""The part of SageMaker's service model the engine reads, cached in the store.
 
 Loading botocore's whole SageMaker model (a ~2 MB gzip of JSON, every operation) took
-~0.35 s of every ``--start``; the gate needs six operations and the shapes they reach. The
-subset is kept as plain JSON (never a pickle) under ``<store>/gate/``, named by botocore's
-version, so a botocore upgrade reads its own model again.
+~0.35 s of every ``--start``; the engine needs a dozen operations and the shapes they reach:
+the requests its steps "send" (the API gate, api_gate.py) and the Describe* responses its
+steps' properties take the shape of (describe.py). The subset is kept as plain JSON (never a
+pickle) under ``<store>/gate/``, named by botocore's version, so a botocore upgrade reads its
+own model again. :func:`service_model` loads it once per process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,6 +20,33 @@ from typing import Any
 from pipeline.local.store.atomic import write_bytes
 
 SERVICE = "sagemaker"
+# The requests the API gate checks and the responses step properties are shaped after.
+OPERATIONS = (
+    "CreateProcessingJob",
+    "CreateTrainingJob",
+    "CreateModelPackage",
+    "CreateModel",
+    "CreateEndpointConfig",
+    "CreateEndpoint",
+    "DescribeProcessingJob",
+    "DescribeTrainingJob",
+    "DescribeModelPackage",
+    "DescribeModel",
+    "DescribeEndpointConfig",
+    "DescribeEndpoint",
+)
+MODEL_CACHE: dict[str, Path] = {}  # "dir": where the local target keeps the model subset
+
+
+def cache_service_model_in(folder: Path) -> None:
+    """Keep the engine's part of the service model under ``folder`` (the store's cache)."""
+    MODEL_CACHE.setdefault("dir", Path(folder))
+
+
+@functools.cache
+def service_model() -> Any:
+    """SageMaker's service model as botocore ships it (:data:`OPERATIONS`), once per process."""
+    return load_service_model(OPERATIONS, MODEL_CACHE.get("dir"))
 
 
 def load_service_model(operations: Iterable[str], cache_dir: Path | None) -> Any:
@@ -39,10 +69,15 @@ def load_service_model(operations: Iterable[str], cache_dir: Path | None) -> Any
 
 
 def subset(model: dict[str, Any], operations: list[str]) -> dict[str, Any]:
-    """The model with only ``operations`` and every shape their inputs reach."""
+    """The model with only ``operations`` and every shape their inputs and outputs reach."""
     shapes = model["shapes"]
     kept: dict[str, Any] = {}
-    todo = [model["operations"][op]["input"]["shape"] for op in operations]
+    todo = [
+        model["operations"][op][end]["shape"]
+        for op in operations
+        for end in ("input", "output")
+        if end in model["operations"][op]
+    ]
     while todo:
         name = todo.pop()
         if name in kept:
@@ -65,6 +100,10 @@ def _read(path: Path, operations: list[str]) -> dict[str, Any] | None:
         return None
     ops = data.get("operations") if isinstance(data, dict) else None
     if not isinstance(ops, dict) or sorted(ops) != operations:
+        return None
+    try:  # a damaged cache is read again from botocore, never a traceback
+        subset(data, operations)
+    except (KeyError, TypeError, AttributeError):
         return None
     return dict(data)
 

@@ -10,6 +10,7 @@ owner's pid and its kernel start time are recorded too, only so another process 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import signal
@@ -17,12 +18,43 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pipeline.local.store.atomic import write_failure
+
+
+def _open_lock(path: Path) -> int:
+    """The lock file, opened (and made, in a writable store); a read-only store's existing
+    lock files are opened read-only, which flock takes as well."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as err:
+        if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM) and path.exists():
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        failure = write_failure(path, err)  # a read-only or full store: one line
+        if failure is None:
+            raise
+        raise failure from None
+
+
+def acquire(path: Path) -> int | None:
+    """Take the exclusive lock on ``path`` if it is free: the descriptor that holds it (the
+    lock lasts until every copy of it is closed, a forked child's too), else None."""
+    fd = _open_lock(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
 
 @contextlib.contextmanager
 def try_lock(path: Path) -> Iterator[bool]:
     """Hold an exclusive lock on ``path`` for the block if it is free; yields whether it was."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_lock(path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -74,7 +106,7 @@ def owner_alive(owner: Any) -> bool:
 @contextlib.contextmanager
 def waited_lock(path: Path) -> Iterator[None]:
     """Hold the lock on ``path``, waiting for whoever holds it now (a short critical section)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_lock(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:

@@ -1,20 +1,22 @@
 """A local run's whole lifecycle: start, run, stop, settle, retry (kfp's pipeline_orchestrator).
 
 ``start`` checks a request as StartPipelineExecution does and records the execution
-(``Executing``, not run yet); ``run`` claims the execution's runner lock, starts the job
-host, runs the graph (pipeline.local.execution) and records how it ended, interrupted or
-not; whoever reads an execution settles it first (pipeline.local.interruptions), so a
-runner that died never leaves it ``Executing``. ``stop`` and ``retry`` are the service's
-StopPipelineExecution and RetryPipelineExecution. The process that runs a sweep point
-(pipeline.local.points) is a runner too.
+(``Executing``, not run yet) while holding it (pipeline.local.interruptions: the runner lock
+is taken before the record exists, and the record names this process); ``run`` names this
+process the runner, starts the job host, runs the graph (pipeline.local.execution) and
+records how it ended, interrupted or not, before it lets go. Whoever reads an execution
+settles it first, so a process that died never leaves it ``Executing``. ``stop`` and
+``retry`` are the service's StopPipelineExecution and RetryPipelineExecution. The process
+that runs a sweep point (pipeline.local.points) is handed its point's hold.
 
-The order of the writes in :meth:`LocalRunner.run` matters to every other reader of the
+The order of the writes in :meth:`LocalRunner._run` matters to every other reader of the
 store; see its docstring before moving a line.
 """
 
 from __future__ import annotations
 
 import secrets
+import shutil
 import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,15 +40,36 @@ from pipeline.local.api_gate import cache_service_model_in, check_start
 from pipeline.local.execution import ExecutionIdentity, run_execution
 from pipeline.local.graph import PipelineGraph
 from pipeline.local.handlers.base import EndpointManager
-from pipeline.local.interruptions import close_execution, interrupted_outcome, runner_claim, settle
+from pipeline.local.interruptions import (
+    Claim,
+    begin_run,
+    close_execution,
+    deferred_interrupts,
+    finish,
+    free_reserve,
+    hold,
+    keep_reserve,
+    outcome_of_error,
+    settle,
+    stop_requested,
+)
 from pipeline.local.interruptions import stop as stop_running
+from pipeline.local.liveness import owner_of_this_process
+from pipeline.local.orchestrator import RunResult
 from pipeline.local.pipelines import StoredPipelines
-from pipeline.local.selection import plan_selection, prepare_retry, preset_for, record_reused
+from pipeline.local.selection import (
+    check_retryable,
+    plan_selection,
+    prepare_retry,
+    preset_for,
+    record_reused,
+)
 from pipeline.local.store.layout import StoreLayout
 from pipeline.local.store.objects import ObjectStore
 from pipeline.local.store.records import ExecutionRecord, Records
 from pipeline.local.summary import summarize
-from pipeline.local.warm.launch import warm_starter
+from pipeline.local.warm.launch import job_runtime
+from pipeline.local.warm.launch import prepare as prepare_warm_host
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -120,25 +143,53 @@ class LocalRunner:
         It runs in :meth:`run`. ``parameters`` are checked here even after the CLI checked
         them: StartPipelineExecution refuses bad parameters whoever calls it. With a
         ``selection`` only its steps run; the steps they depend on are reused from its
-        source (default: the newest Succeeded or Failed execution).
+        source (default: the newest Succeeded or Failed execution), and the execution
+        starts with the source's parameter values, ``parameters`` overriding them.
         """
         record = self.pipelines.version(pipeline_name)
         graph = self.pipelines.graph(record["PipelineDefinition"], pipeline_name)
-        execution = self._checked_execution(graph, pipeline_name, record["Version"], parameters)
         chosen: dict[str, Any] | None = None
         reused: dict[str, Mapping[str, Any]] = {}
+        source_values: Mapping[str, Any] = {}
         if selection is not None and selection.steps:
             source_id = None if selection.source is None else id_of(selection.source)
             chosen, reused = plan_selection(
                 self.records, graph, record["Version"], pipeline_name, selection.steps, source_id
             )
+            # SageMaker's guide: a selective run starts with its source's parameter values
+            # (the reused steps' outputs were made with them); the overrides win.
+            source_values = self.records.execution(chosen["source_execution_id"]).parameters
+        execution = self._checked_execution(
+            graph, pipeline_name, record["Version"], parameters, source_values
+        )
         execution.extra.update(display_name=display_name, selection=chosen)
-        self.records.save_execution(execution)
-        if chosen:
-            record_reused(
-                self.records, execution.execution_id, chosen["source_execution_id"], reused
-            )
+        self._record_held(execution, chosen, reused)
         return execution.execution_arn
+
+    def _record_held(
+        self,
+        execution: ExecutionRecord,
+        chosen: Mapping[str, Any] | None,
+        reused: Mapping[str, Mapping[str, Any]],
+    ) -> Claim:
+        """Hold the new execution, then record it (its reused steps first, so no reader
+        sees it without them), naming this process its starter; see the module docstring.
+        The hold lasts until it has run (or this process ends: then it ends Stopped)."""
+        execution_id = execution.execution_id
+        claim = hold(self.records, execution_id)
+        execution.starter = owner_of_this_process()
+        try:
+            keep_reserve(self.records, execution_id)  # no room to record its end: no start
+            with deferred_interrupts():
+                if chosen:
+                    source = chosen["source_execution_id"]
+                    record_reused(self.records, execution_id, source, reused)
+                self.records.save_execution(execution)
+        except BaseException:
+            claim.release()  # nothing is left half-recorded: no record, no folder
+            shutil.rmtree(self.records.layout.execution(execution_id), ignore_errors=True)
+            raise
+        return claim
 
     def _checked_execution(
         self,
@@ -146,9 +197,16 @@ class LocalRunner:
         pipeline_name: str,
         version: int,
         parameters: Mapping[str, Any],
+        base: Mapping[str, Any] | None = None,
     ) -> ExecutionRecord:
-        """A new execution's record, once every request SageMaker would refuse is refused."""
-        values = resolve_parameters([dict(p) for p in graph.parameters], parameters)
+        """A new execution's record, once every request SageMaker would refuse is refused.
+
+        ``base``: values that replace the defaults (a selective run's source's), under the
+        ``parameters`` given; only declared names are taken from it."""
+        declared = [dict(p) for p in graph.parameters]
+        names = {p["Name"] for p in declared}
+        start_with = {k: v for k, v in (base or {}).items() if k in names}
+        values = resolve_parameters(declared, {**start_with, **parameters})
         execution_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
         execution = ExecutionRecord(
             pipeline_name=pipeline_name,
@@ -179,67 +237,87 @@ class LocalRunner:
     def run(self, execution_ref: str, on_step: StepListener) -> ExecutionSummary:
         """Run the recorded execution (once) to its end, reporting each step to ``on_step``.
 
-        An execution that has ended is only described; one another live process runs is
+        An execution that has ended is only described; one another live process holds is
         refused (MoonpipeError: "already being run by another process").
         """
-        data = settle(self.records, id_of(execution_ref))
+        execution_id = id_of(execution_ref)
+        data = settle(self.records, execution_id)
         if data.status == Status.EXECUTING:
-            self._run(data, on_step)
-        return summarize(self.records, self.objects, data.execution_id)
+            self._run(execution_id, on_step)
+        return summarize(self.records, self.objects, execution_id)
 
-    def _run(self, data: ExecutionRecord, on_step: StepListener) -> None:
-        """Run while holding the runner lock; an interruption ends the records too.
+    def _run(self, execution_id: str, on_step: StepListener) -> None:
+        """Run while holding the execution; however the run ends, its end is recorded.
 
-        The writes, in order: (1) ``runner_claim`` takes ``runner.lock`` and records this
-        process as the runner (from then on a reader that finds the lock free settles the
-        execution as Failed, or Stopped after a --stop); (2) each step's record as it moves;
-        (3) the execution's end, still under the lock, so no reader sees the lock free while
-        the record says Executing. ``data`` was read by :meth:`run` before the claim: a
-        --stop of the not-yet-run execution in between is written over by (1) (the start
-        window, which issue 21 closes), so add nothing slow between that read and the claim
-        beyond what is there (the page keeper, the job host, the reused steps' records).
+        The writes, in order: (1) ``begin_run`` re-reads the record under the hold (taken
+        by :meth:`start` or :meth:`retry`, or now), names this process its runner and only
+        then looks for a --stop, so a stop at any moment before is seen here or sees this
+        runner and signals it; (2) each step's record as it moves; (3) the execution's end,
+        re-read and written while Ctrl-C and SIGTERM wait, still under the hold, so no
+        reader finds the lock free while the record says Executing. Everything between (1)
+        and (3) (the page keeper, the job host's start, the run) is inside one ``try``:
+        an interruption anywhere there is recorded as the run's end.
 
         A KeyboardInterrupt (Ctrl-C, or SIGTERM as the CLI and the sweep worker map it)
-        after a --stop is the stop working: the execution ends Stopped and nothing is raised.
+        after a --stop is the stop working: the execution ends Stopped and nothing is
+        raised; without a --stop it ends Stopped too (resumable) and goes on up.
         """
-        graph = self.pipelines.graph_of(data.pipeline_name, data.pipeline_version)
-        report = self._follower(data.execution_id)
-        starter = warm_starter(self.store_root, self.job_start, self.warm_idle_s, self.notes)
+        claim = hold(self.records, execution_id)
+        report: ReportFollower = _NoPage()
+        result: RunResult | None = None
+        try:
+            data = begin_run(claim)
+            if data is None:  # ended already, or a --stop came first
+                return
+            graph = self.pipelines.graph_of(data.pipeline_name, data.pipeline_version)
+            report = self._follower(execution_id)
 
-        def on_step_then_report(step: StepRecord) -> None:
-            on_step(step)
-            if not is_active(step.status):
-                report.refresh(final=False)
+            def on_step_then_report(step: StepRecord) -> None:
+                on_step(step)
+                if not is_active(step.status):
+                    report.refresh(final=False)
 
-        preset, selected = preset_for(self.records, data)
-        with runner_claim(self.records, data):
-            try:
-                result = run_execution(
-                    self.store_root,
-                    self.pipelines.region,
-                    graph,
-                    self._identity(data),
-                    data.parameters,
-                    on_step_then_report,
-                    self.endpoints,
-                    self.on_line,
-                    preset=preset,
-                    selected=selected,
-                    job_starter=starter,
-                )
-            except BaseException as exc:
-                status, reason = interrupted_outcome(
-                    self.records, data.execution_id, "the execution was interrupted"
-                )
-                close_execution(self.records, data, status, reason)
-                report.refresh(final=False)  # an interrupted run must not wait for a plot
-                if status == Status.STOPPED and isinstance(exc, KeyboardInterrupt):
-                    return
-                raise
-            data.status, data.failure_reason = result.status, result.failure_reason
-            data.ended_at = utc_now().isoformat()
-            self.records.save_execution(data)
+            runtime = job_runtime(self.store_root, self.job_start, self.warm_idle_s, self.notes)
+            preset, selected = preset_for(self.records, data)
+            result = run_execution(
+                self.store_root,
+                self.pipelines.region,
+                graph,
+                self._identity(data),
+                data.parameters,
+                on_step_then_report,
+                self.endpoints,
+                self.on_line,
+                preset=preset,
+                selected=selected,
+                job_starter=runtime,
+            )
+            finish(self.records, execution_id, result.status, result.failure_reason)
+        except BaseException as exc:
+            stopped = self._record_interruption(execution_id, result, exc)
+            report.refresh(final=False)  # an interrupted run must not wait for a plot
+            if stopped and isinstance(exc, KeyboardInterrupt):
+                return
+            raise
+        finally:
+            claim.release()
         report.refresh()
+
+    def _record_interruption(
+        self, execution_id: str, result: RunResult | None, exc: BaseException
+    ) -> bool:
+        """Record the end of a run ``exc`` interrupted (unless it is recorded); True when it
+        ended Stopped by a --stop."""
+        with deferred_interrupts():
+            data = self.records.execution(execution_id)
+            if is_active(data.status):
+                if result is not None:  # the run went to its end; recording it was cut short
+                    finish(self.records, execution_id, result.status, result.failure_reason)
+                else:
+                    status, reason = outcome_of_error(self.records, data, exc)
+                    close_execution(self.records, execution_id, status, reason)
+                data = self.records.execution(execution_id)
+        return data.status == Status.STOPPED and stop_requested(self.records, execution_id)
 
     def _follower(self, execution_id: str) -> ReportFollower:
         if self.reports is None:
@@ -275,8 +353,23 @@ class LocalRunner:
         return summarize(self.records, self.objects, execution_id)
 
     def retry(self, execution_ref: str) -> str:
-        """RetryPipelineExecution: the same execution resumes where it failed (in :meth:`run`)."""
-        return prepare_retry(self.records, self.settle(execution_ref)).execution_arn
+        """RetryPipelineExecution: the same execution resumes where it failed (in :meth:`run`).
+
+        As for :meth:`start`, the execution is held before its record says Executing again.
+        """
+        execution_id = id_of(execution_ref)
+        check_retryable(self.settle(execution_id))  # the service's words for a running one
+        claim = hold(self.records, execution_id)
+        try:
+            keep_reserve(self.records, execution_id)
+            with deferred_interrupts():
+                current = self.records.execution(execution_id)  # re-read under the hold
+                data = prepare_retry(self.records, current, owner_of_this_process())
+        except BaseException:
+            free_reserve(self.records, execution_id)
+            claim.release()
+            raise
+        return data.execution_arn
 
     def reusable(
         self, pipeline_name: str, wanted: Sequence[Mapping[str, Any]]
@@ -304,8 +397,9 @@ class LocalRunner:
     # -- the job host and the endpoints ----------------------------------------------------
 
     def warm_up(self) -> None:
-        """Start the store's warm job host now (if jobs start warm), without waiting for it."""
-        warm_starter(self.store_root, self.job_start, self.warm_idle_s, [])
+        """Let a job host import now (if jobs start warm); it serves this store once an
+        execution runs, and leaves with this process if none does (nothing is created)."""
+        prepare_warm_host(self.store_root, self.job_start, self.warm_idle_s)
 
     def stop_warm_host(self) -> int | None:
         """Ask the store's warm job host to leave now; its pid, or None if none was running."""

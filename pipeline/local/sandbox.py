@@ -1,8 +1,9 @@
 """Keep a local job inside its own folder: the code it starts and the files it hands back.
 
-The local engine is not a container: a job runs as the same user, sees the same file system
-and the same network. What the engine can hold are the edges a definition controls, and a
-crafted definition must not get past them:
+With namespaces a job sees the rest of the machine read-only and the store not at all
+(pipeline/local/runtime/); in the fallback it sees the same file system and network as its
+user. Either way the engine holds the edges a definition controls, and a crafted definition
+must not get past them:
 
 - the program a job starts comes from the job's own folder (the mapped ``/opt/ml``), never
   from elsewhere on this machine: no absolute or ``..`` training program, no processing

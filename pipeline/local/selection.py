@@ -29,14 +29,25 @@ class SelectionError(MoonpipeError):
     """A retry or a selection the service would refuse (ValidationException): exit 2."""
 
 
-def prepare_retry(records: Records, data: ExecutionRecord) -> ExecutionRecord:
-    """Make a Failed or Stopped execution runnable again; returns its updated record."""
-    execution_id = data.execution_id
+def check_retryable(data: ExecutionRecord) -> None:
+    """Refuse a retry of an execution that is not Failed or Stopped, in the service's words."""
     if data.status not in RETRYABLE:
         raise SelectionError(
-            f"cannot retry execution {execution_id}: it is {data.status}; only a "
+            f"cannot retry execution {data.execution_id}: it is {data.status}; only a "
             "Failed or Stopped execution can be retried (start a new one with --start)"
         )
+
+
+def prepare_retry(
+    records: Records, data: ExecutionRecord, starter: dict[str, Any] | None = None
+) -> ExecutionRecord:
+    """Make a Failed or Stopped execution runnable again; returns its updated record.
+
+    The caller holds the execution (pipeline.local.interruptions.hold) and is named its
+    ``starter``: the one to run it next.
+    """
+    execution_id = data.execution_id
+    check_retryable(data)
     attempts = list(data.extra.get("attempts", []))
     attempt = len(attempts) + 1
     layout = records.layout
@@ -56,7 +67,14 @@ def prepare_retry(records: Records, data: ExecutionRecord) -> ExecutionRecord:
         ended_at=None,
         ran=False,
         runner=None,
-        extra={**data.extra, "attempts": [*attempts, {"attempt": attempt, **history}]},
+        starter=starter,
+        extra={
+            **data.extra,
+            "attempts": [
+                *attempts,
+                {"attempt": attempt, **history, "resumed_at": utc_now().isoformat()},
+            ],
+        },
     )
     records.save_execution(data)
     return data
@@ -159,6 +177,7 @@ def record_reused(
 ) -> None:
     """A Succeeded record per reused step, saying it was reused by selection, and from where."""
     source = {r.name: r for r, _ in records.steps(source_id)}
+    ran_with = dict(records.execution(source_id).parameters)  # shown beside each reused step
     moment = utc_now()
     for name, properties in reused.items():
         record = replace(
@@ -167,7 +186,11 @@ def record_reused(
             ended_at=moment,
             cache_hit=False,
             log_path=source[name].log_path,
-            metadata={**source[name].metadata, "ReusedBySelectionFrom": source_id},
+            metadata={
+                **source[name].metadata,
+                "ReusedBySelectionFrom": source_id,
+                "SourceParameters": ran_with,
+            },
         )
         records.save_step(execution_id, record, properties)
 

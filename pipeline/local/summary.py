@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,8 @@ from pipeline.core.quality import (
     statistics_uri,
     training_metrics,
 )
-from pipeline.core.records import EndpointRef, ExecutionSummary
+from pipeline.core.records import EndpointRef, ExecutionSummary, StepRecord
+from pipeline.core.text import plain_or_none
 from pipeline.local.store.objects import ObjectStore, StoreError
 from pipeline.local.store.records import Records
 
@@ -37,9 +39,9 @@ def summarize(
         execution_arn=data.execution_arn,
         execution_id=data.execution_id,
         status=data.status,
-        failure_reason=data.failure_reason,
+        failure_reason=plain_or_none(data.failure_reason),  # a job's text: no escapes
         parameters=data.parameters,
-        steps=tuple(record for record, _ in steps) if with_steps else (),
+        steps=tuple(_plain(record) for record, _ in steps) if with_steps else (),
         metrics={**quality_metrics(quality), **training_metrics(properties)},
         model_package_arn=package_arn,
         endpoint=_endpoint(properties),
@@ -48,7 +50,34 @@ def summarize(
         quality_report_uri=report_uri,
         report=str(report_file) if report_file.is_file() else None,
         display_name=data.extra.get("display_name"),
+        running_s=running_seconds(data.started_at, data.ended_at, data.extra.get("attempts")),
     )
+
+
+def _plain(record: StepRecord) -> StepRecord:
+    """The step with its reason (a job's own text) stripped of terminal control sequences."""
+    return replace(record, failure_reason=plain_or_none(record.failure_reason))
+
+
+def running_seconds(started_at: str | None, ended_at: str | None, attempts: Any) -> float | None:
+    """How long a retried execution ran: each attempt from its start (the first: the
+    execution's start; a later one: when --retry resumed it) to its end, the idle time
+    between them left out. None when it was never retried (the wall time is the running
+    time), has not ended, or was retried before resumption times were recorded."""
+    if not attempts or not started_at or not ended_at:
+        return None
+    total, start = 0.0, started_at
+    for attempt in attempts:
+        end, resumed = attempt.get("ended_at"), attempt.get("resumed_at")
+        if not end or not resumed:
+            return None
+        total += _seconds_between(start, end)
+        start = resumed
+    return total + _seconds_between(start, ended_at)
+
+
+def _seconds_between(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
 def _first(properties: Iterable[Mapping[str, Any]], key: str) -> Any:

@@ -43,6 +43,7 @@ def _detached(argv: list[str], log: Path) -> None:
     run must not stop it), output appended to ``log``; OSError if it cannot be started."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
+        os.fchmod(out.fileno(), 0o600)  # the run's output is its user's only (issue 21)
         subprocess.Popen(
             [sys.executable, "-m", __name__, *argv],
             cwd=REPO_ROOT,

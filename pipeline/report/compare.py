@@ -60,7 +60,7 @@ def compare(reports: Sequence[Report]) -> Comparison:
         differing,
         metrics,
         {k: v for k, v in best.items() if v},
-        _verdict(ids, differing, metrics, best),
+        _verdict(ids, tuple(r.status for r in reports), differing, metrics, started),
     )
 
 
@@ -91,19 +91,54 @@ def _best(
 
 def _verdict(
     ids: Sequence[str],
+    statuses: Sequence[str],
     differing: dict[str, list[Any]],
     metrics: dict[str, list[float | None]],
-    best: dict[str, list[int]],
+    started: Sequence[datetime | None],
 ) -> str:
-    """One sentence: the best execution by accuracy (else the first metric), and its setting."""
+    """One sentence that says what is true: the best execution by accuracy (else the first
+    metric) and its setting; a tie worded as a tie; executions without the metric (failed,
+    stopped, not evaluated) named as such, never counted as "no difference"."""
     key = "accuracy" if "accuracy" in metrics else next(iter(metrics), None)
     if key is None:
         return "no execution has metrics to compare (did evaluation run?)"
-    winners = best[key]
-    if not winners:
-        return f"no difference in {key} between these executions"
-    win = winners[0]
-    others = ", ".join(f"{v:.4f}" for i, v in enumerate(metrics[key]) if i != win and v is not None)
+    row = metrics[key]
+    have = [i for i, v in enumerate(row) if v is not None]
+    lacking = [i for i, v in enumerate(row) if v is None]
+    none = _without(key, ids, statuses, lacking)
+    if len(have) == 1:
+        return f"only {ids[have[0]]} has {key} ({_value(row[have[0]])}){none}; nothing to compare"
+    entries = [Entry(v, s) for v, s in zip(row, started, strict=True)]
+    best = tied_best(entries, key)
+    top = _value(row[best[0]])
+    if len(best) == len(have):
+        return f"{_names(ids, best)} tie on {key} ({top}){none}"
+    others = ", ".join(_value(row[i]) for i in have if i not in best)
+    if len(best) > 1:
+        first = ids[best[0]]
+        return (
+            f"{_names(ids, best)} tie for the best {key} ({top}) against {others}; "
+            f"{first} started first, so it ranks first{none}"
+        )
+    win = best[0]
     setting = ", ".join(f"{n}={vals[win]}" for n, vals in differing.items())
     because = f" with {setting}" if setting else ""
-    return f"{ids[win]} is best by {key}: {metrics[key][win]:.4f} against {others}{because}"
+    return f"{ids[win]} is best by {key}: {top} against {others}{because}{none}"
+
+
+def _without(key: str, ids: Sequence[str], statuses: Sequence[str], lacking: list[int]) -> str:
+    """``; b has no accuracy (Failed)``: the executions left out of the comparison, and why."""
+    if not lacking:
+        return ""
+    said = ", ".join(f"{ids[i]} ({statuses[i]})" for i in lacking)
+    verb = "has" if len(lacking) == 1 else "have"
+    return f"; {said} {verb} no {key}"
+
+
+def _names(ids: Sequence[str], indexes: Sequence[int]) -> str:
+    names = [ids[i] for i in indexes]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _value(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"

@@ -57,6 +57,9 @@ class StepView:
     outputs: str = ""
     log_path: str | None = None
     log_tail: tuple[str, ...] = ()
+    cache: str | None = None  # why the step was, or was not, a cache hit
+    attempt_count: int | None = None  # AttemptCount (RetryPolicies)
+    attempts: tuple[str, ...] = ()  # each earlier attempt that failed and was retried
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,12 @@ def _step_view(
         outputs=_json(step_outputs(raw, props)) if props else "",
         log_path=record.log_path if record is not None else None,
         log_tail=tuple(facts.log_tails.get(raw["Name"], ())),
+        cache=metadata.get("CacheReason"),
+        attempt_count=record.attempt_count if record is not None else None,
+        attempts=tuple(
+            f"attempt {a.get('AttemptCount')}: {a.get('ExceptionType')}: {a.get('FailureReason')}"
+            for a in metadata.get("Attempts") or []
+        ),
     )
 
 

@@ -85,7 +85,7 @@ def point_json(point: Point) -> dict[str, Any]:
     """One point for --json: its execution, parameters, status and metrics."""
     summary = point.summary
     return {
-        "point": dict(point.values),
+        "point": dict(point.typed or point.values),
         "display_name": point.display_name,
         "execution_id": summary.execution_id if summary else None,
         "execution_arn": point.execution_arn,
@@ -131,7 +131,7 @@ def sweep_result(
     """The sweep's end: the table (or JSON), the comparison's verdict and page, the promotion."""
     best = ranked[0] if ranked and ranked[0].metric(metric) is not None else None
     if console.json_mode:
-        console.emit_json(
+        console.emit_result(
             {
                 "metric": metric,
                 "points": [point_json(p) for p in ranked],
@@ -144,13 +144,11 @@ def sweep_result(
         )
         return
     lines = sweep_table(ranked, metric)
-    if best is not None:
-        lines.append(f"best by {metric}: {best.label()} ({best.metric(metric):.4f})")
-    else:
-        lines.append(f"no point succeeded with a {metric}; nothing to promote")
-    if comparison is not None:
-        lines += [comparison[0].verdict, f"comparison report: {comparison[1]}"]
+    lines.append(best_line(ranked, metric))
+    if comparison is not None:  # its verdict says what best_line says, by execution id
+        lines.append(f"comparison report: {comparison[1]}")
     lines += [f"note: {n}" for n in notes]
+    lines += [f"store: {console.store}"] if console.store else []
     if promoted is not None:
         lines += ["", "deployed the best point:", *summary_lines(promoted, ())]
     elif best is not None and not interrupted:
@@ -159,6 +157,31 @@ def sweep_result(
             "is rerun with Deploy=true, its steps cache hits)"
         )
     console.write("\n".join(lines))
+
+
+def best_line(ranked: Sequence[Point], metric: str) -> str:
+    """What the ranking says, as it is: the best point, points tied for the best, or none.
+
+    Ties go to the point that started first (pipeline.core.ranking), and the line says so;
+    points without the metric (failed, stopped) are named."""
+    scored = [p for p in ranked if p.metric(metric) is not None]
+    lacking = [p for p in ranked if p.metric(metric) is None]
+    none = ""
+    if lacking:
+        said = ", ".join(f"{p.label()} ({p.status})" for p in lacking)
+        none = f"; {said} {'has' if len(lacking) == 1 else 'have'} no {metric}"
+    if not scored:
+        return f"no point succeeded with {metric}; nothing to promote{none}"
+    best = scored[0]
+    top = best.metric(metric)
+    tied = [p for p in scored if p.metric(metric) == top]
+    if len(tied) == 1:
+        others = ", ".join(f"{p.metric(metric):.4f}" for p in scored[1:])
+        against = f" against {others}" if others else ""
+        return f"best by {metric}: {best.label()} ({top:.4f}){against}{none}"
+    names = ", ".join(p.label() for p in tied)
+    every = "all points tie" if len(tied) == len(ranked) else f"{names} tie"
+    return f"{every} on {metric} ({top:.4f}); {best.label()} started first, so it ranks first{none}"
 
 
 def opening_line(points: Sequence[Point], parallel: int, target_name: str) -> str:

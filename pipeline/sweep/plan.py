@@ -47,8 +47,9 @@ class Point:
     """One point of the grid and what became of its execution."""
 
     index: int
-    values: dict[str, str]  # the swept parameters' values at this point
+    values: dict[str, str]  # the swept parameters' values at this point, as given
     display_name: str
+    typed: dict[str, Any] = field(default_factory=dict)  # the same values, typed (check_points)
     fixed: dict[str, str] = field(default_factory=dict)  # --param values every point shares
     execution_arn: str | None = None
     summary: ExecutionSummary | None = None
@@ -153,7 +154,8 @@ def check_points(declared: Sequence[Mapping[str, Any]], points: Sequence[Point])
             "run --upsert first to store the current definition"
         )
     for point in points:
-        resolve_parameters(declared, point.parameters(POINT_OVERRIDES))
+        resolved = resolve_parameters(declared, point.parameters(POINT_OVERRIDES))
+        point.typed = {name: resolved[name] for name in point.values}
 
 
 def definition_metrics(graph: PipelineGraph) -> tuple[list[str], list[str]]:

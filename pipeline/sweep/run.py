@@ -10,6 +10,7 @@ Nothing here prints: changes go to a callback (pipeline.sweep.console shows them
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -41,17 +42,20 @@ def run_sweep(
 ) -> list[Point]:
     """Run every point, at most ``max_parallel`` at once; a failed point is a row, not the end.
 
-    Ctrl-C (KeyboardInterrupt) stops every running point (StopPipelineExecution semantics)
-    and is raised again once they are recorded Stopped. ``runs``: how points are run
-    (default: the target's ``point_runs()``; the UI's server asks for fresh interpreters).
+    Ctrl-C (KeyboardInterrupt) stops every point this sweep started, at whatever moment it
+    comes (StopPipelineExecution semantics), and is raised again once they are recorded
+    Stopped. ``runs``: how points are run (default: the target's ``point_runs()``; the UI's
+    server asks for fresh interpreters).
     """
     runs = runs or target.point_runs()
     pending = [p for p in points if p.status not in ENDED]  # a reused point is done
     running: list[Point] = []
+    started: list[Point] = []
     try:
         while pending or running:
             while pending and len(running) < max_parallel:
                 point = pending.pop(0)
+                started.append(point)  # before its start: Ctrl-C may come in the middle
                 _start(target, pipeline_name, point, runs, on_change)
                 if point.error is None:
                     running.append(point)
@@ -61,7 +65,7 @@ def run_sweep(
             if running:
                 time.sleep(poll_s)
     except KeyboardInterrupt:
-        _stop_all(target, running, on_change)
+        _stop_all(target, [p for p in started if p.execution_arn], on_change)
         raise
     return list(points)
 
@@ -106,17 +110,39 @@ def _state(summary: ExecutionSummary) -> tuple[str, ...]:
     return (summary.status, *tuple(f"{s.name}:{s.status}" for s in summary.steps))
 
 
-def _stop_all(target: Target, running: Sequence[Point], on_change: PointListener) -> None:
-    """Stop every running point (each ends Stopped) and wait for its run to let go."""
-    for point in running:
-        with contextlib.suppress(MoonpipeError):  # it may have ended on its own meanwhile
-            point.summary = target.stop_execution(str(point.execution_arn))
-    for point in running:
-        if point.run is not None:
-            point.run.wait()
-        with contextlib.suppress(MoonpipeError):
-            point.summary = target.describe_execution(str(point.execution_arn))
-        on_change(point)
+def _stop_all(target: Target, started: Sequence[Point], on_change: PointListener) -> None:
+    """Stop every started point (each ends Stopped) and wait for its run to let go.
+
+    Another Ctrl-C meanwhile does not cut this short: a point left running would run on
+    unseen, so the stopping goes on to the last point.
+    """
+    for point in started:
+        _despite_ctrl_c(functools.partial(_stop_one, target, point))
+    for point in started:
+        _despite_ctrl_c(functools.partial(_settle_one, target, point, on_change))
+
+
+def _stop_one(target: Target, point: Point) -> None:
+    with contextlib.suppress(MoonpipeError):  # it may have ended on its own meanwhile
+        point.summary = target.stop_execution(str(point.execution_arn))
+
+
+def _settle_one(target: Target, point: Point, on_change: PointListener) -> None:
+    if point.run is not None:
+        point.run.wait()
+    with contextlib.suppress(MoonpipeError):
+        point.summary = target.describe_execution(str(point.execution_arn))
+    on_change(point)
+
+
+def _despite_ctrl_c(call: Callable[[], None]) -> None:
+    """Run ``call`` to its end, starting it again after each Ctrl-C (stops are idempotent)."""
+    while True:
+        try:
+            call()
+            return
+        except KeyboardInterrupt:
+            continue
 
 
 def ranked(points: Sequence[Point], metric: str) -> list[Point]:

@@ -53,6 +53,7 @@ class Target(Protocol):
     """Where a pipeline lives and runs. Every method raises a MoonpipeError for people."""
 
     name: str  # for people ("on local"); never branched on outside pipeline/targets/
+    store: str | None  # the local store's folder (absolute); None where the service keeps all
     notes: list[str]  # one-line remarks for people, printed after the result
     default_parallel: int  # sweep points running at once unless --max-parallel says
 
@@ -161,7 +162,8 @@ class Target(Protocol):
     # -- jobs and sweeps --------------------------------------------------------------------
 
     def warm_up(self) -> None:
-        """Get ready to run jobs soon (locally: start the warm job host); may do nothing."""
+        """Get ready to run jobs soon, changing nothing (locally: a job host starts importing,
+        and serves the store only once an execution runs); may do nothing."""
         ...
 
     def stop_warm_host(self) -> int | None:
@@ -182,6 +184,12 @@ class Target(Protocol):
 
     def comparison_path(self, execution_ids: Sequence[str]) -> Path:
         """Where a comparison page is written unless --report-out says otherwise."""
+        ...
+
+    def keeps_path(self, path: Path) -> bool:
+        """True when ``path`` lies among what the target keeps on this machine, which
+        --report-out must never write over (locally the store: its write-once objects and
+        records); SageMaker keeps nothing here."""
         ...
 
     def draw_pages_later(
@@ -212,10 +220,13 @@ class Target(Protocol):
         ...
 
     def update_model_package(self, package_ref: str, approval_status: str) -> ModelPackageRef:
-        """UpdateModelPackage: set a version's approval (Approved | Rejected |
-        PendingManualApproval); the package as it is now."""
+        """UpdateModelPackage: set a package version's ModelApprovalStatus (Approved,
+        Rejected or PendingManualApproval); ``package_ref`` is its ARN. The package as it
+        is now."""
         ...
 
     def deploy_model_package(self, package_ref: str, endpoint_name: str) -> EndpointRef:
-        """Serve a registered version on ``endpoint_name`` (created, or updated if it exists)."""
+        """Serve an Approved package version (its ARN) from ``endpoint_name``: a model and an
+        endpoint config of its own, then the endpoint created, or updated in place, under
+        the pipeline's deploy rules (the API gate; one update of an endpoint at a time)."""
         ...

@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.errors import MoonpipeError
 from pipeline.core.records import (
     EndpointRef,
     ExecutionData,
@@ -35,7 +34,7 @@ from pipeline.core.records import (
 from pipeline.local import facts
 from pipeline.local.graph import PipelineGraph
 from pipeline.local.handlers.base import EndpointManager
-from pipeline.local.packages import model_packages
+from pipeline.local.packages import deploy_package, model_packages, update_approval
 from pipeline.local.points import LocalPointRuns
 from pipeline.local.runner import LocalRunner, open_store
 from pipeline.local.store.registry import Registry
@@ -86,6 +85,7 @@ class LocalTarget:
         self.records, self.objects = self.pipelines.records, self.pipelines.objects
         self.layout = self.records.layout
         self.store_root, self.region = self.runner.store_root, region
+        self.store: str | None = str(self.store_root)
         self.job_start, self.warm_idle_s = job_start, warm_idle_s
         self.reports = reports
         self.default_parallel = max(1, min(LOCAL_PARALLEL, os.cpu_count() or 1))
@@ -185,7 +185,8 @@ class LocalTarget:
     # -- jobs and sweeps -------------------------------------------------------------------
 
     def warm_up(self) -> None:
-        """Start the store's warm job host now (if jobs start warm), without waiting for it."""
+        """Let a job host import now (if jobs start warm); it serves the store once an
+        execution runs, and leaves with this process if none does."""
         self.runner.warm_up()
 
     def stop_warm_host(self) -> int | None:
@@ -212,6 +213,10 @@ class LocalTarget:
     def comparison_path(self, execution_ids: Sequence[str]) -> Path:
         """The store's comparison page: ``comparisons/<a>-vs-<b>.html``."""
         return self.layout.comparison(execution_ids)
+
+    def keeps_path(self, path: Path) -> bool:
+        """True for any path inside the store (links followed)."""
+        return Path(path).resolve().is_relative_to(self.store_root.resolve())
 
     def draw_pages_later(
         self, execution_ids: Sequence[str], comparison: Path | None, pages: Sequence[str]
@@ -244,15 +249,23 @@ class LocalTarget:
         return model_packages(self.records, self.objects, registry, endpoints, group)
 
     def update_model_package(self, package_ref: str, approval_status: str) -> ModelPackageRef:
-        """Not yet on this branch: issue 20 brings the local twin of UpdateModelPackage."""
-        raise MoonpipeError(_REGISTRY_VERBS_LATER)
+        """UpdateModelPackage in the local registry (kept beside the version's record)."""
+        registry = Registry(self.store_root, self.region)
+        arn = update_approval(registry, package_ref, approval_status)["ModelPackageArn"]
+        return self._package(arn)
 
     def deploy_model_package(self, package_ref: str, endpoint_name: str) -> EndpointRef:
-        """Not yet on this branch: issue 20 brings deploying a registered version."""
-        raise MoonpipeError(_REGISTRY_VERBS_LATER)
+        """Serve an Approved package from a local endpoint, created or swapped in place."""
+        registry = Registry(self.store_root, self.region)
+        info = deploy_package(
+            registry,
+            self.objects,
+            self.runner.endpoints(),
+            self.store_root,
+            package_ref,
+            endpoint_name,
+        )
+        return EndpointRef(info.name, info.url, info.status)
 
-
-_REGISTRY_VERBS_LATER = (
-    "approving and deploying a model package from here needs issue 20's registry verbs; "
-    "until then run the pipeline with --param ModelApprovalStatus=Approved --param Deploy=true"
-)
+    def _package(self, arn: str) -> ModelPackageRef:
+        return next(p for p in self.list_model_packages() if p.arn == arn)

@@ -440,3 +440,36 @@ def test_csv_fast_path_and_csv_module_agree(inference, served_model) -> None:
 def test_a_model_answering_nan_is_a_model_error_not_invalid_json(inference) -> None:
     with pytest.raises(ValueError, match="the model produced NaN or infinite probabilities"):
         inference.output_fn(np.array([0.5, np.nan]), "application/json")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("[[3.4e38, 0]]", "application/json"),  # finite in float32: issue 20 got a 500
+        ("3.4e38,0\n0.0,0.9\n", "text/csv"),
+        ("[[-3e38, 3e38]]", "application/json"),
+    ],
+)
+def test_a_finite_input_the_model_cannot_score_is_a_client_error(
+    inference, served_model, body: str, content_type: str
+) -> None:
+    with pytest.raises(inference.InferenceError) as caught:
+        serve(inference, served_model, body, content_type)
+    assert caught.value.status_code == 400
+    assert str(caught.value).startswith("row 1 cannot be scored: its features (up to 3")
+    assert str(caught.value).endswith(
+        "overflow the model's float32 arithmetic; send features on the scale it was trained on"
+    )
+
+
+def test_a_model_with_non_finite_weights_fails_to_load(
+    inference, model_dir: Path, tmp_path: Path
+) -> None:
+    """So a non-finite answer at serving time is always the input's doing, never the model's."""
+    state = torch.load(model_dir / "model.pth", weights_only=True)
+    first = next(iter(state))
+    state[first].view(-1)[0] = float("nan")
+    torch.save(state, tmp_path / "model.pth")
+    (tmp_path / "model_config.json").write_text((model_dir / "model_config.json").read_text())
+    with pytest.raises(ValueError, match=rf"model.pth holds NaN or infinite weights \({first}\)"):
+        inference.model_fn(str(tmp_path))

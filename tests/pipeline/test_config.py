@@ -42,7 +42,7 @@ def test_shipped_config_loads_with_the_documented_defaults() -> None:
     assert cfg.target == "local"
     assert cfg.pipeline.name == "moonpipe"
     assert cfg.aws.role_arn is None
-    assert cfg.local.store_root == Path(".moonpipe")
+    assert cfg.local.store_root == DEFAULT_CONFIG_PATH.parent.parent / ".moonpipe"
     assert cfg.endpoint.name == "moonpipe-endpoint"
     assert (cfg.training.hidden_dim, cfg.training.epochs) == (20, 100)
     assert (cfg.data.num_points, cfg.data.noise, cfg.data.test_size) == (600, 0.25, 0.25)
@@ -260,3 +260,94 @@ def test_shipped_defaults_are_the_entrypoints_own_defaults() -> None:
         cfg.data.seed,
         cfg.data.split_seed,
     ) == (data.num_points, data.noise, data.test_size, data.seed, data.split_seed)
+
+
+# -- the store is found the way git finds its repository ----------------------------------
+
+REPO = DEFAULT_CONFIG_PATH.parent.parent
+
+
+@pytest.mark.parametrize("where", ["pipeline", "pipeline/local/store", "config", "."])
+def test_every_folder_of_the_project_finds_the_projects_store(
+    monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Issue 20: from pipeline/, --report said "no executions yet" and --start "run with
+    --upsert first" (a second store in the working directory); the store is the project's
+    wherever a command stands in it."""
+    monkeypatch.chdir(REPO / where)
+    assert load_config(DEFAULT_CONFIG_PATH, environ={}).local.store_root == REPO / ".moonpipe"
+
+
+def test_a_store_in_a_folder_above_is_found_from_below(tmp_path: Path) -> None:
+    (tmp_path / "work" / ".moonpipe").mkdir(parents=True)
+    below = tmp_path / "work" / "a" / "b"
+    below.mkdir(parents=True)
+    config = _write(tmp_path / "work", _shipped())
+    cfg = load_config(config, environ={}, cwd=below)
+    assert cfg.local.store_root == tmp_path / "work" / ".moonpipe"
+
+
+def test_outside_any_project_the_configs_project_keeps_the_store(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "empty"
+    elsewhere.mkdir()
+    cfg = load_config(DEFAULT_CONFIG_PATH, environ={}, cwd=elsewhere)
+    assert cfg.local.store_root == REPO / ".moonpipe"
+    assert not (elsewhere / ".moonpipe").exists()
+
+
+def test_the_walk_stops_at_the_project(tmp_path: Path) -> None:
+    """A store above the project is someone else's: the project's own is used."""
+    (tmp_path / ".moonpipe").mkdir()
+    project = tmp_path / "project"
+    (project / "config").mkdir(parents=True)
+    config = project / "config" / "pipeline.yaml"
+    config.write_text(yaml.safe_dump(_shipped()))
+    (project / "src").mkdir()
+    cfg = load_config(config, environ={}, cwd=project / "src")
+    assert cfg.local.store_root == project / ".moonpipe"
+
+
+def test_a_store_flag_is_relative_to_where_the_command_stands(tmp_path: Path) -> None:
+    cfg = load_config(DEFAULT_CONFIG_PATH, {"store_root": "mine"}, {}, cwd=tmp_path)
+    assert cfg.local.store_root == tmp_path / "mine"
+
+
+def test_an_absolute_store_root_in_the_file_is_kept(tmp_path: Path) -> None:
+    config = _write(tmp_path, _with("local.store_root", str(tmp_path / "abs")))
+    assert load_config(config, environ={}, cwd=REPO).local.store_root == tmp_path / "abs"
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        ("Epochs=0", "--param Epochs=0: Epochs must be an integer >= 1 and <= 100000 (the range of training.epochs, see the parameter table in the README)"),
+        ("HiddenDim=-5", "--param HiddenDim=-5: HiddenDim must be an integer >= 1 and <= 4096 (the range of training.hidden_dim, see the parameter table in the README)"),
+        ("TestSize=1", "--param TestSize=1: TestSize must be a number in (0.0, 1.0) (the range of data.test_size, see the parameter table in the README)"),
+        ("AccuracyThreshold=1.5", "--param AccuracyThreshold=1.5: AccuracyThreshold must be a number in [0.0, 1.0] (the range of evaluation.accuracy_threshold, see the parameter table in the README)"),
+    ],
+)  # fmt: skip
+def test_moonpipes_own_parameters_are_checked_against_their_documented_ranges(
+    param: str, message: str
+) -> None:
+    from pipeline.config import check_own_parameters
+    from pipeline.core.errors import ParameterError
+    from pipeline.core.parameters import param_overrides
+
+    with pytest.raises(ParameterError) as caught:
+        check_own_parameters(param_overrides([param]))
+    assert str(caught.value) == message
+    assert caught.value.exit_code == 2
+
+
+def test_values_in_range_and_other_pipelines_parameters_pass() -> None:
+    from pipeline.config import check_own_parameters
+
+    check_own_parameters({"Epochs": "1", "HiddenDim": "4096", "Unknown": "-5", "Epochs2": "0"})
+    check_own_parameters({"HiddenDim": "ten"})  # the start's type check says so, not this
+
+
+def test_every_range_checked_parameter_names_a_config_key() -> None:
+    from pipeline.config import PARAMETER_SETTINGS, _leaf_check
+
+    for _kind, dotted in PARAMETER_SETTINGS.values():
+        assert callable(_leaf_check(dotted))

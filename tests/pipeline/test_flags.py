@@ -11,8 +11,10 @@ import pytest
 from pipeline.commands import COMMANDS, TABLE, Request
 from pipeline.commands.compare import CompareExecutions
 from pipeline.commands.endpoints import InvokeEndpoint
+from pipeline.commands.executions import ListExecutions
 from pipeline.commands.front import Settings
 from pipeline.commands.host import StopHost
+from pipeline.commands.registry import DeployModelPackage, ListModelPackages, UpdateModelPackage
 from pipeline.commands.report import WriteReport
 from pipeline.commands.retry import RetryExecution
 from pipeline.commands.run import RunPipeline, SelectionFlags
@@ -63,6 +65,20 @@ def test_one_table_entry_per_request_type() -> None:
         (["--compare", "a", "b"], CompareExecutions(("a", "b"))),
         (["--invoke", "ep", "--data", "-"], InvokeEndpoint("ep", "-", "text/csv", "text/csv")),
         (["--retry", "arn/x"], RetryExecution("arn/x")),
+        # issue 20: --retry ID --wait was refused although --retry waits
+        (["--retry", "x", "--wait"], RetryExecution("x", wait=True)),
+        (["--retry", "x", "--follow"], RetryExecution("x", follow=True)),
+        (["--list-executions", "--limit", "5"], ListExecutions(5)),
+        (["--list-executions"], ListExecutions(20)),
+        (["--list-model-packages"], ListModelPackages()),
+        (["--list-model-packages", "grp"], ListModelPackages("grp")),
+        (["--approve", "3"], UpdateModelPackage("3", "Approved")),
+        (["--reject", "arn:p/3"], UpdateModelPackage("arn:p/3", "Rejected")),
+        (["--deploy-model-package", "3"], DeployModelPackage("3")),
+        (
+            ["--deploy-model-package", "3", "--endpoint-name", "e"],
+            DeployModelPackage("3", "e"),
+        ),
         (["--stop-host"], StopHost()),
         (
             ["--sweep", "HiddenDim=8,16", "--param", "Epochs=3", "--deploy-best"],

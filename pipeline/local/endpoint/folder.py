@@ -16,6 +16,7 @@ from pipeline.local.endpoint.process import read_json_or_none
 from pipeline.local.endpoint.state import IN_PROGRESS, LOCK_FILE, RECORD_FILE, settle
 from pipeline.local.liveness import try_lock
 from pipeline.local.store.layout import StoreLayout
+from pipeline.local.store.schema import EndpointRecord, problem_of
 
 
 def endpoint_folder(store_root: Path, name: str, create: bool = True) -> Path:
@@ -44,16 +45,18 @@ def require_record(endpoint_dir: Path, name: str) -> dict[str, Any]:
 
 
 def read_record(endpoint_dir: Path) -> dict[str, Any] | None:
-    """The record, None if absent; an unreadable record reads as a Failed endpoint."""
+    """The record, None if absent; an unreadable record (not JSON, or a member of the wrong
+    kind) reads as a Failed endpoint, and the next deploy finds its server by the facts
+    (manager.deploy)."""
     path = endpoint_dir / RECORD_FILE
     if not path.exists():
         return None
     record = read_json_or_none(path)
-    if record is None:
+    if record is None or "status" not in record or problem_of(record, EndpointRecord, ""):
         return {
             "name": endpoint_dir.name,
             "status": "Failed",
-            "failure_reason": f"record {path} is unreadable; delete and redeploy",
+            "failure_reason": f"record {path} is unreadable; deploy again or delete it",
         }
     return record
 

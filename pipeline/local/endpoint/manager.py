@@ -7,8 +7,10 @@ The server (pipeline/local/endpoint/server.py) is a detached process, like a rea
 lives until deleted; starting, watching and stopping it is pipeline/local/endpoint/process.py.
 A redeploy of a live endpoint loads the new model inside the running server and swaps it in,
 so the URL stays the same and no request is refused: the manager POSTs ``/_moonpipe/reload``
-(loopback, with the token) and confirms with ``GET /_moonpipe/status``; the reload answers
-422 with the load error while the old model keeps serving. Delete = SIGTERM.
+(loopback, with the token), which answers with the new model's status once every worker of
+the server serves it, or 422 with the load error while the old model keeps serving.
+Delete = SIGTERM, which drains the server. A deploy never starts a second server beside one
+the record does not name (a damaged record): it finds it by the facts and swaps into it.
 
 Nothing here imports torch: the engine imports this module for every run.
 """
@@ -43,6 +45,7 @@ from pipeline.local.endpoint.http_limits import MAX_PAYLOAD_BYTES
 from pipeline.local.endpoint.process import (
     find_servers,
     locked,
+    read_json_or_none,
     server_alive,
     spawn_server,
     stop_server,
@@ -115,6 +118,8 @@ def deploy(
             raise EndpointError(in_progress_message(endpoint_dir, endpoint_name))
         record = read_record(endpoint_dir)
         record = None if record is None else settle(endpoint_dir, record)
+        if record is None or not server_alive(record, endpoint_dir):
+            record = _unrecorded_server(endpoint_dir, endpoint_name) or record
         job_root = unpack_model(endpoint_dir, config_name, Path(model_data))
         env = map_env({**_MODEL_ENV_DEFAULTS, **environment}, job_root)
         if record is not None and server_alive(record, endpoint_dir):
@@ -269,8 +274,9 @@ def _hot_swap(
 ) -> dict[str, Any]:
     """Ask the live server to load the new model and swap; the old one serves meanwhile.
 
-    Record the pending model (Updating), swap, confirm with the server, then commit: a kill
-    in between leaves a record endpoint_state settles by asking the server what it serves.
+    Record the pending model (Updating), swap (the server's answer confirms what it serves),
+    then commit: a kill in between leaves a record endpoint_state settles by asking the
+    server what it serves.
     """
     spec = {"config_name": config_name, "model_dir": str(model_dir), "environment": env}
     updated = _new_record(
@@ -279,8 +285,8 @@ def _hot_swap(
     updated["url"] = record["url"]
     write_json(endpoint_dir / RECORD_FILE, {**record, "status": "Updating", "pending": updated})
     try:
+        # The reload answers once every worker serves the new model, with its status.
         status = control(endpoint_dir, record, "reload", json.dumps(spec).encode(), timeout_s)
-        status = control(endpoint_dir, record, "status", None, timeout_s)
         if status.get("config_name") != config_name:
             raise EndpointError(f"server still reports {status.get('config_name')!r}")
     except EndpointError as exc:
@@ -294,6 +300,29 @@ def _hot_swap(
         raise EndpointError(reason) from None
     write_json(endpoint_dir / RECORD_FILE, updated)
     return updated
+
+
+def _unrecorded_server(endpoint_dir: Path, name: str) -> dict[str, Any] | None:
+    """A live server of this endpoint that the record does not name (a damaged or missing
+    record), as a record made from its own facts: its ready file (pid, port) and its status
+    route (what it serves). The deploy then swaps into it, so there is never a second server
+    on one endpoint; a server that cannot say what it serves is stopped first.
+    """
+    ready = read_json_or_none(endpoint_dir / "server.json") or {}
+    found = None
+    for pid in find_servers(endpoint_dir):
+        port = ready.get("port")
+        if found is None and ready.get("pid") == pid and isinstance(port, int):
+            url = f"http://127.0.0.1:{port}"
+            with contextlib.suppress(EndpointError, KeyError, TypeError):
+                served = control(endpoint_dir, {"url": url}, "status", None, 10)
+                found = _new_record(
+                    None, name, str(served["config_name"]), Path(served["model_dir"]), {}, pid, port
+                )
+                found.update(url=url, created_at=served.get("loaded_at", found["created_at"]))
+                continue
+        stop_server(pid)
+    return found
 
 
 def _new_record(

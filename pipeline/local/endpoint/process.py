@@ -189,27 +189,31 @@ def _forked_server(proc_dir: Path, cmdline: list[bytes], endpoint_dir: Path) -> 
 
 
 def find_servers(endpoint_dir: Path) -> list[int]:
-    """Pids of every live server process of this endpoint, found by its command line.
+    """Pids of every live server of this endpoint, found by its command line.
 
     The record may not know a server yet (a kill right after it was started); the process
-    table always does, so delete and the settling of records look here too.
+    table always does, so delete and the settling of records look here too. A server's
+    workers (forks of it, pipeline/local/endpoint/prefork.py) share its command line; they
+    are not servers of their own: stopping the server drains them.
     """
     wanted = [SERVER_MODULE.encode(), b"--endpoint-dir", str(endpoint_dir).encode()]
-    found = []
+    found: dict[int, int] = {}  # pid -> parent pid
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, IndexError):
             args = cmdline.read_bytes().split(b"\0")
             at = args.index(wanted[1]) if wanted[1] in args else -1
             ours = wanted[0] in args and 0 <= at < len(args) - 1 and args[at + 1] == wanted[2]
             if ours or _forked_server(cmdline.parent, args, endpoint_dir):
                 pid = int(cmdline.parent.name)
                 if server_alive({"pid": pid}, endpoint_dir):
-                    found.append(pid)
-    return sorted(found)
+                    stat = (cmdline.parent / "stat").read_text()
+                    found[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+    return sorted(pid for pid, parent in found.items() if parent not in found)
 
 
 def stop_server(pid: int) -> None:
-    """SIGTERM (graceful: in-flight requests finish), SIGKILL if still there after 10 s."""
+    """SIGTERM (a drain: requests in flight are answered, none is reset), SIGKILL if still
+    there after 10 s."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10

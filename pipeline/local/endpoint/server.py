@@ -1,10 +1,14 @@
 """A local stand-in for a SageMaker PyTorch serving container, on 127.0.0.1.
 
 Run as ``python -m pipeline.local.endpoint.server --endpoint-name N --endpoint-dir D
---config-name C --model-dir M [--host H] [--port P]``; pipeline/local/endpoint/manager.py starts it.
-The model is served through its own handlers (``code/<SAGEMAKER_PROGRAM>`` inside the model
-archive), called the way the inference toolkit calls them, so what passes here serves there;
-loading and calling them is pipeline/local/endpoint/serving.py, this module is only HTTP.
+--config-name C --model-dir M [--host H] [--port P] [--workers W]``;
+pipeline/local/endpoint/manager.py starts it. The process loads the model, binds the port
+and forks W workers (default: one per core) that serve it, each with its own copy of the
+model and the same limits (pipeline/local/endpoint/prefork.py keeps them and coordinates
+swaps and drains). The model is served through its own handlers
+(``code/<SAGEMAKER_PROGRAM>`` inside the model archive), called the way the inference toolkit
+calls them, so what passes here serves there; loading and calling them is
+pipeline/local/endpoint/serving.py, this module is only HTTP.
 
 Routes:
 - ``GET /ping`` → 200 once a model is loaded (it is loaded before the port opens).
@@ -12,8 +16,9 @@ Routes:
   (runtime API, so boto3's ``invoke_endpoint`` works against ``endpoint_url``).
 - Control, loopback clients with the token from ``<endpoint-dir>/control.token`` only:
   ``GET /_moonpipe/status`` → the served config; ``POST /_moonpipe/reload`` with JSON
-  ``{"config_name", "model_dir", "environment"}`` loads the new model next to the old one and
-  swaps one reference, so no request is refused or fails during an update.
+  ``{"config_name", "model_dir", "environment"}`` has every worker load the new model next
+  to the old one and swap one reference, so no request is refused or fails during an update.
+- SIGTERM drains: nothing in flight is reset (pipeline/local/endpoint/http_limits.py).
 
 Errors are JSON ``{"error": msg, "message": msg}`` plus an ``x-amzn-ErrorType`` header, so
 curl users read ``error`` and botocore raises ``ModelError``/``ValidationError`` with the
@@ -31,12 +36,16 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, NoReturn
 
 from pipeline.local.endpoint import http_limits as limits
 from pipeline.local.endpoint.http_limits import MAX_PAYLOAD_BYTES as MAX_PAYLOAD_BYTES
+from pipeline.local.endpoint.prefork import ReloadRefused, Supervisor, WorkerLink, worker_count
 
 # The handler names stay importable from here too (tests and callers used them before the
 # model side moved out); the `X as X` form marks them as deliberate re-exports.
@@ -51,6 +60,7 @@ CONTROL_PREFIX = "/_moonpipe/"
 TOKEN_HEADER = "X-Moonpipe-Token"
 TOKEN_FILE = "control.token"
 _LOOPBACK = ("127.0.0.1", "::1")
+_RELOAD_TIMEOUT_S = 120.0
 _ROUTES = {
     "/ping": ("GET",),
     "/invocations": ("POST",),
@@ -62,7 +72,13 @@ log = logging.getLogger("moonpipe.endpoint")
 
 
 class EndpointHTTPServer(limits.BoundedThreadingServer):
-    """Holds the served model; a swap replaces ``model`` in one assignment."""
+    """Holds the served model; a swap replaces ``model`` in one assignment.
+
+    ``listener``, ``share``: a pre-forked worker's shared socket and how many workers share
+    it (http_limits.BoundedThreadingServer); ``link``: its way to the supervisor, through
+    which a reload reaches every worker (None: this process is the only server, it swaps
+    alone).
+    """
 
     def __init__(
         self,
@@ -71,13 +87,41 @@ class EndpointHTTPServer(limits.BoundedThreadingServer):
         endpoint_dir: Path,
         model: LoadedModel,
         token: str,
+        listener: socket.socket | None = None,
+        share: int = 1,
+        link: WorkerLink | None = None,
     ) -> None:
-        super().__init__(address, RequestHandler)
+        super().__init__(address, RequestHandler, listener, share)
         self.endpoint_name = endpoint_name
         self.endpoint_dir = endpoint_dir
         self.model = model
         self.token = token
         self.reload_lock = threading.Lock()
+        self.link = link
+
+    def swap(self, config_name: str, model_dir: Path, environment: Mapping[str, str]) -> Any:
+        """Load and serve a new model (in every worker); its status, or ReloadRefused (422)
+        while the old model serves on."""
+        spec = {"config_name": config_name, "model_dir": str(model_dir), "environment": environment}
+        if self.link is not None:
+            return self.link.reload(spec, _RELOAD_TIMEOUT_S)
+        with self.reload_lock:
+            self.model = self.prepare(spec)  # the swap: one reference assignment
+        return self.model.status()
+
+    def prepare(self, spec: Mapping[str, Any]) -> LoadedModel:
+        """The model ``spec`` names, loaded beside the served one; ReloadRefused (422) if not."""
+        try:
+            return load_model(spec["config_name"], Path(spec["model_dir"]), spec["environment"])
+        except HandlerError as exc:
+            log.warning("reload to %s failed: %s", spec["config_name"], exc)
+            raise ReloadRefused(422, str(exc)) from None
+
+    def commit(self, model: LoadedModel) -> dict[str, Any]:
+        """Serve ``model`` from now on (a worker's part of a coordinated swap)."""
+        self.model = model
+        log.info("now serving %s from %s", model.config_name, model.model_dir)
+        return model.status()
 
 
 class RequestHandler(limits.StrictRequestHandler):
@@ -209,16 +253,13 @@ class RequestHandler(limits.StrictRequestHandler):
         except (ValueError, KeyError, TypeError, RecursionError) as exc:
             self._error(400, f"bad reload request: {exc}", "ValidationError")
             return
-        with self.server.reload_lock:
-            try:
-                new_model = load_model(config_name, model_dir, environment)
-            except HandlerError as exc:
-                log.warning("reload to %s failed: %s", config_name, exc)
-                self._error(422, str(exc), "ModelError")
-                return
-            self.server.model = new_model  # the swap: one reference assignment
+        try:
+            status = self.server.swap(config_name, model_dir, environment)
+        except ReloadRefused as exc:
+            self._error(exc.status, str(exc), "ModelError")
+            return
         log.info("now serving %s from %s", config_name, model_dir)
-        self._send_json(200, new_model.status())
+        self._send_json(200, status)
 
 
 def bound_malloc() -> None:
@@ -263,6 +304,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model-dir", required=True, type=Path)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 = any free port")
+    parser.add_argument("--workers", type=int, default=0, help="0 = one per core")
     return parser.parse_args(argv)
 
 
@@ -274,7 +316,8 @@ def _write_ready_file(endpoint_dir: Path, host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Load the model, bind, serve until SIGTERM; exit 3 with a one-line reason on failure."""
+    """Load the model, bind, fork the workers and keep them until SIGTERM (a drain); exit 3
+    with a one-line reason on failure."""
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
@@ -285,9 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     token = (args.endpoint_dir / TOKEN_FILE).read_text().strip()
     try:
         model = load_model(args.config_name, args.model_dir, dict(os.environ))
-        server = EndpointHTTPServer(
-            (args.host, args.port), args.endpoint_name, args.endpoint_dir, model, token
-        )
+        listener = _listen(args.host, args.port)
     except (HandlerError, OSError) as exc:
         reason = (
             str(exc)
@@ -298,23 +339,79 @@ def main(argv: list[str] | None = None) -> int:
         (args.endpoint_dir / "server.failure").write_text(reason + "\n")
         log.error("endpoint not started: %s", reason)
         return 3
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    thread = threading.Thread(target=server.serve_forever, args=(0.1,), name="http", daemon=True)
-    thread.start()
-    _write_ready_file(args.endpoint_dir, args.host, server.server_address[1])
+    workers = args.workers or worker_count()
+
+    def start_worker(link: socket.socket, spec: Mapping[str, Any] | None) -> NoReturn:
+        code = 1
+        try:
+            code = _serve(args, token, listener, workers, link, model, spec)
+        finally:
+            logging.shutdown()
+            os._exit(code)
+
+    supervisor = Supervisor(listener, workers, start_worker)
+    port = listener.getsockname()[1]
+    _write_ready_file(args.endpoint_dir, args.host, port)  # they queue until a worker is up
     log.info(
-        "serving %s (%s) on http://%s:%d",
+        "serving %s (%s) on http://%s:%d with %d worker(s)",
         args.endpoint_name,
         args.config_name,
         args.host,
-        server.server_address[1],
+        port,
+        workers,
     )
-    stop.wait()
-    log.info("SIGTERM: shutting down")
-    server.shutdown()  # stops accepting; requests already running finish on their threads
-    server.server_close()
+    code = supervisor.run()
+    log.info("stopped (drained)" if code == 0 else "stopped: workers kept dying")
+    return code
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The endpoint's listening socket, non-blocking: its workers all accept on it, and the
+    one that loses a connection to another must not wait for the next."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(limits.LISTEN_BACKLOG)
+    except OSError:
+        listener.close()
+        raise
+    listener.setblocking(False)
+    return listener
+
+
+def _serve(
+    args: argparse.Namespace,
+    token: str,
+    listener: socket.socket,
+    workers: int,
+    link_socket: socket.socket,
+    model: LoadedModel,
+    spec: Mapping[str, Any] | None,
+) -> int:
+    """A worker: serve on the shared listener until SIGTERM or the supervisor's end, drain."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; SIGTERM drains
+    if spec is not None:  # a replacement: serve what the last swap chose
+        try:
+            model = load_model(spec["config_name"], Path(spec["model_dir"]), spec["environment"])
+        except HandlerError as exc:
+            log.error("worker not started: %s", exc)
+            return 3
+    address = (args.host, listener.getsockname()[1])
+    server = EndpointHTTPServer(
+        address, args.endpoint_name, args.endpoint_dir, model, token, listener, workers
+    )
+    link = WorkerLink(link_socket, server.prepare, server.commit)
+    server.link = link
+    link.start()
+    threading.Thread(target=server.serve_forever, args=(0.1,), name="http", daemon=True).start()
+    while not stop.wait(0.5) and not link.gone.is_set():
+        pass
+    if not server.drain():
+        log.warning("drained with connections still open after %g s", limits.DRAIN_TIMEOUT_S)
     return 0
 
 

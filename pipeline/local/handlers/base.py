@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.core.names import local_arn
+from pipeline.core.names import local_arn, utc_now
 from pipeline.core.records import LineListener
 from pipeline.local.graph import StepSpec
 from pipeline.local.orchestrator import StepOutcome
@@ -65,20 +66,18 @@ class StepContext:
     log_path: Path
     endpoints: Callable[[], EndpointManager]  # imported on first deploy (not needed to run)
     on_line: LineListener | None = None
-    job_starter: Any = None  # pipeline.local.warm WarmStarter, or None: plain subprocesses
+    job_starter: Any = None  # the run's pipeline.local.runtime.mode.JobRuntime (None: the
+    # fallback's path mapping, plain subprocesses)
+    attempt: int = 1  # RetryPolicies: each attempt is a new job, with a name of its own
+    created_at: datetime = field(default_factory=utc_now)  # the job's CreationTime
 
     def arn(self, resource_type: str, name: str) -> str:
         """The local ARN of a resource this step made (pipeline.core.names' rule)."""
         return local_arn(self.region, resource_type, name)
 
     def job_name(self, step_name: str) -> str:
-        """A job (or model) name unique to this execution and step, valid as SageMaker's.
-
-        Step names may hold ``_``, which job and model names may not: later steps send this
-        name (a Model step's ModelName in an endpoint config), so it must pass the API gate.
-        """
-        name = re.sub(r"[^a-zA-Z0-9-]", "-", f"pipelines-{self.execution_id}-{step_name}")
-        return name[:63].rstrip("-")
+        """This attempt's job (or model) name: :func:`job_name`."""
+        return job_name(self.execution_id, step_name, self.attempt)
 
     def lines_of(self, step_name: str) -> Callable[[str], None] | None:
         """A per-line callback that tags lines with the step's name (None: nobody listens)."""
@@ -89,6 +88,18 @@ class StepContext:
 
 
 Handler = Callable[[StepSpec, dict[str, Any], StepContext], StepOutcome]
+
+
+def job_name(execution_id: str, step_name: str, attempt: int = 1) -> str:
+    """A job (or model) name unique to this execution, step and attempt, valid as SageMaker's.
+
+    Step names may hold ``_``, which job and model names may not: later steps send this
+    name (a Model step's ModelName in an endpoint config), so it must pass the API gate.
+    A retried attempt (RetryPolicies) ends in ``-<attempt>``; the first has no suffix.
+    """
+    suffix = f"-{attempt}" if attempt > 1 else ""
+    name = re.sub(r"[^a-zA-Z0-9-]", "-", f"pipelines-{execution_id}-{step_name}")
+    return name[: 63 - len(suffix)].rstrip("-") + suffix
 
 
 def failed(reason: str, **extra: Any) -> StepOutcome:

@@ -4,6 +4,7 @@ Names the service generates (model names, per-execution endpoint config suffixes
 here the same way every time, so later steps must read them from properties, as on
 SageMaker. The Endpoint step hands the resolved model to the endpoint manager the context
 carries (pipeline/local/endpoint/manager.py, imported only when a deployment happens).
+Each step's properties are the Describe* response of what it made (pipeline.local.describe).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pipeline.core.errors import MoonpipeError
+from pipeline.local import describe
 from pipeline.local.graph import StepSpec
 from pipeline.local.handlers.base import StepContext, failed
 from pipeline.local.orchestrator import StepOutcome
@@ -39,7 +41,7 @@ def register_model(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> St
         return failed("RegisterModel needs ModelPackageGroupName")
     record = _registry(ctx).add_model_package(group, args)
     metadata = {k: record[k] for k in ("ModelPackageArn", "ModelPackageVersion")}
-    return StepOutcome("Succeeded", record, metadata=metadata)
+    return StepOutcome("Succeeded", describe.model_package(record), metadata=metadata)
 
 
 def _kept(
@@ -47,26 +49,34 @@ def _kept(
     name: str,
     args: dict[str, Any],
     name_key: str,
+    shaped: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> StepOutcome:
-    """Keep ``args`` as the registry record ``name`` (``add``); the step's metadata names it
-    under ``name_key``, as the service's response does. A refused record fails the step."""
+    """Keep ``args`` as the registry record ``name`` (``add``); the step's properties are
+    ``shaped`` from it and its metadata names it under ``name_key``, as the service's
+    response does. A refused record fails the step."""
     try:
         record = add(name, args)
     except RegistryError as err:
         return failed(str(err))
-    return StepOutcome("Succeeded", record, metadata={name_key: name})
+    return StepOutcome("Succeeded", shaped(record), metadata={name_key: name})
 
 
 def create_model(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:
     """Store a model under a per-execution name unless the definition names it."""
     name = args.get("ModelName") or ctx.job_name(spec.name)
-    return _kept(_registry(ctx).add_model, name, args, "ModelName")
+    return _kept(_registry(ctx).add_model, name, args, "ModelName", describe.model)
 
 
 def create_endpoint_config(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:
     """Store the config as ``<name>-<execution id>``: each execution gets its own."""
     name = endpoint_config_name(args.get("EndpointConfigName") or spec.name, ctx.execution_id)
-    return _kept(_registry(ctx).add_endpoint_config, name, args, "EndpointConfigName")
+    return _kept(
+        _registry(ctx).add_endpoint_config,
+        name,
+        args,
+        "EndpointConfigName",
+        describe.endpoint_config,
+    )
 
 
 def deploy_endpoint(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> StepOutcome:
@@ -80,21 +90,12 @@ def deploy_endpoint(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> S
         if not variants:
             return failed(f"endpoint config {config_name} has no ProductionVariants")
         container = registry.model(variants[0]["ModelName"]).get("PrimaryContainer") or {}
-        model_data = ctx.objects.path(container["ModelDataUrl"])
-        if not model_data.is_file():
-            return failed(f"model data {container['ModelDataUrl']} is not in the local store")
+        model_data = ctx.objects.verified_path(container["ModelDataUrl"])  # never damaged
         info = ctx.endpoints().deploy(
             ctx.store_root, name, config_name, model_data, dict(container.get("Environment") or {})
         )
     except (RegistryError, StoreError, KeyError, MoonpipeError) as err:
         return failed(f"endpoint {name}: {err}")
-    properties = {
-        "EndpointName": name,
-        "EndpointConfigName": config_name,
-        "EndpointArn": ctx.arn("endpoint", name),
-        "EndpointStatus": "InService",
-        "EndpointUrl": getattr(info, "url", None),
-    }
-    return StepOutcome(
-        "Succeeded", properties, metadata={"EndpointName": name, "url": properties["EndpointUrl"]}
-    )
+    url = getattr(info, "url", None)
+    properties = describe.endpoint(args, ctx.arn("endpoint", name), variants, url)
+    return StepOutcome("Succeeded", properties, metadata={"EndpointName": name, "url": url})

@@ -6,20 +6,24 @@ Every room asks a :class:`StoreLayout` for its paths instead of joining folder n
     executions/<id>/execution.json              status, parameters, times, failure reason
     executions/<id>/steps/<step>.json           one StepRecord (+ properties) per step
     executions/<id>/logs/<step>.log             the merged stdout/stderr of a job
-    executions/<id>/jobs/<step>/                the job's /opt/ml
+    executions/<id>/jobs/<step>/                its /opt/ml (algo-N/ per host; <step>.<n>/ a retry)
     executions/<id>/attempts/<n>/steps/         a retried attempt's step records
     executions/<id>/runner.lock, stop.json      the runner's lock, a --stop request
+    executions/<id>/.reserve                    space kept while it runs, to record its end
     executions/<id>/report.html, report.log     the execution's page, its writer's log
     cache/<pipeline>/<key>.json                 successful step runs, for CacheConfig
     registry/<group>/group.json, versions/<n>.json   model package groups and versions
+    registry/<group>/updates/<n>/<k>.json       a version's approval changes (UpdateModelPackage)
     models/<name>.json                          CreateModel requests
     endpoint-configs/<name>.json                CreateEndpointConfig requests
     endpoints/<name>/                           a live endpoint (pipeline.local.endpoint)
-    warm/                                       the warm job host (socket, log, lock)
+    warm/                                       the warm job host (socket, log, lock, key)
+    layers/<hash>/                              requirements.txt layers jobs get, by content
     gate/                                       the API gate's cached service model
     sweeps/<id>.worker.log                      a sweep point's worker output
     comparisons/<a>-vs-<b>.html, background.log comparison pages and their writer's log
     s3/<bucket>/<key>                           the file-backed S3
+    digests/<bucket>/<key>                      each object's digest, recorded as it is stored
 
 Names become path segments, so each is checked against SageMaker's own name rules before it
 touches the file system (endpoint names by pipeline.local.endpoint.folder).
@@ -70,15 +74,26 @@ class StoreLayout:
 
     def step_record(self, execution_id: str, step_name: str) -> Path:
         """One step's latest record."""
-        return self.steps(execution_id) / f"{step_name}.json"
+        return self.steps(execution_id) / f"{check_record_name('step', step_name)}.json"
 
     def log(self, execution_id: str, step_name: str) -> Path:
         """The merged output of a step's job."""
-        return self.execution(execution_id) / "logs" / f"{step_name}.log"
+        return self.execution(execution_id) / "logs" / f"{check_record_name('step', step_name)}.log"
 
     def job(self, execution_id: str, step_name: str) -> Path:
         """The job's folder (its /opt/ml)."""
-        return self.execution(execution_id) / "jobs" / step_name
+        return self.execution(execution_id) / "jobs" / check_record_name("step", step_name)
+
+    def job_attempt(self, execution_id: str, step_name: str, attempt: int) -> Path:
+        """The job folder of a step's ``attempt`` (RetryPolicies): the first is :meth:`job`,
+        a retry gets ``jobs/<step>.<n>`` (no step name holds a dot)."""
+        first = self.job(execution_id, step_name)
+        return first if attempt == 1 else first.with_name(f"{step_name}.{attempt}")
+
+    def log_attempt(self, execution_id: str, step_name: str, attempt: int) -> Path:
+        """The log of a step's ``attempt``: :meth:`log`, or ``logs/<step>.<n>.log``."""
+        first = self.log(execution_id, step_name)
+        return first if attempt == 1 else first.with_name(f"{step_name}.{attempt}.log")
 
     def attempt_steps(self, execution_id: str, attempt: int) -> Path:
         """Where a retry keeps the step records of attempt ``attempt``."""
@@ -91,6 +106,10 @@ class StoreLayout:
     def stop_request(self, execution_id: str) -> Path:
         """Written by --stop."""
         return self.execution(execution_id) / STOP_REQUEST
+
+    def space_reserve(self, execution_id: str) -> Path:
+        """Space its runner keeps, freed to record the end when the disk is full."""
+        return self.execution(execution_id) / ".reserve"
 
     def report(self, execution_id: str) -> Path:
         """The execution's HTML report."""
@@ -118,6 +137,11 @@ class StoreLayout:
         """One group's folder (group.json, versions/<n>.json)."""
         return self.registry() / check_record_name("model package group", group)
 
+    def model_package_updates(self, group: str, version: int) -> Path:
+        """The UpdateModelPackage records of one version (``updates/<n>/<k>.json``, the
+        newest k wins): a version's own record is never rewritten."""
+        return self.model_package_group(group) / "updates" / str(int(version))
+
     def model(self, name: str) -> Path:
         """A CreateModel record."""
         return self.root / "models" / f"{check_record_name('model', name)}.json"
@@ -136,6 +160,10 @@ class StoreLayout:
         """The warm job host's folder."""
         return self.root / "warm"
 
+    def layers(self) -> Path:
+        """requirements.txt layers jobs get on PYTHONPATH, one folder per content hash."""
+        return self.root / "layers"
+
     def gate(self) -> Path:
         """The API gate's cached part of SageMaker's service model."""
         return self.root / "gate"
@@ -143,6 +171,10 @@ class StoreLayout:
     def s3(self) -> Path:
         """The file-backed S3's root."""
         return self.root / "s3"
+
+    def digests(self) -> Path:
+        """The root of the objects' digests (``digests/<bucket>/<key>``, as ``s3/``)."""
+        return self.root / "digests"
 
     # sweeps and comparisons --------------------------------------------------------------
     def sweep_worker_log(self, execution_id: str) -> Path:

@@ -14,8 +14,12 @@ from typing import Any
 
 from pipeline.core.errors import ExecutionNotFoundError, PipelineNotFoundError
 from pipeline.core.records import StepRecord
-from pipeline.local.store.atomic import create_json, read_json, write_json
+from pipeline.core.status import Status
+from pipeline.local.store.atomic import create_json, damaged, write_json
 from pipeline.local.store.layout import EXECUTION_RECORD, StoreLayout
+from pipeline.local.store.schema import PipelineVersionRecord, read_record
+
+_STATUSES = frozenset(s.value for s in Status)
 
 
 @dataclass
@@ -23,8 +27,9 @@ class ExecutionRecord:
     """``executions/<id>/execution.json``: one execution's own record, as typed fields.
 
     The JSON keys are the field names, in this order, exactly as before this class existed
-    (``runner`` only once a runner claimed the execution); keys this version does not know
-    are kept in ``extra`` and written back, so a newer record survives an older reader.
+    (``starter`` and ``runner`` only once a process holds the execution's runner lock; see
+    pipeline.local.interruptions); keys this version does not know are kept in ``extra``
+    and written back, so a newer record survives an older reader.
     """
 
     pipeline_name: str
@@ -38,6 +43,7 @@ class ExecutionRecord:
     failure_reason: str | None = None
     ran: bool = False  # a runner has started it (False: recorded by --start, not yet run)
     runner: dict[str, Any] | None = None  # the pid and start time of the process running it
+    starter: dict[str, Any] | None = None  # the process holding it until a runner runs it
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -50,8 +56,9 @@ class ExecutionRecord:
     def to_json(self) -> dict[str, Any]:
         """The stored JSON object (see the class docstring for why its shape never changes)."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
-        if data["runner"] is None:
-            del data["runner"]
+        for key in ("runner", "starter"):
+            if data[key] is None:
+                del data[key]
         return {**data, **self.extra}
 
 
@@ -86,19 +93,27 @@ class Records:
             return number, True
 
     def latest_pipeline_version(self, name: str) -> tuple[int, dict[str, Any]] | None:
-        """(number, record) of the newest version, or None for an unknown pipeline."""
+        """(number, record) of the newest version, or None for an unknown pipeline.
+
+        Only ``<n>.json`` files are versions: anything else in the folder (a note someone
+        left there) is not one, and is left alone.
+        """
         folder = self.layout.pipeline_versions(name)
-        numbers = sorted(int(p.stem) for p in folder.glob("*.json")) if folder.is_dir() else []
+        found = folder.glob("*.json") if folder.is_dir() else []
+        numbers = sorted(int(p.stem) for p in found if p.stem.isdigit() and p.stem.isascii())
         if not numbers:
             return None
-        return numbers[-1], read_json(folder / f"{numbers[-1]}.json")
+        return numbers[-1], self._version(folder / f"{numbers[-1]}.json")
+
+    def _version(self, path: Path) -> dict[str, Any]:
+        return read_record(path, PipelineVersionRecord)
 
     def pipeline(self, name: str, version: int | None = None) -> dict[str, Any]:
         """One version's record (the newest by default); PipelineNotFoundError if none."""
         if version is not None:
             path = self.layout.pipeline_versions(name) / f"{version}.json"
             if path.is_file():
-                return read_json(path)
+                return self._version(path)
         else:
             latest = self.latest_pipeline_version(name)
             if latest is not None:
@@ -123,7 +138,10 @@ class Records:
             raise ExecutionNotFoundError(
                 f"no local execution {execution_id!r}; list them with --list-executions"
             )
-        return ExecutionRecord.from_json(read_json(path))
+        data = read_record(path, ExecutionRecord)
+        if data["status"] not in _STATUSES:
+            raise damaged(path, f"field status: {str(data['status'])[:40]!r} is no status")
+        return ExecutionRecord.from_json(data)
 
     def execution_ids(self) -> list[str]:
         """Every stored execution id (unordered)."""
@@ -140,18 +158,30 @@ class Records:
     def steps(self, execution_id: str) -> list[tuple[StepRecord, Any]]:
         """The execution's step records with their properties, in start order."""
         folder = self.layout.steps(execution_id)
-        loaded = [read_json(p) for p in folder.glob("*.json")] if folder.is_dir() else []
-        pairs = [(_step_record(d), d.get("properties")) for d in loaded]
+        found = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        pairs = [_step_pair(p) for p in found]
         return sorted(pairs, key=lambda pair: (pair[0].started_at or _NEVER, pair[0].name))
 
 
 def _same_pipeline(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """What UpdatePipeline would change: the definition, the description, the role."""
-    keys = ("PipelineDefinition", "PipelineDescription", "RoleArn")
+    """What UpdatePipeline would change: the definition, the description, the role, the
+    ParallelismConfiguration."""
+    keys = ("PipelineDefinition", "PipelineDescription", "RoleArn", "ParallelismConfiguration")
     return all(old.get(k) == new.get(k) for k in keys)
 
 
 _NEVER = datetime.max.replace(tzinfo=timezone.utc)  # unstarted steps sort last
+
+
+def _step_pair(path: Path) -> tuple[StepRecord, Any]:
+    """A stored step record and its properties (an object, a Describe* response, or null)."""
+    data = read_record(path, StepRecord)
+    properties = data.get("properties")
+    if properties is not None and not isinstance(properties, dict):
+        raise damaged(path, "field properties: expected an object or null")
+    if data["status"] not in _STATUSES:
+        raise damaged(path, f"field status: {str(data['status'])[:40]!r} is no status")
+    return _step_record(data), properties
 
 
 def _step_record(data: dict[str, Any]) -> StepRecord:

@@ -17,6 +17,7 @@ from typing import Any
 from pipeline.core.names import local_arn, utc_now
 from pipeline.local.store.atomic import create_json, read_json
 from pipeline.local.store.layout import StoreLayout
+from pipeline.local.store.schema import ModelPackageRecord, NamedRecord, read_record
 
 
 class RegistryError(Exception):
@@ -47,9 +48,7 @@ class Registry:
                     },
                 )
         while True:
-            version = 1 + max(
-                (int(p.stem) for p in (folder / "versions").glob("*.json")), default=0
-            )
+            version = 1 + max((n for n, _ in _versions(folder)), default=0)
             record = {
                 **request,
                 "ModelPackageGroupName": group,
@@ -66,13 +65,48 @@ class Registry:
                 continue  # another writer took this number; take the next one
 
     def model_packages(self, group: str | None = None) -> list[dict[str, Any]]:
-        """Every stored package version (of ``group``, or of all groups), unordered."""
+        """Every stored package version (of ``group``, or of all groups), unordered, each
+        with its newest UpdateModelPackage changes applied."""
         folders = (
             [self.layout.model_package_group(group)]
             if group is not None
             else sorted(p for p in self.layout.registry().glob("*") if p.is_dir())
         )
-        return [read_json(path) for f in folders for path in (f / "versions").glob("*.json")]
+        return [
+            self._updated(read_record(path, ModelPackageRecord))
+            for f in folders
+            for _, path in _versions(f)
+        ]
+
+    def update_model_package(self, arn: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """UpdateModelPackage: record ``changes`` (ModelApprovalStatus, ...) for the version
+        ``arn`` names, as a new record beside it; return the version as it is now."""
+        record = next(
+            (r for r in self.model_packages() if r["ModelPackageArn"] == arn.lower()), None
+        )
+        if record is None:
+            raise RegistryError(f"model package {arn} does not exist in the local store")
+        folder = self.layout.model_package_updates(
+            record["ModelPackageGroupName"], record["ModelPackageVersion"]
+        )
+        while True:
+            number = 1 + max((int(p.stem) for p in folder.glob("*.json")), default=0)
+            try:
+                create_json(folder / f"{number}.json", {**changes, "LastModifiedTime": _now()})
+                return {**record, **changes}
+            except FileExistsError:
+                continue  # another writer took this number; take the next one
+
+    def _updated(self, record: dict[str, Any]) -> dict[str, Any]:
+        folder = self.layout.model_package_updates(
+            record["ModelPackageGroupName"], record["ModelPackageVersion"]
+        )
+        updates = (
+            sorted(folder.glob("*.json"), key=lambda p: int(p.stem)) if folder.is_dir() else []
+        )
+        for path in updates:
+            record = {**record, **read_json(path)}
+        return record
 
     def add_model(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
         """Store a model; RegistryError if that name exists."""
@@ -114,7 +148,14 @@ class Registry:
     def _read(path: Path, what: str) -> dict[str, Any]:
         if not path.is_file():
             raise RegistryError(f"{what} does not exist in the local store")
-        return read_json(path)
+        return read_record(path, NamedRecord)
+
+
+def _versions(group_folder: Path) -> list[tuple[int, Path]]:
+    """(number, file) of a group's package versions: ``versions/<n>.json`` (anything else
+    someone left there is not a version)."""
+    found = (group_folder / "versions").glob("*.json")
+    return sorted((int(p.stem), p) for p in found if p.stem.isdigit() and p.stem.isascii())
 
 
 def _now() -> str:

@@ -1,8 +1,10 @@
 """What a forked child of the warm host does to become a job (or a detached server).
 
 Imported by host.py as a top-level module (the host runs as a program, this folder first on
-its path), and dropped from ``sys.modules`` before a job's code runs. It imports nothing
-of ours.
+its path), and dropped from ``sys.modules`` before a job's code runs. Of ours it imports only
+the job namespace code (pipeline/local/runtime/: the standard library only), from the
+checkout or installation this file belongs to, and drops that from ``sys.modules`` too: a
+job sees what a fresh interpreter plus the preloaded libraries would hold.
 """
 
 from __future__ import annotations
@@ -11,13 +13,24 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from typing import Any
 
-_BASE_PATH = [p for p in sys.path if p != os.path.dirname(os.path.abspath(__file__))]
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_TOP = os.path.dirname(os.path.dirname(os.path.dirname(_HERE)))  # what holds pipeline/
+sys.path.insert(0, _TOP)
+try:
+    from pipeline.local.runtime.namespace import JobView, NamespaceError, enter
+    from pipeline.local.runtime.network import NetworkShare
+finally:
+    sys.path.remove(_TOP)
+_BASE_PATH = [p for p in sys.path if p != _HERE]
+_OURS = ("fork_child", "pipeline")
 
 
-def run_job(request: dict[str, Any], out_fd: int) -> None:
-    """In the forked child: become the job (argv, env, cwd, output, signals), run, exit.
+def run_job(request: dict[str, Any], out_fd: int, share: list[int]) -> None:
+    """In the forked child: become the job (argv, env, cwd, output, signals, namespaces
+    when the request has a view: ``share`` are a shared network's descriptors), run, exit.
 
     What ``python PROGRAM ARGS`` would do: ``sys.argv`` is the program and its arguments,
     ``sys.path[0]`` the program's folder, ``__main__`` the program; an uncaught exception
@@ -26,8 +39,11 @@ def run_job(request: dict[str, Any], out_fd: int) -> None:
     """
     code = 1
     try:
-        program = become_job(request, out_fd)
+        program = become_job(request, out_fd, share=share)
         code = _run_program(program)
+    except NamespaceError as err:  # said in the job's log; its step fails with it
+        print(f"{err.strerror}", file=sys.stderr)
+        code = 126
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
@@ -44,8 +60,7 @@ def run_module(request: dict[str, Any], out_fd: int) -> None:
     code = 1
     try:
         become_job({**request, "argv": [request["module"], *request["argv"]]}, out_fd, False)
-        extra = [p for p in request["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
-        sys.path[:] = [os.getcwd(), *extra, *_BASE_PATH]
+        sys.path[:] = [os.getcwd(), *_python_path(request["env"]), *_BASE_PATH]
         import runpy
 
         runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
@@ -63,8 +78,15 @@ def run_module(request: dict[str, Any], out_fd: int) -> None:
         os._exit(code)
 
 
-def become_job(request: dict[str, Any], out_fd: int, die_with_host: bool = True) -> str:
-    """Take on the job's process state; returns the program's path."""
+def become_job(
+    request: dict[str, Any], out_fd: int, die_with_host: bool = True, share: Sequence[int] = ()
+) -> str:
+    """Take on the job's process state; returns the program's path.
+
+    With a view the job enters its namespaces once its output is in place (so a failure
+    to is in its log) and before it moves to its folder: the container's path. With a PID
+    namespace this process stays outside as the job's supervisor and only the job returns.
+    """
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -79,6 +101,11 @@ def become_job(request: dict[str, Any], out_fd: int, die_with_host: bool = True)
     env = request["env"]
     os.environ.clear()
     os.environ.update(env)
+    if request.get("view"):
+        enter(JobView.from_json(request["view"], _network(request, share)))
+    for fd in share:
+        os.close(fd)
+    _fresh_randomness()
     os.chdir(request["cwd"])
     encoding = (env.get("PYTHONIOENCODING") or "utf-8").split(":")[0] or "utf-8"
     sys.stdin = _text(0, "r", encoding, "strict")
@@ -88,9 +115,36 @@ def become_job(request: dict[str, Any], out_fd: int, die_with_host: bool = True)
     program = os.path.abspath(request["argv"][0])
     sys.argv = list(request["argv"])
     sys.argv[0] = request["argv"][0]
-    sys.path[:] = [os.path.dirname(program), *_BASE_PATH]
-    sys.modules.pop("fork_child", None)  # the job's own module of that name must win
+    sys.path[:] = [os.path.dirname(program), *_python_path(env), *_BASE_PATH]
+    for name in [m for m in sys.modules if m.split(".")[0] in _OURS]:
+        del sys.modules[name]  # the job's own modules of these names must win
     return program
+
+
+def _python_path(env: dict[str, str]) -> list[str]:
+    """PYTHONPATH's folders, which an interpreter puts after the script's own (a job's
+    requirements layer among them)."""
+    return [os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+
+
+def _network(request: dict[str, Any], share: Sequence[int]) -> NetworkShare | None:
+    """The shared network the client sent: the network namespace, then (not root) its
+    user namespace."""
+    if not share:
+        return None
+    return NetworkShare(share[0], share[1] if request.get("share") else None)
+
+
+def _fresh_randomness() -> None:
+    """Reseed what the fork copied from the host, as a fresh interpreter starts: numpy's
+    global RandomState and torch's default generator from the OS (a new process seeds both
+    so). Python's ``random`` reseeds itself in a forked child (os.register_at_fork)."""
+    numpy: Any = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+    torch: Any = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "seed"):
+        torch.seed()
 
 
 def _text(fd: int, mode: str, encoding: str, errors: str) -> Any:

@@ -6,16 +6,28 @@ plus the preloaded libraries would hold. The parent never runs job code; every j
 fresh fork, so a module a job imports or a global it sets dies with it.
 
 Protocol, one Unix-socket connection per request (socket 0600 in a 0700 folder, and the
-peer's uid checked): a JSON line, plus for a job the write end of the job's output pipe
-passed as a file descriptor. Replies are JSON lines: ``{"pid": N}`` then ``{"exit": code}``.
+peer's uid checked): first the client's nonce, answered with ``{"proof": HMAC}`` under the
+store's key (``host.key``, read at start: the host proves it is this store's before it is
+sent anything); then a JSON line, plus for a job the write end of the job's output pipe
+(and a shared network's namespaces) passed as file descriptors. Replies are JSON lines:
+``{"pid": N}`` then ``{"exit": code}``. A job with a ``view`` runs in its own namespaces.
 If the client goes away while its job runs, the job is killed (as PR_SET_PDEATHSIG does for
 a subprocess of the engine). The host leaves after ``IDLE_S`` without jobs, or when asked.
+
+A host may be started before its command knows it will run anything (``python host.py
+--pending WARM_DIR IDLE_S MODULE...``): it imports at once but creates nothing and serves
+nobody until its starter writes a line on its stdin (having written the store's key); if
+stdin closes first (the command was refused, or ended without a job) it leaves at once. So
+a command overlaps these imports with its own checks, and a refused command still leaves
+nothing behind.
 """
 
 from __future__ import annotations
 
 import array
 import contextlib
+import hashlib
+import hmac
 import importlib
 import json
 import os
@@ -24,6 +36,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -31,11 +44,17 @@ from typing import Any
 from fork_child import run_job, run_module
 
 SOCKET_NAME = "host.sock"
+KEY_NAME = "host.key"
+LOG_NAME = "host.log"
+PENDING = "--pending"
 _TICK_S = 0.2
+_MAX_FDS = 4  # a job's output pipe, and a shared network's two namespaces
 
 
 def main(argv: list[str]) -> int:
     """Bind first (clients may queue while the libraries load), preload, then serve."""
+    if argv[1] == PENDING:
+        return _main_pending(Path(argv[2]), float(argv[3]), argv[4:])
     warm_dir, idle_s, modules = Path(argv[1]), float(argv[2]), argv[3:]
     os.chdir(warm_dir)  # bind by a short relative name: store paths can pass 108 bytes
     old = os.umask(0o177)
@@ -45,14 +64,89 @@ def main(argv: list[str]) -> int:
     listener.listen(64)
     mine = os.stat(SOCKET_NAME).st_ino
     try:
-        host = Host(listener, idle_s)
+        with open(KEY_NAME, "rb") as key:
+            host = Host(listener, idle_s, key.read())
         preload(modules, between=host.tick)  # a job that comes early need not wait for torch
+        host.preloaded = True
         return host.serve()
     finally:
         listener.close()
         with contextlib.suppress(FileNotFoundError):
             if os.stat(SOCKET_NAME).st_ino == mine:  # not a newer host's socket
                 os.unlink(SOCKET_NAME)
+
+
+def _main_pending(warm_dir: Path, idle_s: float, modules: list[str]) -> int:
+    """A pending host: preload now; bind and serve once told (see the module docstring)."""
+    commit = _Commitment(warm_dir, idle_s)
+    host: Host | None = None
+
+    def between(timeout: float) -> None:
+        nonlocal host
+        if host is None and commit.ready.is_set():
+            host = commit.host()
+        if host is not None:
+            host.tick(timeout)
+
+    preload(modules, between=between)
+    commit.ready.wait()
+    host = host or commit.host()
+    host.preloaded = True
+    try:
+        return host.serve()
+    finally:
+        host.listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(SOCKET_NAME).st_ino == commit.inode:  # not a newer host's socket
+                os.unlink(SOCKET_NAME)
+
+
+class _Commitment:
+    """Waits on stdin for the store (in a thread, so imports go on meanwhile) and binds there.
+
+    The thread ends before the first fork: :meth:`host` joins it.
+    """
+
+    def __init__(self, warm_dir: Path, idle_s: float) -> None:
+        self.ready = threading.Event()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.warm_dir, self.idle_s, self.inode, self.key = warm_dir, idle_s, -1, b""
+        self._thread = threading.Thread(target=self._wait, name="commit", daemon=True)
+        self._thread.start()
+
+    def _wait(self) -> None:
+        try:
+            self._bind_when_told()
+        except BaseException as err:  # a host that cannot serve must not wait for ever
+            print(f"warm host: cannot serve: {err}", file=sys.stderr, flush=True)
+            os._exit(1)
+
+    def _bind_when_told(self) -> None:
+        if not sys.stdin.buffer.readline():
+            os._exit(0)  # abandoned: nothing was created, nothing is left
+        folder = os.open(self.warm_dir, os.O_PATH | os.O_DIRECTORY)
+        try:  # by the folder's handle: a store's path can pass the 108 bytes a socket takes
+            with open(f"/proc/self/fd/{folder}/{KEY_NAME}", "rb") as key:
+                self.key = key.read()
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+            log = os.open(f"/proc/self/fd/{folder}/{LOG_NAME}", flags, 0o600)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            os.close(log)
+            old = os.umask(0o177)
+            self.listener.bind(f"/proc/self/fd/{folder}/{SOCKET_NAME}")
+            os.umask(old)
+            self.inode = os.stat(f"/proc/self/fd/{folder}/{SOCKET_NAME}").st_ino
+        finally:
+            os.close(folder)
+        self.listener.listen(64)
+        self.ready.set()
+
+    def host(self) -> Host:
+        """The serving host, in the main thread (signals), once bound."""
+        self._thread.join()
+        os.chdir(self.warm_dir)
+        return Host(self.listener, self.idle_s, self.key)
 
 
 def preload(modules: list[str], between: Any = None) -> None:
@@ -79,8 +173,8 @@ def preload(modules: list[str], between: Any = None) -> None:
 class Host:
     """A single-threaded select loop (no threads: forking a threaded process is unsafe)."""
 
-    def __init__(self, listener: socket.socket, idle_s: float) -> None:
-        self.listener, self.idle_s = listener, idle_s
+    def __init__(self, listener: socket.socket, idle_s: float, key: bytes) -> None:
+        self.listener, self.idle_s, self.key = listener, idle_s, key
         self.sel = selectors.DefaultSelector()
         self.sel.register(listener, selectors.EVENT_READ)
         # A job's end wakes the loop at once (SIGCHLD through a self-pipe), not at the next tick.
@@ -93,6 +187,7 @@ class Host:
         self.jobs: dict[int, socket.socket] = {}  # pid -> the client's connection
         self.last_busy = time.monotonic()
         self.stopping = False
+        self.preloaded = False  # a job forked before imports what it needs itself
 
     def tick(self, timeout: float) -> None:
         """Handle what is ready (new requests, ended jobs, gone clients) within ``timeout``."""
@@ -132,17 +227,22 @@ class Host:
         uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
         if uid != os.getuid():
             raise ValueError("refused: another user")
+        hello, stray = _receive(conn)
+        for fd in stray:
+            os.close(fd)
+        nonce = str(hello.get("nonce", "")).encode()
+        _reply(conn, {"proof": hmac.new(self.key, nonce, hashlib.sha256).hexdigest()})
         request, fds = _receive(conn)
         self.last_busy = time.monotonic()
         if request.get("cmd") == "ping":
-            _reply(conn, {"pid": os.getpid()})
+            _reply(conn, {"pid": os.getpid(), "preloaded": self.preloaded})
             conn.close()
         elif request.get("cmd") == "stop":
             self.stopping = True
             _reply(conn, {"stopping": os.getpid()})
             conn.close()
-        elif request.get("cmd") == "run" and len(fds) == 1:
-            self.start(conn, request, fds[0])
+        elif request.get("cmd") == "run" and len(fds) >= 1:
+            self.start(conn, request, fds[0], fds[1:])
         elif request.get("cmd") == "spawn" and len(fds) == 1:
             _reply(conn, {"pid": self.spawn(request, fds[0])})
             conn.close()
@@ -151,12 +251,16 @@ class Host:
                 os.close(fd)
             raise ValueError("unknown request")
 
-    def start(self, conn: socket.socket, request: dict[str, Any], out_fd: int) -> None:
+    def start(
+        self, conn: socket.socket, request: dict[str, Any], out_fd: int, share: list[int]
+    ) -> None:
         pid = os.fork()
         if pid == 0:
             self._forget_parent()
-            run_job(request, out_fd)  # never returns
+            run_job(request, out_fd, share)  # never returns
         os.close(out_fd)
+        for fd in share:
+            os.close(fd)
         self.jobs[pid] = conn
         _reply(conn, {"pid": pid})
         conn.setblocking(False)
@@ -224,7 +328,7 @@ class Host:
 
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     fds = array.array("i")
-    data, ancdata, _, _ = conn.recvmsg(1 << 20, socket.CMSG_LEN(fds.itemsize))
+    data, ancdata, _, _ = conn.recvmsg(1 << 20, socket.CMSG_SPACE(_MAX_FDS * fds.itemsize))
     for level, kind, payload in ancdata:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])

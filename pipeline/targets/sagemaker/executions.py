@@ -58,17 +58,23 @@ class Executions:
         """Start with these (already checked) overrides; values travel as strings.
 
         A ``selection`` becomes a SelectiveExecutionConfig whose source is the selection's
-        or the newest Succeeded or Failed execution.
+        or the newest Succeeded or Failed execution; the execution starts with the source's
+        parameter values (as SageMaker's guide recommends), ``parameters`` overriding them.
         """
-        request = [{"Name": k, "Value": _wire(v)} for k, v in parameters.items()]
+        values: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         if display_name is not None:
             extra["PipelineExecutionDisplayName"] = display_name
         if selection is not None and selection.steps:
+            source = self._source_arn(pipeline_name, selection.source)
+            declared = {p["Name"] for p in self._pipelines.parameters(pipeline_name)}
+            values = {k: v for k, v in self.sent_parameters(source).items() if k in declared}
             extra["SelectiveExecutionConfig"] = {
-                "SourcePipelineExecutionArn": self._source_arn(pipeline_name, selection.source),
+                "SourcePipelineExecutionArn": source,
                 "SelectedSteps": [{"StepName": name} for name in selection.steps],
             }
+        values.update(parameters)
+        request = [{"Name": k, "Value": _wire(v)} for k, v in values.items()]
         missing = self._pipelines.not_found(pipeline_name)
         with translate(f"start pipeline {pipeline_name}", missing):
             response = self._clients.sm.start_pipeline_execution(

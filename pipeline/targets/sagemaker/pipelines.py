@@ -49,13 +49,17 @@ class Pipelines:
         self.check_role(role_arn)  # the front checks first, before the SDK builds anything
         for uri, body in sorted(pipeline.artifacts.items()):
             self._upload(uri, body)
-        request = {
+        request: dict[str, Any] = {
             "PipelineName": pipeline.name,
             "PipelineDefinition": pipeline.definition,
             "RoleArn": role_arn,
             "PipelineDescription": pipeline.description,
             "PipelineDisplayName": pipeline.name,
         }
+        if pipeline.max_parallel_steps is not None:
+            request["ParallelismConfiguration"] = {
+                "MaxParallelExecutionSteps": pipeline.max_parallel_steps
+            }
         existing = self._describe_or_none(pipeline.name)
         if existing is not None and _same_pipeline(existing, request):
             return UpsertResult(str(existing["PipelineArn"]), changed=False)
@@ -133,5 +137,5 @@ def artifact_location(uri: str) -> tuple[str, str]:
 
 def _same_pipeline(described: Mapping[str, Any], request: Mapping[str, Any]) -> bool:
     """True if UpdatePipeline with ``request`` would change nothing DescribePipeline shows."""
-    keys = ("PipelineDefinition", "PipelineDescription", "RoleArn")
-    return all(described.get(k) == request[k] for k in keys)
+    keys = ("PipelineDefinition", "PipelineDescription", "RoleArn", "ParallelismConfiguration")
+    return all(described.get(k) == request.get(k) for k in keys)

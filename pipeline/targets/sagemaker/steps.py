@@ -9,11 +9,13 @@ endpoint does not implement it (moto answers HTTP 500).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from pipeline.core.records import EndpointRef, StepRecord
+from pipeline.core.refs import execution_id
 from pipeline.targets.sagemaker.clients import Clients
 from pipeline.targets.sagemaker.errors import client_error, is_unimplemented
 
@@ -47,6 +49,7 @@ class StepReader:
         self._clients = clients
         self._notes = notes
         self._unavailable = False
+        self._sources: dict[str, dict[str, str]] = {}  # source execution ARN -> its values
 
     def raw(self, arn: str) -> list[dict[str, Any]] | None:
         """The API's step entries, oldest first; None when the API does not offer them."""
@@ -65,8 +68,36 @@ class StepReader:
             return None
 
     def records(self, arn: str) -> tuple[StepRecord, ...]:
-        """The execution's steps as records, oldest first; () when the API is absent."""
-        return tuple(step_record(s) for s in self.raw(arn) or ())
+        """The execution's steps as records, oldest first; () when the API is absent.
+
+        A step a selective execution reused names its source (``ReusedBySelectionFrom``)
+        and the values the source ran with (``SourceParameters``), as the local ones do."""
+        found = []
+        for raw in self.raw(arn) or ():
+            record = step_record(raw)
+            source = (raw.get("SelectiveExecutionResult") or {}).get("SourcePipelineExecutionArn")
+            if source:
+                extra = {
+                    "ReusedBySelectionFrom": execution_id(str(source)),
+                    "SourceParameters": self._parameters_of(str(source)),
+                }
+                record = replace(record, metadata={**record.metadata, **extra})
+            found.append(record)
+        return tuple(found)
+
+    def _parameters_of(self, arn: str) -> dict[str, str]:
+        """ListPipelineParametersForExecution, asked once per source execution."""
+        if arn not in self._sources:
+            try:
+                pages = self._clients.sm.get_paginator(
+                    "list_pipeline_parameters_for_execution"
+                ).paginate(PipelineExecutionArn=arn)
+                self._sources[arn] = {
+                    p["Name"]: p["Value"] for page in pages for p in page["PipelineParameters"]
+                }
+            except ClientError as exc:
+                raise client_error(exc, f"list the parameters of {arn}") from None
+        return self._sources[arn]
 
 
 def step_record(step: Mapping[str, Any]) -> StepRecord:
@@ -83,6 +114,7 @@ def step_record(step: Mapping[str, Any]) -> StepRecord:
         failure_reason=present(step.get("FailureReason")),
         log_path=_log_path(kind, metadata),
         metadata=metadata,
+        attempt_count=step.get("AttemptCount"),
     )
 
 

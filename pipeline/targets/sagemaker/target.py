@@ -67,6 +67,7 @@ class SageMakerTarget:
     """Target backed by SageMaker Pipelines; executions run on the service."""
 
     name = "sagemaker"
+    store: str | None = None  # the service keeps every record: no local store
     default_parallel = SERVICE_PARALLEL
 
     def __init__(
@@ -209,6 +210,10 @@ class SageMakerTarget:
         """``moonpipe-comparison-<ids>.html`` in the working directory."""
         return comparison_path(execution_ids)
 
+    def keeps_path(self, path: Path) -> bool:
+        """False: SageMaker keeps nothing on this machine."""
+        return False
+
     def draw_pages_later(
         self, execution_ids: Sequence[str], comparison: Path | None, pages: Sequence[str]
     ) -> None:
@@ -238,15 +243,16 @@ class SageMakerTarget:
         return self.registry.list_model_packages(group)
 
     def update_model_package(self, package_ref: str, approval_status: str) -> ModelPackageRef:
-        """Not yet on this branch: issue 20 brings UpdateModelPackage."""
-        raise ConfigError(REGISTRY_VERBS_LATER)
+        """UpdateModelPackage: the package version's approval status."""
+        return self.registry.update(package_ref, approval_status)
 
     def deploy_model_package(self, package_ref: str, endpoint_name: str) -> EndpointRef:
-        """Not yet on this branch: issue 20 brings deploying a registered version."""
-        raise ConfigError(REGISTRY_VERBS_LATER)
-
-
-REGISTRY_VERBS_LATER = (
-    "approving and deploying a model package needs issue 20's registry verbs "
-    "(UpdateModelPackage, CreateEndpoint); use the SageMaker console meanwhile"
-)
+        """CreateModel, CreateEndpointConfig, then CreateEndpoint or UpdateEndpoint; the
+        model runs as the pipeline's own role (the one its deploy steps use)."""
+        role = str(self.pipelines.describe(self.pipeline_name).get("RoleArn") or "")
+        if not role:
+            raise ConfigError(
+                f"pipeline {self.pipeline_name} names no role to run the model as; "
+                "run --upsert with --role-arn first"
+            )
+        return self.registry.deploy(package_ref, endpoint_name, role)

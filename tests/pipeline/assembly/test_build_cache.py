@@ -13,6 +13,7 @@ import importlib
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,20 +39,25 @@ class Training:
 class Config:
     training: Training = Training()
     local: Local = Local()
+    source: Path = Path("config/pipeline.yaml")
 
 
 class CountingBuild:
     """A build that imports the project module ``fakebuild_steps`` (from the copy's root)
-    and reports what it read, like the real builder imports steps/."""
+    and reports what it read, like the real builder imports steps/; ``also`` names more
+    modules it imports (a user's pipeline module, say)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *also: str) -> None:
         self.calls = 0
+        self.also = also
 
     def __call__(self, config: Config) -> PipelineDefinition:
         self.calls += 1
-        sys.modules.pop("fakebuild_steps", None)
-        module = importlib.import_module("fakebuild_steps")
-        definition = json.dumps({"hidden": config.training.hidden_dim, "code": module.CODE})
+        codes = []
+        for name in ("fakebuild_steps", *self.also):
+            sys.modules.pop(name, None)
+            codes.append(importlib.import_module(name).CODE)
+        definition = json.dumps({"hidden": config.training.hidden_dim, "code": codes})
         return PipelineDefinition("p", "d", definition, {"s3://b/k/sourcedir.tar.gz": b"\x00\x01"})
 
 
@@ -94,6 +100,24 @@ def test_a_config_value_the_build_sees_rebuilds_but_the_engine_settings_do_not(
     assert builder.calls == 2
 
 
+@dataclasses.dataclass(frozen=True)
+class ModuleConfig(Config):
+    module_name: str | None = "modelbuild.tiny.pipeline"
+    module_kwargs: str = "{}"
+
+
+def test_another_module_is_never_cached_its_sources_are_outside_the_repository(
+    repo: Path, tmp_path: Path
+) -> None:
+    builder = CountingBuild()
+    assert not build(repo, tmp_path / "c", builder, ModuleConfig())
+    assert not build(repo, tmp_path / "c", builder, ModuleConfig())
+    assert builder.calls == 2 and not (tmp_path / "c").exists()
+    own = ModuleConfig(module_name="pipeline.assembly.moonpipe")
+    build(repo, tmp_path / "c", builder, own)
+    assert build(repo, tmp_path / "c", builder, own)
+
+
 def test_a_changed_project_module_rebuilds(repo: Path, tmp_path: Path) -> None:
     builder = CountingBuild()
     build(repo, tmp_path / "c", builder)
@@ -101,6 +125,73 @@ def test_a_changed_project_module_rebuilds(repo: Path, tmp_path: Path) -> None:
     assert not build(repo, tmp_path / "c", builder)
     assert build(repo, tmp_path / "c", builder)
     assert builder.calls == 2
+
+
+def test_a_module_from_outside_the_checkout_rebuilds(repo: Path, tmp_path: Path) -> None:
+    """A module the build imports from elsewhere (not an installed distribution) is read by
+    content too: a pipeline module of the user's, on the path from another folder."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "user_pipeline_mod.py").write_text("CODE = 'a'\n")
+    sys.path.insert(0, str(elsewhere))
+    try:
+        builder = CountingBuild("user_pipeline_mod")
+        build(repo, tmp_path / "c", builder)
+        assert build(repo, tmp_path / "c", builder)
+        (elsewhere / "user_pipeline_mod.py").write_text("CODE = 'b'\n")
+        assert not build(repo, tmp_path / "c", builder)
+        assert builder.calls == 2
+    finally:
+        sys.path.remove(str(elsewhere))
+        sys.modules.pop("user_pipeline_mod", None)
+
+
+def test_a_distribution_loaded_before_the_build_is_an_input_too(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """yaml was imported (by the config loader) before the build began, so the build did not
+    import it; the SDK may still use it, so its version is part of the entry."""
+    import yaml  # noqa: F401 - loaded before the build, as the CLI has it
+
+    builder = CountingBuild()
+    build(repo, tmp_path / "c", builder)
+    real = build_cache._version
+    monkeypatch.setattr(
+        build_cache, "_version", lambda name: "999.0" if name == "PyYAML" else real(name)
+    )
+    assert not build(repo, tmp_path / "c", builder)
+
+
+def test_the_config_file_path_is_not_an_input(repo: Path, tmp_path: Path) -> None:
+    """The same values read from another file build the same definition."""
+    builder = CountingBuild()
+    build(repo, tmp_path / "c", builder)
+    assert build(repo, tmp_path / "c", builder, Config(source=tmp_path / "other.yaml"))
+    assert builder.calls == 1
+
+
+def test_the_entries_used_last_are_kept(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(build_cache, "MAX_ENTRIES", 2)
+    builder = CountingBuild()
+    configs = [Config(training=Training(hidden_dim=n)) for n in (1, 2, 3)]
+    build(repo, tmp_path / "c", builder, configs[0])
+    build(repo, tmp_path / "c", builder, configs[1])
+    time.sleep(0.01)  # mtimes apart: the first entry is now the one used last
+    assert build(repo, tmp_path / "c", builder, configs[0])
+    time.sleep(0.01)
+    build(repo, tmp_path / "c", builder, configs[2])
+    assert len(list((tmp_path / "c").glob("*.json"))) == 2
+    assert build(repo, tmp_path / "c", builder, configs[0])
+    assert not build(repo, tmp_path / "c", builder, configs[1])
+
+
+def test_the_cache_folder_is_the_checkout_s_unless_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(build_cache.CACHE_ENV, raising=False)
+    assert build_cache.default_dir() == REPO / ".moonpipe-build"
+    monkeypatch.setenv(build_cache.CACHE_ENV, "/somewhere/else")
+    assert build_cache.default_dir() == Path("/somewhere/else")
 
 
 @pytest.mark.parametrize("change", ["edit", "add", "remove"])

@@ -252,7 +252,7 @@ def test_staging_copies_only_the_scripts_and_is_removed_afterwards(tmp_path: Pat
 def test_staging_is_removed_when_the_build_fails(
     tmp_path: Path, cfg: PipelineConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipeline.assembly.builder as definition
+    import pipeline.assembly.moonpipe as moonpipe
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
@@ -260,9 +260,13 @@ def test_staging_is_removed_when_the_build_fails(
     def explode(*_: Any) -> None:
         raise RuntimeError("the SDK broke")
 
-    monkeypatch.setattr(definition, "_build", explode)
-    with pytest.raises(RuntimeError):
+    monkeypatch.setattr(moonpipe, "_assemble", explode)
+    with pytest.raises(ConfigError) as caught:
         build_pipeline(cfg, _stub_code(tmp_path / "entrypoints"))
+    assert str(caught.value) == (
+        "--module-name pipeline.assembly.moonpipe: get_pipeline() failed: RuntimeError: "
+        "the SDK broke"
+    )
     assert os.listdir(tmp_path / "tmp") == []
 
 

@@ -17,7 +17,7 @@ import pytest
 from pipeline.core.records import PipelineDefinition
 from pipeline.targets.local import LocalTarget
 from tests.cli_runner import start_local_cli
-from tests.pipeline.local.slow_defs import slow_pipeline
+from tests.pipeline.local.slow_defs import job_pid, slow_pipeline
 from tests.pipeline.local.test_interruptions import _gone, cli
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ def _job_pids(store: Path, count: int, timeout_s: float = 90) -> list[int]:
     while time.monotonic() < deadline:
         found = sorted(store.glob("executions/*/jobs/Train/**/slow.pid"))
         if len(found) >= count:
-            return [int(p.read_text()) for p in found]
+            return [job_pid(p) for p in found]
         time.sleep(0.05)
     raise AssertionError(f"fewer than {count} training jobs started")
 
@@ -58,7 +58,7 @@ def test_ctrl_c_stops_the_running_points_says_which_and_exits_130(tmp_path: Path
             proc.kill()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "recorded as Failed" not in out + err
-    listed = json.loads(cli(store, "--list-executions", "--json").stdout)
+    listed = json.loads(cli(store, "--list-executions", "--json").stdout)["executions"]
     by_dim = {e["parameters"]["HiddenDim"]: e for e in listed}
     assert sorted(by_dim) == [1, 2]  # the third point never started
     assert [by_dim[d]["status"] for d in (1, 2)] == ["Stopped", "Stopped"]
@@ -69,7 +69,9 @@ def test_ctrl_c_stops_the_running_points_says_which_and_exits_130(tmp_path: Path
         "sweep again (points that succeeded are reused)"
     )
     table = out.splitlines()
-    assert table[-1].startswith("no point succeeded with a accuracy")
+    assert table[-2].startswith("no point succeeded with accuracy; nothing to promote; ")
+    assert "HiddenDim=1 (Stopped)" in table[-2]  # what has no metric is named, and why
+    assert table[-1] == f"store: {store}"
     assert [r.split()[1:3] for r in table if r.startswith("-")] == [
         ["1", "Stopped"], ["2", "Stopped"], ["3", "Pending"]
     ]  # fmt: skip

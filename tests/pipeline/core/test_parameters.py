@@ -94,7 +94,7 @@ def test_resolve_rejects_unknown_names_listing_the_declared_ones() -> None:
     with pytest.raises(ParameterError) as err:
         resolve_parameters(DECLARED, {"Hidden": "40"})
     assert str(err.value) == (
-        "unknown pipeline parameter Hidden; this pipeline declares: "
+        "unknown pipeline parameter Hidden (did you mean HiddenDim?); this pipeline declares: "
         "Deploy, EndpointName, HiddenDim, LearningRate"
     )
 
@@ -117,3 +117,24 @@ def test_parse_assignment_rejects_text_without_a_name(text: str) -> None:
     with pytest.raises(ParameterError) as err:
         parse_assignment(text)
     assert str(err.value) == (f"--param {text!r}: expected NAME=VALUE, e.g. --param HiddenDim=40")
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("hidden_dim", "HiddenDim"),  # issue 20: the script's name for it got no suggestion
+        ("hiddendim", "HiddenDim"),
+        ("HidenDim", "HiddenDim"),
+        ("Epoch", "Epochs"),
+        ("endpoint-name", "EndpointName"),
+        ("Nope", None),  # nothing close: no guess
+    ],
+)
+def test_an_unknown_name_gets_the_declared_name_a_person_meant(
+    given: str, meant: str | None
+) -> None:
+    declared = [*DECLARED, {"Name": "Epochs", "Type": "Integer", "DefaultValue": 1}]
+    with pytest.raises(ParameterError) as err:
+        resolve_parameters(declared, {given: "1"})
+    hint = f" (did you mean {meant}?)" if meant else ""
+    assert str(err.value).startswith(f"unknown pipeline parameter {given}{hint}; this pipeline")

@@ -18,7 +18,7 @@ import pytest
 
 from pipeline.core.errors import ConfigError, ParameterError
 from pipeline.core.parameters import resolve_parameters
-from pipeline.local import api_gate
+from pipeline.local import api_gate, gate_model
 from pipeline.local.api_gate import (
     Violation,
     check_start,
@@ -206,7 +206,7 @@ def test_refused_values_name_the_field_and_the_rule(
     found = problems(step_type, changed(GOOD[step_type], path, value))
     assert len(found) == 1, found
     if "{n}" in expected:
-        shape = api_gate._service_model().shape_for("TrainingInstanceType")
+        shape = gate_model.service_model().shape_for("TrainingInstanceType")
         expected = expected.format(n=len(shape.enum))
     assert found[0].startswith(expected), found[0]
 
@@ -312,7 +312,7 @@ def test_parameters_behind_a_field(
 
 def test_every_pattern_of_the_six_operations_compiles() -> None:
     """A pattern Python cannot read would go unchecked: fail here, not silently."""
-    model = api_gate._service_model()
+    model = gate_model.service_model()
     seen: set[str] = set()
 
     def walk(shape: Any, names: tuple[str, ...]) -> None:

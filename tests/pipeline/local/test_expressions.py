@@ -111,16 +111,12 @@ def test_resolve(expression: Any, expected: Any) -> None:
     assert resolve(expression, _scope()) == expected
 
 
-def test_symbolic_execution_keeps_execution_references_as_placeholders() -> None:
-    expression = {
-        "Std:Join": {
-            "On": "/",
-            "Values": [{"Get": "Execution.PipelineExecutionId"}, {"Get": "Parameters.HiddenDim"}],
-        }
-    }
-    assert resolve(expression, _scope(symbolic_execution=True)) == (
-        "{Execution.PipelineExecutionId}/20"
-    )
+def test_a_callable_execution_variable_is_read_at_each_resolution() -> None:
+    """CurrentDateTime: "the time when the variable is being evaluated" (SDK readthedocs)."""
+    ticks = iter(["t1", "t2"])
+    scope = Scope(execution={"CurrentDateTime": lambda: next(ticks)})
+    expression = {"Get": "Execution.CurrentDateTime"}
+    assert (resolve(expression, scope), resolve(expression, scope)) == ("t1", "t2")
 
 
 EVAL_REPORT = "Steps.Eval.PropertyFiles.EvaluationReport"

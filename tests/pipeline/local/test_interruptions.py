@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from pipeline.core.errors import MoonpipeError
 from pipeline.core.records import PipelineDefinition
 from pipeline.local import interruptions
 from pipeline.local.endpoint.process import find_servers
@@ -78,7 +77,7 @@ def _gone(pid: int, timeout_s: float = 15) -> bool:
 def _only_execution(store: Path) -> dict[str, Any]:
     code = cli(store, "--list-executions", "--json")
     assert code.returncode == 0, code.stderr
-    [execution] = json.loads(code.stdout)
+    [execution] = json.loads(code.stdout)["executions"]
     described = cli(store, "--describe-execution", execution["execution_id"], "--json")
     assert described.returncode == 0, described.stderr
     return json.loads(described.stdout)
@@ -100,11 +99,12 @@ def test_sigterm_during_training_ends_like_ctrl_c(
     assert "Traceback" not in err
     assert _gone(job), "the training job outlived the interrupted run"
     summary = _only_execution(store)
-    assert summary["status"] == "Failed"
+    assert summary["status"] == "Stopped"
     assert summary["failure_reason"] == (
-        f"the execution was interrupted; resume it with --retry {summary['execution_id']}"
+        "interrupted (Ctrl-C or SIGTERM) before it finished; resume it with --retry "
+        f"{summary['execution_id']}"
     )
-    assert _steps(summary)["Train"] == ("Failed", summary["failure_reason"])
+    assert _steps(summary)["Train"] == ("Stopped", summary["failure_reason"])
     assert _steps(summary)["Prep"][0] == "Succeeded"
 
 
@@ -144,7 +144,9 @@ def test_stop_from_another_process_stops_the_job_and_ends_stopped(
     store: Path, runner: tuple[subprocess.Popen[str], int]
 ) -> None:
     proc, job = runner
-    execution_id = json.loads(cli(store, "--list-executions", "--json").stdout)[0]["execution_id"]
+    execution_id = json.loads(cli(store, "--list-executions", "--json").stdout)["executions"][0][
+        "execution_id"
+    ]
     stopped = cli(store, "--stop", execution_id, "--json")
     assert stopped.returncode == 0, stopped.stderr
     summary = json.loads(stopped.stdout)
@@ -170,23 +172,24 @@ def test_stop_of_an_unknown_execution_names_it(store: Path) -> None:
     done = cli(store, "--stop", "nosuchexec")
     assert (done.returncode, done.stderr) == (
         2,
-        "error: no local execution 'nosuchexec'; list them with --list-executions\n",
+        f"error: no local execution 'nosuchexec'; list them with --list-executions "
+        f"(store: {store})\n",
     )
 
 
 def test_stop_kills_a_runner_that_does_not_let_go(store: Path, tmp_path: Path) -> None:
     """A runner deaf to SIGTERM is SIGKILLed after the grace period; the record says Stopped."""
     records = Records(store)
-    arn = local_runner(store).start("moonpipe", {})
-    execution_id = arn.rsplit("/", 1)[-1]
     holder = subprocess.Popen(
-        [sys.executable, "-c", _DEAF_RUNNER, str(store), execution_id],
+        [sys.executable, "-c", _DEAF_RUNNER, str(store)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "claimed"
+        assert holder.stdout is not None
+        said, execution_id = holder.stdout.readline().split()
+        assert said == "running"
         interruptions.stop(records, execution_id, grace_s=1)
         assert holder.wait(timeout=10) == -signal.SIGKILL
     finally:
@@ -202,14 +205,14 @@ def test_stop_kills_a_runner_that_does_not_let_go(store: Path, tmp_path: Path) -
 _DEAF_RUNNER = """
 import signal, sys, time
 from pathlib import Path
-from pipeline.local.interruptions import runner_claim
-from pipeline.local.store.records import Records
+from pipeline.local.interruptions import begin_run, hold
+from tests.pipeline.local.engine import local_runner
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-records = Records(Path(sys.argv[1]))
-data = records.execution(sys.argv[2])
-with runner_claim(records, data):
-    print("claimed", flush=True)
-    time.sleep(60)
+runner = local_runner(Path(sys.argv[1]))
+execution_id = runner.start("moonpipe", {}).rsplit("/", 1)[-1]
+assert begin_run(hold(runner.records, execution_id)) is not None
+print("running", execution_id, flush=True)
+time.sleep(60)
 """
 
 
@@ -224,16 +227,34 @@ def test_an_execution_never_run_can_be_stopped(store: Path) -> None:
 
 def test_a_second_runner_of_one_execution_is_refused(store: Path) -> None:
     records = Records(store)
-    arn = local_runner(store).start("moonpipe", {})
-    data = records.execution(arn.rsplit("/", 1)[-1])
-    with (
-        interruptions.runner_claim(records, replace(data)),
-        pytest.raises(MoonpipeError, match="already being run by another process"),
-        interruptions.runner_claim(records, replace(data)),
-    ):
-        pass  # pragma: no cover
-    runner = records.execution(data.execution_id).runner
-    assert runner is not None and os.getpid() == runner["pid"]
+    arn = local_runner(store).start("moonpipe", {})  # held by this process from now on
+    execution_id = arn.rsplit("/", 1)[-1]
+    second = subprocess.run(
+        [sys.executable, "-c", _SECOND_RUNNER, str(store), arn],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.stdout.strip() == (
+        f"execution {execution_id} is already being run by another process; "
+        "follow it with --describe-execution"
+    ), second.stderr
+    data = records.execution(execution_id)
+    assert (data.status, data.starter and data.starter["pid"]) == ("Executing", os.getpid())
+    interruptions.stop(records, execution_id)  # this process ends what it started
+
+
+_SECOND_RUNNER = """
+import sys
+from pathlib import Path
+from pipeline.core.errors import MoonpipeError
+from tests.pipeline.local.engine import local_runner
+try:
+    local_runner(Path(sys.argv[1])).run(sys.argv[2], lambda record: None)
+except MoonpipeError as err:
+    print(err)
+"""
 
 
 SERVING_TRAIN = (
@@ -289,16 +310,16 @@ def test_killed_during_the_first_deploy_everything_stays_visible_and_deletable(
     proc.send_signal(signum)
     proc.communicate(timeout=60)
     summary = _only_execution(store)
-    assert summary["status"] == "Failed"
-    assert _steps(summary)["Deploy"] == ("Failed", summary["failure_reason"])
+    assert summary["status"] == ("Stopped" if signum == signal.SIGTERM else "Failed")
+    assert _steps(summary)["Deploy"] == (summary["status"], summary["failure_reason"])
     listed = cli(store, "--list-endpoints", "--json")
-    assert [e["name"] for e in json.loads(listed.stdout)] == ["ep"]
+    assert [e["name"] for e in json.loads(listed.stdout)["endpoints"]] == ["ep"]
     stop = cli(store, "--stop", summary["execution_id"])
     assert (stop.returncode, stop.stderr.startswith("error: cannot stop execution")) == (2, True)
     deleted = cli(store, "--delete-endpoint", "ep")
     assert deleted.returncode == 0, deleted.stderr
     assert find_servers(store / "endpoints" / "ep") == []
-    assert json.loads(cli(store, "--list-endpoints", "--json").stdout) == []
+    assert json.loads(cli(store, "--list-endpoints", "--json").stdout)["endpoints"] == []
 
 
 def test_a_reader_settling_a_dead_runner_does_not_make_another_reader_see_it_alive(
@@ -336,7 +357,7 @@ def test_a_reader_settling_a_dead_runner_does_not_make_another_reader_see_it_ali
         with waited_lock(lock):
             holding.set()
             release.wait(5)
-            interruptions.close_execution(records, records.execution("e1"), "Failed", "gone")
+            interruptions.close_execution(records, "e1", "Failed", "gone")
 
     reader = threading.Thread(target=first_reader)
     reader.start()
@@ -377,5 +398,7 @@ def test_a_record_that_ran_without_naming_its_runner_is_settled_by_the_same_rule
     [(step, _)] = records.steps("e2")
     assert (step.status, step.failure_reason) == ("Failed", reason)
     never_run = replace(seen, execution_id="e3", status="Executing", ran=False, ended_at=None)
-    records.save_execution(never_run)  # recorded by --start, not run yet: left alone
-    assert interruptions.settle(records, "e3").status == "Executing"
+    records.save_execution(never_run)  # an older version's --start whose process is gone
+    assert (interruptions.settle(records, "e3").failure_reason or "").startswith(
+        "no process ever ran it"
+    )

@@ -4,7 +4,8 @@ runners, are in test_interruptions.py)."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,10 @@ def _interrupt_at_train(record: StepRecord) -> None:
         raise KeyboardInterrupt
 
 
-def test_ctrl_c_ends_the_execution_and_its_running_step_failed_and_goes_on_up(
+INTERRUPTED = "interrupted (Ctrl-C or SIGTERM) before it finished; resume it with --retry "
+
+
+def test_ctrl_c_ends_the_execution_and_its_running_step_stopped_and_goes_on_up(
     tmp_path: Path,
 ) -> None:
     keeper = _Keeper()
@@ -56,11 +60,11 @@ def test_ctrl_c_ends_the_execution_and_its_running_step_failed_and_goes_on_up(
     with pytest.raises(KeyboardInterrupt):
         runner.run(arn, _interrupt_at_train)
     summary = runner.describe(arn)
-    reason = f"the execution was interrupted; resume it with --retry {summary.execution_id}"
-    assert (summary.status, summary.failure_reason) == ("Failed", reason)
+    reason = INTERRUPTED + summary.execution_id
+    assert (summary.status, summary.failure_reason) == ("Stopped", reason)
     assert [(s.name, s.status) for s in summary.steps] == [
         ("Prep", "Succeeded"),
-        ("Train", "Failed"),
+        ("Train", "Stopped"),
     ]
     assert keeper.refreshes == [False, False]  # after Prep; after the interruption, no wait
     assert not interruptions.claimed(runner.settle(arn))  # nothing left Executing
@@ -96,7 +100,7 @@ def test_a_retried_execution_resumes_from_the_step_that_did_not_succeed(tmp_path
     assert summary.status == "Succeeded", summary.failure_reason
     assert [r.name for r in seen if r.status == "Executing"] == ["Train", "Eval"]
     attempts = runner.records.execution(summary.execution_id).extra["attempts"]
-    assert [(a["attempt"], a["status"]) for a in attempts] == [(1, "Failed")]
+    assert [(a["attempt"], a["status"]) for a in attempts] == [(1, "Stopped")]
 
 
 def test_an_ended_execution_is_only_described_and_a_held_one_refused(tmp_path: Path) -> None:
@@ -107,11 +111,35 @@ def test_an_ended_execution_is_only_described_and_a_held_one_refused(tmp_path: P
     assert runner.run(done.execution_arn, lambda record: None) == done
     assert keeper.refreshes == []  # not run again: nothing to draw
     arn = runner.start("p", {})
-    data = runner.records.execution(arn.rsplit("/", 1)[-1])
-    with interruptions.runner_claim(runner.records, replace(data)):  # another runner
+    execution_id = arn.rsplit("/", 1)[-1]
+    interruptions.held_here(runner.records, execution_id).release()  # let another hold it
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(runner.store_root), execution_id],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with pytest.raises(MoonpipeError, match="is already being run by another process"):
             runner.run(arn, lambda record: None)
         assert runner.describe(arn).status == "Executing"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert runner.describe(arn).status == "Failed"  # its holder is gone: the next reader ends it
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from pipeline.local.interruptions import hold
+from pipeline.local.store.records import Records
+hold(Records(Path(sys.argv[1])), sys.argv[2])
+print("held", flush=True)
+time.sleep(60)
+"""
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_the_runner_lock_is_held_until_the_end_is_recorded(tmp_path: Path) -> None:

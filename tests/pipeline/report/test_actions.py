@@ -55,7 +55,7 @@ def test_report_json_and_report_out(
 ) -> None:
     out = tmp_path / "first.html"
     assert _main(store, "--report", store.ids[0], "--report-out", str(out), "--json") == 0
-    assert json.loads(capsys.readouterr().out) == {"report": str(out)}
+    assert json.loads(capsys.readouterr().out) == {"store": str(store.root), "report": str(out)}
     assert store.ids[0] in out.read_text()
 
 
@@ -78,12 +78,12 @@ def test_report_errors_are_one_line_and_exit_2(
 ) -> None:
     assert _main(store, *flags) == 2
     err = capsys.readouterr().err
-    assert err.strip() == message
+    assert err.strip().removesuffix(f" (store: {store.root})") == message
 
 
 def test_report_out_without_report_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_pipeline.main(["--list-executions", "--report-out", "x.html"]) == 2
-    assert "--report-out can only be used with --report" in capsys.readouterr().err
+    assert "--report-out needs --report or --compare" in capsys.readouterr().err
 
 
 def test_no_executions_yet_says_what_to_do(tmp_path: Path) -> None:
@@ -138,8 +138,10 @@ def test_compare_prints_a_table_the_verdict_and_the_page_last(
     assert _main(store, "--compare", *store.ids) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split() == store.ids
-    assert lines[1].split() == ["HiddenDim", "20", "40"]
-    assert lines[-2] == "no difference in accuracy between these executions"
+    assert lines[1].split() == ["status", "Succeeded", "Succeeded"]
+    assert lines[2].split() == ["HiddenDim", "20", "40"]
+    assert " tie on accuracy (" in lines[-3] or " is best by accuracy: " in lines[-3]
+    assert lines[-2] == f"store: {store.root}"
     page = Path(lines[-1])
     assert page.parent == store.root / "comparisons"
     html = page.read_text()
@@ -182,7 +184,8 @@ def test_list_executions_shows_accuracy_and_changed_parameters(
     store: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert _main(store, "--list-executions") == 0
-    header, newest, oldest = capsys.readouterr().out.strip().splitlines()
+    header, newest, oldest, footer = capsys.readouterr().out.strip().splitlines()
+    assert footer == f"2 of 2 executions; store: {store.root}"
     assert header.split()[:6] == [
         "EXECUTION",
         "STATUS",
@@ -195,7 +198,7 @@ def test_list_executions_shows_accuracy_and_changed_parameters(
     assert newest.split()[-1] == "HiddenDim=40"
     assert oldest.split()[-1] == "0.9"  # accuracy, nothing changed
     assert _main(store, "--list-executions", "--json") == 0
-    listed = json.loads(capsys.readouterr().out)
+    listed = json.loads(capsys.readouterr().out)["executions"]
     assert [e["changed_parameters"] for e in listed] == [{"HiddenDim": 40}, {}]
 
 
@@ -226,6 +229,7 @@ def test_compare_on_sagemaker_from_moto(
     assert run_pipeline.main([*argv, "--report-out", str(out)]) == 0, capsys.readouterr().err
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split() == [arn.rsplit("/", 1)[1] for arn in arns]
-    assert lines[1].split() == ["HiddenDim", "20", "40"]
+    assert lines[1].split() == ["status", "Succeeded", "Succeeded"]
+    assert lines[2].split() == ["HiddenDim", "20", "40"]
     assert lines[-2:] == ["no execution has metrics to compare (did evaluation run?)", str(out)]
     assert 'data-plot="boundary"' in out.read_text()

@@ -98,7 +98,7 @@ def _sweep_winner(executions: list[ExecutionFacts]) -> str:
 
 def _compare_winner(executions: list[ExecutionFacts]) -> str:
     """What --compare's verdict names."""
-    return compare([build_report(e) for e in executions]).verdict.split(" is best by ")[0]
+    return compare([build_report(e) for e in executions]).verdict.split(" ")[0]
 
 
 @pytest.mark.parametrize(
@@ -121,3 +121,47 @@ def test_sweep_and_compare_name_the_same_winner_on_the_same_executions(
     for executions, winner in ((tie, "early-big"), (clear, "third")):
         shown = [executions[i] for i in order]
         assert _sweep_winner(shown) == _compare_winner(shown) == winner
+
+
+# -- issue 20: verdicts that say what is true ---------------------------------------------
+
+
+def _failed(execution_id: str) -> Report:
+    return Report(
+        **{**build_report(facts([], status="Failed")).__dict__, "execution_id": execution_id}
+    )
+
+
+def test_a_failed_execution_without_metrics_is_named_not_a_difference() -> None:
+    """Compared with a Failed run (no metrics), the verdict said "no difference in accuracy"."""
+    ok = _report("ok", 0.93, 0.1)
+    result = compare([ok, _failed("bad")])
+    assert result.verdict == (
+        "only ok has accuracy (0.9300); bad (Failed) has no accuracy; nothing to compare"
+    )
+    assert "no difference" not in result.verdict
+
+
+def test_every_execution_tied_is_a_tie() -> None:
+    result = compare([_report("a", 0.9267, 0.1), _report("b", 0.9267, 0.2, HiddenDim=40)])
+    assert result.verdict == "a and b tie on accuracy (0.9267)"
+
+
+def test_a_tie_for_the_best_is_worded_as_a_tie_and_never_against_the_tied_value() -> None:
+    """A tie printed "…is best by accuracy: 0.9267 against 0.9133, 0.9267"."""
+    tied = [_report("a", 0.9267, 0.1), _report("b", 0.9133, 0.1), _report("c", 0.9267, 0.1)]
+    result = compare(tied)
+    assert result.verdict == (
+        "a and c tie for the best accuracy (0.9267) against 0.9133; a started first, "
+        "so it ranks first"
+    )
+
+
+def test_a_clear_winner_with_a_failed_third_names_the_failed_one() -> None:
+    result = compare(
+        [_report("a", 0.90, 0.1), _report("b", 0.95, 0.1, HiddenDim=40), _failed("bad")]
+    )
+    assert result.verdict == (
+        "b is best by accuracy: 0.9500 against 0.9000 with HiddenDim=40; bad (Failed) has no "
+        "accuracy"
+    )

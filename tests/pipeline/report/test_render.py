@@ -83,3 +83,35 @@ def test_page_loads_nothing_from_anywhere() -> None:
     html = _html()
     assert NETWORK.search(html) is None, NETWORK.search(html)
     assert "<link" not in html
+
+
+def test_a_step_says_why_it_was_no_cache_hit_and_which_attempts_failed() -> None:
+    steps = upstream_steps()
+    attempts = [
+        {"AttemptCount": 1, "ExceptionType": "SageMaker.CAPACITY_ERROR", "FailureReason": "oom"}
+    ]
+    steps[1] = (
+        record(
+            "Train",
+            "Training",
+            "Succeeded",
+            1,
+            attempt_count=2,
+            metadata={
+                "CacheReason": "miss: HyperParameters changed since execution e0",
+                "Attempts": attempts,
+            },
+        ),
+        {},
+    )
+    report = build_report(facts(steps))
+    html = render_report(
+        report, layout_definition(json.dumps(full_definition())), figures(report, PlotData())
+    )
+    assert '<p class="small" data-cache>cache miss: HyperParameters changed since execution e0' in (
+        html
+    )
+    assert (
+        '<p class="small" data-attempts>attempt 2; retried after: attempt 1: '
+        "SageMaker.CAPACITY_ERROR: oom</p>"
+    ) in html

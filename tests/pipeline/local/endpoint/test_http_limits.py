@@ -235,3 +235,30 @@ def test_a_client_that_sends_its_whole_oversize_body_still_reads_the_413(serve: 
     assert (response.status, response.getheader("Connection")) == (413, "close")
     assert json_error(response.read()).startswith("payload of 6291457 bytes exceeds")
     conn.close()
+
+
+@pytest.mark.parametrize(
+    ("block", "status", "message"),
+    [
+        (b"no colon here\r\n", 400, "Bad header line no colon here"),
+        (b"Bad Name: 1\r\n", 400, "Bad header line Bad Name: 1"),
+        (b"X-A: 1\r\n" + b" folded\r\n" * 100, 431, "Too many headers got more than 100 headers"),
+    ],
+)
+def test_a_header_block_the_server_will_not_read_gets_a_json_4xx(
+    serve: Callable, block: bytes, status: int, message: str
+) -> None:
+    """Headers are read without the email parser; a malformed line is refused, not taken
+    for the start of a body, and folded lines count towards the 100-line limit."""
+    server = serve()
+    code, headers, body = raw(server, b"GET /ping HTTP/1.1\r\n" + block + b"\r\n")
+    assert (code, json_error(body), headers["Connection"]) == (status, message, "close")
+
+
+def test_a_folded_header_line_continues_the_one_before() -> None:
+    import io
+
+    block = b"Content-Type: text/csv;\r\n charset=utf-8\r\nAccept:  */* \r\n\r\n"
+    headers = endpoint_http.read_headers(io.BytesIO(block))
+    assert headers.get("content-type") == "text/csv; charset=utf-8"
+    assert headers.get("Accept") == "*/*"

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.local.handlers.jobs import job_environment, run_job
 from pipeline.local.warm.client import SOCKET_NAME, WarmStarter
-from tests.pipeline.local.warm.conftest import write
+from tests.pipeline.local.warm.conftest import run_in, write
 
 SETS_STATE = """
 import json, sys
@@ -63,11 +62,8 @@ def _wait_gone(pid: int, within_s: float = 20.0) -> bool:
 
 
 def _job(tmp: Path, starter: WarmStarter, script: Path, on_line=None) -> tuple[int, str]:
-    tmp.mkdir(parents=True, exist_ok=True)
-    env = job_environment({}, tmp)
-    log = tmp / "job.log"
-    run = run_job([sys.executable, str(script)], env, tmp, log, on_line, starter)
-    return run.exit_code, log.read_text()
+    run, log = run_in(tmp, starter, [sys.executable, str(script)], on_line=on_line)
+    return run.exit_code, log
 
 
 def test_a_global_or_module_one_job_sets_is_not_seen_by_the_next(
@@ -162,20 +158,21 @@ def test_commands_that_are_not_a_python_script_run_as_subprocesses(
 ) -> None:
     shell = write(tmp_path, "run.sh", 'echo "$PPID"\n')
     script = write(tmp_path, "ppid.py", "import os\nprint(os.getppid())\n")
-    assert not starter.can_run(["/bin/sh", str(shell)], tmp_path)
-    assert not starter.can_run([sys.executable, "-u", str(script)], tmp_path)
-    assert starter.can_run([sys.executable, str(script)], tmp_path)
-    assert starter.can_run([sys.executable, "ppid.py"], tmp_path)  # as training jobs run
-    assert not starter.can_run([sys.executable, "ppid.py"], tmp_path / "elsewhere")
-    env = job_environment({}, tmp_path)
-    for argv, parent in (
-        (["/bin/sh", str(shell)], os.getpid()),
-        ([sys.executable, "-u", str(script)], os.getpid()),
-        ([sys.executable, str(script)], starter.ensure()),
+    assert not starter.can_run(["/bin/sh", str(shell)], shell)
+    assert not starter.can_run([sys.executable, "-u", str(script)], script)
+    assert starter.can_run([sys.executable, str(script)], script)
+    assert starter.can_run([sys.executable, "ppid.py"], script)  # as training jobs run
+    assert not starter.can_run([sys.executable, "ppid.py"], tmp_path / "elsewhere" / "ppid.py")
+    for n, (argv, parent) in enumerate(
+        (
+            (["/bin/sh", str(shell)], os.getpid()),
+            ([sys.executable, "-u", str(script)], os.getpid()),
+            ([sys.executable, str(script)], starter.ensure()),
+        )
     ):
-        log = tmp_path / f"{len(argv)}-{argv[0].rsplit('/', 1)[-1]}.log"
-        assert run_job(argv, env, tmp_path, log, starter=starter).exit_code == 0
-        assert int(log.read_text()) == parent
+        run, log = run_in(tmp_path / f"job{n}", starter, argv)
+        assert run.exit_code == 0
+        assert int(log) == parent
 
 
 def test_threads_in_the_caller_do_not_matter(tmp_path: Path, starter: WarmStarter) -> None:
@@ -184,10 +181,8 @@ def test_threads_in_the_caller_do_not_matter(tmp_path: Path, starter: WarmStarte
     results: dict[int, tuple[int, str]] = {}
 
     def one(n: int) -> None:
-        env = job_environment({}, tmp_path / str(n))
-        log = tmp_path / str(n) / "job.log"
-        run = run_job([sys.executable, str(script), str(n)], env, tmp_path, log, starter=starter)
-        results[n] = (run.exit_code, log.read_text())
+        run, log = run_in(tmp_path / str(n), starter, [sys.executable, str(script), str(n)])
+        results[n] = (run.exit_code, log)
 
     threads = [threading.Thread(target=one, args=(n,)) for n in range(4)]
     for thread in threads:

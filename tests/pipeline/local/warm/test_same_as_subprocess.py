@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.local.handlers.jobs import JobRun, failure_reason, job_environment, run_job
+from pipeline.local.handlers.jobs import JobRun, failure_reason
 from pipeline.local.warm.client import WarmStarter
-from tests.pipeline.local.warm.conftest import write
+from tests.pipeline.local.warm.conftest import run_in, write
 
 REPORT = """
 import json, os, sys
@@ -39,10 +39,8 @@ ENDINGS = {
 def _run(tmp: Path, starter: WarmStarter | None, script: Path, *args: str) -> tuple[JobRun, str]:
     job = tmp / ("warm" if starter else "cold")
     (job / "work").mkdir(parents=True, exist_ok=True)
-    env = job_environment({"FACTS": str(job / "facts.json"), "MY_SETTING": "é"}, job)
-    log = job / "job.log"
-    run = run_job([sys.executable, str(script), *args], env, job / "work", log, starter=starter)
-    return run, log.read_text()
+    env = {"FACTS": str(job / "facts.json"), "MY_SETTING": "é"}
+    return run_in(job, starter, [sys.executable, str(script), *args], env, "/opt/ml/work")
 
 
 def test_argv_environment_cwd_and_output_are_the_same_both_ways(
@@ -109,13 +107,12 @@ def test_a_script_named_relative_to_its_folder_runs_the_same_both_ways(
     tmp_path: Path, starter: WarmStarter
 ) -> None:
     """Training jobs run ``python train.py`` in /opt/ml/code."""
+    logs = {}
     for kind, chosen in (("cold", None), ("warm", starter)):
         job = tmp_path / kind
         write(job / "work", "rel.py", "import os, sys\nprint(sys.argv[0], __file__, sys.path[0])\n")
-        env = job_environment({}, job)
-        run = run_job([sys.executable, "rel.py"], env, job / "work", job / "log", starter=chosen)
+        run, logs[kind] = run_in(job, chosen, [sys.executable, "rel.py"], cwd="/opt/ml/work")
         assert run.exit_code == 0
-    cold = (tmp_path / "cold" / "log").read_text()
-    warm = (tmp_path / "warm" / "log").read_text()
+    cold, warm = logs["cold"], logs["warm"]
     assert warm == cold.replace("/cold/", "/warm/")
     assert warm.startswith(f"rel.py {tmp_path / 'warm' / 'work' / 'rel.py'} ")

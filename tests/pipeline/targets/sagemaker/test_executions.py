@@ -3,6 +3,8 @@ sent (botocore's Stubber where moto lacks the API, the moto server where it has 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from botocore.stub import Stubber
 
@@ -113,15 +115,41 @@ def test_start_sends_values_as_strings(target: SageMakerTarget, sm: Stubber) -> 
     assert target.start_execution("moonpipe", {"HiddenDim": 40, "LearningRate": 0.5}) == EXEC
 
 
-def test_selective_start_sends_the_selection_and_its_source(
+def source_values(sm: Stubber, source: str, values: dict[str, str]) -> None:
+    """The answers a selective start reads: the declared parameters (DescribePipeline), then
+    what the source ran with (ListPipelineParametersForExecution)."""
+    declared = [{"Name": n, "Type": "String", "DefaultValue": "d"} for n in ("HiddenDim", "Deploy")]
+    sm.add_response(
+        "describe_pipeline",
+        {
+            "PipelineArn": PIPE,
+            "PipelineName": "moonpipe",
+            "PipelineDefinition": json.dumps({"Parameters": declared}),
+        },
+        {"PipelineName": "moonpipe"},
+    )
+    sm.add_response(
+        "list_pipeline_parameters_for_execution",
+        {"PipelineParameters": [{"Name": k, "Value": v} for k, v in values.items()]},
+        {"PipelineExecutionArn": source},
+    )
+
+
+def test_selective_start_sends_the_selection_its_source_and_the_sources_values(
     target: SageMakerTarget, sm: Stubber
 ) -> None:
+    """Issue 20 (SageMaker's guide): a selective run starts with its source's values; the
+    overrides win, and a value the definition no longer declares is not sent."""
+    source_values(sm, f"{PIPE}/execution/src", {"HiddenDim": "8", "Deploy": "true", "Gone": "x"})
     sm.add_response(
         "start_pipeline_execution",
         {"PipelineExecutionArn": EXEC},
         {
             "PipelineName": "moonpipe",
-            "PipelineParameters": [{"Name": "Deploy", "Value": "false"}],
+            "PipelineParameters": [
+                {"Name": "HiddenDim", "Value": "8"},
+                {"Name": "Deploy", "Value": "false"},
+            ],
             "SelectiveExecutionConfig": {
                 "SourcePipelineExecutionArn": f"{PIPE}/execution/src",
                 "SelectedSteps": [{"StepName": "EvaluateMoonClassifier"}],
@@ -148,6 +176,7 @@ def test_selective_start_defaults_to_the_newest_ended_execution(
         {"PipelineExecutionSummaries": rows},
         {"PipelineName": "moonpipe", "SortBy": "CreationTime", "SortOrder": "Descending"},
     )
+    source_values(sm, f"{PIPE}/execution/mid", {})
     sm.add_response(
         "start_pipeline_execution",
         {"PipelineExecutionArn": EXEC},
@@ -169,7 +198,8 @@ def test_selective_start_against_moto_sends_the_selection_and_the_newest_source(
     """moto accepts SelectiveExecutionConfig (it neither checks nor keeps it), so the request
     is checked as the real server received it; RetryPipelineExecution is not implemented by
     moto 5.2.5 (NotImplementedError), so retry stays Stubber-tested above."""
-    assert cli([*SAGEMAKER, "--role-arn", ROLE, "--upsert", "--start"], capsys)[0] == 0
+    upsert = [*SAGEMAKER, "--role-arn", ROLE, "--upsert", "--start", "--param", "HiddenDim=8"]
+    assert cli(upsert, capsys)[0] == 0
     [source] = client("sagemaker").list_pipeline_executions(PipelineName="moonpipe")[
         "PipelineExecutionSummaries"
     ]
@@ -182,7 +212,7 @@ def test_selective_start_against_moto_sends_the_selection_and_the_newest_source(
     steps = [s["StepName"] for s in selection["SelectedSteps"]]
     assert steps[0] == "EvaluateMoonClassifier" and "PrepareMoonData" not in steps
     assert "TrainMoonClassifier" not in steps and "CheckAccuracy" in steps
-    assert start["PipelineParameters"] == []
+    assert start["PipelineParameters"] == [{"Name": "HiddenDim", "Value": "8"}]  # the source's
 
 
 def test_retry_sends_retry_pipeline_execution_for_the_same_arn(

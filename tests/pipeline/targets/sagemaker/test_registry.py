@@ -7,13 +7,15 @@ import json
 from typing import Any
 
 import pytest
+from botocore.stub import ANY, Stubber
 
+from pipeline.core.errors import ConfigError
 from pipeline.core.records import ModelPackageRef
 from pipeline.targets.sagemaker import SageMakerTarget
 from pipeline.targets.sagemaker.clients import AwsClients
 from tests.moto_aws import client
 from tests.pipeline.report.facts import QUALITY
-from tests.pipeline.targets.sagemaker.support import BUCKET, PIPE
+from tests.pipeline.targets.sagemaker.support import BUCKET, PIPE, SAGEMAKER, T0, cli
 
 QUALITY_URI = f"s3://{BUCKET}/out/evaluation/evaluation.json"
 SCALARS = {"accuracy": 0.9, "precision": 0.8, "recall": 0.95, "f1": 0.87, "auc": 0.93}
@@ -118,3 +120,164 @@ def test_a_missing_quality_report_leaves_the_metrics_empty(aws: dict[str, str]) 
 
 def test_an_empty_registry_lists_nothing(aws: dict[str, str]) -> None:
     assert SageMakerTarget("us-east-1", "moonpipe").list_model_packages() == []
+
+
+# -- issue 20: approve, reject and deploy a package version (against the moto server) -------
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/Test"
+
+
+def with_pipeline() -> None:
+    """The pipeline whose role a deployed model runs as (its own deploy steps use it)."""
+    client("sagemaker").create_pipeline(
+        PipelineName="moonpipe", RoleArn=ROLE_ARN, PipelineDefinition=json.dumps({"Steps": []})
+    )
+
+
+def test_approve_and_reject_send_update_model_package(aws: dict[str, str]) -> None:
+    arn = register("moonpipe-models", "PendingManualApproval", "s3://b/m1.tar.gz")
+    target = SageMakerTarget("us-east-1", "moonpipe")
+    approved = target.update_model_package(arn, "Approved")
+    assert (approved.arn, approved.approval_status, approved.version) == (arn, "Approved", 1)
+    described = client("sagemaker").describe_model_package(ModelPackageName=arn)
+    assert described["ModelApprovalStatus"] == "Approved"
+    assert target.update_model_package(arn, "Rejected").approval_status == "Rejected"
+
+
+def test_deploy_creates_the_model_config_and_endpoint(aws: dict[str, str]) -> None:
+    with_pipeline()
+    first = register("moonpipe-models", "Approved", "s3://b/m1.tar.gz")
+    target = SageMakerTarget("us-east-1", "moonpipe")
+    endpoint = target.deploy_model_package(first, "moon-ep")
+    assert (endpoint.name, endpoint.status) == ("moon-ep", "InService")
+    sm = client("sagemaker")
+    config = sm.describe_endpoint(EndpointName="moon-ep")["EndpointConfigName"]
+    assert config.startswith("moon-ep-v1-")
+    [variant] = sm.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
+    model = sm.describe_model(ModelName=variant["ModelName"])
+    assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://b/m1.tar.gz"
+    assert model["ExecutionRoleArn"] == ROLE_ARN
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.large", 1)
+
+
+def _described_package(sm: Stubber, arn: str, status: str = "Approved") -> None:
+    sm.add_response(
+        "describe_model_package",
+        {
+            "ModelPackageName": "moonpipe-models",
+            "ModelPackageArn": arn,
+            "ModelPackageGroupName": "moonpipe-models",
+            "ModelPackageVersion": 3,
+            "ModelApprovalStatus": status,
+            "CreationTime": T0,
+            "ModelPackageStatus": "Completed",
+            "ModelPackageStatusDetails": {"ValidationStatuses": []},
+            "InferenceSpecification": {
+                "Containers": [{"Image": "img", "ModelDataUrl": "s3://b/m3.tar.gz"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        },
+        {"ModelPackageName": arn},
+    )
+
+
+def _endpoint(sm: Stubber, status: str) -> None:
+    sm.add_response(
+        "describe_endpoint",
+        {
+            "EndpointName": "moon-ep",
+            "EndpointArn": "arn:aws:sagemaker:us-east-1:1:endpoint/moon-ep",
+            "EndpointConfigName": "old",
+            "EndpointStatus": status,
+            "CreationTime": T0,
+            "LastModifiedTime": T0,
+        },
+        {"EndpointName": "moon-ep"},
+    )
+
+
+def test_deploy_to_an_existing_endpoint_sends_update_endpoint(target: SageMakerTarget) -> None:
+    """moto 5.2.5 has no UpdateEndpoint (HTTP 500), so the update is a Stubber's."""
+    arn = "arn:aws:sagemaker:us-east-1:1:model-package/moonpipe-models/3"
+    any_name = ANY
+    with Stubber(target.clients.sm) as sm:
+        _described_package(sm, arn)
+        _endpoint(sm, "InService")
+        sm.add_response("create_model", {"ModelArn": "arn:aws:sagemaker:us-east-1:1:model/m"}, None)
+        sm.add_response(
+            "create_endpoint_config",
+            {"EndpointConfigArn": "arn:aws:sagemaker:us-east-1:1:endpoint-config/c"},
+            None,
+        )
+        sm.add_response(
+            "update_endpoint",
+            {"EndpointArn": "arn:aws:sagemaker:us-east-1:1:endpoint/moon-ep"},
+            {"EndpointName": "moon-ep", "EndpointConfigName": any_name},
+        )
+        _endpoint(sm, "Updating")
+        endpoint = target.registry.deploy(arn, "moon-ep", ROLE_ARN)
+        sm.assert_no_pending_responses()
+    assert (endpoint.name, endpoint.status) == ("moon-ep", "Updating")
+
+
+def test_only_an_approved_package_is_deployed(aws: dict[str, str]) -> None:
+    with_pipeline()
+    arn = register("moonpipe-models", "PendingManualApproval", "s3://b/m1.tar.gz")
+    with pytest.raises(ConfigError) as caught:
+        SageMakerTarget("us-east-1", "moonpipe").deploy_model_package(arn, "moon-ep")
+    assert str(caught.value) == (
+        "model package moonpipe-models/1 is PendingManualApproval; only an Approved package "
+        "is deployed (approve it: --approve 1)"
+    )
+    assert client("sagemaker").list_models()["Models"] == []  # nothing was created
+
+
+def test_an_endpoint_being_updated_is_not_updated_again(target: SageMakerTarget) -> None:
+    """moto's endpoints are InService at once, so the in-progress case is a Stubber's."""
+    arn = "arn:aws:sagemaker:us-east-1:1:model-package/moonpipe-models/3"
+    with Stubber(target.clients.sm) as sm:
+        _described_package(sm, arn)
+        _endpoint(sm, "Updating")
+        with pytest.raises(ConfigError) as caught:
+            target.registry.deploy(arn, "moon-ep", ROLE_ARN)
+        sm.assert_no_pending_responses()  # and no CreateModel was sent
+    assert str(caught.value) == (
+        "Cannot update in-progress endpoint moon-ep (it is Updating); wait for it to end, "
+        "then deploy again"
+    )
+
+
+def test_the_registry_cli_lists_approves_and_deploys_on_sagemaker(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--list-model-packages, --reject/--approve by version number, --deploy-model-package
+    with --endpoint-name, each with --json, through run_pipeline.main on the moto server."""
+    with_pipeline()
+    register("moonpipe-models", "PendingManualApproval", "s3://b/m1.tar.gz")
+    code, out, err = cli([*SAGEMAKER, "--list-model-packages", "--json"], capsys)
+    assert code == 0, err
+    listed = json.loads(out)
+    assert listed["store"] is None
+    assert [(p["version"], p["approval_status"]) for p in listed["model_packages"]] == [
+        (1, "PendingManualApproval")
+    ]
+    code, out, err = cli([*SAGEMAKER, "--deploy-model-package", "1"], capsys)
+    assert (code, out) == (2, "") and "is PendingManualApproval" in err
+    code, out, err = cli([*SAGEMAKER, "--approve", "1"], capsys)
+    assert code == 0, err
+    assert out.startswith("model package moonpipe-models/1 is now Approved: arn:aws:sagemaker:")
+    flags = ["--deploy-model-package", "1", "--endpoint-name", "moon-ep", "--json"]
+    code, out, err = cli([*SAGEMAKER, *flags], capsys)
+    assert code == 0, err
+    deployed = json.loads(out)
+    assert deployed["endpoint"]["name"] == "moon-ep"
+    assert (deployed["model_package"]["group"], deployed["model_package"]["version"]) == (
+        "moonpipe-models",
+        1,
+    )
+    code, out, err = cli([*SAGEMAKER, "--reject", "7"], capsys)
+    assert (code, err) == (
+        2,
+        "error: model package group moonpipe-models has no version 7; its versions: 1\n",
+    )

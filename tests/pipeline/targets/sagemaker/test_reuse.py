@@ -52,7 +52,7 @@ def test_a_sweep_run_again_on_sagemaker_starts_only_the_points_not_done(
     assert code == 0, err
     doc = json.loads(out)
     assert {p["point"]["HiddenDim"]: p["reused"] for p in doc["points"]} == {
-        "8": True, "16": True, "32": False,
+        8: True, 16: True, 32: False,
     }  # fmt: skip
     starts = [params for name, params in sent if name == "StartPipelineExecution"]
     assert [s["PipelineExecutionDisplayName"] for s in starts] == ["sweep-HiddenDim-32"]

@@ -19,3 +19,10 @@ def test_failed_step_keeps_reason_and_a_job_less_step_has_no_log() -> None:
         )
     )
     assert (record.step_type, record.failure_reason, record.log_path) == ("Condition", "bad", None)
+
+
+def test_a_retried_step_keeps_its_attempt_count() -> None:
+    record = step_record(
+        step("Train", "Succeeded", 5, AttemptCount=3, Metadata={"TrainingJob": {"Arn": "a/j"}})
+    )
+    assert record.attempt_count == 3

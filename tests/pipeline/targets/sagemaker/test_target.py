@@ -76,6 +76,7 @@ def test_second_upsert_updates_the_pipeline(
     )
     assert code == 0
     assert json.loads(out) == {
+        "store": None,  # SageMaker keeps every record: no local store
         "pipeline_name": "moonpipe",
         "pipeline_arn": PIPELINE_ARN,
         "changed": True,
@@ -149,7 +150,7 @@ def test_management_commands_against_moto(
     aws: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli([*SAGEMAKER, "--role-arn", ROLE, "--upsert", "--start"], capsys)[0] == 0
-    listed = json.loads(cli([*SAGEMAKER, "--list-executions", "--json"], capsys)[1])
+    listed = json.loads(cli([*SAGEMAKER, "--list-executions", "--json"], capsys)[1])["executions"]
     assert [e["status"] for e in listed] == ["Succeeded"]
     described = json.loads(
         cli([*SAGEMAKER, "--describe-execution", listed[0]["execution_id"], "--json"], capsys)[1]
@@ -223,7 +224,7 @@ def test_stop_against_moto_is_a_clear_error(
 ) -> None:
     """moto does not implement StopPipelineExecution (HTTP 500): one line, no traceback."""
     assert cli([*SAGEMAKER, "--role-arn", ROLE, "--upsert", "--start"], capsys)[0] == 0
-    listed = json.loads(cli([*SAGEMAKER, "--list-executions", "--json"], capsys)[1])
+    listed = json.loads(cli([*SAGEMAKER, "--list-executions", "--json"], capsys)[1])["executions"]
     code, out, err = cli([*SAGEMAKER, "--stop", listed[0]["execution_id"]], capsys)
     assert (code, out) == (1, "")
     assert err.startswith(f"error: could not stop execution {listed[0]['execution_id']}: 500: ")
