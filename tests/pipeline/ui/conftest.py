@@ -8,7 +8,10 @@ import json
 import os
 import shutil
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -106,3 +109,28 @@ def watched(browser: Any, ui_url: str) -> Iterator[Watched]:
     context.close()
     assert seen.errors == [], seen.errors
     assert seen.elsewhere == [], seen.elsewhere
+
+
+@contextmanager
+def serving(target: Any, pipeline_name: str = "moonpipe") -> Iterator[tuple[str, str, Any]]:
+    """(base URL, token, target) of the UI app serving ``target`` in a thread."""
+    import uvicorn
+
+    from pipeline.ui.app import make_app
+    from pipeline.ui.security import new_token
+    from pipeline.ui.server import bind
+    from pipeline.ui.studio import Studio
+
+    sock = bind(0)
+    port, token = sock.getsockname()[1], new_token()
+    app = make_app(Studio(target, pipeline_name), token, port)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}", token, target
+    finally:
+        server.should_exit = True
+        thread.join(10)

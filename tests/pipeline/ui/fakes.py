@@ -1,4 +1,4 @@
-"""A fake target for the UI's registry and security tests, and a server running in a thread.
+"""A fake target for the UI's registry and security tests.
 
 Issue 20 brings the real registry verbs (update_model_package, deploy_model_package); until
 then the approve → deploy → invoke loop is tested against this fake, which keeps packages
@@ -7,10 +7,6 @@ and endpoints in memory the way the local registry does.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -85,28 +81,3 @@ class FakeRegistryTarget:
     def invoke_endpoint(self, name: str, body: bytes, content_type: str, accept: str) -> bytes:
         self.invoked.append(body)
         return b"\n".join(b"1" for line in body.splitlines() if line.strip())
-
-
-@contextmanager
-def serving(target: Any, pipeline_name: str = "moonpipe") -> Iterator[tuple[str, str, Any]]:
-    """(base URL, token, target) of the UI app serving ``target`` in a thread."""
-    import uvicorn
-
-    from pipeline.ui.app import make_app
-    from pipeline.ui.security import new_token
-    from pipeline.ui.server import bind
-    from pipeline.ui.studio import Studio
-
-    sock = bind(0)
-    port, token = sock.getsockname()[1], new_token()
-    app = make_app(Studio(target, pipeline_name), token, port)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", token, target
-    finally:
-        server.should_exit = True
-        thread.join(10)

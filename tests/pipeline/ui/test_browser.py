@@ -15,8 +15,8 @@ import pytest
 
 from pipeline.targets.local import LocalTarget
 from tests.cli_runner import REPO
-from tests.pipeline.ui.conftest import Watched
-from tests.pipeline.ui.fakes import FakeRegistryTarget, serving
+from tests.pipeline.ui.conftest import Watched, serving
+from tests.pipeline.ui.fakes import FakeRegistryTarget
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 RUN_S = 180_000  # ms: an execution's whole run, on a busy 2-core machine

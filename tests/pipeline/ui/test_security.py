@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from pipeline.ui.security import csrf_of
-from tests.pipeline.ui.fakes import FakeRegistryTarget, serving
+from tests.pipeline.ui.conftest import serving
+from tests.pipeline.ui.fakes import FakeRegistryTarget
 
 
 @pytest.fixture
