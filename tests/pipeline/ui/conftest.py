@@ -55,6 +55,31 @@ def ui_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
+def pending_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A store holding the real pipeline and one real run that registered its model for
+    manual approval and deployed nothing: version 1, PendingManualApproval, no endpoint.
+    Afterwards any endpoint a test left serving is deleted (its server stopped)."""
+    from pipeline.targets.local import LocalTarget
+
+    store = tmp_path_factory.mktemp("registry") / "store"
+    done = cli(
+        store,
+        "--upsert",
+        "--start",
+        "--wait",
+        *("--param", "Deploy=false"),
+        *("--param", "ModelApprovalStatus=PendingManualApproval"),
+        *("--param", "Epochs=30", "--param", "AccuracyThreshold=0.5"),  # quick, and registered
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    yield store
+    target = LocalTarget(store)
+    for endpoint in target.list_endpoints():
+        target.delete_endpoint(endpoint.name)
+
+
+@pytest.fixture(scope="module")
 def ui_url(ui_store: Path) -> Iterator[str]:
     """The URL (with its token) that ``--ui`` printed first; the server ends afterwards."""
     process = subprocess.Popen(

@@ -1,8 +1,7 @@
-"""A fake target for the UI's registry and security tests.
-
-Issue 20 brings the real registry verbs (update_model_package, deploy_model_package); until
-then the approve → deploy → invoke loop is tested against this fake, which keeps packages
-and endpoints in memory the way the local registry does.
+"""A fake target for the UI's guard tests (test_security.py): two packages pending approval
+kept in memory, so a refused request can be shown to have changed nothing without running
+the pipeline. The approve → deploy → invoke loop itself is tested in the browser against a
+real LocalTarget on a real store (test_browser.py), with issue 20's registry verbs.
 """
 
 from __future__ import annotations
@@ -22,7 +21,8 @@ PARAMETERS = [
 
 
 class FakeRegistryTarget:
-    """Just enough of the Target protocol for the registry page and the guard."""
+    """Just enough of the Target protocol for the pages the guard tests ask for and the
+    approval they post."""
 
     name = "fake"
     default_parallel = 1
@@ -41,8 +41,6 @@ class FakeRegistryTarget:
             )
             for v in (2, 1)
         ]
-        self.endpoints: dict[str, str] = {}  # endpoint → package ARN
-        self.invoked: list[bytes] = []
 
     def pipeline_parameters(self, pipeline_name: str) -> list[dict[str, Any]]:
         return PARAMETERS
@@ -54,10 +52,7 @@ class FakeRegistryTarget:
         raise MoonpipeError(f"no execution {ref}")
 
     def list_model_packages(self, group: str | None = None) -> list[ModelPackageRef]:
-        return [
-            replace(p, endpoints=tuple(e for e, a in self.endpoints.items() if a == p.arn))
-            for p in self.packages
-        ]
+        return list(self.packages)
 
     def update_model_package(self, package_ref: str, approval_status: str) -> ModelPackageRef:
         if approval_status not in ("Approved", "Rejected", "PendingManualApproval"):
@@ -68,16 +63,5 @@ class FakeRegistryTarget:
                 return self.packages[i]
         raise MoonpipeError(f"no model package {package_ref}")
 
-    def deploy_model_package(self, package_ref: str, endpoint_name: str) -> EndpointRef:
-        package = next(p for p in self.packages if p.arn == package_ref)
-        if package.approval_status != "Approved":
-            raise MoonpipeError(f"version {package.version} is not Approved: approve it first")
-        self.endpoints[endpoint_name] = package_ref
-        return EndpointRef(endpoint_name, "http://127.0.0.1:1", "InService")
-
     def list_endpoints(self) -> list[EndpointRef]:
-        return [EndpointRef(n, "http://127.0.0.1:1", "InService") for n in self.endpoints]
-
-    def invoke_endpoint(self, name: str, body: bytes, content_type: str, accept: str) -> bytes:
-        self.invoked.append(body)
-        return b"\n".join(b"1" for line in body.splitlines() if line.strip())
+        return []

@@ -1,22 +1,24 @@
 """The Studio in a real browser (Playwright + the system Chromium), on a real store served by
 ``run_pipeline.py --ui`` in a fresh process: start, watch, read a log, stop, retry, sweep and
-compare, 800 px, escaping. Every page also checks zero console errors and zero requests
-leaving the server (the ``watched`` fixture). Set MOONPIPE_SCREENSHOTS=1 to write the
-pictures docs/ui.md shows into docs/."""
+compare, 800 px, escaping; and on a second real store (served in a thread, so the test holds
+the same LocalTarget) approve, deploy and invoke a registered version on a live endpoint.
+Every page also checks zero console errors and zero requests leaving the server. Set
+MOONPIPE_SCREENSHOTS=1 to write the pictures docs/ui.md shows into docs/."""
 
 from __future__ import annotations
 
 import os
+import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from pipeline.core.errors import MoonpipeError
 from pipeline.targets.local import LocalTarget
 from tests.cli_runner import REPO
 from tests.pipeline.ui.conftest import Watched, serving
-from tests.pipeline.ui.fakes import FakeRegistryTarget
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 RUN_S = 180_000  # ms: an execution's whole run, on a busy 2-core machine
@@ -206,30 +208,67 @@ def test_a_display_name_holding_a_script_shows_as_text(
     assert page.locator("b", has_text="bold").count() == 0
 
 
-@pytest.mark.parametrize("width", [1280])
-def test_approve_deploy_and_invoke_from_the_registry_page(browser: Any, width: int) -> None:
-    """Against a fake target until issue 20's registry verbs land (see tests/.../fakes.py)."""
-    with serving(FakeRegistryTarget()) as (base, token, target):
-        context = browser.new_context(viewport={"width": width, "height": 900})
+def test_approve_deploy_and_invoke_from_the_registry_page(
+    browser: Any, pending_store: Path
+) -> None:
+    """A real LocalTarget on a real store: a version the pipeline registered for manual
+    approval is refused a deploy (in the target's own words), approved, deployed to a real
+    local endpoint and invoked; the page shows what the endpoint itself answers."""
+    target = LocalTarget(pending_store)
+    [package] = target.list_model_packages()
+    assert (package.version, package.approval_status) == (1, "PendingManualApproval")
+    assert target.list_endpoints() == []
+    name = "moonpipe-endpoint"  # the form's default while no endpoint exists
+    with pytest.raises(MoonpipeError) as refusal:  # refused before anything is written
+        target.deploy_model_package(package.arn, name)
+    with serving(target) as (base, token, _):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         seen = Watched(page, base)
-        page.goto(f"{base}/registry?token={token}")
-        version_1 = page.locator('tr[data-package$="/moons/1"]')
-        version_1.locator('[data-action="deploy"]').click()  # not approved yet: refused
-        page.wait_for_selector("#registry-error:not([hidden])")
-        assert "approve it first" in page.locator("#registry-error").inner_text()
-        version_1.locator('[data-action="approve"]').click()
-        page.wait_for_selector('tr[data-package$="/moons/1"][data-approval="Approved"]')
-        page.locator('tr[data-package$="/moons/1"] [data-action="deploy"]').click()
-        page.wait_for_selector('tr[data-endpoint="moonpipe-endpoint"]')
-        assert "moons v1" in page.locator('tr[data-endpoint="moonpipe-endpoint"]').inner_text()
-        page.locator('form#invoke-endpoint [data-action="invoke"]').click()
-        page.wait_for_selector("#invoke-result:not([hidden])")
-        assert page.locator("#invoke-result").inner_text().split() == ["1", "1", "1"]
-        assert target.invoked == [b"0.0,0.9\n1.0,-0.5\n2.0,0.4"]
-        page.set_viewport_size({"width": 800, "height": 900})
-        assert _fits(page)
-        page.set_viewport_size({"width": 1280, "height": 900})
-        shoot(page, "ui-registry.png")
-        context.close()
+        try:
+            page.goto(f"{base}/registry?token={token}")
+            row = f'tr[data-package="{package.arn}"]'
+            page.locator(f'{row} [data-action="deploy"]').click()  # not approved yet
+            page.wait_for_selector("#registry-error:not([hidden])")
+            assert page.locator("#registry-error").inner_text() == str(refusal.value)
+            assert target.list_endpoints() == []
+            page.locator(f'{row} [data-action="approve"]').click()
+            page.wait_for_selector(f'{row}[data-approval="Approved"]')
+            assert target.list_model_packages()[0].approval_status == "Approved"
+            page.locator(f'{row} [data-action="deploy"]').click()
+            page.wait_for_selector(f'tr[data-endpoint="{name}"]', timeout=RUN_S)
+            [endpoint] = target.list_endpoints()
+            assert (endpoint.name, endpoint.status) == (name, "InService")
+            served = page.locator(f'tr[data-endpoint="{name}"]').inner_text()
+            assert f"{package.group} v1" in served and "InService" in served
+            assert page.locator(f"{row} td").nth(5).inner_text() == name  # "serving on"
+            rows = page.locator('form#invoke-endpoint [name="body"]').input_value()
+            page.locator('form#invoke-endpoint [data-action="invoke"]').click()
+            page.wait_for_selector("#invoke-result:not([hidden])", timeout=RUN_S)
+            shown = page.locator("#invoke-result").inner_text().split()
+            answered = _ask_endpoint(str(endpoint.url), name, rows.encode()).split()
+            assert shown == answered
+            assert len(shown) == len(rows.strip().splitlines()) == 3
+            assert all(0.0 <= float(p) <= 1.0 for p in shown)  # probabilities of class 1
+            page.set_viewport_size({"width": 800, "height": 900})
+            assert _fits(page)
+            page.set_viewport_size({"width": 1280, "height": 900})
+            shoot(page, "ui-registry.png")
+        finally:
+            context.close()
         assert seen.errors == [] and seen.elsewhere == []
+    target.delete_endpoint(name)
+    assert target.list_endpoints() == []
+    with pytest.raises(OSError):  # its server stopped with it
+        _ask_endpoint(str(endpoint.url), name, rows.encode())
+
+
+def _ask_endpoint(url: str, name: str, body: bytes) -> str:
+    """The live endpoint's own answer to ``body`` (CSV rows), over HTTP."""
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/endpoints/{name}/invocations",
+        data=body,
+        headers={"Content-Type": "text/csv", "Accept": "text/csv"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return str(response.read().decode())
