@@ -27,6 +27,7 @@ from pipeline.commands.retry import RetryExecution
 from pipeline.commands.run import RunPipeline, SelectionFlags
 from pipeline.commands.stop import StopExecution
 from pipeline.commands.sweep import Sweep
+from pipeline.commands.ui import ServeUI
 from pipeline.config import DEFAULT_CONFIG_PATH, TARGETS
 from pipeline.console import LIST_LIMIT
 from pipeline.sweep.plan import DEFAULT_METRIC
@@ -48,6 +49,7 @@ examples (local target: no AWS account, runs on this machine):
   python run_pipeline.py --deploy-model-package 3          # serve version 3 from the endpoint
   printf '0.0,0.9\\n1.0,-0.5\\n' | python run_pipeline.py --invoke moonpipe-endpoint --data -
   python run_pipeline.py --definition > definition.json     # offline, no credentials
+  python run_pipeline.py --ui                              # the studio in your browser
   python run_pipeline.py --module-name pipelines.abalone.pipeline \\
       --kwargs '{"pipeline_name": "Abalone"}' --upsert --start   # any SDK pipeline module
 
@@ -233,6 +235,14 @@ def _add_management_flags(manage: argparse._ArgumentGroup) -> None:
         metavar="ID",
         help="compare two or more executions: a table here and an HTML comparison report",
     )
+    manage.add_argument(
+        "--ui",
+        action="store_true",
+        help="serve the local studio on 127.0.0.1 (first line: its URL with the token)",
+    )
+    manage.add_argument(
+        "--port", type=int, metavar="N", help="the port --ui listens on (default: a free one)"
+    )
 
 
 def _add_registry_flags(group: argparse._ArgumentGroup) -> None:
@@ -389,6 +399,10 @@ def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error(f"{modes[0]} cannot be combined with {modes[1]}")
     if args.invoke is not None and args.data is None:
         parser.error("--invoke needs --data FILE.csv (or --data - to read stdin)")
+    if args.port is not None and not args.ui:
+        parser.error("--port needs --ui")
+    if args.port is not None and not 0 <= args.port <= 65535:
+        parser.error(f"--port must be between 1 and 65535 (0: any free port), got {args.port}")
     if args.compare is not None and len(args.compare) < 2:
         parser.error("--compare needs two or more execution ids (see --list-executions)")
 
@@ -448,6 +462,7 @@ def _modes(args: argparse.Namespace) -> list[tuple[str, bool, RequestMaker]]:
         ("--sweep", bool(args.sweep), _sweep),
         ("--retry", args.retry is not None, _retry),
         ("--stop-host", args.stop_host, lambda a: StopHost()),
+        ("--ui", args.ui, lambda a: ServeUI(a.port or 0)),
         (
             "--list-model-packages",
             args.list_model_packages is not None,

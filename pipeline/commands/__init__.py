@@ -24,6 +24,7 @@ from pipeline.commands import (
     run,
     stop,
     sweep,
+    ui,
 )
 from pipeline.commands.base import Command
 from pipeline.commands.compare import CompareExecutions
@@ -38,6 +39,7 @@ from pipeline.commands.retry import RetryExecution
 from pipeline.commands.run import RunPipeline
 from pipeline.commands.stop import StopExecution
 from pipeline.commands.sweep import Sweep
+from pipeline.commands.ui import ServeUI
 
 Request = (
     RunPipeline
@@ -53,6 +55,7 @@ Request = (
     | InvokeEndpoint
     | DeleteEndpoint
     | StopHost
+    | ServeUI
     | ListModelPackages
     | UpdateModelPackage
     | DeployModelPackage
@@ -70,6 +73,7 @@ COMMANDS: tuple[Command[Any], ...] = (
     *endpoints.COMMANDS,
     *registry.COMMANDS,
     *host.COMMANDS,
+    *ui.COMMANDS,
 )
 USAGE_WIDTH = 96
 _AND_ANY = "  and any of: "

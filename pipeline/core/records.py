@@ -91,6 +91,7 @@ class ExecutionSummary:
     ended_at: datetime | None = None
     quality_report_uri: str | None = None  # where the model-quality report (evaluation) is
     report: str | None = None  # the execution's HTML report, where one was written
+    display_name: str | None = None  # PipelineExecutionDisplayName (a sweep names its points)
     # time it spent running: a retried execution's idle time between attempts left out
     # (None: ended_at - started_at, or unknown while it runs)
     running_s: float | None = None

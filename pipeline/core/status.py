@@ -2,8 +2,9 @@
 
 The values are SageMaker's own words (PipelineExecutionStatus and StepStatus in the
 API model), so a status read from a record, a Describe* response or a local run compares
-equal to the member; ``Pending`` and ``NotRun`` are ours (a sweep point not started yet, a
-step a report shows that never ran: an untaken branch or a step after a failure).
+equal to the member; ``Pending``, ``NotRun`` and ``Untaken`` are ours: a sweep point or a
+step not started yet (its execution still runs), a step that never ran in an execution that
+has ended (after a failure or a stop), a step on the branch a condition did not take.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Status(str, Enum):
     FAILED = "Failed"
     STOPPED = "Stopped"
     NOT_RUN = "NotRun"
+    UNTAKEN = "Untaken"
 
     def __str__(self) -> str:
         """The word itself (an Enum mixed with str prints "Status.FAILED" otherwise)."""

@@ -49,6 +49,7 @@ def summarize(
         ended_at=parse_time(data.ended_at),
         quality_report_uri=report_uri,
         report=str(report_file) if report_file.is_file() else None,
+        display_name=data.extra.get("display_name"),
         running_s=running_seconds(data.started_at, data.ended_at, data.extra.get("attempts")),
     )
 

@@ -8,7 +8,9 @@ pipeline.core.records; the engine imports none of them):
   pipeline.report.background STORE ID``, detached and niced) rewrites the page whenever the
   execution's records change, writes the final page once it has ended (or its runner
   died), and exits; a sweep's pages and its comparison are drawn by one detached process
-  after the sweep.
+  after the sweep. When the run ends, the run itself writes the page with its final
+  records and no plots before it returns (a fraction of a second), so the path the CLI
+  prints is there and true; the follower's page with the plots replaces it.
 - :class:`DeferredKeeper`: nothing is drawn while an execution runs; pages drawn later are
   drawn in the background as above.
 - :class:`InProcessKeeper`, tests and one-shot callers: the page is rewritten in this
@@ -56,21 +58,39 @@ class BackgroundReport:
     """Starts the follower; the local run calls :meth:`refresh` as it would the writer."""
 
     def __init__(self, store_root: Path, execution_id: str, notes: list[str]) -> None:
-        self.notes = notes
+        self.store_root, self.execution_id, self.notes = store_root, execution_id, notes
         layout = StoreLayout(store_root)
-        path, log = layout.report(execution_id), layout.report_log(execution_id)
+        self.path, log = layout.report(execution_id), layout.report_log(execution_id)
+        self.following = True
         try:
             _detached([str(store_root), execution_id], log)
         except OSError as err:
-            notes.append(f"report not written: {type(err).__name__}: {err}")
-            return
-        notes.append(
-            f"report {path} is being written in the background "
-            "(run --report to write it now and wait for it)"
-        )
+            self.following = False
+            notes.append(f"report not followed: {type(err).__name__}: {err}")
 
     def refresh(self, final: bool = True) -> None:
-        """Nothing to do: the follower sees every record change itself."""
+        """At the end, the page of the final records (no plots yet) before the run returns;
+        the follower sees every other change itself."""
+        if not final:
+            return
+        try:
+            write_page_now(self.store_root, self.execution_id, plots=False)
+        except Exception as err:  # the run's result matters more than its report
+            self.notes.append(f"report not written: {type(err).__name__}: {err}")
+            return
+        if self.following:
+            self.notes.append(
+                f"report {self.path}: its plots are being drawn in the background "
+                "(reload it in a few seconds, or run --report to wait for them)"
+            )
+
+
+def write_page_now(store_root: Path, execution_id: str, plots: bool) -> Path:
+    """Write the execution's page in this process; its path."""
+    from pipeline.report.write import ReportWriter
+    from pipeline.targets.local import LocalTarget
+
+    return ReportWriter(LocalTarget(store_root)).write(execution_id, final=True, plots=plots)
 
 
 class DeferredReport:

@@ -52,6 +52,22 @@ class Figure:
     note: str = ""
 
 
+PLOTS = {
+    "data": "Train and test data",
+    "boundary": "Decision boundary (probability of class 1)",
+    "roc": "ROC curve",
+    "pr": "Precision-recall curve",
+    "loss": "Training metrics per epoch",
+    "confusion": "Confusion matrix (actual → predicted)",
+}
+"""Every plot of an execution's page, in reading order: kind → title."""
+
+
+def placeholders(note: str, plots: Mapping[str, str] = PLOTS) -> list[Figure]:
+    """Each plot as not drawn (yet), ``note`` saying why."""
+    return [Figure(kind, title, None, note) for kind, title in plots.items()]
+
+
 def figures(report: Report, data: PlotData, cache: dict[str, Figure] | None = None) -> list[Figure]:
     """Every plot of one execution, in reading order.
 
@@ -70,18 +86,18 @@ def figures(report: Report, data: PlotData, cache: dict[str, Figure] | None = No
         (
             ("roc", report.roc, auc),
             lambda: _curve_figure(
-                "roc", "ROC curve", report.roc, "false_positive_rates", "true_positive_rates", auc
+                "roc", PLOTS["roc"], report.roc, "false_positive_rates", "true_positive_rates", auc
             ),
         ),
         (
             ("pr", report.precision_recall),
             lambda: _curve_figure(
                 "pr",
-                "Precision-recall curve",
+                PLOTS["pr"],
                 report.precision_recall,
                 "recalls",
                 "precisions",
-                None,
+                average_precision(report.precision_recall),
             ),
         ),
         (("loss", report.training_series), lambda: _series_figure(report.training_series)),
@@ -123,13 +139,14 @@ def use_agg() -> None:
     matplotlib.use("Agg", force=True)
 
 
-def to_data_uri(fig: Any) -> str:
-    """Render and close a matplotlib figure as a base64 PNG data URI."""
+def to_data_uri(fig: Any, close: bool = True) -> str:
+    """Render a matplotlib figure as a base64 PNG data URI (and close it)."""
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    if close:
+        plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -140,19 +157,18 @@ def subplots(ncols: int = 1, size: tuple[float, float] = (4.6, 3.6)) -> tuple[An
     return plt.subplots(1, ncols, figsize=(size[0] * ncols, size[1]), squeeze=False)
 
 
-def scatter(ax: Any, points: Any, marker: str, label: str) -> None:
-    """Rows ``label,x,y`` as points coloured by class."""
+POINT_STYLE = {  # train: small dots; test: larger triangles outlined in black
+    "train": {"marker": "o", "s": 10, "alpha": 0.55, "edgecolors": "none"},
+    "test": {"marker": "^", "s": 30, "alpha": 0.95, "edgecolors": "black", "linewidths": 0.6},
+}
+
+
+def scatter(ax: Any, points: Any, label: str) -> None:
+    """Rows ``label,x,y`` as points coloured by class, styled by split (train or test)."""
     for cls, color in enumerate(COLORS):
         chosen = points[points[:, 0] == cls]
         ax.scatter(
-            chosen[:, 1],
-            chosen[:, 2],
-            s=12,
-            c=color,
-            marker=marker,
-            alpha=0.75,
-            edgecolors="none",
-            label=f"{label} class {cls}",
+            chosen[:, 1], chosen[:, 2], c=color, label=f"{label} class {cls}", **POINT_STYLE[label]
         )
 
 
@@ -160,38 +176,73 @@ def _data_figure(data: PlotData) -> Figure:
     if data.train is None and data.test is None:
         return Figure(
             "data",
-            "Train and test data",
+            PLOTS["data"],
             None,
             "the data step's CSV outputs were not found in the store",
         )
     fig, axes = subplots(2)
     for ax, points, name in ((axes[0][0], data.train, "train"), (axes[0][1], data.test, "test")):
         if points is not None:
-            scatter(ax, points, "o", name)
+            scatter(ax, points, name)
+        ax.set_xlabel("x₁")
+        ax.set_ylabel("x₂")
         ax.set_title(f"{name} ({0 if points is None else len(points)} points)")
         ax.legend(loc="upper right", fontsize=7)
-    return Figure("data", "Train and test data", to_data_uri(fig))
+    return Figure("data", PLOTS["data"], to_data_uri(fig))
 
 
 def _boundary_figure(data: PlotData) -> Figure:
-    title = "Decision boundary (probability of class 1)"
+    title = PLOTS["boundary"]
     if data.boundary is None:
         return Figure("boundary", title, None, data.boundary_note)
-    import numpy as np
-
-    b = data.boundary
     fig, axes = subplots(size=(6.0, 4.4))
     ax = axes[0][0]
+    draw_boundary(fig, ax, data.boundary, colorbar=True)
+    for points, name in ((data.train, "train"), (data.test, "test")):
+        if points is not None:
+            scatter(ax, points, name)
+    legend_below(fig, ax)
+    return Figure("boundary", title, to_data_uri(fig))
+
+
+def draw_boundary(fig: Any, ax: Any, b: Boundary, colorbar: bool) -> None:
+    """The probability grid filled, its 0.5 line drawn, both axes labelled."""
+    import numpy as np
+
     probs = np.asarray(b.probabilities, dtype=float)
     xs, ys = np.linspace(b.x0, b.x1, probs.shape[1]), np.linspace(b.y0, b.y1, probs.shape[0])
-    filled = ax.contourf(xs, ys, probs, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+    filled = ax.contourf(xs, ys, probs, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.55)
     ax.contour(xs, ys, probs, levels=[0.5], colors="black", linewidths=1.2)
-    fig.colorbar(filled, ax=ax)
-    for points, marker, name in ((data.train, "o", "train"), (data.test, "^", "test")):
-        if points is not None:
-            scatter(ax, points, marker, name)
-    ax.legend(loc="upper right", fontsize=7)
-    return Figure("boundary", title, to_data_uri(fig))
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
+    if colorbar:
+        fig.colorbar(filled, ax=ax, label="P(class 1)")
+
+
+def legend_below(fig: Any, ax: Any, ncol: int = 4) -> None:
+    """One legend under the axes, outside the data (bbox_inches="tight" keeps it in)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(
+            handles,
+            labels,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.16),
+            ncol=min(ncol, len(labels)),
+            fontsize=8,
+            frameon=False,
+        )
+
+
+def average_precision(curve: Mapping[str, Sequence[float]]) -> float | None:
+    """The area under the precision-recall steps, as scikit-learn's average_precision_score
+    computes it: the sum of (R_n - R_n-1) * P_n over the points in order of rising recall."""
+    recalls, precisions = list(curve.get("recalls") or []), list(curve.get("precisions") or [])
+    if len(recalls) < 2 or len(recalls) != len(precisions):
+        return None
+    if recalls[0] > recalls[-1]:  # scikit-learn's curve runs from recall 1 down to 0
+        recalls, precisions = recalls[::-1], precisions[::-1]
+    return float(sum((recalls[i] - recalls[i - 1]) * precisions[i] for i in range(1, len(recalls))))
 
 
 def _curve_figure(
@@ -206,7 +257,8 @@ def _curve_figure(
         return Figure(kind, title, None, "the evaluation report has no such curve")
     fig, axes = subplots()
     ax = axes[0][0]
-    label = f"AUC {auc:.3f}" if auc is not None else None
+    name = "AUC" if kind == "roc" else "average precision"
+    label = f"{name} {auc:.3f}" if auc is not None else None
     ax.plot(curve[x_key], curve[y_key], color=COLORS[1], label=label)
     if kind == "roc":
         ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
@@ -220,7 +272,7 @@ def _curve_figure(
 
 
 def _series_figure(series: Mapping[str, list[float]]) -> Figure:
-    title = "Training metrics per epoch"
+    title = PLOTS["loss"]
     if not series:
         return Figure("loss", title, None, "the training log matched no MetricDefinitions")
     fig, axes = subplots(len(series))
@@ -232,17 +284,19 @@ def _series_figure(series: Mapping[str, list[float]]) -> Figure:
 
 
 def _confusion_figure(matrix: Mapping[str, Mapping[str, int]]) -> Figure:
-    title = "Confusion matrix (actual → predicted)"
+    title = PLOTS["confusion"]
     labels = sorted(matrix)
     if not labels:
         return Figure("confusion", title, None, "the evaluation report has no confusion matrix")
     counts = [[int(matrix[a].get(p, 0)) for p in labels] for a in labels]
     fig, axes = subplots(size=(3.6, 3.2))
     ax = axes[0][0]
-    ax.imshow(counts, cmap="Blues")
+    ax.imshow(counts, cmap="Blues", vmin=0)
+    darkest = max(max(row) for row in counts) or 1
     for i, row in enumerate(counts):
-        for j, count in enumerate(row):
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=12)
+        for j, count in enumerate(row):  # white on the dark cells, dark on the light ones
+            color = "white" if count > darkest / 2 else "#1d2330"
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=12, color=color)
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("predicted")

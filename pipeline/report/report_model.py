@@ -1,8 +1,9 @@
 """The report model: plain data built from an execution's records, before any markup.
 
 Studio's views, one dataclass each: the execution with its parameters (overrides marked),
-every step of the definition with its status (NotRun for a step that never started, e.g.
-the untaken branch of a condition), request, outputs and log tail, the model-quality
+every step of the definition with its status (a step that has not started is Pending while
+the execution runs, NotRun once it has ended, Untaken on the branch a condition did not
+take), request, outputs and log tail, the model-quality
 metrics, the training metric series, the registered model package and the endpoint.
 The same model feeds the HTML template, ``--json`` and the console.
 """
@@ -17,8 +18,12 @@ from typing import Any
 
 from pipeline.core.quality import QUALITY_KEY
 from pipeline.core.records import ExecutionFacts, StepRecord
+from pipeline.core.status import Status, is_active
+from pipeline.local.graph import PipelineGraph, parse_definition, upstream
 
-STATUSES = ("Succeeded", "Failed", "Executing", "Stopped", "NotRun")
+STATUSES = ("Succeeded", "Failed", "Executing", "Stopped", "Pending", "NotRun", "Untaken")
+"""A graph node's status: the step's own once it started; before that Pending (the execution
+still runs), NotRun (it ended first) or Untaken (a condition chose the other branch)."""
 SCALAR_METRICS = ("accuracy", "precision", "recall", "f1", "auc")
 MAX_JSON_CHARS = 20_000
 
@@ -122,6 +127,11 @@ def build_report(facts: ExecutionFacts) -> Report:
     records = {record.name: (record, props) for record, props in facts.steps}
     quality = (facts.quality_report or {}).get(QUALITY_KEY) or {}
     all_props = [p for _, p in facts.steps if isinstance(p, Mapping)]
+    statuses = node_statuses(
+        parse_definition(facts.definition),
+        {name: record for name, (record, _) in records.items()},
+        facts.status,
+    )
     duration = None
     if facts.started_at and facts.ended_at:
         duration = (facts.ended_at - facts.started_at).total_seconds()
@@ -137,7 +147,7 @@ def build_report(facts: ExecutionFacts) -> Report:
         duration_s=duration,
         parameters=tuple(parameter_rows(doc.get("Parameters") or [], facts.parameters)),
         steps=tuple(
-            _step_view(raw, records.get(raw["Name"]), facts)
+            _step_view(raw, records.get(raw["Name"]), statuses[raw["Name"]], facts)
             for raw in definition_steps(doc.get("Steps") or [])
         ),
         metrics=scalar_metrics(quality),
@@ -189,22 +199,52 @@ def scalar_metrics(quality: Mapping[str, Any]) -> dict[str, float]:
     return {**first, **{k: v for k, v in found.items() if k not in first}}
 
 
-def node_status(record: StepRecord | None) -> str:
-    """A step's status in the report's vocabulary (never-started steps are NotRun)."""
-    if record is None:
-        return "NotRun"
-    if record.status == "Starting":
-        return "Executing"
-    return record.status if record.status in STATUSES else "NotRun"
+def node_statuses(
+    graph: PipelineGraph, records: Mapping[str, StepRecord], execution_status: str
+) -> dict[str, str]:
+    """Every step's status in :data:`STATUSES`' words, from the step records (by name).
+
+    A step that never started is Untaken when a condition it waits on (a gate, or a step
+    upstream of it that is Untaken) went the other way; otherwise Pending while the
+    execution is active and NotRun once it has ended. The graph is in topological order.
+    """
+    found: dict[str, str] = {}
+    for spec in graph.steps:
+        record = records.get(spec.name)
+        if record is not None:
+            found[spec.name] = _started_status(record.status)
+        elif any(_took_other_branch(records.get(g.condition), g.branch) for g in spec.gates) or any(
+            found.get(name) == Status.UNTAKEN for name in upstream(spec)
+        ):
+            found[spec.name] = Status.UNTAKEN
+        else:
+            found[spec.name] = Status.PENDING if is_active(execution_status) else Status.NOT_RUN
+    return found
+
+
+def _started_status(status: str) -> str:
+    if status in (Status.STARTING, Status.STOPPING):
+        return Status.EXECUTING
+    return status if status in STATUSES else Status.NOT_RUN
+
+
+def _took_other_branch(condition: StepRecord | None, branch: bool) -> bool:
+    """True when ``condition`` ran and chose the branch that is not ``branch``."""
+    if condition is None:
+        return False
+    outcome = condition.metadata.get("Outcome")
+    if isinstance(outcome, str):  # SageMaker's step metadata says "True"/"False"
+        outcome = {"true": True, "false": False}.get(outcome.lower())
+    return isinstance(outcome, bool) and outcome != branch
 
 
 def _step_view(
-    raw: Mapping[str, Any], found: tuple[StepRecord, Any] | None, facts: ExecutionFacts
+    raw: Mapping[str, Any],
+    found: tuple[StepRecord, Any] | None,
+    status: str,
+    facts: ExecutionFacts,
 ) -> StepView:
     record, props = found if found is not None else (None, None)
-    args = {
-        k: v for k, v in (raw.get("Arguments") or {}).items() if k not in ("IfSteps", "ElseSteps")
-    }
     props = props if isinstance(props, Mapping) else {}
     metadata = record.metadata if record is not None else {}
     outcome = metadata.get("Outcome")
@@ -213,14 +253,14 @@ def _step_view(
         step_type=raw.get("Type", ""),
         display_name=raw.get("DisplayName") or raw["Name"],
         description=raw.get("Description") or "",
-        status=node_status(record),
+        status=status,
         duration_s=record.duration_s if record is not None else None,
         cache_hit=bool(record and record.cache_hit),
         source_execution=metadata.get("SourceExecutionId"),
         branch=outcome if isinstance(outcome, bool) else None,
         failure_reason=record.failure_reason if record is not None else None,
-        request=_json({k: props.get(k, v) for k, v in args.items()}),
-        outputs=_json({k: v for k, v in props.items() if k not in args}) if props else "",
+        request=_json(step_request(raw, props)),
+        outputs=_json(step_outputs(raw, props)) if props else "",
         log_path=record.log_path if record is not None else None,
         log_tail=tuple(facts.log_tails.get(raw["Name"], ())),
         cache=metadata.get("CacheReason"),
@@ -230,6 +270,18 @@ def _step_view(
             for a in metadata.get("Attempts") or []
         ),
     )
+
+
+def step_request(raw: Mapping[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
+    """The step's arguments, each resolved where the step's properties have it."""
+    args = raw.get("Arguments") or {}
+    return {k: props.get(k, v) for k, v in args.items() if k not in ("IfSteps", "ElseSteps")}
+
+
+def step_outputs(raw: Mapping[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
+    """The step's properties that are not its arguments: what it produced."""
+    args = raw.get("Arguments") or {}
+    return {k: v for k, v in props.items() if k not in args}
 
 
 def _merged(properties: Sequence[Mapping[str, Any]], key: str) -> dict[str, list[float]]:

@@ -7,26 +7,38 @@ keeps while it runs: it rewrites the page after every step (so a report of a run
 execution is never stale for long) and draws each plot only once per distinct input. The
 decision boundary is scored from ``ExecutionData.model_file`` (pipeline.report.boundary, a
 subprocess that loads the model the safe way) and its grid kept in ``keep_dir``.
+
+A page can be written without its plots (``plots=False``: the records alone, in a fraction
+of a second, each picture saying it is being drawn), so the CLI prints a report's path only
+once a page with the final status is there, and the plots follow in the background. Writes
+of the target's own page take a lock on its folder, and a page of a running execution is
+not written once the execution has ended, so a slower rewrite never puts "Executing" back
+over the final page.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.status import is_active
 from pipeline.local.store.atomic import write_bytes
 from pipeline.report.boundary import BoundaryError, BoundaryPending, BoundaryScorer
 from pipeline.report.compare import Comparison, compare
-from pipeline.report.compare_plots import comparison_figures
+from pipeline.report.compare_plots import COMPARISON_PLOTS, comparison_figures
 from pipeline.report.graph import layout_definition
-from pipeline.report.plots import Figure, PlotData, figures
+from pipeline.report.plots import Figure, PlotData, figures, placeholders
 from pipeline.report.render import render_comparison, render_report
 from pipeline.report.report_model import Report, build_report
 from pipeline.targets.base import Target
 
 MAX_REPORT_BYTES = 2_000_000
+PLOTS_LATER = "it is being drawn in the background; reload this page in a few seconds"
 BOUNDARY_FILE = "report-boundary.json"  # in ExecutionData.keep_dir
 
 
@@ -43,19 +55,26 @@ class ReportWriter:
         """The report model of one execution (no plots drawn, no model loaded)."""
         return build_report(self.target.execution_facts(execution_id))
 
-    def write(self, execution_id: str, out: Path | None = None, final: bool = True) -> Path:
+    def write(
+        self, execution_id: str, out: Path | None = None, final: bool = True, plots: bool = True
+    ) -> Path:
         """Render and atomically write the report; returns its path.
 
         ``final=False`` (a rewrite while the execution runs) does not wait for a decision
-        boundary still being scored in the background.
+        boundary still being scored in the background, and is dropped if the execution has
+        ended meanwhile. ``plots=False``: the records only (see the module docstring).
         """
         facts = self.target.execution_facts(execution_id)
         report = build_report(facts)
-        data = self.plot_data(execution_id, wait=final)
-        drawn = figures(report, data, self._figures)
+        if plots:
+            drawn = figures(report, self.plot_data(execution_id, wait=final), self._figures)
+        else:
+            drawn = placeholders(PLOTS_LATER)
         html = render_report(report, layout_definition(facts.definition), drawn)
         path = Path(out) if out is not None else self.target.report_path(execution_id)
-        write_bytes(path, html.encode("utf-8"))
+        with _page_lock(path):
+            if final or is_active(self.target.describe_execution(execution_id).status):
+                write_bytes(path, html.encode("utf-8"))
         return path
 
     def plot_data(self, execution_id: str, wait: bool = True) -> PlotData:
@@ -90,16 +109,33 @@ def write_comparison(
     execution_ids: Sequence[str],
     out: Path | None = None,
     writer: ReportWriter | None = None,
+    plots: bool = True,
 ) -> tuple[Comparison, Path]:
-    """Compare executions; returns the comparison and the page's path."""
+    """Compare executions; returns the comparison and the page's path (``plots=False``:
+    the tables now, each picture saying it is being drawn)."""
     writer = writer or ReportWriter(target)
     reports = [writer.model(i) for i in execution_ids]
-    data = [writer.plot_data(i) for i in execution_ids]
     comparison = compare(reports)
-    html = render_comparison(comparison, comparison_figures(reports, data))
+    if plots:
+        drawn = comparison_figures(reports, [writer.plot_data(i) for i in execution_ids])
+    else:
+        drawn = placeholders(PLOTS_LATER, COMPARISON_PLOTS)
+    html = render_comparison(comparison, drawn)
     path = Path(out) if out is not None else target.comparison_path(execution_ids)
     write_bytes(path, html.encode("utf-8"))
     return comparison, path
+
+
+@contextlib.contextmanager
+def _page_lock(page: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the page's folder (the execution's own, for its page)."""
+    page.parent.mkdir(parents=True, exist_ok=True)
+    folder = os.open(page.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # closing the last descriptor lets the lock go
 
 
 def comparison_of(target: Target, execution_ids: Sequence[str]) -> Comparison:

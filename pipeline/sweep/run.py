@@ -38,14 +38,16 @@ def run_sweep(
     max_parallel: int,
     on_change: PointListener,
     poll_s: float = 0.1,
+    runs: PointRuns | None = None,
 ) -> list[Point]:
     """Run every point, at most ``max_parallel`` at once; a failed point is a row, not the end.
 
     Ctrl-C (KeyboardInterrupt) stops every point this sweep started, at whatever moment it
     comes (StopPipelineExecution semantics), and is raised again once they are recorded
-    Stopped.
+    Stopped. ``runs``: how points are run (default: the target's ``point_runs()``; the UI's
+    server asks for fresh interpreters).
     """
-    runs = target.point_runs()
+    runs = runs or target.point_runs()
     pending = [p for p in points if p.status not in ENDED]  # a reused point is done
     running: list[Point] = []
     started: list[Point] = []
@@ -173,16 +175,18 @@ def read_metrics(target: Target, points: Sequence[Point], notes: list[str]) -> N
 def compare_points(
     target: Target, points: Sequence[Point], notes: list[str]
 ) -> tuple[Comparison, Path] | None:
-    """The points' verdict now (records only); their pages and the comparison page drawn by
-    the target off the command's path (locally, drawing four points' plots took longer
-    than the points' own training). None when there is nothing to compare."""
-    from pipeline.report.write import comparison_of
+    """The points' verdict now, and the comparison page of the records (its plots said to
+    be on their way), so the path printed is there; the points' pages and the comparison's
+    plots are drawn by the target off the command's path (locally, drawing four points'
+    plots took longer than the points' own training). None when there is nothing to
+    compare."""
+    from pipeline.report.write import write_comparison
 
     ids = [p.summary.execution_id for p in points if p.summary is not None]
     comparison = None
     if len(ids) >= 2:
         try:
-            comparison = comparison_of(target, ids), target.comparison_path(ids)
+            comparison = write_comparison(target, ids, plots=False)
         except MoonpipeError as err:
             notes.append(f"no comparison report: {err}")
     pages = [p.summary.execution_id for p in points if p.summary is not None and not p.reused]

@@ -170,8 +170,10 @@ class Target(Protocol):
         """--stop-host: the warm job host leaves now; its pid, or None if none ran."""
         ...
 
-    def point_runs(self) -> PointRuns:
-        """How this target runs sweep points once started."""
+    def point_runs(self, fresh: bool = False) -> PointRuns:
+        """How this target runs started executions off the caller's path (sweep points, the
+        UI's starts). ``fresh``: each in a new interpreter, never forked (locally), for a
+        caller with threads of its own, such as the UI's server."""
         ...
 
     # -- reports ----------------------------------------------------------------------------

@@ -193,9 +193,16 @@ class LocalTarget:
         """Ask the store's warm job host to leave now; its pid, or None if none was running."""
         return self.runner.stop_warm_host()
 
-    def point_runs(self) -> LocalPointRuns:
-        """A worker process per sweep point (forked when jobs start warm)."""
-        return LocalPointRuns(self.store_root, self.region, self.job_start, self.warm_idle_s)
+    def point_runs(self, fresh: bool = False) -> LocalPointRuns:
+        """A worker process per started execution (forked when jobs start warm, unless
+        ``fresh``: a new interpreter, for a caller with threads)."""
+        return LocalPointRuns(
+            self.store_root,
+            self.region,
+            self.job_start,
+            self.warm_idle_s,
+            fork=False if fresh else None,
+        )
 
     # -- reports ---------------------------------------------------------------------------
 

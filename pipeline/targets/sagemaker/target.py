@@ -196,8 +196,8 @@ class SageMakerTarget:
         """SageMaker runs no warm host: --stop-host does not apply here."""
         raise ConfigError(NO_WARM_HOST)
 
-    def point_runs(self) -> ServiceRuns:
-        """The service runs the points it started: nothing to launch."""
+    def point_runs(self, fresh: bool = False) -> ServiceRuns:
+        """The service runs the executions it started: nothing to launch."""
         return ServiceRuns()
 
     # -- reports ----------------------------------------------------------------------------

@@ -123,7 +123,13 @@ def test_compare_needs_only_the_targets_report_verbs(tmp_path: Path) -> None:
     assert page == tmp_path / "a-vs-b.html"
     html = page.read_text()
     assert comparison.verdict in html
-    assert re.findall(r'data-plot="(\w+)"', html) == ["roc", "loss", "boundary"]
+    assert re.findall(r'data-plot="([\w-]+)"', html) == [
+        "roc",
+        "pr",
+        "loss",
+        "boundary",
+        "metric-vs-parameter",
+    ]
 
 
 def test_compare_prints_a_table_the_verdict_and_the_page_last(
@@ -139,7 +145,13 @@ def test_compare_prints_a_table_the_verdict_and_the_page_last(
     page = Path(lines[-1])
     assert page.parent == store.root / "comparisons"
     html = page.read_text()
-    assert re.findall(r'data-plot="(\w+)"', html) == ["roc", "loss", "boundary"]
+    assert re.findall(r'data-plot="([\w-]+)"', html) == [
+        "roc",
+        "pr",
+        "loss",
+        "boundary",
+        "metric-vs-parameter",
+    ]
     assert 'data-param="HiddenDim"' in html
 
 

@@ -23,14 +23,16 @@ def _statuses(path: Path) -> dict[str, str]:
     return dict(re.findall(r'data-step="([^"]+)" data-status="([^"]+)"', path.read_text()))
 
 
-def _final_report(path: Path, within_s: float = 120.0) -> str:
-    """The page once it shows the ended execution (the follower writes it after the run)."""
+def _final_report_with_plots(path: Path, within_s: float = 120.0) -> str:
+    """The page once the follower has drawn its plots (after the run)."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        if path.is_file() and 'id="execution-status">Succeeded' in path.read_text():
-            return path.read_text()
+        html = path.read_text() if path.is_file() else "being drawn in the background"
+        if "being drawn in the background" not in html:
+            assert 'id="execution-status">Succeeded' in html
+            return html
         time.sleep(0.1)
-    raise AssertionError(f"no final report at {path}")
+    raise AssertionError(f"no report with plots at {path}")
 
 
 def test_the_run_returns_first_and_the_follower_writes_the_final_report(
@@ -41,11 +43,16 @@ def test_the_run_returns_first_and_the_follower_writes_the_final_report(
     summary = target.wait(target.start_execution("p", {}), lambda record: None)
     path = tmp_path / "executions" / summary.execution_id / "report.html"
     assert summary.status == "Succeeded"
+    # The page is there, with the final status, when the run returns (the CLI prints its
+    # path next): it used to appear seconds later and say "Executing" for seconds more.
+    assert summary.report == str(path)
+    assert 'id="execution-status">Succeeded' in path.read_text()
+    assert _statuses(path)["Deploy"] == "Succeeded"
     assert target.notes == [
-        f"report {path} is being written in the background "
-        "(run --report to write it now and wait for it)"
+        f"report {path}: its plots are being drawn in the background "
+        "(reload it in a few seconds, or run --report to wait for them)"
     ]
-    html = _final_report(path)
+    html = _final_report_with_plots(path)
     assert _statuses(path)["Deploy"] == "Succeeded"
     assert 'data-metric="train:loss"' in html
     log = tmp_path / "executions" / summary.execution_id / "report.log"
@@ -90,7 +97,7 @@ def test_background_reports_are_written_after_the_caller_has_moved_on(
         "(--report ID or --compare ID ID ... writes one now and waits)"
     ]
     for execution_id in ids:
-        _final_report(tmp_path / "executions" / execution_id / "report.html")
+        _final_report_with_plots(tmp_path / "executions" / execution_id / "report.html")
     deadline = time.monotonic() + 120
     while not out.is_file() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -108,7 +115,7 @@ def test_the_deferred_and_background_keepers_draw_a_sweeps_pages_in_the_backgrou
         "the points' reports and the comparison report are being written in the background "
         "(--report ID or --compare ID ID ... writes one now and waits)"
     ]
-    _final_report(tmp_path / "executions" / ids[0] / "report.html")
+    _final_report_with_plots(tmp_path / "executions" / ids[0] / "report.html")
     deadline = time.monotonic() + 120
     while not out.is_file() and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -48,10 +48,10 @@ def test_every_step_is_a_node_with_its_status_hook() -> None:
         "Train": "Succeeded",
         "Eval": "Succeeded",
         "Check": "Succeeded",
-        "Reg-RegisterModel": "NotRun",
-        "Cre-CreateModel": "NotRun",
-        "Cfg": "NotRun",
-        "Deploy": "NotRun",
+        "Reg-RegisterModel": "Untaken",
+        "Cre-CreateModel": "Untaken",
+        "Cfg": "Untaken",
+        "Deploy": "Untaken",
         "TooLow": "Failed",
     }
 

@@ -59,7 +59,7 @@ def test_succeeded_execution_shows_every_step_metrics_package_and_endpoint() -> 
     assert [s.name for s in report.steps] == ["Prep", "Train", "Eval", "Check", *HOSTING, "TooLow"]
     assert _status(report) == {
         **{n: "Succeeded" for n in ["Prep", "Train", "Eval", "Check", *HOSTING]},
-        "TooLow": "NotRun",
+        "TooLow": "Untaken",  # the else branch: not the same words as a step never reached
     }
     assert report.metrics == {
         "accuracy": 0.9,
@@ -165,7 +165,7 @@ def test_condition_false_runs_the_else_branch_and_shows_the_if_branch_as_not_run
     assert check.branch is False
     status = _status(report)
     assert status["TooLow"] == "Failed"
-    assert {status[n] for n in HOSTING} == {"NotRun"}
+    assert {status[n] for n in HOSTING} == {"Untaken"}
 
 
 def test_still_running_execution_shows_the_running_step_and_what_is_still_to_come() -> None:
@@ -177,7 +177,8 @@ def test_still_running_execution_shows_the_running_step_and_what_is_still_to_com
     assert report.status == "Executing" and report.duration_s is None
     train = next(s for s in report.steps if s.name == "Train")
     assert (train.status, train.duration_s) == ("Executing", None)
-    assert _status(report)["Eval"] == "NotRun"
+    assert _status(report)["Eval"] == "Pending"  # still to come, not "not run"
+    assert _status(report)["TooLow"] == "Pending"  # the condition has not chosen yet
 
 
 def test_a_starting_step_counts_as_executing() -> None:

@@ -36,10 +36,10 @@ def test_run_writes_the_report_and_rewrites_it_after_each_step(
     summary = target.wait(arn, on_step)
     assert summary.status == "Succeeded", summary.failure_reason
     assert seen_while_running["at Eval start"]["Train"] == "Succeeded"
-    assert seen_while_running["at Eval start"]["Eval"] == "NotRun"
+    assert seen_while_running["at Eval start"]["Eval"] == "Pending"
     assert summary.report == str(path)
     final = _statuses(path)
-    assert final["Deploy"] == "Succeeded" and final["TooLow"] == "NotRun"
+    assert final["Deploy"] == "Succeeded" and final["TooLow"] == "Untaken"
     html = path.read_text()
     assert 'id="execution-status">Succeeded' in html
     assert 'data-metric="train:loss"' in html  # FinalMetricDataList from the training log

@@ -226,7 +226,7 @@ def test_steps_metrics_package_and_data_come_from_the_apis_and_s3(execution: str
         data = target.execution_data(execution)
     report = build_report(facts)
     status = {s.name: s.status for s in report.steps}
-    assert status["Train"] == "Succeeded" and status["TooLow"] == "NotRun"
+    assert status["Train"] == "Succeeded" and status["TooLow"] == "Untaken"
     prep = report.steps[0]
     assert (prep.cache_hit, prep.source_execution) == (True, "old1")
     assert next(s for s in report.steps if s.name == "Check").branch is True
