@@ -90,7 +90,9 @@ def test_the_readmes_commands_do_what_it_shows_on_a_fresh_clone(tmp_path: Path) 
         outputs = {s.template: s.output for s in steps}
         for shown_for, example in examples(README.read_text()):
             output = "\n".join(outputs.get(c, "") for c in shown_for)
-            assert unmatched(example, output, clone) == [], (shown_for, output)
+            missing = unmatched(example, output, clone)
+            if missing:  # the whole output, not pytest's truncated repr of it
+                pytest.fail(f"{shown_for}: not printed: {missing}\noutput:\n{output}", False)
     finally:
         import subprocess
 
