@@ -123,6 +123,7 @@ class LocalRunner:
         self.on_line, self.reports = on_line, reports
         self._endpoint_manager = endpoints
         self.notes: list[str] = [] if notes is None else notes
+        self._listed: dict[str, tuple[tuple[int, ...], ExecutionSummary]] = {}
 
     # -- start -----------------------------------------------------------------------------
 
@@ -336,15 +337,44 @@ class LocalRunner:
         return summarize(self.records, self.objects, data.execution_id)
 
     def executions(self, pipeline_name: str) -> list[ExecutionSummary]:
-        """The pipeline's executions, newest first (without their steps)."""
-        for execution_id in self.records.execution_ids():
-            settle(self.records, execution_id)
-        found = [
-            summarize(self.records, self.objects, i, with_steps=False)
-            for i in self.records.execution_ids()
-        ]
+        """The pipeline's executions, newest first (without their steps).
+
+        An ended execution's summary is kept while its files are unchanged (a long-lived
+        reader, the UI, lists a thousand executions every half second: reading and checking
+        twelve thousand records each time took two seconds of a core); one that runs, or
+        whose record or steps changed (a retry, a step record, its page), is read again.
+        """
+        found = [self._listed_summary(i) for i in self.records.execution_ids()]
         mine = [s for s in found if s.pipeline_name == pipeline_name]
         return sorted(mine, key=lambda s: s.started_at or utc_now(), reverse=True)
+
+    def _listed_summary(self, execution_id: str) -> ExecutionSummary:
+        kept = self._listed.get(execution_id)
+        if kept is not None and kept[0] == self._files_of(execution_id):
+            return kept[1]
+        settle(self.records, execution_id)
+        signature = self._files_of(execution_id)
+        summary = summarize(self.records, self.objects, execution_id, with_steps=False)
+        if not is_active(summary.status):
+            self._listed[execution_id] = (signature, summary)
+        return summary
+
+    def _files_of(self, execution_id: str) -> tuple[int, ...]:
+        """What changes when anything a listed summary shows changes: the execution's
+        record, its steps folder (records are replaced by rename) and its page."""
+        layout = self.records.layout
+        found = []
+        for path in (
+            layout.execution_record(execution_id),
+            layout.steps(execution_id),
+            layout.report(execution_id),
+        ):
+            try:
+                info = path.stat()
+                found += [info.st_mtime_ns, info.st_size, info.st_ino]
+            except OSError:
+                found += [-1, -1, -1]
+        return tuple(found)
 
     def stop(self, execution_ref: str) -> ExecutionSummary:
         """Stop a running execution from any process; it ends Stopped, as on SageMaker."""

@@ -158,3 +158,39 @@ def test_the_runner_lock_is_held_until_the_end_is_recorded(tmp_path: Path) -> No
     assert runner.run(arn, watch).status == "Succeeded"
     assert seen and all(held for _, held in seen)
     assert not is_held(lock)
+
+
+def test_a_listing_reads_an_ended_execution_again_only_when_its_files_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UI lists every half second: an unchanged ended execution is not read again, and
+    a retry (its record rewritten, its steps run again) is seen in the next listing."""
+    import pipeline.local.runner as runner_module
+
+    runner = _runner(tmp_path)
+    arn = runner.start("p", {})
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(arn, _interrupt_at_train)
+    read: list[str] = []
+    real = runner_module.summarize
+
+    def counted(records: Any, objects: Any, execution_id: str, **kw: Any) -> Any:
+        read.append(execution_id)
+        return real(records, objects, execution_id, **kw)
+
+    monkeypatch.setattr(runner_module, "summarize", counted)
+    [first] = runner.executions("p")
+    assert first.status == "Stopped" and len(read) == 1
+    assert runner.executions("p") == [first] and len(read) == 1  # unchanged: kept
+    runner.retry(arn)
+    [again] = runner.executions("p")
+    assert again.status == "Executing" and len(read) == 2
+    runner.executions("p")
+    assert len(read) == 3  # a running execution is always read afresh
+    runner.run(arn, lambda record: None)
+    [ended] = runner.executions("p")
+    assert ended.status == "Succeeded" and "accuracy" in ended.metrics
+    page = runner.records.layout.report(ended.execution_id)
+    page.write_text("<html></html>")
+    [with_page] = runner.executions("p")
+    assert with_page.report == str(page)
