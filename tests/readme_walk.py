@@ -165,11 +165,19 @@ def normalized(line: str, clone: Path) -> str:
     durations, ports, the clone's folder, spacing."""
     line = line.replace(str(clone), SHOWN_AS)
     line = re.sub(r"\b(?=[a-z0-9]*\d)(?=[a-z0-9]*[a-z])[a-z0-9]{12}\b", "<id>", line)
+    for run_id in _execution_ids(clone):  # an id of letters only (one in fifty) as well
+        line = re.sub(rf"\b{run_id}\b", "<id>", line)
     line = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "<time>", line)
     line = re.sub(r"\b\d+ min \d+ s\b|\b\d+\.\d s\b", "<t>", line)
     line = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", line)
     line = re.sub(r"pid \d+", "pid <pid>", line)
     return " ".join(line.split())
+
+
+def _execution_ids(clone: Path) -> list[str]:
+    """The ids of the clone's executions (its store's folders), whatever their letters."""
+    folder = clone / ".moonpipe" / "executions"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
 
 def refreshed(text: str, steps: list[Step], clone: Path) -> str:
