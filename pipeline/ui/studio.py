@@ -40,6 +40,7 @@ class ExecutionsCache:
         self._asked = time.monotonic()
         self._wake = threading.Event()
         self._recent: set[str] = set()  # started here, perhaps not in the listing yet
+        self._listed = threading.Event()  # the thread's first listing is there
         self._thread = threading.Thread(target=self._keep_listing, daemon=True, name="ui-list")
         self._thread.start()
 
@@ -47,9 +48,9 @@ class ExecutionsCache:
         """The listing, with each execution still running described afresh."""
         self._asked = time.monotonic()
         self._wake.set()
-        listing = self._listing
-        if listing is None:
-            listing = self._list()
+        if self._listing is None:  # the first page waits for the thread's first listing
+            self._listed.wait()  # (listing beside it, both cold, took twice as long)
+        listing = self._listing if self._listing is not None else self._list()
         known = {s.execution_id for s in listing}
         fresh: dict[str, ExecutionSummary] = {}
         for ref in [s.execution_id for s in listing if is_active(s.status)] + sorted(
@@ -76,8 +77,12 @@ class ExecutionsCache:
             if time.monotonic() - self._asked > IDLE_AFTER_S:
                 self._wake.clear()
                 self._wake.wait()
-            with contextlib.suppress(Exception):  # a broken listing must not end the thread
+            try:
                 self._list()
+            except Exception:  # a broken listing must not end the thread
+                pass
+            finally:
+                self._listed.set()  # a failed first listing: the page lists (and says why)
             time.sleep(RELIST_EVERY_S)
 
 
