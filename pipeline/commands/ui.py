@@ -6,6 +6,7 @@ on stdout and serves until interrupted. See docs/ui.md.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from pipeline.commands.base import Command
@@ -31,7 +32,10 @@ def serve_ui(request: ServeUI, front: Front) -> int:
         else:
             console.write(f"{url}\nmoonpipe studio is serving (Ctrl-C stops it)")
 
-    serve(front.target(), front.config().pipeline.name, request.port, announce)
+    # uvicorn raises Ctrl-C / SIGTERM again once it has shut down; the Studio ran nothing of
+    # its own, so it ends quietly (not with run_pipeline's "interrupted" line for a run)
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(front.target(), front.config().pipeline.name, request.port, announce)
     return 0
 
 
