@@ -34,15 +34,18 @@ def main(argv: Sequence[str] | None = None, services: Services | None = None) ->
     by default, fakes in tests. Run by a Python without moonpipe's packages (the system's,
     not the virtualenv's), it says so in one line and how to set up (exit 2).
     """
-    try:
+    try:  # Ctrl-C or SIGTERM while the CLI still imports or parses: nothing has started
         from pipeline.cli import run
         from pipeline.flags import parse
+
+        invocation = parse(argv)
     except ModuleNotFoundError as exc:
         return _not_set_up(exc, Console(sys.stdout, sys.stderr))
-    try:
-        invocation = parse(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
+    except KeyboardInterrupt:  # (a sweep killed under load met this window: a traceback)
+        Console(sys.stdout, sys.stderr).error("interrupted before anything was started")
+        return EXIT_INTERRUPTED
     console = Console(sys.stdout, sys.stderr, json_mode=invocation.settings.json)
     previous = _on_sigterm(_terminate_like_ctrl_c)
     try:

@@ -876,3 +876,19 @@ def test_retry_with_wait_is_accepted_and_follows_on_the_service(
     assert code == 0, err
     assert names(world.target) == calls
     assert out.startswith(f"retrying execution {ARN}/execution/abc123\n")
+
+
+def test_ctrl_c_while_the_flags_are_parsed_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fault script killed a sweep under load while its CLI still imported: the
+    KeyboardInterrupt escaped main() as a traceback. Nothing had started."""
+    import pipeline.flags
+
+    def interrupted(argv: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline.flags, "parse", interrupted)
+    assert run_pipeline.main(["--sweep", "HiddenDim=8,16"]) == run_pipeline.EXIT_INTERRUPTED
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "error: interrupted before anything was started\n")

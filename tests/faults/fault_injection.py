@@ -180,7 +180,7 @@ def check_output(case: Case, what: str, done: subprocess.CompletedProcess[str] |
     """A command's output has no traceback; a refusal is one line ``error: ...``."""
     out, err = done.stdout or "", done.stderr or ""
     if "Traceback" in out + err:
-        case.bad("tracebacks", f"{what}: {err.strip().splitlines()[-1:]}")
+        case.bad("tracebacks", f"{what}: {(out + err).strip().splitlines()[-8:]}")
 
 
 def _sha(path: Path) -> str:
