@@ -4,6 +4,7 @@ moto server."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,13 @@ from tests.pipeline.targets.sagemaker.support import (
     cli,
     recorded_calls,
 )
+
+
+@pytest.fixture(autouse=True)
+def _pages_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SageMaker sweep writes its comparison page in the working folder (pages.py): the
+    test's folder, not the checkout the suite runs in."""
+    monkeypatch.chdir(tmp_path)
 
 
 def test_sweep_against_moto_starts_one_named_gated_execution_per_point(
