@@ -71,6 +71,7 @@ class Case:
     what: str
     counts: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    unchecked: bool = False  # the script failed to run it: counted apart, never as clean
 
     def bad(self, kind: str, note: str) -> None:
         self.counts[kind] += 1
@@ -550,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
                 FAMILIES[family][1](lab, case)
             except Exception as err:  # the script's own trouble, not the engine's
                 case.notes.append(f"case error: {type(err).__name__}: {err}")
+                case.unchecked = True
             results.append(case)
             flag = " ".join(f"{LABELS[k]}={v}" for k, v in case.counts.items() if v)
             print(f"[{number}/{len(families)}] {family}:{case.what} {flag or 'ok'}", flush=True)
@@ -560,7 +562,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
     report(results, root, time.monotonic() - started)
-    return 0 if all(not sum(c.counts.values()) for c in results) else 1
+    clean = all(not sum(c.counts.values()) and not c.unchecked for c in results)
+    return 0 if clean else 1
 
 
 def report(results: list[Case], root: bool, took_s: float) -> None:
@@ -579,11 +582,16 @@ def report(results: list[Case], root: bool, took_s: float) -> None:
         print("full disk: skipped (mounting a tmpfs needs root)")
     totals = {k: sum(c.counts[k] for c in results) for k in COUNTS}
     print(f"({took_s / 60:.1f} min)")
-    print(f"cases {len(results)}: " + ", ".join(f"{totals[k]} {LABELS[k]}" for k in COUNTS))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    unchecked = sum(c.unchecked for c in results)  # a case the script itself failed to run
+    print(
+        f"cases {len(results)}: "
+        + ", ".join(f"{totals[k]} {LABELS[k]}" for k in COUNTS)
+        + (
+            f" ({unchecked} cases not checked: the script's own error, see above)"
+            if unchecked
+            else ""
+        )
+    )
 
 
 def _listed(store: Path) -> list[dict[str, Any]]:
@@ -594,3 +602,7 @@ def _listed(store: Path) -> list[dict[str, Any]]:
         return list(json.loads(done.stdout)["executions"])
     except (ValueError, KeyError, TypeError):
         return []
+
+
+if __name__ == "__main__":
+    sys.exit(main())
