@@ -17,8 +17,20 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from pipeline.console import Console, missing_dependency  # the standard library only
-from pipeline.core.errors import MoonpipeError
+
+def _interrupted_early(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C or SIGTERM before main() has its handlers (the interpreter still imports):
+    nothing has started, so one line and exit 130, not a KeyboardInterrupt traceback."""
+    os.write(2, b"error: interrupted before anything was started\n")
+    os._exit(130)
+
+
+if __name__ == "__main__":  # main() puts Python's own Ctrl-C handling back first thing
+    signal.signal(signal.SIGINT, _interrupted_early)
+    signal.signal(signal.SIGTERM, _interrupted_early)
+
+from pipeline.console import Console, missing_dependency  # noqa: E402  (the stdlib only)
+from pipeline.core.errors import MoonpipeError  # noqa: E402
 
 if TYPE_CHECKING:
     from pipeline.cli import Services
@@ -34,6 +46,7 @@ def main(argv: Sequence[str] | None = None, services: Services | None = None) ->
     by default, fakes in tests. Run by a Python without moonpipe's packages (the system's,
     not the virtualenv's), it says so in one line and how to set up (exit 2).
     """
+    _take_over_ctrl_c()
     try:  # Ctrl-C or SIGTERM while the CLI still imports or parses: nothing has started
         from pipeline.cli import run
         from pipeline.flags import parse
@@ -67,6 +80,13 @@ def main(argv: Sequence[str] | None = None, services: Services | None = None) ->
         return EXIT_INTERRUPTED
     finally:
         _on_sigterm(previous)
+
+
+def _take_over_ctrl_c() -> None:
+    """From here Ctrl-C is KeyboardInterrupt again (main's handlers say what it stopped)."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread and signal.getsignal(signal.SIGINT) is _interrupted_early:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _not_set_up(exc: ModuleNotFoundError, console: Console) -> int:

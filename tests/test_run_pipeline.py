@@ -892,3 +892,28 @@ def test_ctrl_c_while_the_flags_are_parsed_is_one_line_not_a_traceback(
     assert run_pipeline.main(["--sweep", "HiddenDim=8,16"]) == run_pipeline.EXIT_INTERRUPTED
     out, err = capsys.readouterr()
     assert (out, err) == ("", "error: interrupted before anything was started\n")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("signum", [2, 15], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_cli_starts_up_is_never_a_traceback(tmp_path: Path, signum: int) -> None:
+    """The fault script's kills 0.08 s and 0.22 s after a start landed in the interpreter's
+    imports, before main() had its handlers: two KeyboardInterrupt tracebacks. At every
+    early moment a signal ends the CLI with one line (or the command had already ended)."""
+    import time
+
+    for delay in (0.0, 0.02, 0.05, 0.1, 0.2, 0.3):
+        process = subprocess.Popen(
+            [sys.executable, "run_pipeline.py", "--store", str(tmp_path / "s"), "--definition"],
+            cwd=Path(run_pipeline.__file__).parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(delay)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=120)
+        if "init_import_site" in err:
+            continue  # still in the interpreter's own start-up, before any line of ours
+        assert "Traceback" not in err, (delay, err)  # (a bare "KeyboardInterrupt" line and
+        # exit 1 is Python's own start-up too, before run_pipeline.py runs)
