@@ -451,8 +451,7 @@ def damage_object(lab: Lab, case: Case) -> None:
 
 def full_disk(lab: Lab, case: Case) -> None:
     rng = lab.rng
-    mount = lab.folder / f"mnt-{lab.copies}"
-    mount.mkdir()
+    mount = Path(tempfile.mkdtemp(prefix="mnt-", dir=lab.folder))  # two in a row: two names
     free_kb = rng.randint(0, 700)
     case.what += f" {free_kb} KB free"
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], check=True)
