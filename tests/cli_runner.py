@@ -93,3 +93,20 @@ def upserted_store(root: Path, job_start: str | None = None) -> Iterator[Path]:
         for endpoint in json.loads(listed.stdout or "{}").get("endpoints", []):
             run_local_cli(root, "--delete-endpoint", endpoint["name"], job_start=job_start)
         run_local_cli(root, "--stop-host", job_start=job_start)
+
+
+def started_ui(store: Path) -> tuple[subprocess.Popen[str], str]:
+    """``--ui`` on ``store`` in a fresh process, and the URL (with its token) it printed
+    first; the caller ends the process."""
+    process = subprocess.Popen(
+        local_cli_command(store, "--ui"),
+        cwd=REPO,
+        env=local_cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    assert url.startswith("http://127.0.0.1:") and "?token=" in url, process.stderr
+    return process, url

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.cli_runner import REPO, local_cli_command, local_cli_env
+from tests.cli_runner import started_ui
 
 pytestmark = pytest.mark.e2e
 
@@ -21,17 +20,7 @@ def test_the_studio_stops_on_a_signal_without_the_runs_interrupted_line(
 ) -> None:
     """It ran nothing of its own: run_pipeline's "interrupted; ... recorded as Stopped"
     line (what a run says) was printed when uvicorn raised the signal again."""
-    process = subprocess.Popen(
-        local_cli_command(tmp_path / "store", "--ui"),
-        cwd=REPO,
-        env=local_cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    url = process.stdout.readline().strip()
-    assert url.startswith("http://127.0.0.1:"), url
+    process, url = started_ui(tmp_path / "store")
     base, token = url.split("/?token=")
     asked = urllib.request.Request(base + "/", headers={"Authorization": f"token {token}"})
     try:  # serving, as a person sees it (an empty store's page says to run a pipeline first)

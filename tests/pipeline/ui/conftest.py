@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -18,8 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.cli_runner import REPO, local_cli_command, local_cli_env
 from tests.cli_runner import run_local_cli as cli
+from tests.cli_runner import started_ui
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -82,17 +81,7 @@ def pending_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def ui_url(ui_store: Path) -> Iterator[str]:
     """The URL (with its token) that ``--ui`` printed first; the server ends afterwards."""
-    process = subprocess.Popen(
-        local_cli_command(ui_store, "--ui"),
-        cwd=REPO,
-        env=local_cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    url = process.stdout.readline().strip()
-    assert url.startswith("http://127.0.0.1:") and "?token=" in url, process.stderr.read()
+    process, url = started_ui(ui_store)
     yield url
     process.terminate()
     process.wait(20)
