@@ -30,10 +30,11 @@ import sys  # noqa: E402  (every import below runs with the early handler in pla
 import threading  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from types import FrameType  # noqa: E402
-from typing import TYPE_CHECKING, Any  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 from pipeline.console import Console, missing_dependency  # noqa: E402  (the stdlib only)
 from pipeline.core.errors import MoonpipeError  # noqa: E402
+from pipeline.core.interrupts import interrupts_unwind  # noqa: E402
 
 if TYPE_CHECKING:
     from pipeline.cli import Services
@@ -51,10 +52,11 @@ def main(argv: Sequence[str] | None = None, services: Services | None = None) ->
     """
     _take_over_ctrl_c()
     try:  # Ctrl-C or SIGTERM while the CLI still imports or parses: nothing has started
-        from pipeline.cli import run
-        from pipeline.flags import parse
+        with interrupts_unwind(on_sigterm=False):  # (SIGTERM: still the early handler)
+            from pipeline.cli import run
+            from pipeline.flags import parse
 
-        invocation = parse(argv)
+            invocation = parse(argv)
     except ModuleNotFoundError as exc:
         return _not_set_up(exc, Console(sys.stdout, sys.stderr))
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
@@ -63,9 +65,9 @@ def main(argv: Sequence[str] | None = None, services: Services | None = None) ->
         Console(sys.stdout, sys.stderr).error("interrupted before anything was started")
         return EXIT_INTERRUPTED
     console = Console(sys.stdout, sys.stderr, json_mode=invocation.settings.json)
-    previous = _on_sigterm(_terminate_like_ctrl_c)
     try:
-        return run(invocation, console, services)
+        with interrupts_unwind():
+            return run(invocation, console, services)
     except MoonpipeError as exc:
         console.error(str(exc))
         return exc.exit_code
@@ -81,8 +83,6 @@ def main(argv: Sequence[str] | None = None, services: Services | None = None) ->
             "Stopped (resume it with --retry ID; see --list-executions)"
         )
         return EXIT_INTERRUPTED
-    finally:
-        _on_sigterm(previous)
 
 
 def _take_over_ctrl_c() -> None:
@@ -100,20 +100,6 @@ def _not_set_up(exc: ModuleNotFoundError, console: Console) -> int:
         raise exc
     console.error(missing_dependency(name, sys.executable))
     return EXIT_USAGE
-
-
-def _on_sigterm(handler: Any) -> Any:
-    """Install a SIGTERM handler; returns the previous one (None off the main thread,
-    where Python allows no handlers: a caller embedding main() keeps its own)."""
-    if threading.current_thread() is not threading.main_thread() or handler is None:
-        return None
-    return signal.signal(signal.SIGTERM, handler)
-
-
-def _terminate_like_ctrl_c(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM (kill, a closing terminal, a CI timeout) unwinds like Ctrl-C, so a local
-    execution and its running job end recorded, not left "Executing"."""
-    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

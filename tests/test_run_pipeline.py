@@ -20,6 +20,7 @@ import pytest
 import run_pipeline
 from pipeline import cli
 from pipeline.core.errors import ConfigError, EndpointError, PipelineNotFoundError
+from pipeline.core.interrupts import unwind_like_ctrl_c
 from pipeline.core.records import (
     EndpointRef,
     ExecutionSummary,
@@ -596,7 +597,7 @@ def test_sigterm_is_ctrl_c_only_while_main_runs(
     )
     worker.start()
     worker.join()
-    assert seen[0] is run_pipeline._terminate_like_ctrl_c
+    assert seen[0] is unwind_like_ctrl_c
     assert seen[1] is before and codes == [0]  # off the main thread: left alone, no error
     assert signal.getsignal(signal.SIGTERM) is before
 

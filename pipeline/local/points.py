@@ -26,10 +26,10 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import Protocol
 
 from pipeline.core.errors import MoonpipeError
+from pipeline.core.interrupts import interrupts_unwind
 from pipeline.core.refs import execution_id
 from pipeline.core.status import Status
 from pipeline.local.interruptions import (
@@ -47,20 +47,16 @@ from pipeline.local.store.records import Records
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _terminate_like_ctrl_c(signum: int, frame: FrameType | None) -> None:
-    """--stop sends SIGTERM; unwinding as KeyboardInterrupt ends the execution Stopped."""
-    raise KeyboardInterrupt
-
-
 def run_point(store_root: Path, region: str, arn: str, job_start: str, idle_s: float) -> int:
-    """Run the execution; 0 when it succeeded, 1 when not, 2 when it could not be run."""
-    signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
+    """Run the execution; 0 when it succeeded, 1 when not, 2 when it could not be run.
+    (--stop sends SIGTERM; unwinding as KeyboardInterrupt ends the execution Stopped.)"""
     try:
-        allow_interrupts()  # held while the sweep handed the point over
-        runner = LocalRunner(
-            open_store(store_root, region), job_start=job_start, warm_idle_s=idle_s
-        )
-        summary = runner.run(arn, lambda _record: None)
+        with interrupts_unwind():
+            allow_interrupts()  # held while the sweep handed the point over
+            runner = LocalRunner(
+                open_store(store_root, region), job_start=job_start, warm_idle_s=idle_s
+            )
+            summary = runner.run(arn, lambda _record: None)
     except MoonpipeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
