@@ -36,6 +36,7 @@ from pipeline.core.records import (
 )
 from pipeline.core.refs import execution_id as id_of
 from pipeline.core.status import Status, is_active
+from pipeline.local import listing
 from pipeline.local.api_gate import cache_service_model_in, check_start
 from pipeline.local.execution import ExecutionIdentity, run_execution
 from pipeline.local.graph import PipelineGraph
@@ -123,7 +124,8 @@ class LocalRunner:
         self.on_line, self.reports = on_line, reports
         self._endpoint_manager = endpoints
         self.notes: list[str] = [] if notes is None else notes
-        self._listed: dict[str, tuple[tuple[int, ...], ExecutionSummary]] = {}
+        self._listed: listing.Entries | None = None  # read from the store's file when first listed
+        self._relisted = 0  # summaries read afresh since the file was last written
 
     # -- start -----------------------------------------------------------------------------
 
@@ -344,19 +346,31 @@ class LocalRunner:
         twelve thousand records each time took two seconds of a core); one that runs, or
         whose record or steps changed (a retry, a step record, its page), is read again.
         """
-        found = [self._listed_summary(i) for i in self.records.execution_ids()]
+        if self._listed is None:
+            self._listed = listing.load(self.records.layout.listing())
+        ids = self.records.execution_ids()
+        found = [self._listed_summary(self._listed, i) for i in ids]
+        if self._relisted:  # kept for the next process (the UI's start, --list-executions)
+            listing.save(
+                self.records.layout.listing(),
+                {i: self._listed[i] for i in ids if i in self._listed},
+            )
+            self._relisted = 0
         mine = [s for s in found if s.pipeline_name == pipeline_name]
         return sorted(mine, key=lambda s: s.started_at or utc_now(), reverse=True)
 
-    def _listed_summary(self, execution_id: str) -> ExecutionSummary:
-        kept = self._listed.get(execution_id)
-        if kept is not None and kept[0] == self._files_of(execution_id):
-            return kept[1]
+    def _listed_summary(self, kept: listing.Entries, execution_id: str) -> ExecutionSummary:
+        entry = kept.get(execution_id)
+        if entry is not None and entry[0] == self._files_of(execution_id):
+            return entry[1]
         settle(self.records, execution_id)
         signature = self._files_of(execution_id)
         summary = summarize(self.records, self.objects, execution_id, with_steps=False)
         if not is_active(summary.status):
-            self._listed[execution_id] = (signature, summary)
+            kept[execution_id] = (signature, summary)
+        elif kept.pop(execution_id, None) is None:
+            return summary  # running, and nothing kept of it to forget
+        self._relisted += 1
         return summary
 
     def _files_of(self, execution_id: str) -> tuple[int, ...]:

@@ -181,6 +181,10 @@ class StoreLayout:
         """The output of the worker running one sweep point."""
         return self.root / "sweeps" / f"{check_record_name('execution', execution_id)}.worker.log"
 
+    def listing(self) -> Path:
+        """The listing's kept summaries of ended executions (pipeline.local.listing)."""
+        return self.root / "listing.json"
+
     def comparisons(self) -> Path:
         """The folder of comparison pages."""
         return self.root / "comparisons"

@@ -194,3 +194,36 @@ def test_a_listing_reads_an_ended_execution_again_only_when_its_files_changed(
     page.write_text("<html></html>")
     [with_page] = runner.executions("p")
     assert with_page.report == str(page)
+
+
+def test_a_new_process_lists_ended_executions_from_the_kept_file_while_their_files_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--ui and --list-executions start in a new process: the summaries of ended executions
+    come from listing.json, not from reading every record again, and only while the files
+    they were read from are unchanged; a damaged file is read around and replaced."""
+    import pipeline.local.runner as runner_module
+
+    runner = _runner(tmp_path)
+    for _ in range(2):
+        runner.run(runner.start("p", {}), lambda record: None)
+    listed = runner.executions("p")
+    kept_file = runner.records.layout.listing()
+    assert kept_file.is_file()
+    read: list[str] = []
+    real = runner_module.summarize
+
+    def counted(records: Any, objects: Any, execution_id: str, **kw: Any) -> Any:
+        read.append(execution_id)
+        return real(records, objects, execution_id, **kw)
+
+    monkeypatch.setattr(runner_module, "summarize", counted)
+    assert local_runner(tmp_path).executions("p") == listed and read == []
+    newest = listed[0].execution_id
+    page = runner.records.layout.report(newest)
+    page.write_text("<html></html>")  # a file the summary shows changed: read again
+    fresh = local_runner(tmp_path).executions("p")
+    assert read == [newest] and fresh[0].report == str(page) and fresh[1:] == listed[1:]
+    kept_file.write_text('{"version": 1, "entries": {"' + newest + '": 7}')  # cut short
+    assert local_runner(tmp_path).executions("p") == fresh and len(read) == 3
+    assert local_runner(tmp_path).executions("p") == fresh and len(read) == 3  # replaced
