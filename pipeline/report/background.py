@@ -190,10 +190,13 @@ def follow(store_root: Path, execution_id: str) -> int:
     seen: tuple[float, ...] = ()
     deadline = time.monotonic() + _MAX_LIFETIME_S
     while time.monotonic() < deadline:
-        ended = not is_active(target.describe_execution(execution_id).status)
+        summary = target.describe_execution(execution_id)
         now_seen = _signature(layout, execution_id)
-        if ended:
+        if not is_active(summary.status):
             writer.write(execution_id, final=True)
+            # the listing kept with its final page: the next --ui or --list-executions
+            # reads nothing of it again (pipeline.local.listing)
+            target.list_executions(summary.pipeline_name)
             return 0
         if now_seen != seen:
             seen = now_seen

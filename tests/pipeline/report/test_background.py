@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipeline.local import listing
 from pipeline.report.background import (
     BackgroundKeeper,
     BackgroundReports,
@@ -57,6 +58,14 @@ def test_the_run_returns_first_and_the_follower_writes_the_final_report(
     assert 'data-metric="train:loss"' in html
     log = tmp_path / "executions" / summary.execution_id / "report.log"
     assert log.read_text() == ""  # the follower had nothing to complain about
+    # its last act: the listing kept with the final page, so --ui reads nothing again
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        entry = listing.load(tmp_path / "listing.json").get(summary.execution_id)
+        if entry is not None and entry[0] == target.runner._files_of(summary.execution_id):
+            break
+        time.sleep(0.1)
+    assert entry is not None and entry[1].report == str(path) and entry[1].status == "Succeeded"
 
 
 def _deferred_runs(store: Path, fake_endpoints: Any, hidden_dims: list[str]) -> list[str]:
