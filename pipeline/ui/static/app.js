@@ -197,11 +197,20 @@ function executionPage() {
   let logTimer = null;
   let nodes = {};
 
+  function offerActions(status) {
+    // Stop while it runs, Retry once it is Failed or Stopped (what the service allows)
+    const running = ["Starting", "Executing", "Stopping"].includes(status);
+    header.querySelector('[data-action="stop"]').hidden = !running;
+    header.querySelector('[data-action="retry"]').hidden = !["Failed", "Stopped"].includes(status);
+  }
+  offerActions(header.dataset.status);
+
   async function poll() {
     let again = true;
     try {
       const state = await getJson(`/api/executions/${encodeURIComponent(id)}/state`);
       header.dataset.status = state.status;
+      offerActions(state.status);
       const badge = document.getElementById("execution-status");
       badge.textContent = state.status;
       badge.className = `badge s-${state.status}`;

@@ -104,8 +104,10 @@ def test_stop_a_long_execution_then_retry_it(watched: Watched, ui_url: str) -> N
                  .dataset.status === 'Executing'""",
         timeout=RUN_S,
     )
+    assert page.locator('[data-action="retry"]').is_hidden()  # only what it can do now
     page.locator('[data-action="stop"]').click()
     page.wait_for_selector('#execution[data-status="Stopped"]', timeout=RUN_S)
+    page.wait_for_selector('[data-action="stop"]', state="hidden")
     assert node_status(page, "TrainMoonClassifier") == "Stopped"
     assert node_status(page, "EvaluateMoonClassifier") == "NotRun"  # it ended first
     page.locator('[data-action="retry"]').click()
@@ -212,7 +214,7 @@ def test_approve_deploy_and_invoke_from_the_registry_page(
     browser: Any, pending_store: Path
 ) -> None:
     """A real LocalTarget on a real store: a version the pipeline registered for manual
-    approval is refused a deploy (in the target's own words), approved, deployed to a real
+    approval is refused a deploy (by the target; the page offers none), approved, deployed to a real
     local endpoint and invoked; the page shows what the endpoint itself answers."""
     target = LocalTarget(pending_store)
     [package] = target.list_model_packages()
@@ -228,10 +230,10 @@ def test_approve_deploy_and_invoke_from_the_registry_page(
         try:
             page.goto(f"{base}/registry?token={token}")
             row = f'tr[data-package="{package.arn}"]'
-            page.locator(f'{row} [data-action="deploy"]').click()  # not approved yet
-            page.wait_for_selector("#registry-error:not([hidden])")
-            assert page.locator("#registry-error").inner_text() == str(refusal.value)
-            assert target.list_endpoints() == []
+            deploy = page.locator(f'{row} [data-action="deploy"]')
+            assert deploy.is_disabled()  # not approved yet: offered once it can be done
+            assert "approve it first" in str(deploy.get_attribute("title"))
+            assert "only an Approved package" in str(refusal.value)
             page.locator(f'{row} [data-action="approve"]').click()
             page.wait_for_selector(f'{row}[data-approval="Approved"]')
             assert target.list_model_packages()[0].approval_status == "Approved"
