@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import stat
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -45,9 +47,8 @@ _TEXTS = (
 def load(path: Path) -> Entries:
     """The kept summaries, by execution id; empty when there is no usable file."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
-        kept = json.loads(raw) if len(raw) <= MAX_BYTES else None
+        raw = _read_regular(path)
+        kept = json.loads(raw) if raw is not None and len(raw) <= MAX_BYTES else None
     except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(kept, dict) or kept.get("version") != VERSION:
@@ -61,6 +62,16 @@ def load(path: Path) -> Entries:
         if decoded is not None:
             found[execution_id] = decoded
     return found
+
+
+def _read_regular(path: Path) -> bytes | None:
+    """The file's first MAX_BYTES + 1 bytes; None for anything but a regular file (a FIFO
+    put there would block a plain open for ever, a link could point anywhere)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with open(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return fh.read(MAX_BYTES + 1)
 
 
 def save(path: Path, entries: Entries) -> None:

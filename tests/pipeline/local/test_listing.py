@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,13 @@ from pipeline.core.records import EndpointRef, ExecutionSummary
 from pipeline.local import listing
 
 FILES = (1, 2, 3, -1, -1, -1, 7, 8, 9)
+PIPELINE_ARN = "arn:aws:sagemaker:us-east-1:000000000000:pipeline/moonpipe"
 
 
 def _summary(execution_id: str = "abc123", **changes: Any) -> ExecutionSummary:
     fields: dict[str, Any] = {
         "pipeline_name": "moonpipe",
-        "execution_arn": f"arn:aws:sagemaker:us-east-1:000000000000:pipeline/moonpipe/execution/{execution_id}",
+        "execution_arn": f"{PIPELINE_ARN}/execution/{execution_id}",
         "execution_id": execution_id,
         "status": "Succeeded",
         "failure_reason": None,
@@ -93,3 +95,22 @@ def test_a_summary_json_cannot_hold_is_not_kept(tmp_path: Path) -> None:
     path = tmp_path / "listing.json"
     listing.save(path, {"abc123": (FILES, _summary(metrics={"accuracy": float("nan")}))})
     assert not path.exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "link"])
+def test_what_is_not_a_regular_file_is_read_as_none_and_left_alone(
+    tmp_path: Path, kind: str
+) -> None:
+    """A FIFO would block a plain open for ever (--ui and --list-executions would hang); a
+    link could point anywhere. None is read; a save leaves a FIFO or folder as it is and
+    replaces a link by a file of its own, never writing through it."""
+    path = tmp_path / "listing.json"
+    elsewhere = tmp_path / "elsewhere.json"
+    listing.save(elsewhere, {"abc123": (FILES, _summary())})
+    made = {"fifo": lambda: os.mkfifo(path), "folder": path.mkdir}
+    made.get(kind, lambda: path.symlink_to(elsewhere))()
+    assert listing.load(path) == {}
+    listing.save(path, {"def456": (FILES, _summary("def456"))})
+    assert {"fifo": path.is_fifo, "folder": path.is_dir, "link": path.is_file}[kind]()
+    assert list(listing.load(elsewhere)) == ["abc123"]
+    assert list(listing.load(path)) == (["def456"] if kind == "link" else [])
