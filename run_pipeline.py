@@ -23,7 +23,8 @@ def _interrupted_early(signum: int, frame: FrameType | None) -> None:
 
 
 if __name__ == "__main__":  # main() puts Python's own Ctrl-C handling back first thing
-    signal.signal(signal.SIGINT, _interrupted_early)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # (nohup, `cmd &` in a script)
+        signal.signal(signal.SIGINT, _interrupted_early)
     signal.signal(signal.SIGTERM, _interrupted_early)
 
 import sys  # noqa: E402  (every import below runs with the early handler in place)

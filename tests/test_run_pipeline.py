@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -922,6 +924,33 @@ def test_a_signal_while_the_cli_starts_up_is_never_a_traceback(tmp_path: Path, s
         assert "Traceback" not in err, (delay, err)  # (a bare "KeyboardInterrupt" line and
         # exit 1 is Python's own start-up too, before run_pipeline.py runs)
     assert said_one_line, "no delay reached the CLI's own handlers"
+
+
+@pytest.mark.e2e
+def test_a_cli_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path: Path) -> None:
+    """A command started by ``nohup`` or with ``&`` from a script inherits SIGINT ignored, as
+    Python itself leaves it; the early handler used to turn Ctrl-C back on there."""
+    import time
+
+    ignoring = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+    )
+    argv = ["run_pipeline.py", "--store", str(tmp_path / "s"), "--definition"]
+    process = subprocess.Popen(
+        [sys.executable, "-c", ignoring, *argv],
+        cwd=Path(run_pipeline.__file__).parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for _ in range(10):
+        time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert (process.returncode, err) == (0, ""), err
+    assert json.loads(out)["Version"]
 
 
 def _before_the_early_handler(err: str) -> bool:
