@@ -34,6 +34,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_endpoint.py
 	$(PY) benchmarks/bench_sweep.py 3
 	$(PY) benchmarks/bench_speed.py 3
+	test -d .moonpipe || $(MAKE) run
+	$(PY) benchmarks/bench_ui.py .moonpipe 5
+	$(PY) benchmarks/bench_ui_live.py .moonpipe 5
 
 clean:
 	rm -rf $(VENV) .moonpipe .moonpipe-build .pytest_cache .ruff_cache

@@ -29,6 +29,15 @@ import pytest
 _GRACE_S = 5.0
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests play a person at a terminal, whose Ctrl-C reaches the commands they start.
+    A suite run in the background (``make test &`` in a script, nohup) inherits SIGINT
+    ignored, and so would every CLI it starts, which then rightly ignores it: the Ctrl-C
+    tests failed that way. Each process of the suite (xdist's workers too) turns it on."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def processes_naming(folder: Path, any_user: bool = False) -> list[int]:
     """Pids of this user's processes (every user's with ``any_user``), other than this one,
     whose command line names ``folder``."""
