@@ -536,6 +536,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the stores (for a look)")
     parser.add_argument("--family", choices=sorted(FAMILIES), help="only cases of this family")
     args = parser.parse_args(argv)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # run with & or nohup: the CLIs
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # would ignore its Ctrl-Cs
     rng = random.Random(args.seed)
     root = os.geteuid() == 0
     folder = Path(tempfile.mkdtemp(prefix="moonpipe-faults-"))
