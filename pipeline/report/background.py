@@ -21,6 +21,7 @@ pipeline.core.records; the engine imports none of them):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.errors import MoonpipeError
 from pipeline.core.records import ReportFollower
 from pipeline.local.store.layout import StoreLayout
 
@@ -169,7 +171,17 @@ def write_reports(
     readable = [i for i in execution_ids if i not in failed]
     if comparison is not None and len(readable) >= 2:
         write_comparison(writer.target, readable, comparison, writer)
+    if readable:
+        keep_listing(writer.target, readable[0])
     return 1 if failed else 0
+
+
+def keep_listing(target: Any, execution_id: str) -> None:
+    """List once the final pages are written, so the store's listing.json holds them with
+    their pages (pipeline.local.listing): the next --ui or --list-executions reads none of
+    these executions again. A store it cannot list is the next reader's to report."""
+    with contextlib.suppress(MoonpipeError):
+        target.list_executions(target.describe_execution(execution_id).pipeline_name)
 
 
 def _signature(layout: StoreLayout, execution_id: str) -> tuple[float, ...]:
@@ -194,9 +206,7 @@ def follow(store_root: Path, execution_id: str) -> int:
         now_seen = _signature(layout, execution_id)
         if not is_active(summary.status):
             writer.write(execution_id, final=True)
-            # the listing kept with its final page: the next --ui or --list-executions
-            # reads nothing of it again (pipeline.local.listing)
-            target.list_executions(summary.pipeline_name)
+            keep_listing(target, execution_id)
             return 0
         if now_seen != seen:
             seen = now_seen

@@ -92,6 +92,9 @@ def test_write_reports_writes_every_page_then_the_comparison_and_survives_a_bad_
         assert 'id="execution-status">Succeeded' in path.read_text()
     page = out.read_text()
     assert all(execution_id in page for execution_id in ids)
+    kept = listing.load(tmp_path / "listing.json")  # kept with the pages, as after a sweep
+    runner = LocalTarget(tmp_path).runner
+    assert all(kept[i][0] == runner._files_of(i) and kept[i][1].report for i in ids)
 
 
 def test_background_reports_are_written_after_the_caller_has_moved_on(
