@@ -160,17 +160,10 @@ def test_the_runner_lock_is_held_until_the_end_is_recorded(tmp_path: Path) -> No
     assert not is_held(lock)
 
 
-def test_a_listing_reads_an_ended_execution_again_only_when_its_files_changed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The UI lists every half second: an unchanged ended execution is not read again, and
-    a retry (its record rewritten, its steps run again) is seen in the next listing."""
+def _counting_summaries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the executions the runner summarizes from here on (read from records)."""
     import pipeline.local.runner as runner_module
 
-    runner = _runner(tmp_path)
-    arn = runner.start("p", {})
-    with pytest.raises(KeyboardInterrupt):
-        runner.run(arn, _interrupt_at_train)
     read: list[str] = []
     real = runner_module.summarize
 
@@ -179,6 +172,19 @@ def test_a_listing_reads_an_ended_execution_again_only_when_its_files_changed(
         return real(records, objects, execution_id, **kw)
 
     monkeypatch.setattr(runner_module, "summarize", counted)
+    return read
+
+
+def test_a_listing_reads_an_ended_execution_again_only_when_its_files_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UI lists every half second: an unchanged ended execution is not read again, and
+    a retry (its record rewritten, its steps run again) is seen in the next listing."""
+    runner = _runner(tmp_path)
+    arn = runner.start("p", {})
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(arn, _interrupt_at_train)
+    read = _counting_summaries(monkeypatch)
     [first] = runner.executions("p")
     assert first.status == "Stopped" and len(read) == 1
     assert runner.executions("p") == [first] and len(read) == 1  # unchanged: kept
@@ -202,22 +208,13 @@ def test_a_new_process_lists_ended_executions_from_the_kept_file_while_their_fil
     """--ui and --list-executions start in a new process: the summaries of ended executions
     come from listing.json, not from reading every record again, and only while the files
     they were read from are unchanged; a damaged file is read around and replaced."""
-    import pipeline.local.runner as runner_module
-
     runner = _runner(tmp_path)
     for _ in range(2):
         runner.run(runner.start("p", {}), lambda record: None)
     listed = runner.executions("p")
     kept_file = runner.records.layout.listing()
     assert kept_file.is_file()
-    read: list[str] = []
-    real = runner_module.summarize
-
-    def counted(records: Any, objects: Any, execution_id: str, **kw: Any) -> Any:
-        read.append(execution_id)
-        return real(records, objects, execution_id, **kw)
-
-    monkeypatch.setattr(runner_module, "summarize", counted)
+    read = _counting_summaries(monkeypatch)
     assert local_runner(tmp_path).executions("p") == listed and read == []
     newest = listed[0].execution_id
     page = runner.records.layout.report(newest)
