@@ -345,6 +345,8 @@ class LocalRunner:
         reader, the UI, lists a thousand executions every half second: reading and checking
         twelve thousand records each time took two seconds of a core); one that runs, or
         whose record or steps changed (a retry, a step record, its page), is read again.
+        What is kept is also written to the store's listing.json for the next process (a
+        new ``--ui`` before its first page; pipeline.local.listing).
         """
         if self._listed is None:
             self._listed = listing.load(self.records.layout.listing())
