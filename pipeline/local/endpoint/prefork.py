@@ -49,6 +49,7 @@ from pipeline.local.endpoint.http_limits import DRAIN_TIMEOUT_S
 # (model spec or None for the model loaded before the fork, the worker's end) -> never returns
 StartWorker = Callable[[socket.socket, "Mapping[str, Any] | None"], NoReturn]
 _STEADY_S = 2.0  # a worker that dies sooner after its start is not restarted
+_HOME_CHECK_S = 2.0  # how often the supervisor asks whether its store is still there
 _PR_SET_PDEATHSIG = 1
 _SO_ATTACH_FILTER = 26
 _DROP_EVERYTHING = struct.pack("HBBI", 0x06, 0, 0, 0)  # BPF: ret #0
@@ -96,8 +97,17 @@ class _Swap:
 class Supervisor:
     """Forks and keeps ``count`` workers on ``listener``; see the module docstring."""
 
-    def __init__(self, listener: socket.socket, count: int, start_worker: StartWorker) -> None:
+    def __init__(
+        self,
+        listener: socket.socket,
+        count: int,
+        start_worker: StartWorker,
+        still_wanted: Callable[[], bool] | None = None,
+    ) -> None:
+        """``still_wanted``: asked every few seconds; once False the server drains and
+        exits (its store was deleted: nothing could delete the endpoint any more)."""
         self.listener, self.count, self.start_worker = listener, count, start_worker
+        self.still_wanted, self.next_check = still_wanted, 0.0
         self.workers: dict[int, _Worker] = {}
         self.spec: dict[str, Any] | None = None  # what a new worker loads (None: as forked)
         self.asked: deque[tuple[int, int, dict[str, Any]]] = deque()
@@ -128,11 +138,21 @@ class Supervisor:
                 else:
                     self._read(key.data)
             failed = self._reap() or failed
+            if not self.draining and self._abandoned():
+                self._on_stop()
             if self.draining and time.monotonic() > self.drain_deadline:
                 for pid in self.workers:
                     _signal(pid, signal.SIGKILL)
         self.listener.close()
         return 3 if failed else 0
+
+    def _abandoned(self) -> bool:
+        """True once ``still_wanted`` says no (asked at most every _HOME_CHECK_S)."""
+        now = time.monotonic()
+        if self.still_wanted is None or now < self.next_check:
+            return False
+        self.next_check = now + _HOME_CHECK_S
+        return not self.still_wanted()
 
     # -- workers ---------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             logging.shutdown()
             os._exit(code)
 
-    supervisor = Supervisor(listener, workers, start_worker)
+    supervisor = Supervisor(listener, workers, start_worker, _same_folder(args.endpoint_dir))
     port = listener.getsockname()[1]
     _write_ready_file(args.endpoint_dir, args.host, port)  # they queue until a worker is up
     log.info(
@@ -363,6 +363,22 @@ def main(argv: list[str] | None = None) -> int:
     code = supervisor.run()
     log.info("stopped (drained)" if code == 0 else "stopped: workers kept dying")
     return code
+
+
+def _same_folder(endpoint_dir: Path) -> Callable[[], bool]:
+    """Whether the endpoint's folder is still the one the server started in. A store
+    deleted (``make clean``, ``rm -rf .moonpipe``) or replaced by a new one left its servers
+    serving for ever, with no record left to delete them by; now they drain and exit."""
+    home = os.stat(endpoint_dir)
+
+    def still_there() -> bool:
+        try:
+            now = os.stat(endpoint_dir)
+        except OSError:
+            return False
+        return (now.st_dev, now.st_ino) == (home.st_dev, home.st_ino)
+
+    return still_there
 
 
 def _listen(host: str, port: int) -> socket.socket:

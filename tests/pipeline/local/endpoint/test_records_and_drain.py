@@ -134,3 +134,34 @@ def test_deleting_under_load_answers_every_request_in_flight(
     assert outcomes["200"] >= 300
     assert took < 9.5  # drained, not killed after the 10 s grace
     assert find_servers(store / "endpoints" / "ep") == []
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_server_whose_store_is_deleted_or_replaced_drains_and_exits(
+    store: Path, artifacts: dict[str, Path], how: str
+) -> None:
+    """``make clean`` (rm -rf .moonpipe) used to leave every endpoint server serving for
+    ever, a torch process each, with no record left to delete it by; a new store at the
+    same path did not stop them either."""
+    import shutil
+
+    info = deploy(store, "ep", "cfg-a", artifacts["a"], {})
+    assert info.pid is not None and predictions(info.url) == [3.0]
+    shutil.rmtree(store / "endpoints")
+    if how == "replaced":
+        (store / "endpoints" / "ep").mkdir(parents=True)
+    deadline = time.monotonic() + 30
+    while _alive(info.pid):
+        assert time.monotonic() < deadline, "the server outlived its store"
+        time.sleep(0.1)
+    with pytest.raises(OSError):
+        predictions(info.url)
+
+
+def _alive(pid: int) -> bool:
+    """The process runs (a zombie, ended but not yet reaped, counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
