@@ -105,10 +105,13 @@ def test_the_limit_of_a_stopping_condition() -> None:
 
 
 def test_nothing_the_job_started_outlives_it(job_root: Path) -> None:
-    """A background process left behind (even in its own session) ends with the job."""
+    """A background process left behind (even in its own session) ends with the job. The
+    job ends only once its background process has written (under load the job used to end
+    first, the process was killed before its first line, and the test found no file)."""
     code = (
-        "import subprocess; subprocess.Popen(['/bin/sh', '-c', "
+        "import os, subprocess, time; subprocess.Popen(['/bin/sh', '-c', "
         "'while true; do date +%s%N > /opt/ml/alive; sleep 0.05; done'], start_new_session=True)"
+        "\nwhile not os.path.exists('/opt/ml/alive'): time.sleep(0.01)"
     )
     proc = popen_in_job([sys.executable, "-c", code], view(job_root))
     proc.communicate(timeout=30)
