@@ -202,9 +202,9 @@ def follow(store_root: Path, execution_id: str) -> int:
     seen: tuple[float, ...] = ()
     deadline = time.monotonic() + _MAX_LIFETIME_S
     while time.monotonic() < deadline:
-        summary = target.describe_execution(execution_id)
+        ended = not is_active(target.describe_execution(execution_id).status)
         now_seen = _signature(layout, execution_id)
-        if not is_active(summary.status):
+        if ended:
             writer.write(execution_id, final=True)
             keep_listing(target, execution_id)
             return 0
