@@ -56,11 +56,13 @@ _LIVE_LOCK = threading.Lock()
 @dataclass(frozen=True)
 class JobCommand:
     """What a job runs, spelled as in the container: argv, its own environment variables
-    (the definition's Environment plus the toolkit's SM_*), the folder it starts in."""
+    (the definition's Environment plus the toolkit's SM_*), the folder it starts in, and
+    the image it names (the warm host forks a scikit-learn image's job from its lane)."""
 
     argv: Sequence[str]
     env: Mapping[str, str]
     cwd: str = CONTAINER_ROOT
+    image: str | None = None  # the container image (which of the warm host's lanes)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class _Launch:
     cwd: str
     view: JobView | None
     script: Path | None
+    image: str | None = None
 
 
 def fetch_input(
@@ -306,7 +309,7 @@ def _launch(
     env = job_environment(job.env, host.root, runtime.namespaces, layer)
     if not runtime.namespaces:
         argv, cwd = command(job.argv, host.root), str(host_path(job.cwd, host.root))
-        return _Launch(argv, env, cwd, None, _script(argv, Path(cwd)))
+        return _Launch(argv, env, cwd, None, _script(argv, Path(cwd)), job.image)
     argv = command(job.argv, None)
     view = JobView(
         job_root=host.root,
@@ -318,7 +321,8 @@ def _launch(
         keep=runtime.kept(layer),
         hide=runtime.hidden(),
     )
-    return _Launch(argv, env, job.cwd, view, _script(argv, host_path(job.cwd, host.root), host))
+    script = _script(argv, host_path(job.cwd, host.root), host)
+    return _Launch(argv, env, job.cwd, view, script, job.image)
 
 
 def _script(argv: Sequence[str], cwd: Path, host: Host | None = None) -> Path | None:
@@ -345,7 +349,8 @@ def _start(launch: _Launch, runtime: JobRuntime, layer: Path | None) -> Any:
         and not starter.shadowed_by(layer)
     ):
         try:
-            return starter.start(launch.argv, launch.env, launch.cwd, launch.view)
+            lane = starter.lane_of(launch.image)
+            return starter.start(launch.argv, launch.env, launch.cwd, launch.view, lane)
         except RuntimeError:  # WarmHostError: the plain path still works
             pass
     view, cwd = launch.view, launch.cwd

@@ -68,7 +68,8 @@ def run_processing(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> St
     except (SandboxError, LayerError) as err:
         return failed(str(err), log_path=log)
     notes = runtime.job_notes(app.get("ImageUri"))
-    job = JobCommand(container_argv, dict(args.get("Environment") or {}), CONTAINER_ROOT)
+    env = dict(args.get("Environment") or {})
+    job = JobCommand(container_argv, env, CONTAINER_ROOT, app.get("ImageUri"))
     limit = Limit.of(args.get("StoppingCondition"), runtime.grace_s)
     isolated = bool((args.get("NetworkConfig") or {}).get("EnableNetworkIsolation"))
     started = utc_now()

@@ -77,7 +77,8 @@ def run_training(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
         return failed(str(err), log_path=log)
     except (ValueError, StoreError, tarfile.TarError) as err:
         return failed(f"training input: {err}", log_path=log)
-    notes = runtime.job_notes(args.get("AlgorithmSpecification", {}).get("TrainingImage"))
+    image = args.get("AlgorithmSpecification", {}).get("TrainingImage")
+    notes = runtime.job_notes(image)
     user_hps = {k: v for k, v in sorted(hps.items()) if not k.startswith("sagemaker_")}
     user_args = [part for k, v in user_hps.items() for part in (f"--{k}", _arg(v))]
     interpreter = sys.executable if program.endswith(".py") else "/bin/sh"
@@ -87,7 +88,7 @@ def run_training(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
         onto = None if runtime.namespaces else host.root
         sm_env = _sm_env(user_hps, user_args, channels[0], program, code_uri, host, hosts, onto)
         jobs.append(
-            (host, JobCommand(argv, {**(args.get("Environment") or {}), **sm_env}, CODE_DIR))
+            (host, JobCommand(argv, {**(args.get("Environment") or {}), **sm_env}, CODE_DIR, image))
         )
     metrics = _MetricCollector(args.get("AlgorithmSpecification", {}).get("MetricDefinitions"))
     limit = Limit.of(args.get("StoppingCondition"), runtime.grace_s)

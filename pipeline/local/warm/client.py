@@ -39,7 +39,15 @@ HOST_PROGRAM = Path(__file__).with_name("host.py")
 SOCKET_NAME = "host.sock"
 KEY_NAME = "host.key"
 DEFAULT_IDLE_S = 600.0
-PRELOAD = ("numpy", "pandas", "sklearn.datasets", "sklearn.model_selection", "torch")
+# What the host imports (what the PyTorch images' jobs use), torch as early as it can:
+# pandas after it, since the host serves between imports and training needs no pandas.
+PRELOAD = ("numpy", "torch", "pandas")
+# Its lanes (host.py): SageMaker's scikit-learn processing image holds no torch, so its
+# jobs fork from a parent that imported what that image's jobs use, on the other core.
+LANES: Mapping[str, Sequence[str]] = {
+    "sklearn": ("numpy", "pandas", "sklearn.datasets", "sklearn.model_selection"),
+}
+_LANE_IMAGES = {"sklearn": "/sagemaker-scikit-learn:"}
 _START_TIMEOUT_S = 30.0
 
 
@@ -117,10 +125,15 @@ class WarmStarter:
     """Starts jobs on the store's warm host, starting the host when it is not there."""
 
     def __init__(
-        self, store_root: Path, idle_s: float = DEFAULT_IDLE_S, preload: Sequence[str] = PRELOAD
+        self,
+        store_root: Path,
+        idle_s: float = DEFAULT_IDLE_S,
+        preload: Sequence[str] = PRELOAD,
+        lanes: Mapping[str, Sequence[str]] = LANES,
     ) -> None:
         self.warm_dir = StoreLayout(store_root).warm()
         self.idle_s, self.preload = idle_s, tuple(preload)
+        self.lanes = {name: tuple(modules) for name, modules in lanes.items()}
 
     def prepare(self) -> None:
         """Start a pending host for this store now, unless a host serves it (host.py): it
@@ -151,7 +164,15 @@ class WarmStarter:
 
     def _command(self, pending: bool = False) -> list[str]:
         head = [sys.executable, str(HOST_PROGRAM)] + (["--pending"] if pending else [])
-        return [*head, str(self.warm_dir), str(self.idle_s), *self.preload]
+        lanes = [word for name, mods in self.lanes.items() for word in ("--lane", name, *mods)]
+        return [*head, str(self.warm_dir), str(self.idle_s), *self.preload, *lanes]
+
+    def lane_of(self, image: str | None) -> str | None:
+        """The lane for a job of ``image`` (None: the host): a scikit-learn image's."""
+        for name, marker in _LANE_IMAGES.items():
+            if name in self.lanes and image and marker in image:
+                return name
+        return None
 
     def can_run(self, argv: Sequence[str], script: Path) -> bool:
         """Only ``<our python> SCRIPT.py ARGS`` whose SCRIPT is the file ``script`` (a shell
@@ -170,7 +191,8 @@ class WarmStarter:
         keep the host's copy (already in sys.modules), so such a job needs a fresh start."""
         if layer is None:
             return False
-        preloaded = {name.split(".")[0] for name in self.preload}
+        every = [*self.preload, *(name for mods in self.lanes.values() for name in mods)]
+        preloaded = {name.split(".")[0] for name in every}
         return any((layer / name).exists() for name in preloaded)
 
     def ensure(self) -> int:
@@ -211,10 +233,33 @@ class WarmStarter:
         env: Mapping[str, str],
         cwd: str | Path,
         view: JobView | None = None,
+        lane: str | None = None,
     ) -> WarmJob:
-        """Fork the job on the host (in ``view``'s namespaces, if given); its merged output
-        arrives on ``WarmJob.stdout``."""
-        self.ensure()
+        """Fork the job on the host, or on its ``lane`` while that serves (in ``view``'s
+        namespaces, if given); its merged output arrives on ``WarmJob.stdout``.
+
+        A lane's job goes straight to the lane: the host may still be importing torch, and
+        would answer nothing (not even whether it is there) before it has.
+        """
+        conn = self._lane_connection(lane)
+        if conn is None:
+            self.ensure()
+        try:
+            return self._start_on(conn, argv, env, cwd, view)
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+
+    def _start_on(
+        self,
+        conn: socket.socket | None,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str | Path,
+        view: JobView | None,
+    ) -> WarmJob:
+        """Send the job on ``conn`` (None: a new connection to the host); the job."""
         read_end, write_end = os.pipe()
         request: dict[str, Any] = {
             "cmd": "run",
@@ -229,7 +274,7 @@ class WarmStarter:
                 request["share"] = view.share.user_fd is not None
                 fds += list(view.share.fds())
         try:
-            conn = self._connect()
+            conn = conn or self._connect()
             try:
                 reply, pending = self._exchange(conn, request, fds)
             except BaseException:
@@ -309,13 +354,26 @@ class WarmStarter:
         except OSError as err:
             raise WarmHostError(f"warm host: {err}") from None
 
-    def _connect(self) -> socket.socket:
+    def _lane_connection(self, lane: str | None) -> socket.socket | None:
+        """A connection to the lane while it serves, else None: the host serves its jobs
+        (a lane leaves with its host, or may not have started). What is there but is not
+        provably this store's is refused (WarmHostRefused), as for the host."""
+        if lane not in self.lanes:
+            return None
+        try:
+            return self._connect(f"lane-{lane}.sock")
+        except WarmHostRefused:
+            raise
+        except WarmHostError:
+            return None
+
+    def _connect(self, name: str = SOCKET_NAME) -> socket.socket:
         """Connect through an O_PATH handle of the checked folder (the path may be long)."""
         folder = self._open_folder()
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            _check_own(folder, SOCKET_NAME, stat.S_ISSOCK, "socket", self.warm_dir)
-            conn.connect(f"/proc/self/fd/{folder}/{SOCKET_NAME}")
+            _check_own(folder, name, stat.S_ISSOCK, "socket", self.warm_dir)
+            conn.connect(f"/proc/self/fd/{folder}/{name}")
         except OSError as err:
             conn.close()
             raise WarmHostError(f"no warm host ({err.strerror})") from None

@@ -20,17 +20,28 @@ nobody until its starter writes a line on its stdin (having written the store's 
 stdin closes first (the command was refused, or ended without a job) it leaves at once. So
 a command overlaps these imports with its own checks, and a refused command still leaves
 nothing behind.
+
+Lanes (``... MODULE... --lane NAME MODULE...``): a lane is a second forked parent that
+holds what one kind of container holds (the scikit-learn processing image: no torch), so a
+new store's imports run on two cores, not one after the other. The host imports the
+modules both lists start with, forks the lane, and each goes on with the rest of its own
+list; the lane serves its own socket (``lane-NAME.sock``, same key, same checks) and its
+jobs while the host still imports torch. The host binds its socket only once every lane's
+is bound (a client that sees ``host.sock`` finds the lanes too), and a lane leaves with
+its host: it serves until the pipe from the host reads end of file.
 """
 
 from __future__ import annotations
 
 import array
 import contextlib
+import gc
 import hashlib
 import hmac
 import importlib
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -47,38 +58,22 @@ SOCKET_NAME = "host.sock"
 KEY_NAME = "host.key"
 LOG_NAME = "host.log"
 PENDING = "--pending"
+LANE = "--lane"
+_LANE_WAIT_S = 30.0
 _TICK_S = 0.2
 _MAX_FDS = 4  # a job's output pipe, and a shared network's two namespaces
 
 
 def main(argv: list[str]) -> int:
-    """Bind first (clients may queue while the libraries load), preload, then serve."""
-    if argv[1] == PENDING:
-        return _main_pending(Path(argv[2]), float(argv[3]), argv[4:])
-    warm_dir, idle_s, modules = Path(argv[1]), float(argv[2]), argv[3:]
-    os.chdir(warm_dir)  # bind by a short relative name: store paths can pass 108 bytes
-    old = os.umask(0o177)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(SOCKET_NAME)
-    os.umask(old)
-    listener.listen(64)
-    mine = os.stat(SOCKET_NAME).st_ino
-    try:
-        with open(KEY_NAME, "rb") as key:
-            host = Host(listener, idle_s, key.read())
-        preload(modules, between=host.tick)  # a job that comes early need not wait for torch
-        host.preloaded = True
-        return host.serve()
-    finally:
-        listener.close()
-        with contextlib.suppress(FileNotFoundError):
-            if os.stat(SOCKET_NAME).st_ino == mine:  # not a newer host's socket
-                os.unlink(SOCKET_NAME)
+    """Preload (forking the lanes once their shared imports are done), bind, then serve.
 
-
-def _main_pending(warm_dir: Path, idle_s: float, modules: list[str]) -> int:
-    """A pending host: preload now; bind and serve once told (see the module docstring)."""
-    commit = _Commitment(warm_dir, idle_s)
+    Started pending (``--pending``), the host binds only once its starter says so; else at
+    once. Either way it binds after its lanes (see the module docstring).
+    """
+    pending = argv[1] == PENDING
+    warm_dir, idle_s, modules, lanes = parse_args(argv[2:] if pending else argv[1:])
+    shared = common_prefix([modules, *lanes.values()]) if lanes else []
+    commit = _Commitment(warm_dir, idle_s, [Lane(name) for name in lanes], pending)
     host: Host | None = None
 
     def between(timeout: float) -> None:
@@ -88,7 +83,10 @@ def _main_pending(warm_dir: Path, idle_s: float, modules: list[str]) -> int:
         if host is not None:
             host.tick(timeout)
 
-    preload(modules, between=between)
+    preload(shared, between=between)
+    for lane in commit.lanes:
+        lane.fork(lambda lane=lane: _lane_main(lane, lanes[lane.name][len(shared) :], commit))
+    preload(modules[len(shared) :], between=between)  # a job that comes early need not wait
     commit.ready.wait()
     host = host or commit.host()
     host.preloaded = True
@@ -101,16 +99,45 @@ def _main_pending(warm_dir: Path, idle_s: float, modules: list[str]) -> int:
                 os.unlink(SOCKET_NAME)
 
 
-class _Commitment:
-    """Waits on stdin for the store (in a thread, so imports go on meanwhile) and binds there.
+def parse_args(args: list[str]) -> tuple[Path, float, list[str], dict[str, list[str]]]:
+    """``WARM_DIR IDLE_S MODULE... [--lane NAME MODULE...]...``: the folder, the idle
+    timeout, the host's modules and each lane's."""
+    warm_dir, idle_s, rest = Path(args[0]), float(args[1]), args[2:]
+    modules: list[str] = []
+    lanes: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    while rest:
+        word = rest.pop(0)
+        if word == LANE:
+            current = lanes.setdefault(rest.pop(0), [])
+        else:
+            (modules if current is None else current).append(word)
+    return warm_dir, idle_s, modules, lanes
 
-    The thread ends before the first fork: :meth:`host` joins it.
+
+def common_prefix(lists: list[list[str]]) -> list[str]:
+    """The modules every list starts with (imported once, before the lanes fork)."""
+    shared: list[str] = []
+    for names in zip(*lists, strict=False):
+        if len(set(names)) != 1:
+            break
+        shared.append(names[0])
+    return shared
+
+
+class _Commitment:
+    """Waits for the store (stdin, in a thread, so imports go on meanwhile; at once when
+    not pending), has every lane bind its socket, then binds the host's.
+
+    The thread ends before the host's first fork: :meth:`host` joins it. (Lanes fork while
+    it may still wait: it holds no lock a lane uses.)
     """
 
-    def __init__(self, warm_dir: Path, idle_s: float) -> None:
+    def __init__(self, warm_dir: Path, idle_s: float, lanes: list[Lane], pending: bool) -> None:
         self.ready = threading.Event()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.warm_dir, self.idle_s, self.inode, self.key = warm_dir, idle_s, -1, b""
+        self.lanes, self.pending = lanes, pending
         self._thread = threading.Thread(target=self._wait, name="commit", daemon=True)
         self._thread.start()
 
@@ -122,17 +149,17 @@ class _Commitment:
             os._exit(1)
 
     def _bind_when_told(self) -> None:
-        if not sys.stdin.buffer.readline():
+        if self.pending and not sys.stdin.buffer.readline():
             os._exit(0)  # abandoned: nothing was created, nothing is left
         folder = os.open(self.warm_dir, os.O_PATH | os.O_DIRECTORY)
         try:  # by the folder's handle: a store's path can pass the 108 bytes a socket takes
             with open(f"/proc/self/fd/{folder}/{KEY_NAME}", "rb") as key:
                 self.key = key.read()
-            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
-            log = os.open(f"/proc/self/fd/{folder}/{LOG_NAME}", flags, 0o600)
-            os.dup2(log, 1)
-            os.dup2(log, 2)
-            os.close(log)
+            _log_to(folder)
+            for lane in self.lanes:
+                lane.tell(self.key)
+            for lane in self.lanes:
+                lane.wait_bound()
             old = os.umask(0o177)
             self.listener.bind(f"/proc/self/fd/{folder}/{SOCKET_NAME}")
             os.umask(old)
@@ -146,7 +173,140 @@ class _Commitment:
         """The serving host, in the main thread (signals), once bound."""
         self._thread.join()
         os.chdir(self.warm_dir)
-        return Host(self.listener, self.idle_s, self.key)
+        lanes = [lane.told_w for lane in self.lanes]
+        return Host(self.listener, self.idle_s, self.key, lanes=lanes)
+
+
+def _log_to(folder: int) -> None:
+    """Standard output and error to the warm folder's host.log (appended, 0600)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    log = os.open(f"/proc/self/fd/{folder}/{LOG_NAME}", flags, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+
+
+class Lane:
+    """The host's end of one lane: a pipe to tell it the key (its end of file: the host
+    has gone) and one on which it says its socket is bound."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.told_r, self.told_w = os.pipe()
+        self.ack_r, self.ack_w = os.pipe()
+        self.pid = 0
+        self._lock = threading.Lock()
+        self._given_up = False
+
+    def fork(self, child: Any) -> None:
+        """Fork the lane (``child`` never returns), unless the host gave up waiting."""
+        with self._lock:
+            if self._given_up:
+                return
+            self.pid = os.fork()
+            if self.pid == 0:
+                child()
+        os.close(self.told_r)
+        os.close(self.ack_w)
+
+    def tell(self, key: bytes) -> None:
+        """Send the store's key: the lane may bind and serve."""
+        with contextlib.suppress(OSError):  # it died: the host serves its jobs
+            os.write(self.told_w, b"serve " + key.hex().encode() + b"\n")
+
+    def wait_bound(self) -> None:
+        """Until the lane's socket is bound, it died, or it has not come in 30 s."""
+        ready, _, _ = select.select([self.ack_r], [], [], _LANE_WAIT_S)
+        with self._lock:
+            if not ready and not self.pid:
+                self._given_up = True  # (the host's imports never got this far)
+        os.close(self.ack_r)
+
+
+def _lane_main(lane: Lane, modules: list[str], commit: _Commitment) -> None:
+    """In the forked lane: its imports, then serve its socket until the host goes."""
+    code = 1
+    try:
+        commit.listener.close()  # the host's (not yet bound): the lane has its own
+        for end in [lane.ack_r] + [other.told_w for other in commit.lanes]:
+            os.close(end)  # (another lane's: it must see the host's end of file, not ours)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)  # the starter's pipe stays the host's alone
+        os.close(null)
+        orders = _LaneOrders(lane, commit.warm_dir)
+        preload(modules)
+        code = orders.serve(commit.idle_s)
+    finally:
+        os._exit(code)
+
+
+class _LaneOrders:
+    """The lane's wait for the key (a thread, so its imports go on) and its socket."""
+
+    def __init__(self, lane: Lane, warm_dir: Path) -> None:
+        self.lane, self.warm_dir = lane, warm_dir
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.key, self.inode = b"", -1
+        self._thread = threading.Thread(target=self._wait, name="lane", daemon=True)
+        self._thread.start()
+
+    def _wait(self) -> None:
+        try:
+            line = _read_line(self.lane.told_r)
+            if not line.startswith(b"serve "):
+                os._exit(0)  # the host left before the store was chosen
+            self.key = bytes.fromhex(line[6:].decode())
+            self._bind()
+        except BaseException as err:  # the host serves the lane's jobs instead
+            print(f"warm host lane {self.lane.name}: {err}", file=sys.stderr, flush=True)
+            os._exit(1)
+        finally:
+            os.close(self.lane.ack_w)  # bound, or never: the host goes on either way
+
+    def _bind(self) -> None:
+        name = lane_socket(self.lane.name)
+        folder = os.open(self.warm_dir, os.O_PATH | os.O_DIRECTORY)
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name, dir_fd=folder)  # a lane's that died without its host
+            self.listener.bind(f"/proc/self/fd/{folder}/{name}")  # in the host's 0700 folder
+            os.chmod(name, 0o600, dir_fd=folder)  # (not umask: it is the whole process's)
+            self.inode = os.stat(name, dir_fd=folder).st_ino
+            _log_to(folder)
+        finally:
+            os.close(folder)
+        self.listener.listen(64)
+
+    def serve(self, idle_s: float) -> int:
+        """Serve the lane's socket once bound, until idle or the host's end of file."""
+        self._thread.join()
+        os.chdir(self.warm_dir)
+        host = Host(self.listener, idle_s, self.key, parent=self.lane.told_r)
+        host.preloaded = True
+        try:
+            return host.serve()
+        finally:
+            self.listener.close()
+            name = lane_socket(self.lane.name)
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(name).st_ino == self.inode:  # not a newer lane's socket
+                    os.unlink(name)
+
+
+def _read_line(fd: int) -> bytes:
+    """One line from a pipe, byte by byte (nothing read past it); b"" at end of file."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte:
+            return b""
+        line += byte
+    return line
+
+
+def lane_socket(name: str) -> str:
+    """The socket a lane serves in the warm folder."""
+    return f"lane-{name}.sock"
 
 
 def preload(modules: list[str], between: Any = None) -> None:
@@ -168,15 +328,30 @@ def preload(modules: list[str], between: Any = None) -> None:
             torch: Any = sys.modules["torch"]
             torch.set_num_threads(1)
             torch.set_num_interop_threads(1)
+    gc.freeze()  # a job's collections pass over the libraries' objects (their pages stay shared)
 
 
 class Host:
     """A single-threaded select loop (no threads: forking a threaded process is unsafe)."""
 
-    def __init__(self, listener: socket.socket, idle_s: float, key: bytes) -> None:
+    def __init__(
+        self,
+        listener: socket.socket,
+        idle_s: float,
+        key: bytes,
+        lanes: list[int] | None = None,
+        parent: int | None = None,
+    ) -> None:
+        """``lanes``: the host's pipes to its lanes; ``parent``: a lane's pipe from its
+        host. No job may hold either (a job holding one would keep a lane after its host)."""
         self.listener, self.idle_s, self.key = listener, idle_s, key
+        self.lanes, self.parent = lanes or [], parent
+        self.keep_out = [*self.lanes, *([parent] if parent is not None else [])]
+        self.draining = False
         self.sel = selectors.DefaultSelector()
         self.sel.register(listener, selectors.EVENT_READ)
+        if parent is not None:
+            self.sel.register(parent, selectors.EVENT_READ)
         # A job's end wakes the loop at once (SIGCHLD through a self-pipe), not at the next tick.
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
@@ -197,6 +372,8 @@ class Host:
             elif key.fileobj == self.wake_r:
                 with contextlib.suppress(BlockingIOError):
                     os.read(self.wake_r, 4096)
+            elif key.fileobj == self.parent:
+                self.heard_from_host()
             else:
                 self.client_gone(key.fileobj, key.data)  # type: ignore[arg-type]
         self.reap()
@@ -207,12 +384,30 @@ class Host:
             self.tick(_TICK_S)
             if self.jobs:
                 self.last_busy = time.monotonic()
-            elif time.monotonic() - self.last_busy > self.idle_s:
+            elif self.draining or time.monotonic() - self.last_busy > self.idle_s:
                 break
+        if self.stopping:  # asked to leave: so are its lanes (each kills its jobs too)
+            for fd in self.lanes:
+                with contextlib.suppress(OSError):
+                    os.write(fd, b"stop\n")
         for pid in list(self.jobs):
             _kill(pid)
         self.reap(block=True)
         return 0
+
+    def heard_from_host(self) -> None:
+        """A lane's host said stop (its jobs are killed, as the host's are), or went away
+        (idle, or killed): the lane takes no new job and leaves once its jobs end."""
+        assert self.parent is not None
+        message = os.read(self.parent, 4096)
+        if message.startswith(b"stop"):
+            self.stopping = True
+            return
+        if not message:
+            self.sel.unregister(self.parent)
+            self.sel.unregister(self.listener)
+            self.listener.close()  # new clients are refused: they start a new host
+            self.draining = True
 
     def accept(self) -> None:
         conn, _ = self.listener.accept()
@@ -296,6 +491,8 @@ class Host:
         os.close(self.wake_r)
         os.close(self.wake_w)
         self.listener.close()
+        for fd in self.keep_out:
+            os.close(fd)
         for other in self.jobs.values():
             other.close()
 

@@ -512,7 +512,10 @@ class _FlakyStarter:
     def shadowed_by(self, layer: Any) -> bool:
         return False
 
-    def start(self, argv: Any, env: Any, cwd: Any, view: Any = None) -> Any:
+    def lane_of(self, image: Any) -> None:
+        return None
+
+    def start(self, argv: Any, env: Any, cwd: Any, view: Any = None, lane: Any = None) -> Any:
         self.calls += 1
         raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
 

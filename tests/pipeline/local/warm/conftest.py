@@ -44,12 +44,13 @@ def run_in(
     cwd: str = "/opt/ml",
     on_line: Any = None,
     namespaces: bool = False,
+    image: str | None = None,
 ) -> tuple[JobRun, str]:
-    """Run ``argv`` as a one-host job whose /opt/ml is ``job`` (forked from ``starter``'s host
-    when it can, else a subprocess); the run and the log's text."""
+    """Run ``argv`` as a one-host job of ``image`` whose /opt/ml is ``job`` (forked from
+    ``starter``'s host or lane when it can, else a subprocess); the run and the log's text."""
     job.mkdir(parents=True, exist_ok=True)
     runtime = JobRuntime(job.parent / "store", starter, namespaces)
     log = job / "job.log"
-    command = JobCommand(argv, env or {}, cwd)
+    command = JobCommand(argv, env or {}, cwd, image)
     run = run_job([(Host("algo-1", job), command)], log, runtime, on_line)
     return run, log.read_text()

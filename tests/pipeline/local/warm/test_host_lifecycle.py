@@ -113,7 +113,7 @@ def test_a_job_dies_with_the_process_that_asked_for_it(tmp_path: Path) -> None:
             "-c",
             "import sys; from pathlib import Path\n"
             "from pipeline.local.warm.client import WarmStarter\n"
-            "job = WarmStarter(Path(sys.argv[1]), 60, ()).start("
+            "job = WarmStarter(Path(sys.argv[1]), 60, (), {}).start("
             "[sys.executable, sys.argv[2]], {}, Path(sys.argv[3]))\n"
             "print(job.pid, flush=True); job.stdout.readline(); print('ready', flush=True)\n"
             "import time; time.sleep(600)",
@@ -137,7 +137,7 @@ def test_a_job_dies_with_the_process_that_asked_for_it(tmp_path: Path) -> None:
 
 
 def test_the_host_leaves_when_asked_and_when_idle(tmp_path: Path) -> None:
-    asked = WarmStarter(tmp_path / "a", idle_s=300, preload=())
+    asked = WarmStarter(tmp_path / "a", idle_s=300, preload=(), lanes={})
     pid = asked.ensure()
     assert asked.ensure() == pid  # found through the store, not started twice
     folder = tmp_path / "a" / "warm"
@@ -147,7 +147,7 @@ def test_the_host_leaves_when_asked_and_when_idle(tmp_path: Path) -> None:
     assert _wait_gone(pid) and not (folder / SOCKET_NAME).exists()
     assert asked.stop() is None
 
-    idle = WarmStarter(tmp_path / "b", idle_s=1, preload=())
+    idle = WarmStarter(tmp_path / "b", idle_s=1, preload=(), lanes={})
     idle_pid = idle.ensure()
     assert _wait_gone(idle_pid, within_s=60)
     assert not (tmp_path / "b" / "warm" / SOCKET_NAME).exists()

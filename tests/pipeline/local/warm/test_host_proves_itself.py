@@ -64,7 +64,7 @@ def fake(tmp_path: Path) -> Iterator[tuple[Path, FakeHost]]:
 
 
 def _refused(store: Path, host: FakeHost, sent_nothing: bool = True) -> str:
-    starter = WarmStarter(store, idle_s=30, preload=())
+    starter = WarmStarter(store, idle_s=30, preload=(), lanes={})
     with pytest.raises(WarmHostRefused) as caught:
         starter.ensure()
     with pytest.raises(WarmHostRefused):
@@ -114,7 +114,7 @@ def test_a_socket_linked_to_another_stores_host_is_refused(
     other = tmp_path / "b"
     (other / "warm").mkdir(parents=True, mode=0o700)
     (other / "warm" / SOCKET_NAME).symlink_to(starter.warm_dir / SOCKET_NAME)
-    linked = WarmStarter(other, idle_s=30, preload=())
+    linked = WarmStarter(other, idle_s=30, preload=(), lanes={})
     with pytest.raises(WarmHostRefused) as caught:
         linked.ensure()
     assert "(uid" in str(caught.value) and "a link" in str(caught.value)
@@ -128,5 +128,5 @@ def test_a_warm_folder_that_is_a_link_is_refused(tmp_path: Path, starter: WarmSt
     other.mkdir()
     (other / "warm").symlink_to(starter.warm_dir)
     with pytest.raises(WarmHostRefused) as caught:
-        WarmStarter(other, idle_s=30, preload=()).ensure()
+        WarmStarter(other, idle_s=30, preload=(), lanes={}).ensure()
     assert "is not a folder of its own (a link" in str(caught.value)
