@@ -33,6 +33,12 @@ ENDINGS = {
     ),
     "killed": "import os, signal\nprint('going', flush=True)\nos.kill(os.getpid(), 9)\n",
     "atexit": "import atexit\natexit.register(lambda: print('at exit'))\nprint('main')\n",
+    # The host's libraries' exit-time finalizers are not the job's: none is pending in a
+    # fresh interpreter, so none in a forked job; the job's own still runs at its exit.
+    "finalizers": (
+        "import weakref\nprint(sum(f.atexit for f in weakref.finalize._registry.values()))\n"
+        "class T: pass\nt = T()\nweakref.finalize(t, print, 'finalized')\n"
+    ),
 }
 
 
@@ -101,6 +107,7 @@ def test_the_endings_are_what_python_does(tmp_path: Path, starter: WarmStarter) 
     assert runs["failure_file"][0].exit_code == 2
     assert runs["killed"][0] == JobRun(-9, ("going",))
     assert runs["atexit"][1] == "main\nat exit\n"
+    assert runs["finalizers"][1] == "0\nfinalized\n"
 
 
 def test_a_script_named_relative_to_its_folder_runs_the_same_both_ways(
