@@ -121,8 +121,10 @@ def _lay_out(
         distribution = s3.get("S3DataDistributionType")
         fetch_input(ctx.objects, s3["S3Uri"], s3["LocalPath"], host, hosts, distribution)
     config = host_path("/opt/ml/config", host.root)
-    write_json(config / "processingjobconfig.json", request)
-    write_json(config / "resourceconfig.json", resource_config(host, hosts, training=False))
+    write_json(config / "processingjobconfig.json", request, durable=False)
+    write_json(
+        config / "resourceconfig.json", resource_config(host, hosts, training=False), durable=False
+    )
     host_path("/opt/ml/output", host.root).mkdir(parents=True, exist_ok=True)
 
 

@@ -155,8 +155,10 @@ def _lay_out(
         )
         channels.append(name)
     config = host_path("/opt/ml/input/config", root)
-    write_json(config / "hyperparameters.json", dict(raw_hps))
-    write_json(config / "resourceconfig.json", resource_config(host, hosts, training=True))
+    # The job's own files, written anew for every attempt: no fsync (write_bytes).
+    write_json(config / "hyperparameters.json", dict(raw_hps), durable=False)
+    resources = resource_config(host, hosts, training=True)
+    write_json(config / "resourceconfig.json", resources, durable=False)
     write_json(
         config / "inputdataconfig.json",
         {
@@ -170,6 +172,7 @@ def _lay_out(
             }
             for c in args.get("InputDataConfig") or []
         },
+        durable=False,
     )
     for folder in ("/opt/ml/model", DATA_DIR, CODE_DIR):
         host_path(folder, root).mkdir(parents=True, exist_ok=True)

@@ -107,8 +107,9 @@ def file_kind(mode: int) -> str:
     return next((word for test, word in kinds if test(mode)), "not a regular file")
 
 
-def _temp_copy(path: Path, data: bytes) -> str:
-    """A fully written, fsynced temp file beside ``path`` (same file system: rename is atomic)."""
+def _temp_copy(path: Path, data: bytes, durable: bool = True) -> str:
+    """A fully written (``durable``: and fsynced) temp file beside ``path`` (same file
+    system: rename is atomic)."""
     with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         prefix = f".{path.name[:_TEMP_NAME_PART]}."
@@ -117,21 +118,25 @@ def _temp_copy(path: Path, data: bytes) -> str:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if durable:
+                    os.fsync(fh.fileno())
         except BaseException:
             os.unlink(tmp)
             raise
     return tmp
 
 
-def write_bytes(path: Path, data: bytes) -> None:
+def write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
     """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename).
+
+    ``durable=False`` skips the fsync, for scratch a crash may lose: a job's own config
+    files, written anew for every attempt (an fsync is ~1 ms here).
 
     Raises:
         StoreWriteError: ``path`` is not a regular file, or the file system refused.
     """
     check_replaceable(path)
-    tmp = _temp_copy(path, data)
+    tmp = _temp_copy(path, data, durable)
     try:
         with writing(path):
             os.replace(tmp, path)
@@ -141,9 +146,9 @@ def write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as indented, key-sorted JSON, atomically."""
-    write_bytes(path, _json_bytes(obj))
+def write_json(path: Path, obj: Any, durable: bool = True) -> None:
+    """Write ``obj`` as indented, key-sorted JSON, atomically (see :func:`write_bytes`)."""
+    write_bytes(path, _json_bytes(obj), durable)
 
 
 def _json_bytes(obj: Any) -> bytes:

@@ -54,3 +54,16 @@ def test_read_json_names_a_damaged_record(tmp_path: Path) -> None:
         "restore the file from a backup or move it away"
     )
     assert err.value.exit_code == 1
+
+
+def test_scratch_writes_skip_the_fsync_and_stay_atomic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    monkeypatch.setattr(atomic.os, "fsync", synced.append)
+    path = tmp_path / "job" / "config.json"
+    atomic.write_json(path, {"a": 1}, durable=False)
+    assert synced == [] and atomic.read_json(path) == {"a": 1}
+    atomic.write_json(path, {"a": 2})
+    assert len(synced) == 1 and atomic.read_json(path) == {"a": 2}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config.json"]
