@@ -34,11 +34,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import functools
 import hashlib
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
@@ -46,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.assembly.module_names import DEFAULT_MODULE
+from pipeline.core.installed import version as _version
 from pipeline.core.records import PipelineDefinition
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -241,42 +240,6 @@ def _digest(path: Path) -> str:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return "missing"
-
-
-def _version(name: str) -> str | None:
-    """The installed version of a distribution; from its ``.dist-info`` folder's name when
-    there is one (metadata.version parses the whole METADATA file with the email parser:
-    ~1 ms each, most of a lookup), else from its metadata."""
-    found = _installed_versions().get(_normalized(name))
-    if found is not None:
-        return found
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-@functools.cache
-def _installed_versions() -> dict[str, str]:
-    """Normalized distribution name -> version, from ``NAME-VERSION.dist-info`` folders on
-    sys.path (the first of a name wins, as the import system finds it first)."""
-    versions: dict[str, str] = {}
-    for entry in sys.path:
-        try:
-            names = sorted(os.listdir(entry or "."))
-        except OSError:
-            continue
-        for folder in names:
-            if folder.endswith(".dist-info") and folder.count("-") == 1:
-                name, version = folder[: -len(".dist-info")].split("-")
-                versions.setdefault(_normalized(name), version)
-    return versions
-
-
-def _normalized(name: str) -> str:
-    """PEP 503's normal form: ``PyYAML`` and ``pyyaml``, ``typing_extensions`` and
-    ``typing-extensions`` are one distribution."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _python() -> str:

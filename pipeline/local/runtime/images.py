@@ -12,7 +12,6 @@ Dockerfiles (aws/sagemaker-scikit-learn-container, docker/<version>/base/Dockerf
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import re
 import sys
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from pipeline.core import installed
 
 # Images whose tag says "py3": the Python their Dockerfile installs (PYTHON_VERSION ARG of
 # aws/sagemaker-scikit-learn-container docker/<v>/base/Dockerfile.cpu; 1.2-1 checked).
@@ -88,13 +89,11 @@ def differences(image: ImageVersions) -> list[str]:
         lines.append(f"Python {here} here, {image.python} in the image")
     dist = _LOCAL_DISTRIBUTION.get(image.framework)
     if dist:
-        try:
-            local = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
+        local = installed.version(dist)
+        if local is None:
             lines.append(f"no {dist} here, {image.library_version} in the image")
-        else:
-            if _major_minor(local) != _major_minor(image.library_version):
-                lines.append(f"{dist} {local} here, {image.library_version} in the image")
+        elif _major_minor(local) != _major_minor(image.library_version):
+            lines.append(f"{dist} {local} here, {image.library_version} in the image")
     return lines
 
 
