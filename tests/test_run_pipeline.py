@@ -973,3 +973,37 @@ def _in_checkout(path: Path, checkout: Path) -> bool:
     """Moonpipe's own code: under the checkout but not its virtualenv (whose site-packages
     the interpreter's start-up imports)."""
     return path.is_relative_to(checkout) and not path.is_relative_to(checkout / ".venv")
+
+
+LEAVES = """
+import atexit, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+import run_pipeline
+atexit.register(print, "at exit")
+threading.Thread(target=lambda: (time.sleep(0.2), print("thread done"))).start()
+print("out")
+run_pipeline.leave(3)
+"""
+
+
+def test_leaving_joins_threads_runs_atexit_flushes_and_keeps_the_exit_code() -> None:
+    """The CLI ends without tearing the interpreter down, but as an exit would end it."""
+    done = subprocess.run(
+        [sys.executable, "-c", LEAVES, str(REPO)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == "out\nthread done\nat exit\n"
+
+
+def test_under_a_profiler_the_cli_exits_the_usual_way(tmp_path: Path) -> None:
+    """A profile (or coverage) is written at the interpreter's real exit: not skipped."""
+    profile = tmp_path / "cli.prof"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), "run_pipeline.py", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert profile.stat().st_size > 0

@@ -150,3 +150,17 @@ def test_the_in_process_keeper_draws_a_sweeps_pages_before_it_returns(
         path = tmp_path / "executions" / execution_id / "report.html"
         assert 'id="execution-status">Succeeded' in path.read_text()
     assert all(execution_id in out.read_text() for execution_id in ids)
+
+
+def test_the_final_pages_templates_are_compiled_while_the_run_waits(tmp_path: Path) -> None:
+    """The page written before the path is printed finds its templates compiled: the
+    keeper compiles them in a thread from the start of the run (the run waits on jobs)."""
+    from pipeline.report import render
+    from pipeline.report.background import BackgroundReport
+
+    render.environment.cache_clear()
+    keeper = BackgroundReport(tmp_path / "store", "no-such-execution", [])
+    keeper._ready.join(timeout=60)
+    assert render.environment.cache_info().currsize == 1
+    compiled = [key[1] for key in render.environment().cache]  # (loader, name) keys
+    assert "report.html.j2" in compiled
