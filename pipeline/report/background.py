@@ -36,6 +36,7 @@ from pipeline.core.records import ReportFollower
 from pipeline.local.store.layout import StoreLayout
 
 _POLL_S = 0.5
+_QUIET_S = 1.0
 _MAX_LIFETIME_S = 24 * 3600.0
 _NICENESS = 10
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -70,14 +71,25 @@ class BackgroundReport:
         except OSError as err:
             self.following = False
             notes.append(f"report not followed: {type(err).__name__}: {err}")
-        self._ready = threading.Thread(target=_get_ready, name="report-ready", daemon=True)
+        self._ending = threading.Event()
+        self._ready = threading.Thread(target=self._get_ready, name="report-ready", daemon=True)
         self._ready.start()
+
+    def _get_ready(self) -> None:
+        """Once the run waits on a job (or is ending: it may have none), load the page's
+        templates: started sooner, this thread's imports delay the run's first job."""
+        from pipeline.local.handlers.jobs import A_JOB_STARTED
+
+        while not (A_JOB_STARTED.wait(0.01) or self._ending.is_set()):
+            pass
+        _get_ready()
 
     def refresh(self, final: bool = True) -> None:
         """At the end, the page of the final records (no plots yet) before the run returns;
         the follower sees every other change itself."""
         if not final:
             return
+        self._ending.set()
         self._ready.join()
         try:
             write_page_now(self.store_root, self.execution_id, plots=False)
@@ -206,8 +218,14 @@ def _signature(layout: StoreLayout, execution_id: str) -> tuple[float, ...]:
     return tuple(f.stat().st_mtime_ns for f in files if f.exists())
 
 
-def follow(store_root: Path, execution_id: str) -> int:
-    """Rewrite the report on each change until the execution has ended; then the final page."""
+def follow(store_root: Path, execution_id: str, quiet_s: float = _QUIET_S) -> int:
+    """Rewrite the report on each change until the execution has ended; then the final page.
+
+    Nothing for the first ``quiet_s``: on two cores the follower's imports and plots slowed
+    a short run's own jobs (a rerun is over in well under a second, and writes its page
+    itself); a longer run's page is followed from then on.
+    """
+    time.sleep(quiet_s)
     from pipeline.core.status import is_active
     from pipeline.report.write import ReportWriter
     from pipeline.targets.local import LocalTarget

@@ -51,6 +51,9 @@ _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 _LIVE: set[Any] = set()  # this process's running jobs (parallel steps run them in threads)
 _LIVE_LOCK = threading.Lock()
+# Set once this process has started a job: from then on the caller mostly waits on it, and
+# work that can wait for a free thread (the report's templates) no longer delays a job.
+A_JOB_STARTED = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -240,6 +243,7 @@ def run_job(
         watches = [Watch(proc, limit) for proc in procs]
         with _LIVE_LOCK:
             _LIVE.update(procs)
+        A_JOB_STARTED.set()
         try:
             codes = _follow(procs, hosts, log, tail, on_line)
         except BaseException:  # Ctrl-C, SIGTERM or --stop: the job must not outlive the run

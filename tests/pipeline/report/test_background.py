@@ -164,3 +164,18 @@ def test_the_final_pages_templates_are_compiled_while_the_run_waits(tmp_path: Pa
     assert render.environment.cache_info().currsize == 1
     compiled = [key[1] for key in render.environment().cache]  # (loader, name) keys
     assert "report.html.j2" in compiled
+
+
+def test_the_follower_stays_quiet_for_its_first_second(
+    tmp_path: Path, fake_endpoints: list[dict[str, Any]]
+) -> None:
+    """A short run's jobs share two cores with the follower: it imports and draws nothing
+    in its quiet time, then writes the page of an execution that ended meanwhile."""
+    from pipeline.report.background import follow
+
+    ids = _deferred_runs(tmp_path, fake_endpoints, ["4"])
+    page = tmp_path / "executions" / ids[0] / "report.html"
+    started = time.monotonic()
+    assert follow(tmp_path, ids[0], quiet_s=0.8) == 0
+    assert time.monotonic() - started >= 0.8
+    assert 'id="execution-status">Succeeded' in page.read_text()
