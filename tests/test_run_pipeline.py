@@ -1007,3 +1007,34 @@ def test_under_a_profiler_the_cli_exits_the_usual_way(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert profile.stat().st_size > 0
+
+
+COLLECTS = """
+import atexit, gc, runpy, sys
+atexit.register(lambda: print(gc.isenabled(), gc.get_freeze_count() > 1000))
+sys.argv = ["run_pipeline.py", *sys.argv[1:]]
+runpy.run_path("run_pipeline.py", run_name="__main__")
+"""
+
+
+def test_the_cli_collects_once_its_imports_are_done_and_leaves_them_out(tmp_path: Path) -> None:
+    """Started as the CLI, no collection passes over its imports: they are frozen once the
+    command is parsed, and the collector runs from then on (a sweep or --ui lives long)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            COLLECTS,
+            "--target",
+            "local",
+            "--store",
+            str(tmp_path),
+            "--list-executions",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "True True"
