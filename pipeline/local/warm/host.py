@@ -360,6 +360,7 @@ class Host:
         signal.set_wakeup_fd(self.wake_w)
         self.sel.register(self.wake_r, selectors.EVENT_READ)
         self.jobs: dict[int, socket.socket] = {}  # pid -> the client's connection
+        self.spare: tuple[int, socket.socket] | None = None  # the next job, forked ahead
         self.last_busy = time.monotonic()
         self.stopping = False
         self.preloaded = False  # a job forked before imports what it needs itself
@@ -380,6 +381,7 @@ class Host:
 
     def serve(self) -> int:
         """Serve until idle for ``idle_s`` or stopped; children are reaped each tick."""
+        self.keep_spare()
         while not self.stopping:
             self.tick(_TICK_S)
             if self.jobs:
@@ -390,6 +392,7 @@ class Host:
             for fd in self.lanes:
                 with contextlib.suppress(OSError):
                     os.write(fd, b"stop\n")
+        self.drop_spare()
         for pid in list(self.jobs):
             _kill(pid)
         self.reap(block=True)
@@ -408,6 +411,7 @@ class Host:
             self.sel.unregister(self.listener)
             self.listener.close()  # new clients are refused: they start a new host
             self.draining = True
+            self.drop_spare()
 
     def accept(self) -> None:
         conn, _ = self.listener.accept()
@@ -430,7 +434,8 @@ class Host:
         request, fds = _receive(conn)
         self.last_busy = time.monotonic()
         if request.get("cmd") == "ping":
-            _reply(conn, {"pid": os.getpid(), "preloaded": self.preloaded})
+            spare = self.spare[0] if self.spare else None
+            _reply(conn, {"pid": os.getpid(), "preloaded": self.preloaded, "spare": spare})
             conn.close()
         elif request.get("cmd") == "stop":
             self.stopping = True
@@ -449,10 +454,14 @@ class Host:
     def start(
         self, conn: socket.socket, request: dict[str, Any], out_fd: int, share: list[int]
     ) -> None:
-        pid = os.fork()
-        if pid == 0:
-            self._forget_parent()
-            run_job(request, out_fd, share)  # never returns
+        """The job runs in the spare forked after the last one (else in a fork made now);
+        the next spare is forked once the client has its pid, while the job runs."""
+        pid = self.hand_to_spare(request, [out_fd, *share])
+        if pid is None:
+            pid = os.fork()
+            if pid == 0:
+                self._forget_parent()
+                run_job(request, out_fd, share)  # never returns
         os.close(out_fd)
         for fd in share:
             os.close(fd)
@@ -460,6 +469,43 @@ class Host:
         _reply(conn, {"pid": pid})
         conn.setblocking(False)
         self.sel.register(conn, selectors.EVENT_READ, pid)
+        self.keep_spare()
+
+    def keep_spare(self) -> None:
+        """Fork the next job's process ahead of its request (a fork of a process holding
+        torch is ~10 ms: off the path from a request to its job). It waits on a socket of
+        its own for the request, and leaves when the host closes it or dies."""
+        if self.spare is not None or not self.preloaded or self.stopping or self.draining:
+            return
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            mine.close()
+            self._forget_parent()
+            _become_the_next_job(theirs)  # never returns
+        theirs.close()
+        self.spare = (pid, mine)
+
+    def hand_to_spare(self, request: dict[str, Any], fds: list[int]) -> int | None:
+        """Send the job to the spare; its pid, or None without a spare that took it."""
+        if self.spare is None:
+            return None
+        pid, mine = self.spare
+        self.spare = None
+        try:
+            socket.send_fds(mine, [json.dumps(request).encode() + b"\n"], fds)
+        except OSError:
+            _kill(pid)  # (it is reaped like any child that is not a job)
+            return None
+        finally:
+            mine.close()
+        return pid
+
+    def drop_spare(self) -> None:
+        """The spare leaves (its socket closes: it reads the end of it and exits)."""
+        if self.spare is not None:
+            self.spare[1].close()
+            self.spare = None
 
     def spawn(self, request: dict[str, Any], out_fd: int) -> int:
         """Start a detached server (its own session; it outlives the host); its pid.
@@ -495,6 +541,8 @@ class Host:
             os.close(fd)
         for other in self.jobs.values():
             other.close()
+        if self.spare is not None:
+            self.spare[1].close()
 
     def client_gone(self, conn: socket.socket, pid: int) -> None:
         """The client closed its end (it died or was killed): its job must not outlive it."""
@@ -521,6 +569,19 @@ class Host:
                 conn.setblocking(True)
                 _reply(conn, {"exit": os.waitstatus_to_exitcode(status)})
                 conn.close()
+
+
+def _become_the_next_job(sock: socket.socket) -> None:
+    """In a spare: wait for the job the host hands over, then become it (never returns).
+    The host closing the socket (it left, or died) ends the spare."""
+    try:
+        request, fds = _receive(sock)
+    except (OSError, ValueError):  # the end of the socket: no job will come
+        os._exit(0)
+    sock.close()
+    if not fds:
+        os._exit(0)
+    run_job(request, fds[0], fds[1:])
 
 
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:

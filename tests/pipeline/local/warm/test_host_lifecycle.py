@@ -191,3 +191,36 @@ def test_threads_in_the_caller_do_not_matter(tmp_path: Path, starter: WarmStarte
         thread.join()
     assert results == {n: (0, f"{n}\n") for n in range(4)}
     assert signal.getsignal(signal.SIGCHLD) in (signal.SIG_DFL, None)
+
+
+SAYS_PID = "import os\nprint(os.getpid(), os.getppid())\n"
+
+
+def test_the_next_job_is_forked_ahead_of_its_request_and_leaves_with_the_host(
+    tmp_path: Path,
+) -> None:
+    """A fork of the host holding torch costs ~10 ms: the host forks the next job's process
+    while the last one runs, and hands the next request to it."""
+    starter = WarmStarter(tmp_path / "store", idle_s=120, preload=("numpy",), lanes={})
+    host = starter.ensure()
+    script = write(tmp_path / "code", "pid.py", SAYS_PID)
+    try:
+        spares = []
+        for n in range(2):
+            deadline = time.monotonic() + 30
+            while (spare := starter._request({"cmd": "ping"})["spare"]) is None:
+                assert time.monotonic() < deadline, "no spare was forked"
+                time.sleep(0.02)
+            spares.append(spare)
+            code, log = _job(tmp_path / f"job{n}", starter, script)
+            assert code == 0 and log.split() == [str(spare), str(host)]
+        assert spares[0] != spares[1]
+    finally:
+        starter.stop()
+    assert _wait_gone(host)
+    from tests.conftest import processes_naming
+
+    deadline = time.monotonic() + 10
+    while processes_naming(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_naming(tmp_path) == []  # the spare forked after the last job too
