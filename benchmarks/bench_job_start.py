@@ -3,8 +3,9 @@ each in the job's own namespaces (what a run does where Linux allows) and with p
 (the fallback).
 
 Each job is the engine's own run_job with a clean job environment, exactly as a step runs
-it. Two scripts: ``empty`` (the interpreter alone) and ``imports`` (numpy, pandas, sklearn
-and torch, what the entrypoints import before their first line of work). The difference
+it. Three scripts: ``empty`` (the interpreter alone), ``torch`` (numpy, pandas and torch: a
+PyTorch image's job, forked from the host) and ``sklearn`` (numpy, pandas and scikit-learn:
+a scikit-learn image's job, forked from the host's lane). The difference
 between a step's duration and this overhead is the script's own time. Prints medians
 (goal: warm per-job start <= 0.2 s with the namespace).
 """
@@ -28,18 +29,28 @@ from pipeline.local.warm.client import WarmStarter  # noqa: E402
 
 ROUNDS = 7
 GOAL_S = 0.2
+# Each script with the image it runs in: a PyTorch image's job forks from the host (torch),
+# a scikit-learn image's from the host's lane (scikit-learn, no torch).
+PYTORCH = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.6.0-cpu-py312"
+SKLEARN = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 SCRIPTS = {
-    "empty": "pass\n",
-    "imports": (
-        "import numpy, pandas, torch\n"
+    "empty": ("pass\n", PYTORCH),
+    "torch": ("import numpy, pandas, torch\n", PYTORCH),
+    "sklearn": (
+        "import numpy, pandas\n"
         "from sklearn.datasets import make_moons\n"
-        "from sklearn.model_selection import train_test_split\n"
+        "from sklearn.model_selection import train_test_split\n",
+        SKLEARN,
     ),
 }
 
 
 def time_jobs(
-    root: Path, script: Path, starter: WarmStarter | None, namespaces: bool | None = None
+    root: Path,
+    script: Path,
+    starter: WarmStarter | None,
+    namespaces: bool | None = None,
+    image: str = PYTORCH,
 ) -> list[float]:
     """Wall time of ROUNDS jobs running ``script`` (each in its own job folder), in the
     job's namespaces or with paths mapped (None: as a run here would)."""
@@ -52,7 +63,7 @@ def time_jobs(
         job = root / f"{script.stem}-{kind}-{n}"
         (job / "code").mkdir(parents=True, exist_ok=True)
         (job / "code" / script.name).write_bytes(script.read_bytes())
-        command = JobCommand([sys.executable, f"/opt/ml/code/{script.name}"], {}, "/opt/ml")
+        command = JobCommand([sys.executable, f"/opt/ml/code/{script.name}"], {}, "/opt/ml", image)
         started = time.perf_counter()
         run = run_job([(Host("algo-1", job), command)], job / "log", runtime)
         walls.append(time.perf_counter() - started)
@@ -71,7 +82,7 @@ def main() -> int:
         try:
             print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, {ROUNDS} jobs")
             modes = [False] if namespaces_unavailable() else [True, False]
-            for name, text in SCRIPTS.items():
+            for name, (text, image) in SCRIPTS.items():
                 script = root / f"{name}.py"
                 script.write_text(text)
                 if name == "empty":  # the host's own imports, paid once per store
@@ -81,7 +92,7 @@ def main() -> int:
                     )
                 for namespaces in modes:
                     for label, chosen in (("subprocess", None), ("warm", starter)):
-                        walls = time_jobs(root / name, script, chosen, namespaces)
+                        walls = time_jobs(root / name, script, chosen, namespaces, image)
                         median = statistics.median(walls)
                         verdict = ""
                         if label == "warm" and namespaces:
