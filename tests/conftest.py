@@ -59,6 +59,16 @@ def processes_naming(folder: Path, any_user: bool = False) -> list[int]:
     return found
 
 
+def no_process_names(folder: Path, within_s: float = 10.0) -> bool:
+    """True once no process names ``folder`` (a host told to leave may take a moment)."""
+    deadline = time.monotonic() + within_s
+    while processes_naming(folder):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def end_processes_naming(folder: Path) -> None:
     """SIGTERM each process naming ``folder``, SIGKILL what is left after a grace period."""
     pids = processes_naming(folder)

@@ -10,25 +10,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.cli_runner import REPO, local_cli_env, run_local_cli, upserted_store
-from tests.conftest import processes_naming
+from tests.conftest import no_process_names
 
 pytestmark = pytest.mark.e2e
-
-
-def no_process_names(folder: Path, within_s: float = 5.0) -> bool:
-    """True once no process names ``folder`` (a host told to leave may take a moment)."""
-    deadline = time.monotonic() + within_s
-    while processes_naming(folder):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def listing(folder: Path) -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.local.warm.client import SOCKET_NAME, WarmStarter
+from tests.conftest import no_process_names
 from tests.pipeline.local.warm.conftest import run_in, write
 
 SETS_STATE = """
@@ -218,9 +219,4 @@ def test_the_next_job_is_forked_ahead_of_its_request_and_leaves_with_the_host(
     finally:
         starter.stop()
     assert _wait_gone(host)
-    from tests.conftest import processes_naming
-
-    deadline = time.monotonic() + 10
-    while processes_naming(tmp_path) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert processes_naming(tmp_path) == []  # the spare forked after the last job too
+    assert no_process_names(tmp_path)  # the spare forked after the last job too

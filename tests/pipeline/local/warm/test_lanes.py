@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.local.warm.client import WarmHostRefused, WarmStarter
-from tests.conftest import processes_naming
+from tests.conftest import no_process_names
 from tests.pipeline.local.warm.conftest import run_in, write
 
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
@@ -52,15 +52,6 @@ def _where(tmp: Path, starter: WarmStarter, image: str) -> dict[str, object]:
     )
     assert run.exit_code == 0, log
     return dict(json.loads(log.splitlines()[-1]))
-
-
-def _gone(folder: Path, within_s: float = 15.0) -> bool:
-    deadline = time.monotonic() + within_s
-    while processes_naming(folder):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def _started(tmp: Path) -> WarmStarter:
@@ -100,7 +91,7 @@ def test_stopping_the_host_stops_its_lane_and_the_lanes_jobs(tmp_path: Path) -> 
     assert job.stdout.readline() == "waiting\n"
     starter.stop()
     assert job.wait(timeout=15) != 0  # killed with its lane
-    assert _gone(tmp_path)
+    assert no_process_names(tmp_path)
     assert not (starter.warm_dir / "lane-sklearn.sock").exists()
 
 
@@ -117,7 +108,7 @@ def test_a_host_that_went_away_lets_the_lanes_jobs_finish_then_the_lane_leaves(
     go.touch()
     assert job.stdout.readline() == "done\n"
     assert job.wait(timeout=15) == 0
-    assert _gone(tmp_path)
+    assert no_process_names(tmp_path)
 
 
 def test_without_its_lane_a_lane_job_forks_from_the_host(tmp_path: Path) -> None:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from pipeline.local.warm import client
 from pipeline.local.warm.client import WarmStarter
-from tests.conftest import processes_naming
+from tests.conftest import no_process_names
 from tests.pipeline.local.warm.conftest import run_in, write
 
 PREPARES_THEN_ENDS = """
@@ -24,15 +23,6 @@ from pipeline.local.warm.client import WarmStarter
 WarmStarter(Path(sys.argv[1]), idle_s=60).prepare()
 time.sleep(1.0)  # the host is importing meanwhile
 """
-
-
-def _gone(folder: Path, within_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + within_s
-    while processes_naming(folder):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_a_prepared_host_creates_nothing_and_leaves_with_its_process(tmp_path: Path) -> None:
@@ -45,7 +35,7 @@ def test_a_prepared_host_creates_nothing_and_leaves_with_its_process(tmp_path: P
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert _gone(tmp_path)
+    assert no_process_names(tmp_path)
     assert not store.exists()
 
 
