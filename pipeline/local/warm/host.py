@@ -366,7 +366,8 @@ class Host:
         self.preloaded = False  # a job forked before imports what it needs itself
 
     def tick(self, timeout: float) -> None:
-        """Handle what is ready (new requests, ended jobs, gone clients) within ``timeout``."""
+        """Handle what is ready (new requests, ended jobs, gone clients) within ``timeout``;
+        then, unless a request waits, fork the next job's process (:meth:`keep_spare`)."""
         for key, _ in self.sel.select(timeout):
             if key.fileobj is self.listener:
                 self.accept()
@@ -378,10 +379,10 @@ class Host:
             else:
                 self.client_gone(key.fileobj, key.data)  # type: ignore[arg-type]
         self.reap()
+        self.keep_spare(unless_asked=True)
 
     def serve(self) -> int:
         """Serve until idle for ``idle_s`` or stopped; children are reaped each tick."""
-        self.keep_spare()
         while not self.stopping:
             self.tick(_TICK_S)
             if self.jobs:
@@ -471,11 +472,14 @@ class Host:
         self.sel.register(conn, selectors.EVENT_READ, pid)
         self.keep_spare()
 
-    def keep_spare(self) -> None:
+    def keep_spare(self, unless_asked: bool = False) -> None:
         """Fork the next job's process ahead of its request (a fork of a process holding
         torch is ~10 ms: off the path from a request to its job). It waits on a socket of
-        its own for the request, and leaves when the host closes it or dies."""
+        its own for the request, and leaves when the host closes it or dies.
+        ``unless_asked``: not while a request waits (it would wait for the fork)."""
         if self.spare is not None or not self.preloaded or self.stopping or self.draining:
+            return
+        if unless_asked and select.select([self.listener], [], [], 0)[0]:
             return
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
