@@ -83,7 +83,7 @@ def main() -> int:
             print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, {ROUNDS} jobs")
             modes = [False] if namespaces_unavailable() else [True, False]
             for name, (text, image) in SCRIPTS.items():
-                script = root / f"{name}.py"
+                script = root / f"job_{name}.py"  # (not torch.py: it would import itself)
                 script.write_text(text)
                 if name == "empty":  # the host's own imports, paid once per store
                     time_jobs(root / "first", script, starter, False)
