@@ -47,7 +47,7 @@ PRELOAD = ("numpy", "torch", "pandas")
 LANES: Mapping[str, Sequence[str]] = {
     "sklearn": ("numpy", "pandas", "sklearn.datasets", "sklearn.model_selection"),
 }
-_LANE_IMAGES = {"sklearn": "/sagemaker-scikit-learn:"}
+_LANE_REPOSITORIES = {"sklearn": "sagemaker-scikit-learn"}  # the image's ECR repository
 _START_TIMEOUT_S = 30.0
 
 
@@ -169,8 +169,9 @@ class WarmStarter:
 
     def lane_of(self, image: str | None) -> str | None:
         """The lane for a job of ``image`` (None: the host): a scikit-learn image's."""
-        for name, marker in _LANE_IMAGES.items():
-            if name in self.lanes and image and marker in image:
+        repository = (image or "").rsplit("/", 1)[-1].split(":")[0].split("@")[0]
+        for name, wanted in _LANE_REPOSITORIES.items():
+            if name in self.lanes and repository == wanted:
                 return name
         return None
 
@@ -361,7 +362,7 @@ class WarmStarter:
         if lane not in self.lanes:
             return None
         try:
-            return self._connect(f"lane-{lane}.sock")
+            return self._connect(lane_socket(lane))
         except WarmHostRefused:
             raise
         except WarmHostError:
@@ -505,6 +506,11 @@ class _Lines:
             return dict(json.loads(line))
         except (ValueError, TypeError):
             raise WarmHostError("warm host sent something that is not a reply") from None
+
+
+def lane_socket(name: str) -> str:
+    """The socket lane ``name`` serves in the warm folder (as host.py names it)."""
+    return f"lane-{name}.sock"
 
 
 def proof(key: bytes, nonce: str) -> str:

@@ -76,6 +76,22 @@ def test_a_scikit_learn_image_job_forks_from_the_lane_and_a_pytorch_one_from_the
     assert custom["parent"] == host
 
 
+@pytest.mark.parametrize(
+    ("image", "lane"),
+    [
+        (SKLEARN_IMAGE, "sklearn"),
+        ("sagemaker-scikit-learn:1.2-1-cpu-py3", "sklearn"),
+        ("1.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn@sha256:ab", "sklearn"),
+        (PYTORCH_IMAGE, None),
+        ("123456789012.dkr.ecr.us-east-1.amazonaws.com/my-sagemaker-scikit-learn:1", None),
+        (None, None),
+    ],
+)
+def test_the_lane_is_chosen_by_the_images_repository(image: str | None, lane: str | None) -> None:
+    assert WarmStarter(Path("/nonexistent")).lane_of(image) == lane
+    assert WarmStarter(Path("/nonexistent"), lanes={}).lane_of(image) is None
+
+
 def test_the_lanes_socket_is_the_users_own_and_closed_to_others(starter: WarmStarter) -> None:
     info = (starter.warm_dir / "lane-sklearn.sock").lstat()
     assert stat.S_ISSOCK(info.st_mode) and info.st_uid == os.getuid()
