@@ -72,10 +72,10 @@ class BackgroundReport:
             self.following = False
             notes.append(f"report not followed: {type(err).__name__}: {err}")
         self._ending = threading.Event()
-        self._ready = threading.Thread(target=self._get_ready, name="report-ready", daemon=True)
+        self._ready = threading.Thread(target=self._when_waiting, name="report-ready", daemon=True)
         self._ready.start()
 
-    def _get_ready(self) -> None:
+    def _when_waiting(self) -> None:
         """Once the run waits on a job (or is ending: it may have none), load the page's
         templates: started sooner, this thread's imports delay the run's first job."""
         from pipeline.local.handlers.jobs import A_JOB_STARTED
