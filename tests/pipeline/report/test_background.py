@@ -4,9 +4,12 @@ wait for plots); a sweep's points draw nothing while they run; tests draw in pro
 from __future__ import annotations
 
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from pipeline.local import listing
 from pipeline.report.background import (
@@ -152,15 +155,25 @@ def test_the_in_process_keeper_draws_a_sweeps_pages_before_it_returns(
     assert all(execution_id in out.read_text() for execution_id in ids)
 
 
-def test_the_final_pages_templates_are_compiled_while_the_run_waits(tmp_path: Path) -> None:
-    """The page written before the path is printed finds its templates compiled: the
-    keeper compiles them in a thread from the start of the run (the run waits on jobs)."""
+def test_the_final_pages_templates_are_compiled_once_the_run_waits_on_a_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page written before the path is printed finds its templates compiled: the keeper
+    compiles them in a thread once the run's first job has started (the run waits on it);
+    sooner, the thread's imports would delay that job."""
+    from pipeline.local.handlers import jobs
     from pipeline.report import render
     from pipeline.report.background import BackgroundReport
 
+    started = threading.Event()
+    monkeypatch.setattr(jobs, "A_JOB_STARTED", started)
     render.environment.cache_clear()
     keeper = BackgroundReport(tmp_path / "store", "no-such-execution", [])
+    time.sleep(0.3)
+    assert render.environment.cache_info().currsize == 0  # no job yet: nothing compiled
+    started.set()
     keeper._ready.join(timeout=60)
+    assert not keeper._ready.is_alive()
     assert render.environment.cache_info().currsize == 1
     compiled = [key[1] for key in render.environment().cache]  # (loader, name) keys
     assert "report.html.j2" in compiled
