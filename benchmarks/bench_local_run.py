@@ -7,7 +7,7 @@ Two scenarios, each in fresh processes and a fresh store per round:
 Jobs start as ``--job-start`` says (warm: forked from the store's warm host, the default;
 subprocess: a fresh python per job). Prints the median wall time of each and, per job step,
 its median duration split into job start overhead (measured beside it by
-bench_job_start.py's method: a job that only imports numpy/pandas/sklearn/torch) and the
+bench_job_start.py's method: a job that only imports numpy, pandas and torch) and the
 script's own time, so the floor stays visible. Every endpoint and warm host a round starts
 is stopped before the next one.
 """
@@ -53,20 +53,22 @@ def one_round(steps: dict[str, dict[str, list[float]]]) -> dict[str, float]:
 
 
 def start_overhead(job_start: str) -> float:
-    """Median start overhead of one job in this mode (bench_job_start.py's 'imports' job)."""
+    """Median start overhead of one job in this mode (bench_job_start.py's 'torch' job: what
+    a PyTorch image's job, training or evaluation, imports)."""
     sys.path[:0] = [str(REPO / "benchmarks"), str(REPO)]
     from bench_job_start import SCRIPTS, time_jobs
 
     from pipeline.local.warm.client import WarmStarter
 
     with tempfile.TemporaryDirectory(prefix="moonpipe-bench-") as tmp:
-        script = Path(tmp) / "imports.py"
-        script.write_text(SCRIPTS["imports"])
+        text, image = SCRIPTS["torch"]
+        script = Path(tmp) / "job_torch.py"
+        script.write_text(text)
         starter = WarmStarter(Path(tmp) / "store", idle_s=60) if job_start == "warm" else None
         try:
             if starter is not None:
-                time_jobs(Path(tmp), script, starter)  # the host's own imports, paid once
-            return statistics.median(time_jobs(Path(tmp), script, starter))
+                time_jobs(Path(tmp), script, starter, image=image)  # the host's imports, once
+            return statistics.median(time_jobs(Path(tmp), script, starter, image=image))
         finally:
             if starter is not None:
                 starter.stop()
