@@ -1,10 +1,11 @@
 """What the API gate adds to a local ``--start``: its first check in a fresh process, and after.
 
-The first check imports botocore's validator and loads SageMaker's service model (once per
-process); the checks before each step reuse both. Each run is a fresh subprocess that times
+The first check loads the part of SageMaker's service model the engine reads (once per
+process); the checks before each step reuse it. Each run is a fresh subprocess that times
 ``check_start`` on the real moonpipe definition twice (cold, then warm), and
-``request_rejection`` over every step's request with the default parameters. Prints every
-run and the medians.
+``request_rejection`` over every step's request with the default parameters; "cold, no
+store" reads botocore's whole model (a store's first run), "cold, store" the subset a store
+keeps (every later ``--start``). Prints every run and the medians.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ variables = {"PipelineExecutionId": "abcdefghijkl", "PipelineName": "moonpipe",
              "PipelineArn": "arn:p", "PipelineExecutionArn": "arn:p/execution/abcdefghijkl",
              "StartDateTime": "2026-01-01T00:00:00", "CurrentDateTime": "2026-01-01T00:00:00"}
 started = time.perf_counter()
-from pipeline.local.api_gate import check_start, request_rejection
+from pipeline.local.api_gate import cache_service_model_in, check_start, request_rejection
+if len(sys.argv) > 2:
+    from pathlib import Path
+    cache_service_model_in(Path(sys.argv[2]))
 check_start(plan, values, {}, variables)
 cold = time.perf_counter() - started
 started = time.perf_counter()
@@ -62,10 +66,10 @@ def definition_file() -> Path:
     return path
 
 
-def time_once(definition: Path) -> dict[str, float]:
-    """One fresh process's timings in seconds."""
+def time_once(definition: Path, cache: Path | None = None) -> dict[str, float]:
+    """One fresh process's timings in seconds (``cache``: the store's model folder)."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(definition)],
+        [sys.executable, "-c", PROBE, str(definition), *([str(cache)] if cache else [])],
         cwd=REPO,
         check=True,
         capture_output=True,
@@ -77,12 +81,18 @@ def time_once(definition: Path) -> dict[str, float]:
 def main() -> int:
     """Print every run and the medians."""
     definition = definition_file()
-    try:
-        runs = [time_once(definition) for _ in range(RUNS)]
-    finally:
-        definition.unlink()
+    with tempfile.TemporaryDirectory(prefix="moonpipe-bench-gate-") as cache:
+        try:
+            time_once(definition, Path(cache))  # writes the store's subset
+            runs = [time_once(definition) for _ in range(RUNS)]
+            stored = [time_once(definition, Path(cache)) for _ in range(RUNS)]
+        finally:
+            definition.unlink()
+    for run, again in zip(runs, stored, strict=True):
+        run["stored"] = again["cold"]
     for key, label in (
-        ("cold", "first check_start in a fresh process (imports + model)"),
+        ("cold", "first check_start in a fresh process, no store (imports + whole model)"),
+        ("stored", "first check_start in a fresh process, store (imports + its model)"),
         ("warm", "check_start again (model loaded)"),
         ("steps", "request_rejection for all 8 steps (model loaded)"),
     ):

@@ -4,9 +4,9 @@ Every step the engine "sends" is checked as the request SageMaker would receive 
 CreateProcessingJob, Training → CreateTrainingJob, RegisterModel → CreateModelPackage, Model →
 CreateModel, EndpointConfig → CreateEndpointConfig, Endpoint → CreateEndpoint; UpdateEndpoint
 has the same members). The rules come from the service model botocore ships — nothing here
-lists instance types or limits. botocore's ParamValidator checks shapes, types, required
-members and minimums; it skips enums, maximums and the documented name patterns, so
-:func:`_validator` adds those in the same walk.
+lists instance types or limits. request_check.py walks a request over its shape with the
+rules of botocore's ParamValidator (shapes, types, required members, minimums) and the ones
+it skips (enums, maximums, the documented name patterns).
 
 Two moments use it: :func:`check_start` before an execution exists (fields that depend only
 on parameters and Execution.* variables; step properties stay :class:`Pending`), and
@@ -16,11 +16,10 @@ on parameters and Execution.* variables; step properties stay :class:`Pending`),
 from __future__ import annotations
 
 import difflib
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipeline.core.errors import ConfigError, ParameterError
 from pipeline.local.expressions import Pending, Scope, UnresolvedReference, resolve
@@ -28,9 +27,7 @@ from pipeline.local.gate_model import cache_service_model_in as cache_service_mo
 from pipeline.local.gate_model import service_model
 from pipeline.local.graph import JOB_NAME_VARIABLES, PipelineGraph, StepSpec, references
 from pipeline.local.handlers.hosting import endpoint_config_name
-
-if TYPE_CHECKING:
-    from botocore.model import Shape
+from pipeline.local.request_check import check
 
 OPERATIONS = {
     "Processing": "CreateProcessingJob",
@@ -78,7 +75,8 @@ def request_violations(
     request = with_service_members(step_type, step_name, args, execution_id)
     found = _Violations()
     shape = service_model().operation_model(operation).input_shape
-    _validator()._validate(request, shape, found, "")
+    if shape is not None:
+        check(request, shape, found)
     return found.items
 
 
@@ -200,77 +198,8 @@ def _is_expression(value: Any) -> bool:
     )
 
 
-@functools.cache
-def _validator() -> Any:
-    """botocore's ParamValidator, skipping Pending values and adding enum, max and pattern.
-
-    Built on first use: importing botocore costs ~0.3 s that only a run needs.
-    """
-    from botocore.validate import ParamValidator
-
-    class GateValidator(ParamValidator):
-        def _shape_has_constraints(self, shape: Shape) -> bool:
-            return True  # list items must reach _validate, where enums are checked
-
-        def _validate(self, params: Any, shape: Shape, errors: Any, name: str) -> None:
-            if isinstance(params, Pending):
-                return
-            super()._validate(params, shape, errors, name)
-            _check_beyond_botocore(params, shape, errors, name)
-
-    return GateValidator()
-
-
-def _check_beyond_botocore(value: Any, shape: Shape, errors: Any, name: str) -> None:
-    meta, kind = shape.metadata, shape.type_name
-    if kind == "string" and isinstance(value, str):
-        _check_string(value, shape, errors, name)
-    elif "max" not in meta:
-        return
-    elif kind in ("list", "map") and isinstance(value, (list, tuple, dict)):
-        if len(value) > meta["max"]:
-            errors.report(name, "too many", param=len(value), max_allowed=meta["max"])
-    elif _is_number(value) and value > meta["max"]:
-        errors.report(name, "too large", param=value, max_allowed=meta["max"])
-
-
-def _check_string(value: str, shape: Shape, errors: Any, name: str) -> None:
-    meta = shape.metadata
-    if shape.enum and value not in shape.enum:
-        errors.report(name, "invalid enum", param=value, enum=list(shape.enum))
-    elif "max" in meta and len(value) > meta["max"]:
-        errors.report(name, "too long", param=value, max_allowed=meta["max"])
-    elif "pattern" in meta and not _matches(meta["pattern"], value):
-        errors.report(name, "pattern mismatch", param=value, pattern=meta["pattern"])
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _matches(pattern: str, value: str) -> bool:
-    compiled = compile_pattern(pattern)
-    return compiled is None or compiled.fullmatch(value) is not None
-
-
-@functools.cache
-def compile_pattern(pattern: str) -> Any:
-    """A service-model pattern (Java regex syntax) compiled for Python; None if impossible.
-
-    The ``regex`` module understands Java's ``\\p{L}``-style classes; Java writes characters
-    beyond U+FFFF as UTF-16 surrogate pairs, which Python spells as one code point.
-    """
-    import regex
-
-    python = pattern.replace("\\uD800\\uDC00-\\uDBFF\\uDFFF", "\\U00010000-\\U0010FFFF")
-    try:
-        return regex.compile(python)
-    except regex.error:
-        return None
-
-
 class _Violations:
-    """The ``errors`` object ParamValidator reports into, turned into Violations."""
+    """The ``errors`` object request_check reports into, turned into Violations."""
 
     def __init__(self) -> None:
         self.items: list[Violation] = []

@@ -31,10 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.core.names import utc_now
 from pipeline.local.gate_model import service_model
+from pipeline.local.shapes import Shape
 
 if TYPE_CHECKING:
-    from botocore.model import Shape
-
     from pipeline.local.graph import PipelineGraph, StepSpec
 
 DESCRIBE_OPERATIONS = {
@@ -59,7 +58,7 @@ def iso(moment: datetime) -> str:
 
 
 def output_shape(step_type: str) -> Shape | None:
-    """The botocore shape a step type's properties take (None: no Describe* response)."""
+    """The shape (botocore's model) a step type's properties take (None: no Describe* response)."""
     operation = DESCRIBE_OPERATIONS.get(step_type)
     if operation is None:
         return None

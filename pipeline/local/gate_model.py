@@ -5,7 +5,8 @@ Loading botocore's whole SageMaker model (a ~2 MB gzip of JSON, every operation)
 the requests its steps "send" (the API gate, api_gate.py) and the Describe* responses its
 steps' properties take the shape of (describe.py). The subset is kept as plain JSON (never a
 pickle) under ``<store>/gate/``, named by botocore's version, so a botocore upgrade reads its
-own model again. :func:`service_model` loads it once per process.
+own model again. :func:`service_model` loads it once per process, as shapes.py's
+ServiceModel (botocore's semantics, without importing ``botocore.model``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pipeline.local.shapes import ServiceModel
 from pipeline.local.store.atomic import write_bytes
 
 SERVICE = "sagemaker"
@@ -44,15 +46,14 @@ def cache_service_model_in(folder: Path) -> None:
 
 
 @functools.cache
-def service_model() -> Any:
+def service_model() -> ServiceModel:
     """SageMaker's service model as botocore ships it (:data:`OPERATIONS`), once per process."""
     return load_service_model(OPERATIONS, MODEL_CACHE.get("dir"))
 
 
-def load_service_model(operations: Iterable[str], cache_dir: Path | None) -> Any:
-    """botocore's ServiceModel for ``operations`` (from the cache when it is there)."""
-    import botocore
-    from botocore.model import ServiceModel
+def load_service_model(operations: Iterable[str], cache_dir: Path | None) -> ServiceModel:
+    """The service model of ``operations`` (from the cache when it is there)."""
+    import botocore  # its version only (~6 ms): botocore.model would be ~55 ms (shapes.py)
 
     wanted = sorted(operations)
     path = None
@@ -60,12 +61,12 @@ def load_service_model(operations: Iterable[str], cache_dir: Path | None) -> Any
         path = Path(cache_dir) / f"{SERVICE}-model-botocore-{botocore.__version__}.json"
         cached = _read(path, wanted)
         if cached is not None:
-            return ServiceModel(cached, SERVICE)
+            return ServiceModel(cached)
     data = subset(_full_model(), wanted)
     if path is not None:
         with contextlib.suppress(OSError):  # a read-only store runs; it pays the full load
             write_bytes(path, json.dumps(data, separators=(",", ":")).encode())
-    return ServiceModel(data, SERVICE)
+    return ServiceModel(data)
 
 
 def subset(model: dict[str, Any], operations: list[str]) -> dict[str, Any]:
