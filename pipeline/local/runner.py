@@ -15,9 +15,11 @@ store; see its docstring before moving a line.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 import string
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -268,12 +270,14 @@ class LocalRunner:
         claim = hold(self.records, execution_id)
         report: ReportFollower = _NoPage()
         result: RunResult | None = None
+        ending = threading.Event()
         try:
             data = begin_run(claim)
             if data is None:  # ended already, or a --stop came first
                 return
             graph = self.pipelines.graph_of(data.pipeline_name, data.pipeline_version)
             report = self._follower(execution_id)
+            self._load_deployer_while_waiting(graph, ending)
 
             def on_step_then_report(step: StepRecord) -> None:
                 on_step(step)
@@ -303,8 +307,30 @@ class LocalRunner:
                 return
             raise
         finally:
+            ending.set()
             claim.release()
         report.refresh()
+
+    def _load_deployer_while_waiting(self, graph: PipelineGraph, ending: threading.Event) -> None:
+        """Import the endpoint manager while the run's first job runs, the main thread
+        asleep, when a step will deploy: imported at the Endpoint step it cost ~15 ms of
+        every deploying run (docs/speed.md). A run that ends first (nothing to wait on, a
+        failure) never imports it."""
+        if self._endpoint_manager is not None or not any(
+            spec.step_type == "Endpoint" for spec in graph.steps
+        ):
+            return
+
+        def when_waiting() -> None:
+            from pipeline.local.handlers.jobs import A_JOB_STARTED
+
+            while not A_JOB_STARTED.wait(0.01):
+                if ending.is_set():
+                    return
+            with contextlib.suppress(Exception):  # the deploy step reports it, if it recurs
+                self.endpoints()
+
+        threading.Thread(target=when_waiting, name="deployer-ready", daemon=True).start()
 
     def _record_interruption(
         self, execution_id: str, result: RunResult | None, exc: BaseException

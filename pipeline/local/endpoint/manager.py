@@ -18,12 +18,9 @@ Nothing here imports torch: the engine imports this module for every run.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +38,6 @@ from pipeline.local.endpoint.folder import (
     require_record,
     settled_record,
 )
-from pipeline.local.endpoint.http_limits import MAX_PAYLOAD_BYTES
 from pipeline.local.endpoint.process import (
     find_servers,
     locked,
@@ -184,7 +180,13 @@ def invoke(
     A body over SageMaker's 6 MB limit is refused before sending (EndpointUsageError, with
     the server's own wording); should the server still refuse a body before reading all of
     it, its answer is read and reported rather than the broken pipe the sending hit.
+    (http.client and the server's limits are imported here: ~20 ms every run's deploy
+    step would otherwise pay for a call only --invoke makes.)
     """
+    import http.client
+
+    from pipeline.local.endpoint.http_limits import MAX_PAYLOAD_BYTES
+
     info = describe_endpoint(store_root, name)
     if info.status != "InService":
         raise EndpointError(
@@ -216,6 +218,8 @@ def _post(
     A server may answer (413, 400) and close without reading the whole body; sending then
     fails with a broken pipe or reset, but the answer is already waiting to be read.
     """
+    import http.client
+
     where = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=timeout_s)
     try:

@@ -14,6 +14,7 @@ import pytest
 from pipeline.core.errors import MoonpipeError
 from pipeline.core.records import StepRecord
 from pipeline.local import interruptions
+from pipeline.local.graph import parse_definition
 from pipeline.local.runner import LocalRunner
 from tests.pipeline.local.engine import local_runner
 from tests.pipeline.local.local_defs import full_definition, pipeline
@@ -224,3 +225,37 @@ def test_a_new_process_lists_ended_executions_from_the_kept_file_while_their_fil
     kept_file.write_text('{"version": 1, "entries": {"' + newest + '": 7}')  # cut short
     assert local_runner(tmp_path).executions("p") == fresh and len(read) == 3
     assert local_runner(tmp_path).executions("p") == fresh and len(read) == 3  # replaced
+
+
+def _deployer_loaded_when_stopped_at_eval(tmp_path: Path, definition: dict[str, Any]) -> bool:
+    """Whether a run stopped once its second job starts has its endpoint manager loaded."""
+    import threading
+
+    runner = local_runner(tmp_path)
+    runner.pipelines.upsert(pipeline(definition), None)
+
+    def stop_at_eval(record: StepRecord) -> None:
+        if (record.name, record.status) == ("Eval", "Executing"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(runner.start("p", {}), stop_at_eval)
+    for thread in threading.enumerate():
+        if thread.name == "deployer-ready":
+            thread.join(10)
+    return runner._endpoint_manager is not None
+
+
+def test_a_deploying_run_loads_its_deployer_while_its_first_job_runs(tmp_path: Path) -> None:
+    """The import (~15 ms) happens while the run waits on a job, not at the Endpoint step:
+    here the run is stopped before it ever reaches that step."""
+    definition = full_definition()
+    steps = parse_definition(json.dumps(definition)).steps
+    assert "Endpoint" in {spec.step_type for spec in steps}  # in a condition's branch
+    assert _deployer_loaded_when_stopped_at_eval(tmp_path, definition)
+
+
+def test_a_run_that_deploys_nothing_never_loads_the_deployer(tmp_path: Path) -> None:
+    definition = full_definition()
+    definition["Steps"] = definition["Steps"][:3]  # data, train, evaluate: no hosting
+    assert not _deployer_loaded_when_stopped_at_eval(tmp_path, definition)
