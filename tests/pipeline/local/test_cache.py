@@ -136,3 +136,24 @@ def test_a_miss_names_the_key_attributes_that_changed(tmp_path: Path) -> None:
         None,
         "AppSpecification, Environment changed since execution e1",
     )
+
+
+def test_a_miss_reads_only_the_newest_entries_of_its_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step run with fifty sets of arguments has fifty entries; explaining a miss reads
+    the few written last, not all of them, and still names the newest run."""
+    from pipeline.local import cache
+
+    for n in range(12):
+        args = _changed(PROCESSING, "Environment.A", str(n))
+        key = cache_key(PREP, args)
+        moment = T0 + timedelta(minutes=n)
+        remember(_entry_path(tmp_path, args), CacheEntry(f"e{n}", moment, {}, key.attributes))
+    reads: list[Path] = []
+    real_read = cache._read
+    monkeypatch.setattr(cache, "_read", lambda path: reads.append(path) or real_read(path))
+    new_args = _changed(PROCESSING, "Environment.A", "new")
+    found = lookup(_entry_path(tmp_path, new_args), cache_key(PREP, new_args), PREP.cache, T0)
+    assert found.reason == "Environment changed since execution e11"
+    assert len(reads) <= 1 + cache._NEWEST_READ  # its own (absent) entry, then the newest few
