@@ -215,6 +215,7 @@ def run_job(
     network: bool = True,
     limit: Limit | None = None,
     layer: Path | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> JobRun:
     """Run the job on every host (its command there) to its end, merging their output
     into ``log_path``.
@@ -223,6 +224,9 @@ def run_job(
     others are stopped (SageMaker ends a job whose instance failed). ``network`` False is
     EnableNetworkIsolation (loopback only, with namespaces); ``limit`` the job's
     StoppingCondition; ``layer`` a requirements.txt layer (first on PYTHONPATH).
+    ``meanwhile``: work the step needs only once the job has ended, called exactly once,
+    as soon as the job runs (its output waits in a queue), or before a start failure
+    returns: the run's main thread would otherwise do it while the job's core waits.
     """
     limit = limit or Limit(grace_s=runtime.grace_s)
     hosts = [host for host, _ in jobs]
@@ -236,6 +240,8 @@ def run_job(
         except (OSError, NamespaceError) as err:
             for proc in procs:
                 stop_job(proc)
+            if meanwhile is not None:
+                meanwhile()
             program = jobs[0][1].argv[0] if jobs[0][1].argv else "the job"
             log.write(f"could not start {program}: {err}\n")
             line = f"could not start {program}: {err.strerror or err}"
@@ -245,6 +251,8 @@ def run_job(
             _LIVE.update(procs)
         A_JOB_STARTED.set()
         try:
+            if meanwhile is not None:
+                meanwhile()
             codes = _follow(procs, hosts, log, tail, on_line)
         except BaseException:  # Ctrl-C, SIGTERM or --stop: the job must not outlive the run
             for proc in procs:

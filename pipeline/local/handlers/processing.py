@@ -67,7 +67,7 @@ def run_processing(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> St
         layer = _requirements_layer(args, hosts[0].root, runtime)
     except (SandboxError, LayerError) as err:
         return failed(str(err), log_path=log)
-    notes = runtime.job_notes(app.get("ImageUri"))
+    notes: list[str] = []  # the runtime's notes, gathered while the job runs
     env = dict(args.get("Environment") or {})
     job = JobCommand(container_argv, env, CONTAINER_ROOT, app.get("ImageUri"))
     limit = Limit.of(args.get("StoppingCondition"), runtime.grace_s)
@@ -81,6 +81,7 @@ def run_processing(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> St
         network=not isolated,
         limit=limit,
         layer=layer,
+        meanwhile=lambda: notes.extend(runtime.job_notes(app.get("ImageUri"))),
     )
     finished = utc_now()
     metadata: dict[str, Any] = {"ProcessingJobName": job_name}

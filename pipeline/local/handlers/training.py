@@ -78,7 +78,7 @@ def run_training(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
     except (ValueError, StoreError, tarfile.TarError) as err:
         return failed(f"training input: {err}", log_path=log)
     image = args.get("AlgorithmSpecification", {}).get("TrainingImage")
-    notes = runtime.job_notes(image)
+    notes: list[str] = []  # the runtime's notes, gathered while the job runs
     user_hps = {k: v for k, v in sorted(hps.items()) if not k.startswith("sagemaker_")}
     user_args = [part for k, v in user_hps.items() for part in (f"--{k}", _arg(v))]
     interpreter = sys.executable if program.endswith(".py") else "/bin/sh"
@@ -101,6 +101,7 @@ def run_training(spec: StepSpec, args: dict[str, Any], ctx: StepContext) -> Step
         network=not args.get("EnableNetworkIsolation"),
         limit=limit,
         layer=layer,
+        meanwhile=lambda: notes.extend(runtime.job_notes(image)),
     )
     finished = utc_now()
     metadata: dict[str, Any] = {"TrainingJobName": job_name, "metrics": metrics.last}
