@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
-import yaml
-
 from pipeline.config_checks import (
     Check,
     Invalid,
@@ -37,6 +35,7 @@ from pipeline.config_checks import (
     one_of,
     optional,
 )
+from pipeline.core import yaml_cache
 from pipeline.core.errors import ConfigError, ParameterError
 from pipeline.core.names import (
     ISO_DURATION,
@@ -341,8 +340,12 @@ def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(f"{shown}: cannot read the config file: {reason}") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data = yaml_cache.load(text)
+    except Exception as exc:
+        import yaml  # loaded by then: only a parse raises
+
+        if not isinstance(exc, yaml.YAMLError):
+            raise
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "malformed"

@@ -44,13 +44,13 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.assembly.module_names import DEFAULT_MODULE
+from pipeline.core.checkout import CACHE_ENV as CACHE_ENV
+from pipeline.core.checkout import DEFAULT_DIR as DEFAULT_DIR
+from pipeline.core.checkout import REPO_ROOT, derived_dir
 from pipeline.core.installed import version as _version
 from pipeline.core.records import PipelineDefinition
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 FORMAT = 1
-CACHE_ENV = "MOONPIPE_BUILD_CACHE"
-DEFAULT_DIR = REPO_ROOT / ".moonpipe-build"
 MAX_ENTRIES = 32  # one per config built; tests build many
 # Always part of a build, whether or not this process had imported them already.
 BUILD_PACKAGES = (
@@ -82,7 +82,7 @@ class BuildInputs:
 
 def default_dir() -> Path:
     """The checkout's cache folder, or the one ``MOONPIPE_BUILD_CACHE`` names."""
-    return Path(os.environ.get(CACHE_ENV) or DEFAULT_DIR)
+    return derived_dir()
 
 
 def config_key(config: Any) -> str:
