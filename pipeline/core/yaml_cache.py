@@ -25,6 +25,7 @@ from pipeline.core.checkout import derived_dir
 from pipeline.core.installed import version
 
 FORMAT = 1
+MAX_ENTRIES = 16  # one per config content read; the newest are kept
 _FOLDER = "yaml"
 
 
@@ -44,6 +45,7 @@ def load(text: str, cache_dir: Path | None = None) -> Any:
     if _exact_in_json(parsed):
         with contextlib.suppress(OSError):
             _write(folder / f"{key}.json", {"key": key, "value": parsed})
+            _prune(folder)
     return parsed
 
 
@@ -75,6 +77,14 @@ def _write(path: Path, entry: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _prune(folder: Path) -> None:
+    """Keep the newest :data:`MAX_ENTRIES` entries (each edit of a config adds one)."""
+    entries = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in entries[MAX_ENTRIES:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 def _exact_in_json(value: Any) -> bool:

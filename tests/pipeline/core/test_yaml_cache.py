@@ -104,3 +104,11 @@ def test_a_command_reading_an_unchanged_config_never_imports_yaml(tmp_path: Path
     ]
     assert [a.returncode for a in answers] == [0, 0], answers[0].stderr + answers[1].stderr
     assert [a.stdout.split() for a in answers] == [["moonpipe", "True"], ["moonpipe", "False"]]
+
+
+def test_only_the_newest_entries_are_kept(tmp_path: Path) -> None:
+    for n in range(yaml_cache.MAX_ENTRIES + 5):
+        yaml_cache.load(f"n: {n}\n", tmp_path)
+    assert len(list(tmp_path.glob("yaml/*.json"))) == yaml_cache.MAX_ENTRIES
+    newest = yaml_cache.MAX_ENTRIES + 4
+    assert yaml_cache.load(f"n: {newest}\n", tmp_path) == {"n": newest}
