@@ -242,25 +242,33 @@ class WarmStarter:
         A lane's job goes straight to the lane: the host may still be importing torch, and
         would answer nothing (not even whether it is there) before it has.
         """
-        conn = self._lane_connection(lane)
-        if conn is None:
-            self.ensure()
+        conn = self._lane_connection(lane) or self._host_connection()
         try:
             return self._start_on(conn, argv, env, cwd, view)
         except BaseException:
-            if conn is not None:
-                conn.close()
+            conn.close()
             raise
+
+    def _host_connection(self) -> socket.socket:
+        """A connection to the host, started first (:meth:`ensure`) when none serves: a
+        serving host is not pinged before each job (a connection and a round trip less)."""
+        try:
+            return self._connect()
+        except WarmHostRefused:
+            raise
+        except WarmHostError:
+            self.ensure()
+            return self._connect()
 
     def _start_on(
         self,
-        conn: socket.socket | None,
+        conn: socket.socket,
         argv: Sequence[str],
         env: Mapping[str, str],
         cwd: str | Path,
         view: JobView | None,
     ) -> WarmJob:
-        """Send the job on ``conn`` (None: a new connection to the host); the job."""
+        """Send the job on ``conn`` (to the host or a lane; closed on failure); the job."""
         read_end, write_end = os.pipe()
         request: dict[str, Any] = {
             "cmd": "run",
@@ -275,13 +283,9 @@ class WarmStarter:
                 request["share"] = view.share.user_fd is not None
                 fds += list(view.share.fds())
         try:
-            conn = conn or self._connect()
-            try:
-                reply, pending = self._exchange(conn, request, fds)
-            except BaseException:
-                conn.close()
-                raise
+            reply, pending = self._exchange(conn, request, fds)
         except BaseException:
+            conn.close()
             os.close(read_end)
             raise
         finally:
