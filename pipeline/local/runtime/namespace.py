@@ -138,7 +138,7 @@ def interpreter_paths() -> tuple[Path, ...]:
     return tuple(outer)
 
 
-def enter(view: JobView) -> None:
+def enter(view: JobView, report_fd: int | None = None) -> None:
     """Make the calling process (and what it execs) see ``view``; returns in the job.
 
     Call it in a single-threaded process: a child just forked (the warm host's fork, even
@@ -147,14 +147,16 @@ def enter(view: JobView) -> None:
     signals, and exits as the job exits: same code, same signal) and the function returns
     in a new child, pid 2 of the job's namespace. Raises NamespaceError before anything
     irreversible where it can; after that, the caller must not run the job.
+    ``report_fd``: where the supervisor writes the job's exit line before it exits itself
+    (pidns.fork_into_pid_namespace); closed in the job either way.
     """
     try:
-        _enter(view)
+        _enter(view, report_fd)
     except OSError as err:
         raise NamespaceError(err.errno, f"job namespace: {err.strerror or err}") from None
 
 
-def _enter(view: JobView) -> None:
+def _enter(view: JobView, report_fd: int | None) -> None:
     uid, gid = os.getuid(), os.getgid()
     root = uid == 0
     parent = os.getppid()
@@ -181,7 +183,9 @@ def _enter(view: JobView) -> None:
     L.die_with(parent)
     _build_root(view)
     if view.pid_namespace:
-        fork_into_pid_namespace()
+        fork_into_pid_namespace(report_fd)
+    elif report_fd is not None:
+        os.close(report_fd)  # the caller is the job: its host reports its end
     if view.pid_namespace:
         L.mount("proc", "/proc", "proc", L.MS_NOSUID | L.MS_NODEV | 0x8)  # MS_NOEXEC
     _finish_root(with_proc=view.pid_namespace)

@@ -28,9 +28,13 @@ _BASE_PATH = [p for p in sys.path if p != _HERE]
 _OURS = ("fork_child", "pipeline")
 
 
-def run_job(request: dict[str, Any], out_fd: int, share: list[int]) -> None:
+def run_job(
+    request: dict[str, Any], out_fd: int, share: list[int], report_fd: int | None = None
+) -> None:
     """In the forked child: become the job (argv, env, cwd, output, signals, namespaces
     when the request has a view: ``share`` are a shared network's descriptors), run, exit.
+    ``report_fd``: the client's connection, for the supervisor's early exit line (see
+    namespace.enter); the job never holds it.
 
     What ``python PROGRAM ARGS`` would do: ``sys.argv`` is the program and its arguments,
     ``sys.path[0]`` the program's folder, ``__main__`` the program; an uncaught exception
@@ -39,7 +43,7 @@ def run_job(request: dict[str, Any], out_fd: int, share: list[int]) -> None:
     """
     code = 1
     try:
-        program = become_job(request, out_fd, share=share)
+        program = become_job(request, out_fd, share=share, report_fd=report_fd)
         code = _run_program(program)
     except NamespaceError as err:  # said in the job's log; its step fails with it
         print(f"{err.strerror}", file=sys.stderr)
@@ -79,7 +83,11 @@ def run_module(request: dict[str, Any], out_fd: int) -> None:
 
 
 def become_job(
-    request: dict[str, Any], out_fd: int, die_with_host: bool = True, share: Sequence[int] = ()
+    request: dict[str, Any],
+    out_fd: int,
+    die_with_host: bool = True,
+    share: Sequence[int] = (),
+    report_fd: int | None = None,
 ) -> str:
     """Take on the job's process state; returns the program's path.
 
@@ -102,7 +110,9 @@ def become_job(
     os.environ.clear()
     os.environ.update(env)
     if request.get("view"):
-        enter(JobView.from_json(request["view"], _network(request, share)))
+        enter(JobView.from_json(request["view"], _network(request, share)), report_fd)
+    elif report_fd is not None:
+        os.close(report_fd)  # this process is the job: the host reports its end
     for fd in share:
         os.close(fd)
     _fresh_randomness()

@@ -61,7 +61,8 @@ PENDING = "--pending"
 LANE = "--lane"
 _LANE_WAIT_S = 30.0
 _TICK_S = 0.2
-_MAX_FDS = 4  # a job's output pipe, and a shared network's two namespaces
+_MAX_FDS = 4  # a job's output pipe, a shared network's two namespaces, (to a spare) its client
+_REPORT = "report_to_client"  # host to spare: the last descriptor is the client's connection
 
 
 def main(argv: list[str]) -> int:
@@ -457,12 +458,16 @@ class Host:
     ) -> None:
         """The job runs in the spare forked after the last one (else in a fork made now);
         the next spare is forked once the client has its pid, while the job runs."""
-        pid = self.hand_to_spare(request, [out_fd, *share])
+        # The client's connection goes along: a job's supervisor writes the exit line
+        # before its own ~7 ms exit (the host's reply on reaping it comes second).
+        pid = self.hand_to_spare({**request, _REPORT: True}, [out_fd, *share, conn.fileno()])
         if pid is None:
             pid = os.fork()
             if pid == 0:
+                report = os.dup(conn.fileno())
                 self._forget_parent()
-                run_job(request, out_fd, share)  # never returns
+                conn.close()
+                run_job(request, out_fd, share, report)  # never returns
         os.close(out_fd)
         for fd in share:
             os.close(fd)
@@ -537,7 +542,10 @@ class Host:
         return server_pid
 
     def _forget_parent(self) -> None:
+        """In a fork of the host: close everything of the host's (a job holds only its
+        own descriptors; the selector's epoll instance used to stay open in every job)."""
         signal.set_wakeup_fd(-1)
+        self.sel.close()
         os.close(self.wake_r)
         os.close(self.wake_w)
         self.listener.close()
@@ -585,7 +593,8 @@ def _become_the_next_job(sock: socket.socket) -> None:
     sock.close()
     if not fds:
         os._exit(0)
-    run_job(request, fds[0], fds[1:])
+    report = fds.pop() if request.pop(_REPORT, False) and len(fds) > 1 else None
+    run_job(request, fds[0], fds[1:], report)
 
 
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:

@@ -15,6 +15,7 @@ import pytest
 
 from pipeline.local.warm.client import SOCKET_NAME, WarmStarter
 from tests.conftest import no_process_names
+from tests.pipeline.local.runtime.conftest import needs_namespaces
 from tests.pipeline.local.warm.conftest import run_in, write
 
 SETS_STATE = """
@@ -220,3 +221,97 @@ def test_the_next_job_is_forked_ahead_of_its_request_and_leaves_with_the_host(
         starter.stop()
     assert _wait_gone(host)
     assert no_process_names(tmp_path)  # the spare forked after the last job too
+
+
+def test_a_job_takes_one_connection_and_a_dead_host_is_replaced_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ping before each job (a connection and a round trip less); a host that died
+    since (killed, or gone idle) is started again and the job still forks from it."""
+    starter = WarmStarter(tmp_path / "store", idle_s=120, preload=(), lanes={})
+    first = starter.ensure()
+    script = write(tmp_path / "code", "pid.py", SAYS_PID)
+    connections: list[str] = []
+    real_connect = WarmStarter._connect
+
+    def counting(self: WarmStarter, *args: str) -> object:
+        connections.append(args[0] if args else SOCKET_NAME)
+        return real_connect(self, *args)
+
+    monkeypatch.setattr(WarmStarter, "_connect", counting)
+    try:
+        code, log = _job(tmp_path / "one", starter, script)
+        assert code == 0 and log.split()[1] == str(first)  # forked from the host
+        assert connections == [SOCKET_NAME]
+        os.kill(first, signal.SIGKILL)
+        assert _wait_gone(first)
+        code, log = _job(tmp_path / "two", starter, script)
+        second = starter.ensure()
+        assert second != first
+        assert code == 0 and log.split()[1] == str(second)  # warm again, from the new host
+    finally:
+        starter.stop()
+    assert no_process_names(tmp_path)
+
+
+LISTS_FDS = """
+import os
+for fd in sorted(os.listdir("/proc/self/fd"), key=int):
+    if os.path.exists(f"/proc/self/fd/{fd}"):  # listdir's own handle is closed by now
+        print(fd, os.readlink(f"/proc/self/fd/{fd}"))
+"""
+
+
+@pytest.mark.parametrize("namespaces", [True, False], ids=["namespaces", "paths"])
+def test_a_job_holds_only_its_own_descriptors(
+    tmp_path: Path, starter: WarmStarter, namespaces: bool
+) -> None:
+    """Its supervisor holds the client's connection (to write the exit line early); the
+    job never does (it could write a client a false exit code), nor anything else of the
+    host's (its selector's epoll instance once leaked into every job)."""
+    if namespaces:
+        needs_namespaces()
+    for n in range(2):  # the first and the next spare
+        write(tmp_path / f"job{n}" / "code", "fds.py", LISTS_FDS)
+        run, log = run_in(
+            tmp_path / f"job{n}",
+            starter,
+            [sys.executable, "/opt/ml/code/fds.py"],
+            cwd="/opt/ml/code",
+            namespaces=namespaces,
+        )
+        assert run.exit_code == 0, log
+        assert [line.split()[0] for line in log.splitlines()] == ["0", "1", "2"], log
+
+
+def test_the_supervisor_writes_the_exit_line_before_the_host_does(
+    tmp_path: Path, starter: WarmStarter
+) -> None:
+    """A namespaced job's supervisor writes its exit line once nothing of the job is left,
+    before its own exit (~7 ms for a fork of a host holding torch); the host's line on
+    reaping it follows, the same."""
+    from pipeline.local.handlers.jobs import CONTAINER_HOME
+    from pipeline.local.runtime.mode import JobRuntime
+    from pipeline.local.runtime.namespace import JobView
+
+    needs_namespaces()
+    job = tmp_path / "job"
+    write(job / "code", "ends.py", "print('ran', flush=True)\nraise SystemExit(3)\n")
+    runtime = JobRuntime(tmp_path / "store", starter, True)
+    view = JobView(
+        job_root=job,
+        home=CONTAINER_HOME,
+        network=True,
+        share=None,
+        hostname="algo-1",
+        hosts={},
+        keep=runtime.kept(None),
+        hide=runtime.hidden(),
+    )
+    warm = starter.start([sys.executable, "/opt/ml/code/ends.py"], {}, "/opt/ml/code", view)
+    assert warm.stdout.read() == "ran\n"
+    warm.conn.settimeout(20)
+    lines = b""
+    while chunk := warm.conn.recv(4096):
+        lines += chunk
+    assert lines.splitlines() == [b'{"exit": 3}', b'{"exit": 3}']
