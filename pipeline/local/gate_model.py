@@ -4,9 +4,10 @@ Loading botocore's whole SageMaker model (a ~2 MB gzip of JSON, every operation)
 ~0.35 s of every ``--start``; the engine needs a dozen operations and the shapes they reach:
 the requests its steps "send" (the API gate, api_gate.py) and the Describe* responses its
 steps' properties take the shape of (describe.py). The subset is kept as plain JSON (never a
-pickle) under ``<store>/gate/``, named by botocore's version, so a botocore upgrade reads its
-own model again. :func:`service_model` loads it once per process, as shapes.py's
-ServiceModel (botocore's semantics, without importing ``botocore.model``).
+pickle) under ``<store>/gate/`` and the checkout's ``.moonpipe-build/gate/`` (a new store
+starts from it), named by botocore's version, so a botocore upgrade reads its own model
+again. :func:`service_model` loads it once per process, as shapes.py's ServiceModel
+(botocore's semantics, without importing ``botocore.model``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.checkout import derived_dir
 from pipeline.local.shapes import ServiceModel
 from pipeline.local.store.atomic import write_bytes
 
@@ -51,21 +53,30 @@ def service_model() -> ServiceModel:
     return load_service_model(OPERATIONS, MODEL_CACHE.get("dir"))
 
 
-def load_service_model(operations: Iterable[str], cache_dir: Path | None) -> ServiceModel:
-    """The service model of ``operations`` (from the cache when it is there)."""
+def load_service_model(
+    operations: Iterable[str], cache_dir: Path | None, shared_dir: Path | None = None
+) -> ServiceModel:
+    """The service model of ``operations``: the store's copy (``cache_dir``), else the
+    checkout's (``shared_dir``, default ``.moonpipe-build/gate``: a new store's first run
+    need not read botocore's whole model again, ~0.1 s of CPU beside the host's imports),
+    else botocore's, kept in both. Without ``cache_dir``, botocore's."""
     import botocore  # its version only (~6 ms): botocore.model would be ~55 ms (shapes.py)
 
     wanted = sorted(operations)
-    path = None
-    if cache_dir is not None:
-        path = Path(cache_dir) / f"{SERVICE}-model-botocore-{botocore.__version__}.json"
-        cached = _read(path, wanted)
-        if cached is not None:
-            return ServiceModel(cached)
-    data = subset(_full_model(), wanted)
-    if path is not None:
-        with contextlib.suppress(OSError):  # a read-only store runs; it pays the full load
-            write_bytes(path, json.dumps(data, separators=(",", ":")).encode())
+    if cache_dir is None:
+        return ServiceModel(subset(_full_model(), wanted))
+    name = f"{SERVICE}-model-botocore-{botocore.__version__}.json"
+    path, shared = Path(cache_dir) / name, (shared_dir or derived_dir() / "gate") / name
+    cached = _read(path, wanted)
+    if cached is not None:
+        return ServiceModel(cached)
+    data = _read(shared, wanted)
+    fresh = data is None
+    if data is None:
+        data = subset(_full_model(), wanted)
+    for copy in (path, shared) if fresh else (path,):
+        with contextlib.suppress(OSError):  # read-only: the next run pays the full load
+            write_bytes(copy, json.dumps(data, separators=(",", ":")).encode())
     return ServiceModel(data)
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import botocore
+import pytest
 
 from pipeline.local import gate_model
 from pipeline.local.api_gate import OPERATIONS
@@ -49,3 +50,31 @@ def test_a_damaged_or_partial_cache_is_rebuilt(tmp_path: Path) -> None:
     assert sorted(json.loads(path.read_text())["operations"]) == OPS
     path.write_text(json.dumps({"operations": {"CreateModel": {}}}))
     assert "ModelName" in _members(gate_model.load_service_model(OPS, tmp_path), "CreateModel")
+
+
+def test_a_new_store_starts_from_the_checkouts_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first store reads botocore's whole model and keeps the subset in both places;
+    a second store's first run reads the checkout's copy and keeps its own."""
+    shared = tmp_path / "checkout"
+    first = gate_model.load_service_model(OPS, tmp_path / "a", shared)
+
+    def no_full_load() -> None:
+        raise AssertionError("botocore's whole model was read again")
+
+    monkeypatch.setattr(gate_model, "_full_model", no_full_load)
+    second = gate_model.load_service_model(OPS, tmp_path / "b", shared)
+    for op in OPS:
+        assert _members(first, op) == _members(second, op)
+    assert [p.name for p in (tmp_path / "b").iterdir()] == [p.name for p in shared.iterdir()]
+
+
+def test_a_damaged_checkout_copy_is_read_again_from_botocore(tmp_path: Path) -> None:
+    shared = tmp_path / "checkout"
+    gate_model.load_service_model(OPS, tmp_path / "a", shared)
+    [copy] = list(shared.iterdir())
+    copy.write_text("{not json")
+    model = gate_model.load_service_model(OPS, tmp_path / "b", shared)
+    assert "TrainingJobName" in _members(model, "CreateTrainingJob")
+    assert sorted(json.loads(copy.read_text())["operations"]) == OPS
