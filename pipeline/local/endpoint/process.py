@@ -33,6 +33,7 @@ _PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "VI
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 # Our server children, kept so they can be reaped after delete (else they linger as zombies).
 _children: dict[int, subprocess.Popen[bytes]] = {}
+_READY_POLL_S = 0.01  # a new server is ready ~0.1 s after its start: look often (a file read)
 # Loopback only: an http_proxy in the environment must never see an invocation.
 loopback_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -146,7 +147,7 @@ def wait_until_serving(proc: ServerProcess, endpoint_dir: Path, timeout_s: float
                 with loopback_opener.open(url, timeout=2) as response:
                     if response.status == 200:
                         return int(ready["port"])
-        time.sleep(0.05)
+        time.sleep(_READY_POLL_S)
     raise EndpointError(
         f"endpoint {endpoint_dir.name!r} did not answer /ping within "
         f"{timeout_s:g} s; see {endpoint_dir / 'server.log'}"
