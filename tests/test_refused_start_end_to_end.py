@@ -25,9 +25,15 @@ def listing(folder: Path) -> list[str]:
 
 
 def test_start_in_an_empty_folder_leaves_no_store_and_no_host(tmp_path: Path) -> None:
+    """A project of its own (the shipped config, copied): from outside a project the CLI
+    uses the project's store, and this checkout's may hold a pipeline (after `make run`)."""
+    project = tmp_path / "project"
+    (project / "config").mkdir(parents=True)
+    config = project / "config" / "pipeline.yaml"
+    config.write_bytes((REPO / "config" / "pipeline.yaml").read_bytes())
     done = subprocess.run(
-        [sys.executable, str(REPO / "run_pipeline.py"), "--start"],
-        cwd=tmp_path,
+        [sys.executable, str(REPO / "run_pipeline.py"), "--config", str(config), "--start"],
+        cwd=project,
         env=local_cli_env(),
         capture_output=True,
         text=True,
@@ -37,7 +43,7 @@ def test_start_in_an_empty_folder_leaves_no_store_and_no_host(tmp_path: Path) ->
     assert done.returncode == 2, done.stderr
     assert "run with --upsert first" in done.stderr
     assert no_process_names(tmp_path)
-    assert listing(tmp_path) == []
+    assert listing(project) == ["config", "config/pipeline.yaml"]
 
 
 def test_a_refused_upsert_and_start_creates_no_store(tmp_path: Path) -> None:
