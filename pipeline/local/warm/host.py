@@ -161,13 +161,9 @@ class _Commitment:
                 lane.tell(self.key)
             for lane in self.lanes:
                 lane.wait_bound()
-            old = os.umask(0o177)
-            self.listener.bind(f"/proc/self/fd/{folder}/{SOCKET_NAME}")
-            os.umask(old)
-            self.inode = os.stat(f"/proc/self/fd/{folder}/{SOCKET_NAME}").st_ino
+            self.inode = publish(self.listener, folder, SOCKET_NAME)
         finally:
             os.close(folder)
-        self.listener.listen(64)
         self.ready.set()
 
     def host(self) -> Host:
@@ -292,6 +288,28 @@ class _LaneOrders:
             with contextlib.suppress(FileNotFoundError):
                 if os.stat(name).st_ino == self.inode:  # not a newer lane's socket
                     os.unlink(name)
+
+
+def publish(listener: socket.socket, folder: int, name: str) -> int:
+    """Bind ``listener`` under ``name`` in ``folder`` (mode 0600), listening before the name
+    exists: a client that finds the socket connects. (Bound at its name, then listening, a
+    client that came in between was refused, took the host for dead, removed its socket and
+    started a second host.) Bound under a temporary name, it is linked to ``name``, which
+    fails if something is there already. Returns the socket's inode."""
+    temporary = f".{name}.{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temporary, dir_fd=folder)
+    old = os.umask(0o177)
+    try:
+        listener.bind(f"/proc/self/fd/{folder}/{temporary}")
+    finally:
+        os.umask(old)
+    try:
+        listener.listen(64)
+        os.link(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
+    finally:
+        os.unlink(temporary, dir_fd=folder)
+    return os.stat(name, dir_fd=folder).st_ino
 
 
 def _read_line(fd: int) -> bytes:
