@@ -46,7 +46,7 @@ from typing import Any
 from pipeline.assembly.module_names import DEFAULT_MODULE
 from pipeline.core.checkout import CACHE_ENV as CACHE_ENV
 from pipeline.core.checkout import DEFAULT_DIR as DEFAULT_DIR
-from pipeline.core.checkout import REPO_ROOT, derived_dir
+from pipeline.core.checkout import REPO_ROOT, derived_dir, keep_entry
 from pipeline.core.installed import version as _version
 from pipeline.core.records import PipelineDefinition
 
@@ -161,22 +161,9 @@ def remember(cache_dir: Path, config: Any, built: PipelineDefinition, inputs: Bu
         "distributions": dict(inputs.distributions),
         "python": inputs.python,
     }
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        path = cache_dir / f"{config_key(config)}.json"
-        partial = path.with_name(f".{path.name}.{_token()}")
-        partial.write_text(json.dumps(entry, sort_keys=True))
-        partial.replace(path)
-        _prune(cache_dir)
-    except OSError:
-        return  # a cache that cannot be written costs the next build its speed, nothing else
-
-
-def _prune(cache_dir: Path) -> None:
-    """Keep the ``MAX_ENTRIES`` entries used last (a lookup that answers touches its entry)."""
-    entries = sorted(cache_dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for stale in entries[MAX_ENTRIES:]:
-        stale.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # unwritable: the next build pays, nothing else
+        text = json.dumps(entry, sort_keys=True)
+        keep_entry(cache_dir, f"{config_key(config)}.json", text, MAX_ENTRIES)
 
 
 def inputs_of(imported_now: Iterable[str], root: Path = REPO_ROOT) -> BuildInputs:
@@ -252,7 +239,3 @@ def _read(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return entry if isinstance(entry, dict) and entry.get("format") == FORMAT else None
-
-
-def _token() -> str:
-    return f"{os.getpid()}.{os.urandom(4).hex()}"

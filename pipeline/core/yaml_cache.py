@@ -16,12 +16,10 @@ import contextlib
 import hashlib
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.checkout import derived_dir
+from pipeline.core.checkout import derived_dir, keep_entry
 from pipeline.core.installed import version
 
 FORMAT = 1
@@ -43,9 +41,9 @@ def load(text: str, cache_dir: Path | None = None) -> Any:
 
     parsed = yaml.safe_load(text)
     if _exact_in_json(parsed):
+        entry = json.dumps({"key": key, "value": parsed}, allow_nan=False)
         with contextlib.suppress(OSError):
-            _write(folder / f"{key}.json", {"key": key, "value": parsed})
-            _prune(folder)
+            keep_entry(folder, f"{key}.json", entry, MAX_ENTRIES)
     return parsed
 
 
@@ -63,28 +61,6 @@ def _read(path: Path, key: str) -> tuple[Any] | None:
     if not isinstance(entry, dict) or entry.get("key") != key or "value" not in entry:
         return None
     return (entry["value"],)
-
-
-def _write(path: Path, entry: dict[str, Any]) -> None:
-    """Whole or not at all: a temp file beside it, renamed over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".yaml-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(entry, out, allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _prune(folder: Path) -> None:
-    """Keep the newest :data:`MAX_ENTRIES` entries (each edit of a config adds one)."""
-    entries = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-    for old in entries[MAX_ENTRIES:]:
-        with contextlib.suppress(OSError):
-            old.unlink()
 
 
 def _exact_in_json(value: Any) -> bool:
