@@ -43,6 +43,7 @@ from pipeline.local.api_gate import cache_service_model_in, check_start
 from pipeline.local.execution import ExecutionIdentity, run_execution
 from pipeline.local.graph import PipelineGraph
 from pipeline.local.handlers.base import EndpointManager
+from pipeline.local.handlers.jobs import wait_for_a_job
 from pipeline.local.interruptions import (
     Claim,
     begin_run,
@@ -322,13 +323,9 @@ class LocalRunner:
             return
 
         def when_waiting() -> None:
-            from pipeline.local.handlers.jobs import A_JOB_STARTED
-
-            while not A_JOB_STARTED.wait(0.01):
-                if ending.is_set():
-                    return
-            with contextlib.suppress(Exception):  # the deploy step reports it, if it recurs
-                self.endpoints()
+            if wait_for_a_job(ending):
+                with contextlib.suppress(Exception):  # the deploy step reports it, if it recurs
+                    self.endpoints()
 
         threading.Thread(target=when_waiting, name="deployer-ready", daemon=True).start()
 

@@ -78,10 +78,9 @@ class BackgroundReport:
     def _when_waiting(self) -> None:
         """Once the run waits on a job (or is ending: it may have none), load the page's
         templates: started sooner, this thread's imports delay the run's first job."""
-        from pipeline.local.handlers.jobs import A_JOB_STARTED
+        from pipeline.local.handlers.jobs import wait_for_a_job
 
-        while not (A_JOB_STARTED.wait(0.01) or self._ending.is_set()):
-            pass
+        wait_for_a_job(self._ending)  # or the run is ending: the page is written either way
         _get_ready()
 
     def refresh(self, final: bool = True) -> None:

@@ -56,6 +56,15 @@ _LIVE_LOCK = threading.Lock()
 A_JOB_STARTED = threading.Event()
 
 
+def wait_for_a_job(ending: threading.Event) -> bool:
+    """Block until a job of this process has started (True) or ``ending`` is set (False):
+    work a run needs later is done then, while its main thread waits on the job."""
+    while not A_JOB_STARTED.wait(0.01):
+        if ending.is_set():
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class JobCommand:
     """What a job runs, spelled as in the container: argv, its own environment variables
