@@ -266,13 +266,10 @@ class _LaneOrders:
         try:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name, dir_fd=folder)  # a lane's that died without its host
-            self.listener.bind(f"/proc/self/fd/{folder}/{name}")  # in the host's 0700 folder
-            os.chmod(name, 0o600, dir_fd=folder)  # (not umask: it is the whole process's)
-            self.inode = os.stat(name, dir_fd=folder).st_ino
+            self.inode = publish(self.listener, folder, name)
             _log_to(folder)
         finally:
             os.close(folder)
-        self.listener.listen(64)
 
     def serve(self, idle_s: float) -> int:
         """Serve the lane's socket once bound, until idle or the host's end of file."""
@@ -295,16 +292,14 @@ def publish(listener: socket.socket, folder: int, name: str) -> int:
     exists: a client that finds the socket connects. (Bound at its name, then listening, a
     client that came in between was refused, took the host for dead, removed its socket and
     started a second host.) Bound under a temporary name, it is linked to ``name``, which
-    fails if something is there already. Returns the socket's inode."""
+    fails if something is there already. The mode is set by chmod, not umask: the umask is
+    the whole process's, and this runs in a thread beside the imports. Returns the inode."""
     temporary = f".{name}.{os.getpid()}"
     with contextlib.suppress(FileNotFoundError):
         os.unlink(temporary, dir_fd=folder)
-    old = os.umask(0o177)
+    listener.bind(f"/proc/self/fd/{folder}/{temporary}")  # in the host's 0700 folder
     try:
-        listener.bind(f"/proc/self/fd/{folder}/{temporary}")
-    finally:
-        os.umask(old)
-    try:
+        os.chmod(temporary, 0o600, dir_fd=folder)
         listener.listen(64)
         os.link(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
     finally:
